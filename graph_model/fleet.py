@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from graph_model.types import EdgeType, NodeType, Prop, PropKind, Registry
 
-S, I, F, B, T = PropKind.STRING, PropKind.INT, PropKind.FLOAT, PropKind.BOOL, PropKind.TIME
+S, I, F, T = PropKind.STRING, PropKind.INT, PropKind.FLOAT, PropKind.TIME  # noqa: E741
 DAY = 24 * 3600
 
 FLEET = Registry()

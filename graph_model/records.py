@@ -23,11 +23,20 @@ class Provenance:
 
 @dataclass(slots=True)
 class NodeUpsert:
+    """Set some properties of a node as of event time ``ts``.
+
+    A merged upsert (see ``ingest.stages.dedup``) may carry older values:
+    ``prop_ts`` then gives the event time of each property that is not at
+    ``ts``, and ``created`` the oldest (event time, event id) merged into it.
+    """
+
     type: str
     id: str
     props: dict[str, Any]
     ts: int
     provenance: Provenance
+    prop_ts: dict[str, int] | None = None
+    created: tuple[int, str] | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -36,16 +45,23 @@ class NodeUpsert:
 
 @dataclass(slots=True)
 class EdgeUpsert:
+    """Set some properties of an edge as of event time ``ts`` (see NodeUpsert)."""
+
     type: str
     from_id: str
     to_id: str
     props: dict[str, Any]
     ts: int
     provenance: Provenance
+    prop_ts: dict[str, int] | None = None
+    created: tuple[int, str] | None = None
 
     @property
     def key(self) -> tuple[str, str, str, str]:
         return ("edge", self.type, self.from_id, self.to_id)
+
+
+Upsert = NodeUpsert | EdgeUpsert
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
@@ -66,7 +66,7 @@ class EventCodec:
         self._by_fingerprint: dict[bytes, KnownSchema] = {}
         self._newest: dict[str, KnownSchema] = {}
         for raw, version in schemas:
-            parsed = parse_schema(raw)
+            parsed = cast(dict[str, Any], parse_schema(raw))
             name = str(parsed["name"])
             known = KnownSchema(name, version, parsed, schema_fingerprint(raw))
             self._by_fingerprint[known.fingerprint] = known

@@ -1,0 +1,1 @@
+"""Where messages come from: event-log files, the simulator, Kafka."""

@@ -1,0 +1,23 @@
+"""Stage 1: bytes to an event, or a rejection with the reason."""
+
+from __future__ import annotations
+
+from ingest.errors import RejectedEvent
+from ingest.message import Event, Message
+from schemas.codec import EventCodec, SchemaError, UnknownSchemaError
+from schemas.topics import Topic
+
+
+def decode(codec: EventCodec, message: Message) -> Event:
+    try:
+        record_name, fields = codec.decode(message.payload)
+    except UnknownSchemaError as exc:
+        raise RejectedEvent("unknown_schema", str(exc)) from exc
+    except SchemaError as exc:
+        raise RejectedEvent("undecodable", str(exc)) from exc
+    topic = codec.topic_of(record_name)
+    if message.topic and message.topic != topic.value:
+        raise RejectedEvent(
+            "wrong_topic", f"a {record_name} record arrived on topic {message.topic!r}"
+        )
+    return Event(Topic(topic), fields, message.source)

@@ -1,0 +1,32 @@
+"""Stage 4: add what an event lacks, from the topology side input.
+
+A CDU or power-shelf event gets its site and the racks it served at the
+event's time; a job placement gets its site, region and jurisdiction.
+"""
+
+from __future__ import annotations
+
+from ingest.message import Event
+from ingest.stages.topology import Topology
+from schemas.topics import Topic
+
+
+def enrich(event: Event, topology: Topology) -> None:
+    fields, extra, t = event.fields, event.enriched, event.time
+    if event.topic is Topic.TELEMETRY:
+        component = fields["component_id"]
+        site = fields.get("site_id") or topology.site_of(component, t)
+        if site:
+            extra["site_id"] = site
+        if fields["kind"] in ("status", "reading"):
+            racks = topology.served_racks(component, t)
+            if racks:
+                extra["racks"] = racks
+    elif event.topic is Topic.JOBS and fields["placement"]:
+        site = topology.site_of(fields["placement"][0]["server_id"], t)
+        if site:
+            extra["site_id"] = site
+            for name in ("region", "jurisdiction"):
+                value = topology.site_attribute(site, name)
+                if value is not None:
+                    extra[name] = value

@@ -1,0 +1,29 @@
+"""Stage 3: drop noise, events that would change nothing in the graph.
+
+Dropped events are counted by reason. Repeated and unchanged updates of the
+same node or edge are collapsed later by dedup, within its window: a filter
+that remembered earlier readings would make what is stored depend on arrival
+order, and replays would no longer converge.
+"""
+
+from __future__ import annotations
+
+from ingest.message import Event
+from ingest.stages.validate import READING_RANGES
+from schemas.topics import Topic
+
+
+def noise_reason(event: Event) -> str | None:
+    """Why the event is noise, or None when it carries news for the graph."""
+    if event.topic is Topic.TELEMETRY:
+        kind = event.kind
+        if kind == "heartbeat":
+            return "heartbeat"
+        if kind == "reading" and event.fields["metric"] not in READING_RANGES:
+            return "unmodelled_metric"
+        if kind == "site_energy" and all(
+            event.fields.get(name) is None
+            for name in ("power_headroom_kw", "thermal_headroom_kw", "battery_soc", "solar_kw")
+        ):
+            return "empty_reading"
+    return None

@@ -1,0 +1,114 @@
+"""The one storage interface every backend implements.
+
+A store is a two-level map per namespace, as in Netflix's RDG: a node type's
+namespace maps a node id to its properties; an edge type's namespace maps a
+"from" id to its sorted adjacency list (the "to" ids with the edge's
+properties), and a mirror maps "to" ids back to "from" ids. Writes are upserts,
+merged property by property, newest event time first. The contract tests in
+``tests/storage/test_contract.py`` say what a backend must do.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from fleetgraph.errors import FleetgraphError
+from graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
+
+
+class StorageError(FleetgraphError):
+    """The store failed or was asked for something it cannot do."""
+
+
+class Direction(Enum):
+    OUT = "out"  # from -> to: the adjacency list of the "from" node
+    IN = "in"  # to -> from: the mirror list of the "to" node
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """A half-open window ``[start, end)`` in µs; ``None`` leaves a side open."""
+
+    start: int | None = None
+    end: int | None = None
+
+    def overlaps(self, valid_from: int | None, valid_to: int | None) -> bool:
+        return (self.end is None or valid_from is None or valid_from < self.end) and (
+            self.start is None or valid_to is None or valid_to > self.start
+        )
+
+    @classmethod
+    def at(cls, instant: int) -> TimeWindow:
+        return cls(instant, instant + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of node ids for a type, and where the next page starts."""
+
+    records: list[NodeRecord]
+    next_after: str | None
+
+
+class GraphStore(ABC):
+    """Batched reads and writes of nodes and adjacency lists."""
+
+    @abstractmethod
+    def upsert_nodes(self, nodes: Sequence[NodeUpsert]) -> None:
+        """Merge node properties, per property newest event time wins."""
+
+    @abstractmethod
+    def upsert_edges(self, edges: Sequence[EdgeUpsert]) -> None:
+        """Merge edge properties into both adjacency directions."""
+
+    @abstractmethod
+    def get_nodes(self, ids: Sequence[str]) -> dict[str, NodeRecord]:
+        """Nodes by id, of any types; ids not found are left out."""
+
+    @abstractmethod
+    def neighbours(
+        self,
+        edge_type: str,
+        ids: Sequence[str],
+        direction: Direction,
+        window: TimeWindow | None = None,
+    ) -> dict[str, list[EdgeRecord]]:
+        """Adjacency lists of many nodes in one call.
+
+        The result maps each id asked for to its edges, sorted by the other
+        end's id (an empty list when it has none). With ``window``, only edges
+        whose validity interval overlaps it.
+        """
+
+    @abstractmethod
+    def scan_nodes(self, node_type: str, after: str | None, limit: int) -> Page:
+        """Nodes of one type in id order, starting after ``after``."""
+
+    @abstractmethod
+    def expire(self, now_us: int) -> int:
+        """Delete records whose type's TTL has run out; return how many."""
+
+    @abstractmethod
+    def dump(self) -> Iterator[tuple[str, tuple[object, ...]]]:
+        """Every stored row, per namespace, in a stable order (for checksums)."""
+
+    def close(self) -> None:  # noqa: B027 - optional for backends without resources
+        """Release connections and files."""
+
+    def __enter__(self) -> GraphStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def group_by_type(ids: Sequence[str]) -> Mapping[str, list[str]]:
+    from graph_model.ids import node_type_of
+
+    grouped: dict[str, list[str]] = {}
+    for node_id in dict.fromkeys(ids):
+        grouped.setdefault(node_type_of(node_id), []).append(node_id)
+    return grouped

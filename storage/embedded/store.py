@@ -1,0 +1,249 @@
+"""GraphStore on SQLite (standard library), one file, one table per type."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert, Origin, Provenance
+from graph_model.types import VALID_FROM, VALID_TO, PropKind, Registry
+from storage.base import Direction, GraphStore, Page, StorageError, TimeWindow, group_by_type
+from storage.embedded.tables import Table
+
+IN_CHUNK = 500  # ids per "IN (...)" query, below SQLite's variable limit
+
+
+def wall_clock_us() -> int:
+    return time.time_ns() // 1000
+
+
+class SQLiteGraphStore(GraphStore):
+    """The embedded store. ``path=":memory:"`` keeps it in memory."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        path: str | Path = ":memory:",
+        *,
+        clock: Callable[[], int] = wall_clock_us,
+    ) -> None:
+        self.registry = registry
+        self.path = str(path)
+        self._clock = clock
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA cache_size=-65536")
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open the embedded store at {self.path}: {exc}") from exc
+        self._nodes = {name: Table.for_node(t) for name, t in registry.nodes.items()}
+        self._edges = {name: Table.for_edge(t) for name, t in registry.edges.items()}
+        self._upsert_sql = {t.name: t.upsert_sql() for t in self.tables}
+        self.init()
+
+    @property
+    def tables(self) -> list[Table]:
+        return [*self._nodes.values(), *self._edges.values()]
+
+    def init(self) -> None:
+        """Create missing tables and add columns for newly declared properties."""
+        with self._lock, self._db:
+            for table in self.tables:
+                for statement in table.create_sql():
+                    self._db.execute(statement)
+                have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table.name})")}
+                for column, sql_type in table.prop_columns:
+                    if column not in have:
+                        self._db.execute(f"ALTER TABLE {table.name} ADD COLUMN {column} {sql_type}")
+
+    # --- writes -------------------------------------------------------------
+    def upsert_nodes(self, nodes: Sequence[NodeUpsert]) -> None:
+        by_table: dict[str, list[tuple[Any, ...]]] = {}
+        for n in nodes:
+            table = self._node_table(n.type)
+            by_table.setdefault(table.name, []).append(_row(table, (n.id,), n.props, n.ts, n))
+        self._write(by_table)
+
+    def upsert_edges(self, edges: Sequence[EdgeUpsert]) -> None:
+        by_table: dict[str, list[tuple[Any, ...]]] = {}
+        for e in edges:
+            table = self._edge_table(e.type)
+            key = (e.from_id, e.to_id)
+            by_table.setdefault(table.name, []).append(_row(table, key, e.props, e.ts, e))
+        self._write(by_table)
+
+    def _write(self, by_table: dict[str, list[tuple[Any, ...]]]) -> None:
+        if not by_table:
+            return
+        with self._lock:
+            try:
+                self._db.execute("BEGIN")
+                for name, rows in by_table.items():
+                    self._db.executemany(self._upsert_sql[name], rows)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._db.execute("ROLLBACK")
+                raise StorageError(f"write to the embedded store failed: {exc}") from exc
+
+    # --- reads --------------------------------------------------------------
+    def get_nodes(self, ids: Sequence[str]) -> dict[str, NodeRecord]:
+        found: dict[str, NodeRecord] = {}
+        for node_type, type_ids in group_by_type(ids).items():
+            table = self._nodes.get(node_type)
+            if table is None:
+                continue  # an id of an unknown type names nothing stored
+            for chunk in _chunks(type_ids):
+                sql = (
+                    f"SELECT {table.select_columns()} FROM {table.name} "
+                    f"WHERE id IN ({_marks(chunk)}){self._live(table)}"
+                )
+                for row in self._query(sql, chunk):
+                    props, origin = _unpack(table, row, 1)
+                    found[row[0]] = NodeRecord(node_type, row[0], props, origin)
+        return found
+
+    def neighbours(
+        self,
+        edge_type: str,
+        ids: Sequence[str],
+        direction: Direction,
+        window: TimeWindow | None = None,
+    ) -> dict[str, list[EdgeRecord]]:
+        table = self._edge_table(edge_type)
+        near, far = ("from_id", "to_id") if direction is Direction.OUT else ("to_id", "from_id")
+        temporal = self.registry.edge(edge_type).temporal
+        result: dict[str, list[EdgeRecord]] = {node_id: [] for node_id in ids}
+        for chunk in _chunks(list(result)):
+            sql = (
+                f"SELECT {table.select_columns()} FROM {table.name} "
+                f"WHERE {near} IN ({_marks(chunk)}){self._live(table)}"
+            )
+            params: list[Any] = list(chunk)
+            if window is not None and temporal:
+                if window.end is not None:
+                    sql += f" AND (p_{VALID_FROM} IS NULL OR p_{VALID_FROM} < ?)"
+                    params.append(window.end)
+                if window.start is not None:
+                    sql += f" AND (p_{VALID_TO} IS NULL OR p_{VALID_TO} > ?)"
+                    params.append(window.start)
+            sql += f" ORDER BY {near}, {far}"
+            for row in self._query(sql, params):
+                props, origin = _unpack(table, row, 2)
+                record = EdgeRecord(edge_type, row[0], row[1], props, origin)
+                result[row[0] if direction is Direction.OUT else row[1]].append(record)
+        return result
+
+    def scan_nodes(self, node_type: str, after: str | None, limit: int) -> Page:
+        table = self._node_table(node_type)
+        sql = f"SELECT {table.select_columns()} FROM {table.name} WHERE id > ?{self._live(table)}"
+        sql += " ORDER BY id LIMIT ?"
+        rows = self._query(sql, [after or "", limit + 1])
+        records = []
+        for row in rows[:limit]:
+            props, origin = _unpack(table, row, 1)
+            records.append(NodeRecord(node_type, row[0], props, origin))
+        next_after = records[-1].id if len(rows) > limit and records else None
+        return Page(records, next_after)
+
+    def count(self, namespace: str) -> int:
+        """Rows in one namespace (``node_<type>`` or ``edge_<type>``)."""
+        if namespace not in self._upsert_sql:
+            raise StorageError(f"no namespace {namespace!r}")
+        return int(self._query(f"SELECT count(*) FROM {namespace}", [])[0][0])
+
+    # --- maintenance --------------------------------------------------------
+    def expire(self, now_us: int) -> int:
+        deleted = 0
+        with self._lock:
+            for table in self.tables:
+                if table.ttl_seconds is None:
+                    continue
+                cutoff = now_us - table.ttl_seconds * 1_000_000
+                cursor = self._db.execute(f"DELETE FROM {table.name} WHERE _ts <= ?", (cutoff,))
+                deleted += cursor.rowcount
+        return deleted
+
+    def dump(self) -> Iterator[tuple[str, tuple[object, ...]]]:
+        for table in sorted(self.tables, key=lambda t: t.name):
+            columns = ", ".join(table.all_columns)
+            order = ", ".join(table.key_columns)
+            for row in self._query(f"SELECT {columns} FROM {table.name} ORDER BY {order}", []):
+                yield table.name, tuple(row)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- helpers ------------------------------------------------------------
+    def _node_table(self, node_type: str) -> Table:
+        try:
+            return self._nodes[node_type]
+        except KeyError:
+            raise StorageError(f"no namespace for node type {node_type!r}") from None
+
+    def _edge_table(self, edge_type: str) -> Table:
+        try:
+            return self._edges[edge_type]
+        except KeyError:
+            raise StorageError(f"no namespace for edge type {edge_type!r}") from None
+
+    def _live(self, table: Table) -> str:
+        if table.ttl_seconds is None:
+            return ""
+        return f" AND _ts > {self._clock() - table.ttl_seconds * 1_000_000}"
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StorageError(f"read from the embedded store failed: {exc}") from exc
+
+
+def _row(
+    table: Table,
+    key: tuple[str, ...],
+    props: dict[str, Any],
+    ts: int,
+    upsert: NodeUpsert | EdgeUpsert,
+) -> tuple[Any, ...]:
+    values: list[Any] = list(key)
+    prop_ts = upsert.prop_ts or {}
+    for prop in table.props:
+        if prop.name in props:
+            values.append(props[prop.name])
+            values.append(prop_ts.get(prop.name, ts))
+        else:
+            values.append(None)
+            values.append(None)
+    p: Provenance = upsert.provenance
+    created_at, created_by = upsert.created or (ts, p.event_id)
+    values += [ts, p.event_id, p.source, p.event_time, p.writer, created_at, created_by]
+    return tuple(values)
+
+
+def _unpack(table: Table, row: Sequence[Any], offset: int) -> tuple[dict[str, Any], Origin]:
+    props: dict[str, Any] = {}
+    for i, prop in enumerate(table.props):
+        value = row[offset + i]
+        if value is not None:
+            props[prop.name] = bool(value) if prop.kind is PropKind.BOOL else value
+    m = offset + len(table.props)
+    ts, event_id, source, event_time, writer, created_at, created_by = row[m : m + 7]
+    origin = Origin(created_at, created_by, ts, Provenance(event_id, source, event_time, writer))
+    return props, origin
+
+
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for i in range(0, len(ids), IN_CHUNK):
+        yield ids[i : i + IN_CHUNK]
+
+
+def _marks(chunk: Sequence[str]) -> str:
+    return ",".join("?" * len(chunk))

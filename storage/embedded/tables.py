@@ -1,0 +1,124 @@
+"""SQLite table layout and merge statements, built once per type.
+
+Node type ``cdu`` lives in table ``node_cdu``; edge type ``cooled_by`` in
+``edge_cooled_by`` (out-adjacency, primary key ``(from_id, to_id)``) with the
+covering index ``edge_cooled_by_in`` on ``(to_id, from_id)`` as in-adjacency.
+Each property ``x`` has a value column ``p_x`` and a timestamp column ``t_x``:
+the merge keeps, per property, the value of the newest write (ties: a set
+value beats an empty one, then the larger value wins), which makes the result
+independent of arrival order. ``_ts``, ``_event_id``, ``_source``,
+``_event_time`` and ``_writer`` hold the provenance of the newest write;
+``_created_at`` and ``_created_by`` the oldest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graph_model.types import EdgeType, NodeType, Prop, PropKind
+
+SQL_TYPE = {
+    PropKind.STRING: "TEXT",
+    PropKind.INT: "INTEGER",
+    PropKind.FLOAT: "REAL",
+    PropKind.BOOL: "INTEGER",
+    PropKind.TIME: "INTEGER",
+}
+META_COLUMNS = (
+    ("_ts", "INTEGER NOT NULL"),
+    ("_event_id", "TEXT NOT NULL"),
+    ("_source", "TEXT NOT NULL"),
+    ("_event_time", "INTEGER NOT NULL"),
+    ("_writer", "TEXT NOT NULL"),
+    ("_created_at", "INTEGER NOT NULL"),
+    ("_created_by", "TEXT NOT NULL"),
+)
+
+
+def _merge_assignments(props: tuple[Prop, ...]) -> list[str]:
+    sets = []
+    for prop in props:
+        p, t = f"p_{prop.name}", f"t_{prop.name}"
+        newer = (
+            f"excluded.{t} IS NOT NULL AND ({t} IS NULL OR excluded.{t} > {t} OR "
+            f"(excluded.{t} = {t} AND ((excluded.{p} IS NOT NULL AND {p} IS NULL) "
+            f"OR excluded.{p} > {p})))"
+        )
+        sets.append(f"{p} = CASE WHEN {newer} THEN excluded.{p} ELSE {p} END")
+        sets.append(f"{t} = CASE WHEN {newer} THEN excluded.{t} ELSE {t} END")
+    latest = "(excluded._ts, excluded._event_id, excluded._source) > (_ts, _event_id, _source)"
+    for column in ("_ts", "_event_id", "_source", "_event_time", "_writer"):
+        sets.append(f"{column} = CASE WHEN {latest} THEN excluded.{column} ELSE {column} END")
+    oldest = "(excluded._created_at, excluded._created_by) < (_created_at, _created_by)"
+    for column in ("_created_at", "_created_by"):
+        sets.append(f"{column} = CASE WHEN {oldest} THEN excluded.{column} ELSE {column} END")
+    return sets
+
+
+@dataclass(frozen=True)
+class Table:
+    """The SQL of one namespace."""
+
+    name: str
+    key_columns: tuple[str, ...]
+    props: tuple[Prop, ...]
+    ttl_seconds: int | None
+    in_index: str | None = None
+
+    @classmethod
+    def for_node(cls, node_type: NodeType) -> Table:
+        return cls(f"node_{node_type.name}", ("id",), node_type.props, node_type.ttl_seconds)
+
+    @classmethod
+    def for_edge(cls, edge_type: EdgeType) -> Table:
+        return cls(
+            f"edge_{edge_type.name}",
+            ("from_id", "to_id"),
+            edge_type.props,
+            edge_type.ttl_seconds,
+            in_index=f"edge_{edge_type.name}_in",
+        )
+
+    @property
+    def prop_columns(self) -> list[tuple[str, str]]:
+        columns = []
+        for prop in self.props:
+            columns.append((f"p_{prop.name}", SQL_TYPE[prop.kind]))
+            columns.append((f"t_{prop.name}", "INTEGER"))
+        return columns
+
+    @property
+    def all_columns(self) -> list[str]:
+        return (
+            list(self.key_columns)
+            + [c for c, _ in self.prop_columns]
+            + [c for c, _ in META_COLUMNS]
+        )
+
+    def create_sql(self) -> list[str]:
+        columns = [f"{k} TEXT NOT NULL" for k in self.key_columns]
+        columns += [f"{c} {t}" for c, t in self.prop_columns]
+        columns += [f"{c} {t}" for c, t in META_COLUMNS]
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {self.name} ({', '.join(columns)}, "
+            f"PRIMARY KEY ({', '.join(self.key_columns)})) WITHOUT ROWID"
+        ]
+        if self.in_index:
+            statements.append(
+                f"CREATE INDEX IF NOT EXISTS {self.in_index} ON {self.name} (to_id, from_id)"
+            )
+        return statements
+
+    def upsert_sql(self) -> str:
+        columns = self.all_columns
+        return (
+            f"INSERT INTO {self.name} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)}) "
+            f"ON CONFLICT ({', '.join(self.key_columns)}) DO UPDATE SET "
+            + ", ".join(_merge_assignments(self.props))
+        )
+
+    def select_columns(self) -> str:
+        values = [f"p_{p.name}" for p in self.props]
+        meta = [c for c, _ in META_COLUMNS]
+        return ", ".join([*self.key_columns, *values, *meta])
