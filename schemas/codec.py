@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import json
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -60,11 +60,20 @@ def _version_of(path: Path) -> int:
 
 
 class EventCodec:
-    """Encodes events with the newest schema of each record, decodes any known one."""
+    """Encodes events with the newest schema of each record; decodes any known one,
+    resolved to the reader's version."""
 
-    def __init__(self, schemas: Iterable[tuple[dict[str, Any], int]]) -> None:
+    def __init__(
+        self,
+        schemas: Iterable[tuple[dict[str, Any], int]],
+        *,
+        read_as: Mapping[str, int] | None = None,
+    ) -> None:
+        """``schemas`` are (schema, version) pairs; ``read_as`` pins the version a
+        record is read as (default: its newest), as an older reader would."""
         self._by_fingerprint: dict[bytes, KnownSchema] = {}
         self._newest: dict[str, KnownSchema] = {}
+        self._reader: dict[str, KnownSchema] = {}
         for raw, version in schemas:
             parsed = cast(dict[str, Any], parse_schema(raw))
             name = str(parsed["name"])
@@ -72,6 +81,14 @@ class EventCodec:
             self._by_fingerprint[known.fingerprint] = known
             if name not in self._newest or self._newest[name].version < version:
                 self._newest[name] = known
+        pinned = read_as or {}
+        for known in self._by_fingerprint.values():
+            wanted = pinned.get(known.name, self._newest[known.name].version)
+            if known.version == wanted:
+                self._reader[known.name] = known
+        missing = set(pinned) - set(self._reader)
+        if missing:
+            raise SchemaError(f"read_as names versions that are not given: {sorted(missing)}")
 
     @property
     def record_names(self) -> list[str]:
@@ -112,7 +129,7 @@ class EventCodec:
                 f"unknown writer schema fingerprint {fp.hex()}; this reader knows "
                 f"{len(self._by_fingerprint)} schemas ({', '.join(self.record_names)})"
             )
-        reader = self._newest[writer.name]
+        reader = self._reader[writer.name]
         body = io.BytesIO(payload)
         body.seek(HEADER_LENGTH)
         try:

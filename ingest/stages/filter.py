@@ -8,9 +8,18 @@ order, and replays would no longer converge.
 
 from __future__ import annotations
 
+from graph_model.ids import node_type_of
 from ingest.message import Event
 from ingest.stages.validate import READING_RANGES
 from schemas.topics import Topic
+
+# The readings the graph keeps, by component type; others are noise to it.
+MODELLED_READINGS: dict[str, frozenset[str]] = {
+    "cdu": frozenset({"supply_temp_c", "flow_lpm"}),
+    "power_shelf": frozenset({"output_kw"}),
+    "gpu": frozenset({"temperature_c", "power_w", "utilization"}),
+}
+assert all(m in READING_RANGES for metrics in MODELLED_READINGS.values() for m in metrics)
 
 
 def noise_reason(event: Event) -> str | None:
@@ -19,7 +28,9 @@ def noise_reason(event: Event) -> str | None:
         kind = event.kind
         if kind == "heartbeat":
             return "heartbeat"
-        if kind == "reading" and event.fields["metric"] not in READING_RANGES:
+        if kind == "reading" and event.fields["metric"] not in MODELLED_READINGS.get(
+            node_type_of(event.fields["component_id"]), ()
+        ):
             return "unmodelled_metric"
         if kind == "site_energy" and all(
             event.fields.get(name) is None

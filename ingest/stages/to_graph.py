@@ -22,6 +22,7 @@ CONTAINER_EDGE = {"site": "in_site", "rack": "in_rack", "server": "in_server"}
 ENERGY = ("power_headroom_kw", "thermal_headroom_kw", "battery_soc", "solar_kw")
 FAULTY = ("fault", "degraded")
 JOB_ENDS = ("finished", "failed", "cancelled")
+MODEL_PARTS = ("weights", "adapter", "checkpoint")
 
 
 def opened(t: int, **props: Any) -> dict[str, Any]:
@@ -174,7 +175,9 @@ class GraphMapper:
                     if f.get(name) is not None:
                         props[name] = f[name]
             out.node(item, props)
-            if f.get("model_id") and item_type == "artifact":
+            if f.get("model_id") and item_type == "artifact" and (
+                f.get("artifact_kind") in MODEL_PARTS
+            ):
                 out.edge("artifact_of", item, f["model_id"], {})
             for parent in f["derived_from"]:
                 out.edge("derived_from", item, parent, {})
