@@ -1,0 +1,189 @@
+"""The ``fleetgraph`` command."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from fleetgraph.errors import FleetgraphError
+from fleetgraph.settings import Settings
+from graph_model import FLEET
+from ingest.deadletter import DeadLetterFile
+from ingest.pipeline import Pipeline
+from ingest.runner import RunReport, run_embedded
+from ingest.sinks import StoreSink
+from ingest.sources.eventlog import read_event_log, write_event_log
+from ingest.stages.dedup import DedupBuffer
+from schemas import load_event_codec
+from storage.embedded import SQLiteGraphStore
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = ctx.find_object(Settings)
+    assert settings is not None
+    return settings
+
+
+@click.group()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Where the event log, the embedded store and dead letters live "
+                   "[env FLEETGRAPH_DATA_DIR; default .fleetgraph].")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None) -> None:
+    """fleetgraph: a real-time knowledge graph of an AI compute fleet."""
+    settings = Settings()
+    if data_dir is not None:
+        settings.data_dir = data_dir
+    ctx.obj = settings
+
+
+def _simulation_options(func):  # type: ignore[no-untyped-def]
+    options = [
+        click.option("--sites", default=40, show_default=True, help="Sites in the fleet."),
+        click.option("--hours", default=24.0, show_default=True, help="Hours of events."),
+        click.option("--seed", default=7, show_default=True),
+        click.option("--malformed-rate", default=0.001, show_default=True,
+                     help="Fraction of deliberately malformed messages mixed in."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def simulate_to_log(path: Path, sites: int, hours: float, seed: int,
+                    malformed_rate: float) -> int:
+    from ingest.simulator import SimulationConfig, simulate_messages
+
+    config = SimulationConfig(seed=seed, sites=sites, hours=hours, malformed_rate=malformed_rate)
+    codec = load_event_codec()
+    messages = ((str(topic), payload) for topic, payload, _ in simulate_messages(config, codec))
+    with tqdm(desc="simulating", unit=" events", file=sys.stderr) as bar:
+        def counted():  # type: ignore[no-untyped-def]
+            for message in messages:
+                bar.update()
+                yield message
+        return write_event_log(path, counted())
+
+
+@cli.command()
+@_simulation_options
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Event log to write [default: <data-dir>/events.avro].")
+@click.pass_context
+def simulate(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate: float,
+             out: Path | None) -> None:
+    """Simulate a fleet and write its event stream to an Avro event log."""
+    path = out or _settings(ctx).events_path
+    count = simulate_to_log(path, sites, hours, seed, malformed_rate)
+    click.echo(f"wrote {count:,} messages to {path}")
+
+
+def ingest_log(settings: Settings, events: Path, db: Path, *, fresh: bool) -> RunReport:
+    if fresh and db.exists():
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    dead_letters = DeadLetterFile(settings.dead_letter_path)
+    store = SQLiteGraphStore(FLEET, db)
+    pipeline = Pipeline(
+        FLEET, load_event_codec(), StoreSink(store), dead_letters,
+        dedup=DedupBuffer(int(settings.dedup_window_s * 1_000_000)),
+        batch_size=settings.batch_size,
+    )
+    with tqdm(desc="ingesting", unit=" events", file=sys.stderr) as bar:
+        report = run_embedded(pipeline, lambda: read_event_log(events), on_message=bar.update)
+    dead_letters.close()
+    store.close()
+    return report
+
+
+def print_report(report: RunReport, settings: Settings) -> None:
+    s = report.stats
+    click.echo(
+        f"ingested {s.received:,} messages in {report.seconds:.1f} s "
+        f"({report.events_per_second:,.0f} events/s): {s.accepted:,} accepted, "
+        f"{sum(s.filtered.values()):,} filtered as noise, {s.dead_lettered:,} dead-lettered; "
+        f"{s.upserts:,} updates collapsed to {s.written:,} writes"
+    )
+    if s.rejected:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.rejected.items()))
+        click.echo(f"dead letters ({reasons}) are in {settings.dead_letter_path}")
+
+
+@cli.command()
+@click.argument("events", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                required=False)
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="Embedded store file [default: <data-dir>/graph.sqlite].")
+@click.option("--fresh/--append", default=False,
+              help="Start from an empty store, or merge into the existing one.")
+@click.pass_context
+def ingest(ctx: click.Context, events: Path | None, db: Path | None, fresh: bool) -> None:
+    """Run an event log through the pipeline into the embedded store."""
+    settings = _settings(ctx)
+    report = ingest_log(settings, events or settings.events_path, db or settings.sqlite_path,
+                        fresh=fresh)
+    print_report(report, settings)
+
+
+@cli.command()
+@click.option("--db", type=click.Path(path_type=Path), default=None)
+@click.option("--host", default=None, help="[env FLEETGRAPH_HOST; default 127.0.0.1]")
+@click.option("--port", type=int, default=None, help="[env FLEETGRAPH_PORT; default 8000]")
+@click.pass_context
+def serve(ctx: click.Context, db: Path | None, host: str | None, port: int | None) -> None:
+    """Serve GraphQL (GraphiQL at /graphql) over the embedded store."""
+    from serving.app import serve as run_server
+
+    settings = _settings(ctx)
+    path = db or settings.sqlite_path
+    if not path.exists():
+        raise click.ClickException(f"no store at {path}: run `fleetgraph ingest` first")
+    run_server(SQLiteGraphStore(FLEET, path), host=host or settings.host,
+               port=port or settings.port)
+
+
+@cli.command()
+@_simulation_options
+@click.option("--port", type=int, default=None, help="[env FLEETGRAPH_PORT; default 8000]")
+@click.option("--serve/--no-serve", "keep_serving", default=True,
+              help="Keep serving GraphQL after printing the examples.")
+@click.pass_context
+def demo(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate: float,
+         port: int | None, keep_serving: bool) -> None:
+    """Simulate a fleet, ingest it, print example queries with real ids, serve GraphQL."""
+    from fleetgraph.examples import print_examples
+    from serving.app import serve as run_server
+
+    settings = _settings(ctx)
+    count = simulate_to_log(settings.events_path, sites, hours, seed, malformed_rate)
+    click.echo(f"simulated {sites} sites over {hours:g} h: {count:,} messages "
+               f"in {settings.events_path}")
+    report = ingest_log(settings, settings.events_path, settings.sqlite_path, fresh=True)
+    print_report(report, settings)
+    store = SQLiteGraphStore(FLEET, settings.sqlite_path)
+    port = port or settings.port
+    print_examples(store, f"http://{settings.host}:{port}/graphql", random.Random(seed))
+    if keep_serving:
+        run_server(store, host=settings.host, port=port)
+
+
+def _add_stack_commands() -> None:
+    from infra.stack_cli import stack
+
+    cli.add_command(stack)
+
+
+_add_stack_commands()
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except FleetgraphError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
