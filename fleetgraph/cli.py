@@ -172,6 +172,20 @@ def demo(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate
         run_server(store, host=settings.host, port=port)
 
 
+@cli.group()
+def schemas() -> None:
+    """Avro schemas of the emitted graph records."""
+
+
+@schemas.command("export")
+def export_schemas() -> None:
+    """Write one .avsc per node and edge type to schemas/graph/."""
+    from graph_model.export import export
+
+    for path in export(FLEET):
+        click.echo(path)
+
+
 def _add_stack_commands() -> None:
     from infra.stack_cli import stack
 
