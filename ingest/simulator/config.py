@@ -72,9 +72,6 @@ class Window:
         """The time a fraction of the way through the window."""
         return self.start_us + int(self.length_us * fraction)
 
-    def __contains__(self, t: object) -> bool:
-        return isinstance(t, int) and self.start_us <= t < self.end_us
-
 
 def window_of(config: SimulationConfig) -> Window:
     end = config.end_time_us

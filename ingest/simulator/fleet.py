@@ -331,8 +331,7 @@ def _build_rack(
         powered_by = tuple(p.id for p in shelves)
     else:
         generation = GENERATIONS[rng.choice(sorted(GENERATIONS))]
-        primary_count = max(1, min(3, math.ceil(len(cdus) / 2)))
-        primary = cdus[(number - 1) % primary_count]
+        primary = cdus[(number - 1) % len(cdus)]  # row CDUs, round robin
         others = [c for c in cdus if c is not primary]
         second = [rng.choice(others)] if others and rng.random() < 0.4 else []
         cooled_by = tuple(c.id for c in [primary, *second])
