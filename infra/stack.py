@@ -510,7 +510,7 @@ def _stop_pids(s: StackSettings, pids: Mapping[str, int], timeout: float, report
         _signal(pid, signal.SIGTERM)
     alive = _wait_gone(s, pids, timeout)
     for server, pid in alive.items():
-        report(f"{server}: pid {pid} still running {timeout:.0f} s after SIGTERM; killing it")
+        report(f"{server}: pid {pid} still running {timeout:g} s after SIGTERM; killing it")
         _signal(pid, signal.SIGKILL)
     alive = _wait_gone(s, alive, 10.0)
     for server in pids:

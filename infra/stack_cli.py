@@ -104,7 +104,7 @@ def status() -> None:
         )
     click.echo(f"stack home {settings.home}")
     if not all(row.answering for row in rows):
-        raise SystemExit(1)
+        click.get_current_context().exit(1)
 
 
 @stack.command()
