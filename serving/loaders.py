@@ -1,0 +1,64 @@
+"""Per-request DataLoaders: each hop of a GraphQL traversal is one batched store read.
+
+Strawberry resolves the fields of sibling objects together, so every ``load`` made
+for one hop lands in the same batch: one ``get_nodes`` for all the nodes of a hop,
+one ``neighbours`` per (edge type, direction, window) for all their adjacency
+lists. The store is synchronous; its reads run in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from strawberry.dataloader import DataLoader
+
+from graph_model.records import EdgeRecord, NodeRecord
+from storage.base import Direction, GraphStore, TimeWindow
+
+NeighbourKey = tuple[str, Direction, TimeWindow | None]
+
+
+class GraphLoaders:
+    """The loaders of one request; create a new one per request (they cache)."""
+
+    def __init__(self, store: GraphStore) -> None:
+        self._store = store
+        self.nodes: DataLoader[str, NodeRecord | None] = DataLoader(load_fn=self._load_nodes)
+        self._neighbours: dict[NeighbourKey, DataLoader[str, list[EdgeRecord]]] = {}
+
+    def neighbours(
+        self, edge_type: str, direction: Direction, window: TimeWindow | None
+    ) -> DataLoader[str, list[EdgeRecord]]:
+        """The loader of adjacency lists for one edge type, direction and window."""
+        key = (edge_type, direction, window)
+        loader = self._neighbours.get(key)
+        if loader is None:
+            loader = DataLoader(load_fn=_NeighbourBatch(self._store, *key))
+            self._neighbours[key] = loader
+        return loader
+
+    async def _load_nodes(self, ids: list[str]) -> list[NodeRecord | None]:
+        found = await asyncio.to_thread(self._store.get_nodes, ids)
+        return [found.get(node_id) for node_id in ids]
+
+
+class _NeighbourBatch:
+    """The batch function of one neighbours loader."""
+
+    def __init__(
+        self,
+        store: GraphStore,
+        edge_type: str,
+        direction: Direction,
+        window: TimeWindow | None,
+    ) -> None:
+        self._store = store
+        self._edge_type = edge_type
+        self._direction = direction
+        self._window = window
+
+    async def __call__(self, ids: list[str]) -> list[list[EdgeRecord]]:
+        found = await asyncio.to_thread(
+            self._store.neighbours, self._edge_type, ids, self._direction, self._window
+        )
+        return [found.get(node_id, []) for node_id in ids]

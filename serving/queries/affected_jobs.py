@@ -1,0 +1,189 @@
+"""affectedJobs: jobs that ran on hardware depending on a component while it was in fault.
+
+See docs/queries.md. One batched store read per hop, whatever the number of
+racks, servers and jobs: the component itself, its faults, its dependent racks,
+their servers, their jobs, then the racks' sites. Each read asks the store for
+the narrowest window that covers the hop (the hull of the windows left); the
+exact interval cut is done here, edge by edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from serving.errors import InvalidArgument, NotFound
+from serving.queries.intervals import (
+    Interval,
+    cut,
+    hull,
+    interval_of,
+    none_first,
+    none_last,
+    window_interval,
+)
+from serving.queries.lookup import pick_target, type_of
+from storage.base import Direction, GraphStore, TimeWindow
+
+DEFAULT_LIMIT = 10_000
+# the edge from a rack to a component it depends on, by the component's type
+RACK_EDGE_OF_COMPONENT = {"cdu": "cooled_by", "power_shelf": "powered_by", "site": "in_site"}
+# the node type counted at the far end of a hop (in_rack also holds switches)
+FAR_TYPE = {"in_rack": "server", "ran_on": "job"}
+
+
+@dataclass(frozen=True, slots=True)
+class AffectedJob:
+    """A job that ran on ``server_id`` while ``fault_id`` was open, over the overlap."""
+
+    job_id: str
+    fault_id: str
+    server_id: str
+    rack_id: str | None
+    site_id: str | None
+    overlap_from: int | None
+    overlap_to: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AffectedJobs:
+    items: list[AffectedJob]
+    truncated: bool  # more results than the limit; ``items`` holds the first ones
+
+
+@dataclass(frozen=True, slots=True)
+class _Path:
+    """How far the traversal got: a fault, the rack on the way, the node reached."""
+
+    fault_id: str
+    rack_id: str | None
+    node_id: str
+    window: Interval
+
+
+def affected_jobs(
+    store: GraphStore,
+    component_id: str,
+    window: TimeWindow = TimeWindow(),  # noqa: B008 - immutable
+    limit: int = DEFAULT_LIMIT,
+) -> AffectedJobs:
+    """Jobs on hardware depending on ``component_id`` while in fault within ``window``."""
+    if limit < 1:
+        raise InvalidArgument(f"limit must be at least 1, got {limit}")
+    kind = type_of(component_id)
+    faults = _faults(store, component_id, window)
+    if kind == "server":
+        servers = [_Path(f.fault_id, None, component_id, f.window) for f in faults]
+    else:
+        racks = _dependent_racks(store, kind, component_id, faults)
+        servers = [
+            _Path(p.fault_id, p.node_id, far, w) for p, far, w in _hop(store, "in_rack", racks)
+        ]
+    rows = _deduplicated(
+        AffectedJob(far, p.fault_id, p.node_id, p.rack_id, None, w[0], w[1])
+        for p, far, w in _hop(store, "ran_on", servers)
+    )
+    if kind == "server":
+        rows = _with_racks(store, rows)
+    rows = _with_sites(store, rows, component_id if kind == "site" else None)
+    rows.sort(key=lambda r: (none_first(r.overlap_from), r.job_id, r.fault_id, r.server_id))
+    return AffectedJobs(rows[:limit], len(rows) > limit)
+
+
+def _faults(store: GraphStore, component_id: str, window: TimeWindow) -> list[_Path]:
+    """The component's faults overlapping ``window``, each cut to it."""
+    found = store.get_nodes([component_id])
+    edges = store.neighbours("had_fault", [component_id], Direction.OUT, window)[component_id]
+    if not found and not edges:
+        raise NotFound(f"no component {component_id!r} in the graph")
+    query = window_interval(window)
+    faults = []
+    for edge in edges:
+        fault_window = cut(interval_of(edge), query)
+        if fault_window is not None:
+            faults.append(_Path(edge.to_id, None, component_id, fault_window))
+    return faults
+
+
+def _dependent_racks(
+    store: GraphStore, kind: str, component_id: str, faults: list[_Path]
+) -> list[_Path]:
+    if kind == "rack":
+        return [_Path(f.fault_id, component_id, component_id, f.window) for f in faults]
+    edge_type = RACK_EDGE_OF_COMPONENT.get(kind)
+    if edge_type is None:
+        return []  # nothing depends on a gpu, switch, instrument, ... through racks
+    return [
+        _Path(p.fault_id, far, far, w)
+        for p, far, w in _hop(store, edge_type, faults)
+        if type_of(far) == "rack"
+    ]
+
+
+Step = tuple[_Path, str, Interval]
+
+
+def _hop(store: GraphStore, edge_type: str, paths: list[_Path]) -> list[Step]:
+    """Follow ``edge_type`` backwards from every path's node in one store read.
+
+    Returns (path, far node, window left) for each edge overlapping the path's window.
+    """
+    if not paths:
+        return []
+    ids = list(dict.fromkeys(p.node_id for p in paths))
+    window = hull(p.window for p in paths)
+    adjacency = store.neighbours(edge_type, ids, Direction.IN, window)
+    far_type = FAR_TYPE.get(edge_type)
+    steps: list[Step] = []
+    for path in paths:
+        for edge in adjacency.get(path.node_id, []):
+            if far_type is not None and type_of(edge.from_id) != far_type:
+                continue
+            left = cut(interval_of(edge), path.window)
+            if left is not None:
+                steps.append((path, edge.from_id, left))
+    return steps
+
+
+def _deduplicated(rows: Iterable[AffectedJob]) -> list[AffectedJob]:
+    """One row per (job, fault, server): the earliest, then longest overlap, then lowest rack."""
+    best: dict[tuple[str, str, str], AffectedJob] = {}
+
+    def preference(row: AffectedJob) -> tuple[object, ...]:
+        return none_first(row.overlap_from), none_last(row.overlap_to), row.rack_id or ""
+
+    for row in rows:
+        key = (row.job_id, row.fault_id, row.server_id)
+        if key not in best or preference(row) < preference(best[key]):
+            best[key] = row
+    return list(best.values())
+
+
+def _with_racks(store: GraphStore, rows: list[AffectedJob]) -> list[AffectedJob]:
+    """For a server component: the rack the server was in during each overlap."""
+    servers = list(dict.fromkeys(r.server_id for r in rows))
+    if not servers:
+        return rows
+    racks = store.neighbours("in_rack", servers, Direction.OUT)
+    return [
+        replace(r, rack_id=pick_target(racks[r.server_id], (r.overlap_from, r.overlap_to)))
+        for r in rows
+    ]
+
+
+def _with_sites(
+    store: GraphStore, rows: list[AffectedJob], site_id: str | None
+) -> list[AffectedJob]:
+    """The site of each row's rack during the overlap (the component when it is a site)."""
+    if site_id is not None:
+        return [replace(r, site_id=site_id) for r in rows]
+    racks = list(dict.fromkeys(r.rack_id for r in rows if r.rack_id is not None))
+    if not racks:
+        return rows
+    sites = store.neighbours("in_site", racks, Direction.OUT)
+    return [
+        replace(r, site_id=pick_target(sites[r.rack_id], (r.overlap_from, r.overlap_to)))
+        if r.rack_id is not None
+        else r
+        for r in rows
+    ]

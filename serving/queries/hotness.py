@@ -1,0 +1,93 @@
+"""modelHotness: sites ranked by how hot a model's artifacts are there.
+
+See docs/queries.md. Three store reads: the model, its artifacts (``artifact_of``
+in), and their replicas (``cached_at`` out, overlapping the window).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from graph_model.records import EdgeRecord
+from graph_model.types import VALID_FROM
+from serving.errors import InvalidArgument, NotFound
+from serving.queries.intervals import interval_of, overlaps, window_interval
+from serving.queries.lookup import type_of
+from storage.base import Direction, GraphStore, TimeWindow
+
+HALF_LIFE_US = 6 * 3600 * 1_000_000
+TIER_WEIGHT: dict[int, float] = {0: 1.0, 1: 0.5, 2: 0.1}  # hot, warm, durable
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaEvidence:
+    """One replica of one of the model's artifacts at a site, and its score."""
+
+    artifact_id: str
+    tier: int | None
+    last_access: int | None
+    hits: int | None
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class SiteHotness:
+    site_id: str
+    score: float
+    replicas: list[ReplicaEvidence]  # sorted by artifact id
+
+
+def replica_score(tier: int | None, reference: int | None, hits: int | None, end: int) -> float:
+    """``tier_weight * 0.5 ** (age / half_life) * (1 + log2(1 + hits))``.
+
+    ``reference`` is the last access (or the replica's start); without one the
+    age is unbounded and the score 0. An unknown tier weighs 0.
+    """
+    weight = TIER_WEIGHT.get(tier, 0.0) if tier is not None else 0.0
+    if reference is None:
+        return 0.0
+    age = max(0, end - reference)
+    decay: float = 0.5 ** (age / HALF_LIFE_US)
+    return weight * decay * (1 + math.log2(1 + max(0, hits or 0)))
+
+
+def model_hotness(store: GraphStore, model_id: str, window: TimeWindow) -> list[SiteHotness]:
+    """Sites where ``model_id``'s artifacts have replicas overlapping ``window``, hottest first."""
+    if window.end is None:
+        raise InvalidArgument("modelHotness needs a window end (the age is measured from it)")
+    if type_of(model_id) != "model":
+        raise InvalidArgument(f"{model_id!r} is not a model id (model:<name>)")
+    found = store.get_nodes([model_id])
+    weights = store.neighbours("artifact_of", [model_id], Direction.IN)[model_id]
+    artifacts = [e.from_id for e in weights]
+    if not found and not artifacts:
+        raise NotFound(f"no model {model_id!r} in the graph")
+    if not artifacts:
+        return []
+    replicas = store.neighbours("cached_at", artifacts, Direction.OUT, window)
+    by_site: dict[str, list[ReplicaEvidence]] = {}
+    query = window_interval(window)
+    for artifact_id in artifacts:
+        for edge in replicas[artifact_id]:
+            if overlaps(interval_of(edge), query):
+                evidence = _evidence(edge, window.end)
+                by_site.setdefault(edge.to_id, []).append(evidence)
+    ranked = [
+        SiteHotness(site, math.fsum(r.score for r in found_replicas), _by_artifact(found_replicas))
+        for site, found_replicas in by_site.items()
+    ]
+    ranked.sort(key=lambda s: (-s.score, s.site_id))
+    return ranked
+
+
+def _evidence(edge: EdgeRecord, end: int) -> ReplicaEvidence:
+    tier, last_access, hits = (edge.props.get(k) for k in ("tier", "last_access", "hits"))
+    reference = last_access if last_access is not None else edge.props.get(VALID_FROM)
+    return ReplicaEvidence(
+        edge.from_id, tier, last_access, hits, replica_score(tier, reference, hits, end)
+    )
+
+
+def _by_artifact(replicas: list[ReplicaEvidence]) -> list[ReplicaEvidence]:
+    return sorted(replicas, key=lambda r: r.artifact_id)

@@ -1,0 +1,1 @@
+"""Root query classes, one per domain; ``serving.schema`` joins them into ``Query``."""

@@ -1,0 +1,160 @@
+"""Artifacts: models, content-addressed blobs, datasets, and their replicas at sites."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from graph_model.records import EdgeRecord
+from graph_model.types import VALID_FROM, VALID_TO
+from serving.context import Info
+from serving.times import to_datetime
+from serving.types.field import field
+from serving.types.node import Node, load_node, node_class
+from serving.types.origin import Origin
+from serving.types.props import PropFields
+from serving.types.refs import JobRef, SiteRef
+from serving.types.relations import IN, OUT, edges, node_by_id, related, related_one
+from serving.windows import as_of
+from storage.base import Direction
+
+MODEL = PropFields("model")
+ARTIFACT = PropFields("artifact")
+DATASET = PropFields("dataset")
+
+
+@strawberry.type(description="A replica of an artifact or dataset at a site (a cached_at edge).")
+class Replica:
+    record: strawberry.Private[EdgeRecord]
+
+    @strawberry.field
+    def artifact_id(self) -> strawberry.ID:
+        return strawberry.ID(self.record.from_id)
+
+    @strawberry.field
+    def site_id(self) -> strawberry.ID:
+        return strawberry.ID(self.record.to_id)
+
+    @field(description="The artifact or dataset replicated.")
+    async def artifact(self, info: Info) -> Node | None:
+        return await load_node(info, self.record.from_id)
+
+    @strawberry.field
+    async def site(self, info: Info) -> SiteRef | None:
+        found: SiteRef | None = await node_by_id(info, self.record.to_id)
+        return found
+
+    @field(description="0 hot (local NVMe), 1 warm (site object store), 2 durable.")
+    def tier(self) -> int | None:
+        tier: int | None = self.record.props.get("tier")
+        return tier
+
+    @strawberry.field
+    def last_access(self) -> datetime | None:
+        return to_datetime(self.record.props.get("last_access"))
+
+    @strawberry.field
+    def hits(self) -> int | None:
+        hits: int | None = self.record.props.get("hits")
+        return hits
+
+    @strawberry.field
+    def valid_from(self) -> datetime | None:
+        return to_datetime(self.record.props.get(VALID_FROM))
+
+    @strawberry.field
+    def valid_to(self) -> datetime | None:
+        return to_datetime(self.record.props.get(VALID_TO))
+
+    @strawberry.field
+    def origin(self) -> Origin | None:
+        return Origin.of(self.record.origin)
+
+
+async def replicas(
+    info: Info, node_id: str, direction: Direction, at: datetime | None
+) -> list[Replica]:
+    """Replicas of an artifact (direction OUT) or held by a site (IN)."""
+    found = await edges(info, node_id, "cached_at", direction, as_of(at))
+    return [Replica(record=e) for e in found]
+
+
+@node_class("model")
+@strawberry.type(description=MODEL.doc)
+class Model(Node):
+    name: str | None = MODEL("name")
+    family: str | None = MODEL("family")
+    params_b: float | None = MODEL("params_b")
+
+    @field(description="The model's weights, adapters and checkpoints.")
+    async def artifacts(self, info: Info) -> list[Artifact]:
+        return await related(info, self.record.id, "artifact_of", IN)
+
+    @field(description="Jobs that served or trained the model (used_model in).")
+    async def jobs(self, info: Info) -> list[JobRef]:
+        return await related(info, self.record.id, "used_model", IN)
+
+    @strawberry.field
+    async def derived_from(self, info: Info) -> list[Node]:
+        return await related(info, self.record.id, "derived_from", OUT)
+
+    @strawberry.field
+    async def produced_by(self, info: Info) -> list[JobRef]:
+        return await related(info, self.record.id, "produced", IN)
+
+
+@node_class("artifact")
+@strawberry.type(description=ARTIFACT.doc)
+class Artifact(Node):
+    kind: str | None = ARTIFACT("kind")
+    content_hash: str | None = ARTIFACT("content_hash")
+    size_bytes: int | None = ARTIFACT("size_bytes")
+    created_at: datetime | None = ARTIFACT("created_at")
+
+    @strawberry.field
+    async def model(self, info: Info) -> Model | None:
+        found: Model | None = await related_one(info, self.record.id, "artifact_of", OUT)
+        return found
+
+    @field(description="Replicas at sites, with tier, last access and hits.")
+    async def cached_at(self, info: Info, at: datetime | None = None) -> list[Replica]:
+        return await replicas(info, self.record.id, OUT, at)
+
+    @strawberry.field
+    async def derived_from(self, info: Info) -> list[Node]:
+        return await related(info, self.record.id, "derived_from", OUT)
+
+    @strawberry.field
+    async def produced_by(self, info: Info) -> list[JobRef]:
+        return await related(info, self.record.id, "produced", IN)
+
+    @strawberry.field
+    async def read_by(self, info: Info) -> list[JobRef]:
+        return await related(info, self.record.id, "read", IN)
+
+
+@node_class("dataset")
+@strawberry.type(description=DATASET.doc)
+class Dataset(Node):
+    name: str | None = DATASET("name")
+    content_hash: str | None = DATASET("content_hash")
+    size_bytes: int | None = DATASET("size_bytes")
+    jurisdiction: str | None = DATASET("jurisdiction")
+    created_at: datetime | None = DATASET("created_at")
+
+    @field(description="Jobs that read the dataset (read in).")
+    async def read_by(self, info: Info) -> list[JobRef]:
+        return await related(info, self.record.id, "read", IN)
+
+    @strawberry.field
+    async def cached_at(self, info: Info, at: datetime | None = None) -> list[Replica]:
+        return await replicas(info, self.record.id, OUT, at)
+
+    @strawberry.field
+    async def derived_from(self, info: Info) -> list[Node]:
+        return await related(info, self.record.id, "derived_from", OUT)
+
+    @strawberry.field
+    async def produced_by(self, info: Info) -> list[JobRef]:
+        return await related(info, self.record.id, "produced", IN)

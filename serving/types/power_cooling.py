@@ -1,0 +1,78 @@
+"""What racks depend on: CDUs (cooling), power shelves (power), and their faults."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from serving.context import Info
+from serving.types.field import field
+from serving.types.node import Node, node_class
+from serving.types.props import PropFields
+from serving.types.refs import RackRef, SiteRef
+from serving.types.relations import IN, OUT, related, related_one
+
+CDU = PropFields("cdu")
+POWER_SHELF = PropFields("power_shelf")
+FAULT = PropFields("fault")
+
+
+@node_class("cdu")
+@strawberry.type(description=CDU.doc)
+class Cdu(Node):
+    capacity_kw: float | None = CDU("capacity_kw")
+    status: str | None = CDU("status")
+    supply_temp_c: float | None = CDU("supply_temp_c")
+    flow_lpm: float | None = CDU("flow_lpm")
+
+    @strawberry.field
+    async def site(self, info: Info, at: datetime | None = None) -> SiteRef | None:
+        found: SiteRef | None = await related_one(info, self.record.id, "in_site", OUT, at)
+        return found
+
+    @field(description="Racks the CDU cools (cooled_by in).")
+    async def racks(self, info: Info, at: datetime | None = None) -> list[RackRef]:
+        return await related(info, self.record.id, "cooled_by", IN, at, "rack")
+
+    @strawberry.field
+    async def faults(self, info: Info, at: datetime | None = None) -> list[Fault]:
+        return await related(info, self.record.id, "had_fault", OUT, at)
+
+
+@node_class("power_shelf")
+@strawberry.type(description=POWER_SHELF.doc)
+class PowerShelf(Node):
+    capacity_kw: float | None = POWER_SHELF("capacity_kw")
+    status: str | None = POWER_SHELF("status")
+    output_kw: float | None = POWER_SHELF("output_kw")
+
+    @strawberry.field
+    async def site(self, info: Info, at: datetime | None = None) -> SiteRef | None:
+        found: SiteRef | None = await related_one(info, self.record.id, "in_site", OUT, at)
+        return found
+
+    @field(description="Racks the shelf feeds (powered_by in).")
+    async def racks(self, info: Info, at: datetime | None = None) -> list[RackRef]:
+        return await related(info, self.record.id, "powered_by", IN, at, "rack")
+
+    @strawberry.field
+    async def faults(self, info: Info, at: datetime | None = None) -> list[Fault]:
+        return await related(info, self.record.id, "had_fault", OUT, at)
+
+
+@node_class("fault")
+@strawberry.type(description=FAULT.doc)
+class Fault(Node):
+    component_id: str | None = FAULT("component_id")
+    code: str | None = FAULT("code")
+    severity: str | None = FAULT("severity")
+    site_id: str | None = FAULT("site_id")
+    affected_racks: str | None = FAULT("affected_racks")
+    valid_from: datetime | None = FAULT("valid_from")
+    valid_to: datetime | None = FAULT("valid_to")
+
+    @field(description="The component in fault (had_fault in).")
+    async def component(self, info: Info) -> Node | None:
+        found: Node | None = await related_one(info, self.record.id, "had_fault", IN)
+        return found

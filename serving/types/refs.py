@@ -1,0 +1,38 @@
+"""Lazy references between the node classes of different modules (they refer to
+each other: a rack's servers, a server's rack)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+if TYPE_CHECKING:
+    from serving.types.artifacts import Artifact, Dataset, Model, Replica
+    from serving.types.compute import Gpu, Server
+    from serving.types.power_cooling import Cdu, Fault, PowerShelf
+    from serving.types.sites import Instrument, Rack, Site, Switch
+    from serving.types.work import Application, Job, User
+
+_ARTIFACTS = strawberry.lazy("serving.types.artifacts")
+_COMPUTE = strawberry.lazy("serving.types.compute")
+_POWER_COOLING = strawberry.lazy("serving.types.power_cooling")
+_SITES = strawberry.lazy("serving.types.sites")
+_WORK = strawberry.lazy("serving.types.work")
+
+ArtifactRef = Annotated["Artifact", _ARTIFACTS]
+DatasetRef = Annotated["Dataset", _ARTIFACTS]
+ModelRef = Annotated["Model", _ARTIFACTS]
+ReplicaRef = Annotated["Replica", _ARTIFACTS]
+GpuRef = Annotated["Gpu", _COMPUTE]
+ServerRef = Annotated["Server", _COMPUTE]
+CduRef = Annotated["Cdu", _POWER_COOLING]
+FaultRef = Annotated["Fault", _POWER_COOLING]
+PowerShelfRef = Annotated["PowerShelf", _POWER_COOLING]
+InstrumentRef = Annotated["Instrument", _SITES]
+RackRef = Annotated["Rack", _SITES]
+SiteRef = Annotated["Site", _SITES]
+SwitchRef = Annotated["Switch", _SITES]
+ApplicationRef = Annotated["Application", _WORK]
+JobRef = Annotated["Job", _WORK]
+UserRef = Annotated["User", _WORK]

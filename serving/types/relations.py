@@ -1,0 +1,91 @@
+"""Relationship fields: follow one edge type from a node, one batched read per hop.
+
+``at`` keeps only the edges valid at that instant; without it every edge counts,
+past and present. A single-valued relationship (a rack's site) picks, among the
+edges kept, the one with the latest ``valid_from``, then the lowest id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from graph_model.ids import node_type_of
+from graph_model.records import EdgeRecord
+from graph_model.types import VALID_FROM
+from serving.context import Info
+from serving.types.node import as_node
+from serving.windows import as_of
+from storage.base import Direction, TimeWindow
+
+OUT, IN = Direction.OUT, Direction.IN
+
+
+def far_id(edge: EdgeRecord, direction: Direction) -> str:
+    return edge.to_id if direction is Direction.OUT else edge.from_id
+
+
+async def edges(
+    info: Info, node_id: str, edge_type: str, direction: Direction, window: TimeWindow | None
+) -> list[EdgeRecord]:
+    loader = info.context.loaders.neighbours(edge_type, direction, window)
+    return await loader.load(node_id)
+
+
+async def _far_edges(
+    info: Info,
+    node_id: str,
+    edge_type: str,
+    direction: Direction,
+    at: datetime | None,
+    far_type: str | None,
+) -> list[EdgeRecord]:
+    found = await edges(info, node_id, edge_type, direction, as_of(at))
+    if far_type is None:
+        return found
+    return [e for e in found if node_type_of(far_id(e, direction)) == far_type]
+
+
+async def related(
+    info: Info,
+    node_id: str,
+    edge_type: str,
+    direction: Direction,
+    at: datetime | None = None,
+    far_type: str | None = None,
+) -> list[Any]:
+    """The typed nodes at the far end of ``node_id``'s edges (of ``far_type`` if given)."""
+    found = await _far_edges(info, node_id, edge_type, direction, at, far_type)
+    ids = [far_id(e, direction) for e in found]
+    records = await info.context.loaders.nodes.load_many(ids)
+    return [as_node(r) for r in records if r is not None]
+
+
+async def related_one(
+    info: Info,
+    node_id: str,
+    edge_type: str,
+    direction: Direction,
+    at: datetime | None = None,
+    far_type: str | None = None,
+) -> Any:
+    """The typed node at the far end of the edge that stands for ``at`` (or now)."""
+    found = await _far_edges(info, node_id, edge_type, direction, at, far_type)
+    if not found:
+        return None
+
+    def latest_first(edge: EdgeRecord) -> tuple[bool, int, str]:
+        start = edge.props.get(VALID_FROM)
+        return start is None, -(start or 0), far_id(edge, direction)
+
+    chosen = far_id(min(found, key=latest_first), direction)
+    record = await info.context.loaders.nodes.load(chosen)
+    return None if record is None else as_node(record)
+
+
+async def node_by_id(info: Info, node_id: str | None) -> Any:
+    """The typed node of an id held in a property (``None`` for none or not found)."""
+    if node_id is None:
+        return None
+    record = await info.context.loaders.nodes.load(node_id)
+    return None if record is None else as_node(record)
