@@ -23,6 +23,20 @@ class Settings(BaseSettings):
     dedup_window_s: float = 5.0
     batch_size: int = 2000
 
+    # the real stack (see README: "Running on Kafka and Cassandra")
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = "fleetgraph."
+    consumer_group: str = "fleetgraph-ingest"
+    cassandra_hosts: str = "127.0.0.1"  # comma-separated contact points
+    cassandra_port: int = 9042
+    cassandra_local_dc: str = "datacenter1"
+    keyspace_prefix: str = "fg_"
+    replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+
+    @property
+    def cassandra_contact_points(self) -> list[str]:
+        return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
+
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "graph.sqlite"

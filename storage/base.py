@@ -85,7 +85,8 @@ class GraphStore(ABC):
 
     @abstractmethod
     def scan_nodes(self, node_type: str, after: str | None, limit: int) -> Page:
-        """Nodes of one type in id order, starting after ``after``."""
+        """Nodes of one type in a stable, backend-defined order, starting after the
+        opaque cursor ``after`` (a previous page's ``next_after``)."""
 
     @abstractmethod
     def expire(self, now_us: int) -> int:

@@ -30,6 +30,13 @@ def _latest(a: Provenance, a_ts: int, b: Provenance, b_ts: int) -> bool:
     return (b_ts, b.event_id, b.source) > (a_ts, a.event_id, a.source)
 
 
+def oldest(a: tuple[int, str], b: tuple[int, str]) -> tuple[int, str]:
+    """The first write of a record: earliest time, then the larger event id (as stores pick)."""
+    if a[0] != b[0]:
+        return a if a[0] < b[0] else b
+    return max(a, b)
+
+
 def merge(into: Upsert, update: Upsert) -> None:
     """Merge ``update`` into ``into`` in place, per property newest wins."""
     into_ts, update_ts = into.prop_ts or {}, update.prop_ts or {}
@@ -58,7 +65,7 @@ def merge(into: Upsert, update: Upsert) -> None:
     into.prop_ts = {name: t for name, t in all_ts.items() if t != new_ts} or None
     created_into = into.created or (into.ts, into.provenance.event_id)
     created_update = update.created or (update.ts, update.provenance.event_id)
-    into.created = min(created_into, created_update)
+    into.created = oldest(created_into, created_update)
     into.ts, into.provenance = new_ts, provenance
 
 

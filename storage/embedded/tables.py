@@ -8,7 +8,7 @@ the merge keeps, per property, the value of the newest write (ties: a set
 value beats an empty one, then the larger value wins), which makes the result
 independent of arrival order. ``_ts``, ``_event_id``, ``_source``,
 ``_event_time`` and ``_writer`` hold the provenance of the newest write;
-``_created_at`` and ``_created_by`` the oldest.
+``_created_at`` and ``_created_by`` the oldest (ties: the larger event id).
 """
 
 from __future__ import annotations
@@ -49,7 +49,13 @@ def _merge_assignments(props: tuple[Prop, ...]) -> list[str]:
     latest = "(excluded._ts, excluded._event_id, excluded._source) > (_ts, _event_id, _source)"
     for column in ("_ts", "_event_id", "_source", "_event_time", "_writer"):
         sets.append(f"{column} = CASE WHEN {latest} THEN excluded.{column} ELSE {column} END")
-    oldest = "(excluded._created_at, excluded._created_by) < (_created_at, _created_by)"
+    # earliest write; at the same time the larger event id, as Cassandra's cell
+    # timestamps would pick it (the Cassandra backend writes these two columns
+    # with an inverted timestamp)
+    oldest = (
+        "(excluded._created_at < _created_at OR "
+        "(excluded._created_at = _created_at AND excluded._created_by > _created_by))"
+    )
     for column in ("_created_at", "_created_by"):
         sets.append(f"{column} = CASE WHEN {oldest} THEN excluded.{column} ELSE {column} END")
     return sets

@@ -151,7 +151,7 @@ def test_window_keeps_edges_whose_interval_overlaps(
     )
 
 
-def test_scan_pages_through_a_type_in_id_order(store: GraphStore) -> None:
+def test_scan_pages_through_every_node_of_a_type_once(store: GraphStore) -> None:
     ids = [f"rack:s1-r{i:02d}" for i in range(25)]
     store.upsert_nodes([node(r, NOW, status="ok") for r in reversed(ids)])
     seen: list[str] = []
@@ -162,7 +162,9 @@ def test_scan_pages_through_a_type_in_id_order(store: GraphStore) -> None:
         after = page.next_after
         if after is None:
             break
-    assert seen == ids
+    # the order is the backend's (id order embedded, token order on Cassandra)
+    assert sorted(seen) == ids
+    assert len(seen) == len(ids)
 
 
 def test_expired_records_are_hidden_and_removed(store: GraphStore) -> None:
