@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import random
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from tqdm import tqdm
@@ -41,7 +42,10 @@ def cli(ctx: click.Context, data_dir: Path | None) -> None:
     ctx.obj = settings
 
 
-def _simulation_options(func):  # type: ignore[no-untyped-def]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _simulation_options(func: F) -> F:
     options = [
         click.option("--sites", default=40, show_default=True, help="Sites in the fleet."),
         click.option("--hours", default=24.0, show_default=True, help="Hours of events."),
@@ -56,16 +60,16 @@ def _simulation_options(func):  # type: ignore[no-untyped-def]
 
 def simulate_to_log(path: Path, sites: int, hours: float, seed: int,
                     malformed_rate: float) -> int:
-    from ingest.simulator import SimulationConfig, simulate_messages
+    from ingest.simulator import SimulationConfig, estimate_events, simulate_messages
 
     config = SimulationConfig(seed=seed, sites=sites, hours=hours, malformed_rate=malformed_rate)
     codec = load_event_codec()
-    messages = ((str(topic), payload) for topic, payload, _ in simulate_messages(config, codec))
-    with tqdm(desc="simulating", unit=" events", file=sys.stderr) as bar:
-        def counted():  # type: ignore[no-untyped-def]
-            for message in messages:
+    total = estimate_events(config)
+    with tqdm(desc="simulating", unit=" events", total=total, file=sys.stderr) as bar:
+        def counted() -> Iterator[tuple[str, bytes]]:
+            for topic, payload, _ in simulate_messages(config, codec):
                 bar.update()
-                yield message
+                yield str(topic), payload
         return write_event_log(path, counted())
 
 
@@ -95,7 +99,8 @@ def ingest_log(settings: Settings, events: Path, db: Path, *, fresh: bool) -> Ru
         batch_size=settings.batch_size,
     )
     with tqdm(desc="ingesting", unit=" events", file=sys.stderr) as bar:
-        report = run_embedded(pipeline, lambda: read_event_log(events), on_message=bar.update)
+        report = run_embedded(pipeline, lambda: read_event_log(events),
+                              on_message=lambda: bar.update())
     dead_letters.close()
     store.close()
     return report
@@ -167,7 +172,7 @@ def demo(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate
     print_report(report, settings)
     store = SQLiteGraphStore(FLEET, settings.sqlite_path)
     port = port or settings.port
-    print_examples(store, f"http://{settings.host}:{port}/graphql", random.Random(seed))
+    print_examples(store, f"http://{settings.host}:{port}/graphql")
     if keep_serving:
         run_server(store, host=settings.host, port=port)
 

@@ -34,7 +34,7 @@ def run_embedded(
     pipeline: Pipeline,
     messages: Callable[[], Iterable[Message]],
     *,
-    on_message: Callable[[], None] | None = None,
+    on_message: Callable[[], object] | None = None,
 ) -> RunReport:
     """Process every message of ``messages()`` (called twice: side inputs, then the rest)."""
     started = time.perf_counter()
