@@ -108,18 +108,16 @@ class DedupBuffer:
 
     def due(self, now: int) -> list[Upsert]:
         """Entries whose window has passed, oldest first (dicts keep insertion order)."""
-        out: list[Upsert] = []
         entries = self._entries
         overflow = len(entries) - self.max_entries
         cutoff = now - self.window_us
-        for key in list(entries):
-            entry = entries[key]
+        done: list[tuple[str, ...]] = []
+        for key, entry in entries.items():
             if entry.first_seen > cutoff and overflow <= 0:
                 break
-            out.append(entry.merged)
-            del entries[key]
+            done.append(key)
             overflow -= 1
-        return out
+        return [entries.pop(key).merged for key in done]
 
     def drain(self) -> list[Upsert]:
         """Everything still buffered (at the end of a run, or on shutdown)."""

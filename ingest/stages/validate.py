@@ -82,24 +82,32 @@ class Validator:
         self._checks[event.topic](fields)
 
     # --- common ------------------------------------------------------------------
-    def _sizes(self, value: Any, path: str = "") -> None:
-        if isinstance(value, str):
-            if len(value) > self.limits.max_string:
-                raise RejectedEvent(
-                    "oversized", f"{path or 'a string'} is {len(value)} characters "
-                    f"(limit {self.limits.max_string})"
-                )
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                self._sizes(key, f"{path}.{key}" if path else str(key))
-                self._sizes(item, f"{path}.{key}" if path else str(key))
-        elif isinstance(value, list):
-            if len(value) > self.limits.max_list:
-                raise RejectedEvent(
-                    "oversized", f"{path} has {len(value)} items (limit {self.limits.max_list})"
-                )
-            for item in value:
-                self._sizes(item, path)
+    def _sizes(self, fields: dict[str, Any]) -> None:
+        """Strings, lists and maps within limits, one level of nesting deep (as the
+        schemas are: lists of ids, an attribute map, placements)."""
+        for name, value in fields.items():
+            if type(value) is str:
+                if len(value) > self.limits.max_string:
+                    self._oversized(name, len(value))
+            elif isinstance(value, list):
+                if len(value) > self.limits.max_list:
+                    raise RejectedEvent("oversized", f"{name} has {len(value)} items "
+                                        f"(limit {self.limits.max_list})")
+                for item in value:
+                    if isinstance(item, dict):
+                        self._sizes(item)
+                    elif type(item) is str and len(item) > self.limits.max_string:
+                        self._oversized(name, len(item))
+            elif isinstance(value, dict):
+                self._sizes(value)
+                for key in value:
+                    if len(key) > self.limits.max_string:
+                        self._oversized(f"a key of {name}", len(key))
+
+    def _oversized(self, name: str, length: int) -> None:
+        raise RejectedEvent(
+            "oversized", f"{name} is {length} characters (limit {self.limits.max_string})"
+        )
 
     def _time(self, event_time: int) -> None:
         now = self.clock()
