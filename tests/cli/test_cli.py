@@ -1,0 +1,47 @@
+"""The commands a new user runs, end to end on a small fleet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from fleetgraph.cli import cli
+from graph_model import FLEET
+from ingest.deadletter import read_dead_letters
+from storage.embedded import SQLiteGraphStore
+
+
+def test_simulate_then_ingest_stores_the_fleet_and_dead_letters_bad_input(
+    tmp_path: Path,
+) -> None:
+    runner = CliRunner()
+    data = ["--data-dir", str(tmp_path)]
+    simulated = runner.invoke(cli, [*data, "simulate", "--sites", "3", "--hours", "2",
+                                    "--malformed-rate", "0.02"])
+    assert simulated.exit_code == 0, simulated.output
+    assert (tmp_path / "events.avro").stat().st_size > 0
+
+    ingested = runner.invoke(cli, [*data, "ingest", "--fresh"])
+    assert ingested.exit_code == 0, ingested.output
+    assert "dead-lettered" in ingested.output
+    letters = read_dead_letters(tmp_path / "dead-letters.jsonl")
+    assert letters and all(r["reason"] and r["payload_b64"] for r in letters)
+
+    store = SQLiteGraphStore(FLEET, tmp_path / "graph.sqlite")
+    assert len(store.scan_nodes("site", None, 10).records) == 3
+    assert store.count("edge_cooled_by") > 0
+
+
+def test_demo_without_serving_prints_queries_with_answers(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "demo", "--no-serve",
+                                      "--sites", "6", "--hours", "12"])
+    assert result.exit_code == 0, result.output
+    assert "modelHotness" in result.output
+    assert '"errors"' not in result.output
+
+
+def test_serve_refuses_a_missing_store(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "serve"])
+    assert result.exit_code != 0
+    assert "no store" in result.output
