@@ -79,9 +79,29 @@ def _props(temporal: bool, props: Iterable[Prop]) -> tuple[Prop, ...]:
     return tuple(declared)
 
 
+class _HasProps:
+    """What node and edge types share: a name and typed properties."""
+
+    name: str
+    props: tuple[Prop, ...]
+    kind = "type"
+
+    @property
+    def prop_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.props)
+
+    def prop(self, name: str) -> Prop:
+        for p in self.props:
+            if p.name == name:
+                return p
+        raise GraphModelError(f"{self.kind} {self.name!r} has no property {name!r}")
+
+
 @dataclass(frozen=True)
-class NodeType:
+class NodeType(_HasProps):
     """A node type: ids of nodes of this type start with ``<name>:``."""
+
+    kind = "node type"
 
     name: str
     props: tuple[Prop, ...]
@@ -101,20 +121,12 @@ class NodeType:
     ) -> NodeType:
         return cls(name, _props(temporal, props), doc, temporal, ttl_seconds)
 
-    @property
-    def prop_names(self) -> tuple[str, ...]:
-        return tuple(p.name for p in self.props)
-
-    def prop(self, name: str) -> Prop:
-        for p in self.props:
-            if p.name == name:
-                return p
-        raise GraphModelError(f"node type {self.name!r} has no property {name!r}")
-
 
 @dataclass(frozen=True)
-class EdgeType:
+class EdgeType(_HasProps):
     """An edge type: directed from one of ``from_types`` to one of ``to_types``."""
+
+    kind = "edge type"
 
     name: str
     from_types: frozenset[str]
@@ -145,16 +157,6 @@ class EdgeType:
             temporal,
             ttl_seconds,
         )
-
-    @property
-    def prop_names(self) -> tuple[str, ...]:
-        return tuple(p.name for p in self.props)
-
-    def prop(self, name: str) -> Prop:
-        for p in self.props:
-            if p.name == name:
-                return p
-        raise GraphModelError(f"edge type {self.name!r} has no property {name!r}")
 
 
 @dataclass
