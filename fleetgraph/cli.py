@@ -149,7 +149,18 @@ def serve(ctx: click.Context, db: Path | None, host: str | None, port: int | Non
     if not path.exists():
         raise click.ClickException(f"no store at {path}: run `fleetgraph ingest` first")
     run_server(SQLiteGraphStore(FLEET, path), host=host or settings.host,
-               port=port or settings.port)
+               port=port or settings.port, **server_options(settings))
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """The serving mode, API tokens and limits from settings."""
+    from serving.guards import Limits
+
+    return {
+        "production": settings.mode == "production",
+        "tokens": settings.api_tokens,
+        "limits": Limits(timeout_s=settings.query_timeout_s),
+    }
 
 
 @cli.command()
@@ -174,7 +185,7 @@ def demo(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate
     port = port or settings.port
     print_examples(store, f"http://{settings.host}:{port}/graphql")
     if keep_serving:
-        run_server(store, host=settings.host, port=port)
+        run_server(store, host=settings.host, port=port, **server_options(settings))
 
 
 @cli.group()

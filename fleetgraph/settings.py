@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,6 +21,9 @@ class Settings(BaseSettings):
     store: str = "embedded"
     host: str = "127.0.0.1"
     port: int = 8000
+    mode: Literal["development", "production"] = "development"
+    api_tokens: dict[str, str] = {}  # token -> role (ops, scheduler, auditor), as JSON
+    query_timeout_s: float = 10.0
     dedup_window_s: float = 5.0
     batch_size: int = 2000
 

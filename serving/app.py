@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import strawberry
@@ -13,10 +14,14 @@ from starlette.routing import Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
+from fleetgraph.errors import ConfigError
 from graph_model.fleet import FLEET
 from graph_model.types import Registry
 from serving.context import Clock, ServingContext, new_context
+from serving.deadline import Deadline
+from serving.guards import DEFAULT_LIMITS, Limits
 from serving.schema import build_schema
+from serving.security import RoleGate
 from serving.times import now_us
 from storage.base import GraphStore
 
@@ -52,17 +57,31 @@ def create_app(
     store: GraphStore,
     *,
     clock: Clock = now_us,
-    graphiql: bool = True,
+    production: bool = False,
+    tokens: Mapping[str, str] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
     registry: Registry = FLEET,
     schema: strawberry.Schema | None = None,
 ) -> Starlette:
-    """The ASGI app over ``store``; ``clock`` (µs) is "now" for default windows."""
+    """The ASGI app over ``store``; ``clock`` (µs) is "now" for default windows.
+
+    Development (the default) serves GraphiQL and introspection and shows error
+    messages; production turns those off and needs API tokens (token -> role,
+    see serving.security).
+    """
+    if production and not tokens:
+        raise ConfigError("production mode needs API tokens (FLEETGRAPH_API_TOKENS)")
     graphql = FleetGraphQL(
-        schema or build_schema(), store, registry=registry, clock=clock, graphiql=graphiql
+        schema or build_schema(limits=limits, production=production),
+        store,
+        registry=registry,
+        clock=clock,
+        graphiql=not production,
     )
+    endpoint = Deadline(RoleGate(graphql, tokens or {}), limits.timeout_s)
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", endpoint, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ]
     )
@@ -74,7 +93,9 @@ def serve(
     port: int = 8000,
     *,
     clock: Clock = now_us,
-    graphiql: bool = True,
+    production: bool = False,
+    tokens: Mapping[str, str] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
     registry: Registry = FLEET,
     **uvicorn_options: Any,
 ) -> None:
@@ -83,5 +104,6 @@ def serve(
     ``uvicorn_options`` go to ``uvicorn.run`` (e.g. ``log_level``); the app is
     built in this process, around this store, so uvicorn's ``workers`` do not apply.
     """
-    app = create_app(store, clock=clock, graphiql=graphiql, registry=registry)
+    app = create_app(store, clock=clock, production=production, tokens=tokens, limits=limits,
+                     registry=registry)
     uvicorn.run(app, host=host, port=port, **uvicorn_options)

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
 from strawberry.types import ExecutionContext
 
 from fleetgraph.errors import FleetgraphError
+from serving.guards import DEFAULT_LIMITS, Limits, cost_rule
 from serving.root.graph import GraphQuery
 from serving.root.incidents import IncidentQuery
 from serving.root.placement import PlacementQuery
 from serving.types.node import NODE_CLASSES, GenericNode
-
-MAX_DEPTH = 16
-MAX_ALIASES = 32
 
 
 @strawberry.type(description="Traversals of the fleet graph and the headline queries.")
@@ -40,18 +46,24 @@ class FleetSchema(strawberry.Schema):
 
 
 def build_schema(
-    *, max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES
+    *, limits: Limits = DEFAULT_LIMITS, production: bool = False
 ) -> strawberry.Schema:
-    """The schema, with guards on query depth and aliases; unexpected errors are masked.
+    """The schema with its guards: depth, aliases, tokens and estimated cost.
 
+    In production, introspection is off and the message of any error fleetgraph
+    did not raise on purpose is masked; in development those messages are shown.
     Extensions are created afresh for every operation.
     """
+    extensions: list[Any] = [
+        partial(QueryDepthLimiter, max_depth=limits.max_depth),
+        partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
+        partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
+        partial(AddValidationRules, [cost_rule(limits.max_cost)]),
+    ]
+    if production:
+        extensions += [DisableIntrospection, partial(MaskErrors, should_mask_error=is_unexpected)]
     return FleetSchema(
         query=Query,
         types=[*NODE_CLASSES.values(), GenericNode],
-        extensions=[
-            partial(QueryDepthLimiter, max_depth=max_depth),
-            partial(MaxAliasesLimiter, max_alias_count=max_aliases),
-            partial(MaskErrors, should_mask_error=is_unexpected),
-        ],
+        extensions=extensions,
     )

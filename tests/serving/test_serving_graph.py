@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from strawberry.utils.str_converters import to_camel_case
 
@@ -227,13 +228,22 @@ def test_a_type_without_a_typed_class_is_served_as_generic_node() -> None:
     store.close()
 
 
-def test_unexpected_errors_are_masked_and_logged(fleet, gql_on, caplog) -> None:
+def test_unexpected_errors_are_masked_in_production_and_logged(fleet, gql_on, caplog) -> None:
     class BrokenStore(type(fleet)):  # type: ignore[misc]
         def get_nodes(self, ids):  # type: ignore[no-untyped-def]
             raise KeyError("internal detail")
 
     broken = BrokenStore(fleet.inner)
-    assert gql_on(broken).errors('{ node(id: "site:s1") { id } }') == ["Unexpected error."]
+    query = '{ node(id: "site:s1") { id } }'
+    # development shows the message, to whoever is developing
+    assert gql_on(broken).errors(query) == ["'internal detail'"]
+
+    async def in_production() -> Any:
+        return await build_schema(production=True).execute(
+            query, context_value=new_context(broken))
+
+    result = asyncio.run(in_production())
+    assert [e.message for e in result.errors] == ["Unexpected error."]
     assert "internal detail" in caplog.text
 
 

@@ -57,8 +57,9 @@ def test_healthz(fleet: CountingStore) -> None:
     assert (response.status_code, response.text) == (200, "ok")
 
 
-def test_graphiql_can_be_turned_off(fleet: CountingStore) -> None:
+def test_graphiql_is_off_in_production(fleet: CountingStore) -> None:
     html = {"headers": {"accept": "text/html"}}
     assert "graphiql" in request(create_app(fleet), "GET", "/graphql", **html).text.lower()
-    off = request(create_app(fleet, graphiql=False), "GET", "/graphql", **html)
+    production = create_app(fleet, production=True, tokens={"t": "ops"})
+    off = request(production, "GET", "/graphql", **html)
     assert off.status_code == 404
