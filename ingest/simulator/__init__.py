@@ -4,19 +4,24 @@
 late arrivals and heartbeats); ``simulate_messages(config, codec)`` yields the
 encoded messages with malformed ones mixed in; ``build_fleet(config)`` gives
 the layout. The same config with a fixed ``end_time_us`` gives the same output.
+
+How it is put together: :mod:`~ingest.simulator.layout` and
+:mod:`~ingest.simulator.catalogue` draw the :mod:`~ingest.simulator.fleet`;
+:mod:`~ingest.simulator.timeline` plans the window (inventory, cooling moves,
+jobs, faults and staged incidents, artifacts) and streams it with the lazily
+generated telemetry; :mod:`~ingest.simulator.noise` turns that into arrival
+order, and :mod:`~ingest.simulator.stream` puts the two together.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator
-
 from ingest.simulator.config import SimulationConfig, Window, window_of
-from ingest.simulator.fleet import Fleet, build_fleet
-from ingest.simulator.noise import DEFECTS, Malformed, MalformedMessages, deliver
-from ingest.simulator.stream import SimEvent, Timeline
-from schemas.codec import EventCodec
-from schemas.topics import Topic
+from ingest.simulator.events import SimEvent
+from ingest.simulator.fleet import Fleet
+from ingest.simulator.layout import build_fleet
+from ingest.simulator.noise import DEFECTS, Malformed
+from ingest.simulator.stream import estimate_events, simulate, simulate_messages
+from ingest.simulator.timeline import Timeline
 
 __all__ = [
     "DEFECTS",
@@ -32,49 +37,3 @@ __all__ = [
     "simulate_messages",
     "window_of",
 ]
-
-
-def _heartbeat_sources(fleet: Fleet) -> list[tuple[str, str]]:
-    sources = [(c.id, c.site_id) for c in fleet.cdus()]
-    sources += [(p.id, p.site_id) for p in fleet.power_shelves()]
-    sources += [(s.leaf_switch_id, s.id) for s in fleet.sites]
-    sources += [(r.tor_switch_id, r.site_id) for r in fleet.racks() if not r.added_in_window]
-    sources += [(i.id, i.site_id) for i in fleet.instruments]
-    return sources
-
-
-def _deliver(timeline: Timeline) -> Iterator[SimEvent]:
-    return deliver(timeline.clean_events(), timeline.config,
-                   _heartbeat_sources(timeline.fleet), timeline.window.end_us)
-
-
-def simulate(config: SimulationConfig) -> Iterator[SimEvent]:
-    """Clean events in arrival order, with duplicates, late arrivals and heartbeats."""
-    return _deliver(Timeline.plan(config))
-
-
-def simulate_messages(
-    config: SimulationConfig, codec: EventCodec
-) -> Iterator[tuple[Topic, bytes, str | None]]:
-    """Encoded messages in arrival order: (topic, payload, defect); defect is None when good."""
-    timeline = Timeline.plan(config)
-    fleet = timeline.fleet
-    malformed = MalformedMessages(codec, config.seed, [s.id for s in fleet.sites],
-                                  [c.id for c in fleet.cdus()])
-    rng = random.Random(f"{config.seed}:malformed-rate")
-    rate = config.malformed_rate
-    for sim in _deliver(timeline):
-        payload = codec.encode(sim.topic, sim.event)
-        yield sim.topic, payload, None
-        if rate and rng.random() < rate:
-            bad = malformed.make(sim.topic, sim.event, payload)
-            yield bad.topic, bad.payload, bad.defect
-
-
-def estimate_events(config: SimulationConfig) -> int:
-    """About how many events ``simulate`` yields (exact for the clean ones), for progress bars.
-
-    ``simulate_messages`` yields about ``malformed_rate`` times as many more.
-    """
-    clean = Timeline.plan(config).clean_count()
-    return round(clean * (1 + config.duplicate_rate + config.heartbeat_rate))

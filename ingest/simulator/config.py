@@ -12,6 +12,7 @@ SECOND_US = US
 MINUTE_US = 60 * US
 HOUR_US = 3600 * US
 DAY_US = 24 * HOUR_US
+INF = 2**62  # "not before the end of time": an open interval's end
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 import fastavro
 
 from ingest.simulator.config import DAY_US, SECOND_US, SimulationConfig
-from ingest.simulator.stream import SimEvent, telemetry_event
+from ingest.simulator.events import SimEvent, telemetry_event
 from schemas.codec import HEADER_LENGTH, MAGIC, EventCodec, SchemaError
 from schemas.topics import RECORD_OF_TOPIC, Topic
 
