@@ -73,6 +73,15 @@ def simulate_to_log(path: Path, sites: int, hours: float, seed: int,
         return write_event_log(path, counted())
 
 
+def simulate_to_log_quietly(path: Path, sites: int, hours: float, end_us: int) -> int:
+    """Simulate without a progress bar, to a fixed end time (benchmarks)."""
+    from ingest.simulator import SimulationConfig, simulate_messages
+
+    config = SimulationConfig(seed=7, sites=sites, hours=hours, end_time_us=end_us)
+    codec = load_event_codec()
+    return write_event_log(path, ((str(t), p) for t, p, _ in simulate_messages(config, codec)))
+
+
 @cli.command()
 @_simulation_options
 @click.option("--out", type=click.Path(path_type=Path), default=None,
@@ -186,6 +195,21 @@ def demo(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate
     print_examples(store, f"http://{settings.host}:{port}/graphql")
     if keep_serving:
         run_server(store, host=settings.host, port=port, **server_options(settings))
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help="The quick profile (embedded only, ~2 minutes).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="JSON results [default: <data-dir>/bench.json].")
+@click.pass_context
+def bench(ctx: click.Context, quick: bool, out: Path | None) -> None:
+    """Benchmark ingest, queries and memory against baselines; print a table, write JSON."""
+    from fleetgraph.bench.run import run, table
+
+    path = out or _settings(ctx).data_dir / "bench.json"
+    results = run("quick" if quick else "full", path)
+    click.echo(table(results))
+    click.echo(f"\nJSON: {path}")
 
 
 @cli.group()

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     api_tokens: dict[str, str] = {}  # token -> role (ops, scheduler, auditor), as JSON
     query_timeout_s: float = 10.0
     dedup_window_s: float = 5.0
-    batch_size: int = 2000
+    batch_size: int = 5000
 
     # the real stack (see README: "Running on Kafka and Cassandra")
     kafka_bootstrap: str = "127.0.0.1:9092"

@@ -53,7 +53,7 @@ class Pipeline:
         validator: Validator | None = None,
         topology: Topology | None = None,
         dedup: DedupBuffer | None = None,
-        batch_size: int = 2000,
+        batch_size: int = 5000,
     ) -> None:
         self.codec = codec
         self.sink = sink

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
+from graph_model.records import Provenance, Upsert
 
 
 @dataclass(slots=True)
@@ -69,15 +69,6 @@ def merge(into: Upsert, update: Upsert) -> None:
     into.ts, into.provenance = new_ts, provenance
 
 
-def _copy(upsert: Upsert) -> Upsert:
-    prop_ts = dict(upsert.prop_ts) if upsert.prop_ts else None
-    if isinstance(upsert, NodeUpsert):
-        return NodeUpsert(upsert.type, upsert.id, dict(upsert.props), upsert.ts,
-                          upsert.provenance, prop_ts, upsert.created)
-    return EdgeUpsert(upsert.type, upsert.from_id, upsert.to_id, dict(upsert.props),
-                      upsert.ts, upsert.provenance, prop_ts, upsert.created)
-
-
 class DedupBuffer:
     def __init__(self, window_us: int, max_entries: int = 200_000) -> None:
         if window_us < 0 or max_entries < 1:
@@ -92,14 +83,18 @@ class DedupBuffer:
         return len(self._entries)
 
     def add(self, upserts: Iterable[Upsert], now: int) -> list[Upsert]:
-        """Take in updates; return what is due (the window passed, or the buffer is full)."""
+        """Take in updates; return what is due (the window passed, or the buffer is full).
+
+        The buffer owns what it is given: it merges later updates into the first
+        upsert of a key in place, so callers pass fresh upserts and do not reuse them.
+        """
         entries = self._entries
         for upsert in upserts:
             self.taken_in += 1
             key = upsert.key
             entry = entries.get(key)
             if entry is None:
-                entries[key] = _Entry(now, _copy(upsert), 1)
+                entries[key] = _Entry(now, upsert, 1)
             else:
                 merge(entry.merged, upsert)
                 entry.count += 1

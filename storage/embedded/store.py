@@ -67,7 +67,7 @@ class SQLiteGraphStore(GraphStore):
         by_table: dict[str, list[tuple[Any, ...]]] = {}
         for n in nodes:
             table = self._node_table(n.type)
-            by_table.setdefault(table.name, []).append(_row(table, (n.id,), n.props, n.ts, n))
+            by_table.setdefault(table.name, []).append(row_values(table, (n.id,), n.props, n.ts, n))
         self._write(by_table)
 
     def upsert_edges(self, edges: Sequence[EdgeUpsert]) -> None:
@@ -75,7 +75,7 @@ class SQLiteGraphStore(GraphStore):
         for e in edges:
             table = self._edge_table(e.type)
             key = (e.from_id, e.to_id)
-            by_table.setdefault(table.name, []).append(_row(table, key, e.props, e.ts, e))
+            by_table.setdefault(table.name, []).append(row_values(table, key, e.props, e.ts, e))
         self._write(by_table)
 
     def _write(self, by_table: dict[str, list[tuple[Any, ...]]]) -> None:
@@ -206,7 +206,7 @@ class SQLiteGraphStore(GraphStore):
                 raise StorageError(f"read from the embedded store failed: {exc}") from exc
 
 
-def _row(
+def row_values(
     table: Table,
     key: tuple[str, ...],
     props: dict[str, Any],

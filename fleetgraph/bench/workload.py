@@ -1,0 +1,37 @@
+"""The simulated fleets the benchmarks run on, by target edge count."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingest.message import Message
+from ingest.simulator import SimulationConfig, simulate_messages
+from schemas import load_event_codec
+
+HOUR_US = 3_600_000_000
+
+
+@dataclass(frozen=True)
+class Size:
+    name: str
+    config: SimulationConfig
+
+
+def size(name: str, end_us: int) -> Size:
+    """Fleets of about 10^5, 10^6 and 10^7 stored edges (jobs and placements dominate)."""
+    sites, hours, jobs = {
+        "1e5": (60, 24.0, 6.0),
+        "1e6": (400, 48.0, 10.0),
+        "1e7": (1000, 168.0, 20.0),
+    }[name]
+    return Size(name, SimulationConfig(
+        seed=17, sites=sites, hours=hours, end_time_us=end_us,
+        jobs_per_site_per_hour=jobs, telemetry_interval_s=900, malformed_rate=0.0,
+    ))
+
+
+def messages(config: SimulationConfig) -> list[Message]:
+    return [
+        Message(str(topic), payload, f"bench:{i}")
+        for i, (topic, payload, _) in enumerate(simulate_messages(config, load_event_codec()))
+    ]
