@@ -219,11 +219,14 @@ def schemas() -> None:
 
 @schemas.command("export")
 def export_schemas() -> None:
-    """Write one .avsc per node and edge type to schemas/graph/."""
+    """Write one .avsc per node and edge type to schemas/graph/, and the GraphQL SDL
+    to serving/schema.graphql."""
     from graph_model.export import export
+    from serving import sdl
 
     for path in export(FLEET):
         click.echo(path)
+    click.echo(sdl.export())
 
 
 def _add_stack_commands() -> None:
