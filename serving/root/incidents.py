@@ -1,4 +1,5 @@
-"""Incident investigation: which jobs a failed component touched."""
+"""Incident investigation: which jobs a failed component touched, what else its failure
+takes down (blast radius), what happened to it over time, and how two nodes connect."""
 
 from __future__ import annotations
 
@@ -11,10 +12,21 @@ import strawberry
 from serving import queries
 from serving.context import Info
 from serving.errors import InvalidArgument
+from serving.queries import blast_radius as blast
+from serving.queries import paths, timeline
 from serving.queries.affected_jobs import DEFAULT_LIMIT
+from serving.times import to_us
+from serving.types.blast import BlastRadius
 from serving.types.field import field
-from serving.types.incidents import AffectedJobsResult
+from serving.types.incidents import AffectedJobsResult, TimelineItem
+from serving.types.paths import PathResult
 from serving.windows import between
+
+
+def _checked_limit(limit: int) -> int:
+    if not 1 <= limit <= DEFAULT_LIMIT:
+        raise InvalidArgument(f"'limit' must be between 1 and {DEFAULT_LIMIT}, got {limit}")
+    return limit
 
 
 @strawberry.type
@@ -31,9 +43,72 @@ class IncidentQuery:
         end: Annotated[datetime | None, strawberry.argument(name="to")] = None,
         limit: int = DEFAULT_LIMIT,
     ) -> AffectedJobsResult | None:
-        if not 1 <= limit <= DEFAULT_LIMIT:
-            raise InvalidArgument(f"'limit' must be between 1 and {DEFAULT_LIMIT}, got {limit}")
+        _checked_limit(limit)
         answer = await asyncio.to_thread(
             queries.affected_jobs, info.context.store, component_id, between(start, end), limit
         )
         return AffectedJobsResult.of(answer)
+
+    @field(
+        description="What a failure of the component at 'at' (default now) takes down or "
+        "degrades, along cooling, power, network and containment dependencies, with "
+        "redundancy; see docs/queries.md."
+    )
+    async def blast_radius(
+        self,
+        info: Info,
+        component_id: strawberry.ID,
+        at: datetime | None = None,
+        limit: int = blast.DEFAULT_LIMIT,
+    ) -> BlastRadius | None:
+        _checked_limit(limit)
+        at_us = to_us(at)
+        if at_us is None:
+            at_us = info.context.clock()
+        answer = await asyncio.to_thread(
+            blast.blast_radius, info.context.store, component_id, at_us, limit
+        )
+        return BlastRadius(answer=answer, component=component_id, at_us=at_us)
+
+    @field(
+        description="Everything that happened to the component within [from, to), oldest "
+        "first: faults, links, jobs and affected jobs; see docs/queries.md."
+    )
+    async def component_timeline(
+        self,
+        info: Info,
+        component_id: strawberry.ID,
+        start: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        end: Annotated[datetime | None, strawberry.argument(name="to")] = None,
+    ) -> list[TimelineItem]:
+        items = await asyncio.to_thread(
+            timeline.component_timeline,
+            info.context.store,
+            component_id,
+            between(start, end),
+            registry=info.context.registry,
+        )
+        return [TimelineItem(item=i) for i in items]
+
+    @field(
+        description=f"A shortest path over the edge types, walked both ways, of at most "
+        f"'maxDepth' hops (at most {paths.MAX_DEPTH}); ties by smallest ids at each hop."
+    )
+    async def path(
+        self,
+        info: Info,
+        from_id: strawberry.ID,
+        to_id: strawberry.ID,
+        edge_types: list[str],
+        max_depth: int = paths.DEFAULT_DEPTH,
+    ) -> PathResult | None:
+        answer = await asyncio.to_thread(
+            paths.shortest_path,
+            info.context.store,
+            from_id,
+            to_id,
+            edge_types,
+            max_depth,
+            registry=info.context.registry,
+        )
+        return PathResult(answer=answer)

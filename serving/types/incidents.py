@@ -1,15 +1,19 @@
-"""The answer of affectedJobs, with the ids and the nodes of each result."""
+"""The answers of affectedJobs and componentTimeline, with the ids and the nodes of each
+result."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 
 from serving import queries
 from serving.context import Info
+from serving.queries import timeline
 from serving.times import to_datetime
 from serving.types.field import field
+from serving.types.node import Node, load_node
 from serving.types.refs import FaultRef, JobRef, RackRef, ServerRef, SiteRef
 from serving.types.relations import node_by_id
 
@@ -82,3 +86,41 @@ class AffectedJobsResult:
     @classmethod
     def of(cls, answer: queries.AffectedJobs) -> AffectedJobsResult:
         return cls(items=[AffectedJob(row=r) for r in answer.items], truncated=answer.truncated)
+
+
+@strawberry.enum(description="What happened to a component (see componentTimeline).")
+class TimelineKind(Enum):
+    FAULT_OPENED = "FAULT_OPENED"
+    FAULT_CLEARED = "FAULT_CLEARED"
+    LINKED = "LINKED"
+    UNLINKED = "UNLINKED"
+    JOB_STARTED = "JOB_STARTED"
+    JOB_ENDED = "JOB_ENDED"
+    JOB_AFFECTED = "JOB_AFFECTED"
+
+
+@strawberry.type(description="One thing that happened to a component, with the other end.")
+class TimelineItem:
+    item: strawberry.Private[timeline.TimelineItem]
+
+    @strawberry.field
+    def time(self) -> datetime:
+        at = to_datetime(self.item.time)
+        assert at is not None
+        return at
+
+    @strawberry.field
+    def kind(self) -> TimelineKind:
+        return TimelineKind(self.item.kind.value)
+
+    @field(description="The fault, the linked node or the job.")
+    def other_id(self) -> strawberry.ID:
+        return strawberry.ID(self.item.other_id)
+
+    @strawberry.field
+    def edge_type(self) -> str:
+        return self.item.edge_type
+
+    @strawberry.field
+    async def other(self, info: Info) -> Node | None:
+        return await load_node(info, self.item.other_id)

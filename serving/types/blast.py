@@ -1,0 +1,113 @@
+"""The answer of blastRadius: what a failure takes down or degrades, and the jobs on it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from serving.context import Info
+from serving.queries import blast_radius as blast
+from serving.times import to_datetime
+from serving.types.field import field
+from serving.types.node import Node, load_node
+from serving.types.refs import JobRef, ServerRef
+from serving.types.relations import node_by_id
+
+
+@strawberry.enum(description="How much worse a failure makes a component.")
+class Impact(Enum):
+    DOWN = "DOWN"
+    DEGRADED = "DEGRADED"
+
+
+@strawberry.type(description="A component the failure takes down or degrades.")
+class ImpactedComponent:
+    item: strawberry.Private[blast.Impacted]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.item.id)
+
+    @field(name="type")
+    def node_type(self) -> str:
+        return self.item.type
+
+    @field(description="DOWN: down with the failure, not without; DEGRADED: degraded with "
+           "the failure, fine without.")
+    def impact(self) -> Impact:
+        return Impact(self.item.impact)
+
+    @field(description="Kind of the path's last step: cooling, power, network or containment.")
+    def dependency(self) -> str | None:
+        return self.item.dependency
+
+    @field(description="Ids from the failed component to this one (breadth-first over "
+           "dependents, smallest ids first); null when no walk reaches it.")
+    def path(self) -> list[strawberry.ID] | None:
+        return None if self.item.path is None else [strawberry.ID(p) for p in self.item.path]
+
+    @strawberry.field
+    async def node(self, info: Info) -> Node | None:
+        return await load_node(info, self.item.id)
+
+
+@strawberry.type(description="A job running at that time on an impacted server.")
+class ImpactedJob:
+    row: strawberry.Private[blast.ImpactedJob]
+
+    @strawberry.field
+    def job_id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.job_id)
+
+    @strawberry.field
+    def server_id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.server_id)
+
+    @field(description="The impact on the server.")
+    def impact(self) -> Impact:
+        return Impact(self.row.impact)
+
+    @strawberry.field
+    async def job(self, info: Info) -> JobRef | None:
+        found: JobRef | None = await node_by_id(info, self.row.job_id)
+        return found
+
+    @strawberry.field
+    async def server(self, info: Info) -> ServerRef | None:
+        found: ServerRef | None = await node_by_id(info, self.row.server_id)
+        return found
+
+
+@strawberry.type(description="What a failure of the component changes at a time.")
+class BlastRadius:
+    answer: strawberry.Private[blast.BlastRadius]
+    component: strawberry.Private[str]
+    at_us: strawberry.Private[int]
+
+    @strawberry.field
+    def component_id(self) -> strawberry.ID:
+        return strawberry.ID(self.component)
+
+    @field(description="The time of the state (default: now).")
+    def at(self) -> datetime:
+        at = to_datetime(self.at_us)
+        assert at is not None
+        return at
+
+    @field(description="DOWN first, then by id; at most 'limit'.")
+    def items(self) -> list[ImpactedComponent]:
+        return [ImpactedComponent(item=i) for i in self.answer.items]
+
+    @field(description="Other components of the site(s) in fault at that time, by id.")
+    def already_in_fault(self) -> list[strawberry.ID]:
+        return [strawberry.ID(c) for c in self.answer.already_in_fault]
+
+    @field(description="Jobs running at that time on impacted servers, by job then server.")
+    def jobs(self) -> list[ImpactedJob]:
+        return [ImpactedJob(row=j) for j in self.answer.jobs]
+
+    @field(description="True when the limit cut the items short.")
+    def truncated(self) -> bool:
+        return self.answer.truncated
