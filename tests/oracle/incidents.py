@@ -209,12 +209,49 @@ def _walk_dependents(
     return parent, kind_of
 
 
+def _sites_of(deps: Dependencies, node: str) -> set[str]:
+    """The sites holding ``node`` through containment (transitively)."""
+    sites: set[str] = set()
+    seen = {node}
+    frontier = [node]
+    while frontier:
+        current = frontier.pop()
+        if type_of(current) == "site":
+            sites.add(current)
+        for parent in deps.of(current, CONTAINMENT):
+            if parent not in seen:
+                seen.add(parent)
+                frontier.append(parent)
+    return sites
+
+
+def _scope_sites(deps: Dependencies, component_id: str) -> set[str]:
+    """The failed component's sites; for a switch with no container, those of the
+    racks that depend on it."""
+    sites = _sites_of(deps, component_id)
+    if not sites:
+        for dependent, _ in deps.dependents.get(component_id, set()):
+            sites |= _sites_of(deps, dependent)
+    return sites
+
+
+def _in_scope(deps: Dependencies, node: str, sites: set[str]) -> bool:
+    return bool(_scope_sites(deps, node) & sites)
+
+
 def blast_radius(g: nx.MultiDiGraph, component_id: str, at_us: int) -> dict[str, Any]:
-    """What a failure of ``component_id`` at ``at_us`` takes down or degrades."""
+    """What a failure of ``component_id`` at ``at_us`` takes down or degrades.
+
+    The baseline leaves the failed component up even when it is itself in fault
+    at ``at_us`` (so asking during a recorded failure gives that failure's
+    radius); ``already_in_fault`` lists the other components in fault at
+    ``at_us`` within the failed component's site(s) (docs/queries.md).
+    """
     deps = dependencies_at(g, at_us)
-    faulted = in_fault_at(g, at_us)
+    faulted = in_fault_at(g, at_us) - {component_id}
     before = compute_state(deps, faulted)
     after = compute_state(deps, faulted | {component_id})
+    sites = _scope_sites(deps, component_id)
     parent, kind_of = _walk_dependents(deps, component_id)
 
     impacts: dict[str, str] = {}
@@ -254,7 +291,8 @@ def blast_radius(g: nx.MultiDiGraph, component_id: str, at_us: int) -> dict[str,
         ),
         key=lambda row: (row["job"], row["server"]),
     )
-    return {"items": items, "already_in_fault": sorted(faulted), "jobs": jobs}
+    already = sorted(node for node in faulted if _in_scope(deps, node, sites))
+    return {"items": items, "already_in_fault": already, "jobs": jobs}
 
 
 # --- componentTimeline ---------------------------------------------------------------

@@ -160,11 +160,16 @@ def test_both_cdus_down() -> None:
     }
 
 
-def test_component_already_in_fault_changes_nothing(fleet: nx.MultiDiGraph) -> None:
+def test_component_in_fault_gives_its_own_radius(fleet: nx.MultiDiGraph) -> None:
+    # c4 is in fault at 1000: the answer is what its failure does (r3 keeps c3)
     assert blast_radius(fleet, C4, 1000) == {
-        "items": [],
-        "already_in_fault": BASE_FAULTS,
-        "jobs": [],
+        "items": [
+            item(G30, "DEGRADED", "containment", C4, R3, N3, G30),
+            item(R3, "DEGRADED", "cooling", C4, R3),
+            item(N3, "DEGRADED", "containment", C4, R3, N3),
+        ],
+        "already_in_fault": [G11],
+        "jobs": [jobrow("job:j3", N3, "DEGRADED")],
     }
 
 
@@ -248,7 +253,7 @@ def test_moved_rack(fleet: nx.MultiDiGraph) -> None:
             item(R4, "DOWN", "containment", B, R4),
             item(N4, "DOWN", "containment", B, R4, N4),
         ],
-        "already_in_fault": BASE_FAULTS,
+        "already_in_fault": [],  # the faults of site a are not in site b
         "jobs": [jobrow("job:j4", N4, "DOWN")],
     }
     # at 300 r4 was cooled by c1 alone (and c4 was not yet in fault)
@@ -269,7 +274,7 @@ def test_moved_rack(fleet: nx.MultiDiGraph) -> None:
 def test_unknown_component(fleet: nx.MultiDiGraph) -> None:
     assert blast_radius(fleet, "cdu:nowhere", 1000) == {
         "items": [],
-        "already_in_fault": BASE_FAULTS,
+        "already_in_fault": [],  # in no site: nothing else in scope
         "jobs": [],
     }
 
