@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from serving.context import new_context
 from serving.schema import build_schema
-from tests.e2e.fleet_run import END_US, FleetRun, fleet_run
-from tests.oracle import graph as oracle_graph
+from tests.e2e.fleet_run import END_US, FleetRun
 from tests.oracle import queries as oracle
 
 H = 3_600_000_000
@@ -32,16 +30,6 @@ query($id: ID!, $from: DateTime, $to: DateTime) {
     siteId score replicas { artifactId tier lastAccess hits score }
   }
 }"""
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> FleetRun:
-    return fleet_run(Path(tmp_path_factory.mktemp("e2e")) / "graph.sqlite")
-
-
-@pytest.fixture(scope="module")
-def graph(run: FleetRun) -> Any:
-    return oracle_graph.build_graph(run.clean_events)
 
 
 def iso(us: int | None) -> str | None:
