@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext
 
 from fleetgraph.errors import FleetgraphError
 from serving.guards import DEFAULT_LIMITS, Limits, cost_rule
+from serving.root.audit import AuditQuery
 from serving.root.graph import GraphQuery
 from serving.root.incidents import IncidentQuery
 from serving.root.placement import PlacementQuery
@@ -26,7 +27,7 @@ from serving.types.node import NODE_CLASSES, GenericNode
 
 
 @strawberry.type(description="Traversals of the fleet graph and the headline queries.")
-class Query(GraphQuery, IncidentQuery, PlacementQuery):
+class Query(GraphQuery, IncidentQuery, PlacementQuery, AuditQuery):
     pass
 
 

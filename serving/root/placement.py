@@ -1,4 +1,4 @@
-"""Placement: where a model's weights are already hot."""
+"""Placement: where a model's weights are already hot, and where a job should run."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import strawberry
 
 from serving import queries
 from serving.context import Info
+from serving.queries import placement as placement_query
 from serving.types.field import field
-from serving.types.placement import SiteHotness, WindowInput
+from serving.types.placement import PlacementAnswer, PlacementInput, SiteHotness, WindowInput
 from serving.windows import recent
 
 
@@ -28,3 +29,16 @@ class PlacementQuery:
             queries.model_hotness, info.context.store, model_id, span
         )
         return [SiteHotness(hotness=h) for h in ranked]
+
+    @field(
+        description="Sites ranked for a job of 'gpus' GPUs (kept in one site) at 'at' "
+        "(default now): free GPUs on healthy racks, health, model hotness, data locality, "
+        "energy and region; sites excluded by jurisdiction or capacity, with the reasons. "
+        "See docs/queries.md."
+    )
+    async def placement(self, info: Info, request: PlacementInput) -> PlacementAnswer | None:
+        now = info.context.clock()
+        answer = await asyncio.to_thread(
+            placement_query.placement, info.context.store, request.to_request(now), now
+        )
+        return PlacementAnswer(answer=answer)

@@ -1,0 +1,157 @@
+"""dataResidency: where a dataset and everything made from it was processed and held.
+
+See docs/queries.md ("dataResidency"). The items are the dataset and everything
+DOWN-lineage of it over ``read`` / ``produced`` / ``derived_from``: from an item,
+the jobs that ``read`` it (``read`` in) and the items ``derived_from`` it
+(``derived_from`` in); from a job, what it ``produced`` (``produced`` out). The
+walk goes on until nothing new is reached (or the item limit).
+
+Store reads: one ``get_nodes`` (the dataset), then three ``neighbours`` a level
+of the walk (``read`` in and ``derived_from`` in of the new items, ``produced``
+out of the new jobs), then one ``get_nodes`` for the reading jobs (their
+``site_id``; three more reads when some have none, see ``lineage.job_sites``), one
+``cached_at`` out for every item, one ``get_nodes`` for the sites (their
+``jurisdiction``). The count grows with the length of the lineage
+chain, never with the number of items, jobs or sites.
+
+Readings of the text, where it leaves room:
+
+* Processed at: the site of each job with a ``read`` edge to the item (jobs that
+  only produced it do not count): its ``site_id`` property, or, without one, the
+  sites its servers were in when each of its ``ran_on`` edges started (see
+  ``lineage.job_sites``); a job never placed puts the item nowhere.
+* Held at: the site of each of the item's ``cached_at`` edges, whatever their
+  interval (past or present); ``heldFrom`` / ``heldTo`` are that edge's
+  ``valid_from`` / ``valid_to``.
+* One place per (item, site), with both the jobs (sorted) and the replica when
+  the item was processed and held there.
+* The jurisdiction is the site node's ``jurisdiction`` property; a site without
+  one (or with an empty one, or without a node) has none, which is never allowed.
+* ``violations`` are the places whose jurisdiction is not in ``allowed``; both
+  lists are sorted by item, then site.
+* The start may be a dataset, artifact or model id; it must be stored or have a
+  ``read``, ``derived_from`` or ``cached_at`` edge, otherwise NotFound.
+* At most ``limit`` items (default 100,000); ``truncated`` says when the walk was
+  cut (the items kept are the first reached, level by level in id order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from graph_model.records import EdgeRecord
+from graph_model.types import VALID_FROM, VALID_TO
+from serving.errors import InvalidArgument, NotFound
+from serving.queries.lineage import job_sites
+from serving.queries.lookup import type_of
+from storage.base import Direction, GraphStore
+
+DEFAULT_LIMIT = 100_000
+DATA_TYPES = frozenset({"dataset", "artifact", "model"})
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where one item was processed (by ``jobs``) and/or held (a replica)."""
+
+    item_id: str
+    site_id: str
+    jurisdiction: str | None
+    jobs: list[str]
+    held: bool
+    held_from: int | None
+    held_to: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Residency:
+    dataset_id: str
+    items: list[str]  # the dataset and everything DOWN-lineage of it, by id
+    places: list[Place]  # by item, then site
+    violations: list[Place]  # the places outside ``allowed``
+    truncated: bool
+
+
+def data_residency(
+    store: GraphStore,
+    dataset_id: str,
+    allowed: Collection[str],
+    limit: int = DEFAULT_LIMIT,
+) -> Residency:
+    """Places of ``dataset_id`` and its DOWN-lineage, and those outside ``allowed``."""
+    if type_of(dataset_id) not in DATA_TYPES:
+        raise InvalidArgument(f"{dataset_id!r} is not a dataset, artifact or model id")
+    if limit < 1:
+        raise InvalidArgument(f"limit must be at least 1, got {limit}")
+    found = store.get_nodes([dataset_id])
+    items: dict[str, None] = {dataset_id: None}
+    readers: dict[str, set[str]] = {}  # item -> jobs that read it
+    seen_jobs: set[str] = set()
+    frontier = [dataset_id]
+    truncated = False
+    while frontier and not truncated:
+        reads = store.neighbours("read", frontier, Direction.IN)
+        derived = store.neighbours("derived_from", frontier, Direction.IN)
+        new_jobs: set[str] = set()
+        reached: set[str] = set()
+        for item in frontier:
+            for edge in reads.get(item, []):
+                readers.setdefault(item, set()).add(edge.from_id)
+                if edge.from_id not in seen_jobs:
+                    new_jobs.add(edge.from_id)
+            reached.update(e.from_id for e in derived.get(item, []))
+        seen_jobs |= new_jobs
+        if new_jobs:
+            produced = store.neighbours("produced", sorted(new_jobs), Direction.OUT)
+            reached.update(e.to_id for edges in produced.values() for e in edges)
+        fresh = sorted(reached - items.keys())
+        room = limit - len(items)
+        if len(fresh) > room:
+            fresh, truncated = fresh[:room], True
+        items.update(dict.fromkeys(fresh))
+        frontier = fresh
+    item_ids = sorted(items)
+    places = _places(store, item_ids, readers)
+    if dataset_id not in found and len(items) == 1 and not readers and not places:
+        raise NotFound(f"no dataset {dataset_id!r} in the graph")
+    allowed_set = set(allowed)
+    violations = [p for p in places if p.jurisdiction not in allowed_set]
+    return Residency(dataset_id, item_ids, places, violations, truncated)
+
+
+def _places(
+    store: GraphStore, item_ids: list[str], readers: dict[str, set[str]]
+) -> list[Place]:
+    jobs = sorted({j for js in readers.values() for j in js})
+    sites_of = job_sites(store, jobs, store.get_nodes(jobs)) if jobs else {}
+    processed: dict[tuple[str, str], list[str]] = {}
+    for item, item_jobs in readers.items():
+        for job in sorted(item_jobs):
+            for site in sites_of[job]:
+                processed.setdefault((item, site), []).append(job)
+    replicas = store.neighbours("cached_at", item_ids, Direction.OUT)
+    held: dict[tuple[str, str], EdgeRecord] = {
+        (item, e.to_id): e for item, edges in replicas.items() for e in edges
+    }
+    keys = sorted(processed.keys() | held.keys())
+    sites = sorted({site for _, site in keys})
+    site_records = store.get_nodes(sites) if sites else {}
+    places = []
+    for item, site in keys:
+        record = site_records.get(site)
+        jurisdiction = None if record is None else record.props.get("jurisdiction")
+        replica = held.get((item, site))
+        places.append(
+            Place(
+                item_id=item,
+                site_id=site,
+                jurisdiction=jurisdiction if isinstance(jurisdiction, str) and jurisdiction
+                else None,
+                jobs=processed.get((item, site), []),
+                held=replica is not None,
+                held_from=None if replica is None else replica.props.get(VALID_FROM),
+                held_to=None if replica is None else replica.props.get(VALID_TO),
+            )
+        )
+    return places

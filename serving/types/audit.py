@@ -1,0 +1,175 @@
+"""The answers of lineage (where data came from, what flowed from it) and dataResidency
+(where a dataset and everything made from it was processed and held)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+
+from serving.context import Info
+from serving.queries import lineage as lineage_query
+from serving.queries import residency as residency_query
+from serving.times import to_datetime
+from serving.types.field import field
+from serving.types.node import Node, as_node, load_node
+from serving.types.origin import Origin
+from serving.types.refs import JobRef, SiteRef
+from serving.types.relations import node_by_id
+
+
+@strawberry.enum(description="UP: where it came from; DOWN: what flowed from it.")
+class LineageDirection(Enum):
+    UP = "UP"
+    DOWN = "DOWN"
+
+
+@strawberry.type(description="A node reached by a lineage walk, and its distance in edges.")
+class LineageNode:
+    row: strawberry.Private[lineage_query.LineageNode]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.id)
+
+    @strawberry.field
+    def distance(self) -> int:
+        return self.row.distance
+
+    @field(description="The node (null for pseudo-nodes such as jurisdiction:<code>, and "
+           "for ids no node was stored for).")
+    async def node(self, info: Info) -> Node | None:
+        if self.row.id.startswith(lineage_query.JURISDICTION_PREFIX):
+            return None
+        return await load_node(info, self.row.id)
+
+
+@strawberry.type(
+    description="An edge walked, in its stored direction, with the hop it was walked at; "
+    "ran_at (job -> its site) and in_jurisdiction (site -> jurisdiction:<code>) are steps "
+    "over properties, without an origin."
+)
+class LineageEdge:
+    row: strawberry.Private[lineage_query.LineageEdge]
+
+    @field(name="type")
+    def edge_type(self) -> str:
+        return self.row.type
+
+    @strawberry.field
+    def from_id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.from_id)
+
+    @strawberry.field
+    def to_id(self) -> strawberry.ID:
+        return strawberry.ID(self.row.to_id)
+
+    @strawberry.field
+    def distance(self) -> int:
+        return self.row.distance
+
+    @field(name="from")
+    async def from_node(self, info: Info) -> Node | None:
+        return await load_node(info, self.row.from_id)
+
+    @field(name="to")
+    async def to_node(self, info: Info) -> Node | None:
+        if self.row.to_id.startswith(lineage_query.JURISDICTION_PREFIX):
+            return None
+        return await load_node(info, self.row.to_id)
+
+    @field(description="Why the edge exists: its first and latest source events.")
+    def origin(self) -> Origin | None:
+        return Origin.of(self.row.origin)
+
+
+@strawberry.type(description="Nodes by distance then id; edges by distance, type, from, to.")
+class Lineage:
+    answer: strawberry.Private[lineage_query.Lineage]
+
+    @strawberry.field
+    def nodes(self) -> list[LineageNode]:
+        return [LineageNode(row=n) for n in self.answer.nodes]
+
+    @strawberry.field
+    def edges(self) -> list[LineageEdge]:
+        return [LineageEdge(row=e) for e in self.answer.edges]
+
+    @field(description="True when the node limit cut the walk short.")
+    def truncated(self) -> bool:
+        return self.answer.truncated
+
+
+@strawberry.type(description="Where one item was processed (by jobs) and/or held (a replica).")
+class ResidencyPlace:
+    place: strawberry.Private[residency_query.Place]
+
+    @strawberry.field
+    def item_id(self) -> strawberry.ID:
+        return strawberry.ID(self.place.item_id)
+
+    @field(description="The dataset, artifact or model.")
+    async def item(self, info: Info) -> Node | None:
+        return await load_node(info, self.place.item_id)
+
+    @strawberry.field
+    def site_id(self) -> strawberry.ID:
+        return strawberry.ID(self.place.site_id)
+
+    @strawberry.field
+    async def site(self, info: Info) -> SiteRef | None:
+        found: SiteRef | None = await node_by_id(info, self.place.site_id)
+        return found
+
+    @field(description="The site's jurisdiction (null: none known, never allowed).")
+    def jurisdiction(self) -> str | None:
+        return self.place.jurisdiction
+
+    @field(description="Jobs that read the item and ran at the site (their siteId), by id.")
+    def job_ids(self) -> list[strawberry.ID]:
+        return [strawberry.ID(j) for j in self.place.jobs]
+
+    @strawberry.field
+    async def jobs(self, info: Info) -> list[JobRef]:
+        records = await info.context.loaders.nodes.load_many(self.place.jobs)
+        found: list[Any] = [as_node(r) for r in records if r is not None]
+        return found
+
+    @field(description="True when the item had a replica at the site (cached_at, any time).")
+    def held(self) -> bool:
+        return self.place.held
+
+    @strawberry.field
+    def held_from(self) -> datetime | None:
+        return to_datetime(self.place.held_from)
+
+    @field(description="null: still held (or never, when 'held' is false).")
+    def held_to(self) -> datetime | None:
+        return to_datetime(self.place.held_to)
+
+
+@strawberry.type(description="Places of a dataset and its DOWN-lineage, by item then site.")
+class DataResidency:
+    answer: strawberry.Private[residency_query.Residency]
+
+    @strawberry.field
+    def dataset_id(self) -> strawberry.ID:
+        return strawberry.ID(self.answer.dataset_id)
+
+    @field(description="The dataset and everything DOWN-lineage of it, by id.")
+    def item_ids(self) -> list[strawberry.ID]:
+        return [strawberry.ID(i) for i in self.answer.items]
+
+    @strawberry.field
+    def places(self) -> list[ResidencyPlace]:
+        return [ResidencyPlace(place=p) for p in self.answer.places]
+
+    @field(description="The places whose jurisdiction is not among the allowed.")
+    def violations(self) -> list[ResidencyPlace]:
+        return [ResidencyPlace(place=p) for p in self.answer.violations]
+
+    @field(description="True when the item limit cut the walk short.")
+    def truncated(self) -> bool:
+        return self.answer.truncated
