@@ -1,5 +1,6 @@
-"""Property tests: random fleets, workloads and fault schedules from the simulator,
-ingested in a random arrival order; every answer equals the networkx reference."""
+"""Property tests: random fleets, workloads, placements and fault schedules from the
+simulator, ingested in a random arrival order; every answer equals the networkx
+reference."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,11 +16,13 @@ from ingest.simulator import SimulationConfig
 from schemas import load_event_codec
 from serving.queries.affected_jobs import affected_jobs
 from serving.queries.blast_radius import blast_radius
+from serving.queries.placement import PlacementRequest, placement
 from storage.base import TimeWindow
 from tests.e2e.fleet_run import END_US, ingest, simulated_messages
 from tests.oracle import graph as oracle_graph
 from tests.oracle import incidents as oracle_incidents
 from tests.oracle import queries as oracle_queries
+from tests.oracle import scheduling as oracle_scheduling
 
 H = 3_600_000_000
 
@@ -40,9 +44,10 @@ fleets = st.builds(
 
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(config=fleets, order_seed=st.integers(0, 1000), at_hours=st.floats(0.1, 0.95))
+@given(config=fleets, order_seed=st.integers(0, 1000), at_hours=st.floats(0.1, 0.95),
+       gpus=st.sampled_from([1, 8, 32, 200]))
 def test_random_fleets_answer_like_networkx(
-    tmp_path: Path, config: SimulationConfig, order_seed: int, at_hours: float
+    tmp_path: Path, config: SimulationConfig, order_seed: int, at_hours: float, gpus: int
 ) -> None:
     messages, _ = simulated_messages(config)
     random.Random(order_seed).shuffle(messages)
@@ -65,4 +70,10 @@ def test_random_fleets_answer_like_networkx(
         assert [{"id": i.id, "impact": i.impact, "dependency": i.dependency, "path": i.path}
                 for i in radius.items] == expected["items"], component
         assert radius.already_in_fault == expected["already_in_fault"], component
+    answer = placement(store, PlacementRequest(gpus=gpus, at_us=at), at)
+    reference = oracle_scheduling.placement(graph, gpus, at)
+    assert [(c.site_id, c.free_gpus) for c in answer.candidates] == [
+        (c["site"], c["free_gpus"]) for c in reference["candidates"]]
+    assert [c.score for c in answer.candidates] == pytest.approx(
+        [c["score"] for c in reference["candidates"]], abs=1e-9)
     store.close()
