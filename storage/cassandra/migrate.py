@@ -1,0 +1,76 @@
+"""What ``init()`` must run to bring the cluster's schema up to the registry.
+
+Compares the declared namespaces with the driver's schema metadata: missing
+keyspaces and tables are created, newly declared properties added as columns, a
+changed TTL altered. A changed property type or bucket count cannot be migrated
+in place and is reported as a conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from storage.cassandra.schema import (
+    META_COLUMNS,
+    EdgeNamespace,
+    NodeNamespace,
+    Table,
+    buckets_in_comment,
+    keyspace_cql,
+)
+
+Namespace = NodeNamespace | EdgeNamespace
+
+
+@dataclass
+class Migration:
+    """DDL in the order it must run, and what cannot be migrated."""
+
+    keyspaces: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)
+    alters: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def statements(self) -> list[str]:
+        return [*self.keyspaces, *self.tables, *self.alters]
+
+
+def plan_migration(
+    keyspaces: Mapping[str, Any], namespaces: Sequence[Namespace], replication: str
+) -> Migration:
+    """``keyspaces`` is the driver's ``cluster.metadata.keyspaces``."""
+    migration = Migration()
+    for namespace in namespaces:
+        keyspace = keyspaces.get(namespace.keyspace)
+        if keyspace is None:
+            migration.keyspaces.append(keyspace_cql(namespace.keyspace, replication))
+        for table in namespace.tables:
+            existing = keyspace.tables.get(table.name) if keyspace is not None else None
+            if existing is None:
+                migration.tables.append(table.create_cql())
+            else:
+                _compare(table, existing, migration)
+    return migration
+
+
+def _compare(table: Table, existing: Any, migration: Migration) -> None:
+    have = {name: column.cql_type for name, column in existing.columns.items()}
+    for column, cql_type in [*table.value_columns, *META_COLUMNS]:
+        if column not in have:
+            migration.alters.append(table.add_column_cql(column, cql_type))
+        elif have[column] != cql_type:
+            migration.conflicts.append(
+                f"{table.qualified}.{column} is {have[column]}, the registry declares {cql_type}"
+            )
+    options = existing.options or {}
+    recorded = buckets_in_comment(options.get("comment")) or 1
+    if recorded != table.buckets:
+        migration.conflicts.append(
+            f"{table.qualified} is spread over {recorded} buckets, configured {table.buckets}: "
+            "re-bucketing needs a copy into a new keyspace"
+        )
+    elif int(options.get("default_time_to_live") or 0) != (table.ttl_seconds or 0):
+        migration.alters.append(table.alter_options_cql())

@@ -1,0 +1,230 @@
+"""Keyspaces, tables and CQL of the Cassandra backend, built once per type.
+
+Node type ``cdu`` lives in keyspace ``<prefix>node_cdu``, table ``nodes``
+(partition key ``id``). Edge type ``cooled_by`` lives in keyspace
+``<prefix>edge_cooled_by``, tables ``out_edges`` (partition key
+``(from_id, bucket)``, clustering ``to_id``) and ``in_edges`` (partition key
+``(to_id, bucket)``, clustering ``from_id``). Each property ``x`` has one typed
+value column ``p_x``; Cassandra's per-cell write timestamps (the event time)
+make the merge last-write-wins per property. ``updated_at`` and ``latest`` hold
+the newest write's provenance, ``created`` the oldest write (see README.md).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+from graph_model.types import EdgeType, NodeType, Prop, PropKind
+from storage.base import Direction, StorageError
+
+CQL_TYPE = {
+    PropKind.STRING: "text",
+    PropKind.INT: "bigint",
+    PropKind.FLOAT: "double",
+    PropKind.BOOL: "boolean",
+    PropKind.TIME: "bigint",
+}
+TS, LATEST, CREATED = "updated_at", "latest", "created"  # CQL names cannot start with _
+META_COLUMNS = ((TS, "bigint"), (LATEST, "text"), (CREATED, "text"))
+SEP = "\x00"  # sorts below every other character, so joined strings sort like tuples
+CREATED_TS_BASE = 2**62  # "created" is written at 2**62 - created_at: the oldest wins
+
+NODES, OUT_EDGES, IN_EDGES = "nodes", "out_edges", "in_edges"
+MAX_NAME = 48  # Cassandra's limit for keyspace and table names
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_BUCKETS_COMMENT = re.compile(r"buckets=(\d+)")
+
+
+@dataclass(frozen=True)
+class Wide:
+    """An adjacency side spread over ``buckets`` partitions per node."""
+
+    side: Direction
+    buckets: int
+
+
+# Sides with a huge fan-out: one model is used by millions of jobs, a server runs
+# jobs for years, a site caches many artifacts. The IN side of these types puts
+# an edge in bucket ``stable_bucket(from_id, n)``; every other side uses bucket 0.
+# Fixed once data is written: init() refuses to change a table's bucket count.
+WIDE_EDGES: Mapping[str, Wide] = {
+    "used_model": Wide(Direction.IN, 16),
+    "read": Wide(Direction.IN, 16),
+    "ran_on": Wide(Direction.IN, 8),
+    "allocated": Wide(Direction.IN, 8),
+    "owned_by": Wide(Direction.IN, 8),
+    "launched_by": Wide(Direction.IN, 8),
+    "cached_at": Wide(Direction.IN, 8),
+    "in_site": Wide(Direction.IN, 4),
+}
+
+
+def stable_bucket(other_id: str, buckets: int) -> int:
+    """The bucket of an edge on a wide side: a hash of the other end, the same in
+    every process (unlike ``hash()``)."""
+    if buckets <= 1:
+        return 0
+    return zlib.crc32(other_id.encode()) % buckets
+
+
+def keyspace_name(prefix: str, kind: str, type_name: str) -> str:
+    """``<prefix>node_<type>`` or ``<prefix>edge_<type>``, checked against CQL's rules."""
+    name = f"{prefix}{kind}_{type_name}".lower()
+    if not _NAME.match(name) or len(name) > MAX_NAME:
+        raise StorageError(
+            f"{name!r} is not a valid Cassandra keyspace name "
+            f"(letters, digits and _, at most {MAX_NAME} characters)"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of a namespace: its key, value columns, expiry and buckets."""
+
+    keyspace: str
+    name: str
+    partition_key: tuple[str, ...]
+    clustering: tuple[str, ...]
+    props: tuple[Prop, ...]
+    ttl_seconds: int | None
+    buckets: int = 1
+
+    @cached_property
+    def qualified(self) -> str:
+        return f"{self.keyspace}.{self.name}"
+
+    @cached_property
+    def key_columns(self) -> tuple[str, ...]:
+        return self.partition_key + self.clustering
+
+    @cached_property
+    def prop_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.props)
+
+    @cached_property
+    def ttl_us(self) -> int:
+        return (self.ttl_seconds or 0) * 1_000_000
+
+    @property
+    def value_columns(self) -> list[tuple[str, str]]:
+        return [(f"p_{p.name}", CQL_TYPE[p.kind]) for p in self.props]
+
+    @property
+    def select_columns(self) -> list[str]:
+        """Ids (not the bucket), property values, then the three meta columns."""
+        ids = [c for c in self.key_columns if c != "bucket"]
+        return ids + [c for c, _ in self.value_columns] + [c for c, _ in META_COLUMNS]
+
+    @property
+    def comment(self) -> str:
+        return f"fleetgraph {self.name} buckets={self.buckets}"
+
+    def create_cql(self) -> str:
+        columns = [f"{c} int" if c == "bucket" else f"{c} text" for c in self.key_columns]
+        columns += [f"{c} {t}" for c, t in self.value_columns]
+        columns += [f"{c} {t}" for c, t in META_COLUMNS]
+        key = f"({', '.join(self.partition_key)})"
+        if self.clustering:
+            key += ", " + ", ".join(self.clustering)
+        return (
+            f"CREATE TABLE IF NOT EXISTS {self.qualified} ({', '.join(columns)}, "
+            f"PRIMARY KEY ({key})) WITH {self.options_cql()}"
+        )
+
+    def options_cql(self) -> str:
+        return f"default_time_to_live = {self.ttl_seconds or 0} AND comment = '{self.comment}'"
+
+    def add_column_cql(self, column: str, cql_type: str) -> str:
+        return f"ALTER TABLE {self.qualified} ADD {column} {cql_type}"
+
+    def alter_options_cql(self) -> str:
+        return f"ALTER TABLE {self.qualified} WITH {self.options_cql()}"
+
+    def update_cql(self, columns: tuple[str, ...]) -> str:
+        """Set ``columns`` of one row; binds [ttl,] timestamp, values, then key."""
+        using = "TTL ? AND TIMESTAMP ?" if self.ttl_seconds else "TIMESTAMP ?"
+        sets = ", ".join(f"{c} = ?" for c in columns)
+        where = " AND ".join(f"{c} = ?" for c in self.key_columns)
+        return f"UPDATE {self.qualified} USING {using} SET {sets} WHERE {where}"
+
+    def select_partition_cql(self) -> str:
+        where = " AND ".join(f"{c} = ?" for c in self.partition_key)
+        return f"SELECT {', '.join(self.select_columns)} FROM {self.qualified} WHERE {where}"
+
+    def scan_cql(self) -> str:
+        """A page of a node table in token order, after a token."""
+        return (
+            f"SELECT token(id), {', '.join(self.select_columns)} FROM {self.qualified} "
+            "WHERE token(id) > ? LIMIT ?"
+        )
+
+    def dump_cql(self) -> str:
+        return f"SELECT {', '.join(self.select_columns)} FROM {self.qualified}"
+
+
+def buckets_in_comment(comment: str | None) -> int | None:
+    """The bucket count recorded in a table's comment by init()."""
+    match = _BUCKETS_COMMENT.search(comment or "")
+    return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True)
+class NodeNamespace:
+    keyspace: str
+    nodes: Table
+
+    @classmethod
+    def for_type(cls, prefix: str, node_type: NodeType) -> NodeNamespace:
+        keyspace = keyspace_name(prefix, "node", node_type.name)
+        table = Table(keyspace, NODES, ("id",), (), node_type.props, node_type.ttl_seconds)
+        return cls(keyspace, table)
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        return (self.nodes,)
+
+
+@dataclass(frozen=True)
+class EdgeNamespace:
+    keyspace: str
+    out_edges: Table
+    in_edges: Table
+
+    @classmethod
+    def for_type(
+        cls, prefix: str, edge_type: EdgeType, wide: Mapping[str, Wide]
+    ) -> EdgeNamespace:
+        keyspace = keyspace_name(prefix, "edge", edge_type.name)
+        spread = wide.get(edge_type.name)
+        if spread is not None and spread.buckets < 1:
+            raise StorageError(f"edge type {edge_type.name!r}: buckets must be at least 1")
+
+        def buckets(side: Direction) -> int:
+            return spread.buckets if spread is not None and spread.side is side else 1
+
+        props, ttl = edge_type.props, edge_type.ttl_seconds
+        out_edges = Table(
+            keyspace, OUT_EDGES, ("from_id", "bucket"), ("to_id",), props, ttl,
+            buckets(Direction.OUT),
+        )
+        in_edges = Table(
+            keyspace, IN_EDGES, ("to_id", "bucket"), ("from_id",), props, ttl,
+            buckets(Direction.IN),
+        )
+        return cls(keyspace, out_edges, in_edges)
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        return (self.out_edges, self.in_edges)
+
+    def side(self, direction: Direction) -> Table:
+        return self.out_edges if direction is Direction.OUT else self.in_edges
+
+
+def keyspace_cql(keyspace: str, replication: str) -> str:
+    return f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication}"

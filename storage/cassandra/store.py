@@ -1,0 +1,355 @@
+"""GraphStore on Cassandra: a keyspace per node type and per edge type.
+
+Writes are single-row UPDATEs at the event time (``USING TIMESTAMP``), sent
+concurrently; the statements of one partition in one call travel as one
+unlogged single-partition batch. Reads are prepared single-partition SELECTs
+run concurrently with token-aware routing. See README.md for the layout.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal
+
+from cassandra.concurrent import execute_concurrent
+from cassandra.query import BatchStatement, BatchType, SimpleStatement
+
+from fleetgraph.settings import Settings
+from graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
+from graph_model.types import VALID_FROM, VALID_TO, Registry
+from storage.base import Direction, GraphStore, Page, StorageError, TimeWindow, group_by_type
+from storage.cassandra.migrate import plan_migration
+from storage.cassandra.rows import edge_record, node_record
+from storage.cassandra.schema import WIDE_EDGES, EdgeNamespace, NodeNamespace, Table, Wide
+from storage.cassandra.session import (
+    DDL_PROFILE,
+    CassandraConfig,
+    connect,
+    describe,
+    driver_errors,
+)
+from storage.cassandra.writes import Write, plan_edge, plan_node
+
+MIN_TOKEN = -(2**63)  # Murmur3 never gives a key this token: "before the first"
+MAX_BATCH = 32  # statements in one single-partition batch
+DDL_CONCURRENCY = 8
+Job = tuple[Any, tuple[Any, ...] | None]
+
+
+def wall_clock_us() -> int:
+    return time.time_ns() // 1000
+
+
+class CassandraGraphStore(GraphStore):
+    """The cluster store. Settings give the contact points, local data centre,
+    keyspace prefix and replication; keyword arguments override them.
+
+    The schema is made by :meth:`init` (``fleetgraph storage init``), or at
+    construction with ``schema="init"``. By default (``"check"``) the constructor
+    checks that it matches the registry and raises StorageError if not;
+    ``"trust"`` skips the check.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        settings: Settings | None = None,
+        *,
+        contact_points: Sequence[str] | None = None,
+        port: int | None = None,
+        local_dc: str | None = None,
+        keyspace_prefix: str | None = None,
+        replication: str | None = None,
+        wide_edges: Mapping[str, Wide] | None = None,
+        schema: Literal["check", "init", "trust"] = "check",
+        concurrency: int = 100,
+        clock: Callable[[], int] = wall_clock_us,
+    ) -> None:
+        self.registry = registry
+        self.config = CassandraConfig.from_settings(
+            settings or Settings(),
+            contact_points=contact_points,
+            port=port,
+            local_dc=local_dc,
+            keyspace_prefix=keyspace_prefix,
+            replication=replication,
+        )
+        self._clock = clock
+        self._concurrency = concurrency
+        prefix = self.config.keyspace_prefix
+        wide = WIDE_EDGES if wide_edges is None else wide_edges
+        self._nodes = {n: NodeNamespace.for_type(prefix, t) for n, t in registry.nodes.items()}
+        self._edges = {
+            n: EdgeNamespace.for_type(prefix, t, wide) for n, t in registry.edges.items()
+        }
+        self._prepared: dict[str, Any] = {}
+        self._updates: dict[tuple[str, tuple[str, ...]], Any] = {}  # by (table, columns)
+        self.written: set[str] = set()  # tables this store wrote to (see truncate)
+        self._lock = threading.Lock()
+        self._cluster, self._session = connect(self.config)
+        try:
+            if schema == "init":
+                self.init()
+            elif schema == "check":
+                self.check_schema()
+        except BaseException:
+            self._cluster.shutdown()
+            raise
+
+    @property
+    def session(self) -> Any:
+        """The driver session (for tools and tests that need raw CQL)."""
+        return self._session
+
+    @property
+    def namespaces(self) -> list[NodeNamespace | EdgeNamespace]:
+        return [*self._nodes.values(), *self._edges.values()]
+
+    @property
+    def tables(self) -> list[Table]:
+        return [table for namespace in self.namespaces for table in namespace.tables]
+
+    # --- schema -------------------------------------------------------------
+    def init(self) -> list[str]:
+        """Create missing keyspaces and tables, add columns for newly declared
+        properties, follow TTL changes; idempotent. Returns the DDL it ran.
+
+        Run it from one process at a time: concurrent schema changes from several
+        clients can disagree on Cassandra 5.0."""
+        with driver_errors("reading the schema", self.config.where):
+            self._cluster.refresh_schema_metadata()
+        migration = plan_migration(
+            self._cluster.metadata.keyspaces, self.namespaces, self.config.replication
+        )
+        if migration.conflicts:
+            raise StorageError("cannot migrate: " + "; ".join(migration.conflicts))
+        for step in (migration.keyspaces, migration.tables, migration.alters):
+            if step:
+                jobs: list[Job] = [(SimpleStatement(cql), None) for cql in step]
+                self._run(jobs, "schema change", DDL_CONCURRENCY, DDL_PROFILE)
+        if migration.statements:
+            with driver_errors("reading the schema", self.config.where):
+                self._cluster.refresh_schema_metadata()
+        return migration.statements
+
+    def check_schema(self) -> None:
+        """Raise StorageError unless every namespace is there as the registry says."""
+        migration = plan_migration(
+            self._cluster.metadata.keyspaces, self.namespaces, self.config.replication
+        )
+        problems = migration.conflicts + migration.statements
+        if problems:
+            raise StorageError(
+                f"the Cassandra schema (prefix {self.config.keyspace_prefix!r}) does not "
+                f"match the registry; run `fleetgraph storage init`. First of "
+                f"{len(problems)}: {problems[0]}"
+            )
+
+    def truncate(self, only_written: bool = False) -> None:
+        """Delete every row of every table, or of the tables this store wrote to
+        (for tests and re-ingests). Unlike deletes, leaves no tombstones that
+        would hide later writes of older event times."""
+        names = [t.qualified for t in self.tables]
+        if only_written:
+            names = [n for n in names if n in self.written]
+        jobs: list[Job] = [(SimpleStatement(f"TRUNCATE {name}"), None) for name in names]
+        self._run(jobs, "truncate", DDL_CONCURRENCY, DDL_PROFILE)
+        self.written.difference_update(names)
+
+    def drop_schema(self) -> None:
+        """Drop this store's keyspaces, data and all."""
+        jobs: list[Job] = [
+            (SimpleStatement(f"DROP KEYSPACE IF EXISTS {ns.keyspace}"), None)
+            for ns in self.namespaces
+        ]
+        self._run(jobs, "drop keyspace", DDL_CONCURRENCY, DDL_PROFILE)
+
+    # --- writes -------------------------------------------------------------
+    def upsert_nodes(self, nodes: Sequence[NodeUpsert]) -> None:
+        now = self._clock()
+        writes = [w for n in nodes for w in plan_node(self._node_ns(n.type).nodes, n, now)]
+        self._write(writes)
+
+    def upsert_edges(self, edges: Sequence[EdgeUpsert]) -> None:
+        now = self._clock()
+        self._write([w for e in edges for w in plan_edge(self._edge_ns(e.type), e, now)])
+
+    def _write(self, writes: list[Write]) -> None:
+        by_partition: dict[tuple[Any, ...], list[Write]] = {}
+        for write in writes:
+            by_partition.setdefault(write.partition, []).append(write)
+        with self._lock:
+            self.written.update(partition[0] for partition in by_partition)
+        jobs: list[Job] = []
+        for group in by_partition.values():
+            for i in range(0, len(group), MAX_BATCH):
+                chunk = group[i : i + MAX_BATCH]
+                if len(chunk) == 1:
+                    jobs.append((self._update(chunk[0]), chunk[0].params))
+                    continue
+                batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+                for write in chunk:
+                    batch.add(self._update(write), write.params)
+                jobs.append((batch, None))
+        if jobs:
+            self._run(jobs, "write", rows=False)
+
+    def _update(self, write: Write) -> Any:
+        key = (write.table.qualified, write.columns)
+        prepared = self._updates.get(key)
+        if prepared is None:
+            prepared = self._updates[key] = self._prepare(write.table.update_cql(write.columns))
+        return prepared
+
+    # --- reads --------------------------------------------------------------
+    def get_nodes(self, ids: Sequence[str]) -> dict[str, NodeRecord]:
+        jobs: list[Job] = []
+        owners: list[tuple[str, Table]] = []
+        for node_type, type_ids in group_by_type(ids).items():
+            namespace = self._nodes.get(node_type)
+            if namespace is None:
+                continue  # an id of an unknown type names nothing stored
+            select = self._prepare(namespace.nodes.select_partition_cql())
+            for node_id in type_ids:
+                jobs.append((select, (node_id,)))
+                owners.append((node_type, namespace.nodes))
+        now = self._clock()
+        found: dict[str, NodeRecord] = {}
+        for (node_type, table), rows in zip(owners, self._run(jobs, "read nodes"), strict=True):
+            for row in rows:
+                record = node_record(node_type, table, row, now)
+                if record is not None:
+                    found[record.id] = record
+        return found
+
+    def neighbours(
+        self,
+        edge_type: str,
+        ids: Sequence[str],
+        direction: Direction,
+        window: TimeWindow | None = None,
+    ) -> dict[str, list[EdgeRecord]]:
+        table = self._edge_ns(edge_type).side(direction)
+        temporal = self.registry.edge(edge_type).temporal
+        result: dict[str, list[EdgeRecord]] = {node_id: [] for node_id in ids}
+        select = self._prepare(table.select_partition_cql())
+        nears = [i for i in result for _ in range(table.buckets)]
+        jobs: list[Job] = [(select, (i, b)) for i in result for b in range(table.buckets)]
+        now = self._clock()
+        for near, rows in zip(nears, self._run(jobs, f"read {edge_type} edges"), strict=True):
+            edges = result[near]
+            for row in rows:
+                record = edge_record(edge_type, table, row, now)
+                if record is None:
+                    continue
+                if window is not None and temporal and not window.overlaps(
+                    record.props.get(VALID_FROM), record.props.get(VALID_TO)
+                ):
+                    continue
+                edges.append(record)
+        if table.buckets > 1:
+            for near, edges in result.items():
+                edges.sort(key=lambda e: e.other(near))
+        return result
+
+    def scan_nodes(self, node_type: str, after: str | None, limit: int) -> Page:
+        table = self._node_ns(node_type).nodes
+        if limit <= 0:
+            return Page([], None)
+        try:
+            start = MIN_TOKEN if after is None else int(after)
+        except ValueError:
+            raise StorageError(f"{after!r} is not a scan cursor of the Cassandra store") from None
+        job: Job = (self._prepare(table.scan_cql()), (start, limit + 1))
+        [rows] = self._run([job], f"scan {node_type} nodes")
+        now = self._clock()
+        records = [node_record(node_type, table, row[1:], now) for row in rows[:limit]]
+        next_after = str(rows[limit - 1][0]) if len(rows) > limit else None
+        return Page([r for r in records if r is not None], next_after)
+
+    def count(self, namespace: str) -> int:
+        """Rows in one namespace (``node_<type>`` or ``edge_<type>``): a full scan."""
+        kind, _, type_name = namespace.partition("_")
+        spaces: Mapping[str, NodeNamespace | EdgeNamespace] = (
+            self._nodes if kind == "node" else self._edges if kind == "edge" else {}
+        )
+        if type_name not in spaces:
+            raise StorageError(f"no namespace {namespace!r}")
+        table = spaces[type_name].tables[0]
+        job: Job = (SimpleStatement(f"SELECT count(*) FROM {table.qualified}"), None)
+        [rows] = self._run([job], "count", profile=DDL_PROFILE)
+        return int(rows[0][0])
+
+    # --- maintenance --------------------------------------------------------
+    def expire(self, now_us: int) -> int:
+        """Nothing to do: cells carry a TTL measured from their event time and
+        Cassandra drops them itself; reads hide records whose newest write is
+        older than the type's TTL. Returns 0."""
+        del now_us
+        return 0
+
+    def dump(self) -> Iterator[tuple[str, tuple[object, ...]]]:
+        """Every row of every table (bucket left out), tables by name, rows by key."""
+        for table in sorted(self.tables, key=lambda t: t.qualified):
+            ids = len(table.key_columns) - (1 if "bucket" in table.key_columns else 0)
+            job: Job = (SimpleStatement(table.dump_cql(), fetch_size=5000), None)
+            [rows] = self._run([job], f"dump {table.qualified}", profile=DDL_PROFILE)
+            for row in sorted(rows, key=lambda r: tuple(r[:ids])):
+                yield table.qualified, tuple(row)
+
+    def close(self) -> None:
+        self._cluster.shutdown()
+
+    # --- helpers ------------------------------------------------------------
+    def _node_ns(self, node_type: str) -> NodeNamespace:
+        try:
+            return self._nodes[node_type]
+        except KeyError:
+            raise StorageError(f"no namespace for node type {node_type!r}") from None
+
+    def _edge_ns(self, edge_type: str) -> EdgeNamespace:
+        try:
+            return self._edges[edge_type]
+        except KeyError:
+            raise StorageError(f"no namespace for edge type {edge_type!r}") from None
+
+    def _prepare(self, cql: str) -> Any:
+        prepared = self._prepared.get(cql)
+        if prepared is None:
+            with driver_errors("prepare", self.config.where):
+                prepared = self._session.prepare(cql)
+            with self._lock:
+                self._prepared[cql] = prepared
+        return prepared
+
+    def _run(
+        self,
+        jobs: Iterable[Job],
+        action: str,
+        concurrency: int | None = None,
+        profile: str | None = None,
+        rows: bool = True,
+    ) -> list[list[Any]]:
+        """Run statements concurrently and read every page of their results (unless
+        ``rows`` is false); the one place driver errors become StorageError."""
+        jobs = list(jobs)
+        if not jobs:
+            return []
+        kwargs: dict[str, Any] = {"execution_profile": profile} if profile else {}
+        with driver_errors(action, self.config.where):
+            results = execute_concurrent(
+                self._session,
+                jobs,
+                concurrency=concurrency or self._concurrency,
+                raise_on_first_error=False,
+                **kwargs,
+            )
+            failed = [r.result_or_exc for r in results if not r.success]
+            if failed:
+                raise StorageError(
+                    f"cassandra at {self.config.where}: {action} failed for {len(failed)} of "
+                    f"{len(jobs)} statements; first: {describe(failed[0])}"
+                ) from failed[0]
+            return [list(r.result_or_exc) for r in results] if rows else []

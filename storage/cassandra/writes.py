@@ -1,0 +1,140 @@
+"""An upsert as CQL writes: one UPDATE per event time, one for "created".
+
+Every statement carries ``USING TIMESTAMP <event time in µs>``, so Cassandra's
+last-write-wins per cell merges replays, duplicates and out-of-order events to
+the same graph. A merged upsert (``prop_ts``) holds properties of several event
+times: each time gets its own statement. The newest write's provenance goes to
+``updated_at`` and ``latest`` at the upsert's ``ts``; the oldest write to
+``created`` at the inverted timestamp ``2**62 - created_at``, so there the oldest wins.
+Types with a TTL expire from event time: ``USING TTL`` is what is left of it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from graph_model.records import EdgeUpsert, NodeUpsert, Provenance
+from graph_model.types import GraphModelError, Prop, PropKind
+from storage.base import StorageError
+from storage.cassandra.schema import (
+    CREATED,
+    CREATED_TS_BASE,
+    LATEST,
+    SEP,
+    TS,
+    EdgeNamespace,
+    Table,
+    stable_bucket,
+)
+
+MAX_TTL_S = 20 * 365 * 24 * 3600  # Cassandra's upper bound for a TTL
+_EXACT = {PropKind.STRING: str, PropKind.INT: int, PropKind.TIME: int,
+          PropKind.FLOAT: float, PropKind.BOOL: bool}
+
+
+class Write(NamedTuple):
+    """One UPDATE of one row: ``params`` binds [ttl,] timestamp, values, then the key;
+    ``partition`` is (table, partition key values)."""
+
+    table: Table
+    columns: tuple[str, ...]
+    params: tuple[Any, ...]
+    partition: tuple[Any, ...]
+
+
+def remaining_ttl(ttl_seconds: int | None, event_time: int, now_us: int) -> int | None:
+    """Seconds a cell written for ``event_time`` has left to live; 0 once expired,
+    None for types that never expire.
+
+    The cell dies at the first whole second at or after event time + TTL (the
+    same second for every write of that event time, so Cassandra's tie-break on
+    expiry time agrees across writers whose clocks are in the same second)."""
+    if not ttl_seconds:
+        return None
+    dies_us = event_time + ttl_seconds * 1_000_000
+    if dies_us <= now_us:
+        return 0
+    return min(-(-dies_us // 1_000_000) - now_us // 1_000_000, MAX_TTL_S)
+
+
+def encode_latest(p: Provenance) -> str:
+    """(event_id, source, event_time, writer) as one string that sorts like the tuple."""
+    if SEP in p.event_id or SEP in p.source:
+        raise StorageError(f"event id and source may not contain NUL: {p.event_id!r}")
+    return SEP.join((p.event_id, p.source, str(p.event_time), p.writer))
+
+
+def decode_latest(value: str) -> Provenance:
+    event_id, source, event_time, writer = value.split(SEP, 3)
+    return Provenance(event_id, source, int(event_time), writer)
+
+
+def encode_created(created_at: int, created_by: str) -> str:
+    return f"{created_at}{SEP}{created_by}"
+
+
+def decode_created(value: str) -> tuple[int, str]:
+    created_at, created_by = value.split(SEP, 1)
+    return int(created_at), created_by
+
+
+def cql_value(prop: Prop, value: Any) -> Any:
+    """A property value as its column's type (ints for doubles and the like)."""
+    if value is None or type(value) is _EXACT[prop.kind]:
+        return value
+    try:
+        return prop.kind.coerce(value)
+    except GraphModelError as exc:
+        raise StorageError(f"property {prop.name!r}: {exc}") from exc
+
+
+def plan_node(table: Table, n: NodeUpsert, now_us: int) -> list[Write]:
+    return plan_row(table, (n.id,), n.props, n.ts, n, now_us)
+
+
+def plan_edge(namespace: EdgeNamespace, e: EdgeUpsert, now_us: int) -> list[Write]:
+    """The same row in both adjacency tables."""
+    out_t, in_t = namespace.out_edges, namespace.in_edges
+    out_key = (e.from_id, stable_bucket(e.to_id, out_t.buckets), e.to_id)
+    in_key = (e.to_id, stable_bucket(e.from_id, in_t.buckets), e.from_id)
+    return [
+        *plan_row(out_t, out_key, e.props, e.ts, e, now_us),
+        *plan_row(in_t, in_key, e.props, e.ts, e, now_us),
+    ]
+
+
+def plan_row(
+    table: Table,
+    key: tuple[Any, ...],
+    props: dict[str, Any],
+    ts: int,
+    upsert: NodeUpsert | EdgeUpsert,
+    now_us: int,
+) -> list[Write]:
+    """Property values grouped by event time, one statement per group; properties
+    the type does not declare are ignored (as the embedded store does)."""
+    prop_ts = upsert.prop_ts or {}
+    partition = (table.qualified, *key[: len(table.partition_key)])
+    groups: dict[int, list[tuple[str, Any]]] = {ts: []}
+    for prop in table.props:
+        if prop.name in props:
+            at = prop_ts.get(prop.name, ts)
+            groups.setdefault(at, []).append((f"p_{prop.name}", cql_value(prop, props[prop.name])))
+    groups[ts] += [(TS, ts), (LATEST, encode_latest(upsert.provenance))]
+    writes = []
+    for at, cells in groups.items():
+        ttl = remaining_ttl(table.ttl_seconds, at, now_us)
+        if ttl == 0:
+            continue  # expired already: Cassandra would drop it, the embedded store hides it
+        using = (at,) if ttl is None else (ttl, at)
+        columns = tuple(c for c, _ in cells)
+        writes.append(Write(table, columns, (*using, *(v for _, v in cells), *key), partition))
+    ttl = remaining_ttl(table.ttl_seconds, ts, now_us)
+    if ttl == 0:
+        return writes
+    created_at, created_by = upsert.created or (ts, upsert.provenance.event_id)
+    inverted = CREATED_TS_BASE - created_at
+    using = (inverted,) if ttl is None else (ttl, inverted)
+    created = encode_created(created_at, created_by)
+    writes.append(Write(table, (CREATED,), (*using, created, *key), partition))
+    return writes

@@ -1,0 +1,352 @@
+"""What the Cassandra backend does beyond the contract suite.
+
+Tests marked ``integration`` need a Cassandra on 127.0.0.1:9042 (see the
+``cassandra_graphs`` fixture in tests/conftest.py: they skip without one, and
+fail when FLEETGRAPH_REQUIRE_STACK=1); the others plan writes and schema
+changes without a server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from graph_model import FLEET
+from graph_model.records import EdgeUpsert, NodeUpsert, Provenance
+from graph_model.types import EdgeType, NodeType, Prop, PropKind, Registry
+from storage.base import Direction, StorageError
+from storage.cassandra import CassandraGraphStore, Wide
+from storage.cassandra.migrate import plan_migration
+from storage.cassandra.schema import (
+    CREATED_TS_BASE,
+    WIDE_EDGES,
+    EdgeNamespace,
+    NodeNamespace,
+    stable_bucket,
+)
+from storage.cassandra.writes import (
+    decode_created,
+    decode_latest,
+    encode_latest,
+    plan_edge,
+    plan_node,
+    remaining_ttl,
+)
+from storage.embedded import SQLiteGraphStore
+from tests.conftest import CassandraGraphs
+
+NOW = time.time_ns() // 1000
+S = 1_000_000
+DAY = 24 * 3600 * S
+
+
+def prov(event_id: str, t: int, source: str = "test:0") -> Provenance:
+    return Provenance(event_id, source, t, "cassandra-test")
+
+
+@pytest.fixture
+def cassandra(cassandra_graphs: CassandraGraphs) -> Iterator[CassandraGraphStore]:
+    store = cassandra_graphs.store()
+    yield store
+    cassandra_graphs.release(store)
+
+
+# --- without a server ---------------------------------------------------------
+def test_a_merged_upsert_writes_one_statement_per_event_time() -> None:
+    table = NodeNamespace.for_type("fg_", FLEET.node("cdu")).nodes
+    merged = NodeUpsert(
+        "cdu", "cdu:c1", {"status": "ok", "capacity_kw": 250.0, "flow_lpm": 375}, NOW,
+        prov("e3", NOW), prop_ts={"status": NOW - 20, "flow_lpm": NOW - 10},
+        created=(NOW - 20, "e1"),
+    )
+    writes = plan_node(table, merged, NOW)
+    by_time = {w.params[0]: w for w in writes}
+    assert set(by_time) == {NOW, NOW - 10, NOW - 20, CREATED_TS_BASE - (NOW - 20)}
+    assert by_time[NOW].columns == ("p_capacity_kw", "updated_at", "latest")
+    assert by_time[NOW - 10].columns == ("p_flow_lpm",)
+    assert by_time[NOW - 10].params == (NOW - 10, 375.0, "cdu:c1")  # an int for a double
+    assert by_time[NOW - 20].columns == ("p_status",)
+    created = by_time[CREATED_TS_BASE - (NOW - 20)]
+    assert decode_created(created.params[1]) == (NOW - 20, "e1")
+    assert {w.partition for w in writes} == {("fg_node_cdu.nodes", "cdu:c1")}
+
+
+def test_wide_sides_spread_by_the_other_end_and_narrow_sides_use_bucket_zero() -> None:
+    used = EdgeNamespace.for_type("fg_", FLEET.edge("used_model"), WIDE_EDGES)
+    assert (used.out_edges.buckets, used.in_edges.buckets) == (1, 16)
+    write = EdgeUpsert("used_model", "job:j1", "model:m1", {}, NOW, prov("e", NOW))
+    keys = {w.table.name: w.params[-3:] for w in plan_edge(used, write, NOW)}
+    assert keys == {
+        "out_edges": ("job:j1", 0, "model:m1"),
+        "in_edges": ("model:m1", stable_bucket("job:j1", 16), "job:j1"),
+    }
+    spread = {"in_rack": Wide(Direction.OUT, 4)}
+    out_wide = EdgeNamespace.for_type("fg_", FLEET.edge("in_rack"), spread)
+    write = EdgeUpsert("in_rack", "server:n1", "rack:r1", {}, NOW, prov("e", NOW))
+    keys = {w.table.name: w.params[-3:] for w in plan_edge(out_wide, write, NOW)}
+    assert keys["out_edges"] == ("server:n1", stable_bucket("rack:r1", 4), "rack:r1")
+    assert keys["in_edges"] == ("rack:r1", 0, "server:n1")
+    assert stable_bucket("job:j1", 16) == stable_bucket("job:j1", 16)  # crc32, not hash()
+
+
+def test_ttl_is_what_is_left_after_the_event_time() -> None:
+    assert remaining_ttl(None, NOW - 400 * DAY, NOW) is None
+    assert remaining_ttl(30, NOW - 30 * S, NOW) == 0  # expired: not written
+    assert remaining_ttl(30, NOW - 31 * S, NOW) == 0
+    left = remaining_ttl(30, NOW - 10 * S, NOW)
+    assert left in (20, 21)  # dies at the first whole second at or after event + TTL
+    for now in range(NOW, NOW + 3 * S, S // 7):  # the same death second from any "now"
+        assert now // S + (remaining_ttl(30, NOW - 10 * S, now) or 0) == -(-(NOW + 20 * S) // S)
+
+
+def test_latest_provenance_sorts_like_its_tuple() -> None:
+    pairs = [("e1", "a"), ("e1", "b"), ("e10", "a"), ("e1x", ""), ("e2", "a"), ("e1", "ab")]
+    encoded = {p: encode_latest(prov(p[0], NOW, p[1])) for p in pairs}
+    assert sorted(pairs) == sorted(pairs, key=encoded.__getitem__)
+    assert decode_latest(encoded[("e1", "ab")]) == prov("e1", NOW, "ab")
+    with pytest.raises(StorageError):
+        encode_latest(prov("bad\x00id", NOW))
+
+
+def _tiny_registry(extra: tuple[Prop, ...] = (), ttl: int | None = None) -> Registry:
+    registry = Registry()
+    registry.add_node(NodeType.declare("rack", [Prop("status", PropKind.STRING), *extra]))
+    registry.add_node(NodeType.declare("cdu", [Prop("status", PropKind.STRING)]))
+    registry.add_edge(EdgeType.declare("cooled_by", ["rack"], ["cdu"], temporal=True,
+                                       ttl_seconds=ttl))
+    return registry
+
+
+def _metadata(namespaces: list[Any]) -> dict[str, Any]:
+    """The driver's schema metadata, faked: what init() would find after creating
+    ``namespaces``."""
+    keyspaces: dict[str, Any] = {}
+    for ns in namespaces:
+        tables = {}
+        for t in ns.tables:
+            columns = {c: SimpleNamespace(cql_type=k) for c, k in [*t.value_columns]}
+            columns.update({c: SimpleNamespace(cql_type=k) for c, k in
+                            [("updated_at", "bigint"), ("latest", "text"), ("created", "text")]})
+            options = {"comment": t.comment, "default_time_to_live": t.ttl_seconds or 0}
+            tables[t.name] = SimpleNamespace(columns=columns, options=options)
+        keyspaces[ns.keyspace] = SimpleNamespace(tables=tables)
+    return keyspaces
+
+
+def test_migration_plans_only_what_is_missing() -> None:
+    def namespaces(registry: Registry, wide: dict[str, Wide] | None = None) -> list[Any]:
+        return [
+            *(NodeNamespace.for_type("x_", t) for t in registry.nodes.values()),
+            *(EdgeNamespace.for_type("x_", t, wide or {}) for t in registry.edges.values()),
+        ]
+
+    base = namespaces(_tiny_registry())
+    fresh = plan_migration({}, base, "{'class': 'SimpleStrategy', 'replication_factor': 1}")
+    assert (len(fresh.keyspaces), len(fresh.tables), fresh.alters) == (3, 4, [])
+    assert plan_migration(_metadata(base), base, "").statements == []
+    room = (Prop("room", PropKind.STRING),)
+    grown = plan_migration(_metadata(base), namespaces(_tiny_registry(room)), "")
+    assert grown.statements == ["ALTER TABLE x_node_rack.nodes ADD p_room text"]
+    ttl = plan_migration(_metadata(base), namespaces(_tiny_registry(ttl=60)), "")
+    assert len(ttl.alters) == 2 and all("default_time_to_live = 60" in a for a in ttl.alters)
+    rebucketed = plan_migration(
+        _metadata(base), namespaces(_tiny_registry(), {"cooled_by": Wide(Direction.IN, 4)}), ""
+    )
+    assert rebucketed.conflicts and "4" in rebucketed.conflicts[0]
+
+
+def test_an_unreachable_cluster_is_a_storage_error() -> None:
+    with pytest.raises(StorageError, match="connect failed"):
+        CassandraGraphStore(FLEET, contact_points=["127.0.0.1"], port=1, schema="trust")
+
+
+# --- on a server --------------------------------------------------------------
+@pytest.mark.integration
+def test_a_wide_side_spreads_over_buckets_and_reads_back_whole_and_sorted(
+    cassandra: CassandraGraphStore,
+) -> None:
+    jobs = [f"job:j{i:04d}" for i in range(400)]
+    random.Random(5).shuffle(jobs)
+    cassandra.upsert_edges([
+        EdgeUpsert("used_model", j, "model:m1", {}, NOW, prov(f"e-{j}", NOW)) for j in jobs
+    ])
+    table = cassandra._edge_ns("used_model").in_edges
+    per_bucket = [
+        len(list(cassandra.session.execute(
+            f"SELECT from_id FROM {table.qualified} WHERE to_id = %s AND bucket = %s",
+            ("model:m1", b),
+        )))
+        for b in range(table.buckets)
+    ]
+    assert table.buckets == 16 and sum(per_bucket) == 400 and min(per_bucket) > 0
+    got = cassandra.neighbours("used_model", ["model:m1", "model:none"], Direction.IN)
+    assert [e.from_id for e in got["model:m1"]] == sorted(jobs)
+    assert got["model:none"] == []
+    assert [e.to_id for e in cassandra.neighbours(
+        "used_model", ["job:j0007"], Direction.OUT)["job:j0007"]] == ["model:m1"]
+
+
+def _workload(rng: random.Random) -> list[NodeUpsert | EdgeUpsert]:
+    """Writes with ties, merged upserts (prop_ts, created) and reopened intervals."""
+    writes: list[NodeUpsert | EdgeUpsert] = []
+    for i in range(120):
+        t = NOW + rng.randrange(6) * S
+        cdu = f"cdu:c{rng.randrange(4)}"
+        props: dict[str, Any] = {"status": rng.choice(["ok", "fault", "degraded"])}
+        if rng.random() < 0.5:
+            props["supply_temp_c"] = rng.choice([40.0, 44.5, 47.25])
+        upsert = NodeUpsert("cdu", cdu, props, t, prov(f"e{i:03d}", t, f"topic/0/{i}"))
+        if rng.random() < 0.3:  # a merged upsert from the dedup stage
+            upsert.prop_ts = {"status": t - S}
+            upsert.created = (t - 2 * S, f"e{i:03d}-first")
+        writes.append(upsert)
+        job, server = f"job:j{rng.randrange(5)}", f"server:n{rng.randrange(3)}"
+        edge_props: dict[str, Any] = {"gpus": rng.choice([4, 8])}
+        edge_props[rng.choice(["valid_from", "valid_to"])] = t
+        writes.append(EdgeUpsert("ran_on", job, server, edge_props, t, prov(f"r{i:03d}", t)))
+    return writes
+
+
+@pytest.mark.integration
+def test_writes_in_any_order_converge_to_what_the_embedded_store_holds(
+    cassandra: CassandraGraphStore,
+) -> None:
+    rng = random.Random(11)
+    writes = _workload(rng)
+    embedded = SQLiteGraphStore(FLEET)
+    for w in writes:
+        if isinstance(w, NodeUpsert):
+            embedded.upsert_nodes([w])
+        else:
+            embedded.upsert_edges([w])
+    shuffled = writes + rng.sample(writes, 40)
+    rng.shuffle(shuffled)
+    for i in range(0, len(shuffled), 25):  # several calls, duplicates across them
+        chunk = shuffled[i : i + 25]
+        cassandra.upsert_nodes([w for w in chunk if isinstance(w, NodeUpsert)])
+        cassandra.upsert_edges([w for w in chunk if isinstance(w, EdgeUpsert)])
+    cdus = [f"cdu:c{i}" for i in range(4)]
+    assert cassandra.get_nodes(cdus) == embedded.get_nodes(cdus)
+    for ids, direction in (([f"job:j{i}" for i in range(5)], Direction.OUT),
+                           ([f"server:n{i}" for i in range(3)], Direction.IN)):
+        assert cassandra.neighbours("ran_on", ids, direction) == embedded.neighbours(
+            "ran_on", ids, direction)
+
+
+@pytest.mark.integration
+def test_equal_event_times_pick_the_larger_event_for_latest_and_created(
+    cassandra: CassandraGraphStore,
+) -> None:
+    for event_id in ("e-b", "e-c", "e-a"):
+        cassandra.upsert_nodes([NodeUpsert("rack", "rack:r1", {"status": "ok"}, NOW,
+                                           prov(event_id, NOW))])
+    origin = cassandra.get_nodes(["rack:r1"])["rack:r1"].origin
+    assert origin is not None
+    assert (origin.created_at, origin.created_by) == (NOW, "e-c")
+    assert (origin.updated_at, origin.latest.event_id) == (NOW, "e-c")
+
+
+@pytest.mark.integration
+def test_dumps_agree_whatever_the_order(cassandra_graphs: CassandraGraphs) -> None:
+    writes = _workload(random.Random(2))
+    dumps = []
+    for seed in (1, 2):
+        store = cassandra_graphs.store()
+        try:
+            order = writes[:]
+            random.Random(seed).shuffle(order)
+            store.upsert_nodes([w for w in order if isinstance(w, NodeUpsert)])
+            store.upsert_edges([w for w in order if isinstance(w, EdgeUpsert)])
+            prefix = store.config.keyspace_prefix
+            dumps.append([(name.removeprefix(prefix), row) for name, row in store.dump()])
+        finally:
+            cassandra_graphs.release(store)
+    nodes = {w.id for w in writes if isinstance(w, NodeUpsert)}
+    edges = {(w.from_id, w.to_id) for w in writes if isinstance(w, EdgeUpsert)}
+    assert dumps[0] == dumps[1]
+    assert len(dumps[0]) == len(nodes) + 2 * len(edges)
+
+
+@pytest.mark.integration
+def test_ttl_counts_from_the_event_time(cassandra: CassandraGraphStore) -> None:
+    ttl = FLEET.edge("cached_at").ttl_seconds
+    assert ttl is not None
+    now = time.time_ns() // 1000
+    soon = now - ttl * S + 3 * S  # an event of long ago: 3 s left
+    cassandra.upsert_edges([
+        EdgeUpsert("cached_at", "artifact:a1", "site:s1", {"tier": 0}, soon, prov("e1", soon)),
+        EdgeUpsert("cached_at", "artifact:a2", "site:s1", {"tier": 1}, now, prov("e2", now)),
+        EdgeUpsert("cached_at", "artifact:a3", "site:s1", {"tier": 2}, now - ttl * S - S,
+                   prov("e3", now)),  # expired before it arrived: never written
+    ])
+    table = cassandra._edge_ns("cached_at").out_edges
+    left = {
+        row[0]: row[1]
+        for row in cassandra.session.execute(
+            f"SELECT from_id, TTL(p_tier) FROM {table.qualified} WHERE from_id IN "
+            "('artifact:a1', 'artifact:a2', 'artifact:a3') AND bucket = 0"
+        )
+    }
+    assert set(left) == {"artifact:a1", "artifact:a2"}
+    assert left["artifact:a1"] <= 4 and left["artifact:a2"] > ttl - 60
+    got = cassandra.neighbours("cached_at", ["site:s1"], Direction.IN)["site:s1"]
+    assert [e.from_id for e in got] == ["artifact:a1", "artifact:a2"]
+    time.sleep(4.5)
+    got = cassandra.neighbours("cached_at", ["site:s1"], Direction.IN)["site:s1"]
+    assert [e.from_id for e in got] == ["artifact:a2"]
+    raw = list(cassandra.session.execute(
+        f"SELECT from_id FROM {table.qualified} WHERE from_id = 'artifact:a1' AND bucket = 0"))
+    assert raw == []  # gone from Cassandra itself, not only hidden
+    assert cassandra.expire(now + 10 * S) == 0
+
+
+@pytest.mark.integration
+def test_init_is_idempotent_and_adds_newly_declared_properties(
+    cassandra_graphs: CassandraGraphs,
+) -> None:
+    registry = _tiny_registry()
+    store = cassandra_graphs.store(registry)
+    grown_store = None
+    try:
+        assert store.init() == []  # made by the fixture already: nothing to do
+        assert store.init() == []
+        store.upsert_nodes([NodeUpsert("rack", "rack:r1", {"status": "ok"}, NOW, prov("e1", NOW))])
+        grown = dataclasses.replace(registry, nodes=dict(registry.nodes))
+        grown.nodes["rack"] = NodeType.declare(
+            "rack", [Prop("status", PropKind.STRING), Prop("room", PropKind.STRING)])
+        where = {"contact_points": store.config.contact_points, "port": store.config.port,
+                 "keyspace_prefix": store.config.keyspace_prefix}
+        with pytest.raises(StorageError, match="fleetgraph storage init"):
+            CassandraGraphStore(grown, **where)
+        grown_store = CassandraGraphStore(grown, schema="init", **where)
+        table = grown_store._node_ns("rack").nodes
+        columns = grown_store._cluster.metadata.keyspaces[table.keyspace].tables["nodes"].columns
+        assert "p_room" in columns
+        assert grown_store.init() == []
+        grown_store.upsert_nodes([
+            NodeUpsert("rack", "rack:r1", {"room": "b2"}, NOW + 1, prov("e2", NOW + 1))])
+        assert grown_store.get_nodes(["rack:r1"])["rack:r1"].props == {"status": "ok", "room": "b2"}
+        with pytest.raises(StorageError, match="buckets"):
+            CassandraGraphStore(grown, wide_edges={"cooled_by": Wide(Direction.IN, 4)},
+                                schema="init", **where)
+    finally:
+        if grown_store is not None:
+            grown_store.close()
+        cassandra_graphs.release(store)
+
+
+@pytest.mark.integration
+def test_driver_errors_surface_as_storage_errors(cassandra_graphs: CassandraGraphs) -> None:
+    store = cassandra_graphs.store()
+    store.close()
+    with pytest.raises(StorageError, match="failed"):
+        store.get_nodes(["cdu:c1"])
+    with pytest.raises(StorageError, match="no namespace"):
+        store.neighbours("toaster_of", ["cdu:c1"], Direction.OUT)
+    cassandra_graphs.free.append(store.config.keyspace_prefix)  # unused: hand it back
