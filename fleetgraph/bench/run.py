@@ -24,6 +24,15 @@ HOTNESS = """query($id: ID!, $from: DateTime, $to: DateTime) {
     siteId score replicas { artifactId tier lastAccess hits score } } }"""
 
 
+BLAST = """query($id: ID!, $at: DateTime) { blastRadius(componentId: $id, at: $at) {
+  truncated alreadyInFault items { id impact dependency path } jobs { jobId impact } } }"""
+PLACEMENT = """query($r: PlacementInput!) { placement(request: $r) {
+  candidates(first: 10) { siteId score freeGpuCount parts { gpu health model data energy } }
+  excluded { siteId reasons { code } } } }"""
+LINEAGE = """query($id: ID!) { lineage(id: $id, direction: UP, depth: 4) {
+  truncated nodes { id distance } edges { type fromId toId } } }"""
+
+
 def _iso(us: int) -> str:
     from serving.times import to_datetime
 
@@ -34,17 +43,34 @@ def _iso(us: int) -> str:
 
 def cases(events: list[tuple[str, dict[str, Any]]], now_us: int) -> list[queries.QueryCase]:
     _, oracle = queries.oracle()
+    import tests.oracle.audit as audit
+    import tests.oracle.incidents as incidents
+    import tests.oracle.scheduling as scheduling
+
     faulted = sorted({e["component_id"] for t, e in events
                       if t == "telemetry" and e["kind"] == "status" and e.get("fault_id")})
     models = sorted({e["artifact_id"] for t, e in events
                      if t == "artifacts" and e["artifact_id"].startswith("model:")})
-    since = now_us - 24 * HOUR_US
+    artifacts = sorted({e["artifact_id"] for t, e in events if t == "artifacts"
+                        and e["kind"] == "registered"
+                        and e["artifact_id"].startswith("artifact:")})[:50]
+    since, at = now_us - 24 * HOUR_US, now_us - HOUR_US
     return [
         queries.QueryCase("affectedJobs", AFFECTED, [{"id": c} for c in faulted],
                           lambda g, v: oracle.affected_jobs(g, v["id"])),
         queries.QueryCase("modelHotness", HOTNESS,
                           [{"id": m, "from": _iso(since), "to": _iso(now_us)} for m in models],
                           lambda g, v: oracle.model_hotness(g, v["id"], since, now_us)),
+        queries.QueryCase("blastRadius", BLAST,
+                          [{"id": c, "at": _iso(at)} for c in faulted],
+                          lambda g, v: incidents.blast_radius(g, v["id"], at)),
+        queries.QueryCase("placement", PLACEMENT,
+                          [{"r": {"gpus": n, "modelId": m, "at": _iso(at)}}
+                           for n in (8, 64) for m in models[:5]],
+                          lambda g, v: scheduling.placement(
+                              g, v["r"]["gpus"], at, model_id=v["r"]["modelId"])),
+        queries.QueryCase("lineage", LINEAGE, [{"id": a} for a in artifacts],
+                          lambda g, v: audit.lineage(g, v["id"], "UP", 4)),
     ]
 
 
