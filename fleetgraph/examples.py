@@ -25,6 +25,7 @@ from storage.base import Direction, GraphStore, TimeWindow
 
 PAGE = 1000
 SHOWN_ITEMS = 3
+SHOWN_SCALARS = 8
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,15 @@ def find_examples(store: GraphStore, now: int) -> list[Example]:
     }
   }
 }""", {"site": site.to_id}))
+        examples.append(Example(
+            f"Incident: what a failure of {cdu} takes down now, redundancy counted",
+            """query Blast($cdu: ID!) {
+  blastRadius(componentId: $cdu) {
+    truncated alreadyInFault
+    items { id impact dependency path }
+    jobs { jobId serverId impact }
+  }
+}""", {"cdu": cdu}))
     window = TimeWindow(now - 24 * HOUR_US, now)
     scores = {}
     for record in scan(store, "model"):
@@ -87,6 +97,41 @@ def find_examples(store: GraphStore, now: int) -> list[Example]:
     siteId score replicas { artifactId tier lastAccess hits score }
   }
 }""", {"model": model}))
+        examples.append(Example(
+            "Scheduler: where can a 16-GPU job of that model run",
+            """query Place($model: ID!) {
+  placement(request: {gpus: 16, modelId: $model}) {
+    candidates(first: 3) {
+      siteId score freeGpuCount parts { gpu health model data energy region }
+      freeGpus(limit: 2) { serverId gpuIds }
+    }
+    excluded { siteId reasons { code detail } }
+  }
+}""", {"model": model}))
+    datasets = [d.id for d in scan(store, "dataset")]
+    if datasets:
+        read = store.neighbours("read", datasets, Direction.IN)
+        dataset = max(datasets, key=lambda d: (len(read[d]), d))
+        examples.append(Example(
+            f"Auditor: where was {dataset} processed and held, outside us-ca and us-wa",
+            """query Residency($dataset: ID!) {
+  dataResidency(datasetId: $dataset, allowed: ["us-ca", "us-wa"]) {
+    itemIds
+    violations { itemId siteId jurisdiction jobIds held }
+  }
+}""", {"dataset": dataset}))
+        produced = store.neighbours("produced", [e.from_id for e in read[dataset]][:50],
+                                    Direction.OUT)
+        outputs = sorted(e.to_id for edges in produced.values() for e in edges)
+        if outputs:
+            examples.append(Example(
+                f"Auditor: where {outputs[0]} came from, with the events behind each edge",
+                """query Lineage($id: ID!) {
+  lineage(id: $id, direction: UP, depth: 3) {
+    nodes { id distance }
+    edges { type fromId toId origin { createdBy latest { source eventTime } } }
+  }
+}""", {"id": outputs[0]}))
     return examples
 
 
@@ -103,9 +148,10 @@ def run_example(store: GraphStore, example: Example, now: int) -> dict[str, Any]
 def shortened(value: Any) -> Any:
     """The answer with long lists cut to a few items, saying how many were left out."""
     if isinstance(value, list):
-        head = [shortened(v) for v in value[:SHOWN_ITEMS]]
-        if len(value) > SHOWN_ITEMS:
-            head.append(f"... {len(value) - SHOWN_ITEMS} more")
+        keep = SHOWN_ITEMS if any(isinstance(v, dict | list) for v in value) else SHOWN_SCALARS
+        head = [shortened(v) for v in value[:keep]]
+        if len(value) > keep:
+            head.append(f"... {len(value) - keep} more")
         return head
     if isinstance(value, dict):
         return {k: shortened(v) for k, v in value.items()}
