@@ -32,7 +32,7 @@ class CassandraGraphs:
 
     def __init__(self) -> None:
         self.tag = secrets.token_hex(3)
-        self.made = 0
+        self.created: dict[str, Any] = {}  # every prefix made, and its registry
         self.reusable: set[str] = set()  # prefixes with the fleet's default layout
         self.free: list[str] = []
         self._where: tuple[tuple[str, ...], int] | None = None
@@ -42,8 +42,7 @@ class CassandraGraphs:
         """Contact points and port, or skip (fail when the stack is required)."""
         if self._where is not None:
             return self._where
-        required = os.environ.get("FLEETGRAPH_REQUIRE_STACK") == "1"
-        if required:
+        if os.environ.get("FLEETGRAPH_REQUIRE_STACK") == "1":
             from infra.stack import ensure_up
 
             ends = ensure_up(only=["cassandra"])
@@ -69,8 +68,8 @@ class CassandraGraphs:
         if default and self.free:
             prefix, schema = self.free.pop(), "trust"
         else:
-            prefix, schema = f"t{self.tag}{self.made}_", "init"
-            self.made += 1
+            prefix, schema = f"t{self.tag}{len(self.created)}_", "init"
+            self.created[prefix] = registry
             if default:
                 self.reusable.add(prefix)
         return CassandraGraphStore(
@@ -79,24 +78,28 @@ class CassandraGraphs:
         )
 
     def release(self, store: Any) -> None:
+        prefix = store.config.keyspace_prefix
         try:
-            if store.config.keyspace_prefix in self.reusable:
+            if prefix in self.reusable:
                 store.truncate(only_written=True)
-                self.free.append(store.config.keyspace_prefix)
+                self.free.append(prefix)
             else:
                 store.drop_schema()
+                self.created.pop(prefix, None)
         finally:
             store.close()
 
     def drop_all(self) -> None:
+        """Drop every prefix made in this session, even half-made ones."""
         from storage.cassandra import CassandraGraphStore
 
-        if not self.free or self._where is None:
+        if self._where is None:
             return
         points, port = self._where
-        for prefix in self.free:
+        for prefix, registry in self.created.items():
             store = CassandraGraphStore(
-                FLEET, contact_points=points, port=port, keyspace_prefix=prefix, schema="trust"
+                registry, contact_points=points, port=port, keyspace_prefix=prefix,
+                schema="trust",
             )
             try:
                 store.drop_schema()
