@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from fleetgraph.errors import FleetgraphError
 from fleetgraph.settings import Settings
+from fleetgraph.stores import STORES, open_store
 from graph_model import FLEET
 from ingest.deadletter import DeadLetterFile
 from ingest.pipeline import Pipeline
@@ -145,20 +146,43 @@ def ingest(ctx: click.Context, events: Path | None, db: Path | None, fresh: bool
 
 
 @cli.command()
-@click.option("--db", type=click.Path(path_type=Path), default=None)
+@click.option("--store", "store_kind", type=click.Choice(STORES), default=None,
+              help="[env FLEETGRAPH_STORE; default embedded]")
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="Embedded store file [default: <data-dir>/graph.sqlite].")
 @click.option("--host", default=None, help="[env FLEETGRAPH_HOST; default 127.0.0.1]")
 @click.option("--port", type=int, default=None, help="[env FLEETGRAPH_PORT; default 8000]")
 @click.pass_context
-def serve(ctx: click.Context, db: Path | None, host: str | None, port: int | None) -> None:
-    """Serve GraphQL (GraphiQL at /graphql) over the embedded store."""
+def serve(ctx: click.Context, store_kind: str | None, db: Path | None, host: str | None,
+          port: int | None) -> None:
+    """Serve GraphQL (GraphiQL at /graphql) over the embedded store or Cassandra."""
     from serving.app import serve as run_server
 
     settings = _settings(ctx)
+    kind = store_kind or settings.store
     path = db or settings.sqlite_path
-    if not path.exists():
+    if kind == "embedded" and not path.exists():
         raise click.ClickException(f"no store at {path}: run `fleetgraph ingest` first")
-    run_server(SQLiteGraphStore(FLEET, path), host=host or settings.host,
+    run_server(open_store(settings, kind, path), host=host or settings.host,
                port=port or settings.port, **server_options(settings))
+
+
+@cli.group()
+def storage() -> None:
+    """The store's namespaces."""
+
+
+@storage.command("init")
+@click.pass_context
+def storage_init(ctx: click.Context) -> None:
+    """Create or migrate Cassandra's keyspaces and tables, one per node and edge type
+    (idempotent; FLEETGRAPH_CASSANDRA_HOSTS, FLEETGRAPH_KEYSPACE_PREFIX, FLEETGRAPH_REPLICATION)."""
+    from storage.cassandra import init_schema
+
+    ran = init_schema(_settings(ctx))
+    for statement in ran:
+        click.echo(statement)
+    click.echo(f"{len(ran)} schema statements ran" if ran else "schema is up to date")
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
