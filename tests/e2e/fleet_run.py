@@ -16,6 +16,7 @@ from ingest.simulator import SimulationConfig, simulate_messages
 from ingest.sinks import StoreSink
 from ingest.stages.validate import Validator
 from schemas import load_event_codec
+from storage.base import GraphStore
 from storage.embedded import SQLiteGraphStore
 
 END_US = 1_763_700_000_000_000  # 2025-11-21T04:40:00Z, fixed so runs repeat
@@ -28,7 +29,7 @@ class FleetRun:
     messages: list[Message]
     defects: dict[str, str]  # source position -> what is wrong with it
     clean_events: list[tuple[str, dict[str, Any]]]
-    store: SQLiteGraphStore
+    store: GraphStore
     dead_letters: DeadLetterList
     report: RunReport
 
@@ -50,7 +51,7 @@ def open_store(path: Path | str, clock_us: int = END_US) -> SQLiteGraphStore:
 
 
 def ingest_into(
-    store: SQLiteGraphStore, messages: Iterable[Message], clock_us: int = END_US
+    store: GraphStore, messages: Iterable[Message], clock_us: int = END_US
 ) -> tuple[DeadLetterList, RunReport]:
     """Run messages through a fresh pipeline into ``store``."""
     dead_letters = DeadLetterList()
@@ -67,9 +68,10 @@ def ingest(messages: Iterable[Message], path: Path | str) -> tuple[
     return store, dead_letters, report
 
 
-def fleet_run(path: Path) -> FleetRun:
+def fleet_run(store: GraphStore) -> FleetRun:
+    """The simulated fleet ingested into ``store``."""
     messages, defects = simulated_messages()
-    store, dead_letters, report = ingest(messages, path)
+    dead_letters, report = ingest_into(store, messages)
     codec = load_event_codec()
     clean = [(m.topic, codec.decode(m.payload)[1]) for m in messages if m.source not in defects]
     return FleetRun(messages, defects, clean, store, dead_letters, report)
