@@ -26,8 +26,9 @@ class CassandraGraphs:
     prefix back truncated, and the next store takes it. A test that holds
     several stores at once gets several prefixes. All are dropped at the end.
     Without a server on the CQL port the tests skip, unless
-    FLEETGRAPH_REQUIRE_STACK=1: then the stack is started, and failing that
-    the tests fail.
+    FLEETGRAPH_REQUIRE_STACK=1: then Cassandra is started (in a container when
+    a Docker engine answers, from the Maven-fetched stack otherwise), and
+    failing that the tests fail.
     """
 
     def __init__(self) -> None:
@@ -43,9 +44,9 @@ class CassandraGraphs:
         if self._where is not None:
             return self._where
         if os.environ.get("FLEETGRAPH_REQUIRE_STACK") == "1":
-            from infra.stack import ensure_up
+            from infra.containers import endpoints_for_tests
 
-            ends = ensure_up(only=["cassandra"])
+            ends = endpoints_for_tests(["cassandra"])
             self._where = (tuple(ends.cassandra_contact_points), ends.cassandra_port)
             return self._where
         if self._unavailable is None:
