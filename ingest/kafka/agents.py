@@ -1,0 +1,228 @@
+"""The Faust wiring, kept thin: agents, the dedup table and its flush timer.
+
+- one agent per source topic (``fleetgraph.process.<topic>``), each feeding
+  its messages to :class:`SourceProcessors` (the embedded runner's stages);
+- the ``dedup`` table (memory store, changelog-backed) holding buffered
+  updates, keyed by source partition so an entry's changelog partition is the
+  partition its updates came from; a timer flushes entries older than the
+  dedup window to the graph topics, waits for the producer, then deletes them;
+- the inventory side input (:mod:`ingest.kafka.sideinput`), which the source
+  agents wait for before processing their first message (inside the loop: Faust
+  subscribes a topic only once its stream is iterated);
+- one sink agent (``fleetgraph.sink``) subscribed to every graph topic,
+  writing batches to the GraphStore.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from fleetgraph.settings import Settings
+from graph_model.types import Registry
+from ingest.kafka.dedup import MappedDedup, partition_of
+from ingest.kafka.processor import SourceProcessors
+from ingest.kafka.records import GraphRecordCodec
+from ingest.kafka.sideinput import InventoryFollower, InventorySideInput
+from ingest.kafka.sinks import GraphTopicSink, TopicDeadLetters
+from ingest.kafka.store_writer import GraphStoreWriter, KafkaRecord
+from ingest.kafka.topics import TopicNames
+from ingest.stages.topology import Topology
+from ingest.stages.validate import Validator
+from schemas.codec import EventCodec
+from schemas.topics import SOURCE_TOPICS, Topic
+from storage.base import GraphStore
+
+log = logging.getLogger(__name__)
+DEDUP_TABLE = "dedup"
+SINK_BATCH = 2000
+SINK_WITHIN_S = 0.5
+
+
+class DedupTable(faust.Table[str, dict[str, Any]]):
+    """A table whose changelog partition is the one named in the key, so entries can be
+    deleted from a timer, outside any stream event."""
+
+    def partition_for_key(self, key: Any) -> int:
+        return partition_of(str(key))
+
+
+@dataclass
+class Activity:
+    """When the worker last did something (for exit-when-idle and logs)."""
+
+    last: float = field(default_factory=time.monotonic)
+    assigned: bool = False
+
+    def touch(self) -> None:
+        self.last = time.monotonic()
+
+    def idle_for(self) -> float:
+        return time.monotonic() - self.last
+
+
+class FaustPublisher:
+    """``publish(topic, key, value)`` through Faust's buffered producer."""
+
+    def __init__(self, app: Any, topics: list[str]) -> None:
+        self.app = app
+        self._topics: dict[str, Any] = {}
+        for name in topics:
+            self._topic(name)
+
+    def _topic(self, name: str) -> Any:
+        topic = self._topics.get(name)
+        if topic is None:
+            topic = self.app.topic(name, key_serializer="raw", value_serializer="raw")
+            self._topics[name] = topic
+        return topic
+
+    def __call__(self, topic: str, key: bytes | None, value: bytes) -> None:
+        self._topic(topic).send_soon(key=key, value=value)
+
+
+@dataclass
+class Processing:
+    processors: SourceProcessors
+    dedup: MappedDedup
+    sink: GraphTopicSink
+    follower: InventoryFollower | None
+    ready: asyncio.Event
+    owned: Callable[[], set[int]]  # the source partitions whose dedup entries are ours
+
+    def pending(self) -> int:
+        return self.dedup.pending(self.owned())
+
+
+def owned_partitions(app: Any, table: Any) -> set[int]:
+    """Partitions of ``table``'s changelog this worker is active for."""
+    changelog = table.changelog_topic_name
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
+
+
+def add_processing(
+    app: Any,
+    settings: Settings,
+    names: TopicNames,
+    registry: Registry,
+    codec: EventCodec,
+    activity: Activity,
+    *,
+    partitions: int,
+    publish: Callable[[str, bytes | None, bytes], None] | None = None,
+    follow_inventory: bool = True,
+    validator: Validator | None = None,
+) -> Processing:
+    """The source agents, the dedup table and timer, and the inventory side input."""
+    graph_codec = GraphRecordCodec(registry, names)
+    publish = publish or FaustPublisher(app, [*graph_codec.topics, names.deadletter])
+    table = app.tables.add(DedupTable(
+        app, name=DEDUP_TABLE, beacon=app.tables.beacon, partitions=partitions,
+        help="Buffered graph updates by source partition and record key.",
+    ))
+    window_us = int(settings.dedup_window_s * 1_000_000)
+    dedup = MappedDedup(table, window_us)
+    sink = GraphTopicSink(graph_codec, publish)
+    validator = validator or Validator(registry)
+    topology = Topology()
+    processors = SourceProcessors(
+        registry, codec, names, dedup, sink, TopicDeadLetters(names.deadletter, publish),
+        topology=topology, validator=validator,
+    )
+    follower = None
+    if follow_inventory:
+        side_input = InventorySideInput(codec, validator, topology)
+        follower = InventoryFollower(settings.kafka_bootstrap, names.source(Topic.INVENTORY),
+                                     partitions, side_input)
+        app.task(follower.run)
+        ready = follower.ready
+    else:
+        ready = asyncio.Event()
+        ready.set()
+    for topic in SOURCE_TOPICS:
+        _add_source_agent(app, names.source(topic), processors, ready, activity)
+
+    interval = max(0.2, min(1.0, settings.dedup_window_s / 2))
+
+    def owned() -> set[int]:
+        return owned_partitions(app, table)
+
+    async def flush_dedup() -> None:
+        await flush_due(app, dedup, sink, activity, owned())
+
+    app.timer(interval, name="fleetgraph.flush_dedup")(flush_dedup)
+    return Processing(processors, dedup, sink, follower, ready, owned)
+
+
+def _add_source_agent(app: Any, topic_name: str, processors: SourceProcessors,
+                      ready: asyncio.Event, activity: Activity) -> None:
+    channel = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
+
+    async def process(stream: Any) -> None:
+        # Iterate at once: Faust subscribes a topic only when its stream is iterated,
+        # so waiting before the loop would leave this worker's partitions unread.
+        async for event in stream.events():
+            if not ready.is_set():
+                await ready.wait()  # the topology side input first, as the embedded runner
+            message = event.message
+            processors.process(message.topic, message.partition, message.offset, message.value)
+            activity.touch()
+
+    app.agent(channel, name=f"fleetgraph.process.{topic_name}")(process)
+
+
+async def flush_due(app: Any, dedup: MappedDedup, sink: GraphTopicSink,
+                    activity: Activity, partitions: set[int] | None = None) -> int:
+    """Write the due dedup entries (of ``partitions``), wait until Kafka has them,
+    then delete them."""
+    try:
+        due = dedup.take_due(partitions=partitions)
+        if not due:
+            return 0
+        sink.write(due.upserts)
+        await app.producer.flush()
+        dedup.forget(due)
+        activity.touch()
+        return len(due)
+    except Exception:
+        log.exception("flushing the dedup buffer failed; the entries stay for the next tick")
+        return 0
+
+
+def add_store_sink(
+    app: Any,
+    names: TopicNames,
+    registry: Registry,
+    store_factory: Callable[[], GraphStore],
+    activity: Activity,
+    *,
+    publish: Callable[[str, bytes | None, bytes], None] | None = None,
+    batch_size: int = SINK_BATCH,
+) -> GraphStoreWriter:
+    """One agent over every graph topic, writing batches to the store."""
+    codec = GraphRecordCodec(registry, names)
+    publish = publish or FaustPublisher(app, [names.deadletter])
+    writer = GraphStoreWriter(codec, store_factory, TopicDeadLetters(names.deadletter, publish))
+    channel = app.topic(*codec.topics, key_serializer="raw", value_serializer="raw")
+
+    async def sink(stream: Any) -> None:
+        async for events in stream.take_events(batch_size, within=SINK_WITHIN_S):
+            records = [KafkaRecord(e.message.topic, e.message.partition, e.message.offset,
+                                   e.message.value) for e in events]
+            try:
+                decoded = writer.decode(records)
+                error = await asyncio.to_thread(writer.store, decoded)
+                if error is not None:
+                    writer.refuse(decoded, error)
+            except Exception:
+                log.exception("writing %d graph records failed", len(records))
+            activity.touch()
+
+    app.agent(channel, name="fleetgraph.sink")(sink)
+    return writer

@@ -1,0 +1,67 @@
+"""The Faust app of a worker, from Settings.
+
+A worker has a role: ``process`` (the four source agents, dedup table and its
+flush timer), ``sink`` (the graph topics into the GraphStore) or ``all``
+(both). Each role is its own consumer group (``<consumer_group>`` for ``all``,
+``<consumer_group>-process`` and ``<consumer_group>-sink`` otherwise), so any
+number of workers of one role share its partitions. Run either ``all``
+workers or split ones, not both: they would do the same work twice (the
+stores would merge it to the same graph, at twice the cost).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from fleetgraph.settings import Settings
+from ingest.kafka.topics import DEFAULT_PARTITIONS
+
+ROLES = ("all", "process", "sink")
+
+
+def app_id(settings: Settings, role: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    return settings.consumer_group if role == "all" else f"{settings.consumer_group}-{role}"
+
+
+def broker_urls(bootstrap: str) -> list[str]:
+    """``host:port,host:port`` -> Faust's ``kafka://`` URLs."""
+    return [f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip()]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    role: str = "all",
+    partitions: int = DEFAULT_PARTITIONS,
+    web_port: int | None = None,
+    **options: Any,
+) -> Any:
+    """A faust.App for one role; ``web_port=None`` runs no web server.
+
+    ``options`` override Faust settings (e.g. ``broker_commit_interval``).
+    """
+    ident = app_id(settings, role)
+    datadir = settings.data_dir / "faust" / ident
+    datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
+    config: dict[str, Any] = {
+        "broker": broker_urls(settings.kafka_bootstrap),
+        "store": "memory://",  # tables live in memory, rebuilt from their changelog
+        "topic_partitions": partitions,
+        "topic_replication_factor": 1,
+        "topic_disable_leader": True,
+        "table_standby_replicas": 0,  # a failed-over dedup partition is re-read from its changelog
+        "consumer_auto_offset_reset": "earliest",
+        "datadir": str(datadir),
+        "autodiscover": False,
+        "web_enabled": web_port is not None,
+        "web_port": web_port or 6066,
+        "web_host": settings.host,
+        "producer_linger": 0.005,
+        "broker_commit_interval": 1.0,
+    }
+    config.update(options)
+    return faust.App(ident, **config)

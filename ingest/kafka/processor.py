@@ -1,0 +1,93 @@
+"""A worker's processing, as plain code: one Pipeline per source topic.
+
+The four pipelines run the stages of the embedded runner unchanged and share
+the worker's topology (the enrichment side input) and its dedup buffer. A
+message never makes :meth:`SourceProcessors.process` raise: a refused event
+goes to the dead letters with its reason (by the Pipeline), and an unexpected
+exception with reason ``processing_error`` and the traceback's summary (Faust
+would ack the message anyway, and the agent would die).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+from graph_model.types import Registry
+from ingest.deadletter import DeadLetters
+from ingest.kafka.dedup import MappedDedup
+from ingest.kafka.sinks import processing_error
+from ingest.kafka.topics import TopicNames
+from ingest.message import Message
+from ingest.pipeline import Pipeline
+from ingest.sinks import GraphSink
+from ingest.stages.topology import Topology
+from ingest.stages.validate import Validator
+from schemas.codec import EventCodec
+from schemas.topics import SOURCE_TOPICS, Topic
+
+log = logging.getLogger(__name__)
+
+
+def source_position(topic: str, partition: int, offset: int) -> str:
+    """Provenance of a Kafka message: ``topic/partition/offset``."""
+    return f"{topic}/{partition}/{offset}"
+
+
+class SourceProcessors:
+    def __init__(
+        self,
+        registry: Registry,
+        codec: EventCodec,
+        names: TopicNames,
+        dedup: MappedDedup,
+        sink: GraphSink,
+        dead_letters: DeadLetters,
+        *,
+        topology: Topology | None = None,
+        validator: Validator | None = None,
+    ) -> None:
+        self.names = names
+        self.dedup = dedup
+        self.sink = sink
+        self.dead_letters = dead_letters
+        self.topology = topology if topology is not None else Topology()
+        self.pipelines: dict[Topic, Pipeline] = {
+            topic: Pipeline(registry, codec, sink, dead_letters, validator=validator,
+                            topology=self.topology, dedup=dedup)
+            for topic in SOURCE_TOPICS
+        }
+        self.errors: Counter[str] = Counter()  # exception type -> count
+
+    def process(self, topic: str, partition: int, offset: int, payload: bytes | None) -> None:
+        """Run one Kafka message through its topic's pipeline; never raises."""
+        source_topic = self.names.source_of(topic)
+        message = Message(
+            source_topic.value if source_topic else topic, payload or b"",
+            source_position(topic, partition, offset),
+        )
+        try:
+            if source_topic is None:
+                raise ValueError(f"{topic!r} is not a source topic of prefix "
+                                 f"{self.names.prefix!r}")
+            self.dedup.partition = partition
+            self.pipelines[source_topic].process(message)
+        except Exception as exc:
+            self.errors[type(exc).__name__] += 1
+            log.exception("processing %s failed; sent to the dead letters", message.source)
+            try:
+                self.dead_letters.put(message, processing_error(exc))
+            except Exception:
+                log.exception("could not dead-letter %s", message.source)
+
+    def counts(self) -> dict[str, int]:
+        """Totals over the four pipelines, for logs."""
+        total: Counter[str] = Counter()
+        for pipeline in self.pipelines.values():
+            s = pipeline.stats
+            total.update(received=s.received, accepted=s.accepted, upserts=s.upserts,
+                         filtered=sum(s.filtered.values()), dead_lettered=s.dead_lettered)
+        total.update(processing_errors=sum(self.errors.values()),
+                     collapsed=self.dedup.collapsed, flushed=self.dedup.flushed,
+                     buffered=len(self.dedup))
+        return dict(total)

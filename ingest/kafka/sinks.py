@@ -1,0 +1,60 @@
+"""Where a worker's processors send their output: per-type graph topics and the
+dead-letter topic, through a ``publish(topic, key, value)`` function (a Faust
+topic's ``send_soon`` on a worker, a list in tests). Nothing here knows Faust.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+from graph_model.records import Upsert
+from ingest.deadletter import dead_letter_record
+from ingest.errors import RejectedEvent
+from ingest.kafka.records import GraphRecordCodec
+from ingest.message import Message
+
+Publish = Callable[[str, bytes | None, bytes], None]
+PROCESSING_ERROR = "processing_error"
+
+
+class GraphTopicSink:
+    """A GraphSink that produces each upsert to its type's graph topic."""
+
+    def __init__(self, codec: GraphRecordCodec, publish: Publish) -> None:
+        self.codec = codec
+        self.publish = publish
+        self.written: Counter[str] = Counter()  # graph topic -> records
+
+    def write(self, upserts: Sequence[Upsert]) -> None:
+        for upsert in upserts:
+            record = self.codec.encode(upsert)
+            self.publish(record.topic, record.key, record.value)
+            self.written[record.topic] += 1
+
+
+class TopicDeadLetters:
+    """DeadLetters on a topic: the JSON record of ``dead_letter_record``, keyed by source."""
+
+    def __init__(self, topic: str, publish: Publish) -> None:
+        self.topic = topic
+        self.publish = publish
+        self.counts: Counter[str] = Counter()
+
+    def put(self, message: Message, error: RejectedEvent) -> None:
+        record = dead_letter_record(message, error)
+        self.publish(self.topic, message.source.encode(), json.dumps(record).encode())
+        self.counts[error.reason] += 1
+
+    def close(self) -> None:
+        pass
+
+
+def processing_error(exc: BaseException) -> RejectedEvent:
+    """A RejectedEvent for an unexpected exception, with the traceback's summary."""
+    frames = traceback.extract_tb(exc.__traceback__)[-5:]
+    where = " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}"
+                        for f in reversed(frames))
+    return RejectedEvent(PROCESSING_ERROR, f"{type(exc).__name__}: {exc} (at {where})")

@@ -1,0 +1,235 @@
+"""Running a Faust worker in-process: ``run_worker``, and ``python -m ingest.kafka.worker``.
+
+The worker creates missing topics, builds the app for its role, adds the
+agents and runs ``faust.Worker(app).execute_from_commandline()`` until SIGINT
+or SIGTERM, or, with ``exit_when_idle_s``, until it has had nothing to do for
+that long after getting partitions (for batch runs, tests and benchmarks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from fleetgraph.settings import Settings
+from graph_model import FLEET
+from graph_model.types import Registry
+from ingest.kafka.agents import Activity, Processing, add_processing, add_store_sink
+from ingest.kafka.app import ROLES, app_id, create_app
+from ingest.kafka.offsets import commit_start_offsets
+from ingest.kafka.store_writer import GraphStoreWriter
+from ingest.kafka.topics import DEFAULT_PARTITIONS, TopicNames, ensure_topics
+from schemas import load_event_codec
+from storage.base import GraphStore
+
+log = logging.getLogger("fleetgraph.worker")
+REPORT_EVERY_S = 10.0
+
+
+@dataclass
+class WorkerReport:
+    """What one worker did, from start to stop."""
+
+    role: str
+    processed: dict[str, int] = field(default_factory=dict)
+    dead_letters: dict[str, int] = field(default_factory=dict)
+    graph_records_read: int = 0
+    upserts_stored: int = 0
+
+
+def run_worker(
+    settings: Settings,
+    store_factory: Callable[[], GraphStore],
+    *,
+    role: str = "all",
+    partitions: int = DEFAULT_PARTITIONS,
+    web_port: int | None = None,
+    loglevel: str = "info",
+    exit_when_idle_s: float | None = None,
+    registry: Registry = FLEET,
+) -> WorkerReport:
+    """Run one worker of ``role`` ("all", "process" or "sink") until stopped.
+
+    ``store_factory`` makes the sink's GraphStore (called once, in the sink role).
+    ``partitions`` applies to topics this call creates; existing topics keep theirs.
+    ``web_port`` starts Faust's web server on that port (None: no web server).
+    Blocks; returns a report when the worker stops.
+    """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    names = TopicNames(settings.topic_prefix)
+    partitions = ensure_topics(settings.kafka_bootstrap, names, registry, partitions)
+    subscribed = [*(names.sources if role != "sink" else ()),
+                  *(names.graph_topics(registry) if role != "process" else ())]
+    asyncio.run(commit_start_offsets(settings.kafka_bootstrap, app_id(settings, role),
+                                     subscribed, partitions))
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    app = create_app(settings, role=role, partitions=partitions, web_port=web_port)
+    activity = Activity()
+    processing = writer = None
+    if role in ("all", "process"):
+        processing = add_processing(app, settings, names, registry, load_event_codec(),
+                                    activity, partitions=partitions)
+    if role in ("all", "sink"):
+        writer = add_store_sink(app, names, registry, store_factory, activity,
+                                batch_size=settings.batch_size)
+    _log_assignments(app, activity)
+    _report_every(app, processing, writer)
+    worker = faust.Worker(app, loglevel=loglevel, loop=loop, redirect_stdouts=False)
+    if exit_when_idle_s is not None:
+        _exit_when_idle(app, worker, activity, processing, exit_when_idle_s)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            raise
+    finally:
+        if writer is not None:
+            writer.close()
+    report = _report(role, processing, writer)
+    log.info("worker stopped: %s", report)
+    return report
+
+
+def _report(role: str, processing: Processing | None, writer: GraphStoreWriter | None
+            ) -> WorkerReport:
+    report = WorkerReport(role)
+    if processing is not None:
+        report.processed = processing.processors.counts()
+        report.dead_letters = dict(processing.processors.dead_letters.counts)
+    if writer is not None:
+        report.graph_records_read = writer.records
+        report.upserts_stored = writer.written
+    return report
+
+
+def _log_assignments(app: Any, activity: Activity) -> None:
+    """Log each assignment on one line (tests read it to see partitions split)."""
+
+    async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
+        by_topic: dict[str, list[int]] = {}
+        for tp in assigned:
+            by_topic.setdefault(tp.topic, []).append(tp.partition)
+        summary = " ".join(f"{topic}={','.join(map(str, sorted(ps)))}"
+                           for topic, ps in sorted(by_topic.items()))
+        log.info("fleetgraph assignment generation=%s %s",
+                 app.consumer_generation_id, summary or "(none)")
+        activity.assigned = bool(assigned)
+        activity.touch()
+
+    app.on_partitions_assigned.connect(on_assigned)
+
+
+def _report_every(app: Any, processing: Processing | None,
+                  writer: GraphStoreWriter | None) -> None:
+    async def report() -> None:
+        counts = processing.processors.counts() if processing else {}
+        if writer is not None:
+            counts = {**counts, "graph_records_read": writer.records,
+                      "upserts_stored": writer.written}
+        log.info("fleetgraph progress %s", " ".join(f"{k}={v}" for k, v in counts.items()))
+
+    app.timer(REPORT_EVERY_S, name="fleetgraph.progress")(report)
+
+
+def _exit_when_idle(app: Any, worker: Any, activity: Activity,
+                    processing: Processing | None, idle_s: float) -> None:
+    stopping: list[asyncio.Future[None]] = []  # keeps the stop task referenced
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(min(0.5, idle_s / 4))
+            if not activity.assigned or app.rebalancing or activity.idle_for() < idle_s:
+                continue
+            if processing is not None and (
+                processing.pending() or not processing.ready.is_set()
+            ):
+                continue
+            log.info("idle for %.1f s with nothing buffered: stopping", activity.idle_for())
+            stopping.append(asyncio.ensure_future(worker.stop()))
+            return
+
+    app.task(watch)
+
+
+def store_factory_for(settings: Settings, db: Path | None = None) -> Callable[[], GraphStore]:
+    """The store of ``settings.store``: "embedded" (SQLite at ``db`` or
+    ``settings.sqlite_path``) or "cassandra" (``settings.cassandra_*``)."""
+    if settings.store == "embedded":
+        path = db or settings.sqlite_path
+
+        def embedded() -> GraphStore:
+            from storage.embedded import SQLiteGraphStore
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return SQLiteGraphStore(FLEET, path)
+
+        return embedded
+    if settings.store == "cassandra":
+
+        def cassandra() -> GraphStore:
+            from storage.cassandra import CassandraGraphStore
+
+            return CassandraGraphStore(FLEET, settings)
+
+        return cassandra
+    raise ValueError(f"unknown store {settings.store!r} (embedded or cassandra)")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m ingest.kafka.worker",
+        description="Run a fleetgraph Faust worker (Kafka -> graph topics -> store). "
+                    "Settings come from FLEETGRAPH_* variables; flags override them.",
+    )
+    parser.add_argument("--role", choices=ROLES, default="all")
+    parser.add_argument("--store", choices=("embedded", "cassandra"), default=None,
+                        help="the sink's store [FLEETGRAPH_STORE; default embedded]")
+    parser.add_argument("--db", type=Path, default=None,
+                        help="embedded store file for the sink [default: <data-dir>/graph.sqlite]")
+    parser.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS,
+                        help="partitions of the topics this worker creates")
+    parser.add_argument("--web-port", type=int, default=None,
+                        help="start Faust's web server on this port [default: none]")
+    parser.add_argument("--loglevel", default="info")
+    parser.add_argument("--exit-when-idle", type=float, default=None, metavar="SECONDS")
+    parser.add_argument("--bootstrap", default=None, help="[FLEETGRAPH_KAFKA_BOOTSTRAP]")
+    parser.add_argument("--topic-prefix", default=None, help="[FLEETGRAPH_TOPIC_PREFIX]")
+    parser.add_argument("--group", default=None, help="[FLEETGRAPH_CONSUMER_GROUP]")
+    parser.add_argument("--dedup-window", type=float, default=None,
+                        help="seconds [FLEETGRAPH_DEDUP_WINDOW_S]")
+    parser.add_argument("--data-dir", type=Path, default=None, help="[FLEETGRAPH_DATA_DIR]")
+    return parser.parse_args(argv)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    overrides = {
+        "kafka_bootstrap": args.bootstrap, "topic_prefix": args.topic_prefix,
+        "consumer_group": args.group, "dedup_window_s": args.dedup_window,
+        "data_dir": args.data_dir, "store": args.store,
+    }
+    for name, value in overrides.items():
+        if value is not None:
+            setattr(settings, name, value)
+    return settings
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    settings = settings_from(args)
+    run_worker(settings, store_factory_for(settings, args.db),
+               role=args.role, partitions=args.partitions, web_port=args.web_port,
+               loglevel=args.loglevel, exit_when_idle_s=args.exit_when_idle)
+
+
+if __name__ == "__main__":
+    main()
