@@ -85,15 +85,57 @@ def simulate_to_log_quietly(path: Path, sites: int, hours: float, end_us: int) -
 
 @cli.command()
 @_simulation_options
+@click.option("--to", "target", type=click.Choice(["file", "kafka"]), default="file",
+              show_default=True, help="An Avro event log, or the source topics on Kafka.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Event log to write [default: <data-dir>/events.avro].")
 @click.pass_context
 def simulate(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate: float,
-             out: Path | None) -> None:
-    """Simulate a fleet and write its event stream to an Avro event log."""
-    path = out or _settings(ctx).events_path
+             target: str, out: Path | None) -> None:
+    """Simulate a fleet and write its event stream to an event log or to Kafka."""
+    settings = _settings(ctx)
+    if target == "kafka":
+        from ingest.kafka.producer import publish_messages
+        from ingest.simulator import SimulationConfig, simulate_messages
+
+        config = SimulationConfig(seed=seed, sites=sites, hours=hours,
+                                  malformed_rate=malformed_rate)
+        stream = ((str(t), p) for t, p, _ in simulate_messages(config, load_event_codec()))
+        count = publish_messages(settings, stream)
+        click.echo(f"published {count:,} messages to {settings.kafka_bootstrap} "
+                   f"(topics {settings.topic_prefix}<source>)")
+        return
+    path = out or settings.events_path
     count = simulate_to_log(path, sites, hours, seed, malformed_rate)
     click.echo(f"wrote {count:,} messages to {path}")
+
+
+@cli.command()
+@click.option("--role", type=click.Choice(["all", "process", "sink"]), default="all",
+              show_default=True, help="Process source topics, sink graph topics, or both.")
+@click.option("--store", "store_kind", type=click.Choice(STORES), default=None,
+              help="The sink's store [env FLEETGRAPH_STORE; default embedded].")
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="Embedded store file [default: <data-dir>/graph.sqlite].")
+@click.option("--partitions", type=int, default=4, show_default=True,
+              help="Partitions of the topics this worker creates.")
+@click.option("--web-port", type=int, default=None, help="Faust's web server port (off).")
+@click.option("--exit-when-idle", type=float, default=None, metavar="SECONDS",
+              help="Stop after this long with nothing to do (batch runs).")
+@click.pass_context
+def worker(ctx: click.Context, role: str, store_kind: str | None, db: Path | None,
+           partitions: int, web_port: int | None, exit_when_idle: float | None) -> None:
+    """Run a Faust worker: Kafka source topics -> stages -> per-type graph topics -> store.
+
+    Start several with the same FLEETGRAPH_CONSUMER_GROUP to split the partitions."""
+    from ingest.kafka.worker import run_worker
+
+    settings = _settings(ctx)
+    kind = store_kind or settings.store
+    report = run_worker(settings, lambda: open_store(settings, kind, db), role=role,
+                        partitions=partitions, web_port=web_port,
+                        exit_when_idle_s=exit_when_idle)
+    click.echo(str(report))
 
 
 def ingest_log(settings: Settings, events: Path, db: Path, *, fresh: bool) -> RunReport:
