@@ -45,6 +45,20 @@ SINK_BATCH = 2000
 SINK_WITHIN_S = 0.5
 
 
+class PersistBeforeCommit(faust.Sensor):
+    """Writes the dedup buffer's changed entries to its table just before Faust commits
+    source offsets (the commit then waits for the producer), so the changelog covers
+    every committed offset."""
+
+    def __init__(self, dedup: MappedDedup) -> None:
+        super().__init__()
+        self.dedup = dedup
+
+    def on_commit_initiated(self, consumer: Any) -> Any:
+        self.dedup.persist()
+        return None
+
+
 class DedupTable(faust.Table[str, dict[str, Any]]):
     """A table whose changelog partition is the one named in the key, so entries can be
     deleted from a timer, outside any stream event."""
@@ -59,9 +73,20 @@ class Activity:
 
     last: float = field(default_factory=time.monotonic)
     assigned: bool = False
+    first_event: float | None = None  # when the first source message was processed
+    last_stored: float | None = None  # when the sink last wrote to the store
 
     def touch(self) -> None:
         self.last = time.monotonic()
+
+    def event(self) -> None:
+        self.touch()
+        if self.first_event is None:
+            self.first_event = self.last
+
+    def stored(self) -> None:
+        self.touch()
+        self.last_stored = self.last
 
     def idle_for(self) -> float:
         return time.monotonic() - self.last
@@ -127,7 +152,16 @@ def add_processing(
         help="Buffered graph updates by source partition and record key.",
     ))
     window_us = int(settings.dedup_window_s * 1_000_000)
-    dedup = MappedDedup(table, window_us)
+    dedup = MappedDedup(table, window_us, write_behind=True)
+    app.sensors.add(PersistBeforeCommit(dedup))
+
+    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        # Faust has committed (and so persisted) before this signal; the next owner
+        # of these partitions reads their entries from the changelog
+        changelog = table.changelog_topic_name
+        dedup.drop({tp.partition for tp in revoked if tp.topic == changelog})
+
+    app.on_partitions_revoked.connect(on_revoked)
     sink = GraphTopicSink(graph_codec, publish)
     validator = validator or Validator(registry)
     topology = Topology()
@@ -172,7 +206,10 @@ def _add_source_agent(app: Any, topic_name: str, processors: SourceProcessors,
                 await ready.wait()  # the topology side input first, as the embedded runner
             message = event.message
             processors.process(message.topic, message.partition, message.offset, message.value)
-            activity.touch()
+            activity.event()
+            # A stream with a full buffer never suspends; let the sink agent, the
+            # producer and the timers run too.
+            await asyncio.sleep(0)
 
     app.agent(channel, name=f"fleetgraph.process.{topic_name}")(process)
 
@@ -180,12 +217,22 @@ def _add_source_agent(app: Any, topic_name: str, processors: SourceProcessors,
 async def flush_due(app: Any, dedup: MappedDedup, sink: GraphTopicSink,
                     activity: Activity, partitions: set[int] | None = None) -> int:
     """Write the due dedup entries (of ``partitions``), wait until Kafka has them,
-    then delete them."""
+    then delete them.
+
+    The records go straight to the producer, not through Faust's buffer: a
+    burst of thousands would hold every stream until the buffer drains.
+    """
     try:
         due = dedup.take_due(partitions=partitions)
         if not due:
             return 0
-        sink.write(due.upserts)
+        sent = []
+        for upsert in due.upserts:
+            record = sink.codec.encode(upsert)
+            sent.append(await app.producer.send(record.topic, record.key, record.value,
+                                                None, None, None))
+            sink.written[record.topic] += 1
+        await asyncio.gather(*sent)
         await app.producer.flush()
         dedup.forget(due)
         activity.touch()
@@ -222,7 +269,7 @@ def add_store_sink(
                     writer.refuse(decoded, error)
             except Exception:
                 log.exception("writing %d graph records failed", len(records))
-            activity.touch()
+            activity.stored()
 
     app.agent(channel, name="fleetgraph.sink")(sink)
     return writer

@@ -62,6 +62,7 @@ def create_app(
         "web_host": settings.host,
         "producer_linger": 0.005,
         "broker_commit_interval": 1.0,
+        "broker_max_poll_records": 500,
     }
     config.update(options)
     return faust.App(ident, **config)

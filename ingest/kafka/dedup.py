@@ -6,6 +6,13 @@ entries in any ``MutableMapping[str, dict]``: a plain dict in tests, a
 changelog-backed Faust table on a worker, so a restarted worker finds the
 updates it had buffered and flushes them.
 
+Merged upserts live decoded in memory; the mapping gets a JSON-able copy
+either on every update or, with ``write_behind``, only when :meth:`persist`
+is called: a worker calls it just before Faust commits source offsets, so the
+changelog holds every update the committed offsets cover, and a key updated
+ten times between two commits is written once (an entry created and flushed
+between two commits never reaches the changelog at all).
+
 On a worker the window runs on wall time: a backlog's event times would flush
 everything at once or nothing. ``add`` therefore never returns anything due;
 a timer calls :meth:`take_due`, writes what it got, then :meth:`forget`, which
@@ -26,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graph_model.avro import from_record, to_record
-from graph_model.records import NodeUpsert, Upsert
+from graph_model.records import EdgeUpsert, NodeUpsert, Upsert
 from ingest.stages.dedup import DedupBuffer, merge
 
 Entry = dict[str, Any]  # {"first_seen": µs, "count": n, "kind": ..., "type": ..., "record": {...}}
@@ -46,14 +53,22 @@ def partition_of(key: str) -> int:
     return int(key.split(SEPARATOR, 1)[0])
 
 
-def _entry(upsert: Upsert, first_seen: int, count: int) -> Entry:
-    kind = "node" if isinstance(upsert, NodeUpsert) else "edge"
-    return {"first_seen": first_seen, "count": count, "kind": kind, "type": upsert.type,
-            "record": to_record(upsert)}
+@dataclass(slots=True)
+class _Live:
+    first_seen: int
+    count: int
+    merged: Upsert
+    dirty: bool  # changed since last written to the mapping
 
+    def entry(self) -> Entry:
+        kind = "node" if isinstance(self.merged, NodeUpsert) else "edge"
+        return {"first_seen": self.first_seen, "count": self.count, "kind": kind,
+                "type": self.merged.type, "record": to_record(self.merged)}
 
-def _upsert(entry: Entry) -> Upsert:
-    return from_record(entry["kind"], entry["type"], entry["record"])
+    @classmethod
+    def of(cls, entry: Entry) -> _Live:
+        merged = from_record(entry["kind"], entry["type"], entry["record"])
+        return cls(entry["first_seen"], entry["count"], merged, dirty=False)
 
 
 @dataclass(frozen=True)
@@ -77,37 +92,67 @@ class MappedDedup(DedupBuffer):
         *,
         max_entries: int = 200_000,
         clock: Callable[[], int] = wall_clock_us,
+        write_behind: bool = False,
     ) -> None:
         super().__init__(window_us, max_entries)
         self.entries = entries
         self.clock = clock
+        self.write_behind = write_behind
         self.partition = 0  # the source partition of the message being processed
         self.flushed = 0
+        self.persisted = 0  # entries written to the mapping
+        self._live: dict[str, _Live] = {}
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return self.pending()
+
+    def keys(self, partitions: Container[int] | None = None) -> set[str]:
+        """Keys of the buffered entries (of ``partitions``), in memory or in the mapping."""
+        keys = set(self._live) | set(self.entries)
+        if partitions is None:
+            return keys
+        return {key for key in keys if partition_of(key) in partitions}
+
+    def _get(self, key: str) -> _Live | None:
+        live = self._live.get(key)
+        if live is None:
+            entry = self.entries.get(key)
+            if entry is not None:  # recovered from the changelog
+                live = self._live[key] = _Live.of(entry)
+        return live
 
     def add(self, upserts: Iterable[Upsert], now: int) -> list[Upsert]:
         """Merge updates into their entries; nothing is due here (see take_due)."""
-        entries = self.entries
         for upsert in upserts:
             self.taken_in += 1
             key = entry_key(self.partition, upsert)
-            entry = entries.get(key)
-            if entry is None:
-                entries[key] = _entry(upsert, self.clock(), 1)
-                continue
-            merged = _upsert(entry)
-            merge(merged, upsert)
-            entries[key] = _entry(merged, entry["first_seen"], entry["count"] + 1)
-            self.collapsed += 1
+            live = self._get(key)
+            if live is None:
+                live = self._live[key] = _Live(self.clock(), 1, _copy(upsert), dirty=True)
+            else:
+                merge(live.merged, upsert)
+                live.count += 1
+                live.dirty = True
+                self.collapsed += 1
+            if not self.write_behind:
+                self._write(key, live)
         return []
+
+    def _write(self, key: str, live: _Live) -> None:
+        self.entries[key] = live.entry()
+        live.dirty = False
+        self.persisted += 1
+
+    def persist(self) -> int:
+        """Write every entry changed since the last call to the mapping; return how many."""
+        dirty = [(key, live) for key, live in self._live.items() if live.dirty]
+        for key, live in dirty:
+            self._write(key, live)
+        return len(dirty)
 
     def pending(self, partitions: Container[int] | None = None) -> int:
         """Entries buffered for ``partitions`` (all when None)."""
-        if partitions is None:
-            return len(self.entries)
-        return sum(1 for key in self.entries if partition_of(key) in partitions)
+        return len(self.keys(partitions))
 
     def take_due(self, now: int | None = None, *, everything: bool = False,
                  partitions: Container[int] | None = None) -> Due:
@@ -118,19 +163,17 @@ class MappedDedup(DedupBuffer):
         """
         now = self.clock() if now is None else now
         cutoff = now - self.window_us
-        items = sorted(
-            ((key, entry) for key, entry in self.entries.items()
-             if partitions is None or partition_of(key) in partitions),
-            key=lambda item: item[1]["first_seen"],
-        )
-        overflow = len(items) - self.max_entries
+        lives = [(key, live) for key in self.keys(partitions)
+                 if (live := self._get(key)) is not None]
+        lives.sort(key=lambda item: item[1].first_seen)
+        overflow = len(lives) - self.max_entries
         upserts: list[Upsert] = []
         versions: dict[str, int] = {}
-        for key, entry in items:
-            if not everything and entry["first_seen"] > cutoff and overflow <= 0:
+        for key, live in lives:
+            if not everything and live.first_seen > cutoff and overflow <= 0:
                 break
-            upserts.append(_upsert(entry))
-            versions[key] = entry["count"]
+            upserts.append(_copy(live.merged))
+            versions[key] = live.count
             overflow -= 1
         return Due(upserts, versions)
 
@@ -138,12 +181,22 @@ class MappedDedup(DedupBuffer):
         """Delete the written entries that did not change since taken; return how many."""
         deleted = 0
         for key, count in due.versions.items():
-            entry = self.entries.get(key)
-            if entry is not None and entry["count"] == count:
+            live = self._live.get(key)
+            if live is None or live.count != count:
+                continue
+            del self._live[key]
+            if key in self.entries:
                 del self.entries[key]
-                deleted += 1
+            deleted += 1
         self.flushed += deleted
         return deleted
+
+    def drop(self, partitions: Container[int]) -> int:
+        """Forget in memory (not in the mapping) the entries of partitions no longer ours."""
+        gone = [key for key in self._live if partition_of(key) in partitions]
+        for key in gone:
+            del self._live[key]
+        return len(gone)
 
     def due(self, now: int) -> list[Upsert]:
         due = self.take_due(now)
@@ -154,3 +207,12 @@ class MappedDedup(DedupBuffer):
         due = self.take_due(everything=True)
         self.forget(due)
         return due.upserts
+
+
+def _copy(upsert: Upsert) -> Upsert:
+    prop_ts = dict(upsert.prop_ts) if upsert.prop_ts else None
+    if isinstance(upsert, NodeUpsert):
+        return NodeUpsert(upsert.type, upsert.id, dict(upsert.props), upsert.ts,
+                          upsert.provenance, prop_ts, upsert.created)
+    return EdgeUpsert(upsert.type, upsert.from_id, upsert.to_id, dict(upsert.props),
+                      upsert.ts, upsert.provenance, prop_ts, upsert.created)

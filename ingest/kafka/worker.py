@@ -42,6 +42,12 @@ class WorkerReport:
     dead_letters: dict[str, int] = field(default_factory=dict)
     graph_records_read: int = 0
     upserts_stored: int = 0
+    busy_s: float | None = None  # first source message processed -> last store write
+
+    @property
+    def events_per_second(self) -> float | None:
+        received = self.processed.get("received", 0)
+        return received / self.busy_s if received and self.busy_s else None
 
 
 def run_worker(
@@ -95,6 +101,8 @@ def run_worker(
         if writer is not None:
             writer.close()
     report = _report(role, processing, writer)
+    if activity.first_event is not None and activity.last_stored is not None:
+        report.busy_s = activity.last_stored - activity.first_event
     log.info("worker stopped: %s", report)
     return report
 

@@ -107,3 +107,74 @@ def test_more_entries_than_allowed_are_due_at_once_oldest_first() -> None:
         mapped.add([NodeUpsert("cdu", f"cdu:c{i}", {"status": "ok"}, T0,
                                Provenance(f"e{i}", "s", T0, "t"))], 0)
     assert [u.id for u in mapped.take_due().upserts] == ["cdu:c0", "cdu:c1"]  # type: ignore[union-attr]
+
+
+class CountingDict(dict[str, dict[str, object]]):
+    """A mapping that counts writes and deletes, as a changelog would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+        self.deletes = 0
+
+    def __setitem__(self, key: str, value: dict[str, object]) -> None:
+        self.writes += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.deletes += 1
+        super().__delitem__(key)
+
+
+def _node(n: int, node_id: str = "cdu:a", status: str = "ok") -> NodeUpsert:
+    return NodeUpsert("cdu", node_id, {"status": status}, T0 + n,
+                      Provenance(f"e{n}", "s", T0 + n, "t"))
+
+
+def test_write_behind_writes_each_changed_entry_once_per_persist() -> None:
+    clock = Clock()
+    entries = CountingDict()
+    mapped = MappedDedup(entries, window_us=1_000, clock=clock,  # type: ignore[arg-type]
+                         write_behind=True)
+    for n in range(10):
+        mapped.add([_node(n)], 0)
+    mapped.add([_node(0, "cdu:b")], 0)
+    assert entries.writes == 0 and len(mapped) == 2
+    assert mapped.persist() == 2 and mapped.persist() == 0
+    assert entries.writes == 2
+    assert entries["0|node|cdu|cdu:a"]["count"] == 10
+    # created and flushed between two persists: never written, nothing to delete
+    mapped.add([_node(0, "cdu:c")], 0)
+    clock.now += 2_000
+    assert mapped.forget(mapped.take_due()) == 3
+    assert (entries.writes, entries.deletes, len(entries)) == (2, 2, 0)
+
+
+def test_entries_left_in_the_mapping_are_taken_up_after_a_restart() -> None:
+    clock = Clock()
+    entries: dict[str, dict[str, object]] = {}
+    before = MappedDedup(entries, window_us=1_000, clock=clock,  # type: ignore[arg-type]
+                         write_behind=True)
+    before.add([_node(1, status="fault")], 0)
+    before.persist()
+    after = MappedDedup(entries, window_us=1_000, clock=clock,  # type: ignore[arg-type]
+                        write_behind=True)
+    after.add([_node(0, status="ok")], 0)  # older: merged under the recovered entry
+    clock.now += 2_000
+    due = after.take_due()
+    assert [u.props for u in due.upserts] == [{"status": "fault"}]
+    assert after.forget(due) == 1 and entries == {}
+
+
+def test_dropping_a_revoked_partition_keeps_its_persisted_entries() -> None:
+    entries: dict[str, dict[str, object]] = {}
+    mapped = MappedDedup(entries, window_us=1_000, clock=Clock(),  # type: ignore[arg-type]
+                         write_behind=True)
+    for partition in (0, 1):
+        mapped.partition = partition
+        mapped.add([_node(partition)], 0)
+    mapped.persist()
+    assert mapped.drop({1}) == 1
+    assert mapped.pending({0}) == 1 and mapped.pending({1}) == 1  # still in the mapping
+    assert [partition_of(k) for k in mapped.take_due(everything=True, partitions={0}).versions
+            ] == [0]
