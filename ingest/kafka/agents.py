@@ -73,8 +73,8 @@ class Activity:
 
     last: float = field(default_factory=time.monotonic)
     assigned: bool = False
-    first_event: float | None = None  # when the first source message was processed
-    last_stored: float | None = None  # when the sink last wrote to the store
+    first_event: float | None = None  # wall time of the first source message processed
+    last_stored: float | None = None  # wall time of the sink's last store write
 
     def touch(self) -> None:
         self.last = time.monotonic()
@@ -82,11 +82,11 @@ class Activity:
     def event(self) -> None:
         self.touch()
         if self.first_event is None:
-            self.first_event = self.last
+            self.first_event = time.time()
 
     def stored(self) -> None:
         self.touch()
-        self.last_stored = self.last
+        self.last_stored = time.time()
 
     def idle_for(self) -> float:
         return time.monotonic() - self.last

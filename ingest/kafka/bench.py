@@ -53,7 +53,12 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fleetgraph-bench-"))
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
     settings = Settings(topic_prefix=prefix, consumer_group=f"{prefix}ingest",
-                        dedup_window_s=args.dedup_window, data_dir=work, store=args.store)
+                        dedup_window_s=args.dedup_window, data_dir=work, store=args.store,
+                        keyspace_prefix=f"b{uuid.uuid4().hex[:6]}_")
+    if args.store == "cassandra":  # keyspaces of its own, dropped at the end
+        from storage.cassandra import init_schema
+
+        init_schema(settings)
     started = time.perf_counter()
     publish_messages(settings, messages, partitions=args.partitions)
     produce_s = time.perf_counter() - started
@@ -64,6 +69,14 @@ def main() -> None:
                             partitions=args.partitions, loglevel=args.loglevel,
                             exit_when_idle_s=5.0)
     finally:
+        if args.store == "cassandra":
+            from storage.cassandra import CassandraGraphStore
+
+            cassandra = CassandraGraphStore(FLEET, settings, schema="trust")
+            try:
+                cassandra.drop_schema()
+            finally:
+                cassandra.close()
         if not args.keep_topics:
             names = TopicNames(prefix)
             asyncio.run(delete_topics(settings.kafka_bootstrap,

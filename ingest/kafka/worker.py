@@ -42,7 +42,15 @@ class WorkerReport:
     dead_letters: dict[str, int] = field(default_factory=dict)
     graph_records_read: int = 0
     upserts_stored: int = 0
-    busy_s: float | None = None  # first source message processed -> last store write
+    first_event_at: float | None = None  # wall time of the first source message processed
+    last_stored_at: float | None = None  # wall time of the last store write
+
+    @property
+    def busy_s(self) -> float | None:
+        """First source message processed -> last store write (role "all")."""
+        if self.first_event_at is None or self.last_stored_at is None:
+            return None
+        return self.last_stored_at - self.first_event_at
 
     @property
     def events_per_second(self) -> float | None:
@@ -101,8 +109,7 @@ def run_worker(
         if writer is not None:
             writer.close()
     report = _report(role, processing, writer)
-    if activity.first_event is not None and activity.last_stored is not None:
-        report.busy_s = activity.last_stored - activity.first_event
+    report.first_event_at, report.last_stored_at = activity.first_event, activity.last_stored
     log.info("worker stopped: %s", report)
     return report
 
@@ -234,9 +241,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     settings = settings_from(args)
-    run_worker(settings, store_factory_for(settings, args.db),
-               role=args.role, partitions=args.partitions, web_port=args.web_port,
-               loglevel=args.loglevel, exit_when_idle_s=args.exit_when_idle)
+    report = run_worker(settings, store_factory_for(settings, args.db),
+                        role=args.role, partitions=args.partitions, web_port=args.web_port,
+                        loglevel=args.loglevel, exit_when_idle_s=args.exit_when_idle)
+    print(report, flush=True)
 
 
 if __name__ == "__main__":
