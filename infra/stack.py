@@ -585,6 +585,9 @@ async def _kafka_probe(port: int, timeout: float, make_ready_topic: bool) -> str
                 )
             if KAFKA_READY_TOPIC not in await asyncio.wait_for(admin.list_topics(), timeout):
                 return ""
+            # The first group lookup makes a fresh broker create __consumer_offsets;
+            # ready means a consumer group can find its coordinator now.
+            await asyncio.wait_for(admin.find_coordinator(KAFKA_READY_TOPIC), timeout)
         return f"cluster id {cluster.get('cluster_id')}"
     finally:
         await admin.close()

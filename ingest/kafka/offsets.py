@@ -14,10 +14,18 @@ the commits, and this is a no-op.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Iterable
+from typing import Any
 
 log = logging.getLogger(__name__)
+
+#: How long to wait for the group coordinator of a fresh broker: the first group
+#: lookup on a new cluster makes Kafka create ``__consumer_offsets`` (50 partitions),
+#: and until their leaders are elected every lookup answers "not available".
+COORDINATOR_WAIT_S = 90.0
 
 
 async def commit_start_offsets(bootstrap: str, group: str, topics: Iterable[str],
@@ -32,7 +40,7 @@ async def commit_start_offsets(bootstrap: str, group: str, topics: Iterable[str]
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        committed = await admin.list_consumer_group_offsets(group)
+        committed = await _committed_offsets(admin, group)
     finally:
         await admin.close()
     missing = [tp for tp in tps if tp not in committed]
@@ -53,3 +61,22 @@ async def commit_start_offsets(bootstrap: str, group: str, topics: Iterable[str]
         await consumer.stop()
     log.info("committed start offsets of %d partitions for group %s", len(missing), group)
     return len(missing)
+
+
+async def _committed_offsets(admin: Any, group: str,
+                             wait_s: float = COORDINATOR_WAIT_S) -> dict[Any, Any]:
+    """The group's committed offsets, retrying while its coordinator is not ready yet."""
+    from aiokafka.errors import KafkaError
+
+    deadline = time.monotonic() + wait_s
+    delay = 0.2
+    while True:
+        try:
+            return dict(await admin.list_consumer_group_offsets(group))
+        except KafkaError as exc:
+            if not getattr(exc, "retriable", False) or time.monotonic() > deadline:
+                raise
+            log.info("coordinator of group %s not ready (%r), retrying in %.1f s",
+                     group, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

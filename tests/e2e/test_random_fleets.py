@@ -5,6 +5,7 @@ reference."""
 from __future__ import annotations
 
 import random
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,9 @@ def test_random_fleets_answer_like_networkx(
 ) -> None:
     messages, _ = simulated_messages(config)
     random.Random(order_seed).shuffle(messages)
-    store, _, _ = ingest(messages, tmp_path / f"fleet-{order_seed}-{config.seed}.sqlite")
+    # One fresh store per example: pytest's tmp_path is shared by all of Hypothesis's
+    # examples, and examples often repeat seeds while other parameters differ.
+    store, _, _ = ingest(messages, Path(tempfile.mkdtemp(dir=tmp_path)) / "fleet.sqlite")
     codec = load_event_codec()
     graph: Any = oracle_graph.build_graph(
         (m.topic, codec.decode(m.payload)[1]) for m in messages)
