@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     query_timeout_s: float = 10.0
     dedup_window_s: float = 5.0
     batch_size: int = 5000
+    # the sink waits for a store that is down (capped exponential backoff), and
+    # stops the worker when an outage outlasts the deadline (ingest/kafka/store_writer.py)
+    store_retry_max_backoff_s: float = 10.0
+    store_outage_deadline_s: float = 900.0
 
     # the real stack (see README: "Running on Kafka and Cassandra")
     kafka_bootstrap: str = "127.0.0.1:9092"

@@ -31,7 +31,12 @@ from ingest.kafka.processor import SourceProcessors
 from ingest.kafka.records import GraphRecordCodec
 from ingest.kafka.sideinput import InventoryFollower, InventorySideInput
 from ingest.kafka.sinks import GraphTopicSink, TopicDeadLetters
-from ingest.kafka.store_writer import GraphStoreWriter, KafkaRecord
+from ingest.kafka.store_writer import (
+    GraphStoreWriter,
+    KafkaRecord,
+    StoreRetry,
+    StoreUnavailable,
+)
 from ingest.kafka.topics import TopicNames
 from ingest.stages.topology import Topology
 from ingest.stages.validate import Validator
@@ -251,11 +256,18 @@ def add_store_sink(
     *,
     publish: Callable[[str, bytes | None, bytes], None] | None = None,
     batch_size: int = SINK_BATCH,
+    retry: StoreRetry | None = None,
 ) -> GraphStoreWriter:
-    """One agent over every graph topic, writing batches to the store."""
+    """One agent over every graph topic, writing batches to the store.
+
+    While the store is down the agent waits (its partitions are not read on);
+    when the outage outlasts ``retry.deadline_s`` the worker crashes, the batch
+    unacknowledged, so a restarted worker writes it again.
+    """
     codec = GraphRecordCodec(registry, names)
     publish = publish or FaustPublisher(app, [names.deadletter])
-    writer = GraphStoreWriter(codec, store_factory, TopicDeadLetters(names.deadletter, publish))
+    writer = GraphStoreWriter(codec, store_factory, TopicDeadLetters(names.deadletter, publish),
+                              retry=retry or StoreRetry())
     channel = app.topic(*codec.topics, key_serializer="raw", value_serializer="raw")
 
     async def sink(stream: Any) -> None:
@@ -267,6 +279,10 @@ def add_store_sink(
                 error = await asyncio.to_thread(writer.store, decoded)
                 if error is not None:
                     writer.refuse(decoded, error)
+            except StoreUnavailable as exc:
+                writer.failure = exc
+                await app.crash(exc)
+                return
             except Exception:
                 log.exception("writing %d graph records failed", len(records))
             activity.stored()

@@ -5,18 +5,28 @@ with its reason) and written with one ``upsert_nodes`` and one
 ``upsert_edges`` call per batch through ``ingest.sinks.StoreSink``. The store
 is whatever ``store_factory`` makes (the embedded SQLite store, Cassandra):
 stores merge by event time, so batches may be written in any order and twice.
+
+A store that is down is not bad input: the batch is retried with capped
+exponential backoff until the store is back (the sink's partitions wait:
+backpressure), every retry logged with its reason, the store rebuilt (a new
+connection) every few failures. Past ``StoreRetry.deadline_s`` the writer raises
+``StoreUnavailable`` and the worker stops, its offsets uncommitted, rather than
+dead-lettering good data. Only an error that is not an outage (the store refuses
+the batch itself) is retried a few times and then dead-lettered as ``store_error``.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from fleetgraph.settings import Settings
 from graph_model.records import Upsert
 from ingest.deadletter import DeadLetters
-from ingest.errors import RejectedEvent
+from ingest.errors import IngestError, RejectedEvent
 from ingest.kafka.processor import source_position
 from ingest.kafka.records import GraphRecordCodec
 from ingest.message import Message
@@ -25,6 +35,57 @@ from storage.base import GraphStore
 
 log = logging.getLogger(__name__)
 STORE_ERROR = "store_error"
+
+
+class StoreUnavailable(IngestError):
+    """The store stayed unreachable past the sink's deadline: the worker must stop."""
+
+
+@dataclass(frozen=True)
+class StoreRetry:
+    """How the sink waits for its store."""
+
+    first_backoff_s: float = 0.5
+    max_backoff_s: float = 10.0
+    deadline_s: float = 900.0  # an outage longer than this stops the worker
+    refusal_attempts: int = 3  # tries of a batch the store refuses (not an outage)
+    reconnect_every: int = 3  # consecutive outage failures between store rebuilds
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StoreRetry:
+        return cls(max_backoff_s=settings.store_retry_max_backoff_s,
+                   deadline_s=settings.store_outage_deadline_s)
+
+    def backoff(self, failures: int) -> float:
+        """Seconds to wait after the ``failures``-th failure in a row (1, 2, ...)."""
+        return float(min(self.max_backoff_s, self.first_backoff_s * 2.0 ** min(failures - 1, 30)))
+
+
+def is_outage(error: BaseException) -> bool:
+    """True when ``error`` (or what caused it) says the store is unreachable or
+    overloaded (connections, timeouts, no host, a locked file), not that it
+    refuses what it was given."""
+    outage: tuple[type[BaseException], ...] = (OSError, sqlite3.OperationalError)
+    refusal: tuple[type[BaseException], ...] = ()
+    try:
+        from cassandra import DriverException, RequestValidationException
+        from cassandra.cluster import NoHostAvailable
+        from cassandra.connection import ConnectionException
+    except ImportError:  # pragma: no cover - the driver is a dependency
+        pass
+    else:
+        outage += (DriverException, NoHostAvailable, ConnectionException)
+        refusal = (RequestValidationException,)  # invalid query, unauthorized, ...
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if isinstance(link, refusal):
+            return False
+        if isinstance(link, outage):
+            return True
+        link = link.__cause__ or link.__context__
+    return False
 
 
 @dataclass(frozen=True)
@@ -40,6 +101,12 @@ class KafkaRecord:
                        source_position(self.topic, self.partition, self.offset))
 
 
+def _why(error: BaseException) -> str:
+    """The error and what caused it, on one line."""
+    cause = error.__cause__
+    return f"{error!r}" + (f" (caused by {cause!r})" if cause is not None else "")
+
+
 class GraphStoreWriter:
     def __init__(
         self,
@@ -47,19 +114,22 @@ class GraphStoreWriter:
         store_factory: Callable[[], GraphStore],
         dead_letters: DeadLetters,
         *,
-        attempts: int = 5,
-        backoff_s: float = 0.5,
+        retry: StoreRetry = StoreRetry(),
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.codec = codec
         self.store_factory = store_factory
         self.dead_letters = dead_letters
-        self.attempts = attempts
-        self.backoff_s = backoff_s
+        self.retry = retry
         self.sleep = sleep
+        self.clock = clock
         self._sink: StoreSink | None = None
         self.records = 0
         self.written = 0
+        self.retries = 0  # failed store writes that were tried again
+        self.reconnects = 0
+        self.failure: StoreUnavailable | None = None  # set when the worker must stop
 
     @property
     def sink(self) -> StoreSink:
@@ -79,26 +149,67 @@ class GraphStoreWriter:
         return decoded
 
     def store(self, decoded: Sequence[tuple[KafkaRecord, Upsert]]) -> Exception | None:
-        """Write decoded upserts, retrying the store; the last error when all attempts failed.
+        """Write decoded upserts, waiting for the store while it is down.
 
-        Safe to run in a thread: it touches only the store.
+        Returns None when written, or the error when the store refused the batch
+        ``refusal_attempts`` times (the caller dead-letters it); raises
+        StoreUnavailable when an outage outlasts the deadline. Blocks while it
+        waits (run it in a thread); touches only the store.
         """
         upserts = [upsert for _, upsert in decoded]
         if not upserts:
             return None
-        for attempt in range(1, self.attempts + 1):
+        started = self.clock()
+        failures = refusals = 0
+        while True:
             try:
                 self.sink.write(upserts)
             except Exception as exc:
-                log.warning("store write of %d upserts failed (attempt %d of %d): %r",
-                            len(upserts), attempt, self.attempts, exc)
-                if attempt == self.attempts:
-                    return exc
-                self.sleep(self.backoff_s * 2 ** (attempt - 1))
+                failures += 1
+                waited = self.clock() - started
+                if not is_outage(exc):
+                    refusals += 1
+                    if refusals >= self.retry.refusal_attempts:
+                        log.error("the store refused a batch of %d upserts %d times; "
+                                  "dead-lettering it: %r", len(upserts), refusals, exc)
+                        return exc
+                    reason = "refused"
+                elif waited >= self.retry.deadline_s:
+                    log.critical("the store has been unavailable for %.0f s (deadline %.0f s); "
+                                 "stopping: %r", waited, self.retry.deadline_s, exc)
+                    raise StoreUnavailable(
+                        f"store unavailable for {waited:.0f} s ({failures} failed writes of "
+                        f"{len(upserts)} upserts; deadline {self.retry.deadline_s:g} s): {exc!r}"
+                    ) from exc
+                else:
+                    reason = "unavailable"
+                    if failures % self.retry.reconnect_every == 0:
+                        self._reconnect()
+                delay = self.retry.backoff(failures)
+                if reason == "unavailable":
+                    delay = max(0.0, min(delay, self.retry.deadline_s - waited))
+                log.warning("store %s: write of %d upserts failed (%d in a row, %.1f s); "
+                            "retrying in %.1f s: %s",
+                            reason, len(upserts), failures, waited, delay, _why(exc))
+                self.retries += 1
+                self.sleep(delay)
             else:
+                if failures:
+                    log.warning("store back: %d upserts written after %d failed attempts "
+                                "in %.1f s", len(upserts), failures, self.clock() - started)
                 self.written += len(upserts)
                 return None
-        return None  # pragma: no cover - the loop always returns
+
+    def _reconnect(self) -> None:
+        """Drop the store; the next attempt makes a new one (a fresh connection)."""
+        sink, self._sink = self._sink, None
+        if sink is None:
+            return
+        self.reconnects += 1
+        try:
+            sink.store.close()
+        except Exception as exc:
+            log.warning("closing the unavailable store failed: %r", exc)
 
     def refuse(self, decoded: Sequence[tuple[KafkaRecord, Upsert]], error: Exception) -> None:
         """Send a batch the store refused to the dead letters (replayable from there)."""

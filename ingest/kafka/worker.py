@@ -24,7 +24,7 @@ from graph_model.types import Registry
 from ingest.kafka.agents import Activity, Processing, add_processing, add_store_sink
 from ingest.kafka.app import ROLES, app_id, create_app
 from ingest.kafka.offsets import commit_start_offsets
-from ingest.kafka.store_writer import GraphStoreWriter
+from ingest.kafka.store_writer import GraphStoreWriter, StoreRetry
 from ingest.kafka.topics import DEFAULT_PARTITIONS, TopicNames, ensure_topics
 from schemas import load_event_codec
 from storage.base import GraphStore
@@ -94,7 +94,8 @@ def run_worker(
                                     activity, partitions=partitions)
     if role in ("all", "sink"):
         writer = add_store_sink(app, names, registry, store_factory, activity,
-                                batch_size=settings.batch_size)
+                                batch_size=settings.batch_size,
+                                retry=StoreRetry.from_settings(settings))
     _log_assignments(app, activity)
     _report_every(app, processing, writer)
     worker = faust.Worker(app, loglevel=loglevel, loop=loop, redirect_stdouts=False)
@@ -108,6 +109,8 @@ def run_worker(
     finally:
         if writer is not None:
             writer.close()
+    if writer is not None and writer.failure is not None:
+        raise writer.failure  # the store stayed down past the deadline: fail loudly
     report = _report(role, processing, writer)
     report.first_event_at, report.last_stored_at = activity.first_event, activity.last_stored
     log.info("worker stopped: %s", report)

@@ -11,7 +11,11 @@ from typing import Any
 from cassandra import ConsistencyLevel, DriverException, ProtocolVersion
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
 from cassandra.connection import ConnectionException
-from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+from cassandra.policies import (
+    DCAwareRoundRobinPolicy,
+    ExponentialReconnectionPolicy,
+    TokenAwarePolicy,
+)
 from cassandra.query import tuple_factory
 
 from fleetgraph.settings import Settings
@@ -19,6 +23,9 @@ from storage.base import StorageError
 
 DDL_PROFILE = "fleetgraph-ddl"
 REQUEST_TIMEOUT_S = 30.0
+# a node that comes back is reconnected within this many seconds (the driver's default
+# grows to 10 minutes, so a sink waiting out a restart would wait that long)
+RECONNECT_MAX_S = 5.0
 DDL_TIMEOUT_S = 120.0
 
 # every exception the driver raises for a failed request or connection
@@ -73,7 +80,8 @@ def describe(exc: BaseException) -> str:
 
 def connect(config: CassandraConfig) -> tuple[Any, Any]:
     """A connected (Cluster, Session): protocol v5, token-aware routing inside the
-    local data centre, LOCAL_QUORUM, rows as tuples."""
+    local data centre, LOCAL_QUORUM, rows as tuples, reconnecting to a node that was
+    down within ``RECONNECT_MAX_S``."""
     routing = TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=config.local_dc))
     default = ExecutionProfile(
         load_balancing_policy=routing,
@@ -93,6 +101,7 @@ def connect(config: CassandraConfig) -> tuple[Any, Any]:
         protocol_version=ProtocolVersion.V5,
         execution_profiles={EXEC_PROFILE_DEFAULT: default, DDL_PROFILE: ddl},
         connect_timeout=10,
+        reconnection_policy=ExponentialReconnectionPolicy(0.5, RECONNECT_MAX_S, max_attempts=None),
     )
     try:
         with driver_errors("connect", config.where):

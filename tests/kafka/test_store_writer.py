@@ -1,14 +1,26 @@
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Sequence
+
+import pytest
+from cassandra import InvalidRequest
+from cassandra.cluster import NoHostAvailable
 
 from graph_model import FLEET
 from graph_model.records import NodeUpsert, Provenance
 from ingest.deadletter import DeadLetterList
 from ingest.kafka.records import GraphRecordCodec
-from ingest.kafka.store_writer import GraphStoreWriter, KafkaRecord
+from ingest.kafka.store_writer import (
+    GraphStoreWriter,
+    KafkaRecord,
+    StoreRetry,
+    StoreUnavailable,
+    is_outage,
+)
 from ingest.kafka.topics import TopicNames
-from storage.base import GraphStore
+from storage.base import GraphStore, StorageError
 from storage.embedded import SQLiteGraphStore
 
 CODEC = GraphRecordCodec(FLEET, TopicNames("fg."))
@@ -21,19 +33,51 @@ def _record(offset: int, node_id: str = "cdu:a") -> KafkaRecord:
 
 
 class FlakyStore(SQLiteGraphStore):
-    def __init__(self, failures: int) -> None:
+    """Fails its first ``failures`` node writes with ``error``."""
+
+    def __init__(self, failures: int, error: Exception | None = None) -> None:
         super().__init__(FLEET)
         self.failures = failures
+        self.error = error or OSError("store unreachable")
+        self.closed = False
 
     def upsert_nodes(self, nodes: Sequence[NodeUpsert]) -> None:
         if self.failures:
             self.failures -= 1
-            raise OSError("store unreachable")
+            raise self.error
         super().upsert_nodes(nodes)
 
+    def close(self) -> None:
+        self.closed = True
 
-def _writer(store: GraphStore, dead: DeadLetterList) -> GraphStoreWriter:
-    return GraphStoreWriter(CODEC, lambda: store, dead, attempts=3, sleep=lambda s: None)
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def _writer(store: GraphStore, dead: DeadLetterList, retry: StoreRetry | None = None,
+            clock: FakeTime | None = None) -> GraphStoreWriter:
+    clock = clock or FakeTime()
+    return GraphStoreWriter(CODEC, lambda: store, dead, retry=retry or StoreRetry(),
+                            sleep=clock.sleep,
+                            clock=lambda: clock.now)
+
+
+def _outage() -> StorageError:
+    """What the Cassandra store raises while its node is down."""
+    try:
+        raise NoHostAvailable("Unable to connect to any servers", {"127.0.0.1:9042": "refused"})
+    except NoHostAvailable as exc:
+        try:
+            raise StorageError("cassandra at 127.0.0.1:9042: write failed") from exc
+        except StorageError as error:
+            return error
 
 
 def test_unreadable_records_go_to_the_dead_letters_the_rest_to_the_store() -> None:
@@ -46,10 +90,99 @@ def test_unreadable_records_go_to_the_dead_letters_the_rest_to_the_store() -> No
         ("unknown_schema", "fg.graph.node.cdu/1/5")]
 
 
-def test_the_store_is_retried_then_the_batch_is_dead_lettered() -> None:
-    store, dead = FlakyStore(failures=2), DeadLetterList()
+def test_outages_and_refusals_are_told_apart() -> None:
+    assert is_outage(_outage())
+    assert is_outage(OSError("connection refused"))
+    assert is_outage(sqlite3.OperationalError("database is locked"))
+    assert not is_outage(StorageError("property 'status': not a string"))
+    assert not is_outage(ValueError("bad value"))
+    try:
+        raise StorageError("write failed") from InvalidRequest("unconfigured table")
+    except StorageError as refused:
+        assert not is_outage(refused)
+
+
+def test_backoff_doubles_up_to_its_cap() -> None:
+    retry = StoreRetry(first_backoff_s=0.5, max_backoff_s=10.0)
+    assert [retry.backoff(n) for n in range(1, 8)] == [0.5, 1, 2, 4, 8, 10, 10]
+    assert retry.backoff(10_000) == 10.0
+
+
+def test_an_outage_is_waited_out_and_nothing_is_dead_lettered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store, dead, clock = FlakyStore(failures=7, error=_outage()), DeadLetterList(), FakeTime()
+    writer = _writer(store, dead, StoreRetry(max_backoff_s=4.0, deadline_s=600.0,
+                                             reconnect_every=100), clock)
+    with caplog.at_level(logging.WARNING, logger="ingest.kafka.store_writer"):
+        assert writer.write([_record(1), _record(2, "cdu:b")]) == 2
+    assert dead.records == []
+    assert clock.slept == [0.5, 1, 2, 4, 4, 4, 4]
+    assert set(store.get_nodes(["cdu:a", "cdu:b"])) == {"cdu:a", "cdu:b"}
+    assert (writer.written, writer.retries) == (2, 7)
+    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(retries) == 7
+    assert all(m.startswith("store unavailable: ") and "write failed" in m
+               and "caused by NoHostAvailable" in m for m in retries)
+    assert "after 7 failed attempts" in caplog.records[-1].getMessage()
+
+
+def test_the_store_is_rebuilt_every_few_failures() -> None:
+    made: list[FlakyStore] = []
+
+    def factory() -> GraphStore:
+        made.append(FlakyStore(failures=2 if not made else 0, error=_outage()))
+        return made[-1]
+
+    clock = FakeTime()
+    writer = GraphStoreWriter(CODEC, factory, DeadLetterList(),
+                              retry=StoreRetry(reconnect_every=2), sleep=clock.sleep,
+                              clock=lambda: clock.now)
+    assert writer.write([_record(1)]) == 1
+    assert len(made) == 2 and made[0].closed and not made[1].closed
+    assert writer.reconnects == 1
+
+
+def test_a_store_that_cannot_even_be_made_is_waited_for() -> None:
+    attempts: list[int] = []
+
+    def factory() -> GraphStore:
+        attempts.append(1)
+        if len(attempts) < 4:
+            raise _outage()
+        return SQLiteGraphStore(FLEET)
+
+    clock = FakeTime()
+    writer = GraphStoreWriter(CODEC, factory, DeadLetterList(), sleep=clock.sleep,
+                              clock=lambda: clock.now)
+    assert writer.write([_record(1)]) == 1
+    assert len(attempts) == 4
+
+
+def test_an_outage_past_the_deadline_stops_the_writer_without_dead_letters() -> None:
+    store, dead, clock = FlakyStore(failures=10**6, error=_outage()), DeadLetterList(), FakeTime()
+    writer = _writer(store, dead, StoreRetry(max_backoff_s=10.0, deadline_s=60.0), clock)
+    with pytest.raises(StoreUnavailable, match="deadline 60 s"):
+        writer.write([_record(1)])
+    assert dead.records == []
+    assert clock.now == 60.0  # the last wait ends at the deadline, then one more try
+    assert max(clock.slept) == 10.0
+
+
+def test_a_batch_the_store_refuses_is_retried_then_dead_lettered() -> None:
+    refusal = StorageError("property 'status': not a string")
+    store, dead = FlakyStore(failures=2, error=refusal), DeadLetterList()
     assert _writer(store, dead).write([_record(1)]) == 1
     assert dead.records == []
-    store, dead = FlakyStore(failures=3), DeadLetterList()
-    assert _writer(store, dead).write([_record(1), _record(2)]) == 0
+    store, dead, clock = FlakyStore(failures=3, error=refusal), DeadLetterList(), FakeTime()
+    assert _writer(store, dead, clock=clock).write([_record(1), _record(2)]) == 0
     assert [r["reason"] for r in dead.records] == ["store_error", "store_error"]
+    assert clock.slept == [0.5, 1.0]
+
+
+def test_retry_limits_come_from_settings() -> None:
+    from fleetgraph.settings import Settings
+
+    retry = StoreRetry.from_settings(Settings(store_retry_max_backoff_s=3.0,
+                                              store_outage_deadline_s=42.0))
+    assert (retry.max_backoff_s, retry.deadline_s) == (3.0, 42.0)
