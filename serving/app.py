@@ -1,4 +1,9 @@
-"""The HTTP server: GraphQL (and GraphiQL) at /graphql, a health check at /healthz."""
+"""The HTTP server: GraphQL (and GraphiQL) at /graphql, a health check at /healthz.
+
+In front of GraphQL, outermost first: the body guard (size, JSON; serving.body),
+the per-request deadline (serving.deadline), the token and role gate
+(serving.security); then strawberry with the query guards (serving.guards).
+"""
 
 from __future__ import annotations
 
@@ -17,8 +22,9 @@ from strawberry.asgi import GraphQL
 from fleetgraph.errors import ConfigError
 from graph_model.fleet import FLEET
 from graph_model.types import Registry
+from serving.body import BodyGuard
 from serving.context import Clock, ServingContext, new_context
-from serving.deadline import Deadline
+from serving.deadline import Deadline, DeadlineStore
 from serving.guards import DEFAULT_LIMITS, Limits
 from serving.schema import build_schema
 from serving.security import RoleGate
@@ -46,7 +52,7 @@ class FleetGraphQL(GraphQL[ServingContext, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> ServingContext:
-        return new_context(self.store, registry=self.registry, clock=self.clock)
+        return new_context(DeadlineStore(self.store), registry=self.registry, clock=self.clock)
 
 
 async def healthz(request: Request) -> PlainTextResponse:
@@ -78,7 +84,8 @@ def create_app(
         clock=clock,
         graphiql=not production,
     )
-    endpoint = Deadline(RoleGate(graphql, tokens or {}), limits.timeout_s)
+    endpoint = BodyGuard(Deadline(RoleGate(graphql, tokens or {}), limits.timeout_s),
+                         limits.max_body_bytes)
     return Starlette(
         routes=[
             Route("/graphql", endpoint, methods=["GET", "POST"]),

@@ -2,16 +2,44 @@
 
 The response is held until the request finishes; when it takes longer than
 the limit the client gets 504 with a GraphQL-shaped error and the work is
-cancelled (store reads already running in a worker thread finish on their own).
+cancelled. Store reads run in worker threads, which a cancel cannot stop, so
+:class:`DeadlineStore` refuses any store call made after the request's
+deadline: a timed-out query stops at its next read instead of holding a
+worker thread (and the store) until it would have finished.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.security import send_json
+from graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
+from serving.errors import ServingError
+from serving.security import refuse
+from storage.base import Direction, GraphStore, Page, TimeWindow
+
+# A store call may run this long past the limit before it is refused, so that the
+# 504 (not a GraphQL error from a refused read) is what a timed-out client gets.
+GRACE_S = 0.1
+
+# time.monotonic() after which this request's store calls are refused; copied into
+# tasks and worker threads (asyncio.to_thread) with the rest of the context.
+_deadline: ContextVar[float | None] = ContextVar("fleetgraph_deadline", default=None)
+
+
+class QueryTimeout(ServingError):
+    """The request ran past its time limit."""
+
+    code = "TIMEOUT"
+
+
+def timeout_message(seconds: float) -> str:
+    return (f"query took longer than the {seconds:g} s limit; "
+            "narrow it (a time window, 'first', 'limit', fewer hops)")
 
 
 class Deadline:
@@ -28,13 +56,60 @@ class Deadline:
         async def hold(message: Message) -> None:
             held.append(message)
 
+        token = _deadline.set(time.monotonic() + self.seconds + GRACE_S)
         try:
             await asyncio.wait_for(self.app(scope, receive, hold), self.seconds)
         except TimeoutError:
-            await send_json(send, 504, {"data": None, "errors": [{
-                "message": f"query took longer than the {self.seconds:g} s limit; "
-                           "narrow it (a time window, 'first', 'limit', fewer hops)",
-                "extensions": {"code": "TIMEOUT"}}]})
+            await refuse(send, 504, timeout_message(self.seconds), "TIMEOUT")
             return
+        finally:
+            _deadline.reset(token)
         for message in held:
             await send(message)
+
+
+def check_deadline() -> None:
+    """Raise :class:`QueryTimeout` when the current request is past its deadline."""
+    deadline = _deadline.get()
+    if deadline is not None and time.monotonic() > deadline:
+        raise QueryTimeout("query ran past its time limit; its remaining reads were refused")
+
+
+class DeadlineStore(GraphStore):
+    """Delegates reads to ``inner`` while the current request has time left."""
+
+    def __init__(self, inner: GraphStore) -> None:
+        self.inner = inner
+
+    def get_nodes(self, ids: Sequence[str]) -> dict[str, NodeRecord]:
+        check_deadline()
+        return self.inner.get_nodes(ids)
+
+    def neighbours(
+        self,
+        edge_type: str,
+        ids: Sequence[str],
+        direction: Direction,
+        window: TimeWindow | None = None,
+    ) -> dict[str, list[EdgeRecord]]:
+        check_deadline()
+        return self.inner.neighbours(edge_type, ids, direction, window)
+
+    def scan_nodes(self, node_type: str, after: str | None, limit: int) -> Page:
+        check_deadline()
+        return self.inner.scan_nodes(node_type, after, limit)
+
+    def upsert_nodes(self, nodes: Sequence[NodeUpsert]) -> None:
+        self.inner.upsert_nodes(nodes)
+
+    def upsert_edges(self, edges: Sequence[EdgeUpsert]) -> None:
+        self.inner.upsert_edges(edges)
+
+    def expire(self, now_us: int) -> int:
+        return self.inner.expire(now_us)
+
+    def dump(self) -> Iterator[tuple[str, tuple[object, ...]]]:
+        return self.inner.dump()
+
+    def close(self) -> None:
+        self.inner.close()

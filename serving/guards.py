@@ -4,10 +4,13 @@ Depth, aliases and tokens use strawberry's extensions; the cost rule here
 estimates how many objects a query may touch before it runs: every field
 costs one, and a list field multiplies the cost of what it selects by its
 ``first`` or ``limit`` argument, or by ``ASSUMED_FANOUT`` when it has none.
+:class:`ErrorCodes` gives every GraphQL error a stable ``extensions.code``
+(the list is in docs/queries.md) so that clients need not read messages.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,11 +19,15 @@ from graphql import (
     GraphQLError,
     GraphQLList,
     GraphQLNonNull,
+    GraphQLSyntaxError,
     ValidationContext,
     ValidationRule,
     get_named_type,
 )
 from graphql.language import FragmentDefinitionNode, OperationDefinitionNode
+from strawberry.extensions import SchemaExtension
+
+from serving.errors import NotFound, ServingError
 
 ASSUMED_FANOUT = 20
 
@@ -32,6 +39,7 @@ class Limits:
     max_tokens: int = 4000
     max_cost: int = 200_000
     timeout_s: float = 10.0
+    max_body_bytes: int = 128 * 1024
 
 
 DEFAULT_LIMITS = Limits()
@@ -74,6 +82,7 @@ def cost_rule(max_cost: int) -> type[ValidationRule]:
                     f"(limit {max_cost:,}); ask for fewer items with 'first' or 'limit', "
                     "or select fewer nested lists",
                     node,
+                    extensions={"code": "QUERY_TOO_EXPENSIVE"},
                 ))
 
     return CostLimit
@@ -112,3 +121,45 @@ def _selection_cost(
             total += _selection_cost(fragment.selection_set, target, schema, fragments,
                                      inherited, depth + 1)
     return total
+
+
+# What the validation and parse errors of strawberry's guards say, and their codes.
+GUARD_MESSAGES = (
+    ("exceeds maximum operation depth", "QUERY_TOO_DEEP"),
+    ("aliases found. Allowed", "TOO_MANY_ALIASES"),
+    ("Document contains more than", "TOO_MANY_TOKENS"),
+    ("introspection has been disabled", "INTROSPECTION_DISABLED"),
+)
+
+
+def error_code(error: GraphQLError) -> str:
+    """The stable code of a GraphQL error, for ``extensions.code``."""
+    code = (error.extensions or {}).get("code")
+    if isinstance(code, str):
+        return code
+    original = error.original_error
+    if isinstance(original, ServingError):
+        own = getattr(original, "code", None)
+        if isinstance(own, str):
+            return own
+        return "NOT_FOUND" if isinstance(original, NotFound) else "BAD_USER_INPUT"
+    if original is not None and not isinstance(original, GraphQLError):
+        return "INTERNAL_SERVER_ERROR"
+    for text, guard_code in GUARD_MESSAGES:
+        if text in error.message:
+            return guard_code
+    if isinstance(error, GraphQLSyntaxError):
+        return "GRAPHQL_PARSE_FAILED"
+    if error.path is not None:  # an execution error whose message was masked
+        return "INTERNAL_SERVER_ERROR"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
+class ErrorCodes(SchemaExtension):
+    """Sets ``extensions.code`` on every error of a result; list it before MaskErrors
+    (its hook runs after theirs, so masked errors get a code too)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        for error in getattr(self.execution_context.result, "errors", None) or ():
+            error.extensions = {**(error.extensions or {}), "code": error_code(error)}

@@ -18,7 +18,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from fleetgraph.errors import FleetgraphError
-from serving.guards import DEFAULT_LIMITS, Limits, cost_rule
+from serving.guards import DEFAULT_LIMITS, ErrorCodes, Limits, cost_rule
 from serving.root.audit import AuditQuery
 from serving.root.graph import GraphQuery
 from serving.root.incidents import IncidentQuery
@@ -53,9 +53,11 @@ def build_schema(
 
     In production, introspection is off and the message of any error fleetgraph
     did not raise on purpose is masked; in development those messages are shown.
+    Every error gets a stable ``extensions.code`` (serving.guards.ErrorCodes).
     Extensions are created afresh for every operation.
     """
     extensions: list[Any] = [
+        ErrorCodes,
         partial(QueryDepthLimiter, max_depth=limits.max_depth),
         partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),

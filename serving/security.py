@@ -5,7 +5,8 @@
 Tokens come from settings (``FLEETGRAPH_API_TOKENS='{"<token>": "<role>"}'``),
 never from code. With no tokens configured (development) every request is
 ``ops``. A missing or unknown token gets 401, a root field the role may not
-read 403, each with a GraphQL-shaped error body.
+read 403, each with a GraphQL-shaped error body; only a GET without a query
+(the GraphiQL page, when it is served) needs no token.
 """
 
 from __future__ import annotations
@@ -82,27 +83,27 @@ class RoleGate:
             return
         body = await _read_body(receive)
         request = _graphql_request(scope, body)
-        if request is None:  # the GraphiQL page itself, or not a query at all
-            await self.app(scope, _replay(body), send)
+        if request is None and scope["method"] == "GET":  # the GraphiQL page, if served
+            await self.app(scope, replay(body), send)
             return
         role = self.tokens.get(_bearer(scope) or "")
         if role is None:
-            await _refuse(send, 401, "missing or unknown API token: send "
-                          "'Authorization: Bearer <token>'", "UNAUTHENTICATED")
+            await refuse(send, 401, "missing or unknown API token: send "
+                         "'Authorization: Bearer <token>'", "UNAUTHENTICATED")
             return
         allowed = ROLE_FIELDS[role]
-        if allowed is not EVERYTHING:
+        if request is not None and allowed is not EVERYTHING:
             try:
                 asked = root_fields(*request)
             except GraphQLSyntaxError:
                 asked = set()  # the server reports the syntax error itself
             forbidden = sorted(asked - allowed - ALWAYS)
             if forbidden:
-                await _refuse(send, 403, f"role {role!r} may not read "
-                              f"{', '.join(forbidden)}; it may read "
-                              f"{', '.join(sorted(allowed))}", "FORBIDDEN")
+                await refuse(send, 403, f"role {role!r} may not read "
+                             f"{', '.join(forbidden)}; it may read "
+                             f"{', '.join(sorted(allowed))}", "FORBIDDEN")
                 return
-        await self.app(scope, _replay(body), send)
+        await self.app(scope, replay(body), send)
 
 
 def _bearer(scope: Scope) -> str | None:
@@ -138,7 +139,7 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
+def replay(body: bytes) -> Receive:
     sent = False
 
     async def receive() -> Message:
@@ -151,7 +152,7 @@ def _replay(body: bytes) -> Receive:
     return receive
 
 
-async def _refuse(send: Send, status: int, message: str, code: str) -> None:
+async def refuse(send: Send, status: int, message: str, code: str) -> None:
     await send_json(send, status, {"data": None, "errors": [
         {"message": message, "extensions": {"code": code}}]})
 

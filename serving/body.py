@@ -1,0 +1,127 @@
+"""Request bodies: bounded in size, and a POST must be one GraphQL request in JSON.
+
+A body larger than ``max_bytes`` gets 413 (at once when its Content-Length
+says so, else as soon as the bytes read pass the limit); a POST that is not
+``application/json`` gets 415; a JSON body that does not parse, or is not one
+object with a ``query`` string (batching is off), gets 400. Each answer is a
+GraphQL-shaped error with a code (``PAYLOAD_TOO_LARGE``, ``UNSUPPORTED_MEDIA_TYPE``,
+``BAD_REQUEST``), sent before the token check and before any GraphQL work.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from serving.errors import ServingError
+from serving.security import refuse, replay
+
+# Past the limit the rest of a body is read and dropped up to this many bytes, so
+# that the client, still sending, reads the 413 instead of a reset connection.
+DRAIN_BYTES = 8 * 1024 * 1024
+
+
+class BodyTooLarge(ServingError):
+    """The request body passed the limit (answered with 413, never raised to a client)."""
+
+
+class BodyGuard:
+    """ASGI wrapper in front of the GraphQL endpoint."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = (f"request body larger than the {self.max_bytes:,}-byte limit; "
+                     "send a smaller query or fewer variables")
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await _drain(receive, declared)
+            await refuse(send, 413, too_large, "PAYLOAD_TOO_LARGE")
+            return
+        try:
+            body = await read_body(receive, self.max_bytes)
+        except BodyTooLarge:
+            await refuse(send, 413, too_large, "PAYLOAD_TOO_LARGE")
+            return
+        if scope["method"] == "POST" and not _is_json(scope):
+            await refuse(send, 415, "send the request as JSON (content-type: "
+                         "application/json) with a 'query' string", "UNSUPPORTED_MEDIA_TYPE")
+            return
+        problem = json_problem(body) if scope["method"] == "POST" else None
+        if problem is not None:
+            await refuse(send, 400, problem, "BAD_REQUEST")
+            return
+        await self.app(scope, replay(body), send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def read_body(receive: Receive, max_bytes: int) -> bytes:
+    """The whole body, or :class:`BodyTooLarge` once it passes ``max_bytes`` (the
+    rest is drained)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            if message.get("more_body"):
+                await _drain(receive, DRAIN_BYTES)
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _drain(receive: Receive, limit: int) -> None:
+    """Read and drop what is left of a body, up to ``min(limit, DRAIN_BYTES)`` bytes."""
+    dropped = 0
+    while dropped <= min(limit, DRAIN_BYTES):
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        dropped += len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
+
+
+def json_problem(body: bytes) -> str | None:
+    """What is wrong with a JSON POST body as a GraphQL request, or None."""
+    try:
+        payload: Any = json.loads(body)
+    except ValueError as exc:
+        return f"request body is not valid JSON: {exc}"
+    if not isinstance(payload, dict):
+        return ("request body must be one JSON object {\"query\": ..., \"variables\": ...}"
+                " (batched requests are not accepted)")
+    if not isinstance(payload.get("query"), str):
+        return "request body has no 'query' string"
+    if not isinstance(payload.get("variables"), dict | None):
+        return "'variables' must be a JSON object"
+    if not isinstance(payload.get("operationName"), str | None):
+        return "'operationName' must be a string"
+    return None
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            media: str = value.decode("latin-1").split(";", 1)[0].strip().lower()
+            return media == "application/json"
+    return False
