@@ -267,13 +267,21 @@ def demo(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate
 @click.option("--quick", is_flag=True, help="The quick profile (embedded only, ~2 minutes).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="JSON results [default: <data-dir>/bench.json].")
+@click.option("--sizes", default=None, help="Graph sizes of the full profile, e.g. 1e5,1e6 "
+              "[default: 1e5,1e6; 1e7 is possible but needs hours and many GiB].")
+@click.option("--skip-stack", is_flag=True,
+              help="Full profile without Kafka and Cassandra (embedded parts only).")
+@click.option("--windows", default=None, help="Dedup windows (s) for freshness, e.g. 5,1 "
+              "[default: FLEETGRAPH_DEDUP_WINDOW_S and 1].")
 @click.pass_context
-def bench(ctx: click.Context, quick: bool, out: Path | None) -> None:
+def bench(ctx: click.Context, quick: bool, out: Path | None, sizes: str | None,
+          skip_stack: bool, windows: str | None) -> None:
     """Benchmark ingest, queries and memory against baselines; print a table, write JSON."""
-    from fleetgraph.bench.run import run, table
+    from fleetgraph.bench.run import options, run, table
 
     path = out or _settings(ctx).data_dir / "bench.json"
-    results = run("quick" if quick else "full", path)
+    results = run("quick" if quick else options(_settings(ctx), sizes, skip_stack, windows),
+                  path)
     click.echo(table(results))
     click.echo(f"\nJSON: {path}")
 

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 
-from fleetgraph.bench import ingest, memory, queries, workload
+from fleetgraph.bench import (
+    cassandra_queries,
+    freshness,
+    ingest,
+    memory,
+    queries,
+    stack,
+    stack_ingest,
+    targets,
+    workload,
+)
 from fleetgraph.bench.machine import describe, peak_rss_mib
+from fleetgraph.settings import Settings
 from graph_model import FLEET
 from storage.embedded import SQLiteGraphStore
 
@@ -74,45 +88,106 @@ def cases(events: list[tuple[str, dict[str, Any]]], now_us: int) -> list[queries
     ]
 
 
-def run(profile: str, out: Path) -> dict[str, Any]:
+FULL_SIZES = ("1e5", "1e6")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a profile runs. ``quick``: embedded only at 1e5, under two minutes."""
+
+    profile: str = "full"
+    sizes: tuple[str, ...] = FULL_SIZES
+    stack: bool = True
+    windows: tuple[float, ...] | None = None  # dedup windows for freshness (None: settings')
+    settings: Settings = field(default_factory=Settings)
+
+    @classmethod
+    def quick(cls) -> Options:
+        return cls(profile="quick", sizes=("1e5",), stack=False)
+
+
+def run(profile: str | Options, out: Path) -> dict[str, Any]:
+    """Run a profile, writing the JSON to ``out`` after each part (partial results survive).
+    Reports figures and targets; never fails on a missed target."""
+    options = Options.quick() if profile == "quick" else (
+        profile if isinstance(profile, Options) else Options())
+    quick = options.profile == "quick"
     now_us = (time.time_ns() // 1000) // 60_000_000 * 60_000_000
-    sizes = ["1e5"] if profile == "quick" else ["1e5", "1e6"]
-    repeats = 200 if profile == "quick" else 500
-    results: dict[str, Any] = {"profile": profile, "machine": describe(), "sizes": {}}
+    repeats = 200 if quick else 500
+    results: dict[str, Any] = {"profile": options.profile, "machine": describe(), "sizes": {},
+                               "commands": {"bench": "fleetgraph bench" + (
+                                   " --quick" if quick else "")}}
+    if options.stack:
+        results["stack"] = stack.require_stack(options.settings)
+
+    def save() -> None:
+        results["targets"] = targets.evaluate(results)
+        results["machine"]["load_average_end"] = os.getloadavg()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2) + "\n")
+
     with tempfile.TemporaryDirectory() as tmp:
-        for name in sizes:
-            size = workload.size(name, now_us)
-            click.echo(f"[{name}] simulating {size.config.sites} sites, "
-                       f"{size.config.hours:g} h ...", err=True)
-            messages = workload.messages(size.config)
-            click.echo(f"[{name}] ingesting {len(messages):,} messages ...", err=True)
-            path = Path(tmp) / f"{name}.sqlite"
-            entry: dict[str, Any] = {"ingest_embedded": ingest.run_pipeline(
-                messages, path, now_us)}
-            store = SQLiteGraphStore(FLEET, path)
-            entry["stored_edges"] = sum(store.count(f"edge_{e}") for e in FLEET.edges)
-            click.echo(f"[{name}] {entry['stored_edges']:,} edges; building networkx ...",
-                       err=True)
-            graph_module, _ = queries.oracle()
-            events = queries.clean_events(messages)
-            del messages
-            graph = graph_module.build_graph(events)
-            click.echo(f"[{name}] querying ...", err=True)
-            entry["queries_embedded"] = queries.measure(
-                store, cases(events, now_us), graph, now_us, repeats)
-            store.close()
-            results["sizes"][name] = entry
-    click.echo("[memory] ingest RSS, stream x1 and x10 ...", err=True)
-    results["memory_embedded"] = memory.flatness(8, 2.0 if profile == "quick" else 6.0, now_us)
+        for name in options.sizes:
+            results["sizes"][name] = _size(name, now_us, repeats, Path(tmp), options)
+            save()
+    if options.stack:
+        _part(results, "stack_ingest", lambda: stack_ingest.run(
+            options.settings, 8, 8.0, now_us))
+        save()
+        windows = list(options.windows or (options.settings.dedup_window_s, 1.0))
+        _part(results, "freshness", lambda: freshness.run(options.settings, windows, now_us))
+        save()
+    click.echo("[memory] embedded ingest RSS, stream x1 and x10 ...", err=True)
+    results["memory_embedded"] = memory.flatness(8, 2.0 if quick else 6.0, now_us)
     results["bench_peak_rss_mib"] = round(peak_rss_mib(), 1)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    save()
     return results
 
 
+def _part(results: dict[str, Any], name: str, measure: Callable[[], Any]) -> None:
+    """One part of the profile; a failure is reported in the JSON, not raised."""
+    try:
+        results[name] = measure()
+    except Exception as exc:  # a benchmark reports, it does not stop
+        click.echo(f"[{name}] failed: {exc}", err=True)
+        results[name] = {"error": f"{type(exc).__name__}: {exc}"[:4000]}
+
+
+def _size(name: str, now_us: int, repeats: int, tmp: Path, options: Options) -> dict[str, Any]:
+    size = workload.size(name, now_us)
+    click.echo(f"[{name}] simulating {size.config.sites} sites, "
+               f"{size.config.hours:g} h ...", err=True)
+    messages = workload.messages(size.config)
+    click.echo(f"[{name}] ingesting {len(messages):,} messages ...", err=True)
+    path = tmp / f"{name}.sqlite"
+    entry: dict[str, Any] = {"ingest_embedded": ingest.run_pipeline(messages, path, now_us)}
+    store = SQLiteGraphStore(FLEET, path)
+    entry["stored_edges"] = sum(store.count(f"edge_{e}") for e in FLEET.edges)
+    click.echo(f"[{name}] {entry['stored_edges']:,} edges; building networkx ...", err=True)
+    graph_module, _ = queries.oracle()
+    events = queries.clean_events(messages)
+    del messages
+    started = time.perf_counter()
+    graph = graph_module.build_graph(events)
+    entry["networkx_build_s"] = round(time.perf_counter() - started, 1)
+    click.echo(f"[{name}] querying ...", err=True)
+    size_cases = cases(events, now_us)
+    del events
+    entry["queries_embedded"] = queries.measure(store, size_cases, graph, now_us, repeats)
+    store.close()
+    del graph
+    if options.stack:
+        _part(entry, "queries_cassandra", lambda: cassandra_queries.run(
+            options.settings, path, size_cases, now_us, repeats=200, budget_s=60.0,
+            label=name))
+    path.unlink(missing_ok=True)
+    return entry
+
+
 def table(results: dict[str, Any]) -> str:
-    lines = [f"fleetgraph bench ({results['profile']}) on {results['machine']['cpus']} cpus, "
-             f"{results['machine']['memory_gib']} GiB, load {results['machine']['load_average']}"]
+    machine = results["machine"]
+    lines = [f"fleetgraph bench ({results['profile']}) on {machine['cpus']} cpus, "
+             f"{machine['memory_gib']} GiB, load {machine['load_average']}"]
     for name, entry in results["sizes"].items():
         i = entry["ingest_embedded"]
         lines.append(f"\n[{name}: {entry['stored_edges']:,} edges] ingest embedded: "
@@ -120,12 +195,54 @@ def table(results: dict[str, Any]) -> str:
                      f"({i['events']:,} events in {i['seconds']} s); "
                      f"raw SQLite baseline {i['baseline_events_per_s']:,} events/s; "
                      f"ratio {i['ratio_to_baseline']}")
-        lines.append(f"  {'query':<16}{'p50 ms':>10}{'p99 ms':>10}{'nx p50':>10}{'nx p99':>10}")
+        cassandra = (entry.get("queries_cassandra") or {}).get("queries", {})
+        lines.append(f"  {'query':<14}{'p50 ms':>9}{'p99 ms':>9}{'nx p50':>9}{'nx p99':>9}"
+                     + (f"{'cas p50':>9}{'cas p99':>9}" if cassandra else ""))
         for query, q in entry["queries_embedded"].items():
-            lines.append(f"  {query:<16}{q['p50_ms']:>10}{q['p99_ms']:>10}"
-                         f"{q['networkx_p50_ms']:>10}{q['networkx_p99_ms']:>10}")
+            c = cassandra.get(query)
+            lines.append(f"  {query:<14}{q['p50_ms']:>9}{q['p99_ms']:>9}"
+                         f"{q['networkx_p50_ms']:>9}{q['networkx_p99_ms']:>9}"
+                         + (f"{c['p50_ms']:>9}{c['p99_ms']:>9}" if c else ""))
+        if "error" in (entry.get("queries_cassandra") or {}):
+            lines.append(f"  cassandra: {entry['queries_cassandra']['error'][:200]}")
+    s = results.get("stack_ingest")
+    if s and "error" not in s:
+        w = s["long"]["worker"]
+        lines.append(f"\nKafka -> Faust -> Cassandra: {s['events_per_s']:,} events/s "
+                     f"({w['events']:,} events, {w['upserts_stored']:,} upserts); driver "
+                     f"baseline {s['baseline_events_per_s']:,} events/s; ratio "
+                     f"{s['ratio_to_baseline']}; worker peak RSS "
+                     f"{s['short']['worker']['peak_rss_mib']} -> {w['peak_rss_mib']} MiB "
+                     f"on a 10x stream ({s['worker_rss_growth']:+.1%})")
+    elif s:
+        lines.append(f"\nKafka -> Faust -> Cassandra: {s['error'][:300]}")
+    f = results.get("freshness")
+    for r in (f or {}).get("runs", []):
+        lines.append(f"freshness (dedup window {r['dedup_window_s']:g} s, background "
+                     f"{r['background_rate']} msg/s): p50 {r['p50_ms']:,.0f} ms, p99 "
+                     f"{r['p99_ms']:,.0f} ms over {r['runs']} probes ({r['lost']} lost); "
+                     f"worker {r['worker_peak_rss_mib']} MiB, server "
+                     f"{r['server_peak_rss_mib']} MiB peak RSS")
+    if f and "error" in f:
+        lines.append(f"freshness: {f['error'][:300]}")
     m = results["memory_embedded"]
     lines.append(f"\nembedded ingest peak RSS: {m['short']['peak_rss_mib']} MiB for "
                  f"{m['short']['events']:,} events, {m['long']['peak_rss_mib']} MiB for "
                  f"{m['long']['events']:,} (growth {m['growth']:+.1%})")
+    lines.append("\ntargets:")
+    marks = {True: "met   ", False: "MISSED", None: "n/m   "}
+    for row in results.get("targets", []):
+        lines.append(f"  {marks[row['met']]} {row['target']}: {row['value']}")
     return "\n".join(lines)
+
+
+def options(settings: Settings, sizes: str | None, skip_stack: bool,
+            windows: str | None) -> Options:
+    """The full profile's options from the command line's strings."""
+    chosen = tuple(s.strip() for s in sizes.split(",") if s.strip()) if sizes else FULL_SIZES
+    unknown = [s for s in chosen if s not in workload.SIZES]
+    if unknown:
+        raise click.BadParameter(f"unknown size {unknown[0]!r} (one of "
+                                 f"{', '.join(workload.SIZES)})", param_hint="--sizes")
+    return Options(sizes=chosen, stack=not skip_stack, settings=settings,
+                   windows=tuple(float(w) for w in windows.split(",")) if windows else None)

@@ -9,6 +9,7 @@ from ingest.simulator import SimulationConfig, simulate_messages
 from schemas import load_event_codec
 
 HOUR_US = 3_600_000_000
+SIZES = ("1e5", "1e6", "1e7")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,132 @@
+"""Ingest on the real stack: sustained events/s through Kafka -> Faust -> Cassandra,
+the peak RSS of the worker, and the baseline: the cassandra-driver writing the same
+rows directly with ``execute_concurrent_with_args``.
+
+The fleet's messages are published first; one worker (``python -m
+ingest.kafka.worker``, role "all", sink on Cassandra) then drains them and
+stops when idle. Its rate is from the first source message processed to the
+last store write, as the worker reports it. Run twice, on a stream and on one
+ten times longer (same fleet, ten times the hours), for the memory check.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fleetgraph.bench import stack
+from fleetgraph.bench.cassandra_load import BulkLoader, flatten
+from fleetgraph.bench.ingest import RecordingSink
+from fleetgraph.bench.process import Child
+from fleetgraph.bench.stats import ratio
+from fleetgraph.settings import Settings
+from graph_model import FLEET
+from ingest.deadletter import DeadLetterList
+from ingest.message import Message
+from ingest.pipeline import Pipeline
+from ingest.runner import run_embedded
+from ingest.simulator import SimulationConfig, simulate_messages
+from ingest.stages.validate import Validator
+from schemas import load_event_codec
+from storage.embedded import SQLiteGraphStore
+
+PARTITIONS = 4
+
+
+def fleet_messages(sites: int, hours: float, end_us: int) -> list[tuple[str, bytes]]:
+    config = SimulationConfig(seed=11, sites=sites, hours=hours, end_time_us=end_us,
+                              malformed_rate=0.0)
+    return [(str(t), p) for t, p, _ in simulate_messages(config, load_event_codec())]
+
+
+def parse_report(text: str) -> dict[str, Any]:
+    """The figures of a worker's printed ``WorkerReport(...)``."""
+    def number(name: str) -> float | None:
+        found = re.findall(rf"{name}=([0-9.]+)", text)
+        return float(found[-1]) if found else None
+
+    received = re.findall(r"'received': (\d+)", text)
+    first, last = number("first_event_at"), number("last_stored_at")
+    busy = last - first if first is not None and last is not None else None
+    events = int(received[-1]) if received else 0
+    return {"events": events, "upserts_stored": int(number("upserts_stored") or 0),
+            "busy_s": round(busy, 3) if busy else None,
+            "events_per_s": round(events / busy) if busy else None}
+
+
+def run_worker(settings: Settings, work: Path, idle_s: float = 8.0,
+               timeout_s: float = 1800.0) -> dict[str, Any]:
+    """One worker draining the settings' topics into Cassandra; its report and peak RSS."""
+    env = {"FLEETGRAPH_KEYSPACE_PREFIX": settings.keyspace_prefix,
+           "FLEETGRAPH_CASSANDRA_HOSTS": settings.cassandra_hosts,
+           "FLEETGRAPH_CASSANDRA_PORT": str(settings.cassandra_port)}
+    child = Child(["-m", "ingest.kafka.worker", "--store", "cassandra",
+                   "--bootstrap", settings.kafka_bootstrap,
+                   "--topic-prefix", settings.topic_prefix, "--group", settings.consumer_group,
+                   "--dedup-window", str(settings.dedup_window_s), "--data-dir", str(work),
+                   "--partitions", str(PARTITIONS), "--exit-when-idle", str(idle_s),
+                   "--loglevel", "warning"], env=env, log=work / "worker.log")
+    code = child.wait(timeout_s)
+    if code != 0:
+        raise RuntimeError(f"worker exited with {code}: {child.output()}")
+    return {**parse_report(child.output()),
+            "peak_rss_mib": round(child.peak_rss_mib or 0.0, 1)}
+
+
+def baseline(messages: list[tuple[str, bytes]], store: Any, settings: Settings,
+             end_us: int, work: Path) -> dict[str, Any]:
+    """The rows the pipeline stores for these messages (the embedded runner's writes),
+    written straight through the driver into the same keyspaces."""
+    sqlite = SQLiteGraphStore(FLEET, work / "rows.sqlite")
+    sink = RecordingSink(sqlite)
+    pipeline = Pipeline(FLEET, load_event_codec(), sink, DeadLetterList(),
+                        validator=Validator(FLEET, clock=lambda: end_us))
+    run_embedded(pipeline, lambda: [Message(t, p, f"bench:{i}")
+                                    for i, (t, p) in enumerate(messages)])
+    sqlite.close()
+    loader = BulkLoader(store.session, FLEET, settings.keyspace_prefix, end_us)
+    load = loader.load(flatten(sink.batches))
+    return {**load.as_dict(), "events_per_s": round(len(messages) / load.seconds)}
+
+
+def run(settings: Settings, sites: int, hours: float, end_us: int) -> dict[str, Any]:
+    """Worker on a stream and on one ten times longer; the driver baseline on the longer."""
+    own = stack.private(settings, "ingest")
+    result: dict[str, Any] = {"dedup_window_s": own.dedup_window_s, "partitions": PARTITIONS,
+                              "keyspace_prefix": own.keyspace_prefix}
+    with tempfile.TemporaryDirectory() as tmp, stack.keyspaces(own) as store:
+        work = Path(tmp)
+        for name, length in (("short", hours), ("long", hours * 10)):
+            topics = own.model_copy(update={"topic_prefix": f"{own.topic_prefix}{name}.",
+                                            "consumer_group": f"{own.consumer_group}-{name}"})
+            from ingest.kafka.producer import publish_messages
+
+            messages = fleet_messages(sites, length, end_us)
+            started = time.perf_counter()
+            publish_messages(topics, messages, partitions=PARTITIONS)
+            publish_s = time.perf_counter() - started
+            click.echo(f"[stack ingest {name}] published {len(messages):,} messages in "
+                       f"{publish_s:.0f} s; worker draining them into Cassandra ...", err=True)
+            try:
+                result[name] = {"messages": len(messages), "sites": sites, "hours": length,
+                                "publish_s": round(publish_s, 1),
+                                "worker": run_worker(topics, work)}
+            finally:
+                stack.delete_topics(topics)
+            if name == "long":
+                click.echo(f"[stack ingest] baseline: the same rows through the driver "
+                           f"({len(messages):,} events) ...", err=True)
+                result["baseline"] = baseline(messages, store, own, end_us, work)
+            del messages
+    long, short = result["long"], result["short"]
+    result["events_per_s"] = long["worker"]["events_per_s"]
+    result["baseline_events_per_s"] = result["baseline"]["events_per_s"]
+    result["ratio_to_baseline"] = ratio(result["events_per_s"], result["baseline_events_per_s"])
+    result["worker_rss_growth"] = round(
+        long["worker"]["peak_rss_mib"] / short["worker"]["peak_rss_mib"] - 1, 3)
+    return result
