@@ -2,13 +2,15 @@
 
 In front of GraphQL, outermost first: the body guard (size, JSON; serving.body),
 the per-request deadline (serving.deadline), the token and role gate
-(serving.security); then strawberry with the query guards (serving.guards).
+(serving.security), in production a 404 for GraphiQL; then strawberry with the
+query guards (serving.guards).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 import strawberry
 import uvicorn
@@ -16,6 +18,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
@@ -27,7 +30,7 @@ from serving.context import Clock, ServingContext, new_context
 from serving.deadline import Deadline, DeadlineStore
 from serving.guards import DEFAULT_LIMITS, Limits
 from serving.schema import build_schema
-from serving.security import RoleGate
+from serving.security import RoleGate, refuse
 from serving.times import now_us
 from storage.base import GraphStore
 
@@ -53,6 +56,22 @@ class FleetGraphQL(GraphQL[ServingContext, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> ServingContext:
         return new_context(DeadlineStore(self.store), registry=self.registry, clock=self.clock)
+
+
+class NoIDE:
+    """Production: a GET without a query (a browser asking for GraphiQL) gets a
+    GraphQL-shaped 404 saying that the IDE is off, instead of a bare "Not Found"."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope["method"] == "GET"
+                and "query" not in parse_qs(scope.get("query_string", b"").decode())):
+            await refuse(send, 404, "GraphiQL and introspection are off in production "
+                         "mode; POST a JSON query to /graphql", "NOT_FOUND")
+            return
+        await self.app(scope, receive, send)
 
 
 async def healthz(request: Request) -> PlainTextResponse:
@@ -84,7 +103,8 @@ def create_app(
         clock=clock,
         graphiql=not production,
     )
-    endpoint = BodyGuard(Deadline(RoleGate(graphql, tokens or {}), limits.timeout_s),
+    inner: ASGIApp = NoIDE(graphql) if production else graphql
+    endpoint = BodyGuard(Deadline(RoleGate(inner, tokens or {}), limits.timeout_s),
                          limits.max_body_bytes)
     return Starlette(
         routes=[

@@ -63,3 +63,5 @@ def test_graphiql_is_off_in_production(fleet: CountingStore) -> None:
     production = create_app(fleet, production=True, tokens={"t": "ops"})
     off = request(production, "GET", "/graphql", **html)
     assert off.status_code == 404
+    assert off.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    assert "GraphiQL" in off.json()["errors"][0]["message"]
