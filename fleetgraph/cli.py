@@ -263,7 +263,7 @@ def demo(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate
         run_server(store, host=settings.host, port=port, **server_options(settings))
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--quick", is_flag=True, help="The quick profile (embedded only, ~2 minutes).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="JSON results [default: <data-dir>/bench.json].")
@@ -276,14 +276,59 @@ def demo(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate
 @click.pass_context
 def bench(ctx: click.Context, quick: bool, out: Path | None, sizes: str | None,
           skip_stack: bool, windows: str | None) -> None:
-    """Benchmark ingest, queries and memory against baselines; print a table, write JSON."""
+    """Benchmark ingest, queries and memory against baselines; print a table, write JSON.
+
+    `fleetgraph bench load` runs a load test against a running server instead."""
     from fleetgraph.bench.run import options, run, table
 
+    if ctx.invoked_subcommand is not None:
+        return
     path = out or _settings(ctx).data_dir / "bench.json"
     results = run("quick" if quick else options(_settings(ctx), sizes, skip_stack, windows),
                   path)
     click.echo(table(results))
     click.echo(f"\nJSON: {path}")
+
+
+@bench.command("load")
+@click.option("--url", default=None, help="The GraphQL endpoint "
+              "[default: http://<FLEETGRAPH_HOST>:<FLEETGRAPH_PORT>/graphql].")
+@click.option("--clients", default=8, show_default=True, help="Concurrent clients.")
+@click.option("--seconds", default=10.0, show_default=True, help="How long to send.")
+@click.option("--token", default=None, help="API token (an ops token reads every query) "
+              "[default: the first ops token in FLEETGRAPH_API_TOKENS, if any].")
+@click.option("--max-requests", default=1_000_000, show_default=True,
+              help="Stop after this many requests even if time is left.")
+@click.option("--store", "store_kind", type=click.Choice(STORES), default=None,
+              help="Where to pick real ids from: the server's store [env FLEETGRAPH_STORE].")
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="Embedded store file [default: <data-dir>/graph.sqlite].")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="JSON results.")
+@click.pass_context
+def bench_load(ctx: click.Context, url: str | None, clients: int, seconds: float,
+               token: str | None, max_requests: int, store_kind: str | None, db: Path | None,
+               out: Path | None) -> None:
+    """N clients for M seconds against a running server, with the users' queries on real
+    ids; errors, requests/s and p50/p99 per query."""
+    from fleetgraph.bench import load
+
+    settings = _settings(ctx)
+    url = url or f"http://{settings.host}:{settings.port}/graphql"
+    ops = [t for t, role in settings.api_tokens.items() if role == "ops"]
+    kind, path = store_kind or settings.store, db or settings.sqlite_path
+    if kind == "embedded" and not path.exists():
+        raise click.ClickException(f"no store at {path} to pick ids from: give --db")
+    store = open_store(settings, kind, path)
+    try:
+        report = load.run(url, store, clients=clients, seconds=seconds,
+                          token=token or next(iter(ops), None), max_requests=max_requests)
+    finally:
+        store.close()
+    click.echo(report.table())
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(load.dump(report))
+        click.echo(f"JSON: {out}")
 
 
 @cli.group()

@@ -27,6 +27,22 @@ PAGE = 1000
 SHOWN_ITEMS = 3
 SHOWN_SCALARS = 8
 
+SITE = """query Site($site: ID!) {
+  node(id: $site) {
+    ... on Site {
+      name region jurisdiction design powerHeadroomKw batterySoc solarKw
+      racks { id status cdus { id status } powerShelves { id } }
+      cdus { id status faults { id validFrom validTo code severity } }
+    }
+  }
+}"""
+RESIDENCY = """query Residency($dataset: ID!) {
+  dataResidency(datasetId: $dataset, allowed: ["us-ca", "us-wa"]) {
+    itemIds
+    violations { itemId siteId jurisdiction jobIds held }
+  }
+}"""
+
 
 @dataclass(frozen=True)
 class Example:
@@ -64,15 +80,7 @@ def find_examples(store: GraphStore, now: int) -> list[Example]:
         if site is not None:
             examples.append(Example(
                 f"Ops: what is in {site.to_id}, what cools its racks, what is faulty",
-                """query Site($site: ID!) {
-  node(id: $site) {
-    ... on Site {
-      name region jurisdiction design powerHeadroomKw batterySoc solarKw
-      racks { id status cdus { id status } powerShelves { id } }
-      cdus { id status faults { id validFrom validTo code severity } }
-    }
-  }
-}""", {"site": site.to_id}))
+                SITE, {"site": site.to_id}))
         examples.append(Example(
             f"Incident: what a failure of {cdu} takes down now, redundancy counted",
             """query Blast($cdu: ID!) {
@@ -114,12 +122,7 @@ def find_examples(store: GraphStore, now: int) -> list[Example]:
         dataset = max(datasets, key=lambda d: (len(read[d]), d))
         examples.append(Example(
             f"Auditor: where was {dataset} processed and held, outside us-ca and us-wa",
-            """query Residency($dataset: ID!) {
-  dataResidency(datasetId: $dataset, allowed: ["us-ca", "us-wa"]) {
-    itemIds
-    violations { itemId siteId jurisdiction jobIds held }
-  }
-}""", {"dataset": dataset}))
+            RESIDENCY, {"dataset": dataset}))
         produced = store.neighbours("produced", [e.from_id for e in read[dataset]][:50],
                                     Direction.OUT)
         outputs = sorted(e.to_id for edges in produced.values() for e in edges)
