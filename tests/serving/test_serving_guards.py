@@ -202,3 +202,20 @@ def test_production_hides_the_schema_and_needs_tokens(fleet: CountingStore) -> N
     assert "introspection" in errors(response).lower()
     assert codes(response) == {"INTROSPECTION_DISABLED"}
     assert ask(app, NODE, "ops-token").json()["data"] == {"node": {"id": "site:s1"}}
+
+
+def test_answering_errors_have_codes_and_bugs_are_masked_in_production(
+    fleet: CountingStore,
+) -> None:
+    missing = ask(create_app(fleet), '{ affectedJobs(componentId: "cdu:s9-c9") { truncated } }')
+    assert codes(missing) == {"NOT_FOUND"}
+    assert codes(ask(create_app(fleet), '{ node(id: "bad id") { id } }')) == {"BAD_USER_INPUT"}
+
+    class Broken(CountingStore):
+        def get_nodes(self, ids: Sequence[str]) -> dict[str, NodeRecord]:
+            raise RuntimeError("secret detail")
+
+    app = create_app(Broken(fleet), production=True, tokens=TOKENS)
+    response = ask(app, NODE, "ops-token")
+    assert codes(response) == {"INTERNAL_SERVER_ERROR"}
+    assert errors(response) == "Unexpected error."
