@@ -20,6 +20,24 @@ def interval_of(edge: EdgeRecord) -> Interval:
     return edge.props.get(VALID_FROM), edge.props.get(VALID_TO)
 
 
+def existed_at(edge: EdgeRecord, at_us: int | None) -> bool:
+    """The graph held ``edge`` at ``at_us`` (docs/queries.md, "as of"): its first write
+    has an event time at or before ``at_us``, and its validity interval, if it has one,
+    contains ``at_us``. ``None`` means no time filter."""
+    if at_us is None:
+        return True
+    if not recorded_by(edge, at_us):
+        return False
+    start, end = interval_of(edge)
+    return (start is None or start <= at_us) and (end is None or at_us < end)
+
+
+def recorded_by(edge: EdgeRecord, at_us: int | None) -> bool:
+    """The edge's first write has an event time at or before ``at_us`` (``None``: always):
+    the graph knew of it then, whatever its interval (history stays history)."""
+    return at_us is None or edge.origin is None or edge.origin.created_at <= at_us
+
+
 def window_interval(window: TimeWindow) -> Interval:
     return window.start, window.end
 

@@ -39,6 +39,11 @@ Readings of the text, where it leaves room:
   a hop reaches more new nodes than the limit leaves room for, the first ones by
   id are kept, the others and the edges to them are left out, the walk stops
   there, and ``truncated`` is true.
+* ``at`` (as of): only the edges the graph had recorded by ``at`` are walked
+  (``intervals.recorded_by``: first written at or before ``at``); lineage is
+  history, so an edge whose interval ended before ``at`` still counts. A job's
+  ``ran_at`` site and a site's jurisdiction are read from the nodes as they are
+  now. Without ``at``, every edge.
 * The start must be stored, or have an edge of a step: otherwise NotFound.
   Pseudo-nodes (``jurisdiction:...``) cannot start a walk.
 """
@@ -52,6 +57,7 @@ from typing import Literal
 from graph_model.records import EdgeRecord, NodeRecord, Origin
 from graph_model.types import VALID_FROM, VALID_TO
 from serving.errors import InvalidArgument, NotFound
+from serving.queries.intervals import recorded_by
 from serving.queries.lookup import type_of
 from storage.base import Direction, GraphStore
 
@@ -110,8 +116,10 @@ def lineage(
     direction: LineageDirection,
     depth: int = DEFAULT_DEPTH,
     limit: int = DEFAULT_LIMIT,
+    at_us: int | None = None,
 ) -> Lineage:
-    """The lineage of ``node_id`` up to ``depth`` edges, at most ``limit`` nodes."""
+    """The lineage of ``node_id`` up to ``depth`` edges, at most ``limit`` nodes, as the
+    graph held it at ``at_us`` (``None``: every edge)."""
     if direction not in STEPS:
         raise InvalidArgument(f"direction must be UP or DOWN, got {direction!r}")
     if not 0 <= depth <= MAX_DEPTH:
@@ -129,7 +137,7 @@ def lineage(
     for hop in range(1, depth + 1):
         if not frontier:
             break
-        walked = _walk(store, direction, frontier, records, hop)
+        walked = _walk(store, direction, frontier, records, hop, at_us)
         if hop == 1 and not walked and node_id not in records:
             raise NotFound(f"no node {node_id!r} in the graph")
         new = sorted({far for _, far in walked} - distance.keys())
@@ -159,6 +167,7 @@ def _walk(
     frontier: list[str],
     records: dict[str, NodeRecord],
     hop: int,
+    at_us: int | None = None,
 ) -> list[tuple[LineageEdge, str]]:
     """Every step's edges from the frontier, with the node each leads to.
 
@@ -187,6 +196,8 @@ def _walk(
         found = store.neighbours(edge_type, ids, way)
         for near in ids:
             for record in found.get(near, []):
+                if not recorded_by(record, at_us):
+                    continue
                 far = record.to_id if way is OUT else record.from_id
                 edge = LineageEdge(record.type, record.from_id, record.to_id, hop, record.origin)
                 walked.append((edge, far))

@@ -2,8 +2,9 @@
 
 See docs/queries.md. A breadth-first search from ``from_id``: each level is one
 batched ``neighbours`` read per edge type and direction (only the directions
-the frontier's node types can have), over every edge, past and present (the
-query has no time). It keeps every predecessor of a node on the level before,
+the frontier's node types can have), over every edge, past and present, or,
+with ``at``, over the edges the graph held at ``at`` (``intervals.existed_at``).
+It keeps every predecessor of a node on the level before,
 so when ``to_id`` is reached the answer is the shortest path that is smallest
 id by id from the start: from ``from_id``, each hop goes to the smallest id
 that still lies on a shortest path to ``to_id``.
@@ -30,8 +31,9 @@ from graph_model.fleet import FLEET
 from graph_model.records import EdgeRecord
 from graph_model.types import Registry
 from serving.errors import InvalidArgument, NotFound
+from serving.queries.intervals import existed_at
 from serving.queries.lookup import type_of
-from storage.base import Direction, GraphStore
+from storage.base import Direction, GraphStore, TimeWindow
 
 DEFAULT_DEPTH = 6
 MAX_DEPTH = 12
@@ -54,9 +56,11 @@ def shortest_path(
     edge_types: Sequence[str],
     max_depth: int = DEFAULT_DEPTH,
     *,
+    at_us: int | None = None,
     registry: Registry = FLEET,
 ) -> PathResult:
-    """A shortest path from ``from_id`` to ``to_id`` over ``edge_types``, both ways."""
+    """A shortest path from ``from_id`` to ``to_id`` over ``edge_types``, both ways,
+    over the edges held at ``at_us`` (``None``: every edge)."""
     types = _checked(from_id, to_id, edge_types, max_depth, registry)
     found = store.get_nodes([from_id, to_id])
     for node_id in dict.fromkeys((from_id, to_id)):
@@ -65,7 +69,7 @@ def shortest_path(
     if from_id == to_id:
         return PathResult([from_id], [], False)
 
-    search = _Search(store, types, registry, from_id)
+    search = _Search(store, types, registry, from_id, at_us)
     for _ in range(max_depth):
         if not search.expand():
             return PathResult(None, [], False)
@@ -94,9 +98,16 @@ class _Search:
     """Breadth-first levels from one node, with every predecessor on the level before."""
 
     def __init__(
-        self, store: GraphStore, edge_types: list[str], registry: Registry, start: str
+        self,
+        store: GraphStore,
+        edge_types: list[str],
+        registry: Registry,
+        start: str,
+        at_us: int | None = None,
     ) -> None:
         self.store = store
+        self.at_us = at_us
+        self.window = None if at_us is None else TimeWindow.at(at_us)
         self.registry = registry
         self.edge_types = edge_types
         self.start = start
@@ -115,9 +126,11 @@ class _Search:
             ids = [n for n in self.frontier if type_of(n) in near_types]
             if not ids:
                 continue
-            adjacency = self.store.neighbours(edge_type, ids, direction, None)
+            adjacency = self.store.neighbours(edge_type, ids, direction, self.window)
             for near in ids:
                 for edge in adjacency.get(near, []):
+                    if not existed_at(edge, self.at_us):
+                        continue
                     far = edge.to_id if direction is Direction.OUT else edge.from_id
                     if far == near or self.level_of.get(far, depth) < depth:
                         continue

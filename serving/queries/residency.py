@@ -31,6 +31,11 @@ Readings of the text, where it leaves room:
   lists are sorted by item, then site.
 * The start may be a dataset, artifact or model id; it must be stored or have a
   ``read``, ``derived_from`` or ``cached_at`` edge, otherwise NotFound.
+* A window ``[from, to)`` (either side open) narrows the answer to that time: the
+  walk follows only edges first written before ``to`` (what the graph held then);
+  a reading job counts only when one of its ``ran_on`` intervals overlaps the
+  window (one more read, ``ran_on`` out of the reading jobs); a replica only when
+  its ``cached_at`` interval overlaps it. Without a window, all time.
 * At most ``limit`` items (default 100,000); ``truncated`` says when the walk was
   cut (the items kept are the first reached, level by level in id order).
 """
@@ -43,9 +48,10 @@ from dataclasses import dataclass
 from graph_model.records import EdgeRecord
 from graph_model.types import VALID_FROM, VALID_TO
 from serving.errors import InvalidArgument, NotFound
+from serving.queries.intervals import recorded_by
 from serving.queries.lineage import job_sites
 from serving.queries.lookup import type_of
-from storage.base import Direction, GraphStore
+from storage.base import Direction, GraphStore, TimeWindow
 
 DEFAULT_LIMIT = 100_000
 DATA_TYPES = frozenset({"dataset", "artifact", "model"})
@@ -78,12 +84,20 @@ def data_residency(
     dataset_id: str,
     allowed: Collection[str],
     limit: int = DEFAULT_LIMIT,
+    window: TimeWindow | None = None,
 ) -> Residency:
-    """Places of ``dataset_id`` and its DOWN-lineage, and those outside ``allowed``."""
+    """Places of ``dataset_id`` and its DOWN-lineage, and those outside ``allowed``,
+    within ``window`` (``None``: all time)."""
     if type_of(dataset_id) not in DATA_TYPES:
         raise InvalidArgument(f"{dataset_id!r} is not a dataset, artifact or model id")
     if limit < 1:
         raise InvalidArgument(f"limit must be at least 1, got {limit}")
+    if window is not None and window.start is not None and window.end is not None and (
+        window.end < window.start
+    ):
+        raise InvalidArgument("the window ends before it starts ('to' < 'from')")
+    # first written before the window's end (times are integer microseconds)
+    last = None if window is None or window.end is None else window.end - 1
     found = store.get_nodes([dataset_id])
     items: dict[str, None] = {dataset_id: None}
     readers: dict[str, set[str]] = {}  # item -> jobs that read it
@@ -97,14 +111,17 @@ def data_residency(
         reached: set[str] = set()
         for item in frontier:
             for edge in reads.get(item, []):
+                if not recorded_by(edge, last):
+                    continue
                 readers.setdefault(item, set()).add(edge.from_id)
                 if edge.from_id not in seen_jobs:
                     new_jobs.add(edge.from_id)
-            reached.update(e.from_id for e in derived.get(item, []))
+            reached.update(e.from_id for e in derived.get(item, []) if recorded_by(e, last))
         seen_jobs |= new_jobs
         if new_jobs:
             produced = store.neighbours("produced", sorted(new_jobs), Direction.OUT)
-            reached.update(e.to_id for edges in produced.values() for e in edges)
+            reached.update(e.to_id for edges in produced.values() for e in edges
+                           if recorded_by(e, last))
         fresh = sorted(reached - items.keys())
         room = limit - len(items)
         if len(fresh) > room:
@@ -112,7 +129,7 @@ def data_residency(
         items.update(dict.fromkeys(fresh))
         frontier = fresh
     item_ids = sorted(items)
-    places = _places(store, item_ids, readers)
+    places = _places(store, item_ids, readers, window)
     if dataset_id not in found and len(items) == 1 and not readers and not places:
         raise NotFound(f"no dataset {dataset_id!r} in the graph")
     allowed_set = set(allowed)
@@ -121,16 +138,24 @@ def data_residency(
 
 
 def _places(
-    store: GraphStore, item_ids: list[str], readers: dict[str, set[str]]
+    store: GraphStore,
+    item_ids: list[str],
+    readers: dict[str, set[str]],
+    window: TimeWindow | None,
 ) -> list[Place]:
     jobs = sorted({j for js in readers.values() for j in js})
+    if window is not None and jobs:  # only the jobs that ran within the window
+        ran = store.neighbours("ran_on", jobs, Direction.OUT, window)
+        jobs = [j for j in jobs if ran.get(j)]
+        kept = set(jobs)
+        readers = {item: js & kept for item, js in readers.items()}
     sites_of = job_sites(store, jobs, store.get_nodes(jobs)) if jobs else {}
     processed: dict[tuple[str, str], list[str]] = {}
     for item, item_jobs in readers.items():
         for job in sorted(item_jobs):
             for site in sites_of[job]:
                 processed.setdefault((item, site), []).append(job)
-    replicas = store.neighbours("cached_at", item_ids, Direction.OUT)
+    replicas = store.neighbours("cached_at", item_ids, Direction.OUT, window)
     held: dict[tuple[str, str], EdgeRecord] = {
         (item, e.to_id): e for item, edges in replicas.items() for e in edges
     }

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -10,8 +12,10 @@ from serving.context import Info
 from serving.errors import InvalidArgument
 from serving.queries import lineage as lineage_query
 from serving.queries import residency as residency_query
+from serving.times import to_us
 from serving.types.audit import DataResidency, Lineage, LineageDirection
 from serving.types.field import field
+from serving.windows import between
 
 
 @strawberry.type
@@ -20,7 +24,8 @@ class AuditQuery:
         description="UP: where an artifact, model or dataset came from (derived_from, "
         "artifact_of, the jobs that produced it, their inputs, model, user, application, "
         "site and jurisdiction); DOWN: what flowed from it. 'depth' counts edges (at most "
-        f"{lineage_query.MAX_DEPTH}); at most 'limit' nodes. See docs/queries.md."
+        f"{lineage_query.MAX_DEPTH}); at most 'limit' nodes; with 'at', only the edges the "
+        "graph held at that time. See docs/queries.md."
     )
     async def lineage(
         self,
@@ -29,6 +34,7 @@ class AuditQuery:
         direction: LineageDirection,
         depth: int = lineage_query.DEFAULT_DEPTH,
         limit: int = lineage_query.DEFAULT_LIMIT,
+        at: datetime | None = None,
     ) -> Lineage | None:
         if not 1 <= limit <= lineage_query.DEFAULT_LIMIT:
             raise InvalidArgument(
@@ -36,19 +42,27 @@ class AuditQuery:
             )
         answer = await asyncio.to_thread(
             lineage_query.lineage, info.context.store, str(id),
-            "UP" if direction is LineageDirection.UP else "DOWN", depth, limit,
+            "UP" if direction is LineageDirection.UP else "DOWN", depth, limit, to_us(at),
         )
         return Lineage(answer=answer)
 
     @field(
         description="Where the dataset and everything DOWN-lineage of it (read, produced, "
         "derived_from) was processed (sites of the jobs that read it) and held (replicas, "
-        "any time), with each site's jurisdiction; violations: places outside 'allowed'."
+        "any time, or within [from, to)), with each site's jurisdiction; violations: places "
+        "outside 'allowed'. See docs/queries.md."
     )
     async def data_residency(
-        self, info: Info, dataset_id: strawberry.ID, allowed: list[str]
+        self,
+        info: Info,
+        dataset_id: strawberry.ID,
+        allowed: list[str],
+        start: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        end: Annotated[datetime | None, strawberry.argument(name="to")] = None,
     ) -> DataResidency | None:
+        window = None if start is None and end is None else between(start, end)
         answer = await asyncio.to_thread(
-            residency_query.data_residency, info.context.store, str(dataset_id), allowed
+            residency_query.data_residency, info.context.store, str(dataset_id), allowed,
+            residency_query.DEFAULT_LIMIT, window,
         )
         return DataResidency(answer=answer)

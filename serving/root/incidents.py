@@ -92,7 +92,8 @@ class IncidentQuery:
 
     @field(
         description=f"A shortest path over the edge types, walked both ways, of at most "
-        f"'maxDepth' hops (at most {paths.MAX_DEPTH}); ties by smallest ids at each hop."
+        f"'maxDepth' hops (at most {paths.MAX_DEPTH}); ties by smallest ids at each hop; "
+        "with 'at', only the edges the graph held at that time."
     )
     async def path(
         self,
@@ -101,6 +102,7 @@ class IncidentQuery:
         to_id: strawberry.ID,
         edge_types: list[str],
         max_depth: int = paths.DEFAULT_DEPTH,
+        at: datetime | None = None,
     ) -> PathResult | None:
         answer = await asyncio.to_thread(
             paths.shortest_path,
@@ -109,6 +111,7 @@ class IncidentQuery:
             to_id,
             edge_types,
             max_depth,
+            at_us=to_us(at),
             registry=info.context.registry,
         )
         return PathResult(answer=answer)

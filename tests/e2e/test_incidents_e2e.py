@@ -12,6 +12,7 @@ import pytest
 from serving.context import new_context
 from serving.schema import build_schema
 from tests.e2e.fleet_run import END_US, FleetRun
+from tests.oracle import graph as oracle_graph
 from tests.oracle import incidents as oracle
 
 H = 3_600_000_000
@@ -20,8 +21,9 @@ BLAST = """query($id: ID!, $at: DateTime) { blastRadius(componentId: $id, at: $a
   truncated alreadyInFault items { id impact dependency path } jobs { jobId serverId impact } } }"""
 TIMELINE = """query($id: ID!, $from: DateTime, $to: DateTime) {
   componentTimeline(componentId: $id, from: $from, to: $to) { time kind otherId edgeType } }"""
-PATH = """query($a: ID!, $b: ID!, $types: [String!]!, $depth: Int) {
-  path(fromId: $a, toId: $b, edgeTypes: $types, maxDepth: $depth) { nodeIds exhausted } }"""
+PATH = """query($a: ID!, $b: ID!, $types: [String!]!, $depth: Int, $at: DateTime) {
+  path(fromId: $a, toId: $b, edgeTypes: $types, maxDepth: $depth, at: $at) {
+    nodeIds exhausted } }"""
 
 
 def iso(us: int | None) -> str | None:
@@ -92,4 +94,23 @@ def test_paths_match_networkx(run: FleetRun, graph: Any) -> None:
                 assert got["nodeIds"] == expected["nodes"], (start, end, depth)
                 assert got["exhausted"] == expected["exhausted"], (start, end, depth)
                 found += expected["nodes"] is not None
+    assert found > 0
+
+
+@pytest.mark.parametrize("hours_before_end", [3, 8])
+def test_paths_as_of_match_networkx(run: FleetRun, hours_before_end: int) -> None:
+    """path(at:) equals the reference path over the graph as it stood at ``at``."""
+    at = END_US - hours_before_end * H
+    then = oracle_graph.graph_as_of(run.clean_events, at)
+    racks = sorted(n for n in then.nodes if str(n).startswith("rack:"))
+    running = sorted({s for s, _, k in then.edges(keys=True) if k == "ran_on"})[:3]
+    types = ["ran_on", "in_rack", "cooled_by", "in_site"]
+    found = 0
+    for start in running:
+        for end in racks:
+            got = ask(run, PATH, a=start, b=end, types=types, depth=4, at=iso(at))["path"]
+            expected = oracle.shortest_path(then, start, end, types, 4)
+            assert got["nodeIds"] == expected["nodes"], (start, end)
+            assert got["exhausted"] == expected["exhausted"], (start, end)
+            found += expected["nodes"] is not None
     assert found > 0

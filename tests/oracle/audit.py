@@ -25,7 +25,7 @@ lineage
   it, the sources of ``derived_from`` into it (whatever their type: "the artifacts"
   read as "the data"), (models only) the sources of ``artifact_of``; DOWN from a
   ``job:`` -> its ``produced`` targets. Other nodes have no steps.
-* No time filter (the doc gives no ``at``).
+* No time filter here; ``at`` is the caller's graph (see the end of this text).
 * Distances are breadth-first (shortest); a node is kept when its distance is at
   most ``depth``. The edges walked are every step taken out of a node at distance
   < ``depth``, also those leading to an already reached node. Edges are reported in
@@ -44,6 +44,15 @@ dataResidency
   of its ``cached_at`` edges, whatever their interval. One place per (item, site)
   with ``jobs`` (the reading jobs at that site, sorted) and ``held``.
 * ``violations``: the places whose site jurisdiction is not in ``allowed``.
+* With a window ``[from, to)``: the caller passes the graph of the events before
+  ``to`` (``graph.graph_before``); a reading job counts only when one of its
+  ``ran_on`` intervals overlaps the window, a replica only when its ``cached_at``
+  interval does.
+
+As of a time: for lineage ``at`` the caller passes ``graph.graph_before(events,
+at + 1)``, the graph of the events up to ``at`` (history: ended intervals count);
+for path ``at``, ``graph.graph_as_of(events, at)``, which keeps only the edges
+valid at ``at``.
 """
 
 from __future__ import annotations
@@ -53,7 +62,7 @@ from typing import Any
 
 import networkx as nx
 
-from .graph import VALID_FROM, type_of
+from .graph import VALID_FROM, VALID_TO, type_of
 from .incidents import valid_at
 
 DATA_TYPES = frozenset({"artifact", "dataset", "model"})
@@ -176,18 +185,37 @@ def _downstream_data(g: nx.MultiDiGraph, dataset_id: str) -> list[str]:
     return sorted(node for node in seen if type_of(node) != "job")
 
 
-def data_residency(g: nx.MultiDiGraph, dataset_id: str, allowed: Collection[str]) -> dict[str, Any]:
+Window = tuple[int | None, int | None]
+
+
+def _overlaps(data: dict[str, Any], window: Window | None) -> bool:
+    if window is None:
+        return True
+    start, end = data.get(VALID_FROM), data.get(VALID_TO)
+    lo, hi = window
+    return (start is None or hi is None or start < hi) and (lo is None or end is None or lo < end)
+
+
+def _ran_within(g: nx.MultiDiGraph, job: str, window: Window | None) -> bool:
+    return window is None or any(
+        key == "ran_on" and _overlaps(data, window)
+        for _, _, key, data in g.out_edges(job, keys=True, data=True))
+
+
+def data_residency(g: nx.MultiDiGraph, dataset_id: str, allowed: Collection[str],
+                   window: Window | None = None) -> dict[str, Any]:
     """Where the dataset and everything derived from it was processed and held."""
     allowed_set = set(allowed)
     places: list[dict[str, Any]] = []
     for item in _downstream_data(g, dataset_id):
         jobs_at: dict[str, set[str]] = {}
         for reader in _in(g, item, "read"):
-            if type_of(reader) != "job":
+            if type_of(reader) != "job" or not _ran_within(g, reader, window):
                 continue
             for site in job_sites(g, reader):
                 jobs_at.setdefault(site, set()).add(reader)
-        held_at = set(_out(g, item, "cached_at"))
+        held_at = {dst for _, dst, key, data in g.out_edges(item, keys=True, data=True)
+                   if key == "cached_at" and _overlaps(data, window)} if item in g else set()
         for site in sorted(set(jobs_at) | held_at):
             places.append(
                 {

@@ -353,3 +353,23 @@ def build_graph(events: Iterable[Event]) -> nx.MultiDiGraph:
         elif topic == ARTIFACTS:
             _artifacts(store, ev)
     return store.to_networkx()
+
+
+def graph_as_of(events: Iterable[Event], at_us: int) -> nx.MultiDiGraph:
+    """The graph as it stood at ``at_us``: built from the events up to ``at_us`` only,
+    keeping just the edges whose interval (if any) contains ``at_us``."""
+    g = build_graph((t, ev) for t, ev in events if int(ev["event_time"]) <= at_us)
+
+    def held(src: str, dst: str, key: str) -> bool:
+        data = g.edges[src, dst, key]
+        start, end = data.get(VALID_FROM), data.get(VALID_TO)
+        return (start is None or start <= at_us) and (end is None or at_us < end)
+
+    view: nx.MultiDiGraph = nx.subgraph_view(g, filter_edge=held)
+    return view
+
+
+def graph_before(events: Iterable[Event], end_us: int | None) -> nx.MultiDiGraph:
+    """The graph built from the events before ``end_us`` (``None``: all of them)."""
+    return build_graph((t, ev) for t, ev in events
+                       if end_us is None or int(ev["event_time"]) < end_us)
