@@ -2,8 +2,9 @@
 
 A body larger than ``max_bytes`` gets 413 (at once when its Content-Length
 says so, else as soon as the bytes read pass the limit); a POST that is not
-``application/json`` gets 415; a JSON body that does not parse, or is not one
-object with a ``query`` string (batching is off), gets 400. Each answer is a
+``application/json`` gets 415; a JSON body that does not parse, is not one
+object with a ``query`` string (batching is off), or whose variables hold more
+than ``MAX_VARIABLE_ITEMS`` list items, gets 400. Each answer is a
 GraphQL-shaped error with a code (``PAYLOAD_TOO_LARGE``, ``UNSUPPORTED_MEDIA_TYPE``,
 ``BAD_REQUEST``), sent before the token check and before any GraphQL work.
 """
@@ -21,6 +22,9 @@ from serving.security import refuse, replay
 # Past the limit the rest of a body is read and dropped up to this many bytes, so
 # that the client, still sending, reads the 413 instead of a reset connection.
 DRAIN_BYTES = 8 * 1024 * 1024
+# Turning thousands of variable items into input objects costs seconds of CPU
+# before any resolver runs; no list argument of the schema needs that many.
+MAX_VARIABLE_ITEMS = 1000
 
 
 class BodyTooLarge(ServingError):
@@ -107,6 +111,8 @@ def json_problem(body: bytes) -> str | None:
         payload: Any = json.loads(body)
     except ValueError as exc:
         return f"request body is not valid JSON: {exc}"
+    except RecursionError:
+        return "request body is nested too deeply"
     if not isinstance(payload, dict):
         return ("request body must be one JSON object {\"query\": ..., \"variables\": ...}"
                 " (batched requests are not accepted)")
@@ -114,9 +120,25 @@ def json_problem(body: bytes) -> str | None:
         return "request body has no 'query' string"
     if not isinstance(payload.get("variables"), dict | None):
         return "'variables' must be a JSON object"
+    try:
+        items = list_items(payload.get("variables"))
+    except RecursionError:
+        return "request body is nested too deeply"
+    if items > MAX_VARIABLE_ITEMS:
+        return (f"'variables' hold {items:,} list items; at most {MAX_VARIABLE_ITEMS:,} "
+                "(every list argument of the schema is short)")
     if not isinstance(payload.get("operationName"), str | None):
         return "'operationName' must be a string"
     return None
+
+
+def list_items(value: Any) -> int:
+    """How many list items a JSON value holds, nested lists and objects included."""
+    if isinstance(value, list):
+        return len(value) + sum(list_items(v) for v in value)
+    if isinstance(value, dict):
+        return sum(list_items(v) for v in value.values())
+    return 0
 
 
 def _is_json(scope: Scope) -> bool:
