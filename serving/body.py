@@ -3,8 +3,8 @@
 A body larger than ``max_bytes`` gets 413 (at once when its Content-Length
 says so, else as soon as the bytes read pass the limit); a POST that is not
 ``application/json`` gets 415; a JSON body that does not parse, is not one
-object with a ``query`` string (batching is off), or whose variables hold more
-than ``MAX_VARIABLE_ITEMS`` list items, gets 400. Each answer is a
+object with a ``query`` string (batching is off), or whose variables (in a
+POST or a GET) hold more than ``MAX_VARIABLE_ITEMS`` list items, gets 400. Each answer is a
 GraphQL-shaped error with a code (``PAYLOAD_TOO_LARGE``, ``UNSUPPORTED_MEDIA_TYPE``,
 ``BAD_REQUEST``), sent before the token check and before any GraphQL work.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -58,7 +59,7 @@ class BodyGuard:
             await refuse(send, 415, "send the request as JSON (content-type: "
                          "application/json) with a 'query' string", "UNSUPPORTED_MEDIA_TYPE")
             return
-        problem = json_problem(body) if scope["method"] == "POST" else None
+        problem = json_problem(body) if scope["method"] == "POST" else get_problem(scope)
         if problem is not None:
             await refuse(send, 400, problem, "BAD_REQUEST")
             return
@@ -118,17 +119,35 @@ def json_problem(body: bytes) -> str | None:
                 " (batched requests are not accepted)")
     if not isinstance(payload.get("query"), str):
         return "request body has no 'query' string"
-    if not isinstance(payload.get("variables"), dict | None):
+    if not isinstance(payload.get("operationName"), str | None):
+        return "'operationName' must be a string"
+    return variables_problem(payload.get("variables"))
+
+
+def get_problem(scope: Scope) -> str | None:
+    """What is wrong with the ``variables`` parameter of a GET, or None."""
+    params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    if "variables" not in params:
+        return None
+    try:
+        variables = json.loads(params["variables"][0])
+    except ValueError as exc:
+        return f"'variables' is not valid JSON: {exc}"
+    except RecursionError:
+        return "'variables' is nested too deeply"
+    return variables_problem(variables)
+
+
+def variables_problem(variables: Any) -> str | None:
+    if not isinstance(variables, dict | None):
         return "'variables' must be a JSON object"
     try:
-        items = list_items(payload.get("variables"))
+        items = list_items(variables)
     except RecursionError:
-        return "request body is nested too deeply"
+        return "'variables' is nested too deeply"
     if items > MAX_VARIABLE_ITEMS:
         return (f"'variables' hold {items:,} list items; at most {MAX_VARIABLE_ITEMS:,} "
                 "(every list argument of the schema is short)")
-    if not isinstance(payload.get("operationName"), str | None):
-        return "'operationName' must be a string"
     return None
 
 

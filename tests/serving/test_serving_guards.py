@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Sequence
 
@@ -223,3 +224,16 @@ def test_answering_errors_have_codes_and_bugs_are_masked_in_production(
     response = ask(app, NODE, "ops-token")
     assert codes(response) == {"INTERNAL_SERVER_ERROR"}
     assert errors(response) == "Unexpected error."
+
+
+def test_variables_of_a_get_are_bounded_too(fleet: CountingStore) -> None:
+    app = create_app(fleet)
+    query = 'query($s: [TraverseStep!]!) { traverse(start: "site:s1", steps: $s) { total } }'
+    flood = json.dumps({"s": [{"edgeType": "in_site"}] * 1200})
+    response = request(app, "GET", "/graphql", params={"query": query, "variables": flood})
+    assert response.status_code == 400
+    assert codes(response) == {"BAD_REQUEST"}
+    assert "1,200 list items" in errors(response)
+    fine = json.dumps({"s": [{"edgeType": "in_site", "direction": "IN"}]})
+    response = request(app, "GET", "/graphql", params={"query": query, "variables": fine})
+    assert response.json()["data"]["traverse"]["total"] > 0
