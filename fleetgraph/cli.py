@@ -227,6 +227,46 @@ def storage_init(ctx: click.Context) -> None:
     click.echo(f"{len(ran)} schema statements ran" if ran else "schema is up to date")
 
 
+@storage.command("describe")
+@click.option("--store", "store_kind", type=click.Choice(STORES), default=None,
+              help="[env FLEETGRAPH_STORE; default embedded]")
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="the embedded store's file [default <data-dir>/graph.sqlite]")
+@click.pass_context
+def storage_describe(ctx: click.Context, store_kind: str | None, db: Path | None) -> None:
+    """List the namespaces, one per node and edge type: on Cassandra its keyspaces with
+    their tables, expiry and replication (as cqlsh's DESCRIBE); embedded, the tables with
+    their row counts."""
+    settings = _settings(ctx)
+    kind = store_kind or settings.store
+    if kind == "cassandra":
+        from storage.cassandra.describe import describe_keyspaces
+        from storage.cassandra.session import CassandraConfig
+
+        keyspaces = describe_keyspaces(CassandraConfig.from_settings(settings))
+        for keyspace in keyspaces:
+            click.echo(f"{keyspace.name}  {keyspace.replication.get('class', '?').split('.')[-1]} "
+                       f"rf={keyspace.replication.get('replication_factor', '-')}")
+            for info in keyspace.tables:
+                ttl = f"ttl {info.default_ttl_s} s" if info.default_ttl_s else "no expiry"
+                click.echo(f"  {info.table:<12} {ttl:<16} {info.comment}")
+        click.echo(f"{len(keyspaces)} keyspaces, "
+                   f"{sum(len(k.tables) for k in keyspaces)} tables "
+                   f"(prefix {settings.keyspace_prefix!r})")
+        return
+    path = db or settings.sqlite_path
+    if not path.exists():
+        raise click.ClickException(f"no store at {path}: run `fleetgraph ingest` first")
+    from storage.embedded import SQLiteGraphStore
+
+    embedded = open_store(settings, "embedded", path)
+    assert isinstance(embedded, SQLiteGraphStore)
+    with embedded:
+        for table in embedded.tables:
+            click.echo(f"{table.name:<24} {embedded.count(table.name):>12,} rows")
+    click.echo(f"{len(embedded.tables)} namespaces in {path}")
+
+
 def server_options(settings: Settings) -> dict[str, Any]:
     """The serving mode, API tokens and limits from settings."""
     from serving.guards import Limits

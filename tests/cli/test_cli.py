@@ -32,6 +32,14 @@ def test_simulate_then_ingest_stores_the_fleet_and_dead_letters_bad_input(
     assert len(store.scan_nodes("site", None, 10).records) == 3
     assert store.count("edge_cooled_by") > 0
 
+    described = runner.invoke(cli, [*data, "storage", "describe"])
+    assert described.exit_code == 0, described.output
+    counts = {line.split()[0]: int(line.split()[1].replace(",", ""))
+              for line in described.output.splitlines() if line.endswith(" rows")}
+    assert set(counts) == {f"node_{t}" for t in FLEET.nodes} | {f"edge_{t}" for t in FLEET.edges}
+    assert counts["node_site"] == 3
+    assert counts["edge_cooled_by"] == store.count("edge_cooled_by")
+
 
 def test_demo_without_serving_prints_queries_with_answers(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "demo", "--no-serve",

@@ -350,3 +350,22 @@ def test_driver_errors_surface_as_storage_errors(cassandra_graphs: CassandraGrap
     with pytest.raises(StorageError, match="no namespace"):
         store.neighbours("toaster_of", ["cdu:c1"], Direction.OUT)
     cassandra_graphs.free.append(store.config.keyspace_prefix)  # unused: hand it back
+
+
+@pytest.mark.integration
+def test_describe_lists_one_keyspace_per_node_and_edge_type(
+    cassandra: CassandraGraphStore,
+) -> None:
+    from storage.cassandra.describe import describe_keyspaces
+
+    keyspaces = describe_keyspaces(cassandra.config)
+    names = {k.name for k in keyspaces}
+    prefix = cassandra.config.keyspace_prefix
+    assert names == {f"{prefix}node_{t}" for t in FLEET.nodes} | {
+        f"{prefix}edge_{t}" for t in FLEET.edges}
+    by_name = {k.name: k for k in keyspaces}
+    for edge_type in FLEET.edges:
+        tables = {t.table: t for t in by_name[f"{prefix}edge_{edge_type}"].tables}
+        assert set(tables) == {"out_edges", "in_edges"}, edge_type
+        expected_ttl = FLEET.edge(edge_type).ttl_seconds or 0
+        assert {t.default_ttl_s for t in tables.values()} == {expected_ttl}, edge_type
