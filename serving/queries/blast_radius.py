@@ -64,7 +64,7 @@ from typing import Literal
 from graph_model.records import EdgeRecord
 from serving.errors import InvalidArgument, NotFound
 from serving.queries.intervals import interval_of
-from serving.queries.lookup import type_of
+from serving.queries.lookup import kind_of, type_of
 from storage.base import Direction, GraphStore, TimeWindow
 
 DEFAULT_LIMIT = 10_000
@@ -153,7 +153,7 @@ class DependencyGraph:
         return sorted(
             x
             for x, kind in self.dependents.get(container, {}).items()
-            if kind == CONTAINMENT and (node_type is None or type_of(x) == node_type)
+            if kind == CONTAINMENT and (node_type is None or kind_of(x) == node_type)
         )
 
     def containers(self, node: str) -> list[str]:
@@ -331,7 +331,7 @@ def load_topology(store: GraphStore, roots: Sequence[str], at_us: int) -> Topolo
     def contained(edges: list[EdgeRecord]) -> None:
         for edge in edges:
             graph.add(edge.from_id, edge.to_id, CONTAINMENT)
-            of_type(type_of(edge.from_id)).add(edge.from_id)
+            of_type(kind_of(edge.from_id)).add(edge.from_id)
 
     sites = of_type("site")
     contained(read("in_site", sites, Direction.IN))
@@ -345,12 +345,12 @@ def load_topology(store: GraphStore, roots: Sequence[str], at_us: int) -> Topolo
     racks |= {
         e.to_id
         for e in read("in_rack", of_type("switch") & set(roots), Direction.OUT)
-        if type_of(e.to_id) == "rack"
+        if kind_of(e.to_id) == "rack"
     }
-    racks = {r for r in racks if type_of(r) == "rack"}
+    racks = {r for r in racks if kind_of(r) == "rack"}
     by_type["rack"] = racks
     for edge in read("in_rack", racks, Direction.IN):
-        if type_of(edge.from_id) == "switch":
+        if kind_of(edge.from_id) == "switch":
             graph.add(edge.to_id, edge.from_id, NETWORK)
             of_type("switch").add(edge.from_id)
         else:
@@ -403,12 +403,12 @@ def blast_radius(
         (_item(topology.graph, parents, node, impact) for node, impact in impacts.items()),
         key=lambda i: (i.impact != DOWN, i.id),
     )
-    servers = [n for n in impacts if type_of(n) == "server"]
+    servers = [n for n in impacts if kind_of(n) == "server"]
     jobs = sorted(
         (
             ImpactedJob(edge.from_id, edge.to_id, impacts[edge.to_id])
             for edge in _Reader(store, at_us).edges("ran_on", servers, Direction.IN)
-            if type_of(edge.from_id) == "job"
+            if kind_of(edge.from_id) == "job"
         ),
         key=lambda j: (j.job_id, j.server_id),
     )

@@ -58,7 +58,7 @@ from graph_model.records import EdgeRecord, NodeRecord, Origin
 from graph_model.types import VALID_FROM, VALID_TO
 from serving.errors import InvalidArgument, NotFound
 from serving.queries.intervals import recorded_by
-from serving.queries.lookup import type_of
+from serving.queries.lookup import kind_of, type_of
 from storage.base import Direction, GraphStore
 
 DEFAULT_DEPTH = 4
@@ -178,19 +178,19 @@ def _walk(
     steps = STEPS[direction]
     asking: dict[Step, list[str]] = {}
     for near in frontier:
-        for step in steps.get(_kind(near), ()):
+        for step in steps.get(kind_of(near), ()):
             asking.setdefault(step, []).append(near)
     walked: list[tuple[LineageEdge, str]] = []
     if direction == "UP":
-        unread = [n for n in frontier if _kind(n) in ("job", "site") and n not in records]
+        unread = [n for n in frontier if kind_of(n) in ("job", "site") and n not in records]
         if unread:
             records.update(store.get_nodes(unread))
-        jobs = [n for n in frontier if _kind(n) == "job"]
+        jobs = [n for n in frontier if kind_of(n) == "job"]
         sites_of = job_sites(store, jobs, records) if jobs else {}
         for job in jobs:
             walked.extend((LineageEdge(RAN_AT, job, site, hop), site) for site in sites_of[job])
         for near in frontier:
-            if _kind(near) == "site":
+            if kind_of(near) == "site":
                 walked.extend(_in_jurisdiction(near, records.get(near), hop))
     for (edge_type, way), ids in asking.items():
         found = store.neighbours(edge_type, ids, way)
@@ -251,16 +251,16 @@ def job_sites(
     servers = list(dict.fromkeys(server for _, server, _ in starts))
     racks = store.neighbours("in_rack", servers, OUT)
     rack_ids = list(dict.fromkeys(
-        e.to_id for edges in racks.values() for e in edges if _kind(e.to_id) == "rack"
+        e.to_id for edges in racks.values() for e in edges if kind_of(e.to_id) == "rack"
     ))
     homes = store.neighbours("in_site", rack_ids, OUT) if rack_ids else {}
     found: dict[str, set[str]] = {}
     for job, server, t in starts:
         for rack in racks.get(server, []):
-            if _kind(rack.to_id) != "rack" or not _valid_at(rack, t):
+            if kind_of(rack.to_id) != "rack" or not _valid_at(rack, t):
                 continue
             for home in homes.get(rack.to_id, []):
-                if _kind(home.to_id) == "site" and _valid_at(home, t):
+                if kind_of(home.to_id) == "site" and _valid_at(home, t):
                     found.setdefault(job, set()).add(home.to_id)
     for job, where in found.items():
         sites[job] = sorted(where)
@@ -270,8 +270,3 @@ def job_sites(
 def _valid_at(edge: EdgeRecord, t: int) -> bool:
     start, end = edge.props.get(VALID_FROM), edge.props.get(VALID_TO)
     return (start is None or start <= t) and (end is None or t < end)
-
-
-def _kind(node_id: str) -> str:
-    """The type prefix of an id reached (not validated: a property may hold any text)."""
-    return node_id.partition(":")[0]

@@ -19,6 +19,12 @@ def type_of(node_id: str) -> str:
         raise InvalidArgument(str(exc)) from exc
 
 
+def kind_of(node_id: str) -> str:
+    """The type prefix of an id read from the store, unchecked (the store only holds
+    well-formed ids; a property may hold any text, which then has no known type)."""
+    return node_id.partition(":")[0]
+
+
 def pick_target(edges: Sequence[EdgeRecord], window: Interval) -> str | None:
     """The far end of the edge that best stands for ``window``.
 

@@ -225,9 +225,8 @@ def _jurisdiction_detail(jurisdiction: object, allowed: set[str]) -> str:
 
 
 def _contents(state: FleetState, container: str, node_type: str) -> list[str]:
-    """What ``container`` holds at ``at`` of ``node_type``, by id (ids from the store are
-    well formed: their prefix is their type, no parsing needed)."""
-    return [x for x in state.contents(container) if x.partition(":")[0] == node_type]
+    """What ``container`` holds at ``at`` of ``node_type``, by id."""
+    return state.contents(container, node_type)
 
 
 def _free_gpus(
