@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import click
 from tqdm import tqdm
 
 from fleetgraph.errors import FleetgraphError
+from fleetgraph.server import serve_workers, server_options
 from fleetgraph.settings import Settings
 from fleetgraph.stores import STORES, open_store
 from graph_model import FLEET
@@ -194,9 +196,12 @@ def ingest(ctx: click.Context, events: Path | None, db: Path | None, fresh: bool
               help="Embedded store file [default: <data-dir>/graph.sqlite].")
 @click.option("--host", default=None, help="[env FLEETGRAPH_HOST; default 127.0.0.1]")
 @click.option("--port", type=int, default=None, help="[env FLEETGRAPH_PORT; default 8000]")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Server processes, each with its own store connection "
+                   "[env FLEETGRAPH_SERVE_WORKERS; default 1].")
 @click.pass_context
 def serve(ctx: click.Context, store_kind: str | None, db: Path | None, host: str | None,
-          port: int | None) -> None:
+          port: int | None, workers: int | None) -> None:
     """Serve GraphQL (GraphiQL at /graphql) over the embedded store or Cassandra."""
     from serving.app import serve as run_server
 
@@ -205,6 +210,16 @@ def serve(ctx: click.Context, store_kind: str | None, db: Path | None, host: str
     path = db or settings.sqlite_path
     if kind == "embedded" and not path.exists():
         raise click.ClickException(f"no store at {path}: run `fleetgraph ingest` first")
+    processes = workers or settings.serve_workers
+    if processes > 1:  # the worker processes rebuild the settings from the environment
+        os.environ.update({
+            "FLEETGRAPH_STORE": kind, "FLEETGRAPH_SQLITE_FILE": str(path.resolve()),
+            "FLEETGRAPH_DATA_DIR": str(settings.data_dir.resolve()),
+        })
+        resolved = settings.model_copy(update={"host": host or settings.host,
+                                               "port": port or settings.port})
+        serve_workers(resolved, processes)
+        return
     run_server(open_store(settings, kind, path), host=host or settings.host,
                port=port or settings.port, **server_options(settings))
 
@@ -265,17 +280,6 @@ def storage_describe(ctx: click.Context, store_kind: str | None, db: Path | None
         for table in embedded.tables:
             click.echo(f"{table.name:<24} {embedded.count(table.name):>12,} rows")
     click.echo(f"{len(embedded.tables)} namespaces in {path}")
-
-
-def server_options(settings: Settings) -> dict[str, Any]:
-    """The serving mode, API tokens and limits from settings."""
-    from serving.guards import Limits
-
-    return {
-        "production": settings.mode == "production",
-        "tokens": settings.api_tokens,
-        "limits": Limits(timeout_s=settings.query_timeout_s),
-    }
 
 
 @cli.command()

@@ -19,8 +19,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".fleetgraph")
     store: str = "embedded"
+    sqlite_file: Path | None = None  # the embedded store's file [default <data_dir>/graph.sqlite]
     host: str = "127.0.0.1"
     port: int = 8000
+    serve_workers: int = 1  # GraphQL server processes (uvicorn workers)
     mode: Literal["development", "production"] = "development"
     api_tokens: dict[str, str] = {}  # token -> role (ops, scheduler, auditor), as JSON
     query_timeout_s: float = 10.0
@@ -47,7 +49,7 @@ class Settings(BaseSettings):
 
     @property
     def sqlite_path(self) -> Path:
-        return self.data_dir / "graph.sqlite"
+        return self.sqlite_file or self.data_dir / "graph.sqlite"
 
     @property
     def events_path(self) -> Path:

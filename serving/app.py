@@ -129,7 +129,8 @@ def serve(
     """Serve the GraphQL API over ``store`` with uvicorn until interrupted.
 
     ``uvicorn_options`` go to ``uvicorn.run`` (e.g. ``log_level``); the app is
-    built in this process, around this store, so uvicorn's ``workers`` do not apply.
+    built in this process, around this store, so uvicorn's ``workers`` do not apply:
+    for several processes see ``fleetgraph.server`` (``fleetgraph serve --workers``).
     """
     app = create_app(store, clock=clock, production=production, tokens=tokens, limits=limits,
                      registry=registry)
