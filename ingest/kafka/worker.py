@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ from typing import Any
 
 import faust
 
+from fleetgraph.errors import ConfigError
 from fleetgraph.settings import Settings
+from fleetgraph.stores import STORES, open_store
 from graph_model import FLEET
 from graph_model.types import Registry
 from ingest.kafka.agents import Activity, Processing, add_processing, add_store_sink
@@ -180,26 +183,11 @@ def _exit_when_idle(app: Any, worker: Any, activity: Activity,
 
 def store_factory_for(settings: Settings, db: Path | None = None) -> Callable[[], GraphStore]:
     """The store of ``settings.store``: "embedded" (SQLite at ``db`` or
-    ``settings.sqlite_path``) or "cassandra" (``settings.cassandra_*``)."""
-    if settings.store == "embedded":
-        path = db or settings.sqlite_path
-
-        def embedded() -> GraphStore:
-            from storage.embedded import SQLiteGraphStore
-
-            path.parent.mkdir(parents=True, exist_ok=True)
-            return SQLiteGraphStore(FLEET, path)
-
-        return embedded
-    if settings.store == "cassandra":
-
-        def cassandra() -> GraphStore:
-            from storage.cassandra import CassandraGraphStore
-
-            return CassandraGraphStore(FLEET, settings)
-
-        return cassandra
-    raise ValueError(f"unknown store {settings.store!r} (embedded or cassandra)")
+    ``settings.sqlite_path``) or "cassandra" (``settings.cassandra_*``); an unknown
+    kind is refused here, before the worker starts."""
+    if settings.store not in STORES:
+        raise ConfigError(f"unknown store {settings.store!r}; choose one of {', '.join(STORES)}")
+    return functools.partial(open_store, settings, settings.store, db)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
