@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -89,6 +90,11 @@ def cases(events: list[tuple[str, dict[str, Any]]], now_us: int) -> list[queries
 
 
 FULL_SIZES = ("1e5", "1e6")
+QUERY_BUDGET_S = 30.0  # per query and backend: stop after this long (at least 3 runs)
+QUICK_REPEATS = 200
+# loading Cassandra runs at 2,500-10,000 statements/s here: 10^6 edges (~7M statements)
+# take 15-45 min, so only on request (--cassandra-sizes)
+CASSANDRA_SIZES = ("1e5",)
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,7 @@ class Options:
     sizes: tuple[str, ...] = FULL_SIZES
     stack: bool = True
     windows: tuple[float, ...] | None = None  # dedup windows for freshness (None: settings')
+    cassandra_sizes: tuple[str, ...] = CASSANDRA_SIZES  # sizes also queried on Cassandra
     settings: Settings = field(default_factory=Settings)
 
     @classmethod
@@ -113,7 +120,7 @@ def run(profile: str | Options, out: Path) -> dict[str, Any]:
         profile if isinstance(profile, Options) else Options())
     quick = options.profile == "quick"
     now_us = (time.time_ns() // 1000) // 60_000_000 * 60_000_000
-    repeats = 200 if quick else 500
+    repeats = QUICK_REPEATS if quick else 500
     results: dict[str, Any] = {"profile": options.profile, "machine": describe(), "sizes": {},
                                "commands": {"bench": "fleetgraph bench" + (
                                    " --quick" if quick else "")}}
@@ -127,21 +134,30 @@ def run(profile: str | Options, out: Path) -> dict[str, Any]:
         out.write_text(json.dumps(results, indent=2) + "\n")
 
     with tempfile.TemporaryDirectory() as tmp:
-        for name in options.sizes:
-            results["sizes"][name] = _size(name, now_us, repeats, Path(tmp), options)
+        for i, name in enumerate(options.sizes):
+            entry, path, size_cases = _size(name, now_us, repeats, Path(tmp))
+            results["sizes"][name] = entry
             save()
-    if options.stack:
-        _part(results, "stack_ingest", lambda: stack_ingest.run(
-            options.settings, 8, 8.0, now_us))
-        save()
-        windows = list(options.windows or (options.settings.dedup_window_s, 1.0))
-        _part(results, "freshness", lambda: freshness.run(options.settings, windows, now_us))
-        save()
+            if options.stack and name in options.cassandra_sizes:
+                _part(entry, "queries_cassandra", functools.partial(
+                    cassandra_queries.run, options.settings, path, size_cases, now_us,
+                    repeats=200, budget_s=QUERY_BUDGET_S, label=name))
+                save()
+            path.unlink(missing_ok=True)
+            if i == 0 and options.stack:  # before the larger sizes, which take long
+                _stack_parts(results, options, now_us)
+                save()
     click.echo("[memory] embedded ingest RSS, stream x1 and x10 ...", err=True)
     results["memory_embedded"] = memory.flatness(8, 2.0 if quick else 6.0, now_us)
     results["bench_peak_rss_mib"] = round(peak_rss_mib(), 1)
     save()
     return results
+
+
+def _stack_parts(results: dict[str, Any], options: Options, now_us: int) -> None:
+    _part(results, "stack_ingest", lambda: stack_ingest.run(options.settings, 8, 8.0, now_us))
+    windows = list(options.windows or (options.settings.dedup_window_s, 1.0))
+    _part(results, "freshness", lambda: freshness.run(options.settings, windows, now_us))
 
 
 def _part(results: dict[str, Any], name: str, measure: Callable[[], Any]) -> None:
@@ -153,7 +169,10 @@ def _part(results: dict[str, Any], name: str, measure: Callable[[], Any]) -> Non
         results[name] = {"error": f"{type(exc).__name__}: {exc}"[:4000]}
 
 
-def _size(name: str, now_us: int, repeats: int, tmp: Path, options: Options) -> dict[str, Any]:
+def _size(name: str, now_us: int, repeats: int, tmp: Path
+          ) -> tuple[dict[str, Any], Path, list[queries.QueryCase]]:
+    """Embedded ingest, networkx and embedded queries at one size; the store stays at
+    the returned path for the Cassandra part."""
     size = workload.size(name, now_us)
     click.echo(f"[{name}] simulating {size.config.sites} sites, "
                f"{size.config.hours:g} h ...", err=True)
@@ -173,15 +192,12 @@ def _size(name: str, now_us: int, repeats: int, tmp: Path, options: Options) -> 
     click.echo(f"[{name}] querying ...", err=True)
     size_cases = cases(events, now_us)
     del events
-    entry["queries_embedded"] = queries.measure(store, size_cases, graph, now_us, repeats)
+    budget = None if repeats <= QUICK_REPEATS else QUERY_BUDGET_S
+    entry["queries_embedded"] = queries.measure(store, size_cases, graph, now_us, repeats,
+                                                budget_s=budget)
     store.close()
     del graph
-    if options.stack:
-        _part(entry, "queries_cassandra", lambda: cassandra_queries.run(
-            options.settings, path, size_cases, now_us, repeats=200, budget_s=60.0,
-            label=name))
-    path.unlink(missing_ok=True)
-    return entry
+    return entry, path, size_cases
 
 
 def table(results: dict[str, Any]) -> str:
@@ -236,13 +252,19 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def options(settings: Settings, sizes: str | None, skip_stack: bool,
-            windows: str | None) -> Options:
+def options(settings: Settings, sizes: str | None, skip_stack: bool, windows: str | None,
+            cassandra_sizes: str | None = None) -> Options:
     """The full profile's options from the command line's strings."""
-    chosen = tuple(s.strip() for s in sizes.split(",") if s.strip()) if sizes else FULL_SIZES
+    return Options(sizes=_sizes(sizes, FULL_SIZES, "--sizes"), stack=not skip_stack,
+                   settings=settings,
+                   windows=tuple(float(w) for w in windows.split(",")) if windows else None,
+                   cassandra_sizes=_sizes(cassandra_sizes, CASSANDRA_SIZES, "--cassandra-sizes"))
+
+
+def _sizes(text: str | None, default: tuple[str, ...], hint: str) -> tuple[str, ...]:
+    chosen = tuple(s.strip() for s in text.split(",") if s.strip()) if text else default
     unknown = [s for s in chosen if s not in workload.SIZES]
     if unknown:
         raise click.BadParameter(f"unknown size {unknown[0]!r} (one of "
-                                 f"{', '.join(workload.SIZES)})", param_hint="--sizes")
-    return Options(sizes=chosen, stack=not skip_stack, settings=settings,
-                   windows=tuple(float(w) for w in windows.split(",")) if windows else None)
+                                 f"{', '.join(workload.SIZES)})", param_hint=hint)
+    return chosen

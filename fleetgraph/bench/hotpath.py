@@ -1,0 +1,103 @@
+"""Profiles of the hot paths, for BENCHMARKS.md (cProfile, top entries).
+
+    python -m fleetgraph.bench.hotpath ingest [--sites 20 --hours 12]
+    python -m fleetgraph.bench.hotpath worker   # needs the stack: Kafka -> Faust -> Cassandra
+
+``ingest`` profiles the embedded runner in this process; ``worker`` runs
+``python -m ingest.kafka.worker`` under cProfile (CPU time) (sink on Cassandra, fresh topics
+and keyspaces) on a published fleet and prints its top entries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROFILED_WORKER = """
+import cProfile, runpy, sys, time
+out = sys.argv[1]
+sys.argv = ["ingest.kafka.worker", *sys.argv[2:]]
+profiler = cProfile.Profile(time.process_time)  # CPU time of the main thread
+profiler.enable()
+try:
+    runpy.run_module("ingest.kafka.worker", run_name="__main__")
+except SystemExit:
+    pass
+finally:
+    profiler.disable()
+    profiler.dump_stats(out)
+"""
+
+
+def top(stats: pstats.Stats, sort: str, limit: int) -> str:
+    out = io.StringIO()
+    stats.stream = out  # type: ignore[attr-defined]
+    stats.sort_stats(sort).print_stats(limit)
+    return out.getvalue()
+
+
+def profile_ingest(sites: int, hours: float, limit: int) -> str:
+    from fleetgraph.bench import workload
+    from fleetgraph.bench.ingest import run_pipeline
+    from ingest.simulator import SimulationConfig
+
+    end_us = (time.time_ns() // 1000) // 60_000_000 * 60_000_000
+    config = SimulationConfig(seed=17, sites=sites, hours=hours, end_time_us=end_us,
+                              telemetry_interval_s=900, malformed_rate=0.0)
+    messages = workload.messages(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        profiler = cProfile.Profile(time.process_time)  # CPU time: the machine is shared
+        profiler.enable()
+        result = run_pipeline(messages, Path(tmp) / "p.sqlite", end_us)
+        profiler.disable()
+    stats = pstats.Stats(profiler)
+    return (f"{result}\n" + top(stats, "tottime", limit) + top(stats, "cumulative", limit))
+
+
+def profile_worker(sites: int, hours: float, limit: int) -> str:
+    from fleetgraph.bench import stack
+    from fleetgraph.bench.process import Child
+    from fleetgraph.bench.stack_ingest import PARTITIONS, fleet_messages, parse_report
+    from fleetgraph.settings import Settings
+    from ingest.kafka.producer import publish_messages
+
+    settings = stack.private(Settings(), "prof")
+    end_us = (time.time_ns() // 1000) // 60_000_000 * 60_000_000
+    with tempfile.TemporaryDirectory() as tmp, stack.keyspaces(settings):
+        work = Path(tmp)
+        publish_messages(settings, fleet_messages(sites, hours, end_us), partitions=PARTITIONS)
+        try:
+            child = Child(["-c", PROFILED_WORKER, str(work / "worker.prof"),
+                           "--store", "cassandra",
+                           "--topic-prefix", settings.topic_prefix,
+                           "--group", settings.consumer_group, "--data-dir", str(work),
+                           "--exit-when-idle", "8", "--loglevel", "warning"],
+                          env={"FLEETGRAPH_KEYSPACE_PREFIX": settings.keyspace_prefix},
+                          log=work / "worker.log")
+            child.wait(1800)
+        finally:
+            stack.delete_topics(settings)
+        stats = pstats.Stats(str(work / "worker.prof"))
+        return (f"{parse_report(child.output())}\n" + top(stats, "tottime", limit)
+                + top(stats, "cumulative", limit))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m fleetgraph.bench.hotpath")
+    parser.add_argument("what", choices=("ingest", "worker"))
+    parser.add_argument("--sites", type=int, default=20)
+    parser.add_argument("--hours", type=float, default=12.0)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    run = profile_ingest if args.what == "ingest" else profile_worker
+    sys.stdout.write(run(args.sites, args.hours, args.top))
+
+
+if __name__ == "__main__":
+    main()
