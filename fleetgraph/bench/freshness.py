@@ -34,6 +34,8 @@ from schemas import load_event_codec
 from schemas.codec import EventCodec
 
 POLL_S = 0.05
+POLL_IDS = 20  # the oldest probes asked for in one request: polling must stay light, or
+# a server that falls behind loads Cassandra more and falls further behind
 WARM_UP_S = 240.0
 
 
@@ -79,7 +81,7 @@ class Probes:
         return dataset
 
     async def poll(self) -> None:
-        ids = list(self.pending)[:100]
+        ids = list(self.pending)[:POLL_IDS]
         if not ids:
             return
         try:

@@ -2,6 +2,7 @@
 
     python -m fleetgraph.bench.hotpath ingest [--sites 20 --hours 12]
     python -m fleetgraph.bench.hotpath worker   # needs the stack: Kafka -> Faust -> Cassandra
+    python -m fleetgraph.bench.hotpath query --query placement --size 1e5
 
 ``ingest`` profiles the embedded runner in this process; ``worker`` runs
 ``python -m ingest.kafka.worker`` under cProfile (CPU time) (sink on Cassandra, fresh topics
@@ -88,13 +89,54 @@ def profile_worker(sites: int, hours: float, limit: int) -> str:
                 + top(stats, "cumulative", limit))
 
 
+def profile_query(name: str, size: str, runs: int, limit: int) -> str:
+    """One of the benchmark's GraphQL queries on the embedded store of a benchmark size."""
+    import asyncio
+
+    from fleetgraph.bench import queries, workload
+    from fleetgraph.bench.ingest import run_pipeline
+    from fleetgraph.bench.run import cases
+    from graph_model import FLEET
+    from serving.context import new_context
+    from serving.schema import build_schema
+    from storage.embedded import SQLiteGraphStore
+
+    end_us = (time.time_ns() // 1000) // 60_000_000 * 60_000_000
+    messages = workload.messages(workload.size(size, end_us).config)
+    with tempfile.TemporaryDirectory() as tmp:
+        run_pipeline(messages, Path(tmp) / "q.sqlite", end_us)
+        [case] = [c for c in cases(queries.clean_events(messages), end_us) if c.name == name]
+        store = SQLiteGraphStore(FLEET, Path(tmp) / "q.sqlite")
+        schema = build_schema()
+        profiler = cProfile.Profile(time.process_time)
+        for i in range(runs):
+            context = new_context(store, clock=lambda: end_us)
+            profiler.enable()
+            result = asyncio.run(schema.execute(
+                case.query, variable_values=case.variables[i % len(case.variables)],
+                context_value=context))
+            profiler.disable()
+            if result.errors:
+                raise RuntimeError(str(result.errors))
+        store.close()
+    stats = pstats.Stats(profiler)
+    return f"{name} at {size}, {runs} runs\n" + top(stats, "tottime", limit) + top(
+        stats, "cumulative", limit)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m fleetgraph.bench.hotpath")
-    parser.add_argument("what", choices=("ingest", "worker"))
+    parser.add_argument("what", choices=("ingest", "worker", "query"))
+    parser.add_argument("--query", default="placement", help="with `query`")
+    parser.add_argument("--size", default="1e5", help="with `query`")
+    parser.add_argument("--runs", type=int, default=20, help="with `query`")
     parser.add_argument("--sites", type=int, default=20)
     parser.add_argument("--hours", type=float, default=12.0)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
+    if args.what == "query":
+        sys.stdout.write(profile_query(args.query, args.size, args.runs, args.top))
+        return
     run = profile_ingest if args.what == "ingest" else profile_worker
     sys.stdout.write(run(args.sites, args.hours, args.top))
 

@@ -48,8 +48,12 @@ def markdown(results: dict[str, Any]) -> str:
         out += [f"Driver baseline (`execute_concurrent_with_args`, the "
                      f"{b['upserts']:,} upserts of the long stream as {b['statements']:,} "
                      f"statements): {b['seconds']} s, {b['statements_per_s']:,} statements/s, "
-                     f"**{b['events_per_s']:,} events/s**; ratio "
-                     f"**{s['ratio_to_baseline']}**; dedup window {s['dedup_window_s']} s; "
+                     f"**{b['events_per_s']:,} events/s**; ratio per event "
+                     f"**{s['ratio_to_baseline']}**. Per stored row: worker "
+                     f"{s.get('upserts_per_s')} upserts/s, driver "
+                     f"{s.get('baseline_upserts_per_s')} upserts/s, ratio "
+                     f"**{s.get('rows_ratio_to_baseline')}**. Dedup window "
+                     f"{s['dedup_window_s']} s; "
                      f"worker RSS growth on the 10x stream {s['worker_rss_growth']:+.1%}.", ""]
     elif s:
         out += ["### Ingest, Kafka -> Faust -> Cassandra", "", f"failed: {s['error']}", ""]
@@ -72,7 +76,7 @@ def markdown(results: dict[str, Any]) -> str:
             rows.append([q, v["p50_ms"], v["p99_ms"], v["runs"], cv.get("p50_ms"),
                          cv.get("p99_ms"), cv.get("runs"), v["networkx_p50_ms"],
                          v["networkx_p99_ms"],
-                         round(v["p99_ms"] / v["networkx_p99_ms"], 1)
+                         round(v["p99_ms"] / v["networkx_p99_ms"], 2)
                          if v["networkx_p99_ms"] else None])
         out += _section(f"Queries at {name} ({e['stored_edges']:,} edges), ms", [
             "query", "embedded p50", "embedded p99", "runs", "Cassandra p50", "Cassandra p99",

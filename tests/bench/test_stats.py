@@ -43,3 +43,15 @@ def test_targets_report_met_missed_and_unmeasured() -> None:
     assert rows["4. lineage p99 1e7/1e5 <= 1.5 on embedded"] is None
     assert rows["2. Kafka->Faust->Cassandra >= 5,000 events/s"] is None
     assert rows["5. embedded runner RSS within 20% on a 10x stream"] is True
+
+
+def test_rows_ratio_compares_stored_upserts_per_second() -> None:
+    from fleetgraph.bench.stack_ingest import parse_report, rows_ratio
+
+    worker = parse_report("WorkerReport(role='all', processed={'received': 1000, 'x': 1}, "
+                          "graph_records_read=300, upserts_stored=300, "
+                          "first_event_at=100.0, last_stored_at=110.0)")
+    assert worker == {"events": 1000, "upserts_stored": 300, "busy_s": 10.0,
+                      "events_per_s": 100}
+    assert rows_ratio(worker, {"upserts": 900, "seconds": 10.0}) == {
+        "upserts_per_s": 30, "baseline_upserts_per_s": 90, "rows_ratio_to_baseline": 0.333}
