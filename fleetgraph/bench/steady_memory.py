@@ -1,0 +1,53 @@
+"""A worker's peak RSS on a steady stream and on one ten times longer (same rate).
+
+    python -m fleetgraph.bench.steady_memory [--rate 500 --seconds 30]
+
+Part 2 of the full profile drains a published backlog, so its longer stream is
+also a larger backlog; here the stream arrives at a steady rate (as in the
+freshness runs: worker and GraphQL server on Cassandra, probes every 0.25 s),
+for ``seconds`` and for ten times that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from fleetgraph.bench import freshness, stack
+from fleetgraph.bench.stack_ingest import fleet_messages
+from fleetgraph.settings import Settings
+
+
+def run(settings: Settings, rate: float, seconds: float) -> dict[str, Any]:
+    end_us = (time.time_ns() // 1000) // 60_000_000 * 60_000_000
+    hours = max(24.0, rate * seconds * 10 / (8 * 310) * 1.2)  # ~310 messages per site-hour
+    background = fleet_messages(8, hours, end_us)
+    own = stack.private(settings, "steady")
+    result: dict[str, Any] = {"rate": rate, "dedup_window_s": own.dedup_window_s}
+    with tempfile.TemporaryDirectory() as tmp, stack.keyspaces(own):
+        for name, duration in (("short", seconds), ("long", seconds * 10)):
+            topics = own.model_copy(update={"topic_prefix": f"{own.topic_prefix}{name}.",
+                                            "consumer_group": f"{own.consumer_group}-{name}"})
+            result[name] = freshness.run_window(topics, own.dedup_window_s, background, rate,
+                                                duration, 0.25, Path(tmp))
+    result["worker_rss_growth"] = round(result["long"]["worker_peak_rss_mib"]
+                                        / result["short"]["worker_peak_rss_mib"] - 1, 3)
+    result["server_rss_growth"] = round(result["long"]["server_peak_rss_mib"]
+                                        / result["short"]["server_peak_rss_mib"] - 1, 3)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m fleetgraph.bench.steady_memory")
+    parser.add_argument("--rate", type=float, default=500.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    print(json.dumps(run(Settings(), args.rate, args.seconds), indent=1))
+
+
+if __name__ == "__main__":
+    main()
