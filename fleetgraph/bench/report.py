@@ -88,6 +88,14 @@ def markdown(results: dict[str, Any]) -> str:
         elif "error" in c:
             out.append(f"\nCassandra: failed: {c['error'][:500]}")
         out.append("")
+    sm = results.get("steady_memory")
+    if sm and "runs" not in sm and "error" not in sm:
+        out += _section("Memory, Faust worker and server on a steady stream", [
+            "stream", "messages", "worker peak RSS MiB", "server peak RSS MiB",
+            "freshness p50 ms", "p99 ms"],
+            [[n, sm[n]["background_messages"], sm[n]["worker_peak_rss_mib"],
+              sm[n]["server_peak_rss_mib"], sm[n]["p50_ms"], sm[n]["p99_ms"]]
+             for n in ("short", "long")])
     me = results.get("memory_embedded")
     if me:
         out += ["### Memory, embedded runner", "", f"Peak RSS {me['short']['peak_rss_mib']} MiB"

@@ -22,6 +22,7 @@ from fleetgraph.bench import (
     queries,
     stack,
     stack_ingest,
+    steady_memory,
     targets,
     workload,
 )
@@ -159,6 +160,7 @@ def _stack_parts(results: dict[str, Any], options: Options, now_us: int) -> None
     _part(results, "stack_ingest", lambda: stack_ingest.run(options.settings, 8, 8.0, now_us))
     windows = list(options.windows or (options.settings.dedup_window_s, 1.0))
     _part(results, "freshness", lambda: freshness.run(options.settings, windows, now_us))
+    _part(results, "steady_memory", lambda: steady_memory.run(options.settings, 500.0, 30.0))
 
 
 def _part(results: dict[str, Any], name: str, measure: Callable[[], Any]) -> None:
@@ -242,6 +244,15 @@ def table(results: dict[str, Any]) -> str:
                      f"{r['server_peak_rss_mib']} MiB peak RSS")
     if f and "error" in f:
         lines.append(f"freshness: {f['error'][:300]}")
+    sm = results.get("steady_memory")
+    if sm and "error" not in sm:
+        lines.append(f"worker on a steady {sm['rate']:g} msg/s stream: peak RSS "
+                     f"{sm['short']['worker_peak_rss_mib']} -> {sm['long']['worker_peak_rss_mib']}"
+                     f" MiB when 10x longer ({sm['worker_rss_growth']:+.1%}); server "
+                     f"{sm['short']['server_peak_rss_mib']} -> {sm['long']['server_peak_rss_mib']}"
+                     f" MiB")
+    elif sm:
+        lines.append(f"steady-stream memory: {sm['error'][:300]}")
     m = results["memory_embedded"]
     lines.append(f"\nembedded ingest peak RSS: {m['short']['peak_rss_mib']} MiB for "
                  f"{m['short']['events']:,} events, {m['long']['peak_rss_mib']} MiB for "

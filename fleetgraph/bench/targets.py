@@ -54,7 +54,8 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
             growth = round(large / small, 2) if small and large else None
             rows.append(_row(f"4. {query} p99 1e7/1e5 <= 1.5 on {backend}", growth,
                              check(growth, 1.5)))
-    for label, path in (("stack worker", ("stack_ingest", "worker_rss_growth")),
+    for label, path in (("stack worker, steady stream", ("steady_memory", "worker_rss_growth")),
+                        ("stack worker, backlog drain", ("stack_ingest", "worker_rss_growth")),
                         ("embedded runner", ("memory_embedded", "growth"))):
         growth = _get(results, *path)
         rows.append(_row(f"5. {label} RSS within 20% on a 10x stream", growth,
