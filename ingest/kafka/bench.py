@@ -6,6 +6,10 @@ Publishes the fleet's messages to fresh topics (a random prefix), runs one
 worker (role "all") in-process until it is idle, and prints events/s from the
 first source message processed to the last store write, next to the embedded
 runner's rate on the same messages. Topics are deleted afterwards.
+
+`fleetgraph bench` (full profile, `fleetgraph/bench/stack_ingest.py`) measures
+the same on Cassandra with the worker as a subprocess, its peak RSS, and the
+cassandra-driver baseline (`execute_concurrent_with_args` of the same rows).
 """
 
 from __future__ import annotations
