@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 DEDUP_TABLE = "dedup"
 SINK_BATCH = 2000
 SINK_WITHIN_S = 0.5
-PAUSE_SINK_AFTER_S = 2.0  # a store write that takes longer pauses the sink's fetching
 
 
 class PersistBeforeCommit(faust.Sensor):
@@ -277,7 +276,7 @@ def add_store_sink(
                                    e.message.value) for e in events]
             try:
                 decoded = writer.decode(records)
-                error = await _store_holding_back(app, channel, writer, decoded)
+                error = await asyncio.to_thread(writer.store, decoded)
                 if error is not None:
                     writer.refuse(decoded, error)
             except StoreUnavailable as exc:
@@ -290,31 +289,3 @@ def add_store_sink(
 
     app.agent(channel, name="fleetgraph.sink")(sink)
     return writer
-
-
-async def _store_holding_back(app: Any, channel: Any, writer: GraphStoreWriter,
-                              decoded: Any) -> Exception | None:
-    """``writer.store`` in a thread; while it waits for the store (longer than
-    ``PAUSE_SINK_AFTER_S``) the sink's graph partitions are paused, and resumed after.
-
-    Without the pause the fetcher fills the sink's buffer while the store is down,
-    and Faust's flow control took the full partitions off the fetcher and, after a
-    long outage, did not always put them back: the sink stopped reading for good
-    (seen in tests/drills/test_cassandra_restart.py). Resuming explicitly puts every
-    graph partition of this worker back.
-    """
-    write = asyncio.ensure_future(asyncio.to_thread(writer.store, decoded))
-    done, _ = await asyncio.wait({write}, timeout=PAUSE_SINK_AFTER_S)
-    if done:
-        return write.result()
-    topics = set(channel.topics)
-    paused = {tp for tp in app.consumer.assignment() if tp.topic in topics}
-    app.consumer.pause_partitions(paused)
-    log.warning("the store is slow or down: %d graph partitions paused until it answers",
-                len(paused))
-    try:
-        return await write
-    finally:
-        owned = {tp for tp in app.consumer.assignment() if tp.topic in topics}
-        app.consumer.resume_partitions(owned)
-        log.warning("store answered: %d graph partitions resumed", len(owned))

@@ -149,6 +149,10 @@ def _stop(workers: list[subprocess.Popen[bytes]]) -> list[int | None]:
     return codes
 
 
+def _log_tail(log: Path, chars: int = 6000) -> str:
+    return log.read_text(errors="replace")[-chars:] if log.exists() else "(no log)"
+
+
 def test_two_workers_split_the_partitions_and_store_the_embedded_graph(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -180,7 +184,8 @@ def test_two_workers_split_the_partitions_and_store_the_embedded_graph(
             if db.exists():
                 diff = differences(expected, read_rows_without_source(db, embedded.store))
             assert all(w.poll() is None for w in workers), "a worker died"
-        assert diff == [], "\n".join(diff)
+        assert diff == [], "\n".join(diff) + "".join(
+            f"\n--- {log.name}:\n{_log_tail(log)}" for log in logs)
 
         # at least once: a message processed again after a rebalance is dead-lettered again
         dead = asyncio.run(asyncio.wait_for(_read_dead_letters(settings), 60))
