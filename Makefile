@@ -24,8 +24,11 @@ unit: install
 	$(BIN)/pytest -m "not integration"
 
 # everything, with real Kafka and Cassandra started by infra/ (what CI runs)
+# then the quick benchmark (embedded, under a minute): it reports, never fails on a target
 test: lint
 	bash infra/test-with-stack.sh
+	$(BIN)/fleetgraph bench --quick --out .fleetgraph/bench-quick.json
+	cat .fleetgraph/bench-quick.json
 
 clean:
 	rm -rf $(VENV) .fleetgraph .pytest_cache .mypy_cache .ruff_cache
