@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
 from serving.errors import ServingError
 from serving.security import refuse
-from storage.base import Direction, GraphStore, Page, TimeWindow
+from storage.delegating import DelegatingStore
+
+READS = frozenset({"get_nodes", "neighbours", "scan_nodes"})
 
 # A store call may run this long past the limit before it is refused, so that the
 # 504 (not a GraphQL error from a refused read) is what a timed-out client gets.
@@ -75,41 +75,9 @@ def check_deadline() -> None:
         raise QueryTimeout("query ran past its time limit; its remaining reads were refused")
 
 
-class DeadlineStore(GraphStore):
-    """Delegates reads to ``inner`` while the current request has time left."""
+class DeadlineStore(DelegatingStore):
+    """Delegates to ``inner``; reads only while the current request has time left."""
 
-    def __init__(self, inner: GraphStore) -> None:
-        self.inner = inner
-
-    def get_nodes(self, ids: Sequence[str]) -> dict[str, NodeRecord]:
-        check_deadline()
-        return self.inner.get_nodes(ids)
-
-    def neighbours(
-        self,
-        edge_type: str,
-        ids: Sequence[str],
-        direction: Direction,
-        window: TimeWindow | None = None,
-    ) -> dict[str, list[EdgeRecord]]:
-        check_deadline()
-        return self.inner.neighbours(edge_type, ids, direction, window)
-
-    def scan_nodes(self, node_type: str, after: str | None, limit: int) -> Page:
-        check_deadline()
-        return self.inner.scan_nodes(node_type, after, limit)
-
-    def upsert_nodes(self, nodes: Sequence[NodeUpsert]) -> None:
-        self.inner.upsert_nodes(nodes)
-
-    def upsert_edges(self, edges: Sequence[EdgeUpsert]) -> None:
-        self.inner.upsert_edges(edges)
-
-    def expire(self, now_us: int) -> int:
-        return self.inner.expire(now_us)
-
-    def dump(self) -> Iterator[tuple[str, tuple[object, ...]]]:
-        return self.inner.dump()
-
-    def close(self) -> None:
-        self.inner.close()
+    def before(self, method: str, *details: object) -> None:
+        if method in READS:
+            check_deadline()

@@ -1,0 +1,56 @@
+"""A GraphStore that forwards every call to another, with one hook before each: the
+base of the serving layer's proxies (read counting, request deadlines)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
+from storage.base import Direction, GraphStore, Page, TimeWindow
+
+
+class DelegatingStore(GraphStore):
+    """Forwards to ``inner``; ``before(method, *details)`` runs first (does nothing here)."""
+
+    def __init__(self, inner: GraphStore) -> None:
+        self.inner = inner
+
+    def before(self, method: str, *details: object) -> None:
+        """Called before each forwarded call except ``close``."""
+
+    def upsert_nodes(self, nodes: Sequence[NodeUpsert]) -> None:
+        self.before("upsert_nodes", len(nodes))
+        self.inner.upsert_nodes(nodes)
+
+    def upsert_edges(self, edges: Sequence[EdgeUpsert]) -> None:
+        self.before("upsert_edges", len(edges))
+        self.inner.upsert_edges(edges)
+
+    def get_nodes(self, ids: Sequence[str]) -> dict[str, NodeRecord]:
+        self.before("get_nodes", len(ids))
+        return self.inner.get_nodes(ids)
+
+    def neighbours(
+        self,
+        edge_type: str,
+        ids: Sequence[str],
+        direction: Direction,
+        window: TimeWindow | None = None,
+    ) -> dict[str, list[EdgeRecord]]:
+        self.before("neighbours", edge_type, direction.value, len(ids), window)
+        return self.inner.neighbours(edge_type, ids, direction, window)
+
+    def scan_nodes(self, node_type: str, after: str | None, limit: int) -> Page:
+        self.before("scan_nodes", node_type, after, limit)
+        return self.inner.scan_nodes(node_type, after, limit)
+
+    def expire(self, now_us: int) -> int:
+        self.before("expire")
+        return self.inner.expire(now_us)
+
+    def dump(self) -> Iterator[tuple[str, tuple[object, ...]]]:
+        self.before("dump")
+        return self.inner.dump()
+
+    def close(self) -> None:
+        self.inner.close()
