@@ -63,7 +63,7 @@ from typing import Literal
 
 from graph_model.records import EdgeRecord
 from serving.errors import InvalidArgument, NotFound
-from serving.queries.intervals import interval_of
+from serving.queries.intervals import valid_at
 from serving.queries.lookup import kind_of, type_of
 from storage.base import Direction, GraphStore, TimeWindow
 
@@ -265,12 +265,6 @@ def _spread_degraded(graph: DependencyGraph, down: set[str]) -> set[str]:
 
 
 # --- reading the topology -------------------------------------------------------------
-
-
-def valid_at(edge: EdgeRecord, at_us: int) -> bool:
-    """The edge's interval contains ``at_us`` (no interval: always)."""
-    start, end = interval_of(edge)
-    return (start is None or start <= at_us) and (end is None or at_us < end)
 
 
 class _Reader:

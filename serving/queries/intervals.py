@@ -26,8 +26,11 @@ def existed_at(edge: EdgeRecord, at_us: int | None) -> bool:
     contains ``at_us``. ``None`` means no time filter."""
     if at_us is None:
         return True
-    if not recorded_by(edge, at_us):
-        return False
+    return recorded_by(edge, at_us) and valid_at(edge, at_us)
+
+
+def valid_at(edge: EdgeRecord, at_us: int) -> bool:
+    """The edge's interval contains ``at_us`` (no interval: always)."""
     start, end = interval_of(edge)
     return (start is None or start <= at_us) and (end is None or at_us < end)
 

@@ -54,10 +54,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from graph_model.records import EdgeRecord, NodeRecord, Origin
-from graph_model.types import VALID_FROM, VALID_TO
+from graph_model.records import NodeRecord, Origin
+from graph_model.types import VALID_FROM
 from serving.errors import InvalidArgument, NotFound
-from serving.queries.intervals import recorded_by
+from serving.queries.intervals import recorded_by, valid_at
 from serving.queries.lookup import kind_of, type_of
 from storage.base import Direction, GraphStore
 
@@ -257,16 +257,11 @@ def job_sites(
     found: dict[str, set[str]] = {}
     for job, server, t in starts:
         for rack in racks.get(server, []):
-            if kind_of(rack.to_id) != "rack" or not _valid_at(rack, t):
+            if kind_of(rack.to_id) != "rack" or not valid_at(rack, t):
                 continue
             for home in homes.get(rack.to_id, []):
-                if kind_of(home.to_id) == "site" and _valid_at(home, t):
+                if kind_of(home.to_id) == "site" and valid_at(home, t):
                     found.setdefault(job, set()).add(home.to_id)
     for job, where in found.items():
         sites[job] = sorted(where)
     return sites
-
-
-def _valid_at(edge: EdgeRecord, t: int) -> bool:
-    start, end = edge.props.get(VALID_FROM), edge.props.get(VALID_TO)
-    return (start is None or start <= t) and (end is None or t < end)
