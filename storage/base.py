@@ -23,6 +23,10 @@ class StorageError(FleetgraphError):
     """The store failed or was asked for something it cannot do."""
 
 
+class StorageUnavailable(StorageError):
+    """The store could not be reached: an outage to wait out, not a refusal."""
+
+
 class Direction(Enum):
     OUT = "out"  # from -> to: the adjacency list of the "from" node
     IN = "in"  # to -> from: the mirror list of the "to" node

@@ -9,8 +9,8 @@
 - the inventory side input (:mod:`ingest.kafka.sideinput`), which the source
   agents wait for before processing their first message (inside the loop: Faust
   subscribes a topic only once its stream is iterated);
-- one sink agent (``fleetgraph.sink``) subscribed to every graph topic,
-  writing batches to the GraphStore.
+- the sink: a task reading every graph topic on a consumer group of its own
+  and writing batches to the GraphStore (:mod:`ingest.kafka.store_consumer`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,12 +31,10 @@ from ingest.kafka.processor import SourceProcessors
 from ingest.kafka.records import GraphRecordCodec
 from ingest.kafka.sideinput import InventoryFollower, InventorySideInput
 from ingest.kafka.sinks import GraphTopicSink, TopicDeadLetters
-from ingest.kafka.store_writer import (
-    GraphStoreWriter,
-    KafkaRecord,
-    StoreRetry,
-    StoreUnavailable,
-)
+from ingest.kafka.stall_guard import StallGuard
+from ingest.kafka.store_consumer import AssignmentLog, StoreConsumer, consume
+from ingest.kafka.store_consumer import lag as consumer_lag
+from ingest.kafka.store_writer import GraphStoreWriter, StoreRetry, StoreUnavailable
 from ingest.kafka.topics import TopicNames
 from ingest.stages.topology import Topology
 from ingest.stages.validate import Validator
@@ -47,7 +45,7 @@ from storage.base import GraphStore
 log = logging.getLogger(__name__)
 DEDUP_TABLE = "dedup"
 SINK_BATCH = 2000
-SINK_WITHIN_S = 0.5
+STALL_CHECK_S = 5.0
 
 
 class PersistBeforeCommit(faust.Sensor):
@@ -125,9 +123,14 @@ class Processing:
     follower: InventoryFollower | None
     ready: asyncio.Event
     owned: Callable[[], set[int]]  # the source partitions whose dedup entries are ours
+    guard: StallGuardTask
 
     def pending(self) -> int:
         return self.dedup.pending(self.owned())
+
+    def sources_waiting(self) -> bool:
+        """Records wait on an assigned source partition (as of the last fetch)."""
+        return self.guard.waiting()
 
 
 def owned_partitions(app: Any, table: Any) -> set[int]:
@@ -196,7 +199,39 @@ def add_processing(
         await flush_due(app, dedup, sink, activity, owned())
 
     app.timer(interval, name="fleetgraph.flush_dedup")(flush_dedup)
-    return Processing(processors, dedup, sink, follower, ready, owned)
+    guard = StallGuardTask(app, {names.source(topic) for topic in SOURCE_TOPICS}, ready)
+    app.timer(STALL_CHECK_S, name="fleetgraph.stall_guard")(guard.check)
+    return Processing(processors, dedup, sink, follower, ready, owned, guard)
+
+
+class StallGuardTask:
+    """The app's StallGuard, made once the consumer exists."""
+
+    def __init__(self, app: Any, topics: set[str], ready: asyncio.Event) -> None:
+        self.app = app
+        self.topics = topics
+        self.ready = ready  # the source agents wait for the topology before the first event
+        self._guard: StallGuard | None = None
+
+    @property
+    def guard(self) -> StallGuard:
+        if self._guard is None:
+            self._guard = StallGuard(self.app.consumer, self.topics)
+        return self._guard
+
+    async def check(self) -> None:
+        if self.app.rebalancing or not self.ready.is_set():
+            return
+        try:
+            await self.guard.check()
+        except Exception:
+            log.exception("checking the source partitions for stalls failed")
+
+    def waiting(self) -> bool:
+        try:
+            return any(state.behind for state in self.guard.states())
+        except Exception:  # no consumer yet
+            return True
 
 
 def _add_source_agent(app: Any, topic_name: str, processors: SourceProcessors,
@@ -247,45 +282,96 @@ async def flush_due(app: Any, dedup: MappedDedup, sink: GraphTopicSink,
         return 0
 
 
-def add_store_sink(
-    app: Any,
+@dataclass
+class StoreSide:
+    """The sink of a worker: its writer, its loop and, while it runs, its consumer."""
+
+    writer: GraphStoreWriter
+    loop: StoreConsumer
+    settings: Settings
+    topics: list[str]
+    activity: Activity
+    max_poll_interval_s: float = 300.0
+    consumer: Any = None
+    assigned: bool = False
+
+    async def lag(self) -> int | None:
+        return None if self.consumer is None else await consumer_lag(self.consumer)
+
+    def _on_assigned(self, assigned: bool) -> None:
+        self.assigned = assigned
+        self.activity.touch()
+
+    def _on_consumer(self, consumer: Any) -> None:
+        self.consumer = consumer
+
+    async def run(self) -> None:
+        """Until cancelled; raises StoreUnavailable past the store's deadline."""
+        try:
+            await consume(self.settings, self.topics, self.loop,
+                          listener=AssignmentLog(self._on_assigned),
+                          on_consumer=self._on_consumer,
+                          max_poll_interval_s=self.max_poll_interval_s)
+        except StoreUnavailable as exc:
+            self.writer.failure = exc
+            raise
+
+
+def store_side(
+    settings: Settings,
     names: TopicNames,
     registry: Registry,
     store_factory: Callable[[], GraphStore],
     activity: Activity,
     *,
-    publish: Callable[[str, bytes | None, bytes], None] | None = None,
+    publish: Callable[[str, bytes | None, bytes], None],
+    flush: Callable[[], Awaitable[None]],
     batch_size: int = SINK_BATCH,
     retry: StoreRetry | None = None,
-) -> GraphStoreWriter:
-    """One agent over every graph topic, writing batches to the store.
-
-    While the store is down the agent waits (its partitions are not read on);
-    when the outage outlasts ``retry.deadline_s`` the worker crashes, the batch
-    unacknowledged, so a restarted worker writes it again.
-    """
+) -> StoreSide:
+    """The sink: every graph topic into the store, on the store consumer group
+    (:mod:`ingest.kafka.store_consumer`); ``publish`` sends its dead letters and
+    ``flush`` waits until Kafka has them."""
     codec = GraphRecordCodec(registry, names)
-    publish = publish or FaustPublisher(app, [names.deadletter])
+    retry = retry or StoreRetry()
     writer = GraphStoreWriter(codec, store_factory, TopicDeadLetters(names.deadletter, publish),
-                              retry=retry or StoreRetry())
-    channel = app.topic(*codec.topics, key_serializer="raw", value_serializer="raw")
+                              retry=retry)
+    loop = StoreConsumer(writer, flush_dead_letters=flush, on_stored=activity.stored,
+                         batch_size=batch_size)
+    return StoreSide(writer, loop, settings, list(codec.topics), activity,
+                     max_poll_interval_s=max(300.0, retry.max_backoff_s * 6))
 
-    async def sink(stream: Any) -> None:
-        async for events in stream.take_events(batch_size, within=SINK_WITHIN_S):
-            records = [KafkaRecord(e.message.topic, e.message.partition, e.message.offset,
-                                   e.message.value) for e in events]
-            try:
-                decoded = writer.decode(records)
-                error = await asyncio.to_thread(writer.store, decoded)
-                if error is not None:
-                    writer.refuse(decoded, error)
-            except StoreUnavailable as exc:
-                writer.failure = exc
-                await app.crash(exc)
-                return
-            except Exception:
-                log.exception("writing %d graph records failed", len(records))
-            activity.stored()
 
-    app.agent(channel, name="fleetgraph.sink")(sink)
-    return writer
+def add_store_sink(
+    app: Any,
+    settings: Settings,
+    names: TopicNames,
+    registry: Registry,
+    store_factory: Callable[[], GraphStore],
+    activity: Activity,
+    *,
+    batch_size: int = SINK_BATCH,
+    retry: StoreRetry | None = None,
+) -> StoreSide:
+    """The sink as a task of the app, its dead letters through Faust's producer.
+
+    While the store is down the sink waits (its partitions are not read on);
+    when the outage outlasts ``retry.deadline_s`` the worker crashes, the batch
+    uncommitted, so a restarted worker writes it again.
+    """
+
+    async def flush() -> None:
+        await app.producer.flush()
+
+    side = store_side(settings, names, registry, store_factory, activity,
+                      publish=FaustPublisher(app, [names.deadletter]), flush=flush,
+                      batch_size=batch_size, retry=retry)
+
+    async def run() -> None:
+        try:
+            await side.run()
+        except StoreUnavailable as exc:
+            await app.crash(exc)
+
+    app.task(run)
+    return side

@@ -31,7 +31,7 @@ from ingest.kafka.processor import source_position
 from ingest.kafka.records import GraphRecordCodec
 from ingest.message import Message
 from ingest.sinks import StoreSink
-from storage.base import GraphStore
+from storage.base import GraphStore, StorageUnavailable
 
 log = logging.getLogger(__name__)
 STORE_ERROR = "store_error"
@@ -65,7 +65,8 @@ def is_outage(error: BaseException) -> bool:
     """True when ``error`` (or what caused it) says the store is unreachable or
     overloaded (connections, timeouts, no host, a locked file), not that it
     refuses what it was given."""
-    outage: tuple[type[BaseException], ...] = (OSError, sqlite3.OperationalError)
+    outage: tuple[type[BaseException], ...] = (OSError, sqlite3.OperationalError,
+                                                StorageUnavailable)
     refusal: tuple[type[BaseException], ...] = ()
     try:
         from cassandra import DriverException, RequestValidationException

@@ -24,9 +24,16 @@ from fleetgraph.settings import Settings
 from fleetgraph.stores import STORES, open_store
 from graph_model import FLEET
 from graph_model.types import Registry
-from ingest.kafka.agents import Activity, Processing, add_processing, add_store_sink
+from ingest.kafka.agents import (
+    Activity,
+    Processing,
+    StoreSide,
+    add_processing,
+    add_store_sink,
+)
 from ingest.kafka.app import ROLES, app_id, create_app
 from ingest.kafka.offsets import commit_start_offsets
+from ingest.kafka.sink_worker import run_sink_worker
 from ingest.kafka.store_writer import GraphStoreWriter, StoreRetry
 from ingest.kafka.topics import DEFAULT_PARTITIONS, TopicNames, ensure_topics
 from schemas import load_event_codec
@@ -83,27 +90,34 @@ def run_worker(
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     names = TopicNames(settings.topic_prefix)
     partitions = ensure_topics(settings.kafka_bootstrap, names, registry, partitions)
-    subscribed = [*(names.sources if role != "sink" else ()),
-                  *(names.graph_topics(registry) if role != "process" else ())]
+    if role == "sink":  # the store side alone: nothing for Faust to run
+        _logging(loglevel)
+        side, activity = run_sink_worker(settings, names, registry, store_factory,
+                                         exit_when_idle_s=exit_when_idle_s)
+        side.writer.close()
+        if side.writer.failure is not None:
+            raise side.writer.failure
+        return _finish(_report(role, None, side.writer), activity)
     asyncio.run(commit_start_offsets(settings.kafka_bootstrap, app_id(settings, role),
-                                     subscribed, partitions))
+                                     names.sources, partitions))
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     app = create_app(settings, role=role, partitions=partitions, web_port=web_port)
     activity = Activity()
-    processing = writer = None
+    processing = store = None
     if role in ("all", "process"):
         processing = add_processing(app, settings, names, registry, load_event_codec(),
                                     activity, partitions=partitions)
     if role in ("all", "sink"):
-        writer = add_store_sink(app, names, registry, store_factory, activity,
-                                batch_size=settings.batch_size,
-                                retry=StoreRetry.from_settings(settings))
+        store = add_store_sink(app, settings, names, registry, store_factory, activity,
+                               batch_size=settings.batch_size,
+                               retry=StoreRetry.from_settings(settings))
+    writer = store.writer if store is not None else None
     _log_assignments(app, activity)
     _report_every(app, processing, writer)
     worker = faust.Worker(app, loglevel=loglevel, loop=loop, redirect_stdouts=False)
     if exit_when_idle_s is not None:
-        _exit_when_idle(app, worker, activity, processing, exit_when_idle_s)
+        _exit_when_idle(app, worker, activity, processing, store, exit_when_idle_s)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
@@ -114,10 +128,19 @@ def run_worker(
             writer.close()
     if writer is not None and writer.failure is not None:
         raise writer.failure  # the store stayed down past the deadline: fail loudly
-    report = _report(role, processing, writer)
+    return _finish(_report(role, processing, writer), activity)
+
+
+def _finish(report: WorkerReport, activity: Activity) -> WorkerReport:
     report.first_event_at, report.last_stored_at = activity.first_event, activity.last_stored
     log.info("worker stopped: %s", report)
     return report
+
+
+def _logging(loglevel: str) -> None:
+    """Log as a Faust worker does (the sink role runs without one)."""
+    logging.basicConfig(level=loglevel.upper(),
+                        format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
 
 
 def _report(role: str, processing: Processing | None, writer: GraphStoreWriter | None
@@ -161,18 +184,22 @@ def _report_every(app: Any, processing: Processing | None,
     app.timer(REPORT_EVERY_S, name="fleetgraph.progress")(report)
 
 
-def _exit_when_idle(app: Any, worker: Any, activity: Activity,
-                    processing: Processing | None, idle_s: float) -> None:
+def _exit_when_idle(app: Any, worker: Any, activity: Activity, processing: Processing | None,
+                    store: StoreSide | None, idle_s: float) -> None:
     stopping: list[asyncio.Future[None]] = []  # keeps the stop task referenced
 
     async def watch() -> None:
         while True:
             await asyncio.sleep(min(0.5, idle_s / 4))
-            if not activity.assigned or app.rebalancing or activity.idle_for() < idle_s:
+            if activity.idle_for() < idle_s:
                 continue
             if processing is not None and (
-                processing.pending() or not processing.ready.is_set()
+                not activity.assigned or app.rebalancing
+                or processing.pending() or not processing.ready.is_set()
+                or processing.sources_waiting()
             ):
+                continue
+            if store is not None and (not store.assigned or await store.lag() != 0):
                 continue
             log.info("idle for %.1f s with nothing buffered: stopping", activity.idle_for())
             stopping.append(asyncio.ensure_future(worker.stop()))

@@ -19,7 +19,15 @@ from cassandra.query import BatchStatement, BatchType, SimpleStatement
 from fleetgraph.settings import Settings
 from graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
 from graph_model.types import VALID_FROM, VALID_TO, Registry
-from storage.base import Direction, GraphStore, Page, StorageError, TimeWindow, group_by_type
+from storage.base import (
+    Direction,
+    GraphStore,
+    Page,
+    StorageError,
+    StorageUnavailable,
+    TimeWindow,
+    group_by_type,
+)
 from storage.cassandra.migrate import plan_migration
 from storage.cassandra.rows import edge_record, node_record
 from storage.cassandra.schema import WIDE_EDGES, EdgeNamespace, NodeNamespace, Table, Wide
@@ -324,6 +332,9 @@ class CassandraGraphStore(GraphStore):
                 self._prepared[cql] = prepared
         return prepared
 
+    def _any_host_up(self) -> bool:
+        return any(host.is_up for host in self._cluster.metadata.all_hosts())
+
     def _run(
         self,
         jobs: Iterable[Job],
@@ -339,13 +350,22 @@ class CassandraGraphStore(GraphStore):
             return []
         kwargs: dict[str, Any] = {"execution_profile": profile} if profile else {}
         with driver_errors(action, self.config.where):
-            results = execute_concurrent(
-                self._session,
-                jobs,
-                concurrency=concurrency or self._concurrency,
-                raise_on_first_error=False,
-                **kwargs,
-            )
+            try:
+                results = execute_concurrent(
+                    self._session,
+                    jobs,
+                    concurrency=concurrency or self._concurrency,
+                    raise_on_first_error=False,
+                    **kwargs,
+                )
+            except (TypeError, RecursionError) as exc:
+                # with every node down, the driver's concurrent executor fails its
+                # requests synchronously, recurses, and ends sorting exceptions
+                if not self._any_host_up():
+                    raise StorageUnavailable(
+                        f"cassandra at {self.config.where}: {action} failed: no node is up "
+                        f"({describe(exc)})") from exc
+                raise
             failed = [r.result_or_exc for r in results if not r.success]
             if failed:
                 raise StorageError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,5 +30,6 @@ def drill(tmp_path: Path) -> Iterator[Drill]:
         yield run
     finally:
         run.stop_all()
-        asyncio.run(delete_topics(bootstrap, [*run.names.all(FLEET),
-                                              f"{settings.consumer_group}-dedup-changelog"]))
+        if not os.environ.get("FLEETGRAPH_KEEP_DRILL_TOPICS"):  # kept to inspect a failure
+            asyncio.run(delete_topics(bootstrap, [*run.names.all(FLEET),
+                                                  f"{settings.consumer_group}-dedup-changelog"]))

@@ -75,13 +75,6 @@ def _digests_now(store: GraphStore) -> dict[str, TableDigest] | None:
         return None  # the store's own session is still reconnecting
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug: after a Cassandra outage of ~10-40 s mid-ingest the worker's sink "
-    "stops reading its graph partitions (faust-streaming does not resume them) and part of "
-    "the stream is never stored; pausing/resuming the partitions or restarting the worker "
-    "did not cure it reliably. See ingest/kafka/README.md, 'Pitfalls'.",
-)
 def test_cassandra_restarted_mid_ingest_loses_nothing(
     drill: Drill, tmp_path: Path, cassandra_graphs: CassandraGraphs
 ) -> None:

@@ -1,25 +1,20 @@
-"""The Faust agents without a broker, through ``agent.test_context()``."""
+"""The Faust source agents without a broker, through ``agent.test_context()`` (the
+sink is not an agent: tests/kafka/test_store_consumer.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 from typing import Any
 
-from faust.types import Message
-
 from fleetgraph.settings import Settings
 from graph_model import FLEET
-from graph_model.records import NodeUpsert, Provenance
-from ingest.kafka.agents import Activity, add_processing, add_store_sink
+from ingest.kafka.agents import Activity, add_processing
 from ingest.kafka.app import create_app
-from ingest.kafka.records import GraphRecordCodec
 from ingest.kafka.topics import TopicNames
 from ingest.stages.validate import Validator
 from schemas import load_event_codec
-from storage.embedded import SQLiteGraphStore
 from tests.kafka.fleet import END_US, fleet_messages
 
 NAMES = TopicNames("fg.")
@@ -65,30 +60,3 @@ def test_a_source_agent_buffers_good_events_and_dead_letters_bad_ones(tmp_path: 
     assert [d["reason"] for d in dead] == ["undecodable", "wrong_topic"]
     assert [d["source"] for d in dead] == ["fg.telemetry/3/1", "fg.telemetry/3/2"]
     assert processing.processors.counts()["received"] == 3
-
-
-def test_the_sink_agent_writes_graph_records_to_the_store(tmp_path: Path) -> None:
-    _, app = _app(tmp_path)
-    store = SQLiteGraphStore(FLEET, tmp_path / "graph.sqlite")
-    writer = add_store_sink(app, NAMES, FLEET, lambda: store, Activity(), publish=Published())
-    agent = app.agents["fleetgraph.sink"]
-    codec = GraphRecordCodec(FLEET, NAMES)
-    record = codec.encode(NodeUpsert("cdu", "cdu:s1-c1", {"status": "fault"}, 10,
-                                     Provenance("e1", "fg.telemetry/0/0", 10, "t")))
-
-    async def run() -> None:
-        async with agent.test_context() as tested:
-            # put() would name the message's topic "<internal>" (the agent reads many topics)
-            message = Message(topic=record.topic, partition=1, offset=5, timestamp=time.time(),
-                              timestamp_type=0, headers=None, key=record.key,
-                              value=record.value, checksum=b"",
-                              generation_id=app.consumer_generation_id)
-            channel = tested.stream().channel
-            await channel.put(await channel.decode(message))
-            for _ in range(100):
-                if writer.written:
-                    return
-                await asyncio.sleep(0.05)
-
-    asyncio.run(run())
-    assert store.get_nodes(["cdu:s1-c1"])["cdu:s1-c1"].props == {"status": "fault"}
