@@ -64,10 +64,44 @@ class PersistBeforeCommit(faust.Sensor):
 
 class DedupTable(faust.Table[str, dict[str, Any]]):
     """A table whose changelog partition is the one named in the key, so entries can be
-    deleted from a timer, outside any stream event."""
+    deleted from a timer, outside any stream event; it keeps the changelog writes not
+    yet known to be in Kafka (see :func:`changelog_before_commit`)."""
 
     def partition_for_key(self, key: Any) -> int:
         return partition_of(str(key))
+
+    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
+        sent = super().send_changelog(*args, **kwargs)
+        self.in_flight.append(sent)
+        return sent
+
+    @property
+    def in_flight(self) -> list[Any]:
+        if not hasattr(self, "_in_flight"):
+            self._in_flight: list[Any] = []
+        return self._in_flight
+
+
+def changelog_before_commit(app: Any, table: DedupTable) -> None:
+    """Make every commit wait until Kafka has the changelog writes made before it.
+
+    Faust's commit flushes its producer buffer first, but a message its
+    background sender has taken off the buffer and not yet handed to the client
+    is in neither, and the commit goes on without it: killed right after, the
+    worker lost a buffered update its committed offsets covered. The writes'
+    own futures (resolved on delivery) are waited for, just before the offsets
+    are committed.
+    """
+    consumer = app.consumer
+    original = consumer._handle_attached
+
+    async def handle_attached(offsets: Any) -> None:
+        await original(offsets)
+        sent, table.in_flight[:] = list(table.in_flight), []
+        if sent:
+            await asyncio.gather(*sent)
+
+    consumer._handle_attached = handle_attached
 
 
 @dataclass
@@ -162,6 +196,7 @@ def add_processing(
     window_us = int(settings.dedup_window_s * 1_000_000)
     dedup = MappedDedup(table, window_us, write_behind=True)
     app.sensors.add(PersistBeforeCommit(dedup))
+    changelog_before_commit(app, table)
 
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         # Faust has committed (and so persisted) before this signal; the next owner
@@ -205,19 +240,13 @@ def add_processing(
 
 
 class StallGuardTask:
-    """The app's StallGuard, made once the consumer exists."""
+    """The app's StallGuard, on the app's consumer from the start (so that Faust's gap
+    acknowledgement is refused before the first fetch)."""
 
     def __init__(self, app: Any, topics: set[str], ready: asyncio.Event) -> None:
         self.app = app
-        self.topics = topics
         self.ready = ready  # the source agents wait for the topology before the first event
-        self._guard: StallGuard | None = None
-
-    @property
-    def guard(self) -> StallGuard:
-        if self._guard is None:
-            self._guard = StallGuard(self.app.consumer, self.topics)
-        return self._guard
+        self.guard = StallGuard(app.consumer, topics)
 
     async def check(self) -> None:
         if self.app.rebalancing or not self.ready.is_set():
@@ -226,6 +255,10 @@ class StallGuardTask:
             await self.guard.check()
         except Exception:
             log.exception("checking the source partitions for stalls failed")
+
+    @property
+    def reread(self) -> int:
+        return self.guard.reread
 
     def waiting(self) -> bool:
         try:

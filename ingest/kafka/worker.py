@@ -147,7 +147,7 @@ def _report(role: str, processing: Processing | None, writer: GraphStoreWriter |
             ) -> WorkerReport:
     report = WorkerReport(role)
     if processing is not None:
-        report.processed = processing.processors.counts()
+        report.processed = {**processing.processors.counts(), "reread": processing.guard.reread}
         report.dead_letters = dict(processing.processors.dead_letters.counts)
     if writer is not None:
         report.graph_records_read = writer.records

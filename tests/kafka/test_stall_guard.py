@@ -32,6 +32,11 @@ class FakeConsumer:
     resumed: list[Any] = field(default_factory=list)
     seeks: list[tuple[Any, int]] = field(default_factory=list)
     gaps: list[tuple[Any, int, int]] = field(default_factory=list)
+    _acked: dict[Any, list[int]] = field(default_factory=dict)
+
+    def _new_offset(self, tp: Any) -> int | None:  # faust's: the first run of acks, + 1
+        acked = self._acked.get(tp)
+        return acked[-1] + 1 if acked else None
 
     async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
         self.gaps.append((tp, offset_from, offset_to))
@@ -58,7 +63,8 @@ def test_the_consumer_has_what_the_guard_reads(tmp_path: Path) -> None:
                  "_paused_partitions", "_active_partitions", "_unacked_messages", "flow_active",
                  "_thread"):
         assert hasattr(consumer, name), name
-    for method in ("_add_gap", "resume_partitions", "seek", "assignment"):
+    assert hasattr(consumer, "_acked")
+    for method in ("_add_gap", "_new_offset", "resume_partitions", "seek", "assignment"):
         assert callable(getattr(consumer, method)), method
 
 
@@ -113,3 +119,19 @@ def test_gaps_are_not_acknowledged_on_source_topics_only() -> None:
     asyncio.run(consumer._add_gap(TP("fg.ingest-dedup-changelog", 0), 3, 5))
     assert guard.gaps == 1
     assert consumer.gaps == [(TP("fg.ingest-dedup-changelog", 0), 3, 5)]
+
+
+def test_a_commit_past_an_unacknowledged_next_offset_is_held() -> None:
+    consumer = FakeConsumer()
+    guard = _guard(consumer, Clock())
+    jobs, changelog = TP("fg.jobs", 0), TP("fg.ingest-dedup-changelog", 0)
+    consumer._committed_offset[jobs] = 4
+    consumer._acked[jobs] = [5, 6, 7]  # offset 4 never reached the agent
+    assert consumer._new_offset(jobs) is None and guard.held == 1
+    consumer._acked[jobs] = [4, 5, 6, 7]
+    assert consumer._new_offset(jobs) == 8
+    consumer._committed_offset[jobs] = None  # Faust keeps a commit of 0 as None
+    consumer._acked[jobs] = [1, 2]
+    assert consumer._new_offset(jobs) is None
+    consumer._acked[changelog] = [9]  # not a source topic: Faust's rule
+    assert consumer._new_offset(changelog) == 10
