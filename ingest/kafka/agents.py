@@ -70,16 +70,14 @@ class DedupTable(faust.Table[str, dict[str, Any]]):
     def partition_for_key(self, key: Any) -> int:
         return partition_of(str(key))
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_flight: list[Any] = []  # changelog writes since the last commit
+
     def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
         sent = super().send_changelog(*args, **kwargs)
         self.in_flight.append(sent)
         return sent
-
-    @property
-    def in_flight(self) -> list[Any]:
-        if not hasattr(self, "_in_flight"):
-            self._in_flight: list[Any] = []
-        return self._in_flight
 
 
 def changelog_before_commit(app: Any, table: DedupTable) -> None:
@@ -328,8 +326,10 @@ class StoreSide:
     consumer: Any = None
     assigned: bool = False
 
-    async def lag(self) -> int | None:
-        return None if self.consumer is None else await consumer_lag(self.consumer)
+    async def drained(self) -> bool:
+        """Assigned partitions, every one read to its end."""
+        return (self.assigned and self.consumer is not None
+                and await consumer_lag(self.consumer) == 0)
 
     def _on_assigned(self, assigned: bool) -> None:
         self.assigned = assigned

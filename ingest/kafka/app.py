@@ -2,9 +2,11 @@
 
 A worker has a role: ``process`` (the four source agents, dedup table and its
 flush timer), ``sink`` (the graph topics into the GraphStore) or ``all``
-(both). Each role is its own consumer group (``<consumer_group>`` for ``all``,
-``<consumer_group>-process`` and ``<consumer_group>-sink`` otherwise), so any
-number of workers of one role share its partitions. Run either ``all``
+(both). The source agents read in ``<consumer_group>`` (``all``) or
+``<consumer_group>-process``; the sink is no Faust agent and reads in
+``<consumer_group>-store`` (:mod:`ingest.kafka.store_consumer`), and a
+``sink`` worker runs without a Faust app (:mod:`ingest.kafka.sink_worker`).
+Any number of workers of one role share its partitions. Run either ``all``
 workers or split ones, not both: they would do the same work twice (the
 stores would merge it to the same graph, at twice the cost).
 """

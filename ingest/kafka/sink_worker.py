@@ -100,7 +100,7 @@ async def _exit_when_idle(side: StoreSide, activity: Activity, sink: asyncio.Fut
                           idle_s: float) -> None:
     while True:
         await asyncio.sleep(min(0.5, idle_s / 4))
-        if activity.idle_for() < idle_s or not side.assigned or await side.lag() != 0:
+        if activity.idle_for() < idle_s or not await side.drained():
             continue
         log.info("idle for %.1f s with every graph partition stored: stopping",
                  activity.idle_for())

@@ -32,6 +32,9 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
+from aiokafka.abc import ConsumerRebalanceListener
+
 from fleetgraph.settings import Settings
 from ingest.kafka.store_writer import GraphStoreWriter, KafkaRecord, StoreUnavailable
 
@@ -117,8 +120,17 @@ class StoreConsumer:
                         "again", exc)
 
 
-class AssignmentLog:
-    """aiokafka rebalance listener: logs each assignment of the store group on one line."""
+def assignment_summary(tps: Iterable[Any]) -> str:
+    """``topic=0,1 topic2=3``: an assignment on one line (tests read it)."""
+    by_topic: dict[str, list[int]] = {}
+    for tp in tps:
+        by_topic.setdefault(tp.topic, []).append(tp.partition)
+    return " ".join(f"{topic}={','.join(map(str, sorted(ps)))}"
+                    for topic, ps in sorted(by_topic.items())) or "(none)"
+
+
+class AssignmentLog(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Rebalance listener: logs each assignment of the store group on one line."""
 
     def __init__(self, on_assigned: Callable[[bool], None] = lambda assigned: None) -> None:
         self.on_assigned = on_assigned
@@ -127,28 +139,14 @@ class AssignmentLog:
         return None
 
     async def on_partitions_assigned(self, assigned: Iterable[Any]) -> None:
-        by_topic: dict[str, list[int]] = {}
-        for tp in assigned:
-            by_topic.setdefault(tp.topic, []).append(tp.partition)
-        summary = " ".join(f"{topic}={','.join(map(str, sorted(ps)))}"
-                           for topic, ps in sorted(by_topic.items()))
-        log.info("fleetgraph store assignment %s", summary or "(none)")
-        self.on_assigned(bool(by_topic))
+        assigned = list(assigned)
+        log.info("fleetgraph store assignment %s", assignment_summary(assigned))
+        self.on_assigned(bool(assigned))
 
 
 def create_consumer(settings: Settings, topics: Sequence[str], listener: AssignmentLog,
                     *, batch_size: int, max_poll_interval_s: float) -> Any:
     """An aiokafka consumer of ``topics`` in the store group, committing by hand."""
-    from aiokafka import AIOKafkaConsumer
-    from aiokafka.abc import ConsumerRebalanceListener
-
-    class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-        async def on_partitions_revoked(self, revoked: Any) -> None:
-            await listener.on_partitions_revoked(revoked)
-
-        async def on_partitions_assigned(self, assigned: Any) -> None:
-            await listener.on_partitions_assigned(assigned)
-
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap,
         group_id=store_group(settings),
@@ -161,7 +159,7 @@ def create_consumer(settings: Settings, topics: Sequence[str], listener: Assignm
         session_timeout_ms=10_000,
         heartbeat_interval_ms=1_000,
     )
-    consumer.subscribe(list(topics), listener=Listener())
+    consumer.subscribe(list(topics), listener=listener)
     return consumer
 
 

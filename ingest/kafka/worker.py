@@ -34,6 +34,7 @@ from ingest.kafka.agents import (
 from ingest.kafka.app import ROLES, app_id, create_app
 from ingest.kafka.offsets import commit_start_offsets
 from ingest.kafka.sink_worker import run_sink_worker
+from ingest.kafka.store_consumer import assignment_summary
 from ingest.kafka.store_writer import GraphStoreWriter, StoreRetry
 from ingest.kafka.topics import DEFAULT_PARTITIONS, TopicNames, ensure_topics
 from schemas import load_event_codec
@@ -108,7 +109,7 @@ def run_worker(
     if role in ("all", "process"):
         processing = add_processing(app, settings, names, registry, load_event_codec(),
                                     activity, partitions=partitions)
-    if role in ("all", "sink"):
+    if role == "all":
         store = add_store_sink(app, settings, names, registry, store_factory, activity,
                                batch_size=settings.batch_size,
                                retry=StoreRetry.from_settings(settings))
@@ -159,13 +160,8 @@ def _log_assignments(app: Any, activity: Activity) -> None:
     """Log each assignment on one line (tests read it to see partitions split)."""
 
     async def on_assigned(sender: Any, assigned: Any, **kwargs: Any) -> None:
-        by_topic: dict[str, list[int]] = {}
-        for tp in assigned:
-            by_topic.setdefault(tp.topic, []).append(tp.partition)
-        summary = " ".join(f"{topic}={','.join(map(str, sorted(ps)))}"
-                           for topic, ps in sorted(by_topic.items()))
         log.info("fleetgraph assignment generation=%s %s",
-                 app.consumer_generation_id, summary or "(none)")
+                 app.consumer_generation_id, assignment_summary(assigned))
         activity.assigned = bool(assigned)
         activity.touch()
 
@@ -199,7 +195,7 @@ def _exit_when_idle(app: Any, worker: Any, activity: Activity, processing: Proce
                 or processing.sources_waiting()
             ):
                 continue
-            if store is not None and (not store.assigned or await store.lag() != 0):
+            if store is not None and not await store.drained():
                 continue
             log.info("idle for %.1f s with nothing buffered: stopping", activity.idle_for())
             stopping.append(asyncio.ensure_future(worker.stop()))
