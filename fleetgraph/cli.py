@@ -16,12 +16,10 @@ from fleetgraph.server import serve_workers, server_options
 from fleetgraph.settings import Settings
 from fleetgraph.stores import STORES, open_store
 from graph_model import FLEET
-from ingest.deadletter import DeadLetterFile
-from ingest.pipeline import Pipeline
-from ingest.runner import RunReport, run_embedded
-from ingest.sinks import StoreSink
+from ingest.deadletter import DeadLetterFile, archive_dead_letters
+from ingest.embedded import ingest_into_store, open_for_ingest, store_pipeline
+from ingest.runner import RunReport
 from ingest.sources.eventlog import read_event_log, write_event_log
-from ingest.stages.dedup import DedupBuffer
 from schemas import load_event_codec
 from storage.embedded import SQLiteGraphStore
 
@@ -141,23 +139,20 @@ def worker(ctx: click.Context, role: str, store_kind: str | None, db: Path | Non
 
 
 def ingest_log(settings: Settings, events: Path, db: Path, *, fresh: bool) -> RunReport:
-    if fresh and db.exists():
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-    db.parent.mkdir(parents=True, exist_ok=True)
+    """Ingest an event log; ``fresh`` empties the store in place and starts a new
+    dead-letter file (the old one is archived beside it)."""
+    store = open_for_ingest(db, fresh=fresh)
+    if fresh:
+        archive_dead_letters(settings.dead_letter_path)
     dead_letters = DeadLetterFile(settings.dead_letter_path)
-    store = SQLiteGraphStore(FLEET, db)
-    pipeline = Pipeline(
-        FLEET, load_event_codec(), StoreSink(store), dead_letters,
-        dedup=DedupBuffer(int(settings.dedup_window_s * 1_000_000)),
-        batch_size=settings.batch_size,
-    )
-    with tqdm(desc="ingesting", unit=" events", file=sys.stderr) as bar:
-        report = run_embedded(pipeline, lambda: read_event_log(events),
-                              on_message=lambda: bar.update())
-    dead_letters.close()
-    store.close()
-    return report
+    try:
+        pipeline = store_pipeline(settings, store, dead_letters)
+        with tqdm(desc="ingesting", unit=" events", file=sys.stderr) as bar:
+            return ingest_into_store(pipeline, store, lambda: read_event_log(events),
+                                     on_message=lambda: bar.update())
+    finally:
+        dead_letters.close()
+        store.close()
 
 
 def print_report(report: RunReport, settings: Settings) -> None:
@@ -179,7 +174,8 @@ def print_report(report: RunReport, settings: Settings) -> None:
 @click.option("--db", type=click.Path(path_type=Path), default=None,
               help="Embedded store file [default: <data-dir>/graph.sqlite].")
 @click.option("--fresh/--append", default=False,
-              help="Start from an empty store, or merge into the existing one.")
+              help="Empty the store (in place) and start a new dead-letter file, or merge "
+                   "into the existing store, enriching from the topology it keeps.")
 @click.pass_context
 def ingest(ctx: click.Context, events: Path | None, db: Path | None, fresh: bool) -> None:
     """Run an event log through the pipeline into the embedded store."""

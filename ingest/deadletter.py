@@ -74,6 +74,25 @@ class DeadLetterList:
         pass
 
 
+def archive_dead_letters(path: str | Path) -> Path | None:
+    """Move a dead-letter file aside to ``<name>.<UTC time>.jsonl`` so the next run starts
+    a new one; returns where it went (None when there was none or it was empty)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    if path.stat().st_size == 0:
+        path.unlink()
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    archived = path.with_name(f"{path.stem}.{stamp}{path.suffix}")
+    n = 1
+    while archived.exists():
+        n += 1
+        archived = path.with_name(f"{path.stem}.{stamp}-{n}{path.suffix}")
+    path.rename(archived)
+    return archived
+
+
 def read_dead_letters(path: str | Path) -> list[dict[str, Any]]:
     with Path(path).open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]

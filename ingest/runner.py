@@ -35,10 +35,14 @@ def run_embedded(
     messages: Callable[[], Iterable[Message]],
     *,
     on_message: Callable[[], object] | None = None,
+    on_side_inputs: Callable[[], object] | None = None,
 ) -> RunReport:
-    """Process every message of ``messages()`` (called twice: side inputs, then the rest)."""
+    """Process every message of ``messages()`` (called twice: side inputs, then the rest);
+    ``on_side_inputs`` runs in between (the embedded ingest stores the topology then)."""
     started = time.perf_counter()
     for is_side_input in (True, False):
+        if not is_side_input and on_side_inputs is not None:
+            on_side_inputs()
         for message in messages():
             if (message.topic in SIDE_INPUTS) != is_side_input:
                 continue

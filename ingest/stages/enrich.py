@@ -27,6 +27,6 @@ def enrich(event: Event, topology: Topology) -> None:
         if site:
             extra["site_id"] = site
             for name in ("region", "jurisdiction"):
-                value = topology.site_attribute(site, name)
+                value = topology.site_attribute(site, name, t)
                 if value is not None:
                     extra[name] = value

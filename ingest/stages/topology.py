@@ -1,53 +1,66 @@
 """The fleet's topology as a side input for enrichment.
 
-Built from inventory events (installed, removed, linked, unlinked, updated),
-with the same merge rule as the stores (newest event time wins, per field), so
-it is the same whatever order the inventory arrived in. Links keep their
-validity interval, and lookups take a time: the racks a CDU cooled at 10:00,
-not the ones it cools now.
+Built from inventory events (installed, removed, linked, unlinked, updated).
+Every link and every site attribute keeps its history, and a lookup at time t
+sees only the inventory with an event time at or before t: the racks a CDU
+cooled at 10:00, not the ones it cools now, and a site's region then. So the
+answer does not depend on the order the inventory arrived in, nor on
+inventory that is newer than the event being enriched: a log cut in two by
+event time enriches the same as the whole log (ties: a link opened and closed
+at the same time is open; of two values at the same time the larger wins).
+
+The topology is also a set of facts (JSON strings, see ``facts``): the embedded
+runner stores them beside the graph so that ``ingest --append`` starts from the
+topology of the logs ingested before.
 """
 
 from __future__ import annotations
 
+import json
+from bisect import bisect_right, insort
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from graph_model.ids import node_type_of
 
 CONTAINMENT = "in"
+LINK_FACT = "link"
+SITE_FACT = "site"
 
 
 @dataclass(slots=True)
-class _Interval:
-    valid_from: int | None = None
-    from_ts: int = -1
-    valid_to: int | None = None
-    to_ts: int = -1
+class _History:
+    """Values by time; ``at(t)`` is the value of the newest change at or before t."""
 
-    def open(self, t: int) -> None:
-        if t > self.from_ts:
-            self.valid_from, self.from_ts = t, t
-        if t > self.to_ts:
-            self.valid_to, self.to_ts = None, t
+    times: list[int] = field(default_factory=list)
+    values: dict[int, Any] = field(default_factory=dict)
 
-    def close(self, t: int) -> None:
-        if t > self.to_ts:
-            self.valid_to, self.to_ts = t, t
+    def set(self, t: int, value: Any) -> None:
+        """Record a change; of two at the same time the larger value stays."""
+        if t not in self.values:
+            insort(self.times, t)
+        elif self.values[t] >= value:
+            return
+        self.values[t] = value
 
-    def covers(self, t: int) -> bool:
-        return (self.valid_from is None or self.valid_from <= t) and (
-            self.valid_to is None or t < self.valid_to
-        )
+    def at(self, t: int) -> Any:
+        i = bisect_right(self.times, t)
+        return self.values[self.times[i - 1]] if i else None
+
+    def latest(self) -> Any:
+        return self.values[self.times[-1]] if self.times else None
 
 
 @dataclass
 class Topology:
-    # (relation, from) -> {to: interval}; relation is "in", "cooled_by" or "powered_by"
-    _out: dict[tuple[str, str], dict[str, _Interval]] = field(default_factory=dict)
-    # (relation, to) -> {from: interval}
-    _in: dict[tuple[str, str], dict[str, _Interval]] = field(default_factory=dict)
-    # site id -> attribute -> (time, value)
-    _site_attrs: dict[str, dict[str, tuple[int, str]]] = field(default_factory=dict)
+    # (relation, from) -> {to: open/closed history}; relation is "in", "cooled_by"
+    # or "powered_by"
+    _out: dict[tuple[str, str], dict[str, _History]] = field(default_factory=dict)
+    # (relation, to) -> {from: the same history}
+    _in: dict[tuple[str, str], dict[str, _History]] = field(default_factory=dict)
+    # site id -> attribute -> history of its values
+    _site_attrs: dict[str, dict[str, _History]] = field(default_factory=dict)
 
     def apply(self, event: dict[str, Any]) -> None:
         """Take in one inventory event."""
@@ -57,30 +70,52 @@ class Topology:
         elif kind in ("linked", "unlinked"):
             self._link(event["relation"], component, event["target_id"], t, kind == "linked")
         if component.startswith("site:") and kind in ("installed", "updated"):
-            attrs = self._site_attrs.setdefault(component, {})
             for name, value in event.get("attributes", {}).items():
-                if name not in attrs or attrs[name] < (t, value):
-                    attrs[name] = (t, value)
+                self._site_attr(component, name, t, value)
 
     def _link(self, relation: str, source: str, target: str, t: int, opening: bool) -> None:
-        interval = self._out.setdefault((relation, source), {}).get(target)
-        if interval is None:
-            interval = _Interval()
-            self._out[(relation, source)][target] = interval
-            self._in.setdefault((relation, target), {})[source] = interval
-        if opening:
-            interval.open(t)
-        else:
-            interval.close(t)
+        history = self._out.setdefault((relation, source), {}).get(target)
+        if history is None:
+            history = _History()
+            self._out[(relation, source)][target] = history
+            self._in.setdefault((relation, target), {})[source] = history
+        history.set(t, opening)
+
+    def _site_attr(self, site: str, name: str, t: int, value: str) -> None:
+        self._site_attrs.setdefault(site, {}).setdefault(name, _History()).set(t, value)
+
+    # --- facts: the topology as data, to store and load -----------------------
+    def facts(self) -> Iterator[str]:
+        """Every change the topology holds, one JSON string each; ``load`` takes them back."""
+        for (relation, source), targets in self._out.items():
+            for target, history in targets.items():
+                for t, opening in history.values.items():
+                    yield json.dumps([LINK_FACT, relation, source, target, t, opening])
+        for site, attrs in self._site_attrs.items():
+            for name, history in attrs.items():
+                for t, value in history.values.items():
+                    yield json.dumps([SITE_FACT, site, name, t, value])
+
+    def load(self, facts: Iterable[str]) -> Topology:
+        """Take in facts of ``facts()`` (of this or another topology); returns self."""
+        for fact in facts:
+            kind, *rest = json.loads(fact)
+            if kind == LINK_FACT:
+                relation, source, target, t, opening = rest
+                self._link(relation, source, target, int(t), bool(opening))
+            elif kind == SITE_FACT:
+                site, name, t, value = rest
+                self._site_attr(site, name, int(t), str(value))
+        return self
 
     # --- lookups ------------------------------------------------------------
     def targets(self, relation: str, source: str, t: int) -> list[str]:
         links = self._out.get((relation, source), {})
-        return sorted(target for target, interval in links.items() if interval.covers(t))
+        return sorted(target for target, history in links.items() if history.at(t))
 
     def sources(self, relation: str, target: str, t: int) -> list[str]:
         links = self._in.get((relation, target), {})
-        return sorted(source for source, interval in links.items() if interval.covers(t))
+        return sorted(source for source, history in links.items() if history.at(t))
 
     def site_of(self, component: str, t: int) -> str | None:
         """The site holding a component at time t, up the containment chain."""
@@ -94,9 +129,13 @@ class Topology:
             current = parents[0]
         return None
 
-    def site_attribute(self, site: str, name: str) -> str | None:
-        entry = self._site_attrs.get(site, {}).get(name)
-        return entry[1] if entry else None
+    def site_attribute(self, site: str, name: str, t: int | None = None) -> str | None:
+        """A site's attribute at time t (the newest value when t is None)."""
+        history = self._site_attrs.get(site, {}).get(name)
+        if history is None:
+            return None
+        value = history.latest() if t is None else history.at(t)
+        return None if value is None else str(value)
 
     def served_racks(self, component: str, t: int) -> list[str]:
         """Racks cooled or fed by a CDU or power shelf at time t (a rack serves itself)."""

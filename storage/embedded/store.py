@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,8 @@ from storage.base import Direction, GraphStore, Page, StorageError, TimeWindow, 
 from storage.embedded.tables import Table
 
 IN_CHUNK = 500  # ids per "IN (...)" query, below SQLite's variable limit
+SIDE_INPUT_TABLE = "side_input"  # facts of the ingest side inputs (not a graph namespace)
+FILE_CHECK_S = 1.0  # how often reads look whether the store's file was replaced
 
 
 def wall_clock_us() -> int:
@@ -30,18 +32,14 @@ class SQLiteGraphStore(GraphStore):
         path: str | Path = ":memory:",
         *,
         clock: Callable[[], int] = wall_clock_us,
+        file_check_s: float = FILE_CHECK_S,
     ) -> None:
         self.registry = registry
         self.path = str(path)
         self._clock = clock
         self._lock = threading.RLock()
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA cache_size=-65536")
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot open the embedded store at {self.path}: {exc}") from exc
+        self._file = StoreFile(self.path, file_check_s)
+        self._db = self._connect()
         self._nodes = {name: Table.for_node(t) for name, t in registry.nodes.items()}
         self._edges = {name: Table.for_edge(t) for name, t in registry.edges.items()}
         self._upsert_sql = {t.name: t.upsert_sql() for t in self.tables}
@@ -61,6 +59,66 @@ class SQLiteGraphStore(GraphStore):
                 for column, sql_type in table.prop_columns:
                     if column not in have:
                         self._db.execute(f"ALTER TABLE {table.name} ADD COLUMN {column} {sql_type}")
+            self._db.execute(
+                f"CREATE TABLE IF NOT EXISTS {SIDE_INPUT_TABLE} (name TEXT NOT NULL, "
+                "fact TEXT NOT NULL, PRIMARY KEY (name, fact)) WITHOUT ROWID")
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA cache_size=-65536")
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open the embedded store at {self.path}: {exc}") from exc
+        self._file.opened()
+        return db
+
+    def _follow_file(self) -> None:
+        """Reopen the store when its file was replaced (``ingest --fresh`` of an old
+        version, a copy put in place); raise when it was removed."""
+        if not self._file.replaced():
+            return
+        self._db.close()
+        self._db = self._connect()
+        self.init()
+
+    # --- maintenance of the whole store -------------------------------------
+    def reset(self) -> None:
+        """Delete every row, graph and side inputs, in one transaction: the file stays,
+        so a server reading it sees an empty store, then what is ingested next."""
+        names = [table.name for table in self.tables] + [SIDE_INPUT_TABLE]
+        self._in_transaction(
+            lambda db: [db.execute(f"DELETE FROM {name}") for name in names],
+            "cannot empty the embedded store")
+
+    # --- side inputs --------------------------------------------------------
+    def side_input_facts(self, name: str) -> list[str]:
+        """The facts stored for one side input (``topology``), in a stable order."""
+        rows = self._query(
+            f"SELECT fact FROM {SIDE_INPUT_TABLE} WHERE name = ? ORDER BY fact", [name])
+        return [row[0] for row in rows]
+
+    def add_side_input_facts(self, name: str, facts: Iterable[str]) -> None:
+        """Add facts to a side input; facts already there are kept once."""
+        self._in_transaction(
+            lambda db: db.executemany(
+                f"INSERT OR IGNORE INTO {SIDE_INPUT_TABLE} (name, fact) VALUES (?, ?)",
+                ((name, fact) for fact in facts)),
+            f"cannot store the {name} side input")
+
+    def _in_transaction(self, work: Callable[[sqlite3.Connection], object], failure: str) -> None:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                work(self._db)
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StorageError(f"{failure}: {exc}") from exc
+                raise
 
     # --- writes -------------------------------------------------------------
     def upsert_nodes(self, nodes: Sequence[NodeUpsert]) -> None:
@@ -200,6 +258,7 @@ class SQLiteGraphStore(GraphStore):
 
     def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         with self._lock:
+            self._follow_file()
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
@@ -247,3 +306,47 @@ def _chunks(ids: list[str]) -> Iterator[list[str]]:
 
 def _marks(chunk: Sequence[str]) -> str:
     return ",".join("?" * len(chunk))
+
+
+class StoreFile:
+    """Which file a store opened (device and inode), to notice it being replaced.
+
+    ``replaced`` looks at most once every ``check_s`` seconds, so reads cost
+    one ``stat`` a second at most; an in-memory store is never replaced.
+    """
+
+    def __init__(self, path: str, check_s: float) -> None:
+        self.path = path
+        self.check_s = check_s
+        self._identity: tuple[int, int] | None = None
+        self._checked_at = 0.0
+
+    def opened(self) -> None:
+        self._identity = self._stat()
+        self._checked_at = time.monotonic()
+
+    def replaced(self) -> bool:
+        """True when the path names another file than the one opened; raises when
+        there is no file any more."""
+        if self._identity is None:
+            return False
+        now = time.monotonic()
+        if now - self._checked_at < self.check_s:
+            return False
+        self._checked_at = now
+        identity = self._stat()
+        if identity is None:
+            self._checked_at = 0.0  # look again on the next read
+            raise StorageError(
+                f"the embedded store's file {self.path} was removed while open: "
+                "ingest again, then restart whatever reads it")
+        return identity != self._identity
+
+    def _stat(self) -> tuple[int, int] | None:
+        if self.path == ":memory:" or self.path.startswith("file:"):
+            return None
+        try:
+            stat = Path(self.path).stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_dev, stat.st_ino

@@ -1,0 +1,74 @@
+"""Ingest into the embedded store: the pipeline over a SQLiteGraphStore, whose file
+also keeps the topology side input.
+
+An ``ingest --append`` starts from the topology of every log ingested before
+(``side_input`` facts in the store), so the jobs and faults of an appended log
+are enriched as they would have been in one log. ``--fresh`` empties the store
+in place (same file, one transaction), so a server reading it sees the new
+contents rather than a deleted file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from fleetgraph.settings import Settings
+from graph_model import FLEET
+from ingest.deadletter import DeadLetters
+from ingest.message import Message
+from ingest.pipeline import Pipeline
+from ingest.runner import RunReport, run_embedded
+from ingest.sinks import StoreSink
+from ingest.stages.dedup import DedupBuffer
+from ingest.stages.topology import Topology
+from schemas import load_event_codec
+from storage.base import StorageError
+from storage.embedded import SQLiteGraphStore
+
+TOPOLOGY = "topology"  # the side input's name in the store
+
+
+def open_for_ingest(path: Path, *, fresh: bool) -> SQLiteGraphStore:
+    """The store at ``path``, emptied in place when ``fresh``.
+
+    A file that is no SQLite store at all cannot be emptied in place: with
+    ``fresh`` it is replaced (a server reading it notices the new file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        store = SQLiteGraphStore(FLEET, path)
+    except StorageError:
+        if not fresh:
+            raise
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return SQLiteGraphStore(FLEET, path)
+    if fresh:
+        store.reset()
+    return store
+
+
+def store_pipeline(settings: Settings, store: SQLiteGraphStore,
+                   dead_letters: DeadLetters) -> Pipeline:
+    """A pipeline writing to ``store``, enriching from the topology stored in it."""
+    topology = Topology().load(store.side_input_facts(TOPOLOGY))
+    return Pipeline(
+        FLEET, load_event_codec(), StoreSink(store), dead_letters, topology=topology,
+        dedup=DedupBuffer(int(settings.dedup_window_s * 1_000_000)),
+        batch_size=settings.batch_size,
+    )
+
+
+def ingest_into_store(
+    pipeline: Pipeline,
+    store: SQLiteGraphStore,
+    messages: Callable[[], Iterable[Message]],
+    *,
+    on_message: Callable[[], object] | None = None,
+) -> RunReport:
+    """Run messages through the pipeline, side inputs first; the topology they make is
+    stored before the other messages are, so a later run starts from it."""
+    return run_embedded(
+        pipeline, messages, on_message=on_message,
+        on_side_inputs=lambda: store.add_side_input_facts(TOPOLOGY, pipeline.topology.facts()),
+    )
