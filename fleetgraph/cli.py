@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 from tqdm import tqdm
 
+from fleetgraph.deadletters_cli import deadletters
 from fleetgraph.errors import FleetgraphError
 from fleetgraph.server import serve_workers, server_options
 from fleetgraph.settings import Settings
@@ -397,6 +398,16 @@ def _add_stack_commands() -> None:
 
 
 _add_stack_commands()
+cli.add_command(deadletters)
+
+
+def _add_integrity_command() -> None:
+    from fleetgraph.integrity_cli import integrity
+
+    cli.add_command(integrity)
+
+
+_add_integrity_command()
 
 
 def main() -> None:

@@ -53,3 +53,27 @@ def test_serve_refuses_a_missing_store(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "serve"])
     assert result.exit_code != 0
     assert "no store" in result.output
+
+
+def test_a_fresh_ingest_starts_a_new_dead_letter_file_and_archives_the_old(
+    tmp_path: Path,
+) -> None:
+    runner = CliRunner()
+    data = ["--data-dir", str(tmp_path)]
+    simulated = runner.invoke(cli, [*data, "simulate", "--sites", "2", "--hours", "1",
+                                    "--malformed-rate", "0.05"])
+    assert simulated.exit_code == 0, simulated.output
+    first = runner.invoke(cli, [*data, "ingest", "--fresh"])
+    assert first.exit_code == 0, first.output
+    letters = read_dead_letters(tmp_path / "dead-letters.jsonl")
+    assert letters
+
+    second = runner.invoke(cli, [*data, "ingest", "--fresh"])
+    assert second.exit_code == 0, second.output
+    assert len(read_dead_letters(tmp_path / "dead-letters.jsonl")) == len(letters)
+    [archived] = tmp_path.glob("dead-letters.*Z.jsonl")
+    assert read_dead_letters(archived) == letters
+
+    appended = runner.invoke(cli, [*data, "ingest", "--append"])
+    assert appended.exit_code == 0, appended.output
+    assert len(read_dead_letters(tmp_path / "dead-letters.jsonl")) == 2 * len(letters)

@@ -94,9 +94,9 @@ def test_a_log_cut_by_event_time_and_appended_stores_the_same_rows_as_one_log(
     # not vacuous: the appended half has enriched jobs and faults
     store = SQLiteGraphStore(FLEET, tmp_path / "split.sqlite")
     late_jobs = [r for r in store.scan_nodes("job", None, 100_000).records
-                 if r.origin.latest.source.startswith("late.avro")]
+                 if r.origin and r.origin.latest.source.startswith("late.avro")]
     late_faults = [r for r in store.scan_nodes("fault", None, 100_000).records
-                   if r.origin.latest.source.startswith("late.avro")]
+                   if r.origin and r.origin.latest.source.startswith("late.avro")]
     store.close()
     assert late_jobs and all(j.props.get("region") and j.props.get("jurisdiction")
                              for j in late_jobs if j.props.get("site_id"))
