@@ -401,15 +401,6 @@ _add_stack_commands()
 cli.add_command(deadletters)
 
 
-def _add_integrity_command() -> None:
-    from fleetgraph.integrity_cli import integrity
-
-    cli.add_command(integrity)
-
-
-_add_integrity_command()
-
-
 def main() -> None:
     try:
         cli(standalone_mode=True)
