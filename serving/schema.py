@@ -15,6 +15,7 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     QueryDepthLimiter,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from fleetgraph.errors import FleetgraphError
@@ -24,6 +25,7 @@ from serving.root.graph import GraphQuery
 from serving.root.incidents import IncidentQuery
 from serving.root.placement import PlacementQuery
 from serving.types.node import NODE_CLASSES, GenericNode
+from serving.types.scalars import SCALARS
 
 
 @strawberry.type(description="Traversals of the fleet graph and the headline queries.")
@@ -69,4 +71,5 @@ def build_schema(
         query=Query,
         types=[*NODE_CLASSES.values(), GenericNode],
         extensions=extensions,
+        config=StrawberryConfig(scalar_map=SCALARS),
     )

@@ -16,6 +16,7 @@ from serving.types.origin import Origin
 from serving.types.props import PropFields
 from serving.types.refs import JobRef, SiteRef
 from serving.types.relations import IN, OUT, edges, node_by_id, related, related_one
+from serving.types.scalars import Long
 from serving.windows import as_of
 from storage.base import Direction
 
@@ -55,9 +56,9 @@ class Replica:
         return to_datetime(self.record.props.get("last_access"))
 
     @strawberry.field
-    def hits(self) -> int | None:
+    def hits(self) -> Long | None:
         hits: int | None = self.record.props.get("hits")
-        return hits
+        return None if hits is None else Long(hits)
 
     @strawberry.field
     def valid_from(self) -> datetime | None:
@@ -109,7 +110,7 @@ class Model(Node):
 class Artifact(Node):
     kind: str | None = ARTIFACT("kind")
     content_hash: str | None = ARTIFACT("content_hash")
-    size_bytes: int | None = ARTIFACT("size_bytes")
+    size_bytes: Long | None = ARTIFACT("size_bytes")
     created_at: datetime | None = ARTIFACT("created_at")
 
     @strawberry.field
@@ -139,7 +140,7 @@ class Artifact(Node):
 class Dataset(Node):
     name: str | None = DATASET("name")
     content_hash: str | None = DATASET("content_hash")
-    size_bytes: int | None = DATASET("size_bytes")
+    size_bytes: Long | None = DATASET("size_bytes")
     jurisdiction: str | None = DATASET("jurisdiction")
     created_at: datetime | None = DATASET("created_at")
 

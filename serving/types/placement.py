@@ -16,6 +16,7 @@ from serving.times import to_datetime, to_us
 from serving.types.field import field
 from serving.types.refs import ArtifactRef, ServerRef, SiteRef
 from serving.types.relations import node_by_id
+from serving.types.scalars import Long
 
 
 @strawberry.input(description="A half-open window [from, to).")
@@ -46,8 +47,9 @@ class ReplicaEvidence:
         return to_datetime(self.evidence.last_access)
 
     @strawberry.field
-    def hits(self) -> int | None:
-        return self.evidence.hits
+    def hits(self) -> Long | None:
+        hits = self.evidence.hits
+        return None if hits is None else Long(hits)
 
     @field(description="tier weight * 0.5 ** (age / 6 h) * (1 + log2(1 + hits))")
     def score(self) -> float:
