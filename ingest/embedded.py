@@ -27,6 +27,7 @@ from storage.base import StorageError
 from storage.embedded import SQLiteGraphStore
 
 TOPOLOGY = "topology"  # the side input's name in the store
+WATERMARK = "watermark"  # the newest event time of each run, in the store
 
 
 def open_for_ingest(path: Path, *, fresh: bool) -> SQLiteGraphStore:
@@ -67,8 +68,25 @@ def ingest_into_store(
     on_message: Callable[[], object] | None = None,
 ) -> RunReport:
     """Run messages through the pipeline, side inputs first; the topology they make is
-    stored before the other messages are, so a later run starts from it."""
-    return run_embedded(
-        pipeline, messages, on_message=on_message,
-        on_side_inputs=lambda: store.add_side_input_facts(TOPOLOGY, pipeline.topology.facts()),
-    )
+    stored before the other messages are, so a later run starts from it.
+
+    The store then holds what one log of all the runs' messages would give as long
+    as no run brings topology changes older than events an earlier run stored (logs
+    cut by event time); the report counts those that do (``late_side_inputs``)."""
+    stored = set(store.side_input_facts(TOPOLOGY))
+    watermark = max((int(t) for t in store.side_input_facts(WATERMARK)), default=None)
+    late = 0
+
+    def side_inputs_done() -> None:
+        nonlocal late
+        new = [fact for fact in pipeline.topology.facts() if fact not in stored]
+        if watermark is not None:
+            late = sum(Topology.fact_time(fact) < watermark for fact in new)
+        store.add_side_input_facts(TOPOLOGY, new)
+
+    report = run_embedded(pipeline, messages, on_message=on_message,
+                          on_side_inputs=side_inputs_done)
+    if pipeline.watermark:
+        store.add_side_input_facts(WATERMARK, [str(pipeline.watermark)])
+    report.late_side_inputs = late
+    return report

@@ -24,6 +24,9 @@ class RunReport:
     stats: PipelineStats
     seconds: float
     collapsed: int
+    # side-input changes older than events stored before this run (``ingest --append``):
+    # those events keep the enrichment they got then
+    late_side_inputs: int = 0
 
     @property
     def events_per_second(self) -> float:

@@ -108,6 +108,12 @@ class Topology:
                 self._site_attr(site, name, int(t), str(value))
         return self
 
+    @staticmethod
+    def fact_time(fact: str) -> int:
+        """The event time of one fact of ``facts()``."""
+        kind, *rest = json.loads(fact)
+        return int(rest[3] if kind == LINK_FACT else rest[2])
+
     # --- lookups ------------------------------------------------------------
     def targets(self, relation: str, source: str, t: int) -> list[str]:
         links = self._out.get((relation, source), {})
