@@ -167,6 +167,10 @@ def print_report(report: RunReport, settings: Settings) -> None:
     if s.rejected:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.rejected.items()))
         click.echo(f"dead letters ({reasons}) are in {settings.dead_letter_path}")
+    if report.late_side_inputs:
+        click.echo(f"warning: {report.late_side_inputs:,} topology changes in this log are "
+                   "older than events ingested before; those events keep the enrichment "
+                   "they had (append logs in event-time order, or ingest them --fresh as one)")
 
 
 @cli.command()
