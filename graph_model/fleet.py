@@ -17,66 +17,86 @@ FLEET = Registry()
 node = FLEET.add_node
 edge = FLEET.add_edge
 
-STATUS = Prop("status", S, "ok, degraded, fault, maintenance or removed")
+# Domains are physically possible values (wider than a healthy fleet's): a value
+# outside is a broken sensor or a bad encoder, refused by validation.
+STATUS = Prop("status", S, "ok, degraded, fault, maintenance or removed",
+              choices=("ok", "degraded", "fault", "maintenance", "removed"))
+NAME = 256  # characters of a name, a model, a code
+CAPACITY_KW = Prop("capacity_kw", F, low=0.0, high=5_000.0)
+SIZE_BYTES = Prop("size_bytes", I, low=0)
 
 # --- physical fleet ---------------------------------------------------------
 node(NodeType.declare("site", [
-    Prop("name", S), Prop("region", S), Prop("jurisdiction", S),
-    Prop("design", S, "A: one ~1 MW rack; B: 2 to 6 racks of 250-500 kW"),
-    Prop("capacity_kw", F), STATUS,
-    Prop("power_headroom_kw", F), Prop("thermal_headroom_kw", F),
-    Prop("battery_soc", F, "site battery state of charge, 0..1"), Prop("solar_kw", F),
+    Prop("name", S, max_length=NAME), Prop("region", S, max_length=NAME),
+    Prop("jurisdiction", S, max_length=NAME),
+    Prop("design", S, "A: one ~1 MW rack; B: 2 to 6 racks of 250-500 kW", choices=("A", "B")),
+    CAPACITY_KW, STATUS,
+    Prop("power_headroom_kw", F, low=-5_000.0, high=5_000.0),
+    Prop("thermal_headroom_kw", F, low=-5_000.0, high=5_000.0),
+    Prop("battery_soc", F, "site battery state of charge, 0..1", low=0.0, high=1.0),
+    Prop("solar_kw", F, low=0.0, high=5_000.0),
 ], doc="A modular ~1 MW AI data-center site."))
 node(NodeType.declare("rack", [
-    Prop("capacity_kw", F), Prop("gpu_generation", S), STATUS,
+    CAPACITY_KW, Prop("gpu_generation", S, max_length=NAME), STATUS,
 ], doc="A rack of compute trays, cooled by CDUs and fed by power shelves."))
 node(NodeType.declare("cdu", [
-    Prop("capacity_kw", F), STATUS, Prop("supply_temp_c", F), Prop("flow_lpm", F),
+    CAPACITY_KW, STATUS, Prop("supply_temp_c", F, low=-20.0, high=120.0),
+    Prop("flow_lpm", F, low=0.0, high=20_000.0),
 ], doc="Coolant distribution unit: rack cooling loop to facility warm-water loop."))
 node(NodeType.declare("power_shelf", [
-    Prop("capacity_kw", F), STATUS, Prop("output_kw", F),
+    CAPACITY_KW, STATUS, Prop("output_kw", F, low=0.0, high=2_000.0),
 ], doc="Solid-state power shelf feeding the 800 V DC busway."))
 node(NodeType.declare("server", [
-    Prop("model", S), Prop("gpu_count", I), STATUS,
+    Prop("model", S, max_length=NAME), Prop("gpu_count", I, low=0, high=1_024), STATUS,
 ], doc="A compute tray holding GPUs."))
 node(NodeType.declare("gpu", [
-    Prop("model", S), Prop("memory_gb", I), STATUS,
-    Prop("temperature_c", F), Prop("power_w", F), Prop("utilization", F),
+    Prop("model", S, max_length=NAME), Prop("memory_gb", I, low=0, high=1_000_000), STATUS,
+    Prop("temperature_c", F, low=-20.0, high=150.0), Prop("power_w", F, low=0.0, high=5_000.0),
+    Prop("utilization", F, low=0.0, high=1.0),
 ], doc="One accelerator."))
 node(NodeType.declare("switch", [
-    Prop("role", S, "tor, leaf or spine"), STATUS,
+    Prop("role", S, "tor, leaf or spine", choices=("tor", "leaf", "spine")), STATUS,
 ], doc="A network switch inside a site."))
 node(NodeType.declare("instrument", [
-    Prop("kind", S, "3d_printer, furnace, microscope, ..."), STATUS,
+    Prop("kind", S, "3d_printer, furnace, microscope, ...", max_length=NAME), STATUS,
 ], doc="An edge instrument attached to a nearby site."))
 node(NodeType.declare("fault", [
-    Prop("component_id", S), Prop("code", S), Prop("severity", S),
+    Prop("component_id", S), Prop("code", S, max_length=NAME),
+    Prop("severity", S, max_length=NAME),
     Prop("site_id", S, "site of the component when the fault opened (enrichment)"),
     Prop("affected_racks", S, "comma-separated racks the component served (enrichment)"),
 ], temporal=True, doc="A component state over time: a fault from valid_from to valid_to."))
 
 # --- work -------------------------------------------------------------------
-node(NodeType.declare("application", [Prop("name", S)], doc="What users submit."))
-node(NodeType.declare("user", [Prop("name", S), Prop("org", S)], doc="Who launches work."))
+node(NodeType.declare("application", [Prop("name", S, max_length=NAME)],
+                      doc="What users submit."))
+node(NodeType.declare("user", [Prop("name", S, max_length=NAME), Prop("org", S, max_length=NAME)],
+                      doc="Who launches work."))
 node(NodeType.declare("job", [
-    Prop("kind", S, "training, inference, batch_inference or agentic"),
-    STATUS, Prop("gpus_requested", I),
+    Prop("kind", S, "training, inference, batch_inference or agentic",
+         choices=("training", "inference", "batch_inference", "agentic")),
+    Prop("status", S, "pending, running, finished, failed or cancelled",
+         choices=("pending", "running", "finished", "failed", "cancelled")),
+    Prop("gpus_requested", I, "0 for a CPU-only job", low=0, high=1_000_000),
     Prop("submitted_at", T), Prop("started_at", T), Prop("finished_at", T),
     Prop("site_id", S), Prop("region", S), Prop("jurisdiction", S),
-    Prop("exit_reason", S),
+    Prop("exit_reason", S, max_length=NAME),
 ], doc="A job of an application run, placed on servers and GPUs for a time window."))
 
 # --- artifacts --------------------------------------------------------------
 node(NodeType.declare("model", [
-    Prop("name", S), Prop("family", S), Prop("params_b", F),
+    Prop("name", S, max_length=NAME), Prop("family", S, max_length=NAME),
+    Prop("params_b", F, low=0.0, high=1_000_000.0),
 ], doc="A model version; its weights are artifacts."))
 node(NodeType.declare("artifact", [
-    Prop("kind", S, "weights, adapter, checkpoint, eval_output, dataset_shard"),
-    Prop("content_hash", S), Prop("size_bytes", I), Prop("created_at", T),
+    Prop("kind", S, "weights, adapter, checkpoint, eval_output, dataset_shard",
+         choices=("weights", "adapter", "checkpoint", "eval_output", "dataset_shard")),
+    Prop("content_hash", S, max_length=NAME), SIZE_BYTES, Prop("created_at", T),
 ], doc="A content-addressed blob."))
 node(NodeType.declare("dataset", [
-    Prop("name", S), Prop("content_hash", S), Prop("size_bytes", I),
-    Prop("jurisdiction", S, "where the data originates"), Prop("created_at", T),
+    Prop("name", S, max_length=NAME), Prop("content_hash", S, max_length=NAME), SIZE_BYTES,
+    Prop("jurisdiction", S, "where the data originates", max_length=NAME),
+    Prop("created_at", T),
 ], doc="A dataset, content-addressed."))
 
 # --- edges: containment -------------------------------------------------------
@@ -97,7 +117,7 @@ edge(EdgeType.declare("had_fault", ["site", "rack", "cdu", "power_shelf", "serve
                                     "switch", "instrument"], ["fault"], temporal=True,
                       doc="A component was in fault over the interval."))
 # --- edges: work ------------------------------------------------------------------
-edge(EdgeType.declare("ran_on", ["job"], ["server"], [Prop("gpus", I)], temporal=True,
+edge(EdgeType.declare("ran_on", ["job"], ["server"], [Prop("gpus", I, low=0)], temporal=True,
                       doc="A job ran on a server over the interval."))
 edge(EdgeType.declare("allocated", ["job"], ["gpu"], temporal=True,
                       doc="A GPU was allocated to a job over the interval."))
@@ -113,8 +133,9 @@ edge(EdgeType.declare("artifact_of", ["artifact"], ["model"], doc="Weights of a 
 edge(EdgeType.declare("derived_from", ["artifact", "dataset", "model"],
                       ["artifact", "dataset", "model"], doc="Built from another artifact."))
 edge(EdgeType.declare("cached_at", ["artifact", "dataset"], ["site"], [
-    Prop("tier", I, "0 hot (local NVMe), 1 warm (site object store), 2 durable (remote)"),
-    Prop("last_access", T), Prop("hits", I, "cache hits reported by the site"),
+    Prop("tier", I, "0 hot (local NVMe), 1 warm (site object store), 2 durable (remote)",
+         low=0, high=2),
+    Prop("last_access", T), Prop("hits", I, "cache hits reported by the site", low=0),
 ], temporal=True, ttl_seconds=30 * DAY,
     doc="A replica at a site, from replication to eviction; expires 30 days after its "
         "last update unless refreshed."))

@@ -10,7 +10,7 @@ import re
 
 from graph_model.types import GraphModelError
 
-_ID = re.compile(r"^([a-z][a-z0-9_]*):([A-Za-z0-9][A-Za-z0-9_.:@+\-/]*)$")
+_ID = re.compile(r"([a-z][a-z0-9_]*):([A-Za-z0-9][A-Za-z0-9_.:@+\-/]*)")
 MAX_ID_LENGTH = 256
 
 
@@ -18,7 +18,7 @@ def parse_id(node_id: str) -> tuple[str, str]:
     """Split an id into (type, local part), or raise GraphModelError."""
     if len(node_id) > MAX_ID_LENGTH:
         raise GraphModelError(f"id is {len(node_id)} characters long (limit {MAX_ID_LENGTH})")
-    match = _ID.match(node_id)
+    match = _ID.fullmatch(node_id)  # not "^...$": "$" matches before a final newline too
     if match is None:
         raise GraphModelError(f"{node_id!r} is not a fleetgraph id of the form '<type>:<name>'")
     return match.group(1), match.group(2)

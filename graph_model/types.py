@@ -8,6 +8,8 @@ schema of the emitted records is derived in :mod:`graph_model.avro`.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -17,10 +19,27 @@ from fleetgraph.errors import FleetgraphError
 
 VALID_FROM = "valid_from"
 VALID_TO = "valid_to"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what every store keeps of an int or a time
+MAX_STRING = 1024  # characters of a string property, unless declared otherwise
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # never part of a stored string
 
 
 class GraphModelError(FleetgraphError):
     """A value or an id does not fit the graph model."""
+
+
+class DomainError(GraphModelError):
+    """A value of the right kind outside its property's declared domain.
+
+    ``reason`` is the dead-letter code: ``out_of_range`` (a number outside its
+    range), ``bad_value`` (not one of the declared choices, or a control
+    character) or ``oversized`` (a string longer than its maximum).
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
 
 
 class PropKind(Enum):
@@ -59,11 +78,59 @@ class PropKind(Enum):
 
 @dataclass(frozen=True)
 class Prop:
-    """A typed property of a node or edge type."""
+    """A typed property of a node or edge type, and its domain.
+
+    The domain is declared once, with the property: ``low`` and ``high`` bound
+    a number (ints and times are always within 64 bits, floats finite),
+    ``choices`` lists the values a string may take, ``max_length`` bounds a
+    string (which never holds a control character). Validation applies it to
+    every event that sets the property.
+    """
 
     name: str
     kind: PropKind
     doc: str = ""
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] | None = None
+    max_length: int = MAX_STRING
+
+    def check(self, value: Any) -> None:
+        """Raise DomainError when ``value`` (of this property's kind) is outside the domain."""
+        if value is None or self.kind is PropKind.BOOL:
+            return
+        if self.kind is PropKind.STRING:
+            self._check_string(value)
+            return
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise DomainError("bad_value", f"{self.name}={value!r} is not a number")
+        low, high = self.low, self.high
+        if self.kind is not PropKind.FLOAT:
+            low = INT64_MIN if low is None else max(low, INT64_MIN)
+            high = INT64_MAX if high is None else min(high, INT64_MAX)
+        if not math.isfinite(value) or (low is not None and value < low) or (
+            high is not None and value > high
+        ):
+            raise DomainError("out_of_range", f"{self.name}={value} is outside "
+                              f"[{_bound(low)}, {_bound(high)}]")
+
+    def _check_string(self, value: Any) -> None:
+        if not isinstance(value, str):
+            raise DomainError("bad_value", f"{self.name}={value!r} is not a string")
+        if len(value) > self.max_length:
+            raise DomainError("oversized", f"{self.name} is {len(value)} characters "
+                              f"(limit {self.max_length})")
+        if self.choices is not None and value not in self.choices:
+            raise DomainError("bad_value", f"{self.name}={value!r} is not one of "
+                              f"{', '.join(self.choices)}")
+        if CONTROL.search(value):
+            raise DomainError("bad_value", f"{self.name}={value!r} holds a control character")
+
+
+def _bound(limit: float | None) -> str:
+    if limit is None:
+        return "any"
+    return str(int(limit)) if float(limit).is_integer() and abs(limit) < 1e18 else f"{limit:g}"
 
 
 def _props(temporal: bool, props: Iterable[Prop]) -> tuple[Prop, ...]:
@@ -202,12 +269,15 @@ class Registry:
     def coerce_props(
         self, declared: tuple[Prop, ...], owner: str, values: Mapping[str, Any]
     ) -> dict[str, Any]:
-        """Check property names and convert values to their declared kinds."""
+        """Check property names, convert values to their declared kinds and check
+        them against their domains (DomainError)."""
         by_name = {p.name: p for p in declared}
         out: dict[str, Any] = {}
         for name, value in values.items():
             prop = by_name.get(name)
             if prop is None:
                 raise GraphModelError(f"{owner} has no property {name!r}")
-            out[name] = prop.kind.coerce(value)
+            value = prop.kind.coerce(value)
+            prop.check(value)
+            out[name] = value
         return out

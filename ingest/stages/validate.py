@@ -1,23 +1,26 @@
 """Stage 2: refuse events that are invalid for the fleet's graph.
 
 Checks ids (well formed, of a declared node type, of the type the field
-expects), required fields per kind, string sizes, event times (not from the far
-future or past) and physical ranges of readings. A refused event goes to the
+expects), event ids, required fields per kind, string sizes, event times (not
+from the far future or past), and every value an event sets against the
+domain its property declares in the registry (``graph_model.fleet``: ranges,
+choices, lengths), whatever the source: readings, statuses, energy, fault
+codes, attribute maps, job and artifact fields. A refused event goes to the
 dead-letter with the reason; nothing is silently dropped.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from graph_model.ids import parse_id
-from graph_model.types import GraphModelError, Registry
+from graph_model.ids import node_type_of, parse_id
+from graph_model.types import CONTROL, DomainError, GraphModelError, Prop, PropKind, Registry
 from ingest.errors import RejectedEvent
 from ingest.message import Event
+from ingest.stages.to_graph import ENERGY
 from schemas.topics import Topic
 
 HARDWARE = frozenset(
@@ -25,24 +28,14 @@ HARDWARE = frozenset(
 )
 HOLDERS = frozenset({"site", "rack", "server"})
 DATA = frozenset({"artifact", "dataset", "model"})
-STATUSES = frozenset({"ok", "degraded", "fault", "maintenance"})
 RELATIONS = {"cooled_by": "cdu", "powered_by": "power_shelf"}
 
-# Physically possible values; a reading outside is a broken sensor or a bad encoder.
-READING_RANGES: dict[str, tuple[float, float]] = {
-    "supply_temp_c": (-20.0, 120.0),
-    "flow_lpm": (0.0, 20_000.0),
-    "output_kw": (0.0, 2_000.0),
-    "temperature_c": (-20.0, 150.0),
-    "power_w": (0.0, 5_000.0),
-    "utilization": (0.0, 1.0),
-}
-ENERGY_RANGES: dict[str, tuple[float, float]] = {
-    "power_headroom_kw": (-5_000.0, 5_000.0),
-    "thermal_headroom_kw": (-5_000.0, 5_000.0),
-    "battery_soc": (0.0, 1.0),
-    "solar_kw": (0.0, 5_000.0),
-}
+# Event fields that set a property: field -> (node or edge type, property).
+FAULT_FIELDS = {"fault_code": ("fault", "code"), "severity": ("fault", "severity")}
+JOB_FIELDS = {"job_kind": ("job", "kind"), "gpus_requested": ("job", "gpus_requested"),
+              "exit_reason": ("job", "exit_reason")}
+CACHE_FIELDS = {"tier": ("cached_at", "tier"), "hits": ("cached_at", "hits")}
+REGISTERED_FIELDS = ("content_hash", "size_bytes")  # of the registered dataset or artifact
 
 
 @dataclass(frozen=True)
@@ -67,6 +60,11 @@ class Validator:
         self.registry = registry
         self.limits = limits
         self.clock = clock
+        self._props: dict[tuple[str, str], Prop] = {
+            (owner.name, prop.name): prop
+            for owner in (*registry.nodes.values(), *registry.edges.values())
+            for prop in owner.props
+        }
         self._checks: dict[Topic, Callable[[dict[str, Any]], None]] = {
             Topic.TELEMETRY: self._telemetry,
             Topic.INVENTORY: self._inventory,
@@ -78,6 +76,7 @@ class Validator:
         """Raise RejectedEvent when the event must not reach the graph."""
         fields = event.fields
         self._sizes(fields)
+        self._event_id(fields["event_id"])
         self._time(event.time)
         self._checks[event.topic](fields)
 
@@ -108,6 +107,13 @@ class Validator:
         raise RejectedEvent(
             "oversized", f"{name} is {length} characters (limit {self.limits.max_string})"
         )
+
+    @staticmethod
+    def _event_id(event_id: str) -> None:
+        if not event_id:
+            raise RejectedEvent("missing_field", "an event needs a non-empty event_id")
+        if CONTROL.search(event_id):
+            raise RejectedEvent("bad_value", f"event_id {event_id!r} holds a control character")
 
     def _time(self, event_time: int) -> None:
         now = self.clock()
@@ -153,31 +159,50 @@ class Validator:
                 "missing_field", f"a {kind} event needs {', '.join(missing)}"
             )
 
-    @staticmethod
-    def _range(name: str, value: float, bounds: tuple[float, float]) -> None:
-        low, high = bounds
-        if not math.isfinite(value) or not low <= value <= high:
-            raise RejectedEvent("out_of_range", f"{name}={value} is outside [{low}, {high}]")
+    def _value(self, owner: str, name: str, value: Any, field: str) -> None:
+        """Refuse ``value`` when it is outside the domain of property ``name`` of
+        ``owner`` (a node or edge type) as declared in the registry."""
+        prop = self._props.get((owner, name))
+        if prop is not None and value is not None:
+            try:
+                prop.check(value)
+            except DomainError as exc:
+                raise RejectedEvent(exc.reason, f"{field}: {exc.detail}") from exc
+
+    def _fields(self, f: dict[str, Any], props: Mapping[str, tuple[str, str]]) -> None:
+        for field, (owner, name) in props.items():
+            self._value(owner, name, f.get(field), field)
+
+    def _attributes(self, owner: str, attributes: dict[str, str]) -> None:
+        """An attribute map: property names of ``owner``, values of their kind and domain."""
+        node_type = self.registry.node(owner)
+        try:
+            self.registry.coerce_props(node_type.props, f"a {owner}", attributes)
+        except DomainError as exc:
+            raise RejectedEvent(exc.reason, f"attributes: {exc.detail}") from exc
+        except GraphModelError as exc:
+            raise RejectedEvent("bad_attribute", f"attributes: {exc}") from exc
 
     # --- per topic ----------------------------------------------------------------
     def _telemetry(self, f: dict[str, Any]) -> None:
         kind = f["kind"]
         self._id(f, "component_id", {"site"} if kind == "site_energy" else HARDWARE)
         self._id(f, "site_id", {"site"})
+        component_type = node_type_of(f["component_id"])
         if kind == "reading":
             self._require(f, kind, "metric", "value")
-            bounds = READING_RANGES.get(f["metric"])
-            if bounds is not None:
-                self._range(f["metric"], f["value"], bounds)
+            prop = self._props.get((component_type, f["metric"]))
+            if prop is not None and prop.kind is PropKind.FLOAT:  # others are noise (filter)
+                self._value(component_type, f["metric"], f["value"], "value")
         elif kind == "status":
             self._require(f, kind, "status")
-            if f["status"] not in STATUSES:
-                raise RejectedEvent("bad_value", f"status {f['status']!r} is not one of "
-                                    f"{', '.join(sorted(STATUSES))}")
+            self._value(component_type, "status", f["status"], "status")
+            if f.get("fault_id"):  # an empty one names no fault (to-graph skips it)
+                self._id_value(f"fault:{f['fault_id']}", "fault_id", {"fault"})
+            self._fields(f, FAULT_FIELDS)
         elif kind == "site_energy":
-            for name, bounds in ENERGY_RANGES.items():
-                if f.get(name) is not None:
-                    self._range(name, f[name], bounds)
+            for name in ENERGY:
+                self._value("site", name, f.get(name), name)
 
     def _inventory(self, f: dict[str, Any]) -> None:
         kind = f["kind"]
@@ -185,6 +210,8 @@ class Validator:
         self._id(f, "parent_id", HOLDERS)
         if kind in ("installed", "removed") and not f["component_id"].startswith("site:"):
             self._require(f, kind, "parent_id")
+        if kind in ("installed", "updated"):
+            self._attributes(node_type_of(f["component_id"]), f["attributes"])
         if kind in ("linked", "unlinked"):
             self._require(f, kind, "relation", "target_id")
             target_type = RELATIONS.get(f["relation"])
@@ -207,9 +234,7 @@ class Validator:
                 self._id_value(gpu, "placement.gpu_ids", {"gpu"})
         if f["kind"] == "started":
             self._require(f, "started", "placement")
-        gpus = f.get("gpus_requested")
-        if gpus is not None and not 0 < gpus <= 1_000_000:
-            raise RejectedEvent("out_of_range", f"gpus_requested={gpus}")
+        self._fields(f, JOB_FIELDS)  # gpus_requested 0 is a CPU-only job
 
     def _artifacts(self, f: dict[str, Any]) -> None:
         kind = f["kind"]
@@ -221,9 +246,11 @@ class Validator:
             self._require(f, kind, "site_id")
         if kind == "replicated":
             self._require(f, kind, "tier")
-        tier = f.get("tier")
-        if tier is not None and tier not in (0, 1, 2):
-            raise RejectedEvent("out_of_range", f"tier={tier} (0 hot, 1 warm, 2 durable)")
-        for name in ("hits", "size_bytes"):
-            if (f.get(name) or 0) < 0:
-                raise RejectedEvent("out_of_range", f"{name}={f[name]} is negative")
+        self._fields(f, CACHE_FIELDS)
+        item_type = node_type_of(f["artifact_id"])
+        if kind == "registered":
+            self._attributes(item_type, f["attributes"])
+            if item_type == "artifact":
+                self._value(item_type, "kind", f.get("artifact_kind"), "artifact_kind")
+            for name in REGISTERED_FIELDS:
+                self._value(item_type, name, f.get(name), name)

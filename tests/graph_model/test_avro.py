@@ -7,7 +7,7 @@ import fastavro
 from graph_model import FLEET
 from graph_model.avro import from_record, graph_schemas, to_record
 from graph_model.export import GRAPH_SCHEMAS_DIR, rendered
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance
+from graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
 
 P = Provenance("e1", "jobs/0/42", 1_000, "fleetgraph/test")
 
@@ -24,7 +24,7 @@ def test_every_type_has_a_schema() -> None:
 
 def test_upserts_round_trip_through_avro() -> None:
     schemas = graph_schemas(FLEET)
-    upserts = [
+    upserts: list[Upsert] = [
         NodeUpsert("cdu", "cdu:s1-c1", {"status": "fault", "supply_temp_c": None}, 1_000, P,
                    {"status": 900}, (800, "e0")),
         EdgeUpsert("ran_on", "job:j1", "server:n1", {"valid_from": 5, "valid_to": None,

@@ -60,7 +60,7 @@ VALIDATOR = Validator(FLEET, clock=lambda: NOW)
         (event(Topic.JOBS, kind="started", job_id="job:j1"), "missing_field"),
         (event(Topic.JOBS, kind="started", job_id="server:n1",
                placement=[{"server_id": "server:n1", "gpu_ids": []}]), "wrong_id_type"),
-        (event(Topic.JOBS, kind="submitted", job_id="job:j1", gpus_requested=0),
+        (event(Topic.JOBS, kind="submitted", job_id="job:j1", gpus_requested=-1),
          "out_of_range"),
         (event(Topic.ARTIFACTS, kind="replicated", artifact_id="artifact:a1", site_id="site:s1",
                tier=7), "out_of_range"),
@@ -99,3 +99,72 @@ def test_noise_is_filtered(noise: Event, reason: str) -> None:
 def test_news_is_not_filtered() -> None:
     assert noise_reason(event(Topic.TELEMETRY, kind="reading", component_id="cdu:c1",
                               metric="flow_lpm", value=300.0)) is None
+
+
+def updated(component: str, **attributes: str) -> Event:
+    return event(Topic.INVENTORY, kind="updated", component_id=component, attributes=attributes)
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        # every source is held to the domains the registry declares (graph_model/fleet.py)
+        (updated("site:s1", battery_soc="7.5"), "out_of_range"),
+        (updated("server:n1", gpu_count="-8"), "out_of_range"),
+        (updated("server:n1", gpu_count=str(2**70)), "out_of_range"),
+        (updated("cdu:c1", status="on-fire"), "bad_value"),
+        (updated("switch:w1", role="router"), "bad_value"),
+        (updated("site:s1", name="north\x00"), "bad_value"),
+        (updated("site:s1", name="n" * 300), "oversized"),
+        (updated("site:s1", capacity_kw="nan"), "bad_attribute"),
+        (updated("site:s1", colour="red"), "bad_attribute"),
+        (event(Topic.INVENTORY, kind="installed", component_id="rack:r1", parent_id="site:s1",
+               attributes={"capacity_kw": "-250"}), "out_of_range"),
+        (event(Topic.TELEMETRY, kind="site_energy", component_id="site:s1", battery_soc=7.5),
+         "out_of_range"),
+        (event(Topic.TELEMETRY, kind="reading", component_id="gpu:g1", metric="utilization",
+               value=2.0), "out_of_range"),
+        (event(Topic.TELEMETRY, kind="status", component_id="cdu:c1", status="fault",
+               fault_id="cdu:c1@x\x00"), "bad_id"),
+        (event(Topic.TELEMETRY, kind="status", component_id="cdu:c1", status="fault",
+               fault_id="f" * 1000), "bad_id"),
+        (event(Topic.TELEMETRY, kind="status", component_id="cdu:c1", status="fault",
+               fault_id="cdu:c1@t", fault_code="leak\nDROP"), "bad_value"),
+        (event(Topic.TELEMETRY, kind="status", component_id="cdu:c1\n", status="ok"), "bad_id"),
+        (event(Topic.INVENTORY, kind="linked", component_id="rack:r1", relation="cooled_by",
+               target_id="cdu:c1\n"), "bad_id"),
+        (event(Topic.TELEMETRY, kind="status", component_id="cdu:c1", status="ok", event_id=""),
+         "missing_field"),
+        (event(Topic.TELEMETRY, kind="status", component_id="cdu:c1", status="ok",
+               event_id="e1\x00"), "bad_value"),
+        (event(Topic.JOBS, kind="submitted", job_id="job:j1", job_kind="mining"), "bad_value"),
+        (event(Topic.JOBS, kind="finished", job_id="job:j1", exit_reason="x" * 300),
+         "oversized"),
+        (event(Topic.ARTIFACTS, kind="registered", artifact_id="artifact:a1",
+               artifact_kind="virus"), "bad_value"),
+        (event(Topic.ARTIFACTS, kind="registered", artifact_id="dataset:d1", size_bytes=-1),
+         "out_of_range"),
+        (event(Topic.ARTIFACTS, kind="registered", artifact_id="model:m1",
+               attributes={"params_b": "-70"}), "out_of_range"),
+        (event(Topic.ARTIFACTS, kind="accessed", artifact_id="artifact:a1", site_id="site:s1",
+               hits=-3), "out_of_range"),
+    ],
+)
+def test_values_outside_their_property_domain_are_refused(bad: Event, reason: str) -> None:
+    with pytest.raises(RejectedEvent) as refused:
+        VALIDATOR.check(bad)
+    assert refused.value.reason == reason
+    assert refused.value.detail
+
+
+def test_cpu_only_jobs_are_accepted() -> None:
+    VALIDATOR.check(event(Topic.JOBS, kind="submitted", job_id="job:j1", job_kind="batch_inference",
+                          gpus_requested=0))
+
+
+def test_values_inside_their_domains_pass() -> None:
+    VALIDATOR.check(updated("site:s1", battery_soc="0.5", design="B", capacity_kw="1000"))
+    VALIDATOR.check(updated("server:n1", gpu_count="8", status="maintenance"))
+    VALIDATOR.check(event(Topic.TELEMETRY, kind="status", component_id="cdu:c1", status="fault",
+                          fault_id="cdu:c1@20261121T100000Z", fault_code="pump_failure",
+                          severity="critical"))
