@@ -3,18 +3,24 @@
 ``Pipeline.process`` runs one message through decode, validate, filter,
 enrich, to-graph and dedup, and hands due upserts to the sink in batches. A
 refused message goes to the dead-letter with its reason and the pipeline goes
-on. The embedded runner and the Faust agents both drive a Pipeline.
+on; so does one a stage fails on unexpectedly (``processing_error``), and one
+whose update the store refuses (``store_refused``: the batch is split until
+the refused upserts are found, the others are written). No single message can
+stop a run; only a store outage does. The embedded runner and the Faust agents
+both drive a Pipeline.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from graph_model.records import Upsert
 from graph_model.types import Registry
 from ingest.deadletter import DeadLetters
-from ingest.errors import RejectedEvent
+from ingest.errors import STORE_REFUSED, RejectedEvent, is_outage, processing_error
 from ingest.message import Message
 from ingest.sinks import GraphSink
 from ingest.stages.decode import decode
@@ -26,6 +32,9 @@ from ingest.stages.topology import Topology
 from ingest.stages.validate import Validator
 from schemas.codec import EventCodec
 from schemas.topics import Topic
+
+log = logging.getLogger(__name__)
+Origin = tuple[int, Message]  # a message and its turn in the run (1, 2, ...)
 
 
 @dataclass
@@ -54,7 +63,12 @@ class Pipeline:
         topology: Topology | None = None,
         dedup: DedupBuffer | None = None,
         batch_size: int = 5000,
+        keep_origins: bool = True,
     ) -> None:
+        """``keep_origins``: remember which messages made each buffered upsert, so
+        that the messages of an upsert the store refuses are dead-lettered. Off
+        where the pipeline's dedup hands nothing back to write (a Kafka worker:
+        its sink side refuses graph records, not source messages)."""
         self.codec = codec
         self.sink = sink
         self.dead_letters = dead_letters
@@ -66,6 +80,11 @@ class Pipeline:
         self.stats = PipelineStats()
         self.watermark = 0  # the newest event time seen
         self._pending: list[Upsert] = []
+        self.keep_origins = keep_origins
+        # the messages that made each buffered upsert, numbered by their turn in the run
+        self._origins: dict[tuple[str, ...], list[Origin]] = {}  # by key, in dedup
+        self._pending_origins: dict[int, list[Origin]] = {}  # by id of a pending upsert
+        self._refused: set[int] = set()  # turns of messages dead-lettered after acceptance
 
     def process(self, message: Message) -> None:
         self.stats.received += 1
@@ -81,25 +100,74 @@ class Pipeline:
             enrich(event, self.topology)
             upserts = self.mapper.to_graph(event)
         except RejectedEvent as error:
-            self.stats.rejected[error.reason] += 1
-            self.dead_letters.put(message, error)
+            self._dead_letter(message, error)
+            return
+        except Exception as exc:  # a stage's bug must not stop the run at this message
+            self._dead_letter(message, processing_error(exc))
             return
         self.stats.accepted += 1
         self.stats.upserts += len(upserts)
         self.watermark = max(self.watermark, event.time)
+        if self.keep_origins:
+            for upsert in upserts:
+                self._origins.setdefault(upsert.key, []).append((self.stats.received, message))
         due = self.dedup.add(upserts, self.watermark)
         if due:
-            self._pending.extend(due)
+            self._take(due)
             if len(self._pending) >= self.batch_size:
                 self._write()
 
     def flush(self) -> None:
         """Write everything buffered, dedup's window included."""
-        self._pending.extend(self.dedup.drain())
+        self._take(self.dedup.drain())
         self._write()
 
+    def _dead_letter(self, message: Message, error: RejectedEvent) -> None:
+        self.stats.rejected[error.reason] += 1
+        self.dead_letters.put(message, error)
+
+    def _take(self, due: list[Upsert]) -> None:
+        """Queue upserts for the next write, with the messages that made them."""
+        self._pending.extend(due)
+        if self.keep_origins:
+            for upsert in due:
+                self._pending_origins[id(upsert)] = self._origins.pop(upsert.key, [])
+
     def _write(self) -> None:
-        if self._pending:
-            self.sink.write(self._pending)
-            self.stats.written += len(self._pending)
-            self._pending = []
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        origins, self._pending_origins = self._pending_origins, {}
+        refused = self._store(batch)
+        self.stats.written += len(batch) - len(refused)
+        for upsert, error in refused:
+            self._refuse(upsert, origins.get(id(upsert), []), error)
+
+    def _store(self, batch: Sequence[Upsert]) -> list[tuple[Upsert, Exception]]:
+        """Write ``batch``; when the store refuses it, write each half the same way,
+        down to the single upserts it refuses, which are returned. An outage raises."""
+        try:
+            self.sink.write(batch)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            if len(batch) == 1:
+                return [(batch[0], exc)]
+            half = len(batch) // 2
+            return self._store(batch[:half]) + self._store(batch[half:])
+        return []
+
+    def _refuse(self, upsert: Upsert, origins: list[Origin], error: Exception) -> None:
+        """Dead-letter the messages that made an upsert the store refused (once each:
+        a message's other upserts may be refused too, or written)."""
+        what = " ".join(upsert.key)
+        log.warning("the store refused the update of %s: %s", what, error)
+        rejection = RejectedEvent(
+            STORE_REFUSED, f"the store refused the update of {what} made from "
+            f"{len(origins)} message(s): {error}")
+        for turn, message in origins:
+            if turn in self._refused:
+                continue
+            self._refused.add(turn)
+            self.stats.accepted -= 1
+            self._dead_letter(message, rejection)

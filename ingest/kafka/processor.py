@@ -15,8 +15,8 @@ from collections import Counter
 
 from graph_model.types import Registry
 from ingest.deadletter import DeadLetters
+from ingest.errors import processing_error
 from ingest.kafka.dedup import MappedDedup
-from ingest.kafka.sinks import processing_error
 from ingest.kafka.topics import TopicNames
 from ingest.message import Message
 from ingest.pipeline import Pipeline
@@ -54,7 +54,7 @@ class SourceProcessors:
         self.topology = topology if topology is not None else Topology()
         self.pipelines: dict[Topic, Pipeline] = {
             topic: Pipeline(registry, codec, sink, dead_letters, validator=validator,
-                            topology=self.topology, dedup=dedup)
+                            topology=self.topology, dedup=dedup, keep_origins=False)
             for topic in SOURCE_TOPICS
         }
         self.errors: Counter[str] = Counter()  # exception type -> count

@@ -6,7 +6,6 @@ topic's ``send_soon`` on a worker, a list in tests). Nothing here knows Faust.
 from __future__ import annotations
 
 import json
-import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
 
@@ -17,7 +16,6 @@ from ingest.kafka.records import GraphRecordCodec
 from ingest.message import Message
 
 Publish = Callable[[str, bytes | None, bytes], None]
-PROCESSING_ERROR = "processing_error"
 
 
 class GraphTopicSink:
@@ -50,11 +48,3 @@ class TopicDeadLetters:
 
     def close(self) -> None:
         pass
-
-
-def processing_error(exc: BaseException) -> RejectedEvent:
-    """A RejectedEvent for an unexpected exception, with the traceback's summary."""
-    frames = traceback.extract_tb(exc.__traceback__)[-5:]
-    where = " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}"
-                        for f in reversed(frames))
-    return RejectedEvent(PROCESSING_ERROR, f"{type(exc).__name__}: {exc} (at {where})")

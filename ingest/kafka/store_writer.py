@@ -18,7 +18,6 @@ the batch itself) is retried a few times and then dead-lettered as ``store_error
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,12 +25,12 @@ from dataclasses import dataclass
 from fleetgraph.settings import Settings
 from graph_model.records import Upsert
 from ingest.deadletter import DeadLetters
-from ingest.errors import IngestError, RejectedEvent
+from ingest.errors import IngestError, RejectedEvent, is_outage
 from ingest.kafka.processor import source_position
 from ingest.kafka.records import GraphRecordCodec
 from ingest.message import Message
 from ingest.sinks import StoreSink
-from storage.base import GraphStore, StorageUnavailable
+from storage.base import GraphStore
 
 log = logging.getLogger(__name__)
 STORE_ERROR = "store_error"
@@ -59,34 +58,6 @@ class StoreRetry:
     def backoff(self, failures: int) -> float:
         """Seconds to wait after the ``failures``-th failure in a row (1, 2, ...)."""
         return float(min(self.max_backoff_s, self.first_backoff_s * 2.0 ** min(failures - 1, 30)))
-
-
-def is_outage(error: BaseException) -> bool:
-    """True when ``error`` (or what caused it) says the store is unreachable or
-    overloaded (connections, timeouts, no host, a locked file), not that it
-    refuses what it was given."""
-    outage: tuple[type[BaseException], ...] = (OSError, sqlite3.OperationalError,
-                                                StorageUnavailable)
-    refusal: tuple[type[BaseException], ...] = ()
-    try:
-        from cassandra import DriverException, RequestValidationException
-        from cassandra.cluster import NoHostAvailable
-        from cassandra.connection import ConnectionException
-    except ImportError:  # pragma: no cover - the driver is a dependency
-        pass
-    else:
-        outage += (DriverException, NoHostAvailable, ConnectionException)
-        refusal = (RequestValidationException,)  # invalid query, unauthorized, ...
-    seen: set[int] = set()
-    link: BaseException | None = error
-    while link is not None and id(link) not in seen:
-        seen.add(id(link))
-        if isinstance(link, refusal):
-            return False
-        if isinstance(link, outage):
-            return True
-        link = link.__cause__ or link.__context__
-    return False
 
 
 @dataclass(frozen=True)

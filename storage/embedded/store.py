@@ -11,7 +11,15 @@ from typing import Any
 
 from graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert, Origin, Provenance
 from graph_model.types import VALID_FROM, VALID_TO, PropKind, Registry
-from storage.base import Direction, GraphStore, Page, StorageError, TimeWindow, group_by_type
+from storage.base import (
+    Direction,
+    GraphStore,
+    Page,
+    StorageError,
+    StorageUnavailable,
+    TimeWindow,
+    group_by_type,
+)
 from storage.embedded.tables import Table
 
 IN_CHUNK = 500  # ids per "IN (...)" query, below SQLite's variable limit
@@ -137,6 +145,13 @@ class SQLiteGraphStore(GraphStore):
         self._write(by_table)
 
     def _write(self, by_table: dict[str, list[tuple[Any, ...]]]) -> None:
+        """One transaction: all rows or none, whatever the exception.
+
+        A file that cannot be written (locked, full, gone) raises
+        StorageUnavailable; a value SQLite cannot hold (an int beyond 64 bits, a
+        type it cannot bind) raises StorageError: the batch is refused, the
+        store is as before and takes the next write.
+        """
         if not by_table:
             return
         with self._lock:
@@ -145,9 +160,24 @@ class SQLiteGraphStore(GraphStore):
                 for name, rows in by_table.items():
                     self._db.executemany(self._upsert_sql[name], rows)
                 self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except BaseException as exc:
+                self._roll_back()
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise StorageUnavailable(
+                        f"cannot write to the embedded store at {self.path}: {exc}") from exc
+                if isinstance(exc, Exception):
+                    raise StorageError(
+                        f"the embedded store refused a write: {type(exc).__name__}: {exc}"
+                    ) from exc
+                raise
+
+    def _roll_back(self) -> None:
+        """End the write's transaction, if one is open, without its changes."""
+        try:
+            if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
-                raise StorageError(f"write to the embedded store failed: {exc}") from exc
+        except sqlite3.Error:
+            pass  # a connection that cannot roll back has no transaction to keep
 
     # --- reads --------------------------------------------------------------
     def get_nodes(self, ids: Sequence[str]) -> dict[str, NodeRecord]:
