@@ -402,6 +402,15 @@ def _add_stack_commands() -> None:
 
 
 _add_stack_commands()
+
+
+def _add_integrity_command() -> None:
+    from fleetgraph.integrity_cli import integrity
+
+    cli.add_command(integrity)
+
+
+_add_integrity_command()
 cli.add_command(deadletters)
 
 

@@ -23,13 +23,14 @@ from serving.guards import DEFAULT_LIMITS, ErrorCodes, Limits, cost_rule
 from serving.root.audit import AuditQuery
 from serving.root.graph import GraphQuery
 from serving.root.incidents import IncidentQuery
+from serving.root.integrity import IntegrityQuery
 from serving.root.placement import PlacementQuery
 from serving.types.node import NODE_CLASSES, GenericNode
 from serving.types.scalars import SCALARS
 
 
 @strawberry.type(description="Traversals of the fleet graph and the headline queries.")
-class Query(GraphQuery, IncidentQuery, PlacementQuery, AuditQuery):
+class Query(GraphQuery, IncidentQuery, PlacementQuery, AuditQuery, IntegrityQuery):
     pass
 
 
