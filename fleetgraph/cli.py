@@ -402,6 +402,7 @@ def _add_stack_commands() -> None:
 
 
 _add_stack_commands()
+cli.add_command(deadletters)
 
 
 def _add_integrity_command() -> None:
@@ -411,7 +412,6 @@ def _add_integrity_command() -> None:
 
 
 _add_integrity_command()
-cli.add_command(deadletters)
 
 
 def main() -> None:
