@@ -1,35 +1,24 @@
 """Limits that keep one query from taking the server down.
 
-Depth, aliases and tokens use strawberry's extensions; the cost rule here
-estimates how many objects a query may touch before it runs: every field
-costs one, and a list field multiplies the cost of what it selects by its
-``first`` or ``limit`` argument, or by ``ASSUMED_FANOUT`` when it has none.
-:class:`ErrorCodes` gives every GraphQL error a stable ``extensions.code``
-(the list is in docs/queries.md) so that clients need not read messages.
+Depth, aliases, estimated cost and fragment cycles are checked here, before
+graphql-core's validation, in time linear in the document (serving.shape);
+tokens use strawberry's extension. :class:`ErrorCodes` gives every GraphQL
+error a stable ``extensions.code`` (the list is in docs/queries.md) so that
+clients need not read messages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
-from graphql import (
-    FieldNode,
-    GraphQLError,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLSyntaxError,
-    ValidationContext,
-    ValidationRule,
-    get_named_type,
-)
-from graphql.language import FragmentDefinitionNode, OperationDefinitionNode
+from graphql import GraphQLError, GraphQLSchema, GraphQLSyntaxError
+from graphql.language import DocumentNode, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
 from serving.errors import NotFound, ServingError
-
-ASSUMED_FANOUT = 20
+from serving.fragments import FragmentCycle
+from serving.shape import ShapeMeter
 
 
 @dataclass(frozen=True)
@@ -38,95 +27,63 @@ class Limits:
     max_aliases: int = 32
     max_tokens: int = 4000
     max_cost: int = 200_000
+    max_operations: int = 10
+    max_merge_pairs: int = 5_000
     timeout_s: float = 10.0
     max_body_bytes: int = 128 * 1024
+    shutdown_grace_s: int = 3  # on SIGTERM, requests in flight get this long, then are cut
 
 
 DEFAULT_LIMITS = Limits()
 
 
-def _is_list(type_: Any) -> bool:
-    while isinstance(type_, GraphQLNonNull):
-        type_ = type_.of_type
-    return isinstance(type_, GraphQLList)
+def check_document(
+    schema: GraphQLSchema, document: DocumentNode, limits: Limits
+) -> list[GraphQLError]:
+    """Errors for fragment cycles, too many operations or repeated fields, and operations
+    too deep, too expensive or with too many aliases. Each fragment is measured once,
+    so this is linear in the document; what it lets through, graphql-core's rules
+    validate in about the time they take for a document without repeated fields."""
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) > limits.max_operations:  # validation walks fragments per operation
+        return [GraphQLError(
+            f"{len(operations)} operations in one document (at most {limits.max_operations}); "
+            "send only the operations you run", extensions={"code": "TOO_MANY_OPERATIONS"})]
+    try:
+        meter = ShapeMeter(schema, document)
+    except FragmentCycle as cycle:
+        return [GraphQLError(str(cycle), list(cycle.spreads), extensions={"code": cycle.code})]
+    shapes = [(operation, meter.operation(operation)) for operation in operations]
+    errors: list[GraphQLError] = []
+    if meter.merge_pairs > limits.max_merge_pairs:
+        errors.append(GraphQLError(
+            f"the document repeats fields: checking that its same-named fields can be merged "
+            f"would take about {meter.merge_pairs:,} comparisons (limit "
+            f"{limits.max_merge_pairs:,}); select each field once",
+            extensions={"code": "TOO_MANY_REPEATED_FIELDS"}))
+    for operation, shape in shapes:
+        name = operation.name.value if operation.name else "anonymous"
+        if shape.depth > limits.max_depth:
+            errors.append(GraphQLError(
+                f"'{name}' exceeds maximum operation depth of {limits.max_depth}: its fields "
+                f"nest {shape.depth} deep; select less nested data or split the query",
+                operation, extensions={"code": "QUERY_TOO_DEEP"}))
+        cost = shape.cost()
+        if cost > limits.max_cost:
+            errors.append(GraphQLError(
+                f"query too expensive: it may touch about {cost:,} objects "
+                f"(limit {limits.max_cost:,}); ask for fewer items with 'first' or 'limit', "
+                "or select fewer nested lists",
+                operation, extensions={"code": "QUERY_TOO_EXPENSIVE"}))
+    aliases = sum(shape.aliases for _, shape in shapes)
+    if aliases > limits.max_aliases:
+        errors.append(GraphQLError(f"{aliases} aliases found. Allowed: {limits.max_aliases}",
+                                   extensions={"code": "TOO_MANY_ALIASES"}))
+    return errors
 
 
-def _page_size(node: FieldNode) -> int | None:
-    """The literal ``first`` or ``limit`` argument of a field, if any (variables are
-    not known at validation time: a field paged by a variable counts as ASSUMED_FANOUT)."""
-    for argument in node.arguments or ():
-        if argument.name.value in ("first", "limit"):
-            value = getattr(argument.value, "value", None)
-            if isinstance(value, str) and value.isdigit():
-                return max(1, int(value))
-            return ASSUMED_FANOUT
-    return None
-
-
-def cost_rule(max_cost: int) -> type[ValidationRule]:
-    """A validation rule refusing operations whose estimated cost exceeds ``max_cost``."""
-
-    class CostLimit(ValidationRule):
-        def enter_operation_definition(
-            self, node: OperationDefinitionNode, *_: Any
-        ) -> None:
-            context: ValidationContext = self.context
-            schema = context.schema
-            root = schema.get_root_type(node.operation)
-            fragments = {f.name.value: f for f in context.document.definitions
-                         if isinstance(f, FragmentDefinitionNode)}
-            cost = _selection_cost(node.selection_set, root, schema, fragments, None, 0)
-            if cost > max_cost:
-                context.report_error(GraphQLError(
-                    f"query too expensive: it may touch about {cost:,} objects "
-                    f"(limit {max_cost:,}); ask for fewer items with 'first' or 'limit', "
-                    "or select fewer nested lists",
-                    node,
-                    extensions={"code": "QUERY_TOO_EXPENSIVE"},
-                ))
-
-    return CostLimit
-
-
-def _selection_cost(
-    selection_set: Any, parent: Any, schema: Any, fragments: dict[str, Any],
-    inherited: int | None, depth: int,
-) -> int:
-    """Estimated objects touched by a selection; ``inherited`` is the page size of an
-    enclosing connection (``nodes(first: 100) { items { ... } }``)."""
-    if selection_set is None or parent is None or depth > 64:
-        return 0
-    total = 0
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            definition = getattr(parent, "fields", {}).get(selection.name.value)
-            if definition is None:
-                total += 1
-                continue
-            page = _page_size(selection)
-            if _is_list(definition.type):
-                multiplier, passed = page or inherited or ASSUMED_FANOUT, None
-            else:
-                multiplier, passed = 1, page
-            inner = _selection_cost(selection.selection_set, get_named_type(definition.type),
-                                    schema, fragments, passed, depth + 1)
-            total += 1 + multiplier * inner
-        else:
-            fragment = (selection if hasattr(selection, "selection_set")
-                        else fragments.get(selection.name.value))
-            if fragment is None:
-                continue
-            condition = getattr(fragment, "type_condition", None)
-            target = schema.get_type(condition.name.value) if condition else parent
-            total += _selection_cost(fragment.selection_set, target, schema, fragments,
-                                     inherited, depth + 1)
-    return total
-
-
-# What the validation and parse errors of strawberry's guards say, and their codes.
+# What the errors of strawberry's guards say, and their codes.
 GUARD_MESSAGES = (
-    ("exceeds maximum operation depth", "QUERY_TOO_DEEP"),
-    ("aliases found. Allowed", "TOO_MANY_ALIASES"),
     ("Document contains more than", "TOO_MANY_TOKENS"),
     ("introspection has been disabled", "INTROSPECTION_DISABLED"),
 )

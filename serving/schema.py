@@ -7,19 +7,13 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-)
+from strawberry.extensions import DisableIntrospection, MaskErrors, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from fleetgraph.errors import FleetgraphError
-from serving.guards import DEFAULT_LIMITS, ErrorCodes, Limits, cost_rule
+from serving.documents import OffLoopDocuments
+from serving.guards import DEFAULT_LIMITS, ErrorCodes, Limits
 from serving.root.audit import AuditQuery
 from serving.root.graph import GraphQuery
 from serving.root.incidents import IncidentQuery
@@ -52,7 +46,8 @@ class FleetSchema(strawberry.Schema):
 def build_schema(
     *, limits: Limits = DEFAULT_LIMITS, production: bool = False
 ) -> strawberry.Schema:
-    """The schema with its guards: depth, aliases, tokens and estimated cost.
+    """The schema with its guards: tokens, fragment cycles, depth, aliases and estimated
+    cost, checked with the rest of validation in a worker thread (serving.documents).
 
     In production, introspection is off and the message of any error fleetgraph
     did not raise on purpose is masked; in development those messages are shown.
@@ -61,10 +56,8 @@ def build_schema(
     """
     extensions: list[Any] = [
         ErrorCodes,
-        partial(QueryDepthLimiter, max_depth=limits.max_depth),
-        partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
-        partial(AddValidationRules, [cost_rule(limits.max_cost)]),
+        partial(OffLoopDocuments, limits=limits),
     ]
     if production:
         extensions += [DisableIntrospection, partial(MaskErrors, should_mask_error=is_unexpected)]

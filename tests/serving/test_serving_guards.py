@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import httpx
 import pytest
+from graphql import GraphQLSchema, parse
+from graphql.language import DocumentNode, Node, SelectionNode, Visitor, visit
+from strawberry.schema.schema import validate_document
 
 from fleetgraph.errors import ConfigError
 from graph_model.records import EdgeRecord, NodeRecord
+from serving import documents, guards
 from serving.app import create_app
-from serving.guards import Limits
+from serving.guards import DEFAULT_LIMITS, Limits, check_document
 from serving.instrumentation import CountingStore
+from serving.schema import build_schema
 from serving.security import RoleGate
+from serving.shape import ShapeMeter
 from storage.base import Direction, TimeWindow
 from tests.serving.test_serving_http import request
 
@@ -237,3 +245,173 @@ def test_variables_of_a_get_are_bounded_too(fleet: CountingStore) -> None:
     fine = json.dumps({"s": [{"edgeType": "in_site", "direction": "IN"}]})
     response = request(app, "GET", "/graphql", params={"query": query, "variables": fine})
     assert response.json()["data"]["traverse"]["total"] > 0
+
+
+# Documents whose walk used to be exponential (or endless): each check is linear now.
+
+CYCLE = "query { ...A } fragment A on Query { ...A ...A }"  # the 48-byte hang of issue 8
+
+
+def fragment_dag(levels: int, leaf: str = "__typename") -> str:
+    """Each fragment spreads the next twice: 2**levels copies of ``leaf`` once expanded."""
+    return ("query { ...F0 } " + " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}"
+                                         for i in range(levels))
+            + f" fragment F{levels} on Query {{ {leaf} }}")
+
+
+def deep_fragments(levels: int, branches: tuple[str, ...] = ("racks", "cdus")) -> str:
+    """A node, then ``levels`` fragments each two fields deeper, each spread once
+    per branch."""
+    return ('{ node(id: "site:s1") { ...F0 } } '
+            + " ".join(f"fragment F{i} on Site {{ "
+                       + " ".join(f"{b} {{ site {{ ...F{i + 1} }} }}" for b in branches) + " }"
+                       for i in range(levels))
+            + f" fragment F{levels} on Site {{ id }}")
+
+
+@pytest.fixture(scope="module")
+def schema() -> GraphQLSchema:
+    return build_schema()._schema
+
+
+def check(schema: GraphQLSchema, query: str, limits: Limits = DEFAULT_LIMITS) -> set[str]:
+    return {e.extensions["code"] for e in check_document(schema, parse(query), limits)
+            if e.extensions}
+
+
+def selections(query: str) -> int:
+    """Fields, inline fragments and spreads in the document, each counted once."""
+    counted = [0]
+
+    class Count(Visitor):
+        def enter(self, node: Node, *_: object) -> None:
+            counted[0] += isinstance(node, SelectionNode)
+
+    visit(parse(query), Count())
+    return counted[0]
+
+
+@pytest.fixture
+def meters(monkeypatch: pytest.MonkeyPatch) -> list[ShapeMeter]:
+    """The meters check_document builds, to read how many selections each visited."""
+    made: list[ShapeMeter] = []
+
+    class Recording(ShapeMeter):
+        def __init__(self, *args: object) -> None:
+            super().__init__(*args)  # type: ignore[arg-type]
+            made.append(self)
+
+    monkeypatch.setattr(guards, "ShapeMeter", Recording)
+    return made
+
+
+def test_a_fragment_that_spreads_itself_is_refused_before_any_walk(
+    fleet: CountingStore, schema: GraphQLSchema, meters: list[ShapeMeter]
+) -> None:
+    assert len(CYCLE) == 48
+    assert check(schema, CYCLE) == {"FRAGMENT_CYCLE"}
+    assert meters == []  # refused while ordering the fragments, before measuring any
+    longer = ("query { ...A } fragment A on Query { node(id: \"x\") { ...B } } "
+              "fragment B on Node { ... on Site { racks { ...C } } } fragment C on Rack { ...A }")
+    errors = check_document(schema, parse(longer), DEFAULT_LIMITS)
+    assert [e.message.split(";")[0] for e in errors] == [
+        "fragment 'A' spreads itself (A -> B -> C -> A)"]
+    assert len(errors[0].locations or []) == 3  # the three spreads of the cycle
+    response = ask(create_app(fleet), CYCLE)
+    assert response.status_code == 200
+    assert codes(response) == {"FRAGMENT_CYCLE"}
+    assert fleet.calls.total() == 0
+
+
+@pytest.mark.parametrize("levels", [4, 8, 12, 16, 22])
+def test_fragment_dags_are_measured_once_per_selection(
+    schema: GraphQLSchema, meters: list[ShapeMeter], levels: int
+) -> None:
+    query = fragment_dag(levels)
+    assert check(schema, query, Limits(max_cost=2**levels, max_merge_pairs=10**30)) == set()
+    assert check(schema, query, Limits(max_cost=2**levels - 1, max_merge_pairs=10**30)) == {
+        "QUERY_TOO_EXPENSIVE"}  # the cost is that of the expanded query: 2**levels fields
+    # each selection of the document visited once (it was 2**levels walks of the leaf)
+    assert {m.visits for m in meters} == {selections(query)} == {2 * levels + 2}
+
+
+@pytest.mark.parametrize("levels", [7, 8, 12])
+def test_depth_counts_through_fragments(
+    schema: GraphQLSchema, meters: list[ShapeMeter], levels: int
+) -> None:
+    query = deep_fragments(levels)
+    refused = check(schema, query, Limits(max_cost=10**30, max_merge_pairs=10**30))
+    assert ("QUERY_TOO_DEEP" in refused) == (1 + 2 * levels > 16)
+    assert meters[0].visits == selections(query) == 6 * levels + 3
+
+
+def test_too_deep_through_fragments_over_http(fleet: CountingStore) -> None:
+    response = ask(create_app(fleet, limits=Limits(max_cost=10**30, max_merge_pairs=10**30)),
+                   deep_fragments(8, ("racks",)))
+    assert codes(response) == {"QUERY_TOO_DEEP"}
+    assert "exceeds maximum operation depth of 16: its fields nest 17 deep" in errors(response)
+    response = ask(create_app(fleet, limits=Limits(max_cost=10**30, max_merge_pairs=10**30)),
+                   deep_fragments(7, ("racks",)))
+    assert response.json()["data"]["node"]["racks"], response.text
+
+
+def test_aliases_count_each_time_their_fragment_is_spread(schema: GraphQLSchema) -> None:
+    limits = Limits(max_merge_pairs=10**9)
+    assert check(schema, fragment_dag(5, "a: __typename"), limits) == set()  # 32 aliases
+    errors = check_document(schema, parse(fragment_dag(6, "a: __typename")), limits)
+    assert [(e.message, e.extensions) for e in errors] == [
+        ("64 aliases found. Allowed: 32", {"code": "TOO_MANY_ALIASES"})]
+
+
+def test_repeated_fields_are_refused_before_graphql_core_compares_them(
+    fleet: CountingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    validated: list[DocumentNode] = []
+    real = validate_document
+
+    def recording(schema: GraphQLSchema, document: DocumentNode, *rules: Any) -> Any:
+        validated.append(document)
+        return real(schema, document, *rules)
+
+    monkeypatch.setattr("serving.documents.validate_document", recording)
+    flat = "{ " + " ".join('node(id: "site:s1") { id }' for _ in range(440)) + " }"
+    response = ask(create_app(fleet), flat)  # 9 KB, a second in OverlappingFieldsCanBeMerged
+    assert codes(response) == {"TOO_MANY_REPEATED_FIELDS"}
+    assert "select each field once" in errors(response)
+    assert validated == []
+    types = ("Site", "Rack", "Server", "Gpu", "Cdu", "PowerShelf", "Job", "Model")
+    fine = '{ node(id: "site:s1") { ' + " ".join(
+        f"... on {t} {{ id type origin {{ latest {{ source }} }} }}" for t in types) + " } }"
+    assert ask(create_app(fleet), fine).json()["data"]["node"]["id"] == "site:s1"
+    assert len(validated) == 1
+
+
+def test_documents_with_many_operations_are_refused(fleet: CountingStore) -> None:
+    many = " ".join(f"query Q{i} {{ __typename }}" for i in range(11))
+    response = request(create_app(fleet), "POST", "/graphql",
+                       json={"query": many, "operationName": "Q0"})
+    assert codes(response) == {"TOO_MANY_OPERATIONS"}
+    few = " ".join(f"query Q{i} {{ __typename }}" for i in range(10))
+    response = request(create_app(fleet), "POST", "/graphql",
+                       json={"query": few, "operationName": "Q0"})
+    assert response.json()["data"] == {"__typename": "Query"}
+
+
+def test_documents_are_parsed_and_validated_off_the_event_loop(
+    fleet: CountingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: dict[str, str] = {}
+    for step in ("parse_document", "validate"):
+        real = getattr(documents, step)
+
+        def record(*args: object, step: str = step, real: object = real) -> object:
+            threads[step] = threading.current_thread().name
+            return real(*args)  # type: ignore[operator]
+
+        monkeypatch.setattr(documents, step, record)
+    assert ask(create_app(fleet), NODE).json()["data"] == {"node": {"id": "site:s1"}}
+    assert threads.keys() == {"parse_document", "validate"}
+    assert all(name.startswith("graphql-documents") for name in threads.values()), threads
+    response = ask(create_app(fleet), "{ node(id: ")
+    assert codes(response) == {"GRAPHQL_PARSE_FAILED"}
+    assert "Syntax Error" in errors(response)
