@@ -1,21 +1,21 @@
-"""Documents that select every field of a schema, built from its introspection.
+"""A document that selects every field of a schema, built from its introspection.
 
 From each root field, every leaf field (scalar or enum) of every object type is
-selected, and object fields are followed down to ``depth`` levels, never into a
-type already on the path (so the document stays finite). Abstract types get an
-inline fragment per possible type, its fields aliased ``<field>_<type>``. Every
-object selects ``__typename``, so an answer tells which fields of which type were
-resolved (``resolved``).
+selected, and object fields are followed down to ``depth`` levels. Each type's
+selection at each depth is one named fragment, spread wherever the type can be
+(an abstract type spreads one per possible type), so a document grows with
+types x depth, not exponentially. Every object selects ``__typename``, so an
+answer tells which fields of which type were resolved (``resolved``).
 
 Fields with required arguments take them from ``arguments`` (by argument name,
 as GraphQL literals); a root field may be asked several times with different
-arguments (``root_arguments``).
+arguments (``root_arguments``), each under its own alias.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,20 +70,24 @@ def reachable_leaves(schema: GraphQLSchema) -> set[Leaf]:
 
 
 @dataclass(frozen=True)
-class Documents:
+class EveryField:
     schema: GraphQLSchema
     arguments: Mapping[str, str]
     root_arguments: Mapping[str, Sequence[Mapping[str, str]]]
     depth: int
 
-    def __iter__(self) -> Iterator[str]:
-        """One document per root field and set of arguments."""
+    def document(self) -> str:
+        """Each root field once per set of arguments (aliased ``<field>_<n>``), then
+        the fragments they spread."""
         root = self.schema.query_type
         assert root is not None
-        for name, definition in root.fields.items():
-            for given in self.root_arguments.get(name, [{}]):
-                field = self._field(name, definition, frozenset({root.name}), self.depth, given)
-                yield "{ " + field + " }"
+        fragments: dict[str, str] = {}
+        fields = [
+            f"{name}_{n}: " + self._field(name, definition, self.depth, fragments, given)
+            for name, definition in root.fields.items()
+            for n, given in enumerate(self.root_arguments.get(name, [{}]))
+        ]
+        return "\n".join(["{", *fields, "}", *fragments.values()])
 
     def _args(self, name: str, definition: GraphQLField, given: Mapping[str, str]) -> str:
         values = dict(given)
@@ -96,35 +100,33 @@ class Documents:
         return "(" + ", ".join(f"{k}: {v}" for k, v in values.items()) + ")" if values else ""
 
     def _field(
-        self, name: str, definition: GraphQLField, path: frozenset[str], depth: int,
+        self, name: str, definition: GraphQLField, depth: int, fragments: dict[str, str],
         given: Mapping[str, str] | None = None,
     ) -> str:
         head = name + self._args(name, definition, given or {})
         named = get_named_type(definition.type)
         if is_leaf_type(named):
             return head
-        abstract = is_abstract_type(named)
-        fragments = [
-            f"... on {obj.name} {{ "
-            f"{self._selection(obj, path | {named.name}, depth - 1, abstract)} }}"
+        spreads = [
+            "..." + self._fragment(obj, depth - 1, fragments)
             for obj in object_types(self.schema, named)
-            if obj.name not in path
         ]
-        return head + " { __typename " + " ".join(fragments) + " }"
+        return head + " { __typename " + " ".join(spreads) + " }"
 
-    def _selection(
-        self, obj: GraphQLObjectType, path: frozenset[str], depth: int, aliased: bool
-    ) -> str:
-        """The fields of ``obj``; in a fragment of an abstract type each is aliased
-        ``<field>_<type>``, as two types may have a field of one name and two types."""
-        path = path | {obj.name}
-        chosen = []
-        for name, definition in obj.fields.items():
-            named = get_named_type(definition.type)
-            if is_leaf_type(named) or (depth > 0 and named.name not in path):
-                alias = f"{name}_{obj.name}: " if aliased else ""
-                chosen.append(alias + self._field(name, definition, path, depth))
-        return " ".join(chosen)
+    def _fragment(self, obj: GraphQLObjectType, depth: int, fragments: dict[str, str]) -> str:
+        """The name of the fragment selecting ``obj``'s fields ``depth`` levels down,
+        defined once per document. Each field is aliased ``<field>_<type>``: fragments
+        of two types spread side by side may have a field of one name and two types."""
+        name = f"{obj.name}_{depth}"
+        if name not in fragments:
+            fragments[name] = ""  # its place: the fragments it spreads come after it
+            chosen = [
+                f"{field}_{obj.name}: " + self._field(field, definition, depth, fragments)
+                for field, definition in obj.fields.items()
+                if depth > 0 or is_leaf_type(get_named_type(definition.type))
+            ]
+            fragments[name] = f"fragment {name} on {obj.name} {{ {' '.join(chosen)} }}"
+        return name
 
 
 def resolved(answer: Any, found: dict[Leaf, list[Any]] | None = None) -> dict[Leaf, list[Any]]:
@@ -137,7 +139,7 @@ def resolved(answer: Any, found: dict[Leaf, list[Any]] | None = None) -> dict[Le
         typename = answer.get("__typename")
         for key, value in answer.items():
             if typename is not None and key != "__typename":
-                field = key.partition("_")[0]  # without the alias' type
+                field = key.partition("_")[0]  # the alias less its type (names are camelCase)
                 found.setdefault((typename, field), []).append(value)
             resolved(value, found)
     return found
