@@ -17,7 +17,7 @@ topology of the logs ingested before.
 from __future__ import annotations
 
 import json
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,23 +33,30 @@ SITE_FACT = "site"
 class _History:
     """Values by time; ``at(t)`` is the value of the newest change at or before t."""
 
-    times: list[int] = field(default_factory=list)
-    values: dict[int, Any] = field(default_factory=dict)
+    times: list[int] = field(default_factory=list)  # sorted
+    values: list[Any] = field(default_factory=list)  # the value set at each time
 
     def set(self, t: int, value: Any) -> None:
         """Record a change; of two at the same time the larger value stays."""
-        if t not in self.values:
-            insort(self.times, t)
-        elif self.values[t] >= value:
-            return
-        self.values[t] = value
+        i = bisect_left(self.times, t)
+        if i < len(self.times) and self.times[i] == t:
+            self.values[i] = max(self.values[i], value)
+        else:
+            self.times.insert(i, t)
+            self.values.insert(i, value)
 
     def at(self, t: int) -> Any:
-        i = bisect_right(self.times, t)
-        return self.values[self.times[i - 1]] if i else None
+        times = self.times
+        if len(times) == 1:  # most links and attributes never change
+            return self.values[0] if times[0] <= t else None
+        i = bisect_right(times, t)
+        return self.values[i - 1] if i else None
 
     def latest(self) -> Any:
-        return self.values[self.times[-1]] if self.times else None
+        return self.values[-1] if self.values else None
+
+    def changes(self) -> Iterator[tuple[int, Any]]:
+        return zip(self.times, self.values, strict=True)
 
 
 @dataclass
@@ -89,11 +96,11 @@ class Topology:
         """Every change the topology holds, one JSON string each; ``load`` takes them back."""
         for (relation, source), targets in self._out.items():
             for target, history in targets.items():
-                for t, opening in history.values.items():
+                for t, opening in history.changes():
                     yield json.dumps([LINK_FACT, relation, source, target, t, opening])
         for site, attrs in self._site_attrs.items():
             for name, history in attrs.items():
-                for t, value in history.values.items():
+                for t, value in history.changes():
                     yield json.dumps([SITE_FACT, site, name, t, value])
 
     def load(self, facts: Iterable[str]) -> Topology:
