@@ -35,8 +35,10 @@ def app_from_settings() -> Starlette:
 
 def serve_workers(settings: Settings, workers: int) -> None:
     """Serve with ``workers`` uvicorn processes on settings' host and port; each one
-    reads the settings from the environment, which must therefore name the store."""
+    reads the settings from the environment, which must therefore name the store.
+    On SIGTERM each worker gives requests in flight ``Limits.shutdown_grace_s``."""
     import uvicorn
 
+    grace = server_options(settings)["limits"].shutdown_grace_s
     uvicorn.run(APP_FACTORY, factory=True, workers=workers, host=settings.host,
-                port=settings.port)
+                port=settings.port, timeout_graceful_shutdown=grace)

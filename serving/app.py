@@ -131,7 +131,10 @@ def serve(
     ``uvicorn_options`` go to ``uvicorn.run`` (e.g. ``log_level``); the app is
     built in this process, around this store, so uvicorn's ``workers`` do not apply:
     for several processes see ``fleetgraph.server`` (``fleetgraph serve --workers``).
+    On SIGTERM, requests in flight get ``limits.shutdown_grace_s`` to finish and are
+    then cancelled, so a busy server stops within a few seconds.
     """
     app = create_app(store, clock=clock, production=production, tokens=tokens, limits=limits,
                      registry=registry)
+    uvicorn_options.setdefault("timeout_graceful_shutdown", limits.shutdown_grace_s)
     uvicorn.run(app, host=host, port=port, **uvicorn_options)

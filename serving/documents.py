@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
-from graphql import ASTValidationRule, GraphQLError, GraphQLSchema, parse
+from graphql import ASTValidationRule, GraphQLError, GraphQLSchema, get_operation_ast, parse
 from graphql.language import DocumentNode
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
@@ -41,13 +41,23 @@ async def in_worker(work: Callable[..., T], *args: Any) -> T:
                                                             partial(work, *args))
 
 
-def parse_document(query: str, options: Mapping[str, Any]) -> DocumentNode:
-    """The parsed document; a syntax error (or too many tokens) carries its code."""
+def parse_document(
+    query: str, options: Mapping[str, Any], operation_name: str | None
+) -> DocumentNode:
+    """The parsed document, which must hold the operation to run; a syntax error (or
+    too many tokens) carries its code, and so does a missing or ambiguous operation
+    (which strawberry would answer with a bare 400 text)."""
     try:
-        return parse(query, **options)
+        document = parse(query, **options)
     except GraphQLError as error:
         error.extensions = {**(error.extensions or {}), "code": error_code(error)}
         raise
+    if get_operation_ast(document, operation_name) is None:
+        raise GraphQLError(
+            f"the document has no operation named {operation_name!r}" if operation_name
+            else "the document holds no operation, or several: name the one to run with "
+                 "'operationName'", extensions={"code": "UNKNOWN_OPERATION"})
+    return document
 
 
 def validate(
@@ -68,8 +78,9 @@ class OffLoopDocuments(SchemaExtension):
         context = self.execution_context
         if context.graphql_document is None and context.query:
             # a syntax error raised here is the operation's only error (and keeps its code)
-            context.graphql_document = await in_worker(parse_document, context.query,
-                                                       dict(context.parse_options))
+            context.graphql_document = await in_worker(
+                parse_document, context.query, dict(context.parse_options),
+                context.operation_name)
         yield
 
     async def on_validate(self) -> AsyncIterator[None]:

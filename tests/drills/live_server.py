@@ -65,6 +65,10 @@ class LiveServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/graphql"
 
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/healthz"
+
     def log_tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:]
 

@@ -395,6 +395,12 @@ def test_documents_with_many_operations_are_refused(fleet: CountingStore) -> Non
     response = request(create_app(fleet), "POST", "/graphql",
                        json={"query": few, "operationName": "Q0"})
     assert response.json()["data"] == {"__typename": "Query"}
+    for name, message in (("Q99", "no operation named 'Q99'"), (None, "name the one to run")):
+        response = request(create_app(fleet), "POST", "/graphql",
+                           json={"query": few, "operationName": name})
+        assert response.status_code == 200  # a GraphQL error, not strawberry's bare 400 text
+        assert codes(response) == {"UNKNOWN_OPERATION"}
+        assert message in errors(response)
 
 
 def test_documents_are_parsed_and_validated_off_the_event_loop(
