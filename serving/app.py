@@ -2,8 +2,9 @@
 
 In front of GraphQL, outermost first: the body guard (size, JSON; serving.body),
 the per-request deadline (serving.deadline), the token and role gate
-(serving.security), in production a 404 for GraphiQL; then strawberry with the
-query guards (serving.guards).
+(serving.security: who is asking), in production a 404 for GraphiQL; then
+strawberry with the query guards (serving.guards) and the role matrix, judged on
+the document it executes (serving.access_guard).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from serving.context import Clock, ServingContext, new_context
 from serving.deadline import Deadline, DeadlineStore
 from serving.guards import DEFAULT_LIMITS, Limits
 from serving.schema import build_schema
-from serving.security import RoleGate, refuse
+from serving.security import ROLE_SCOPE_KEY, RoleGate, refuse
 from serving.times import now_us
 from storage.base import GraphStore
 
@@ -55,7 +56,11 @@ class FleetGraphQL(GraphQL[ServingContext, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> ServingContext:
-        return new_context(DeadlineStore(self.store), registry=self.registry, clock=self.clock)
+        """The request's context, with the role the role gate authenticated (a request
+        it passed on without one, the GraphiQL page, reads nothing)."""
+        return new_context(DeadlineStore(self.store), registry=self.registry, clock=self.clock,
+                           role=request.scope.get(ROLE_SCOPE_KEY),
+                           response=response if isinstance(response, Response) else None)
 
 
 class NoIDE:

@@ -3,8 +3,9 @@
 A body larger than ``max_bytes`` gets 413 (at once when its Content-Length
 says so, else as soon as the bytes read pass the limit); a POST that is not
 ``application/json`` gets 415; a JSON body that does not parse, is not one
-object with a ``query`` string (batching is off), or whose variables (in a
-POST or a GET) hold more than ``MAX_VARIABLE_ITEMS`` list items, gets 400. Each answer is a
+object with a ``query`` string (batching is off), a GET repeating a GraphQL
+parameter (``query``, ``operationName``, ``variables``, ``extensions``), or variables
+(in a POST or a GET) holding more than ``MAX_VARIABLE_ITEMS`` list items, gets 400. Each answer is a
 GraphQL-shaped error with a code (``PAYLOAD_TOO_LARGE``, ``UNSUPPORTED_MEDIA_TYPE``,
 ``BAD_REQUEST``), sent before the token check and before any GraphQL work.
 """
@@ -26,6 +27,8 @@ DRAIN_BYTES = 8 * 1024 * 1024
 # Turning thousands of variable items into input objects costs seconds of CPU
 # before any resolver runs; no list argument of the schema needs that many.
 MAX_VARIABLE_ITEMS = 1000
+# The parameters of a GraphQL GET; a repeated one makes the request ambiguous.
+GRAPHQL_PARAMETERS = ("query", "operationName", "variables", "extensions")
 
 
 class BodyTooLarge(ServingError):
@@ -125,8 +128,14 @@ def json_problem(body: bytes) -> str | None:
 
 
 def get_problem(scope: Scope) -> str | None:
-    """What is wrong with the ``variables`` parameter of a GET, or None."""
-    params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    """What is wrong with the parameters of a GET, or None: each GraphQL parameter at
+    most once (a server may read the first of two and another the last), and bounded
+    ``variables``."""
+    params = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    repeated = [name for name in GRAPHQL_PARAMETERS if len(params.get(name, ())) > 1]
+    if repeated:
+        return (f"repeated GraphQL parameter {', '.join(repr(r) for r in repeated)}: send "
+                f"each of {', '.join(GRAPHQL_PARAMETERS)} at most once")
     if "variables" not in params:
         return None
     try:

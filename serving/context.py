@@ -1,4 +1,5 @@
-"""What every resolver gets: the store, the graph model, the clock and the loaders."""
+"""What every resolver gets: the store, the graph model, the clock, the loaders, and
+what the request's role may read (serving.access)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import strawberry
+from starlette.responses import Response
 
 from graph_model.fleet import FLEET
 from graph_model.types import Registry
+from serving.access import NOBODY, OPS, Access, access_of
+from serving.access_guard import GuardedLoaders
 from serving.loaders import GraphLoaders
 from serving.times import now_us
 from storage.base import GraphStore
@@ -22,13 +26,23 @@ class ServingContext:
     registry: Registry
     clock: Clock
     loaders: GraphLoaders
+    access: Access
+    response: Response | None = None  # the HTTP answer's status and headers, over HTTP
 
 
 def new_context(
-    store: GraphStore, *, registry: Registry = FLEET, clock: Clock = now_us
+    store: GraphStore,
+    *,
+    registry: Registry = FLEET,
+    clock: Clock = now_us,
+    role: str | None = OPS,
+    response: Response | None = None,
 ) -> ServingContext:
-    """A fresh context, with fresh loaders: one per request."""
-    return ServingContext(store, registry, clock, GraphLoaders(store))
+    """A fresh context, with fresh loaders, for one request by ``role`` (None: a request
+    with no role, which reads nothing)."""
+    access = NOBODY if role is None else access_of(role, registry)
+    return ServingContext(store, registry, clock, GuardedLoaders(store, access), access,
+                          response)
 
 
 Info = strawberry.Info[ServingContext, None]

@@ -9,6 +9,8 @@ lists. The store is synchronous; its reads run in a worker thread.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
@@ -16,6 +18,17 @@ from graph_model.records import EdgeRecord, NodeRecord
 from storage.base import Direction, GraphStore, TimeWindow
 
 NeighbourKey = tuple[str, Direction, TimeWindow | None]
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class SharedLoader(DataLoader[K, V]):
+    """A DataLoader whose shared futures outlive a cancelled waiter: when a field fails,
+    graphql-core cancels its siblings, and a cancelled await would cancel the future
+    every other field loading the same key awaits (a CancelledError out of execute)."""
+
+    def load(self, key: K) -> Awaitable[V]:
+        return asyncio.shield(super().load(key))
 
 
 class GraphLoaders:
@@ -23,7 +36,7 @@ class GraphLoaders:
 
     def __init__(self, store: GraphStore) -> None:
         self._store = store
-        self.nodes: DataLoader[str, NodeRecord | None] = DataLoader(load_fn=self._load_nodes)
+        self.nodes: DataLoader[str, NodeRecord | None] = SharedLoader(load_fn=self._load_nodes)
         self._neighbours: dict[NeighbourKey, DataLoader[str, list[EdgeRecord]]] = {}
 
     def neighbours(
@@ -33,7 +46,7 @@ class GraphLoaders:
         key = (edge_type, direction, window)
         loader = self._neighbours.get(key)
         if loader is None:
-            loader = DataLoader(load_fn=_NeighbourBatch(self._store, *key))
+            loader = SharedLoader(load_fn=_NeighbourBatch(self._store, *key))
             self._neighbours[key] = loader
         return loader
 

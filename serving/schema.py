@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from fleetgraph.errors import FleetgraphError
+from serving.access_guard import RoleAccess
 from serving.documents import OffLoopDocuments
 from serving.guards import DEFAULT_LIMITS, ErrorCodes, Limits
 from serving.root.audit import AuditQuery
@@ -56,6 +57,7 @@ def build_schema(
     """
     extensions: list[Any] = [
         ErrorCodes,
+        RoleAccess,
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
         partial(OffLoopDocuments, limits=limits),
     ]
