@@ -141,6 +141,12 @@ ABUSES = [
           lambda s: post(s, "query { ...P } fragment P on Query { placement(request: "
                             "{gpus: 8}) { excluded { siteId } } }", token="audit-token"),
           403, "FORBIDDEN", "role 'auditor' may not read placement"),
+    Abuse("query repeated in a GET",
+          lambda s: httpx.get(s.url, params=[("query", NORMAL), ("query", "{ __typename }")],
+                              headers={"authorization": "Bearer audit-token"}, timeout=30),
+          400, "BAD_REQUEST", "repeated GraphQL parameter 'query'"),
+    Abuse("racks of a site, to the auditor", lambda s: post(s, NORMAL, token="audit-token"),
+          200, "FORBIDDEN", "role 'auditor' may not follow edge type 'in_site'"),
     Abuse("introspection",
           lambda s: post(s, "{ __schema { queryType { name } } }"),
           200, "INTROSPECTION_DISABLED", "introspection has been disabled"),
