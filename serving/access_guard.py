@@ -118,10 +118,11 @@ def _ids_type(value: Any) -> str | None:
 
 
 def _step_edge(step: Any) -> Any:
-    return step.get("edgeType", step.get("edge_type")) if isinstance(step, dict) else None
+    return step.get("edgeType") if isinstance(step, dict) else None
 
 
-# The node types and edge types a root field's arguments ask for, read before it reads.
+# The node types and edge types a root field's arguments ask for, checked before it
+# reads (the arguments as graphql-core coerced them: GraphQL names, inputs as dicts).
 ARGUMENT_NODE_TYPES: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
     "node": lambda args: [_ids_type(args.get("id"))],
     "nodes": lambda args: [args.get("type")],
@@ -129,7 +130,7 @@ ARGUMENT_NODE_TYPES: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
 }
 ARGUMENT_EDGE_TYPES: dict[str, Callable[[dict[str, Any]], list[Any]]] = {
     "traverse": lambda args: [_step_edge(s) for s in args.get("steps") or ()],
-    "path": lambda args: list(args.get("edgeTypes", args.get("edge_types")) or ()),
+    "path": lambda args: list(args.get("edgeTypes") or ()),
 }
 
 
