@@ -8,11 +8,12 @@ schema of the emitted records is derived in :mod:`graph_model.avro`.
 
 from __future__ import annotations
 
-import math
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
 from fleetgraph.errors import FleetgraphError
@@ -95,6 +96,17 @@ class Prop:
     choices: tuple[str, ...] | None = None
     max_length: int = MAX_STRING
 
+    @cached_property
+    def bounds(self) -> tuple[float, float]:
+        """The closed range of a number: the declared one, within what its kind holds
+        (64 bits for ints and times, finite for floats)."""
+        if self.kind is PropKind.FLOAT:
+            least, most = -sys.float_info.max, sys.float_info.max
+        else:
+            least, most = INT64_MIN, INT64_MAX
+        return (least if self.low is None else max(self.low, least),
+                most if self.high is None else min(self.high, most))
+
     def check(self, value: Any) -> None:
         """Raise DomainError when ``value`` (of this property's kind) is outside the domain."""
         if value is None or self.kind is PropKind.BOOL:
@@ -102,15 +114,10 @@ class Prop:
         if self.kind is PropKind.STRING:
             self._check_string(value)
             return
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if type(value) is not float and type(value) is not int:  # a bool is no number here
             raise DomainError("bad_value", f"{self.name}={value!r} is not a number")
-        low, high = self.low, self.high
-        if self.kind is not PropKind.FLOAT:
-            low = INT64_MIN if low is None else max(low, INT64_MIN)
-            high = INT64_MAX if high is None else min(high, INT64_MAX)
-        if not math.isfinite(value) or (low is not None and value < low) or (
-            high is not None and value > high
-        ):
+        low, high = self.bounds
+        if not low <= value <= high:  # NaN is within no range
             raise DomainError("out_of_range", f"{self.name}={value} is outside "
                               f"[{_bound(low)}, {_bound(high)}]")
 
@@ -127,9 +134,7 @@ class Prop:
             raise DomainError("bad_value", f"{self.name}={value!r} holds a control character")
 
 
-def _bound(limit: float | None) -> str:
-    if limit is None:
-        return "any"
+def _bound(limit: float) -> str:
     return str(int(limit)) if float(limit).is_integer() and abs(limit) < 1e18 else f"{limit:g}"
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graph_model.ids import node_type_of, parse_id
-from graph_model.types import CONTROL, DomainError, GraphModelError, Prop, PropKind, Registry
+from graph_model.types import DomainError, GraphModelError, Prop, PropKind, Registry
 from ingest.errors import RejectedEvent
 from ingest.message import Event
 from ingest.stages.to_graph import ENERGY
@@ -112,7 +112,7 @@ class Validator:
     def _event_id(event_id: str) -> None:
         if not event_id:
             raise RejectedEvent("missing_field", "an event needs a non-empty event_id")
-        if CONTROL.search(event_id):
+        if not event_id.isprintable():
             raise RejectedEvent("bad_value", f"event_id {event_id!r} holds a control character")
 
     def _time(self, event_time: int) -> None:
@@ -163,11 +163,15 @@ class Validator:
         """Refuse ``value`` when it is outside the domain of property ``name`` of
         ``owner`` (a node or edge type) as declared in the registry."""
         prop = self._props.get((owner, name))
-        if prop is not None and value is not None:
-            try:
-                prop.check(value)
-            except DomainError as exc:
-                raise RejectedEvent(exc.reason, f"{field}: {exc.detail}") from exc
+        if prop is not None:
+            self._check(prop, value, field)
+
+    @staticmethod
+    def _check(prop: Prop, value: Any, field: str) -> None:
+        try:
+            prop.check(value)
+        except DomainError as exc:
+            raise RejectedEvent(exc.reason, f"{field}: {exc.detail}") from exc
 
     def _fields(self, f: dict[str, Any], props: Mapping[str, tuple[str, str]]) -> None:
         for field, (owner, name) in props.items():
@@ -193,7 +197,7 @@ class Validator:
             self._require(f, kind, "metric", "value")
             prop = self._props.get((component_type, f["metric"]))
             if prop is not None and prop.kind is PropKind.FLOAT:  # others are noise (filter)
-                self._value(component_type, f["metric"], f["value"], "value")
+                self._check(prop, f["value"], "value")
         elif kind == "status":
             self._require(f, kind, "status")
             self._value(component_type, "status", f["status"], "status")
