@@ -414,6 +414,15 @@ def _add_integrity_command() -> None:
 _add_integrity_command()
 
 
+def _add_audit_command() -> None:
+    from fleetgraph.audit_cli import audit
+
+    cli.add_command(audit)
+
+
+_add_audit_command()
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)

@@ -16,6 +16,7 @@ from serving.access_guard import RoleAccess
 from serving.documents import OffLoopDocuments
 from serving.guards import DEFAULT_LIMITS, ErrorCodes, Limits
 from serving.root.audit import AuditQuery
+from serving.root.audit_bundle import AuditBundleQuery
 from serving.root.graph import GraphQuery
 from serving.root.incidents import IncidentQuery
 from serving.root.integrity import IntegrityQuery
@@ -25,7 +26,8 @@ from serving.types.scalars import SCALARS
 
 
 @strawberry.type(description="Traversals of the fleet graph and the headline queries.")
-class Query(GraphQuery, IncidentQuery, PlacementQuery, AuditQuery, IntegrityQuery):
+class Query(GraphQuery, IncidentQuery, PlacementQuery, AuditQuery, AuditBundleQuery,
+            IntegrityQuery):
     pass
 
 

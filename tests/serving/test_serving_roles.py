@@ -87,7 +87,7 @@ def test_over_get_the_role_is_judged_on_the_query_that_runs(app: Starlette) -> N
     hot = '{ modelHotness(modelId: "model:m1") { siteId } }'
     assert get(hot).status_code == 403
     assert forbidden(get(hot)) == ["role 'auditor' may not read modelHotness; it may read "
-                                   "dataResidency, lineage, node"]
+                                   "auditBundle, dataResidency, lineage, node"]
     two = 'query A { node(id: "site:s1") { id } } query B ' + hot
     assert get(two, operationName="A").json()["data"] == {"node": {"id": "site:s1"}}
     assert get(two, operationName="B").status_code == 403

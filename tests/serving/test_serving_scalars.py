@@ -88,6 +88,7 @@ ARGUMENTS = {  # required arguments, by name, as GraphQL literals
     "componentId": '"cdu:s1-c1"',
     "modelId": '"model:m1"',
     "datasetId": '"dataset:d1"',
+    "subject": '"dataset:d1"',
     "allowed": '["us"]',
     "edgeType": '"in_site"',
     "fromId": '"job:j1"',
