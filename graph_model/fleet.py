@@ -136,6 +136,6 @@ edge(EdgeType.declare("cached_at", ["artifact", "dataset"], ["site"], [
     Prop("tier", I, "0 hot (local NVMe), 1 warm (site object store), 2 durable (remote)",
          low=0, high=2),
     Prop("last_access", T), Prop("hits", I, "cache hits reported by the site", low=0),
-], temporal=True, ttl_seconds=30 * DAY,
+], temporal=True, ttl_seconds=30 * DAY, history_seconds=None,
     doc="A replica at a site, from replication to eviction; expires 30 days after its "
-        "last update unless refreshed."))
+        "last update unless refreshed."))  # history: kept forever (docs/queries.md)

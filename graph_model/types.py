@@ -1,7 +1,11 @@
 """Declarations of node and edge types, and the registry that holds them.
 
 A type is declared once, here in the model: its name, typed properties, whether
-it carries a validity interval, and its expiry. Storage derives its namespaces
+it carries a validity interval, and its two horizons: ``ttl_seconds``, the live
+TTL (how long after its last update the serving path keeps a record hot), and
+``history_seconds``, the history retention (how long the writes of a type with
+a TTL are kept for as-of and audit reads; ``None``: forever, see
+docs/queries.md, "Horizons and history"). Storage derives its namespaces
 (tables, keyspaces) and serving its fields from these declarations; the Avro
 schema of the emitted records is derived in :mod:`graph_model.avro`.
 """
@@ -180,6 +184,7 @@ class NodeType(_HasProps):
     doc: str = ""
     temporal: bool = False
     ttl_seconds: int | None = None
+    history_seconds: int | None = None
 
     @classmethod
     def declare(
@@ -190,8 +195,10 @@ class NodeType(_HasProps):
         doc: str = "",
         temporal: bool = False,
         ttl_seconds: int | None = None,
+        history_seconds: int | None = None,
     ) -> NodeType:
-        return cls(name, _props(temporal, props), doc, temporal, ttl_seconds)
+        _check_horizons(name, ttl_seconds, history_seconds)
+        return cls(name, _props(temporal, props), doc, temporal, ttl_seconds, history_seconds)
 
 
 @dataclass(frozen=True)
@@ -207,6 +214,12 @@ class EdgeType(_HasProps):
     doc: str = ""
     temporal: bool = False
     ttl_seconds: int | None = None
+    history_seconds: int | None = None
+
+    @property
+    def keeps_history(self) -> bool:
+        """Its writes are kept in a history namespace: it expires from the live one."""
+        return self.ttl_seconds is not None
 
     @classmethod
     def declare(
@@ -219,7 +232,9 @@ class EdgeType(_HasProps):
         doc: str = "",
         temporal: bool = False,
         ttl_seconds: int | None = None,
+        history_seconds: int | None = None,
     ) -> EdgeType:
+        _check_horizons(name, ttl_seconds, history_seconds)
         return cls(
             name,
             frozenset(from_types),
@@ -228,7 +243,20 @@ class EdgeType(_HasProps):
             doc,
             temporal,
             ttl_seconds,
+            history_seconds,
         )
+
+
+def _check_horizons(name: str, ttl_seconds: int | None, history_seconds: int | None) -> None:
+    """The live TTL is positive; the history retention, when bounded, outlasts it."""
+    if ttl_seconds is not None and ttl_seconds <= 0:
+        raise GraphModelError(f"type {name!r}: the live TTL must be positive, got {ttl_seconds}")
+    if history_seconds is not None and (
+        ttl_seconds is None or history_seconds < ttl_seconds
+    ):
+        raise GraphModelError(
+            f"type {name!r}: a history retention ({history_seconds} s) needs a live TTL "
+            f"it outlasts (TTL {ttl_seconds} s)")
 
 
 @dataclass

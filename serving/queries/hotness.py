@@ -1,7 +1,11 @@
 """modelHotness: sites ranked by how hot a model's artifacts are there.
 
 See docs/queries.md. Three store reads: the model, its artifacts (``artifact_of``
-in), and their replicas (``cached_at`` out, overlapping the window).
+in), and their replicas (``cached_at`` out, overlapping the window, history
+included: docs/queries.md, "Horizons and history"). A replica pair with several
+intervals in the window counts once, by its latest; an interval with neither a
+known start nor an access (an eviction without a replication) is no evidence of
+heat and is left out.
 """
 
 from __future__ import annotations
@@ -69,16 +73,23 @@ def model_hotness(store: GraphStore, model_id: str, window: TimeWindow) -> list[
     by_site: dict[str, list[ReplicaEvidence]] = {}
     query = window_interval(window)
     for artifact_id in artifacts:
+        latest: dict[str, EdgeRecord] = {}  # by site: the pair's latest interval
         for edge in replicas[artifact_id]:
-            if overlaps(interval_of(edge), query):
-                evidence = _evidence(edge, window.end)
-                by_site.setdefault(edge.to_id, []).append(evidence)
+            if overlaps(interval_of(edge), query) and _evidenced(edge):
+                latest[edge.to_id] = edge  # the store gives a pair's intervals by start
+        for site, edge in latest.items():
+            by_site.setdefault(site, []).append(_evidence(edge, window.end))
     ranked = [
         SiteHotness(site, math.fsum(r.score for r in found_replicas), _by_artifact(found_replicas))
         for site, found_replicas in by_site.items()
     ]
     ranked.sort(key=lambda s: (-s.score, s.site_id))
     return ranked
+
+
+def _evidenced(edge: EdgeRecord) -> bool:
+    """The replica was there at a known time: it has a start or an access."""
+    return edge.props.get(VALID_FROM) is not None or edge.props.get("last_access") is not None
 
 
 def _evidence(edge: EdgeRecord, end: int) -> ReplicaEvidence:

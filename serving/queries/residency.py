@@ -20,9 +20,12 @@ Readings of the text, where it leaves room:
   only produced it do not count): its ``site_id`` property, or, without one, the
   sites its servers were in when each of its ``ran_on`` edges started (see
   ``lineage.job_sites``); a job never placed puts the item nowhere.
-* Held at: the site of each of the item's ``cached_at`` edges, whatever their
-  interval (past or present); ``heldFrom`` / ``heldTo`` are that edge's
-  ``valid_from`` / ``valid_to``.
+* Held at: the site of each of the item's ``cached_at`` intervals, whatever their
+  time (past or present), read with history (docs/queries.md, "Horizons and
+  history"): a replica evicted or expired long ago still counts. ``heldFrom`` /
+  ``heldTo`` are the start of the first and the end of the last of the pair's
+  intervals (within the window); an empty ``heldFrom`` is an unknown start (an
+  eviction without a replication), an empty ``heldTo`` a replica still held.
 * One place per (item, site), with both the jobs (sorted) and the replica when
   the item was processed and held there.
 * The jurisdiction is the site node's ``jurisdiction`` property; a site without
@@ -48,7 +51,7 @@ from dataclasses import dataclass
 from graph_model.records import EdgeRecord
 from graph_model.types import VALID_FROM, VALID_TO
 from serving.errors import InvalidArgument, NotFound
-from serving.queries.intervals import recorded_by
+from serving.queries.intervals import none_first, none_last, recorded_by
 from serving.queries.lineage import job_sites
 from serving.queries.lookup import type_of
 from storage.base import Direction, GraphStore, TimeWindow
@@ -155,10 +158,12 @@ def _places(
         for job in sorted(item_jobs):
             for site in sites_of[job]:
                 processed.setdefault((item, site), []).append(job)
-    replicas = store.neighbours("cached_at", item_ids, Direction.OUT, window)
-    held: dict[tuple[str, str], EdgeRecord] = {
-        (item, e.to_id): e for item, edges in replicas.items() for e in edges
-    }
+    # an unbounded window: every interval, history included (no window: live only)
+    replicas = store.neighbours("cached_at", item_ids, Direction.OUT, window or TimeWindow())
+    held: dict[tuple[str, str], list[EdgeRecord]] = {}
+    for item, edges in replicas.items():
+        for e in edges:
+            held.setdefault((item, e.to_id), []).append(e)
     keys = sorted(processed.keys() | held.keys())
     sites = sorted({site for _, site in keys})
     site_records = store.get_nodes(sites) if sites else {}
@@ -166,7 +171,7 @@ def _places(
     for item, site in keys:
         record = site_records.get(site)
         jurisdiction = None if record is None else record.props.get("jurisdiction")
-        replica = held.get((item, site))
+        span = _held_span(held.get((item, site), []))
         places.append(
             Place(
                 item_id=item,
@@ -174,9 +179,19 @@ def _places(
                 jurisdiction=jurisdiction if isinstance(jurisdiction, str) and jurisdiction
                 else None,
                 jobs=processed.get((item, site), []),
-                held=replica is not None,
-                held_from=None if replica is None else replica.props.get(VALID_FROM),
-                held_to=None if replica is None else replica.props.get(VALID_TO),
+                held=span is not None,
+                held_from=None if span is None else span[0],
+                held_to=None if span is None else span[1],
             )
         )
     return places
+
+
+def _held_span(intervals: list[EdgeRecord]) -> tuple[int | None, int | None] | None:
+    """The start of the first and the end of the last interval of one replica pair
+    (the store gives them by start); None when it was never held."""
+    if not intervals:
+        return None
+    first = min(intervals, key=lambda e: none_first(e.props.get(VALID_FROM)))
+    last = max(intervals, key=lambda e: none_last(e.props.get(VALID_TO)))
+    return first.props.get(VALID_FROM), last.props.get(VALID_TO)

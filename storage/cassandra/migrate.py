@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storage.cassandra.schema import (
-    META_COLUMNS,
     EdgeNamespace,
     NodeNamespace,
     Table,
@@ -47,7 +46,7 @@ def plan_migration(
         keyspace = keyspaces.get(namespace.keyspace)
         if keyspace is None:
             migration.keyspaces.append(keyspace_cql(namespace.keyspace, replication))
-        for table in namespace.tables:
+        for table in namespace.schema_tables:
             existing = keyspace.tables.get(table.name) if keyspace is not None else None
             if existing is None:
                 migration.tables.append(table.create_cql())
@@ -58,7 +57,7 @@ def plan_migration(
 
 def _compare(table: Table, existing: Any, migration: Migration) -> None:
     have = {name: column.cql_type for name, column in existing.columns.items()}
-    for column, cql_type in [*table.value_columns, *META_COLUMNS]:
+    for column, cql_type in [*table.value_columns, *table.meta_columns]:
         if column not in have:
             migration.alters.append(table.add_column_cql(column, cql_type))
         elif have[column] != cql_type:

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from graph_model.records import EdgeRecord, NodeRecord, Origin
-from storage.cassandra.schema import IN_EDGES, Table
+from storage.cassandra.schema import HISTORY_IN, IN_EDGES, HistoryTable, Table
 from storage.cassandra.writes import decode_created, decode_latest
+from storage.history import Write
 
 
 def unpack(table: Table, row: Sequence[Any], offset: int, now_us: int) -> tuple[
@@ -49,3 +50,15 @@ def edge_record(edge_type: str, table: Table, row: Sequence[Any], now_us: int) -
     props, origin = unpacked
     from_id, to_id = (row[1], row[0]) if table.name == IN_EDGES else (row[0], row[1])
     return EdgeRecord(edge_type, from_id, to_id, props, origin)
+
+
+def history_write(table: HistoryTable, row: Sequence[Any]) -> Write:
+    """A history row (near id, ts, far id, event id, values, written, latest) as a write."""
+    near, ts, far = row[0], row[1], row[2]
+    from_id, to_id = (far, near) if table.name == HISTORY_IN else (near, far)
+    m = 4 + len(table.props)
+    written, latest = row[m], row[m + 1]
+    names = set(written.split(",")) if written else set()
+    props = {p.name: value for p, value in zip(table.props, row[4:m], strict=True)
+             if p.name in names}
+    return Write(from_id, to_id, ts, props, decode_latest(latest))

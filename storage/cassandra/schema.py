@@ -8,6 +8,10 @@ Node type ``cdu`` lives in keyspace ``<prefix>node_cdu``, table ``nodes``
 value column ``p_x``; Cassandra's per-cell write timestamps (the event time)
 make the merge last-write-wins per property. ``updated_at`` and ``latest`` hold
 the newest write's provenance, ``created`` the oldest write (see README.md).
+An edge type with a live TTL also has ``history_out`` (partition key
+``from_id``, clustering ``(ts, to_id, event_id)``) and ``history_in`` (partition
+key ``(to_id, bucket)``, clustering ``(ts, from_id, event_id)``): every write,
+kept for the type's history retention, in event time order (``storage.history``).
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ SEP = "\x00"  # sorts below every other character, so joined strings sort like t
 CREATED_TS_BASE = 2**62  # "created" is written at 2**62 - created_at: the oldest wins
 
 NODES, OUT_EDGES, IN_EDGES = "nodes", "out_edges", "in_edges"
+HISTORY_OUT, HISTORY_IN = "history_out", "history_in"
+WRITTEN = "written"  # history: the names of the properties a write set
+HISTORY_META = ((WRITTEN, "text"), (LATEST, "text"))
 MAX_NAME = 48  # Cassandra's limit for keyspace and table names
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _BUCKETS_COMMENT = re.compile(r"buckets=(\d+)")
@@ -115,19 +122,26 @@ class Table:
         return [(f"p_{p.name}", CQL_TYPE[p.kind]) for p in self.props]
 
     @property
+    def meta_columns(self) -> tuple[tuple[str, str], ...]:
+        return META_COLUMNS
+
+    @property
     def select_columns(self) -> list[str]:
-        """Ids (not the bucket), property values, then the three meta columns."""
+        """Ids (not the bucket), property values, then the meta columns."""
         ids = [c for c in self.key_columns if c != "bucket"]
-        return ids + [c for c, _ in self.value_columns] + [c for c, _ in META_COLUMNS]
+        return ids + [c for c, _ in self.value_columns] + [c for c, _ in self.meta_columns]
 
     @property
     def comment(self) -> str:
         return f"fleetgraph {self.name} buckets={self.buckets}"
 
+    def key_type(self, column: str) -> str:
+        return "int" if column == "bucket" else "text"
+
     def create_cql(self) -> str:
-        columns = [f"{c} int" if c == "bucket" else f"{c} text" for c in self.key_columns]
+        columns = [f"{c} {self.key_type(c)}" for c in self.key_columns]
         columns += [f"{c} {t}" for c, t in self.value_columns]
-        columns += [f"{c} {t}" for c, t in META_COLUMNS]
+        columns += [f"{c} {t}" for c, t in self.meta_columns]
         key = f"({', '.join(self.partition_key)})"
         if self.clustering:
             key += ", " + ", ".join(self.clustering)
@@ -167,6 +181,29 @@ class Table:
         return f"SELECT {', '.join(self.select_columns)} FROM {self.qualified}"
 
 
+@dataclass(frozen=True)
+class HistoryTable(Table):
+    """A history table: every write of an edge type with a live TTL, one row per
+    edge, event time and event id, clustered by event time; ``ttl_seconds`` is the
+    history retention (None: forever)."""
+
+    @property
+    def meta_columns(self) -> tuple[tuple[str, str], ...]:
+        return HISTORY_META
+
+    @property
+    def comment(self) -> str:
+        kept = "forever" if self.ttl_seconds is None else f"{self.ttl_seconds}s"
+        return f"fleetgraph {self.name} buckets={self.buckets} history retention={kept}"
+
+    def key_type(self, column: str) -> str:
+        return "bigint" if column == "ts" else super().key_type(column)
+
+    def select_before_cql(self) -> str:
+        """A partition's writes before an event time, oldest first."""
+        return self.select_partition_cql() + " AND ts < ?"
+
+
 def buckets_in_comment(comment: str | None) -> int | None:
     """The bucket count recorded in a table's comment by init()."""
     match = _BUCKETS_COMMENT.search(comment or "")
@@ -188,12 +225,17 @@ class NodeNamespace:
     def tables(self) -> tuple[Table, ...]:
         return (self.nodes,)
 
+    @property
+    def schema_tables(self) -> tuple[Table, ...]:
+        return self.tables
+
 
 @dataclass(frozen=True)
 class EdgeNamespace:
     keyspace: str
     out_edges: Table
     in_edges: Table
+    history: tuple[HistoryTable, HistoryTable] | None = None  # out, in
 
     @classmethod
     def for_type(
@@ -216,11 +258,31 @@ class EdgeNamespace:
             keyspace, IN_EDGES, ("to_id", "bucket"), ("from_id",), props, ttl,
             buckets(Direction.IN),
         )
-        return cls(keyspace, out_edges, in_edges)
+        if not edge_type.keeps_history:
+            return cls(keyspace, out_edges, in_edges)
+        kept = edge_type.history_seconds
+        history = (
+            HistoryTable(keyspace, HISTORY_OUT, ("from_id",), ("ts", "to_id", "event_id"),
+                         props, kept),
+            HistoryTable(keyspace, HISTORY_IN, ("to_id", "bucket"), ("ts", "from_id", "event_id"),
+                         props, kept, buckets(Direction.IN)),
+        )
+        return cls(keyspace, out_edges, in_edges, history)
 
     @property
     def tables(self) -> tuple[Table, ...]:
+        """The live tables (what ``dump`` and the checksums cover)."""
         return (self.out_edges, self.in_edges)
+
+    @property
+    def schema_tables(self) -> tuple[Table, ...]:
+        """Every table init() creates: the live ones, then history."""
+        return self.tables + (self.history or ())
+
+    def history_side(self, direction: Direction) -> HistoryTable | None:
+        if self.history is None:
+            return None
+        return self.history[0] if direction is Direction.OUT else self.history[1]
 
     def side(self, direction: Direction) -> Table:
         return self.out_edges if direction is Direction.OUT else self.in_edges

@@ -29,8 +29,15 @@ from storage.base import (
     group_by_type,
 )
 from storage.cassandra.migrate import plan_migration
-from storage.cassandra.rows import edge_record, node_record
-from storage.cassandra.schema import WIDE_EDGES, EdgeNamespace, NodeNamespace, Table, Wide
+from storage.cassandra.rows import edge_record, history_write, node_record
+from storage.cassandra.schema import (
+    WIDE_EDGES,
+    EdgeNamespace,
+    HistoryTable,
+    NodeNamespace,
+    Table,
+    Wide,
+)
 from storage.cassandra.session import (
     DDL_PROFILE,
     CassandraConfig,
@@ -38,7 +45,9 @@ from storage.cassandra.session import (
     describe,
     driver_errors,
 )
-from storage.cassandra.writes import Write, plan_edge, plan_node
+from storage.cassandra.writes import Write, plan_edge, plan_history, plan_node
+from storage.history import Write as HistoryWrite
+from storage.history import merge
 
 MIN_TOKEN = -(2**63)  # Murmur3 never gives a key this token: "before the first"
 MAX_BATCH = 32  # statements in one single-partition batch
@@ -159,7 +168,7 @@ class CassandraGraphStore(GraphStore):
         """Delete every row of every table, or of the tables this store wrote to
         (for tests and re-ingests). Unlike deletes, leaves no tombstones that
         would hide later writes of older event times."""
-        names = [t.qualified for t in self.tables]
+        names = [t.qualified for ns in self.namespaces for t in ns.schema_tables]
         if only_written:
             names = [n for n in names if n in self.written]
         jobs: list[Job] = [(SimpleStatement(f"TRUNCATE {name}"), None) for name in names]
@@ -182,7 +191,12 @@ class CassandraGraphStore(GraphStore):
 
     def upsert_edges(self, edges: Sequence[EdgeUpsert]) -> None:
         now = self._clock()
-        self._write([w for e in edges for w in plan_edge(self._edge_ns(e.type), e, now)])
+        writes = []
+        for e in edges:
+            namespace = self._edge_ns(e.type)
+            writes += plan_edge(namespace, e, now)
+            writes += plan_history(namespace, e, now)
+        self._write(writes)
 
     def _write(self, writes: list[Write]) -> None:
         by_partition: dict[tuple[Any, ...], list[Write]] = {}
@@ -260,7 +274,29 @@ class CassandraGraphStore(GraphStore):
         if table.buckets > 1:
             for near, edges in result.items():
                 edges.sort(key=lambda e: e.other(near))
-        return result
+        history = self._edge_ns(edge_type).history_side(direction)
+        if history is None or window is None or not table.ttl_us:
+            return result
+        writes = self._history_writes(edge_type, history, list(result), window)
+        return merge(edge_type, result, writes, direction, window, table.ttl_us, now)
+
+    def _history_writes(
+        self, edge_type: str, history: HistoryTable, ids: list[str], window: TimeWindow
+    ) -> dict[str, list[HistoryWrite]]:
+        """The history writes of ``ids`` before the window's end, oldest first per id."""
+        if window.end is None:
+            select = self._prepare(history.select_partition_cql())
+        else:
+            select = self._prepare(history.select_before_cql())
+        bound = () if window.end is None else (window.end,)
+        spread = "bucket" in history.partition_key
+        keys = [(i, b, *bound) if spread else (i, *bound)
+                for i in ids for b in range(history.buckets if spread else 1)]
+        jobs: list[Job] = [(select, key) for key in keys]
+        found: dict[str, list[HistoryWrite]] = {}
+        for key, rows in zip(keys, self._run(jobs, f"read {edge_type} history"), strict=True):
+            found.setdefault(key[0], []).extend(history_write(history, row) for row in rows)
+        return found
 
     def scan_nodes(self, node_type: str, after: str | None, limit: int) -> Page:
         table = self._node_ns(node_type).nodes

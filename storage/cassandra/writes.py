@@ -7,6 +7,8 @@ times: each time gets its own statement. The newest write's provenance goes to
 ``updated_at`` and ``latest`` at the upsert's ``ts``; the oldest write to
 ``created`` at the inverted timestamp ``2**62 - created_at``, so there the oldest wins.
 Types with a TTL expire from event time: ``USING TTL`` is what is left of it.
+Their history tables get one row per write (``plan_history``), kept for what is
+left of the history retention.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from storage.cassandra.schema import (
     LATEST,
     SEP,
     TS,
+    WRITTEN,
     EdgeNamespace,
     Table,
     stable_bucket,
 )
+from storage.history import writes_of
 
 MAX_TTL_S = 20 * 365 * 24 * 3600  # Cassandra's upper bound for a TTL
 _EXACT = {PropKind.STRING: str, PropKind.INT: int, PropKind.TIME: int,
@@ -137,4 +141,32 @@ def plan_row(
     using = (inverted,) if ttl is None else (ttl, inverted)
     created = encode_created(created_at, created_by)
     writes.append(Write(table, (CREATED,), (*using, created, *key), partition))
+    return writes
+
+
+def plan_history(namespace: EdgeNamespace, e: EdgeUpsert, now_us: int) -> list[Write]:
+    """The upsert's history rows (``storage.history.writes_of``) in both history
+    tables; nothing for a type without history or a write past the retention."""
+    if namespace.history is None:
+        return []
+    out_t, in_t = namespace.history
+    writes = []
+    for w in writes_of(e):
+        ttl = remaining_ttl(out_t.ttl_seconds, w.ts, now_us)
+        if ttl == 0:
+            continue
+        using = (w.ts,) if ttl is None else (ttl, w.ts)
+        props = {p.name: p for p in out_t.props}
+        cells = [(f"p_{name}", cql_value(props[name], value))
+                 for name, value in w.props.items() if value is not None and name in props]
+        cells += [(WRITTEN, ",".join(sorted(w.props))), (LATEST, encode_latest(w.provenance))]
+        columns = tuple(c for c, _ in cells)
+        values = tuple(v for _, v in cells)
+        event_id = w.provenance.event_id
+        out_key = (w.from_id, w.ts, w.to_id, event_id)
+        in_key = (w.to_id, stable_bucket(w.from_id, in_t.buckets), w.ts, w.from_id, event_id)
+        writes.append(Write(out_t, columns, (*using, *values, *out_key),
+                            (out_t.qualified, w.from_id)))
+        writes.append(Write(in_t, columns, (*using, *values, *in_key),
+                            (in_t.qualified, *in_key[:2])))
     return writes

@@ -20,7 +20,8 @@ from storage.base import (
     TimeWindow,
     group_by_type,
 )
-from storage.embedded.tables import Table
+from storage.embedded.tables import SQL_TYPE, HistoryTable, Table
+from storage.history import Write, merge, writes_of
 
 IN_CHUNK = 500  # ids per "IN (...)" query, below SQLite's variable limit
 SIDE_INPUT_TABLE = "side_input"  # facts of the ingest side inputs (not a graph namespace)
@@ -50,12 +51,21 @@ class SQLiteGraphStore(GraphStore):
         self._db = self._connect()
         self._nodes = {name: Table.for_node(t) for name, t in registry.nodes.items()}
         self._edges = {name: Table.for_edge(t) for name, t in registry.edges.items()}
+        self._history = {
+            name: HistoryTable.for_edge(t) for name, t in registry.edges.items() if t.keeps_history
+        }
         self._upsert_sql = {t.name: t.upsert_sql() for t in self.tables}
+        self._upsert_sql.update({h.name: h.insert_sql() for h in self.history_tables})
         self.init()
 
     @property
     def tables(self) -> list[Table]:
         return [*self._nodes.values(), *self._edges.values()]
+
+    @property
+    def history_tables(self) -> list[HistoryTable]:
+        """The history namespaces, one per edge type with a live TTL."""
+        return list(self._history.values())
 
     def init(self) -> None:
         """Create missing tables and add columns for newly declared properties."""
@@ -67,6 +77,14 @@ class SQLiteGraphStore(GraphStore):
                 for column, sql_type in table.prop_columns:
                     if column not in have:
                         self._db.execute(f"ALTER TABLE {table.name} ADD COLUMN {column} {sql_type}")
+            for history in self.history_tables:
+                for statement in history.create_sql():
+                    self._db.execute(statement)
+                have = {row[1] for row in self._db.execute(f"PRAGMA table_info({history.name})")}
+                for prop in history.props:
+                    if f"p_{prop.name}" not in have:
+                        self._db.execute(f"ALTER TABLE {history.name} ADD COLUMN "
+                                         f"p_{prop.name} {SQL_TYPE[prop.kind]}")
             self._db.execute(
                 f"CREATE TABLE IF NOT EXISTS {SIDE_INPUT_TABLE} (name TEXT NOT NULL, "
                 "fact TEXT NOT NULL, PRIMARY KEY (name, fact)) WITHOUT ROWID")
@@ -95,7 +113,8 @@ class SQLiteGraphStore(GraphStore):
     def reset(self) -> None:
         """Delete every row, graph and side inputs, in one transaction: the file stays,
         so a server reading it sees an empty store, then what is ingested next."""
-        names = [table.name for table in self.tables] + [SIDE_INPUT_TABLE]
+        names = [table.name for table in self.tables]
+        names += [history.name for history in self.history_tables] + [SIDE_INPUT_TABLE]
         self._in_transaction(
             lambda db: [db.execute(f"DELETE FROM {name}") for name in names],
             "cannot empty the embedded store")
@@ -142,6 +161,10 @@ class SQLiteGraphStore(GraphStore):
             table = self._edge_table(e.type)
             key = (e.from_id, e.to_id)
             by_table.setdefault(table.name, []).append(row_values(table, key, e.props, e.ts, e))
+            history = self._history.get(e.type)
+            if history is not None:
+                by_table.setdefault(history.name, []).extend(
+                    history_values(history, w) for w in writes_of(e))
         self._write(by_table)
 
     def _write(self, by_table: dict[str, list[tuple[Any, ...]]]) -> None:
@@ -225,7 +248,34 @@ class SQLiteGraphStore(GraphStore):
                 props, origin = _unpack(table, row, 2)
                 record = EdgeRecord(edge_type, row[0], row[1], props, origin)
                 result[row[0] if direction is Direction.OUT else row[1]].append(record)
-        return result
+        history = self._history.get(edge_type)
+        if history is None or window is None or table.ttl_seconds is None:
+            return result
+        writes = self._history_writes(history, list(result), near, window)
+        return merge(edge_type, result, writes, direction, window,
+                     table.ttl_seconds * 1_000_000, self._clock())
+
+    def _history_writes(
+        self, history: HistoryTable, ids: list[str], near: str, window: TimeWindow
+    ) -> dict[str, list[Write]]:
+        """The history writes of ``ids`` (from the ``near`` end) before the window's end,
+        within the retention, in event time order."""
+        found: dict[str, list[Write]] = {}
+        for chunk in _chunks(ids):
+            sql = (f"SELECT {', '.join(history.columns)} FROM {history.name} "
+                   f"WHERE {near} IN ({_marks(chunk)})")
+            params: list[Any] = list(chunk)
+            if window.end is not None:
+                sql += " AND ts < ?"
+                params.append(window.end)
+            if history.retention_seconds is not None:
+                sql += " AND ts > ?"
+                params.append(self._clock() - history.retention_seconds * 1_000_000)
+            for row in self._query(sql + f" ORDER BY {near}, ts", params):
+                write = history_write(history, row)
+                found.setdefault(write.from_id if near == "from_id" else write.to_id,
+                                 []).append(write)
+        return found
 
     def scan_nodes(self, node_type: str, after: str | None, limit: int) -> Page:
         table = self._node_table(node_type)
@@ -242,7 +292,7 @@ class SQLiteGraphStore(GraphStore):
     def count(self, namespace: str) -> int:
         """Rows in one namespace (``node_<type>`` or ``edge_<type>``)."""
         if namespace not in self._upsert_sql:
-            raise StorageError(f"no namespace {namespace!r}")
+            raise StorageError(f"no namespace {namespace!r}")  # history ones included
         return int(self._query(f"SELECT count(*) FROM {namespace}", [])[0][0])
 
     # --- maintenance --------------------------------------------------------
@@ -254,6 +304,12 @@ class SQLiteGraphStore(GraphStore):
                     continue
                 cutoff = now_us - table.ttl_seconds * 1_000_000
                 cursor = self._db.execute(f"DELETE FROM {table.name} WHERE _ts <= ?", (cutoff,))
+                deleted += cursor.rowcount
+            for history in self.history_tables:
+                if history.retention_seconds is None:
+                    continue
+                cutoff = now_us - history.retention_seconds * 1_000_000
+                cursor = self._db.execute(f"DELETE FROM {history.name} WHERE ts <= ?", (cutoff,))
                 deleted += cursor.rowcount
         return deleted
 
@@ -315,6 +371,27 @@ def row_values(
     created_at, created_by = upsert.created or (ts, p.event_id)
     values += [ts, p.event_id, p.source, p.event_time, p.writer, created_at, created_by]
     return tuple(values)
+
+
+def history_values(history: HistoryTable, write: Write) -> tuple[Any, ...]:
+    """A history row: key, the values set, which properties were set, provenance."""
+    p = write.provenance
+    values = [write.props.get(prop.name) for prop in history.props]
+    return (write.from_id, write.to_id, write.ts, p.event_id, *values,
+            ",".join(sorted(write.props)), p.source, p.event_time, p.writer)
+
+
+def history_write(history: HistoryTable, row: Sequence[Any]) -> Write:
+    from_id, to_id, ts, event_id = row[:4]
+    m = 4 + len(history.props)
+    written, source, event_time, writer = row[m : m + 4]
+    names = set(written.split(",")) if written else set()
+    props: dict[str, Any] = {}
+    for prop, value in zip(history.props, row[4:m], strict=True):
+        if prop.name in names:
+            props[prop.name] = bool(value) if prop.kind is PropKind.BOOL and value is not None \
+                else value
+    return Write(from_id, to_id, ts, props, Provenance(event_id, source, event_time, writer))
 
 
 def _unpack(table: Table, row: Sequence[Any], offset: int) -> tuple[dict[str, Any], Origin]:

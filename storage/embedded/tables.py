@@ -128,3 +128,42 @@ class Table:
         values = [f"p_{p.name}" for p in self.props]
         meta = [c for c, _ in META_COLUMNS]
         return ", ".join([*self.key_columns, *values, *meta])
+
+
+@dataclass(frozen=True)
+class HistoryTable:
+    """The history namespace of an edge type with a live TTL: ``hist_<type>``, one
+    row per edge, event time and event id (see ``storage.history``), clustered by
+    event time from either end (primary key ``(from_id, ts, ...)``, index
+    ``hist_<type>_in`` on ``(to_id, ts)``). ``written`` lists the properties the
+    write set, so a property set empty is told from one not set."""
+
+    name: str
+    props: tuple[Prop, ...]
+    retention_seconds: int | None
+
+    @classmethod
+    def for_edge(cls, edge_type: EdgeType) -> HistoryTable:
+        return cls(f"hist_{edge_type.name}", edge_type.props, edge_type.history_seconds)
+
+    @property
+    def columns(self) -> list[str]:
+        return ["from_id", "to_id", "ts", "event_id",
+                *(f"p_{p.name}" for p in self.props),
+                "written", "source", "event_time", "writer"]
+
+    def create_sql(self) -> list[str]:
+        values = [f"p_{p.name} {SQL_TYPE[p.kind]}" for p in self.props]
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.name} (from_id TEXT NOT NULL, "
+            "to_id TEXT NOT NULL, ts INTEGER NOT NULL, event_id TEXT NOT NULL, "
+            f"{', '.join(values)}, written TEXT NOT NULL, source TEXT NOT NULL, "
+            "event_time INTEGER NOT NULL, writer TEXT NOT NULL, "
+            "PRIMARY KEY (from_id, ts, to_id, event_id)) WITHOUT ROWID",
+            f"CREATE INDEX IF NOT EXISTS {self.name}_in ON {self.name} (to_id, ts)",
+        ]
+
+    def insert_sql(self) -> str:
+        columns = self.columns
+        return (f"INSERT OR REPLACE INTO {self.name} ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' for _ in columns)})")

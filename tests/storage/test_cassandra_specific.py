@@ -366,6 +366,12 @@ def test_describe_lists_one_keyspace_per_node_and_edge_type(
     by_name = {k.name: k for k in keyspaces}
     for edge_type in FLEET.edges:
         tables = {t.table: t for t in by_name[f"{prefix}edge_{edge_type}"].tables}
-        assert set(tables) == {"out_edges", "in_edges"}, edge_type
-        expected_ttl = FLEET.edge(edge_type).ttl_seconds or 0
-        assert {t.default_ttl_s for t in tables.values()} == {expected_ttl}, edge_type
+        declared = FLEET.edge(edge_type)
+        history = {"history_out", "history_in"} if declared.keeps_history else set()
+        assert set(tables) == {"out_edges", "in_edges"} | history, edge_type
+        expected_ttl = declared.ttl_seconds or 0
+        assert {tables[t].default_ttl_s for t in ("out_edges", "in_edges")} == {expected_ttl}
+        for name in history:  # kept for the history retention, stated in the comment
+            assert tables[name].default_ttl_s == (declared.history_seconds or 0)
+            kept = "forever" if declared.history_seconds is None else f"{declared.history_seconds}s"
+            assert f"history retention={kept}" in tables[name].comment

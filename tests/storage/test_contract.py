@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance
+from graph_model.records import EdgeRecord, EdgeUpsert, NodeUpsert, Provenance
 from storage.base import Direction, GraphStore, TimeWindow
 
 NOW = time.time_ns() // 1000
@@ -183,3 +183,95 @@ def test_expired_records_are_hidden_and_removed(store: GraphStore) -> None:
     assert store.neighbours("produced", ["job:j1"], Direction.OUT)["job:j1"][0].to_id == (
         "artifact:old"
     )
+
+
+# --- history: the writes of a type with a live TTL, for reads past it -----------
+DAY = 24 * H
+YEAR = TimeWindow(NOW - 365 * DAY, NOW + 1)
+
+
+def spans(records: list[EdgeRecord]) -> list[tuple[str, str, object, object]]:
+    return [(e.from_id, e.to_id, e.props.get("valid_from"), e.props.get("valid_to"))
+            for e in records]
+
+
+def test_history_answers_windows_past_the_live_ttl(store: GraphStore) -> None:
+    old, idle = NOW - 90 * DAY, NOW - 40 * DAY
+    store.upsert_edges([
+        edge("cached_at", "dataset:d1", "site:s1", old, valid_from=old, valid_to=None, tier=1),
+        edge("cached_at", "dataset:d1", "site:s1", old + DAY, valid_to=old + DAY),
+        edge("cached_at", "dataset:d1", "site:s2", idle, valid_from=idle, valid_to=None, tier=0),
+        edge("cached_at", "dataset:d1", "site:s2", idle + DAY, last_access=idle + DAY, hits=3),
+    ])
+    # the live namespace has forgotten both ...
+    assert store.neighbours("cached_at", ["dataset:d1"], Direction.OUT)["dataset:d1"] == []
+    # ... history has not: the idle replica is closed at its expiry (last write + 30 days)
+    found = store.neighbours("cached_at", ["dataset:d1"], Direction.OUT, YEAR)["dataset:d1"]
+    assert spans(found) == [
+        ("dataset:d1", "site:s1", old, old + DAY),
+        ("dataset:d1", "site:s2", idle, idle + 31 * DAY),
+    ]
+    assert found[1].props["tier"] == 0 and found[1].props["hits"] == 3
+    assert found[0].origin is not None and found[0].origin.created_at == old
+    assert found[0].origin.latest.event_id == f"e-dataset:d1-site:s1-{old + DAY}"
+    # the mirror side reads the same history
+    mirror = store.neighbours("cached_at", ["site:s2"], Direction.IN, YEAR)["site:s2"]
+    assert spans(mirror) == [("dataset:d1", "site:s2", idle, idle + 31 * DAY)]
+    # after its expiry the idle replica is in no window
+    after = TimeWindow(idle + 31 * DAY, NOW)
+    assert store.neighbours("cached_at", ["dataset:d1"], Direction.OUT, after)["dataset:d1"] == []
+
+
+def test_an_old_window_reads_the_writes_before_its_end(store: GraphStore) -> None:
+    start = NOW - 60 * DAY
+    store.upsert_edges([
+        edge("cached_at", "artifact:a1", "site:s1", start, valid_from=start, valid_to=None),
+        edge("cached_at", "artifact:a1", "site:s1", start + 10 * DAY, last_access=start + 10 * DAY),
+        edge("cached_at", "artifact:a1", "site:s1", start + 20 * DAY, valid_to=start + 20 * DAY),
+    ])
+    # as known at the window's end the replica was still held
+    early = TimeWindow(start - DAY, start + DAY)
+    found = store.neighbours("cached_at", ["artifact:a1"], Direction.OUT, early)["artifact:a1"]
+    assert spans(found) == [("artifact:a1", "site:s1", start, None)]
+    assert "last_access" not in found[0].props
+    whole = store.neighbours("cached_at", ["artifact:a1"], Direction.OUT, YEAR)["artifact:a1"]
+    assert spans(whole) == [("artifact:a1", "site:s1", start, start + 20 * DAY)]
+    assert whole[0].props["last_access"] == start + 10 * DAY
+
+
+def test_a_replication_after_an_eviction_opens_a_new_interval(store: GraphStore) -> None:
+    store.upsert_edges([
+        edge("cached_at", "artifact:a1", "site:s1", NOW - 3 * H, valid_from=NOW - 3 * H, tier=0),
+        edge("cached_at", "artifact:a1", "site:s1", NOW - 2 * H, valid_to=NOW - 2 * H),
+        edge("cached_at", "artifact:a1", "site:s1", NOW - H, valid_from=NOW - H, valid_to=None,
+             tier=1),
+    ])
+    # live: the one edge of the pair holds the newest interval
+    [live] = store.neighbours("cached_at", ["artifact:a1"], Direction.OUT)["artifact:a1"]
+    assert live.props == {"valid_from": NOW - H, "tier": 1}
+    both = store.neighbours("cached_at", ["artifact:a1"], Direction.OUT, YEAR)["artifact:a1"]
+    assert spans(both) == [
+        ("artifact:a1", "site:s1", NOW - 3 * H, NOW - 2 * H),
+        ("artifact:a1", "site:s1", NOW - H, None),
+    ]
+    assert [e.props["tier"] for e in both] == [0, 1]
+    first = TimeWindow(NOW - 5 * H // 2, NOW - 3 * H // 2)
+    assert spans(store.neighbours("cached_at", ["artifact:a1"], Direction.OUT, first)[
+        "artifact:a1"]) == [("artifact:a1", "site:s1", NOW - 3 * H, NOW - 2 * H)]
+
+
+def test_an_access_or_an_eviction_without_a_replication(store: GraphStore) -> None:
+    store.upsert_edges([
+        edge("cached_at", "artifact:a1", "site:s1", NOW - 5 * H, last_access=NOW - 5 * H, hits=2),
+        edge("cached_at", "artifact:a2", "site:s1", NOW - 4 * H, valid_to=NOW - 4 * H),
+    ])
+    found = store.neighbours("cached_at", ["site:s1"], Direction.IN, YEAR)["site:s1"]
+    # the access proves the replica was there from then on; the eviction ends an
+    # interval whose start is unknown
+    assert spans(found) == [
+        ("artifact:a1", "site:s1", NOW - 5 * H, None),
+        ("artifact:a2", "site:s1", None, NOW - 4 * H),
+    ]
+    before = TimeWindow(NOW - 10 * H, NOW - 6 * H)
+    assert [e.from_id for e in store.neighbours("cached_at", ["site:s1"], Direction.IN, before)[
+        "site:s1"]] == ["artifact:a2"]
