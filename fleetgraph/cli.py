@@ -278,8 +278,15 @@ def storage_describe(ctx: click.Context, store_kind: str | None, db: Path | None
     embedded = open_store(settings, "embedded", path)
     assert isinstance(embedded, SQLiteGraphStore)
     with embedded:
+        history = {h.name.removeprefix("hist_"): h for h in embedded.history_tables}
         for table in embedded.tables:
             click.echo(f"{table.name:<24} {embedded.count(table.name):>12,} rows")
+            kept = history.get(table.name.removeprefix("edge_"))
+            if table.ttl_seconds and kept is not None:
+                retention = kept.retention_seconds
+                click.echo(f"  live ttl {table.ttl_seconds} s; history {kept.name}: "
+                           f"{embedded.count(kept.name):,} writes, retention "
+                           f"{'forever' if retention is None else f'{retention} s'}")
     click.echo(f"{len(embedded.tables)} namespaces in {path}")
 
 
