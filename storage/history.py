@@ -16,13 +16,16 @@ them with the live records (docs/queries.md, "Horizons and history"):
 * An open interval whose last write is a TTL old is closed at its expiry (last
   write + TTL): the replica was not refreshed, so the graph stops holding it.
 * Properties within an interval merge newest event time first (ties: by event id).
-* Reading for a window ``[start, end)`` reads the writes before ``end`` only; an
-  interval still open at ``end`` (and not expired by then) is reported open.
+* A window ``[start, end)`` gets the intervals, as known now, that overlap it:
+  every write of the ids asked for is read (in event time order), so an
+  interval's end and an eviction's unknown start are known even when written
+  after ``end``.
 * Merge with the live namespace: the pair's last interval, when open, takes the
-  live record's values (except its start), as the live record may know of later
-  writes; a pair with a live record but no history before ``end`` (first written
-  later, or before history existed) is reported from the live record alone, by the
-  same rules: without start or end (only accesses), it starts at its first write;
+  live record's values (except its start); when closed, the live record adds
+  the interval it tells of after it, if any (a later eviction: from that end
+  on; a later replication); a pair with a live record but no history (written
+  before history existed) is reported from the live record alone, by the same
+  rules: without start or end (only accesses), it starts at its first write;
   with an end and no start, its start is unknown.
 """
 
@@ -98,13 +101,12 @@ class _Interval:
 
 
 def intervals(
-    edge_type: str, writes: Iterable[Write], ttl_us: int, bound: int | None, now_us: int
+    edge_type: str, writes: Iterable[Write], ttl_us: int, now_us: int
 ) -> list[EdgeRecord]:
-    """The intervals of one edge (one from/to pair) from its writes before ``bound``
-    (``None``: all of them), oldest first; see the module docstring."""
+    """The intervals of one edge (one from/to pair) from its writes, oldest first; see
+    the module docstring."""
     done: list[_Interval] = []
     current: _Interval | None = None
-    horizon = now_us if bound is None else min(now_us, bound - 1)
     for write in sorted(writes, key=lambda w: w.order):
         if current is not None and current.end is None:
             expiry = _expiry(current, ttl_us)
@@ -128,7 +130,7 @@ def intervals(
             current = _Interval(write.ts, write)
         current.apply(write)
     if current is not None:
-        if current.end is None and _expiry(current, ttl_us) <= horizon:
+        if current.end is None and _expiry(current, ttl_us) <= now_us:
             current.end = _expiry(current, ttl_us)
         done.append(current)
     return [interval.record(edge_type) for interval in done]
@@ -159,32 +161,32 @@ def merge(
         live_by_far = {record.other(near): record for record in records}
         found: list[EdgeRecord] = []
         for far in sorted(by_far.keys() | live_by_far.keys()):
-            kept = intervals(edge_type, by_far.get(far, ()), ttl_us, window.end, now_us)
+            kept = intervals(edge_type, by_far.get(far, ()), ttl_us, now_us)
             found += [
-                e for e in _with_live(kept, live_by_far.get(far), window.end)
+                e for e in _with_live(kept, live_by_far.get(far))
                 if window.overlaps(e.props.get(VALID_FROM), e.props.get(VALID_TO))
             ]
         merged[near] = found
     return merged
 
 
-def _with_live(
-    kept: list[EdgeRecord], live: EdgeRecord | None, bound: int | None
-) -> list[EdgeRecord]:
+def _with_live(kept: list[EdgeRecord], live: EdgeRecord | None) -> list[EdgeRecord]:
     if live is None:
         return kept
-    if not kept:  # no history before the bound: the live record, read by the same rules
+    if not kept:  # no history (written before it existed): the live record, same rules
         return [_first_evidence(live)]
     last = kept[-1]
     live_start = live.props.get(VALID_FROM)
-    same = live_start is None or bound is None or live_start < bound
-    if VALID_TO in last.props or not same:
-        return kept
+    if VALID_TO in last.props:
+        return kept + _later(live, last.props[VALID_TO])
     props = {k: v for k, v in live.props.items() if k != VALID_FROM}
     if VALID_FROM in last.props:
         props[VALID_FROM] = last.props[VALID_FROM]
     elif live_start is not None:
         props[VALID_FROM] = live_start
+    start, stop = props.get(VALID_FROM), props.get(VALID_TO)
+    if stop is not None and start is not None and stop <= start:
+        del props[VALID_TO]  # an eviction before this interval opened (by an access)
     origin = last.origin
     if origin is not None and live.origin is not None:
         origin = Origin(origin.created_at, origin.created_by, live.origin.updated_at,
@@ -198,3 +200,16 @@ def _first_evidence(live: EdgeRecord) -> EdgeRecord:
         return live
     props = {**live.props, VALID_FROM: live.origin.created_at}
     return EdgeRecord(live.type, live.from_id, live.to_id, props, live.origin)
+
+
+def _later(live: EdgeRecord, end: int) -> list[EdgeRecord]:
+    """The live edge when it tells of an interval after one that ended at ``end``: a
+    later eviction (its start unknown: from ``end`` on) or a later replication."""
+    start, stop = live.props.get(VALID_FROM), live.props.get(VALID_TO)
+    if stop is not None and stop > end:
+        begin = end if start is None or start < end else start
+        return [EdgeRecord(live.type, live.from_id, live.to_id,
+                           {**live.props, VALID_FROM: begin}, live.origin)]
+    if stop is None and start is not None and start >= end:
+        return [live]
+    return []

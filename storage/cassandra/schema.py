@@ -199,10 +199,6 @@ class HistoryTable(Table):
     def key_type(self, column: str) -> str:
         return "bigint" if column == "ts" else super().key_type(column)
 
-    def select_before_cql(self) -> str:
-        """A partition's writes before an event time, oldest first."""
-        return self.select_partition_cql() + " AND ts < ?"
-
 
 def buckets_in_comment(comment: str | None) -> int | None:
     """The bucket count recorded in a table's comment by init()."""

@@ -277,20 +277,16 @@ class CassandraGraphStore(GraphStore):
         history = self._edge_ns(edge_type).history_side(direction)
         if history is None or window is None or not table.ttl_us:
             return result
-        writes = self._history_writes(edge_type, history, list(result), window)
+        writes = self._history_writes(edge_type, history, list(result))
         return merge(edge_type, result, writes, direction, window, table.ttl_us, now)
 
     def _history_writes(
-        self, edge_type: str, history: HistoryTable, ids: list[str], window: TimeWindow
+        self, edge_type: str, history: HistoryTable, ids: list[str]
     ) -> dict[str, list[HistoryWrite]]:
-        """The history writes of ``ids`` before the window's end, oldest first per id."""
-        if window.end is None:
-            select = self._prepare(history.select_partition_cql())
-        else:
-            select = self._prepare(history.select_before_cql())
-        bound = () if window.end is None else (window.end,)
+        """The history writes of ``ids``, oldest first per partition."""
+        select = self._prepare(history.select_partition_cql())
         spread = "bucket" in history.partition_key
-        keys = [(i, b, *bound) if spread else (i, *bound)
+        keys = [(i, b) if spread else (i,)
                 for i in ids for b in range(history.buckets if spread else 1)]
         jobs: list[Job] = [(select, key) for key in keys]
         found: dict[str, list[HistoryWrite]] = {}

@@ -251,23 +251,20 @@ class SQLiteGraphStore(GraphStore):
         history = self._history.get(edge_type)
         if history is None or window is None or table.ttl_seconds is None:
             return result
-        writes = self._history_writes(history, list(result), near, window)
+        writes = self._history_writes(history, list(result), near)
         return merge(edge_type, result, writes, direction, window,
                      table.ttl_seconds * 1_000_000, self._clock())
 
     def _history_writes(
-        self, history: HistoryTable, ids: list[str], near: str, window: TimeWindow
+        self, history: HistoryTable, ids: list[str], near: str
     ) -> dict[str, list[Write]]:
-        """The history writes of ``ids`` (from the ``near`` end) before the window's end,
-        within the retention, in event time order."""
+        """The history writes of ``ids`` (from the ``near`` end) within the retention,
+        in event time order."""
         found: dict[str, list[Write]] = {}
         for chunk in _chunks(ids):
             sql = (f"SELECT {', '.join(history.columns)} FROM {history.name} "
                    f"WHERE {near} IN ({_marks(chunk)})")
             params: list[Any] = list(chunk)
-            if window.end is not None:
-                sql += " AND ts < ?"
-                params.append(window.end)
             if history.retention_seconds is not None:
                 sql += " AND ts > ?"
                 params.append(self._clock() - history.retention_seconds * 1_000_000)

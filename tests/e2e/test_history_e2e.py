@@ -11,6 +11,7 @@ docs/queries.md ("Horizons and history"), not from the product's code.
 from __future__ import annotations
 
 import math
+import random
 import time
 from typing import Any
 
@@ -23,6 +24,7 @@ from ingest.pipeline import Pipeline
 from ingest.runner import run_embedded
 from ingest.simulator.events import artifact_event
 from ingest.sinks import StoreSink
+from ingest.stages.dedup import DedupBuffer
 from schemas import load_event_codec
 from serving.queries import model_hotness
 from serving.queries.lineage import lineage
@@ -135,3 +137,47 @@ def test_hotness_leaves_the_idle_replica_out_after_its_expiry(history: GraphStor
     assert [(s.site_id, s.replicas[0].tier, s.replicas[0].hits) for s in after] == [
         ("site:s3", None, 1)
     ]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_replica_histories_match_the_independent_reading(
+    store: GraphStore, seed: int
+) -> None:
+    """Replications, accesses and evictions in any order, days apart (some gaps past
+    the TTL): the store's intervals over all time are those of ``expected_intervals``,
+    and a window finds exactly the pairs whose intervals overlap it."""
+    rng = random.Random(seed)
+    evs, t = [], NOW - 200 * DAY
+    for i in range(40):
+        t += rng.choice([1, 3, 10, 35]) * DAY + rng.randrange(1, 3_600_000_000)
+        if t >= NOW:
+            break
+        kind = rng.choice(["replicated", "accessed", "evicted"])
+        item = rng.choice([D1, A1])
+        extra: dict[str, Any] = {"tier": rng.randrange(3)} if kind == "replicated" else {}
+        if kind == "accessed":
+            extra["hits"] = i
+        evs.append(artifact_event(f"r-{seed}-{i}", t, kind, item, site_id="site:s1",
+                                  **extra).event)
+    codec = load_event_codec()
+    messages = [Message("artifacts", codec.encode("artifacts", ev), f"r:{i}")
+                for i, ev in enumerate(evs)]
+    # no dedup window: dedup merges consecutive updates of one edge (as the live store
+    # would), which in a stream this sparse would fold events days apart into one write
+    pipeline = Pipeline(FLEET, codec, StoreSink(store), DeadLetterList(),
+                        dedup=DedupBuffer(window_us=0))
+    run_embedded(pipeline, lambda: messages)
+    expected = expected_intervals(evs, NOW)
+    everything = TimeWindow(None, NOW + 1)
+    got = store.neighbours("cached_at", [D1, A1], Direction.OUT, everything)
+    for item in (D1, A1):
+        spans = [(e.props.get("valid_from"), e.props.get("valid_to")) for e in got[item]]
+        assert spans == expected.get((item, "site:s1"), []), item
+    for _ in range(10):  # any window: the intervals (as known now) that overlap it
+        start = NOW - rng.randrange(0, 200) * DAY
+        window = TimeWindow(start, rng.choice([start + rng.choice([1, 5, 40]) * DAY, None]))
+        found = store.neighbours("cached_at", [D1, A1], Direction.OUT, window)
+        for item in (D1, A1):
+            spans = [(e.props.get("valid_from"), e.props.get("valid_to")) for e in found[item]]
+            assert spans == [stay for stay in expected.get((item, "site:s1"), [])
+                             if window.overlaps(*stay)], (item, window)
