@@ -78,11 +78,14 @@ class CassandraGraphs:
             schema=schema, **options,
         )
 
-    def release(self, store: Any) -> None:
+    def release(self, store: Any, *, written_elsewhere: bool = False) -> None:
+        """Hand a store's prefix back, emptied. A store only knows the tables it wrote
+        itself: one another process (a worker) wrote into says ``written_elsewhere``,
+        and every table of its prefix is emptied, or the next test would read its rows."""
         prefix = store.config.keyspace_prefix
         try:
             if prefix in self.reusable:
-                store.truncate(only_written=True)
+                store.truncate(only_written=not written_elsewhere)
                 self.free.append(prefix)
             else:
                 store.drop_schema()

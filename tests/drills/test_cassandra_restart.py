@@ -143,5 +143,5 @@ def test_cassandra_restarted_mid_ingest_loses_nothing(
     finally:
         if not is_up(stack, only=[CASSANDRA]):  # the rest of the session needs it
             ensure_up(settings=stack, only=[CASSANDRA], timeout=180)
-        cassandra_graphs.release(target)
+        cassandra_graphs.release(target, written_elsewhere=True)  # by the worker
         cassandra_graphs.release(reference)
