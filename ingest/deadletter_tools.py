@@ -23,7 +23,6 @@ import base64
 import binascii
 import json
 import os
-import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from ingest.deadletter import dead_letter_record
 from ingest.embedded import ingest_into_store, open_for_ingest, store_pipeline
 from ingest.errors import IngestError, RejectedEvent
 from ingest.message import Message
+from ingest.stages.validate import wall_clock_us
 from schemas.codec import EventCodec, SchemaError
 
 Letter = dict[str, Any]
@@ -167,7 +167,7 @@ def replay_file(settings: Settings, path: Path, db: Path,
         ingest_into_store(pipeline, store, lambda: messages)
     finally:
         store.close()
-    now = time.time_ns() // 1000
+    now = wall_clock_us()
     still_dead, replayed = [], []
     for letter, message in zip(chosen, messages, strict=True):
         error = refusals.by_message.get(id(message))

@@ -294,20 +294,16 @@ class SQLiteGraphStore(GraphStore):
 
     # --- maintenance --------------------------------------------------------
     def expire(self, now_us: int) -> int:
+        """Delete live rows past their TTL and history rows past their retention."""
+        horizons = [(t.name, "_ts", t.ttl_seconds) for t in self.tables]
+        horizons += [(h.name, "ts", h.retention_seconds) for h in self.history_tables]
         deleted = 0
         with self._lock:
-            for table in self.tables:
-                if table.ttl_seconds is None:
-                    continue
-                cutoff = now_us - table.ttl_seconds * 1_000_000
-                cursor = self._db.execute(f"DELETE FROM {table.name} WHERE _ts <= ?", (cutoff,))
-                deleted += cursor.rowcount
-            for history in self.history_tables:
-                if history.retention_seconds is None:
-                    continue
-                cutoff = now_us - history.retention_seconds * 1_000_000
-                cursor = self._db.execute(f"DELETE FROM {history.name} WHERE ts <= ?", (cutoff,))
-                deleted += cursor.rowcount
+            for name, time_column, seconds in horizons:
+                if seconds is not None:
+                    cursor = self._db.execute(f"DELETE FROM {name} WHERE {time_column} <= ?",
+                                              (now_us - seconds * 1_000_000,))
+                    deleted += cursor.rowcount
         return deleted
 
     def dump(self) -> Iterator[tuple[str, tuple[object, ...]]]:
