@@ -1,15 +1,22 @@
 """The property graph of the fleet: node and edge types, ids and records."""
 
-from graph_model.fleet import FLEET
-from graph_model.ids import node_type_of, parse_id
-from graph_model.records import (
+from fleetgraph.graph_model.fleet import FLEET
+from fleetgraph.graph_model.ids import node_type_of, parse_id
+from fleetgraph.graph_model.records import (
     EdgeRecord,
     EdgeUpsert,
     NodeRecord,
     NodeUpsert,
     Provenance,
 )
-from graph_model.types import EdgeType, GraphModelError, NodeType, Prop, PropKind, Registry
+from fleetgraph.graph_model.types import (
+    EdgeType,
+    GraphModelError,
+    NodeType,
+    Prop,
+    PropKind,
+    Registry,
+)
 
 __all__ = [
     "FLEET",

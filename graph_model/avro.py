@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
-from graph_model.types import EdgeType, NodeType, Prop, PropKind, Registry
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
+from fleetgraph.graph_model.types import EdgeType, NodeType, Prop, PropKind, Registry
 
 AVRO_TYPE = {
     PropKind.STRING: "string",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from graph_model.avro import graph_schemas
-from graph_model.types import Registry
+from fleetgraph.graph_model.avro import graph_schemas
+from fleetgraph.graph_model.types import Registry
 
 GRAPH_SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas" / "graph"
 

@@ -3,12 +3,12 @@
 To add a type: declare it here. Storage provisions its namespace
 (``fleetgraph storage init``), serving exposes it through ``node``, ``nodes``
 and the generic neighbour fields, and its Avro record schema is derived from
-the declaration (``graph_model.avro``).
+the declaration (``fleetgraph.graph_model.avro``).
 """
 
 from __future__ import annotations
 
-from graph_model.types import EdgeType, NodeType, Prop, PropKind, Registry
+from fleetgraph.graph_model.types import EdgeType, NodeType, Prop, PropKind, Registry
 
 S, I, F, T = PropKind.STRING, PropKind.INT, PropKind.FLOAT, PropKind.TIME  # noqa: E741
 DAY = 24 * 3600

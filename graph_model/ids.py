@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from graph_model.types import GraphModelError
+from fleetgraph.graph_model.types import GraphModelError
 
 _ID = re.compile(r"([a-z][a-z0-9_]*):([A-Za-z0-9][A-Za-z0-9_.:@+\-/]*)")
 MAX_ID_LENGTH = 256

@@ -25,7 +25,7 @@ class Provenance:
 class NodeUpsert:
     """Set some properties of a node as of event time ``ts``.
 
-    A merged upsert (see ``ingest.stages.dedup``) may carry older values:
+    A merged upsert (see ``fleetgraph.ingest.stages.dedup``) may carry older values:
     ``prop_ts`` then gives the event time of each property that is not at
     ``ts``, and ``created`` the oldest (event time, event id) merged into it.
     """

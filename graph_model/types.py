@@ -7,7 +7,7 @@ TTL (how long after its last update the serving path keeps a record hot), and
 a TTL are kept for as-of and audit reads; ``None``: forever, see
 docs/queries.md, "Horizons and history"). Storage derives its namespaces
 (tables, keyspaces) and serving its fields from these declarations; the Avro
-schema of the emitted records is derived in :mod:`graph_model.avro`.
+schema of the emitted records is derived in :mod:`fleetgraph.graph_model.avro`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from enum import Enum
 from functools import cached_property
 from typing import Any
 
-from fleetgraph.errors import FleetgraphError
+from fleetgraph.core.errors import FleetgraphError
 
 VALID_FROM = "valid_from"
 VALID_TO = "valid_to"

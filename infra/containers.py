@@ -1,5 +1,5 @@
 """Kafka and Cassandra for tests: testcontainers when a Docker engine answers,
-the Maven-fetched local stack (``infra.stack``) otherwise.
+the Maven-fetched local stack (``fleetgraph.infra.stack``) otherwise.
 
 Machines without a Docker engine (like the project's CI) use the local stack;
 developers with Docker get throwaway containers. Either way a test gets the
@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from infra.stack import SERVERS, StackEndpoints, endpoints, ensure_up
+from fleetgraph.infra.stack import SERVERS, StackEndpoints, endpoints, ensure_up
 
 _started: dict[str, Any] = {}
 

@@ -1,7 +1,7 @@
 """`stack` commands: run a local single-node Kafka and Cassandra for development and CI.
 
 Wired into the main CLI as ``fleetgraph stack up|down|status|fetch``; also
-runs on its own as ``python -m infra.stack_cli``.
+runs on its own as ``python -m fleetgraph.infra.stack_cli``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import click
 
-from infra import stack as stack_api
+from fleetgraph.infra import stack as stack_api
 
 _F = TypeVar("_F", bound=Callable[..., object])
 

@@ -15,8 +15,9 @@ from collections import Counter
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from ingest.errors import RejectedEvent
-from ingest.message import Message
+from fleetgraph.core.clock import wall_clock_us
+from fleetgraph.ingest.errors import RejectedEvent
+from fleetgraph.ingest.message import Message
 
 
 def dead_letter_record(message: Message, error: RejectedEvent) -> dict[str, Any]:
@@ -25,7 +26,7 @@ def dead_letter_record(message: Message, error: RejectedEvent) -> dict[str, Any]
         "detail": error.detail,
         "topic": message.topic,
         "source": message.source,
-        "refused_at_us": time.time_ns() // 1000,
+        "refused_at_us": wall_clock_us(),
         "payload_b64": base64.b64encode(message.payload).decode("ascii"),
     }
 

@@ -1,6 +1,6 @@
 """Reading and replaying dead letters (``fleetgraph deadletters``).
 
-A dead letter is the JSON record of :func:`ingest.deadletter.dead_letter_record`:
+A dead letter is the JSON record of :func:`fleetgraph.ingest.deadletter.dead_letter_record`:
 reason, detail, topic, source, refused_at_us and the raw payload (base64). The
 same record sits in the embedded runner's file and on the Kafka dead-letter
 topic. Here: counting them, showing one with its payload decoded, and replaying
@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fleetgraph.core.clock import wall_clock_us
+from fleetgraph.ingest.deadletter import dead_letter_record
+from fleetgraph.ingest.embedded import ingest_into_store, open_for_ingest, store_pipeline
+from fleetgraph.ingest.errors import IngestError, RejectedEvent
+from fleetgraph.ingest.message import Message
+from fleetgraph.schemas.codec import EventCodec, SchemaError
 from fleetgraph.settings import Settings
-from ingest.deadletter import dead_letter_record
-from ingest.embedded import ingest_into_store, open_for_ingest, store_pipeline
-from ingest.errors import IngestError, RejectedEvent
-from ingest.message import Message
-from ingest.stages.validate import wall_clock_us
-from schemas.codec import EventCodec, SchemaError
 
 Letter = dict[str, Any]
 REQUIRED = ("reason", "topic", "source", "payload_b64")

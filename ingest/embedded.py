@@ -13,18 +13,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.deadletter import DeadLetters
+from fleetgraph.ingest.message import Message
+from fleetgraph.ingest.pipeline import Pipeline
+from fleetgraph.ingest.runner import RunReport, run_embedded
+from fleetgraph.ingest.sinks import StoreSink
+from fleetgraph.ingest.stages.dedup import DedupBuffer
+from fleetgraph.ingest.stages.topology import Topology
+from fleetgraph.schemas import load_event_codec
 from fleetgraph.settings import Settings
-from graph_model import FLEET
-from ingest.deadletter import DeadLetters
-from ingest.message import Message
-from ingest.pipeline import Pipeline
-from ingest.runner import RunReport, run_embedded
-from ingest.sinks import StoreSink
-from ingest.stages.dedup import DedupBuffer
-from ingest.stages.topology import Topology
-from schemas import load_event_codec
-from storage.base import StorageError
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.storage.base import StorageError
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 TOPOLOGY = "topology"  # the side input's name in the store
 WATERMARK = "watermark"  # the newest event time of each run, in the store

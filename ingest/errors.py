@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 import traceback
 
-from fleetgraph.errors import FleetgraphError
-from storage.base import StorageUnavailable
+from fleetgraph.core.errors import FleetgraphError
+from fleetgraph.storage.base import StorageUnavailable
 
 PROCESSING_ERROR = "processing_error"
 STORE_REFUSED = "store_refused"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.topics import Topic
+from fleetgraph.schemas.topics import Topic
 
 
 @dataclass(frozen=True, slots=True)

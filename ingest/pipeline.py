@@ -17,21 +17,21 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from graph_model.records import Upsert
-from graph_model.types import Registry
-from ingest.deadletter import DeadLetters
-from ingest.errors import STORE_REFUSED, RejectedEvent, is_outage, processing_error
-from ingest.message import Message
-from ingest.sinks import GraphSink
-from ingest.stages.decode import decode
-from ingest.stages.dedup import DedupBuffer
-from ingest.stages.enrich import enrich
-from ingest.stages.filter import noise_reason
-from ingest.stages.to_graph import GraphMapper
-from ingest.stages.topology import Topology
-from ingest.stages.validate import Validator
-from schemas.codec import EventCodec
-from schemas.topics import Topic
+from fleetgraph.graph_model.records import Upsert
+from fleetgraph.graph_model.types import Registry
+from fleetgraph.ingest.deadletter import DeadLetters
+from fleetgraph.ingest.errors import STORE_REFUSED, RejectedEvent, is_outage, processing_error
+from fleetgraph.ingest.message import Message
+from fleetgraph.ingest.sinks import GraphSink
+from fleetgraph.ingest.stages.decode import decode
+from fleetgraph.ingest.stages.dedup import DedupBuffer
+from fleetgraph.ingest.stages.enrich import enrich
+from fleetgraph.ingest.stages.filter import noise_reason
+from fleetgraph.ingest.stages.to_graph import GraphMapper
+from fleetgraph.ingest.stages.topology import Topology
+from fleetgraph.ingest.stages.validate import Validator
+from fleetgraph.schemas.codec import EventCodec
+from fleetgraph.schemas.topics import Topic
 
 log = logging.getLogger(__name__)
 Origin = tuple[int, Message]  # a message and its turn in the run (1, 2, ...)

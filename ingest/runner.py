@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ingest.message import Message
-from ingest.pipeline import Pipeline, PipelineStats
-from schemas.topics import Topic
+from fleetgraph.ingest.message import Message
+from fleetgraph.ingest.pipeline import Pipeline, PipelineStats
+from fleetgraph.schemas.topics import Topic
 
 SIDE_INPUTS = frozenset({Topic.INVENTORY.value})
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from graph_model.records import EdgeUpsert, NodeUpsert, Upsert
-from storage.base import GraphStore
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Upsert
+from fleetgraph.storage.base import GraphStore
 
 
 class GraphSink(Protocol):

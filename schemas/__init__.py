@@ -1,12 +1,12 @@
 """Avro on the wire: the input event schemas and their codec."""
 
-from schemas.codec import (
+from fleetgraph.schemas.codec import (
     EventCodec,
     SchemaError,
     UnknownSchemaError,
     load_event_codec,
 )
-from schemas.topics import SOURCE_TOPICS, Topic
+from fleetgraph.schemas.topics import SOURCE_TOPICS, Topic
 
 __all__ = [
     "SOURCE_TOPICS",

@@ -22,8 +22,8 @@ from typing import Any, cast
 import fastavro
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
-from fleetgraph.errors import FleetgraphError
-from schemas.topics import RECORD_OF_TOPIC, TOPIC_OF_RECORD, Topic
+from fleetgraph.core.errors import FleetgraphError
+from fleetgraph.schemas.topics import RECORD_OF_TOPIC, TOPIC_OF_RECORD, Topic
 
 MAGIC = b"\xc3\x01"
 HEADER_LENGTH = len(MAGIC) + 8

@@ -28,8 +28,8 @@ from functools import cache
 
 from graphql import GraphQLObjectType, GraphQLSchema, get_named_type
 
-from graph_model.fleet import FLEET
-from graph_model.types import Registry
+from fleetgraph.graph_model.fleet import FLEET
+from fleetgraph.graph_model.types import Registry
 
 OPS, SCHEDULER, AUDITOR = "ops", "scheduler", "auditor"
 ROLES = (OPS, SCHEDULER, AUDITOR)

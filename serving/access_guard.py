@@ -37,11 +37,11 @@ from graphql.language import (
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import SchemaExtension
 
-from graph_model.records import EdgeRecord
-from serving.access import EDGE_OBJECT, NOBODY, Access, TypeGrant, type_grant
-from serving.errors import ServingError
-from serving.loaders import GraphLoaders
-from storage.base import Direction, GraphStore, TimeWindow
+from fleetgraph.graph_model.records import EdgeRecord
+from fleetgraph.serving.access import EDGE_OBJECT, NOBODY, Access, TypeGrant, type_grant
+from fleetgraph.serving.errors import ServingError
+from fleetgraph.serving.loaders import GraphLoaders
+from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 FORBIDDEN = "FORBIDDEN"
 

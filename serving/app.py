@@ -23,17 +23,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from fleetgraph.errors import ConfigError
-from graph_model.fleet import FLEET
-from graph_model.types import Registry
-from serving.body import BodyGuard
-from serving.context import Clock, ServingContext, new_context
-from serving.deadline import Deadline, DeadlineStore
-from serving.guards import DEFAULT_LIMITS, Limits
-from serving.schema import build_schema
-from serving.security import ROLE_SCOPE_KEY, RoleGate, refuse
-from serving.times import now_us
-from storage.base import GraphStore
+from fleetgraph.core.errors import ConfigError
+from fleetgraph.graph_model.fleet import FLEET
+from fleetgraph.graph_model.types import Registry
+from fleetgraph.serving.body import BodyGuard
+from fleetgraph.serving.context import Clock, ServingContext, new_context
+from fleetgraph.serving.deadline import Deadline, DeadlineStore
+from fleetgraph.serving.guards import DEFAULT_LIMITS, Limits
+from fleetgraph.serving.schema import build_schema
+from fleetgraph.serving.security import ROLE_SCOPE_KEY, RoleGate, refuse
+from fleetgraph.serving.times import now_us
+from fleetgraph.storage.base import GraphStore
 
 
 class FleetGraphQL(GraphQL[ServingContext, None]):
@@ -135,7 +135,7 @@ def serve(
 
     ``uvicorn_options`` go to ``uvicorn.run`` (e.g. ``log_level``); the app is
     built in this process, around this store, so uvicorn's ``workers`` do not apply:
-    for several processes see ``fleetgraph.server`` (``fleetgraph serve --workers``).
+    for several processes see ``fleetgraph.cli.server`` (``fleetgraph serve --workers``).
     On SIGTERM, requests in flight get ``limits.shutdown_grace_s`` to finish and are
     then cancelled, so a busy server stops within a few seconds.
     """

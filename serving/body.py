@@ -18,8 +18,8 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from serving.errors import ServingError
-from serving.security import refuse, replay
+from fleetgraph.serving.errors import ServingError
+from fleetgraph.serving.security import refuse, replay
 
 # Past the limit the rest of a body is read and dropped up to this many bytes, so
 # that the client, still sending, reads the 413 instead of a reset connection.

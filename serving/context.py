@@ -9,13 +9,13 @@ from dataclasses import dataclass
 import strawberry
 from starlette.responses import Response
 
-from graph_model.fleet import FLEET
-from graph_model.types import Registry
-from serving.access import NOBODY, OPS, Access, access_of
-from serving.access_guard import GuardedLoaders
-from serving.loaders import GraphLoaders
-from serving.times import now_us
-from storage.base import GraphStore
+from fleetgraph.graph_model.fleet import FLEET
+from fleetgraph.graph_model.types import Registry
+from fleetgraph.serving.access import NOBODY, OPS, Access, access_of
+from fleetgraph.serving.access_guard import GuardedLoaders
+from fleetgraph.serving.loaders import GraphLoaders
+from fleetgraph.serving.times import now_us
+from fleetgraph.storage.base import GraphStore
 
 Clock = Callable[[], int]  # µs since the epoch
 

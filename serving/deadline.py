@@ -16,9 +16,9 @@ from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.errors import ServingError
-from serving.security import refuse
-from storage.delegating import DelegatingStore
+from fleetgraph.serving.errors import ServingError
+from fleetgraph.serving.security import refuse
+from fleetgraph.storage.delegating import DelegatingStore
 
 READS = frozenset({"get_nodes", "neighbours", "scan_nodes"})
 

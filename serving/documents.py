@@ -25,7 +25,7 @@ from graphql.language import DocumentNode
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from serving.guards import DEFAULT_LIMITS, Limits, check_document, error_code
+from fleetgraph.serving.guards import DEFAULT_LIMITS, Limits, check_document, error_code
 
 # Two threads: a slow document delays the next one less than with one, and the
 # event loop competes for the interpreter with fewer threads than with many.

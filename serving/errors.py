@@ -1,6 +1,6 @@
 """Errors the read side raises on purpose; GraphQL shows their messages as they are."""
 
-from fleetgraph.errors import FleetgraphError
+from fleetgraph.core.errors import FleetgraphError
 
 
 class ServingError(FleetgraphError):

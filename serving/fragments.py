@@ -22,7 +22,7 @@ from graphql.language import (
     SelectionSetNode,
 )
 
-from serving.errors import ServingError
+from fleetgraph.serving.errors import ServingError
 
 
 class FragmentCycle(ServingError):

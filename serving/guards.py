@@ -16,9 +16,9 @@ from graphql import GraphQLError, GraphQLSchema, GraphQLSyntaxError
 from graphql.language import DocumentNode, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
-from serving.errors import NotFound, ServingError
-from serving.fragments import FragmentCycle
-from serving.shape import ShapeMeter
+from fleetgraph.serving.errors import NotFound, ServingError
+from fleetgraph.serving.fragments import FragmentCycle
+from fleetgraph.serving.shape import ShapeMeter
 
 
 @dataclass(frozen=True)

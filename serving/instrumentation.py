@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from storage.base import GraphStore
-from storage.delegating import DelegatingStore
+from fleetgraph.storage.base import GraphStore
+from fleetgraph.storage.delegating import DelegatingStore
 
 
 class CountingStore(DelegatingStore):

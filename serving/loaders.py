@@ -14,8 +14,8 @@ from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from graph_model.records import EdgeRecord, NodeRecord
-from storage.base import Direction, GraphStore, TimeWindow
+from fleetgraph.graph_model.records import EdgeRecord, NodeRecord
+from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 NeighbourKey = tuple[str, Direction, TimeWindow | None]
 K = TypeVar("K")

@@ -11,18 +11,18 @@ from strawberry.extensions import DisableIntrospection, MaskErrors, MaxTokensLim
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from fleetgraph.errors import FleetgraphError
-from serving.access_guard import RoleAccess
-from serving.documents import OffLoopDocuments
-from serving.guards import DEFAULT_LIMITS, ErrorCodes, Limits
-from serving.root.audit import AuditQuery
-from serving.root.audit_bundle import AuditBundleQuery
-from serving.root.graph import GraphQuery
-from serving.root.incidents import IncidentQuery
-from serving.root.integrity import IntegrityQuery
-from serving.root.placement import PlacementQuery
-from serving.types.node import NODE_CLASSES, GenericNode
-from serving.types.scalars import SCALARS
+from fleetgraph.core.errors import FleetgraphError
+from fleetgraph.serving.access_guard import RoleAccess
+from fleetgraph.serving.documents import OffLoopDocuments
+from fleetgraph.serving.guards import DEFAULT_LIMITS, ErrorCodes, Limits
+from fleetgraph.serving.root.audit import AuditQuery
+from fleetgraph.serving.root.audit_bundle import AuditBundleQuery
+from fleetgraph.serving.root.graph import GraphQuery
+from fleetgraph.serving.root.incidents import IncidentQuery
+from fleetgraph.serving.root.integrity import IntegrityQuery
+from fleetgraph.serving.root.placement import PlacementQuery
+from fleetgraph.serving.types.node import NODE_CLASSES, GenericNode
+from fleetgraph.serving.types.scalars import SCALARS
 
 
 @strawberry.type(description="Traversals of the fleet graph and the headline queries.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from serving.schema import build_schema
+from fleetgraph.serving.schema import build_schema
 
 SDL_PATH = Path(__file__).with_name("schema.graphql")
 

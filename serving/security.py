@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.access import OPS, ROLES
+from fleetgraph.serving.access import OPS, ROLES
 
 ROLE_SCOPE_KEY = "fleetgraph.role"
 

@@ -10,7 +10,7 @@ fields that validation compares to check that they can be merged
 (graphql-core's OverlappingFieldsCanBeMergedRule compares them pair by pair,
 recursively: its time grows with the square of a document that repeats
 fields, a second for 440 copies of ``node(id: "a") { id }``). Fragments are measured once each, in
-:func:`serving.fragments.fragment_order`, and a spread reads the measure of its
+:func:`fleetgraph.serving.fragments.fragment_order`, and a spread reads the measure of its
 fragment, so :class:`ShapeMeter` visits every selection of the document once.
 """
 
@@ -30,7 +30,7 @@ from graphql import (
 )
 from graphql.language import DocumentNode, OperationDefinitionNode, SelectionSetNode
 
-from serving.fragments import fragment_order
+from fleetgraph.serving.fragments import fragment_order
 
 ASSUMED_FANOUT = 20
 
@@ -101,7 +101,7 @@ def page_size(node: FieldNode) -> int | None:
 
 class ShapeMeter:
     """Measures the operations of one document; raises
-    :class:`serving.fragments.FragmentCycle` for a fragment that spreads itself.
+    :class:`fleetgraph.serving.fragments.FragmentCycle` for a fragment that spreads itself.
 
     ``visits`` counts the selections measured: each selection of the document
     once, however often its fragment is spread. ``merge_pairs`` adds up, over

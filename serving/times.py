@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
+
+from fleetgraph.core.clock import wall_clock_us
+from fleetgraph.core.units import HOUR_US
+
+__all__ = ["HOUR_US", "now_us", "to_datetime", "to_us"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US = timedelta(microseconds=1)
-HOUR_US = 3600 * 1_000_000
 
 
 def to_datetime(us: int | None) -> datetime | None:
@@ -26,4 +29,4 @@ def to_us(value: datetime | None) -> int | None:
 
 def now_us() -> int:
     """The wall clock in µs since the epoch (the default "now" of the server)."""
-    return time.time_ns() // 1000
+    return wall_clock_us()

@@ -15,8 +15,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from fleetgraph.errors import FleetgraphError
-from graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
+from fleetgraph.core.errors import FleetgraphError
+from fleetgraph.graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
 
 
 class StorageError(FleetgraphError):
@@ -111,7 +111,7 @@ class GraphStore(ABC):
 
 
 def group_by_type(ids: Sequence[str]) -> Mapping[str, list[str]]:
-    from graph_model.ids import node_type_of
+    from fleetgraph.graph_model.ids import node_type_of
 
     grouped: dict[str, list[str]] = {}
     for node_id in dict.fromkeys(ids):

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from graph_model.types import Registry
-from storage.base import GraphStore, StorageError
+from fleetgraph.graph_model.types import Registry
+from fleetgraph.storage.base import GraphStore, StorageError
 
 Row = tuple[object, ...]
 Normalize = Callable[[str, Row], Row]  # (dump namespace, row) -> the row to hash
@@ -71,7 +71,7 @@ def digest_differences(expected: dict[str, TableDigest], actual: dict[str, Table
 
 def without_source(store: GraphStore) -> Normalize:
     """A normalizer that blanks the provenance source of ``store``'s rows."""
-    from storage.embedded import SQLiteGraphStore
+    from fleetgraph.storage.embedded import SQLiteGraphStore
 
     if isinstance(store, SQLiteGraphStore):
         skip = {t.name: t.all_columns.index("_source") for t in store.tables}
@@ -81,7 +81,7 @@ def without_source(store: GraphStore) -> Normalize:
             return (*row[:i], "", *row[i + 1:])
 
         return embedded
-    from storage.cassandra import CassandraGraphStore
+    from fleetgraph.storage.cassandra import CassandraGraphStore
 
     if isinstance(store, CassandraGraphStore):
         return _cassandra_without_source(store)
@@ -89,7 +89,7 @@ def without_source(store: GraphStore) -> Normalize:
 
 
 def _cassandra_without_source(store: Any) -> Normalize:
-    from storage.cassandra.schema import LATEST, SEP
+    from fleetgraph.storage.cassandra.schema import LATEST, SEP
 
     latest = {t.qualified: t.select_columns.index(LATEST) for t in store.tables}
 

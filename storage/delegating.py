@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
-from storage.base import Direction, GraphStore, Page, TimeWindow
+from fleetgraph.graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
+from fleetgraph.storage.base import Direction, GraphStore, Page, TimeWindow
 
 
 class DelegatingStore(GraphStore):

@@ -35,9 +35,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph_model.records import EdgeRecord, EdgeUpsert, Origin, Provenance
-from graph_model.types import VALID_FROM, VALID_TO
-from storage.base import Direction, TimeWindow
+from fleetgraph.graph_model.records import EdgeRecord, EdgeUpsert, Origin, Provenance
+from fleetgraph.graph_model.types import VALID_FROM, VALID_TO
+from fleetgraph.storage.base import Direction, TimeWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,7 @@ class Write:
 
 def writes_of(upsert: EdgeUpsert) -> list[Write]:
     """An upsert as history writes: one per event time it carries (a merged upsert,
-    see ``ingest.stages.dedup``, holds properties of several)."""
+    see ``fleetgraph.ingest.stages.dedup``, holds properties of several)."""
     prop_ts = upsert.prop_ts or {}
     groups: dict[int, dict[str, Any]] = {upsert.ts: {}}
     for name, value in upsert.props.items():

@@ -11,9 +11,9 @@ from typing import Any, Literal
 
 import pytest
 
-from graph_model import FLEET
-from storage.base import GraphStore
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.storage.base import GraphStore
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 BACKENDS = ["embedded", pytest.param("cassandra", marks=pytest.mark.integration)]
 
@@ -44,7 +44,7 @@ class CassandraGraphs:
         if self._where is not None:
             return self._where
         if os.environ.get("FLEETGRAPH_REQUIRE_STACK") == "1":
-            from infra.containers import endpoints_for_tests
+            from fleetgraph.infra.containers import endpoints_for_tests
 
             ends = endpoints_for_tests(["cassandra"])
             self._where = (tuple(ends.cassandra_contact_points), ends.cassandra_port)
@@ -61,7 +61,7 @@ class CassandraGraphs:
 
     def store(self, registry: Any = FLEET, **options: Any) -> Any:
         """A store on a clean prefix (new or reused); give it back with ``release``."""
-        from storage.cassandra import CassandraGraphStore
+        from fleetgraph.storage.cassandra import CassandraGraphStore
 
         points, port = self.where()
         default = registry is FLEET and not options
@@ -95,7 +95,7 @@ class CassandraGraphs:
 
     def drop_all(self) -> None:
         """Drop every prefix made in this session, even half-made ones."""
-        from storage.cassandra import CassandraGraphStore
+        from fleetgraph.storage.cassandra import CassandraGraphStore
 
         if self._where is None:
             return

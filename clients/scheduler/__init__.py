@@ -6,7 +6,7 @@ HTTP, picks the best candidate site and concrete free GPUs there, and publishes
 publisher: an event log file, a list in memory, or (later) Kafka.
 """
 
-from clients.scheduler.client import (
+from fleetgraph.clients.scheduler.client import (
     Decision,
     EventLogPublisher,
     JobRequest,

@@ -1,6 +1,6 @@
-"""``python -m clients.scheduler``: place pending jobs, write their events to a log.
+"""``python -m fleetgraph.clients.scheduler``: place pending jobs, write their events to a log.
 
-    python -m clients.scheduler --url http://127.0.0.1:8000/graphql \\
+    python -m fleetgraph.clients.scheduler --url http://127.0.0.1:8000/graphql \\
         --requests pending.jsonl --out scheduled.avro
 
 Prints one JSON line per request (placed or not); the ``submitted`` and
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import httpx
 
-from clients.scheduler.client import (
+from fleetgraph.clients.scheduler.client import (
     DEFAULT_CANDIDATES,
     EventLogPublisher,
     PlacementClient,
@@ -32,7 +32,7 @@ from clients.scheduler.client import (
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m clients.scheduler",
+        prog="python -m fleetgraph.clients.scheduler",
         description="Place pending jobs with fleetgraph's placement query and write "
         "their jobs events (submitted, started) to an event log.",
     )

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +31,13 @@ from typing import Any
 
 import httpx
 
-from fleetgraph.errors import FleetgraphError
-from graph_model.ids import parse_id
-from graph_model.types import GraphModelError
-from ingest.sources.eventlog import read_event_log, write_event_log
-from schemas.codec import EventCodec, load_event_codec
-from schemas.topics import Topic
+from fleetgraph.core.clock import wall_clock_us
+from fleetgraph.core.errors import FleetgraphError
+from fleetgraph.graph_model.ids import parse_id
+from fleetgraph.graph_model.types import GraphModelError
+from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
+from fleetgraph.schemas.codec import EventCodec, load_event_codec
+from fleetgraph.schemas.topics import Topic
 
 Publisher = Callable[[str, bytes], None]
 Clock = Callable[[], int]  # µs since the epoch
@@ -61,9 +61,6 @@ query Placement($request: PlacementInput!, $first: Int, $exclude: [ID!]) {
 class SchedulerError(FleetgraphError):
     """A request could not be read, or the fleet graph could not be asked."""
 
-
-def wall_clock_us() -> int:
-    return time.time_ns() // 1000
 
 
 # --- requests ----------------------------------------------------------------------------
@@ -189,7 +186,7 @@ class MemoryPublisher:
 
 
 class EventLogPublisher:
-    """Appends messages to an event log file (see ``ingest.sources.eventlog``) on close.
+    """Appends messages to an event log file (see ``fleetgraph.ingest.sources.eventlog``) on close.
 
     An event log is one Avro container file, so appending rewrites it: the messages
     already there, then the new ones (written to a temporary file, then renamed).

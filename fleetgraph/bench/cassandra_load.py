@@ -13,11 +13,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
-from graph_model.types import PropKind, Registry
-from storage.cassandra.schema import WIDE_EDGES, EdgeNamespace, NodeNamespace
-from storage.cassandra.writes import plan_edge, plan_node
-from storage.embedded.tables import Table as SQLTable
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
+from fleetgraph.graph_model.types import PropKind, Registry
+from fleetgraph.storage.cassandra.schema import WIDE_EDGES, EdgeNamespace, NodeNamespace
+from fleetgraph.storage.cassandra.writes import plan_edge, plan_node
+from fleetgraph.storage.embedded.tables import Table as SQLTable
 
 CHUNK_STATEMENTS = 200_000  # planned statements held in memory before they are sent
 

@@ -12,9 +12,9 @@ import click
 
 from fleetgraph.bench import queries, stack
 from fleetgraph.bench.cassandra_load import BulkLoader, upserts_from_dump
+from fleetgraph.graph_model import FLEET
 from fleetgraph.settings import Settings
-from graph_model import FLEET
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 
 def run(settings: Settings, sqlite_path: Path, cases: list[queries.QueryCase], now_us: int,

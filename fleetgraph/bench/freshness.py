@@ -1,6 +1,6 @@
 """Freshness on the real stack: from an event's production to its answer in GraphQL.
 
-A worker (``python -m ingest.kafka.worker``, sink on Cassandra) and a GraphQL
+A worker (``python -m fleetgraph.ingest.kafka.worker``, sink on Cassandra) and a GraphQL
 server (``fleetgraph serve --store cassandra``) run on the same fresh
 keyspaces. A background stream (a simulated fleet) is published at a steady
 rate; meanwhile a probe event (a new dataset registered) is produced every
@@ -26,12 +26,13 @@ from fleetgraph.bench import stack
 from fleetgraph.bench.process import Child
 from fleetgraph.bench.stack_ingest import PARTITIONS, fleet_messages
 from fleetgraph.bench.stats import summary_ms
+from fleetgraph.core.clock import wall_clock_us
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.kafka.producer import send_all
+from fleetgraph.ingest.kafka.topics import TopicNames, ensure_topics
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.schemas.codec import EventCodec
 from fleetgraph.settings import Settings
-from graph_model import FLEET
-from ingest.kafka.producer import send_all
-from ingest.kafka.topics import TopicNames, ensure_topics
-from schemas import load_event_codec
-from schemas.codec import EventCodec
 
 POLL_S = 0.05
 POLL_IDS = 20  # the oldest probes asked for in one request: polling must stay light, or
@@ -75,7 +76,7 @@ class Probes:
         dataset = f"dataset:bench-probe-{self.token}-{self.sent}"
         self.sent += 1
         started = time.perf_counter()
-        payload = self.codec.encode("artifacts", probe_event(dataset, time.time_ns() // 1000))
+        payload = self.codec.encode("artifacts", probe_event(dataset, wall_clock_us()))
         await (await self.producer.send(self.topic, payload, key=dataset.encode()))
         self.pending[dataset] = started
         return dataset
@@ -168,9 +169,9 @@ def run_window(settings: Settings, window_s: float, background: list[tuple[str, 
            "FLEETGRAPH_CASSANDRA_PORT": str(own.cassandra_port),
            "FLEETGRAPH_STORE": "cassandra"}
     port = free_port()
-    server = Child(["-c", "from fleetgraph.cli import main; main()", "serve", "--store",
+    server = Child(["-c", "from fleetgraph.cli.main import main; main()", "serve", "--store",
                     "cassandra", "--port", str(port)], env=env, log=work / f"server-{port}.log")
-    worker = Child(["-m", "ingest.kafka.worker", "--store", "cassandra",
+    worker = Child(["-m", "fleetgraph.ingest.kafka.worker", "--store", "cassandra",
                     "--bootstrap", own.kafka_bootstrap, "--topic-prefix", own.topic_prefix,
                     "--group", own.consumer_group, "--dedup-window", str(window_s),
                     "--data-dir", str(work), "--partitions", str(PARTITIONS),

@@ -11,8 +11,8 @@ import time
 
 from graphql import parse
 
-from serving.guards import DEFAULT_LIMITS, check_document
-from serving.schema import build_schema
+from fleetgraph.serving.guards import DEFAULT_LIMITS, check_document
+from fleetgraph.serving.schema import build_schema
 
 CYCLE = "query { ...A } fragment A on Query { ...A ...A }"
 RUNS = 100

@@ -5,8 +5,8 @@
     python -m fleetgraph.bench.hotpath query --query placement --size 1e5
 
 ``ingest`` profiles the embedded runner in this process; ``worker`` runs
-``python -m ingest.kafka.worker`` under cProfile (CPU time) (sink on Cassandra, fresh topics
-and keyspaces) on a published fleet and prints its top entries.
+``python -m fleetgraph.ingest.kafka.worker`` under cProfile (CPU time) (sink on
+Cassandra, fresh topics and keyspaces) on a published fleet and prints its top entries.
 """
 
 from __future__ import annotations
@@ -21,14 +21,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fleetgraph.core.clock import minute_floor_us, wall_clock_us
+
 PROFILED_WORKER = """
 import cProfile, runpy, sys, time
 out = sys.argv[1]
-sys.argv = ["ingest.kafka.worker", *sys.argv[2:]]
+sys.argv = ["fleetgraph.ingest.kafka.worker", *sys.argv[2:]]
 profiler = cProfile.Profile(time.process_time)  # CPU time of the main thread
 profiler.enable()
 try:
-    runpy.run_module("ingest.kafka.worker", run_name="__main__")
+    runpy.run_module("fleetgraph.ingest.kafka.worker", run_name="__main__")
 except SystemExit:
     pass
 finally:
@@ -47,9 +49,9 @@ def top(stats: pstats.Stats, sort: str, limit: int) -> str:
 def profile_ingest(sites: int, hours: float, limit: int) -> str:
     from fleetgraph.bench import workload
     from fleetgraph.bench.ingest import run_pipeline
-    from ingest.simulator import SimulationConfig
+    from fleetgraph.simulator import SimulationConfig
 
-    end_us = (time.time_ns() // 1000) // 60_000_000 * 60_000_000
+    end_us = minute_floor_us(wall_clock_us())
     config = SimulationConfig(seed=17, sites=sites, hours=hours, end_time_us=end_us,
                               telemetry_interval_s=900, malformed_rate=0.0)
     messages = workload.messages(config)
@@ -66,11 +68,11 @@ def profile_worker(sites: int, hours: float, limit: int) -> str:
     from fleetgraph.bench import stack
     from fleetgraph.bench.process import Child
     from fleetgraph.bench.stack_ingest import PARTITIONS, fleet_messages, parse_report
+    from fleetgraph.ingest.kafka.producer import publish_messages
     from fleetgraph.settings import Settings
-    from ingest.kafka.producer import publish_messages
 
     settings = stack.private(Settings(), "prof")
-    end_us = (time.time_ns() // 1000) // 60_000_000 * 60_000_000
+    end_us = minute_floor_us(wall_clock_us())
     with tempfile.TemporaryDirectory() as tmp, stack.keyspaces(settings):
         work = Path(tmp)
         publish_messages(settings, fleet_messages(sites, hours, end_us), partitions=PARTITIONS)
@@ -97,12 +99,12 @@ def profile_query(name: str, size: str, runs: int, limit: int) -> str:
     from fleetgraph.bench import queries, workload
     from fleetgraph.bench.ingest import run_pipeline
     from fleetgraph.bench.run import cases
-    from graph_model import FLEET
-    from serving.context import new_context
-    from serving.schema import build_schema
-    from storage.embedded import SQLiteGraphStore
+    from fleetgraph.graph_model import FLEET
+    from fleetgraph.serving.context import new_context
+    from fleetgraph.serving.schema import build_schema
+    from fleetgraph.storage.embedded import SQLiteGraphStore
 
-    end_us = (time.time_ns() // 1000) // 60_000_000 * 60_000_000
+    end_us = minute_floor_us(wall_clock_us())
     messages = workload.messages(workload.size(size, end_us).config)
     with tempfile.TemporaryDirectory() as tmp:
         run_pipeline(messages, Path(tmp) / "q.sqlite", end_us)

@@ -14,18 +14,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from graph_model import FLEET
-from graph_model.records import EdgeUpsert, NodeUpsert, Upsert
-from ingest.deadletter import DeadLetterList
-from ingest.message import Message
-from ingest.pipeline import Pipeline
-from ingest.runner import run_embedded
-from ingest.sinks import StoreSink
-from ingest.stages.validate import Validator
-from schemas import load_event_codec
-from storage.embedded import SQLiteGraphStore
-from storage.embedded.store import row_values
-from storage.embedded.tables import META_COLUMNS, Table
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Upsert
+from fleetgraph.ingest.deadletter import DeadLetterList
+from fleetgraph.ingest.message import Message
+from fleetgraph.ingest.pipeline import Pipeline
+from fleetgraph.ingest.runner import run_embedded
+from fleetgraph.ingest.sinks import StoreSink
+from fleetgraph.ingest.stages.validate import Validator
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.storage.embedded import SQLiteGraphStore
+from fleetgraph.storage.embedded.store import row_values
+from fleetgraph.storage.embedded.tables import META_COLUMNS, Table
 
 
 class RecordingSink(StoreSink):

@@ -24,9 +24,9 @@ import httpx
 
 from fleetgraph.bench.run import AFFECTED, BLAST, HOTNESS, LINEAGE, PLACEMENT
 from fleetgraph.bench.stats import summary_ms
-from fleetgraph.errors import FleetgraphError
-from fleetgraph.examples import RESIDENCY, SITE, scan
-from storage.base import GraphStore
+from fleetgraph.cli.examples import RESIDENCY, SITE, scan
+from fleetgraph.core.errors import FleetgraphError
+from fleetgraph.storage.base import GraphStore
 
 TRAVERSE = """query($id: ID!) { traverse(start: $id, first: 50, steps: [
   {edgeType: "in_site", direction: IN}, {edgeType: "in_rack", direction: IN}]) {

@@ -17,15 +17,15 @@ PROBE = """
 import json, sys
 from pathlib import Path
 from fleetgraph.bench.machine import peak_rss_mib
-from graph_model import FLEET
-from ingest.deadletter import DeadLetterList
-from ingest.pipeline import Pipeline
-from ingest.runner import run_embedded
-from ingest.sinks import StoreSink
-from ingest.sources.eventlog import read_event_log
-from ingest.stages.validate import Validator
-from schemas import load_event_codec
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.deadletter import DeadLetterList
+from fleetgraph.ingest.pipeline import Pipeline
+from fleetgraph.ingest.runner import run_embedded
+from fleetgraph.ingest.sinks import StoreSink
+from fleetgraph.ingest.sources.eventlog import read_event_log
+from fleetgraph.ingest.stages.validate import Validator
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.storage.embedded import SQLiteGraphStore
 log, db, clock = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 before = peak_rss_mib()
 store = SQLiteGraphStore(FLEET, db)
@@ -38,7 +38,7 @@ print(json.dumps({"events": report.stats.received, "peak_rss_mib": round(peak_rs
 
 
 def simulate_log(sites: int, hours: float, end_us: int, path: Path) -> None:
-    from fleetgraph.cli import simulate_to_log_quietly
+    from fleetgraph.cli.main import simulate_to_log_quietly
 
     simulate_to_log_quietly(path, sites, hours, end_us)
 

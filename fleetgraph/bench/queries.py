@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from fleetgraph.bench.stats import summary_ms
-from schemas import load_event_codec
-from serving.context import new_context
-from serving.schema import build_schema
-from storage.base import GraphStore
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.serving.context import new_context
+from fleetgraph.serving.schema import build_schema
+from fleetgraph.storage.base import GraphStore
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -27,11 +27,11 @@ from fleetgraph.bench import (
     workload,
 )
 from fleetgraph.bench.machine import describe, peak_rss_mib
+from fleetgraph.core.clock import minute_floor_us, wall_clock_us
+from fleetgraph.core.units import HOUR_US
+from fleetgraph.graph_model import FLEET
 from fleetgraph.settings import Settings
-from graph_model import FLEET
-from storage.embedded import SQLiteGraphStore
-
-HOUR_US = 3_600_000_000
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 AFFECTED = """query($id: ID!) { affectedJobs(componentId: $id) {
   truncated items { jobId faultId serverId rackId siteId overlapFrom overlapTo } } }"""
@@ -50,7 +50,7 @@ LINEAGE = """query($id: ID!) { lineage(id: $id, direction: UP, depth: 4) {
 
 
 def _iso(us: int) -> str:
-    from serving.times import to_datetime
+    from fleetgraph.serving.times import to_datetime
 
     value = to_datetime(us)
     assert value is not None
@@ -121,7 +121,7 @@ def run(profile: str | Options, out: Path) -> dict[str, Any]:
     options = Options.quick() if profile == "quick" else (
         profile if isinstance(profile, Options) else Options())
     quick = options.profile == "quick"
-    now_us = (time.time_ns() // 1000) // 60_000_000 * 60_000_000
+    now_us = minute_floor_us(wall_clock_us())
     repeats = QUICK_REPEATS if quick else 500
     results: dict[str, Any] = {"profile": options.profile, "machine": describe(), "sizes": {},
                                "commands": {"bench": "fleetgraph bench" + (

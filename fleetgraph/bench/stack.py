@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from fleetgraph.errors import FleetgraphError
+from fleetgraph.core.errors import FleetgraphError
+from fleetgraph.graph_model import FLEET
 from fleetgraph.settings import Settings
-from graph_model import FLEET
 
 
 class StackDown(FleetgraphError):
@@ -23,7 +23,7 @@ class StackDown(FleetgraphError):
 
 def require_stack(settings: Settings) -> dict[str, str]:
     """What answers at the settings' Kafka and Cassandra; StackDown if either is silent."""
-    from infra.stack import cassandra_answers, kafka_answers
+    from fleetgraph.infra.stack import cassandra_answers, kafka_answers
 
     kafka_port = int(settings.kafka_bootstrap.rsplit(":", 1)[1])
     found = {"kafka": kafka_answers(kafka_port),
@@ -50,7 +50,7 @@ def private(settings: Settings, tag: str) -> Settings:
 def keyspaces(settings: Settings, clock_us: int | None = None) -> Iterator[Any]:
     """A CassandraGraphStore on fresh keyspaces of ``settings.keyspace_prefix``,
     dropped on the way out."""
-    from storage.cassandra import CassandraGraphStore
+    from fleetgraph.storage.cassandra import CassandraGraphStore
 
     kwargs: dict[str, Any] = {} if clock_us is None else {"clock": lambda: clock_us}
     store = CassandraGraphStore(FLEET, settings, schema="init", **kwargs)
@@ -65,8 +65,8 @@ def keyspaces(settings: Settings, clock_us: int | None = None) -> Iterator[Any]:
 
 def delete_topics(settings: Settings) -> None:
     """The source, graph, dead-letter and changelog topics of ``settings.topic_prefix``."""
-    from ingest.kafka.topics import TopicNames
-    from ingest.kafka.topics import delete_topics as delete
+    from fleetgraph.ingest.kafka.topics import TopicNames
+    from fleetgraph.ingest.kafka.topics import delete_topics as delete
 
     names = TopicNames(settings.topic_prefix)
     asyncio.run(delete(settings.kafka_bootstrap,

@@ -24,16 +24,16 @@ from fleetgraph.bench.cassandra_load import BulkLoader, flatten
 from fleetgraph.bench.ingest import RecordingSink
 from fleetgraph.bench.process import Child
 from fleetgraph.bench.stats import ratio
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.deadletter import DeadLetterList
+from fleetgraph.ingest.message import Message
+from fleetgraph.ingest.pipeline import Pipeline
+from fleetgraph.ingest.runner import run_embedded
+from fleetgraph.ingest.stages.validate import Validator
+from fleetgraph.schemas import load_event_codec
 from fleetgraph.settings import Settings
-from graph_model import FLEET
-from ingest.deadletter import DeadLetterList
-from ingest.message import Message
-from ingest.pipeline import Pipeline
-from ingest.runner import run_embedded
-from ingest.simulator import SimulationConfig, simulate_messages
-from ingest.stages.validate import Validator
-from schemas import load_event_codec
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.simulator import SimulationConfig, simulate_messages
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 PARTITIONS = 4
 
@@ -65,7 +65,7 @@ def run_worker(settings: Settings, work: Path, idle_s: float = 8.0,
     env = {"FLEETGRAPH_KEYSPACE_PREFIX": settings.keyspace_prefix,
            "FLEETGRAPH_CASSANDRA_HOSTS": settings.cassandra_hosts,
            "FLEETGRAPH_CASSANDRA_PORT": str(settings.cassandra_port)}
-    child = Child(["-m", "ingest.kafka.worker", "--store", "cassandra",
+    child = Child(["-m", "fleetgraph.ingest.kafka.worker", "--store", "cassandra",
                    "--bootstrap", settings.kafka_bootstrap,
                    "--topic-prefix", settings.topic_prefix, "--group", settings.consumer_group,
                    "--dedup-window", str(settings.dedup_window_s), "--data-dir", str(work),
@@ -104,7 +104,7 @@ def run(settings: Settings, sites: int, hours: float, end_us: int) -> dict[str, 
         for name, length in (("short", hours), ("long", hours * 10)):
             topics = own.model_copy(update={"topic_prefix": f"{own.topic_prefix}{name}.",
                                             "consumer_group": f"{own.consumer_group}-{name}"})
-            from ingest.kafka.producer import publish_messages
+            from fleetgraph.ingest.kafka.producer import publish_messages
 
             messages = fleet_messages(sites, length, end_us)
             started = time.perf_counter()

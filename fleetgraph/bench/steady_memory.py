@@ -13,17 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from fleetgraph.bench import freshness, stack
 from fleetgraph.bench.stack_ingest import fleet_messages
+from fleetgraph.core.clock import minute_floor_us, wall_clock_us
 from fleetgraph.settings import Settings
 
 
 def run(settings: Settings, rate: float, seconds: float) -> dict[str, Any]:
-    end_us = (time.time_ns() // 1000) // 60_000_000 * 60_000_000
+    end_us = minute_floor_us(wall_clock_us())
     hours = max(24.0, rate * seconds * 10 / (8 * 310) * 1.2)  # ~310 messages per site-hour
     background = fleet_messages(8, hours, end_us)
     own = stack.private(settings, "steady")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.message import Message
-from ingest.simulator import SimulationConfig, simulate_messages
-from schemas import load_event_codec
+from fleetgraph.ingest.message import Message
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.simulator import SimulationConfig, simulate_messages
 
-HOUR_US = 3_600_000_000
 SIZES = ("1e5", "1e6", "1e7")
 
 

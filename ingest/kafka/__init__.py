@@ -4,7 +4,7 @@ Kafka source topics -> Faust agents (decode, validate, filter, enrich, to-graph,
 dedup in a changelog-backed table) -> one topic per node and edge type -> a sink
 agent writing to a GraphStore. Entry points:
 
-- :func:`ingest.kafka.producer.publish_messages` publishes (topic, payload) pairs;
-- :func:`ingest.kafka.worker.run_worker` runs a worker in-process;
-- :func:`ingest.kafka.topics.ensure_topics` creates the topics.
+- :func:`fleetgraph.ingest.kafka.producer.publish_messages` publishes (topic, payload) pairs;
+- :func:`fleetgraph.ingest.kafka.worker.run_worker` runs a worker in-process;
+- :func:`fleetgraph.ingest.kafka.topics.ensure_topics` creates the topics.
 """

@@ -6,11 +6,11 @@
   updates, keyed by source partition so an entry's changelog partition is the
   partition its updates came from; a timer flushes entries older than the
   dedup window to the graph topics, waits for the producer, then deletes them;
-- the inventory side input (:mod:`ingest.kafka.sideinput`), which the source
+- the inventory side input (:mod:`fleetgraph.ingest.kafka.sideinput`), which the source
   agents wait for before processing their first message (inside the loop: Faust
   subscribes a topic only once its stream is iterated);
 - the sink: a task reading every graph topic on a consumer group of its own
-  and writing batches to the GraphStore (:mod:`ingest.kafka.store_consumer`).
+  and writing batches to the GraphStore (:mod:`fleetgraph.ingest.kafka.store_consumer`).
 """
 
 from __future__ import annotations
@@ -24,23 +24,23 @@ from typing import Any
 
 import faust
 
+from fleetgraph.graph_model.types import Registry
+from fleetgraph.ingest.kafka.dedup import MappedDedup, partition_of
+from fleetgraph.ingest.kafka.processor import SourceProcessors
+from fleetgraph.ingest.kafka.records import GraphRecordCodec
+from fleetgraph.ingest.kafka.sideinput import InventoryFollower, InventorySideInput
+from fleetgraph.ingest.kafka.sinks import GraphTopicSink, TopicDeadLetters
+from fleetgraph.ingest.kafka.stall_guard import StallGuard
+from fleetgraph.ingest.kafka.store_consumer import AssignmentLog, StoreConsumer, consume
+from fleetgraph.ingest.kafka.store_consumer import lag as consumer_lag
+from fleetgraph.ingest.kafka.store_writer import GraphStoreWriter, StoreRetry, StoreUnavailable
+from fleetgraph.ingest.kafka.topics import TopicNames
+from fleetgraph.ingest.stages.topology import Topology
+from fleetgraph.ingest.stages.validate import Validator
+from fleetgraph.schemas.codec import EventCodec
+from fleetgraph.schemas.topics import SOURCE_TOPICS, Topic
 from fleetgraph.settings import Settings
-from graph_model.types import Registry
-from ingest.kafka.dedup import MappedDedup, partition_of
-from ingest.kafka.processor import SourceProcessors
-from ingest.kafka.records import GraphRecordCodec
-from ingest.kafka.sideinput import InventoryFollower, InventorySideInput
-from ingest.kafka.sinks import GraphTopicSink, TopicDeadLetters
-from ingest.kafka.stall_guard import StallGuard
-from ingest.kafka.store_consumer import AssignmentLog, StoreConsumer, consume
-from ingest.kafka.store_consumer import lag as consumer_lag
-from ingest.kafka.store_writer import GraphStoreWriter, StoreRetry, StoreUnavailable
-from ingest.kafka.topics import TopicNames
-from ingest.stages.topology import Topology
-from ingest.stages.validate import Validator
-from schemas.codec import EventCodec
-from schemas.topics import SOURCE_TOPICS, Topic
-from storage.base import GraphStore
+from fleetgraph.storage.base import GraphStore
 
 log = logging.getLogger(__name__)
 DEDUP_TABLE = "dedup"
@@ -363,7 +363,7 @@ def store_side(
     retry: StoreRetry | None = None,
 ) -> StoreSide:
     """The sink: every graph topic into the store, on the store consumer group
-    (:mod:`ingest.kafka.store_consumer`); ``publish`` sends its dead letters and
+    (:mod:`fleetgraph.ingest.kafka.store_consumer`); ``publish`` sends its dead letters and
     ``flush`` waits until Kafka has them."""
     codec = GraphRecordCodec(registry, names)
     retry = retry or StoreRetry()

@@ -4,8 +4,8 @@ A worker has a role: ``process`` (the four source agents, dedup table and its
 flush timer), ``sink`` (the graph topics into the GraphStore) or ``all``
 (both). The source agents read in ``<consumer_group>`` (``all``) or
 ``<consumer_group>-process``; the sink is no Faust agent and reads in
-``<consumer_group>-store`` (:mod:`ingest.kafka.store_consumer`), and a
-``sink`` worker runs without a Faust app (:mod:`ingest.kafka.sink_worker`).
+``<consumer_group>-store`` (:mod:`fleetgraph.ingest.kafka.store_consumer`), and a
+``sink`` worker runs without a Faust app (:mod:`fleetgraph.ingest.kafka.sink_worker`).
 Any number of workers of one role share its partitions. Run either ``all``
 workers or split ones, not both: they would do the same work twice (the
 stores would merge it to the same graph, at twice the cost).
@@ -17,8 +17,8 @@ from typing import Any
 
 import faust
 
+from fleetgraph.ingest.kafka.topics import DEFAULT_PARTITIONS
 from fleetgraph.settings import Settings
-from ingest.kafka.topics import DEFAULT_PARTITIONS
 
 ROLES = ("all", "process", "sink")
 

@@ -1,6 +1,6 @@
 """Throughput of Kafka -> Faust -> sink store, on a simulated fleet.
 
-    python -m ingest.kafka.bench --sites 40 --hours 7   # about 100k events
+    python -m fleetgraph.ingest.kafka.bench --sites 40 --hours 7   # about 100k events
 
 Publishes the fleet's messages to fresh topics (a random prefix), runs one
 worker (role "all") in-process until it is idle, and prints events/s from the
@@ -21,24 +21,24 @@ import time
 import uuid
 from pathlib import Path
 
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.deadletter import DeadLetterList
+from fleetgraph.ingest.kafka.producer import publish_messages
+from fleetgraph.ingest.kafka.topics import DEFAULT_PARTITIONS, TopicNames, delete_topics
+from fleetgraph.ingest.kafka.worker import run_worker, store_factory_for
+from fleetgraph.ingest.message import Message
+from fleetgraph.ingest.pipeline import Pipeline
+from fleetgraph.ingest.runner import run_embedded
+from fleetgraph.ingest.sinks import StoreSink
+from fleetgraph.schemas import load_event_codec
 from fleetgraph.settings import Settings
-from graph_model import FLEET
-from ingest.deadletter import DeadLetterList
-from ingest.kafka.producer import publish_messages
-from ingest.kafka.topics import DEFAULT_PARTITIONS, TopicNames, delete_topics
-from ingest.kafka.worker import run_worker, store_factory_for
-from ingest.message import Message
-from ingest.pipeline import Pipeline
-from ingest.runner import run_embedded
-from ingest.simulator import SimulationConfig, simulate_messages
-from ingest.simulator.config import HOUR_US
-from ingest.sinks import StoreSink
-from schemas import load_event_codec
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.simulator import SimulationConfig, simulate_messages
+from fleetgraph.simulator.config import HOUR_US
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m ingest.kafka.bench")
+    parser = argparse.ArgumentParser(prog="python -m fleetgraph.ingest.kafka.bench")
     parser.add_argument("--sites", type=int, default=40)
     parser.add_argument("--hours", type=float, default=7.0)
     parser.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS)
@@ -60,7 +60,7 @@ def main() -> None:
                         dedup_window_s=args.dedup_window, data_dir=work, store=args.store,
                         keyspace_prefix=f"b{uuid.uuid4().hex[:6]}_")
     if args.store == "cassandra":  # keyspaces of its own, dropped at the end
-        from storage.cassandra import init_schema
+        from fleetgraph.storage.cassandra import init_schema
 
         init_schema(settings)
     started = time.perf_counter()
@@ -74,7 +74,7 @@ def main() -> None:
                             exit_when_idle_s=5.0)
     finally:
         if args.store == "cassandra":
-            from storage.cassandra import CassandraGraphStore
+            from fleetgraph.storage.cassandra import CassandraGraphStore
 
             cassandra = CassandraGraphStore(FLEET, settings, schema="trust")
             try:

@@ -1,6 +1,6 @@
 """The dead-letter topic, for ``fleetgraph deadletters --kafka``.
 
-Workers send each refused message's record (``ingest.deadletter``) to
+Workers send each refused message's record (``fleetgraph.ingest.deadletter``) to
 ``<prefix>deadletter``. Here it is read whole (every partition, from the
 beginning to the end offsets seen at start), and replayed: the chosen
 letters' payloads are sent again to the topic they came from (a source topic,
@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.deadletter_tools import Letter, payload_of
-from ingest.errors import IngestError
-from ingest.kafka.producer import event_key
-from ingest.kafka.topics import KEEP_FOREVER, TopicNames, create_topics
-from schemas.codec import EventCodec
-from schemas.topics import Topic
+from fleetgraph.core.clock import wall_clock_us
+from fleetgraph.ingest.deadletter_tools import Letter, payload_of
+from fleetgraph.ingest.errors import IngestError
+from fleetgraph.ingest.kafka.producer import event_key
+from fleetgraph.ingest.kafka.topics import KEEP_FOREVER, TopicNames, create_topics
+from fleetgraph.schemas.codec import EventCodec
+from fleetgraph.schemas.topics import Topic
 
 POLL_MS = 500
 
@@ -146,7 +146,7 @@ async def replay_letters(consumer: Any, producer: Any, names: TopicNames, codec:
         report.sent[target] += 1
         marks.append(item.position)
     await asyncio.gather(*pending)  # sent before they are marked: a crash replays, never loses
-    now = time.time_ns() // 1000
+    now = wall_clock_us()
     pending = [await producer.send(replayed_topic(names),
                                    json.dumps({"position": p, "replayed_at_us": now}).encode(),
                                    key=p.encode()) for p in marks]

@@ -1,7 +1,7 @@
 """Dedup over a mapping that outlives the worker (a Faust table on Kafka).
 
 :class:`MappedDedup` buffers and merges updates exactly as
-``ingest.stages.dedup.DedupBuffer`` does (the same ``merge``), but keeps its
+``fleetgraph.ingest.stages.dedup.DedupBuffer`` does (the same ``merge``), but keeps its
 entries in any ``MutableMapping[str, dict]``: a plain dict in tests, a
 changelog-backed Faust table on a worker, so a restarted worker finds the
 updates it had buffered and flushes them.
@@ -27,21 +27,18 @@ updated from two partitions makes two entries (the store merges them).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Container, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from graph_model.avro import from_record, to_record
-from graph_model.records import EdgeUpsert, NodeUpsert, Upsert
-from ingest.stages.dedup import DedupBuffer, merge
+from fleetgraph.core.clock import wall_clock_us
+from fleetgraph.graph_model.avro import from_record, to_record
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Upsert
+from fleetgraph.ingest.stages.dedup import DedupBuffer, merge
 
 Entry = dict[str, Any]  # {"first_seen": µs, "count": n, "kind": ..., "type": ..., "record": {...}}
 SEPARATOR = "|"  # never part of a fleetgraph id
 
-
-def wall_clock_us() -> int:
-    return time.time_ns() // 1000
 
 
 def entry_key(partition: int, upsert: Upsert) -> str:

@@ -13,18 +13,18 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from graph_model.types import Registry
-from ingest.deadletter import DeadLetters
-from ingest.errors import processing_error
-from ingest.kafka.dedup import MappedDedup
-from ingest.kafka.topics import TopicNames
-from ingest.message import Message
-from ingest.pipeline import Pipeline
-from ingest.sinks import GraphSink
-from ingest.stages.topology import Topology
-from ingest.stages.validate import Validator
-from schemas.codec import EventCodec
-from schemas.topics import SOURCE_TOPICS, Topic
+from fleetgraph.graph_model.types import Registry
+from fleetgraph.ingest.deadletter import DeadLetters
+from fleetgraph.ingest.errors import processing_error
+from fleetgraph.ingest.kafka.dedup import MappedDedup
+from fleetgraph.ingest.kafka.topics import TopicNames
+from fleetgraph.ingest.message import Message
+from fleetgraph.ingest.pipeline import Pipeline
+from fleetgraph.ingest.sinks import GraphSink
+from fleetgraph.ingest.stages.topology import Topology
+from fleetgraph.ingest.stages.validate import Validator
+from fleetgraph.schemas.codec import EventCodec
+from fleetgraph.schemas.topics import SOURCE_TOPICS, Topic
 
 log = logging.getLogger(__name__)
 

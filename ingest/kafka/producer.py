@@ -14,11 +14,11 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.kafka.topics import DEFAULT_PARTITIONS, TopicNames, ensure_topics
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.schemas.codec import EventCodec, SchemaError
 from fleetgraph.settings import Settings
-from graph_model import FLEET
-from ingest.kafka.topics import DEFAULT_PARTITIONS, TopicNames, ensure_topics
-from schemas import load_event_codec
-from schemas.codec import EventCodec, SchemaError
 
 MAIN_ID = {
     "fleetgraph.events.TelemetryEvent": "component_id",

@@ -1,7 +1,7 @@
 """Graph records on Kafka: one upsert as one Avro message on its type's topic.
 
 The value is Avro single-object encoded (``C3 01``, the 8-byte CRC-64-AVRO
-fingerprint of the type's schema from ``graph_model.avro``, the schemaless
+fingerprint of the type's schema from ``fleetgraph.graph_model.avro``, the schemaless
 body), like the source events, so a sink refuses a record written with a
 schema it does not know instead of misreading it. The key is the node id, or
 an edge's "from" id: an adjacency list's updates share a partition.
@@ -16,12 +16,12 @@ from typing import Any, cast
 import fastavro
 from fastavro.schema import parse_schema
 
-from graph_model.avro import from_record, graph_schemas, to_record
-from graph_model.records import NodeUpsert, Upsert
-from graph_model.types import Registry
-from ingest.errors import RejectedEvent
-from ingest.kafka.topics import TopicNames
-from schemas.codec import HEADER_LENGTH, MAGIC, schema_fingerprint
+from fleetgraph.graph_model.avro import from_record, graph_schemas, to_record
+from fleetgraph.graph_model.records import NodeUpsert, Upsert
+from fleetgraph.graph_model.types import Registry
+from fleetgraph.ingest.errors import RejectedEvent
+from fleetgraph.ingest.kafka.topics import TopicNames
+from fleetgraph.schemas.codec import HEADER_LENGTH, MAGIC, schema_fingerprint
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,14 @@ import asyncio
 import logging
 from typing import Any
 
-from ingest.errors import RejectedEvent
-from ingest.message import Message
-from ingest.stages.decode import decode
-from ingest.stages.filter import noise_reason
-from ingest.stages.topology import Topology
-from ingest.stages.validate import Validator
-from schemas.codec import EventCodec
-from schemas.topics import Topic
+from fleetgraph.ingest.errors import RejectedEvent
+from fleetgraph.ingest.message import Message
+from fleetgraph.ingest.stages.decode import decode
+from fleetgraph.ingest.stages.filter import noise_reason
+from fleetgraph.ingest.stages.topology import Topology
+from fleetgraph.ingest.stages.validate import Validator
+from fleetgraph.schemas.codec import EventCodec
+from fleetgraph.schemas.topics import Topic
 
 log = logging.getLogger(__name__)
 

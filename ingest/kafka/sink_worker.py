@@ -2,7 +2,7 @@
 
 It has no agent, table or source topic, so nothing for Faust to run (a Faust
 app with no topic refuses to start): the sink's consumer
-(:mod:`ingest.kafka.store_consumer`) runs in a plain event loop, its dead
+(:mod:`fleetgraph.ingest.kafka.store_consumer`) runs in a plain event loop, its dead
 letters go through an aiokafka producer, SIGINT/SIGTERM stop it after the
 batch in hand, and ``exit_when_idle_s`` stops it once it has been assigned
 partitions, has read them to their ends and stored nothing for that long.
@@ -16,12 +16,12 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+from fleetgraph.graph_model.types import Registry
+from fleetgraph.ingest.kafka.agents import Activity, StoreSide, store_side
+from fleetgraph.ingest.kafka.store_writer import StoreRetry
+from fleetgraph.ingest.kafka.topics import TopicNames
 from fleetgraph.settings import Settings
-from graph_model.types import Registry
-from ingest.kafka.agents import Activity, StoreSide, store_side
-from ingest.kafka.store_writer import StoreRetry
-from ingest.kafka.topics import TopicNames
-from storage.base import GraphStore
+from fleetgraph.storage.base import GraphStore
 
 log = logging.getLogger("fleetgraph.worker")
 REPORT_EVERY_S = 10.0

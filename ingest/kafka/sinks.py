@@ -9,11 +9,11 @@ import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from graph_model.records import Upsert
-from ingest.deadletter import dead_letter_record
-from ingest.errors import RejectedEvent
-from ingest.kafka.records import GraphRecordCodec
-from ingest.message import Message
+from fleetgraph.graph_model.records import Upsert
+from fleetgraph.ingest.deadletter import dead_letter_record
+from fleetgraph.ingest.errors import RejectedEvent
+from fleetgraph.ingest.kafka.records import GraphRecordCodec
+from fleetgraph.ingest.message import Message
 
 Publish = Callable[[str, bytes | None, bytes], None]
 

@@ -35,8 +35,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.abc import ConsumerRebalanceListener
 
+from fleetgraph.ingest.kafka.store_writer import GraphStoreWriter, KafkaRecord, StoreUnavailable
 from fleetgraph.settings import Settings
-from ingest.kafka.store_writer import GraphStoreWriter, KafkaRecord, StoreUnavailable
 
 log = logging.getLogger(__name__)
 STORE_GROUP_SUFFIX = "-store"

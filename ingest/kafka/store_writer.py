@@ -2,7 +2,7 @@
 
 Records are decoded in batches (an unreadable one goes to the dead letters
 with its reason) and written with one ``upsert_nodes`` and one
-``upsert_edges`` call per batch through ``ingest.sinks.StoreSink``. The store
+``upsert_edges`` call per batch through ``fleetgraph.ingest.sinks.StoreSink``. The store
 is whatever ``store_factory`` makes (the embedded SQLite store, Cassandra):
 stores merge by event time, so batches may be written in any order and twice.
 
@@ -22,15 +22,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from fleetgraph.graph_model.records import Upsert
+from fleetgraph.ingest.deadletter import DeadLetters
+from fleetgraph.ingest.errors import IngestError, RejectedEvent, is_outage
+from fleetgraph.ingest.kafka.processor import source_position
+from fleetgraph.ingest.kafka.records import GraphRecordCodec
+from fleetgraph.ingest.message import Message
+from fleetgraph.ingest.sinks import StoreSink
 from fleetgraph.settings import Settings
-from graph_model.records import Upsert
-from ingest.deadletter import DeadLetters
-from ingest.errors import IngestError, RejectedEvent, is_outage
-from ingest.kafka.processor import source_position
-from ingest.kafka.records import GraphRecordCodec
-from ingest.message import Message
-from ingest.sinks import StoreSink
-from storage.base import GraphStore
+from fleetgraph.storage.base import GraphStore
 
 log = logging.getLogger(__name__)
 STORE_ERROR = "store_error"

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fleetgraph.errors import FleetgraphError
-from graph_model.types import Registry
-from schemas.topics import SOURCE_TOPICS, Topic
+from fleetgraph.core.errors import FleetgraphError
+from fleetgraph.graph_model.types import Registry
+from fleetgraph.schemas.topics import SOURCE_TOPICS, Topic
 
 DEFAULT_PARTITIONS = 4
 GRAPH_KINDS = ("node", "edge")

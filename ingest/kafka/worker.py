@@ -1,4 +1,5 @@
-"""Running a Faust worker in-process: ``run_worker``, and ``python -m ingest.kafka.worker``.
+"""Running a Faust worker in-process: ``run_worker``; and as a process,
+``python -m fleetgraph.ingest.kafka.worker``.
 
 The worker creates missing topics, builds the app for its role, adds the
 agents and runs ``faust.Worker(app).execute_from_commandline()`` until SIGINT
@@ -19,26 +20,26 @@ from typing import Any
 
 import faust
 
-from fleetgraph.errors import ConfigError
-from fleetgraph.settings import Settings
-from fleetgraph.stores import STORES, open_store
-from graph_model import FLEET
-from graph_model.types import Registry
-from ingest.kafka.agents import (
+from fleetgraph.core.errors import ConfigError
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.types import Registry
+from fleetgraph.ingest.kafka.agents import (
     Activity,
     Processing,
     StoreSide,
     add_processing,
     add_store_sink,
 )
-from ingest.kafka.app import ROLES, app_id, create_app
-from ingest.kafka.offsets import commit_start_offsets
-from ingest.kafka.sink_worker import run_sink_worker
-from ingest.kafka.store_consumer import assignment_summary
-from ingest.kafka.store_writer import GraphStoreWriter, StoreRetry
-from ingest.kafka.topics import DEFAULT_PARTITIONS, TopicNames, ensure_topics
-from schemas import load_event_codec
-from storage.base import GraphStore
+from fleetgraph.ingest.kafka.app import ROLES, app_id, create_app
+from fleetgraph.ingest.kafka.offsets import commit_start_offsets
+from fleetgraph.ingest.kafka.sink_worker import run_sink_worker
+from fleetgraph.ingest.kafka.store_consumer import assignment_summary
+from fleetgraph.ingest.kafka.store_writer import GraphStoreWriter, StoreRetry
+from fleetgraph.ingest.kafka.topics import DEFAULT_PARTITIONS, TopicNames, ensure_topics
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.settings import Settings
+from fleetgraph.storage.base import GraphStore
+from fleetgraph.storage.factory import STORES, open_store
 
 log = logging.getLogger("fleetgraph.worker")
 REPORT_EVERY_S = 10.0
@@ -215,7 +216,7 @@ def store_factory_for(settings: Settings, db: Path | None = None) -> Callable[[]
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m ingest.kafka.worker",
+        prog="python -m fleetgraph.ingest.kafka.worker",
         description="Run a fleetgraph Faust worker (Kafka -> graph topics -> store). "
                     "Settings come from FLEETGRAPH_* variables; flags override them.",
     )

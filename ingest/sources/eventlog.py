@@ -13,8 +13,8 @@ from typing import Any
 
 import fastavro
 
-from ingest.errors import IngestError
-from ingest.message import Message
+from fleetgraph.ingest.errors import IngestError
+from fleetgraph.ingest.message import Message
 
 LOG_SCHEMA = fastavro.parse_schema({
     "type": "record",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ingest.errors import RejectedEvent
-from ingest.message import Event, Message
-from schemas.codec import EventCodec, SchemaError, UnknownSchemaError
-from schemas.topics import Topic
+from fleetgraph.ingest.errors import RejectedEvent
+from fleetgraph.ingest.message import Event, Message
+from fleetgraph.schemas.codec import EventCodec, SchemaError, UnknownSchemaError
+from fleetgraph.schemas.topics import Topic
 
 
 def decode(codec: EventCodec, message: Message) -> Event:

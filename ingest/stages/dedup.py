@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from graph_model.records import Provenance, Upsert
+from fleetgraph.graph_model.records import Provenance, Upsert
 
 
 @dataclass(slots=True)

@@ -6,9 +6,9 @@ event's time; a job placement gets its site, region and jurisdiction.
 
 from __future__ import annotations
 
-from ingest.message import Event
-from ingest.stages.topology import Topology
-from schemas.topics import Topic
+from fleetgraph.ingest.message import Event
+from fleetgraph.ingest.stages.topology import Topology
+from fleetgraph.schemas.topics import Topic
 
 
 def enrich(event: Event, topology: Topology) -> None:

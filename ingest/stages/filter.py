@@ -8,10 +8,10 @@ order, and replays would no longer converge.
 
 from __future__ import annotations
 
-from graph_model import FLEET
-from graph_model.ids import node_type_of
-from ingest.message import Event
-from schemas.topics import Topic
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.ids import node_type_of
+from fleetgraph.ingest.message import Event
+from fleetgraph.schemas.topics import Topic
 
 # The readings the graph keeps, by component type; others are noise to it.
 MODELLED_READINGS: dict[str, frozenset[str]] = {

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fleetgraph import WRITER_VERSION
-from graph_model.ids import node_type_of
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
-from graph_model.types import VALID_FROM, VALID_TO, GraphModelError, Registry
-from ingest.errors import RejectedEvent
-from ingest.message import Event
-from schemas.topics import Topic
+from fleetgraph.core.version import WRITER_VERSION
+from fleetgraph.graph_model.ids import node_type_of
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
+from fleetgraph.graph_model.types import VALID_FROM, VALID_TO, GraphModelError, Registry
+from fleetgraph.ingest.errors import RejectedEvent
+from fleetgraph.ingest.message import Event
+from fleetgraph.schemas.topics import Topic
 
 CONTAINER_EDGE = {"site": "in_site", "rack": "in_rack", "server": "in_server"}
 ENERGY = ("power_headroom_kw", "thermal_headroom_kw", "battery_soc", "solar_kw")

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph_model.ids import node_type_of
+from fleetgraph.graph_model.ids import node_type_of
 
 CONTAINMENT = "in"
 LINK_FACT = "link"

@@ -3,7 +3,7 @@
 Checks ids (well formed, of a declared node type, of the type the field
 expects), event ids, required fields per kind, string sizes, event times (not
 from the far future or past), and every value an event sets against the
-domain its property declares in the registry (``graph_model.fleet``: ranges,
+domain its property declares in the registry (``fleetgraph.graph_model.fleet``: ranges,
 choices, lengths), whatever the source: readings, statuses, energy, fault
 codes, attribute maps, job and artifact fields. A refused event goes to the
 dead-letter with the reason; nothing is silently dropped.
@@ -11,17 +11,17 @@ dead-letter with the reason; nothing is silently dropped.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from graph_model.ids import node_type_of, parse_id
-from graph_model.types import DomainError, GraphModelError, Prop, PropKind, Registry
-from ingest.errors import RejectedEvent
-from ingest.message import Event
-from ingest.stages.to_graph import ENERGY
-from schemas.topics import Topic
+from fleetgraph.core.clock import wall_clock_us
+from fleetgraph.graph_model.ids import node_type_of, parse_id
+from fleetgraph.graph_model.types import DomainError, GraphModelError, Prop, PropKind, Registry
+from fleetgraph.ingest.errors import RejectedEvent
+from fleetgraph.ingest.message import Event
+from fleetgraph.ingest.stages.to_graph import ENERGY
+from fleetgraph.schemas.topics import Topic
 
 HARDWARE = frozenset(
     {"site", "rack", "cdu", "power_shelf", "server", "gpu", "switch", "instrument"}
@@ -45,9 +45,6 @@ class Limits:
     max_future_s: int = 3600
     max_age_days: int = 5 * 365
 
-
-def wall_clock_us() -> int:
-    return time.time_ns() // 1000
 
 
 class Validator:

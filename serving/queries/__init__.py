@@ -3,8 +3,8 @@
 Each hop of a traversal is one batched store read for all the ids of that hop.
 """
 
-from serving.queries.affected_jobs import AffectedJob, AffectedJobs, affected_jobs
-from serving.queries.hotness import ReplicaEvidence, SiteHotness, model_hotness
+from fleetgraph.serving.queries.affected_jobs import AffectedJob, AffectedJobs, affected_jobs
+from fleetgraph.serving.queries.hotness import ReplicaEvidence, SiteHotness, model_hotness
 
 __all__ = [
     "AffectedJob",

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from serving.errors import InvalidArgument, NotFound
-from serving.queries.intervals import (
+from fleetgraph.serving.errors import InvalidArgument, NotFound
+from fleetgraph.serving.queries.intervals import (
     Interval,
     cut,
     hull,
@@ -22,8 +22,8 @@ from serving.queries.intervals import (
     none_last,
     window_interval,
 )
-from serving.queries.lookup import pick_target, type_of
-from storage.base import Direction, GraphStore, TimeWindow
+from fleetgraph.serving.queries.lookup import pick_target, type_of
+from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 DEFAULT_LIMIT = 10_000
 # the edge from a rack to a component it depends on, by the component's type

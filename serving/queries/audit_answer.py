@@ -34,15 +34,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from graph_model.records import EdgeRecord
-from graph_model.types import VALID_FROM, VALID_TO
-from serving.errors import InvalidArgument, NotFound
-from serving.queries import lineage as lineage_query
-from serving.queries import residency as residency_query
-from serving.queries.audit_records import EdgeKey, Json
-from serving.queries.intervals import recorded_by
-from serving.queries.lookup import kind_of, type_of
-from storage.base import Direction, GraphStore, TimeWindow
+from fleetgraph.graph_model.records import EdgeRecord
+from fleetgraph.graph_model.types import VALID_FROM, VALID_TO
+from fleetgraph.serving.errors import InvalidArgument, NotFound
+from fleetgraph.serving.queries import lineage as lineage_query
+from fleetgraph.serving.queries import residency as residency_query
+from fleetgraph.serving.queries.audit_records import EdgeKey, Json
+from fleetgraph.serving.queries.intervals import recorded_by
+from fleetgraph.serving.queries.lookup import kind_of, type_of
+from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 SUBJECT_TYPES = ("dataset", "artifact", "model", "job", "site")
 DEFAULT_DEPTH = lineage_query.DEFAULT_DEPTH

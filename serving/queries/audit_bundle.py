@@ -16,14 +16,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fleetgraph import __version__
-from serving.errors import InvalidArgument
-from serving.queries.audit_answer import AuditQuestion, answer
-from serving.queries.audit_records import Json, edge_json, node_json, read_edges, read_nodes
-from serving.times import to_datetime
-from storage.base import GraphStore
-from storage.delegating import DelegatingStore
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.core.version import __version__
+from fleetgraph.serving.errors import InvalidArgument
+from fleetgraph.serving.queries.audit_answer import AuditQuestion, answer
+from fleetgraph.serving.queries.audit_records import (
+    Json,
+    edge_json,
+    node_json,
+    read_edges,
+    read_nodes,
+)
+from fleetgraph.serving.times import to_datetime
+from fleetgraph.storage.base import GraphStore
+from fleetgraph.storage.delegating import DelegatingStore
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 FORMAT = "fleetgraph.audit-bundle"
 VERSION = 1

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from graph_model.records import EdgeRecord, NodeRecord, Origin
-from storage.base import Direction, GraphStore
+from fleetgraph.graph_model.records import EdgeRecord, NodeRecord, Origin
+from fleetgraph.storage.base import Direction, GraphStore
 
 EdgeKey = tuple[str, str, str]  # type, from, to
 Json = dict[str, Any]

@@ -15,9 +15,9 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from serving.queries.audit_answer import answer
-from serving.queries.audit_bundle import NotABundle, canonical, digest_of, question_of
-from serving.queries.audit_records import (
+from fleetgraph.serving.queries.audit_answer import answer
+from fleetgraph.serving.queries.audit_bundle import NotABundle, canonical, digest_of, question_of
+from fleetgraph.serving.queries.audit_records import (
     Json,
     describe_edge,
     edge_json,
@@ -26,8 +26,8 @@ from serving.queries.audit_records import (
     read_edges,
     read_nodes,
 )
-from serving.times import to_datetime
-from storage.base import GraphStore
+from fleetgraph.serving.times import to_datetime
+from fleetgraph.storage.base import GraphStore
 
 MISSING = ("", -1)
 SourceEvents = Callable[[Collection[str]], Mapping[str, tuple[str, int]]]

@@ -61,11 +61,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from graph_model.records import EdgeRecord
-from serving.errors import InvalidArgument, NotFound
-from serving.queries.intervals import valid_at
-from serving.queries.lookup import kind_of, type_of
-from storage.base import Direction, GraphStore, TimeWindow
+from fleetgraph.graph_model.records import EdgeRecord
+from fleetgraph.serving.errors import InvalidArgument, NotFound
+from fleetgraph.serving.queries.intervals import valid_at
+from fleetgraph.serving.queries.lookup import kind_of, type_of
+from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 DEFAULT_LIMIT = 10_000
 COMPONENT_TYPES = frozenset(

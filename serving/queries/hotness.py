@@ -13,12 +13,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from graph_model.records import EdgeRecord
-from graph_model.types import VALID_FROM
-from serving.errors import InvalidArgument, NotFound
-from serving.queries.intervals import interval_of, overlaps, window_interval
-from serving.queries.lookup import type_of
-from storage.base import Direction, GraphStore, TimeWindow
+from fleetgraph.graph_model.records import EdgeRecord
+from fleetgraph.graph_model.types import VALID_FROM
+from fleetgraph.serving.errors import InvalidArgument, NotFound
+from fleetgraph.serving.queries.intervals import interval_of, overlaps, window_interval
+from fleetgraph.serving.queries.lookup import type_of
+from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 HALF_LIFE_US = 6 * 3600 * 1_000_000
 TIER_WEIGHT: dict[int, float] = {0: 1.0, 1: 0.5, 2: 0.1}  # hot, warm, durable

@@ -8,7 +8,7 @@ never installed (``MISSING_NODE``: an edge names a node with no record;
 sequences (a job ended before it started or started before it was submitted, an
 interval closed but never opened or ending before it starts, a containment edge
 first written before the install it holds). The rules are in
-:mod:`serving.queries.integrity_rules`; each finding carries its records, whose
+:mod:`fleetgraph.serving.queries.integrity_rules`; each finding carries its records, whose
 origins name the events that caused it.
 
 Cost: a full scan through the storage interface, streamed a page of
@@ -35,10 +35,10 @@ import json
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
-from graph_model.records import EdgeRecord, NodeRecord
-from graph_model.types import Registry
-from serving.errors import InvalidArgument
-from serving.queries.integrity_rules import (
+from fleetgraph.graph_model.records import EdgeRecord, NodeRecord
+from fleetgraph.graph_model.types import Registry
+from fleetgraph.serving.errors import InvalidArgument
+from fleetgraph.serving.queries.integrity_rules import (
     JOB_KINDS,
     Finding,
     IntegrityKind,
@@ -46,7 +46,7 @@ from serving.queries.integrity_rules import (
     missing_ends,
     node_findings,
 )
-from storage.base import Direction, GraphStore
+from fleetgraph.storage.base import Direction, GraphStore
 
 PAGE_SIZE = 500
 MAX_SCANNED = 20_000  # nodes per GraphQL request, to stay well within its deadline

@@ -1,8 +1,8 @@
 """The integrity rules: what one stored record says about the events behind it.
 
-Each rule reads records the scan in :mod:`serving.queries.integrity` has already
+Each rule reads records the scan in :mod:`fleetgraph.serving.queries.integrity` has already
 loaded and returns findings; none reads the store. Which events write which
-properties is the table in docs/events.md (``ingest.stages.to_graph``):
+properties is the table in docs/events.md (``fleetgraph.ingest.stages.to_graph``):
 
 * A physical component is *installed* by an inventory ``installed`` event, which
   writes its attributes and ``status`` and opens a containment edge to its parent
@@ -32,11 +32,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from graph_model.records import EdgeRecord, NodeRecord
-from graph_model.types import VALID_FROM, VALID_TO
-from ingest.stages.filter import MODELLED_READINGS
-from ingest.stages.to_graph import CONTAINER_EDGE, ENERGY
-from serving.times import to_datetime
+from fleetgraph.graph_model.records import EdgeRecord, NodeRecord
+from fleetgraph.graph_model.types import VALID_FROM, VALID_TO
+from fleetgraph.ingest.stages.filter import MODELLED_READINGS
+from fleetgraph.ingest.stages.to_graph import CONTAINER_EDGE, ENERGY
+from fleetgraph.serving.times import to_datetime
 
 COMPONENT_TYPES = frozenset(
     {"site", "rack", "cdu", "power_shelf", "server", "gpu", "switch", "instrument"}

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from graph_model.records import EdgeRecord
-from graph_model.types import VALID_FROM, VALID_TO
-from storage.base import TimeWindow
+from fleetgraph.graph_model.records import EdgeRecord
+from fleetgraph.graph_model.types import VALID_FROM, VALID_TO
+from fleetgraph.storage.base import TimeWindow
 
 Interval = tuple[int | None, int | None]
 

@@ -54,12 +54,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from graph_model.records import NodeRecord, Origin
-from graph_model.types import VALID_FROM
-from serving.errors import InvalidArgument, NotFound
-from serving.queries.intervals import recorded_by, valid_at
-from serving.queries.lookup import kind_of, type_of
-from storage.base import Direction, GraphStore
+from fleetgraph.graph_model.records import NodeRecord, Origin
+from fleetgraph.graph_model.types import VALID_FROM
+from fleetgraph.serving.errors import InvalidArgument, NotFound
+from fleetgraph.serving.queries.intervals import recorded_by, valid_at
+from fleetgraph.serving.queries.lookup import kind_of, type_of
+from fleetgraph.storage.base import Direction, GraphStore
 
 DEFAULT_DEPTH = 4
 MAX_DEPTH = 10

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from graph_model.ids import parse_id
-from graph_model.records import EdgeRecord
-from graph_model.types import VALID_FROM, GraphModelError
-from serving.errors import InvalidArgument
-from serving.queries.intervals import Interval, interval_of, overlaps
+from fleetgraph.graph_model.ids import parse_id
+from fleetgraph.graph_model.records import EdgeRecord
+from fleetgraph.graph_model.types import VALID_FROM, GraphModelError
+from fleetgraph.serving.errors import InvalidArgument
+from fleetgraph.serving.queries.intervals import Interval, interval_of, overlaps
 
 
 def type_of(node_id: str) -> str:

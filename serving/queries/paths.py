@@ -27,13 +27,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from graph_model.fleet import FLEET
-from graph_model.records import EdgeRecord
-from graph_model.types import Registry
-from serving.errors import InvalidArgument, NotFound
-from serving.queries.intervals import existed_at
-from serving.queries.lookup import type_of
-from storage.base import Direction, GraphStore, TimeWindow
+from fleetgraph.graph_model.fleet import FLEET
+from fleetgraph.graph_model.records import EdgeRecord
+from fleetgraph.graph_model.types import Registry
+from fleetgraph.serving.errors import InvalidArgument, NotFound
+from fleetgraph.serving.queries.intervals import existed_at
+from fleetgraph.serving.queries.lookup import type_of
+from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 DEFAULT_DEPTH = 6
 MAX_DEPTH = 12

@@ -56,12 +56,12 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from graph_model.records import NodeRecord
-from serving.errors import InvalidArgument, NotFound
-from serving.queries.blast_radius import FleetState, fleet_state
-from serving.queries.hotness import model_hotness
-from serving.queries.lookup import type_of
-from storage.base import Direction, GraphStore, TimeWindow
+from fleetgraph.graph_model.records import NodeRecord
+from fleetgraph.serving.errors import InvalidArgument, NotFound
+from fleetgraph.serving.queries.blast_radius import FleetState, fleet_state
+from fleetgraph.serving.queries.hotness import model_hotness
+from fleetgraph.serving.queries.lookup import type_of
+from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 SITE_PAGE = 5000
 HOTNESS_SPAN_US = 24 * 3600 * 1_000_000

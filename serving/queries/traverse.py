@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from graph_model.records import NodeRecord
-from serving.errors import InvalidArgument
-from storage.base import Direction, GraphStore, TimeWindow
+from fleetgraph.graph_model.records import NodeRecord
+from fleetgraph.serving.errors import InvalidArgument
+from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 MAX_FRONTIER = 10_000
 MAX_STEPS = 8

@@ -1,1 +1,1 @@
-"""Root query classes, one per domain; ``serving.schema`` joins them into ``Query``."""
+"""Root query classes, one per domain; ``fleetgraph.serving.schema`` joins them into ``Query``."""

@@ -8,14 +8,14 @@ from typing import Annotated
 
 import strawberry
 
-from serving.context import Info
-from serving.errors import InvalidArgument
-from serving.queries import lineage as lineage_query
-from serving.queries import residency as residency_query
-from serving.times import to_us
-from serving.types.audit import DataResidency, Lineage, LineageDirection
-from serving.types.field import field
-from serving.windows import between
+from fleetgraph.serving.context import Info
+from fleetgraph.serving.errors import InvalidArgument
+from fleetgraph.serving.queries import lineage as lineage_query
+from fleetgraph.serving.queries import residency as residency_query
+from fleetgraph.serving.times import to_us
+from fleetgraph.serving.types.audit import DataResidency, Lineage, LineageDirection
+from fleetgraph.serving.types.field import field
+from fleetgraph.serving.windows import between
 
 
 @strawberry.type

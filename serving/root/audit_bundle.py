@@ -8,12 +8,12 @@ from typing import Annotated
 
 import strawberry
 
-from serving.context import Info
-from serving.queries.audit_answer import DEFAULT_DEPTH, AuditQuestion
-from serving.queries.audit_bundle import export_bundle, store_label
-from serving.types.audit_bundle import AuditBundle
-from serving.types.field import field
-from serving.windows import between
+from fleetgraph.serving.context import Info
+from fleetgraph.serving.queries.audit_answer import DEFAULT_DEPTH, AuditQuestion
+from fleetgraph.serving.queries.audit_bundle import export_bundle, store_label
+from fleetgraph.serving.types.audit_bundle import AuditBundle
+from fleetgraph.serving.types.field import field
+from fleetgraph.serving.windows import between
 
 MAX_SERVED_EDGES = 5_000
 

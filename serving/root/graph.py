@@ -7,14 +7,19 @@ from bisect import bisect_right
 
 import strawberry
 
-from serving.context import Info
-from serving.errors import InvalidArgument
-from serving.queries.lookup import type_of
-from serving.queries.traverse import search_nodes, traverse
-from serving.types.explore import PropertyFilterInput, SearchResult, TraverseResult, TraverseStep
-from serving.types.field import field
-from serving.types.node import Node, as_node, load_node
-from serving.types.paging import NodeConnection
+from fleetgraph.serving.context import Info
+from fleetgraph.serving.errors import InvalidArgument
+from fleetgraph.serving.queries.lookup import type_of
+from fleetgraph.serving.queries.traverse import search_nodes, traverse
+from fleetgraph.serving.types.explore import (
+    PropertyFilterInput,
+    SearchResult,
+    TraverseResult,
+    TraverseStep,
+)
+from fleetgraph.serving.types.field import field
+from fleetgraph.serving.types.node import Node, as_node, load_node
+from fleetgraph.serving.types.paging import NodeConnection
 
 MAX_PAGE = 1000
 

@@ -9,18 +9,18 @@ from typing import Annotated
 
 import strawberry
 
-from serving import queries
-from serving.context import Info
-from serving.errors import InvalidArgument
-from serving.queries import blast_radius as blast
-from serving.queries import paths, timeline
-from serving.queries.affected_jobs import DEFAULT_LIMIT
-from serving.times import to_us
-from serving.types.blast import BlastRadius
-from serving.types.field import field
-from serving.types.incidents import AffectedJobsResult, TimelineItem
-from serving.types.paths import PathResult
-from serving.windows import between
+from fleetgraph.serving import queries
+from fleetgraph.serving.context import Info
+from fleetgraph.serving.errors import InvalidArgument
+from fleetgraph.serving.queries import blast_radius as blast
+from fleetgraph.serving.queries import paths, timeline
+from fleetgraph.serving.queries.affected_jobs import DEFAULT_LIMIT
+from fleetgraph.serving.times import to_us
+from fleetgraph.serving.types.blast import BlastRadius
+from fleetgraph.serving.types.field import field
+from fleetgraph.serving.types.incidents import AffectedJobsResult, TimelineItem
+from fleetgraph.serving.types.paths import PathResult
+from fleetgraph.serving.windows import between
 
 
 def _checked_limit(limit: int) -> int:

@@ -6,12 +6,12 @@ import asyncio
 
 import strawberry
 
-from serving.context import Info
-from serving.errors import InvalidArgument
-from serving.queries import integrity as integrity_query
-from serving.queries.integrity_rules import IntegrityKind as Kind
-from serving.types.field import field
-from serving.types.integrity import IntegrityFinding, IntegrityKind, IntegrityReport
+from fleetgraph.serving.context import Info
+from fleetgraph.serving.errors import InvalidArgument
+from fleetgraph.serving.queries import integrity as integrity_query
+from fleetgraph.serving.queries.integrity_rules import IntegrityKind as Kind
+from fleetgraph.serving.types.field import field
+from fleetgraph.serving.types.integrity import IntegrityFinding, IntegrityKind, IntegrityReport
 
 MAX_FIRST = 1000
 

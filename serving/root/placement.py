@@ -6,12 +6,17 @@ import asyncio
 
 import strawberry
 
-from serving import queries
-from serving.context import Info
-from serving.queries import placement as placement_query
-from serving.types.field import field
-from serving.types.placement import PlacementAnswer, PlacementInput, SiteHotness, WindowInput
-from serving.windows import recent
+from fleetgraph.serving import queries
+from fleetgraph.serving.context import Info
+from fleetgraph.serving.queries import placement as placement_query
+from fleetgraph.serving.types.field import field
+from fleetgraph.serving.types.placement import (
+    PlacementAnswer,
+    PlacementInput,
+    SiteHotness,
+    WindowInput,
+)
+from fleetgraph.serving.windows import recent
 
 
 @strawberry.type

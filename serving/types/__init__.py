@@ -3,8 +3,8 @@
 Importing this package registers every typed node class (see ``node_class``).
 """
 
-from serving.types import artifacts, compute, power_cooling, sites, work
-from serving.types.node import GenericNode, Node, as_node
+from fleetgraph.serving.types import artifacts, compute, power_cooling, sites, work
+from fleetgraph.serving.types.node import GenericNode, Node, as_node
 
 __all__ = [
     "GenericNode",

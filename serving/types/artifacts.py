@@ -6,19 +6,19 @@ from datetime import datetime
 
 import strawberry
 
-from graph_model.records import EdgeRecord
-from graph_model.types import VALID_FROM, VALID_TO
-from serving.context import Info
-from serving.times import to_datetime
-from serving.types.field import field
-from serving.types.node import Node, load_node, node_class
-from serving.types.origin import Origin
-from serving.types.props import PropFields
-from serving.types.refs import JobRef, SiteRef
-from serving.types.relations import IN, OUT, edges, node_by_id, related, related_one
-from serving.types.scalars import Long
-from serving.windows import as_of
-from storage.base import Direction
+from fleetgraph.graph_model.records import EdgeRecord
+from fleetgraph.graph_model.types import VALID_FROM, VALID_TO
+from fleetgraph.serving.context import Info
+from fleetgraph.serving.times import to_datetime
+from fleetgraph.serving.types.field import field
+from fleetgraph.serving.types.node import Node, load_node, node_class
+from fleetgraph.serving.types.origin import Origin
+from fleetgraph.serving.types.props import PropFields
+from fleetgraph.serving.types.refs import JobRef, SiteRef
+from fleetgraph.serving.types.relations import IN, OUT, edges, node_by_id, related, related_one
+from fleetgraph.serving.types.scalars import Long
+from fleetgraph.serving.windows import as_of
+from fleetgraph.storage.base import Direction
 
 MODEL = PropFields("model")
 ARTIFACT = PropFields("artifact")

@@ -9,15 +9,15 @@ from typing import Any
 
 import strawberry
 
-from serving.context import Info
-from serving.queries import lineage as lineage_query
-from serving.queries import residency as residency_query
-from serving.times import to_datetime
-from serving.types.field import field
-from serving.types.node import Node, as_node, load_node
-from serving.types.origin import Origin
-from serving.types.refs import JobRef, SiteRef
-from serving.types.relations import node_by_id
+from fleetgraph.serving.context import Info
+from fleetgraph.serving.queries import lineage as lineage_query
+from fleetgraph.serving.queries import residency as residency_query
+from fleetgraph.serving.times import to_datetime
+from fleetgraph.serving.types.field import field
+from fleetgraph.serving.types.node import Node, as_node, load_node
+from fleetgraph.serving.types.origin import Origin
+from fleetgraph.serving.types.refs import JobRef, SiteRef
+from fleetgraph.serving.types.relations import node_by_id
 
 
 @strawberry.enum(description="UP: where it came from; DOWN: what flowed from it.")

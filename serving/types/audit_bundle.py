@@ -7,7 +7,7 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from serving.types.field import field
+from fleetgraph.serving.types.field import field
 
 
 @strawberry.type(description="An audit bundle: the question, the graph's answer and the "

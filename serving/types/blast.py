@@ -7,13 +7,13 @@ from enum import Enum
 
 import strawberry
 
-from serving.context import Info
-from serving.queries import blast_radius as blast
-from serving.times import to_datetime
-from serving.types.field import field
-from serving.types.node import Node, load_node
-from serving.types.refs import JobRef, ServerRef
-from serving.types.relations import node_by_id
+from fleetgraph.serving.context import Info
+from fleetgraph.serving.queries import blast_radius as blast
+from fleetgraph.serving.times import to_datetime
+from fleetgraph.serving.types.field import field
+from fleetgraph.serving.types.node import Node, load_node
+from fleetgraph.serving.types.refs import JobRef, ServerRef
+from fleetgraph.serving.types.relations import node_by_id
 
 
 @strawberry.enum(description="How much worse a failure makes a component.")

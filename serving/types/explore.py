@@ -8,9 +8,9 @@ from enum import Enum
 import strawberry
 from strawberry.scalars import JSON
 
-from serving.queries.traverse import PropertyFilter, Step
-from serving.times import to_us
-from serving.types.node import EdgeDirection, Node
+from fleetgraph.serving.queries.traverse import PropertyFilter, Step
+from fleetgraph.serving.times import to_us
+from fleetgraph.serving.types.node import EdgeDirection, Node
 
 
 @strawberry.enum(description="How a property is compared with the filter's value.")

@@ -8,14 +8,14 @@ from enum import Enum
 
 import strawberry
 
-from serving import queries
-from serving.context import Info
-from serving.queries import timeline
-from serving.times import to_datetime
-from serving.types.field import field
-from serving.types.node import Node, load_node
-from serving.types.refs import FaultRef, JobRef, RackRef, ServerRef, SiteRef
-from serving.types.relations import node_by_id
+from fleetgraph.serving import queries
+from fleetgraph.serving.context import Info
+from fleetgraph.serving.queries import timeline
+from fleetgraph.serving.times import to_datetime
+from fleetgraph.serving.types.field import field
+from fleetgraph.serving.types.node import Node, load_node
+from fleetgraph.serving.types.refs import FaultRef, JobRef, RackRef, ServerRef, SiteRef
+from fleetgraph.serving.types.relations import node_by_id
 
 
 @strawberry.type(description="A job that ran on a server depending on a component in fault.")

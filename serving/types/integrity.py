@@ -7,11 +7,11 @@ from enum import Enum
 
 import strawberry
 
-from graph_model.records import EdgeRecord, NodeRecord
-from serving.queries import integrity_rules as rules
-from serving.times import to_datetime
-from serving.types.field import field
-from serving.types.node import Edge, Node, as_node
+from fleetgraph.graph_model.records import EdgeRecord, NodeRecord
+from fleetgraph.serving.queries import integrity_rules as rules
+from fleetgraph.serving.times import to_datetime
+from fleetgraph.serving.types.field import field
+from fleetgraph.serving.types.node import Edge, Node, as_node
 
 IntegrityKind = strawberry.enum(
     rules.IntegrityKind,

@@ -15,15 +15,15 @@ from typing import Annotated, TypeVar
 import strawberry
 from strawberry.scalars import JSON
 
-from graph_model.records import EdgeRecord, NodeRecord
-from graph_model.types import VALID_FROM, VALID_TO
-from serving.context import Info
-from serving.errors import InvalidArgument
-from serving.times import to_datetime
-from serving.types.field import field
-from serving.types.origin import Origin
-from serving.windows import edge_window
-from storage.base import Direction
+from fleetgraph.graph_model.records import EdgeRecord, NodeRecord
+from fleetgraph.graph_model.types import VALID_FROM, VALID_TO
+from fleetgraph.serving.context import Info
+from fleetgraph.serving.errors import InvalidArgument
+from fleetgraph.serving.times import to_datetime
+from fleetgraph.serving.types.field import field
+from fleetgraph.serving.types.origin import Origin
+from fleetgraph.serving.windows import edge_window
+from fleetgraph.storage.base import Direction
 
 
 @strawberry.enum(name="Direction", description="OUT: from -> to; IN: to -> from.")

@@ -6,9 +6,9 @@ from datetime import datetime
 
 import strawberry
 
-from graph_model.records import Origin as OriginRecord
-from graph_model.records import Provenance as ProvenanceRecord
-from serving.times import to_datetime
+from fleetgraph.graph_model.records import Origin as OriginRecord
+from fleetgraph.graph_model.records import Provenance as ProvenanceRecord
+from fleetgraph.serving.times import to_datetime
 
 
 def _time(us: int) -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from serving.types.node import Node
+from fleetgraph.serving.types.node import Node
 
 
 @strawberry.type(description="One page of nodes; pass endCursor as 'after' for the next.")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
-from serving.context import Info
-from serving.queries import paths
-from serving.types.field import field
-from serving.types.node import Edge, Node, as_node
+from fleetgraph.serving.context import Info
+from fleetgraph.serving.queries import paths
+from fleetgraph.serving.types.field import field
+from fleetgraph.serving.types.node import Edge, Node, as_node
 
 
 @strawberry.type(description="A shortest path between two nodes, or why there is none.")

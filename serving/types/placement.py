@@ -8,15 +8,15 @@ from enum import Enum
 
 import strawberry
 
-from serving import queries
-from serving.context import Info
-from serving.errors import InvalidArgument
-from serving.queries import placement as placement_query
-from serving.times import to_datetime, to_us
-from serving.types.field import field
-from serving.types.refs import ArtifactRef, ServerRef, SiteRef
-from serving.types.relations import node_by_id
-from serving.types.scalars import Long
+from fleetgraph.serving import queries
+from fleetgraph.serving.context import Info
+from fleetgraph.serving.errors import InvalidArgument
+from fleetgraph.serving.queries import placement as placement_query
+from fleetgraph.serving.times import to_datetime, to_us
+from fleetgraph.serving.types.field import field
+from fleetgraph.serving.types.refs import ArtifactRef, ServerRef, SiteRef
+from fleetgraph.serving.types.relations import node_by_id
+from fleetgraph.serving.types.scalars import Long
 
 
 @strawberry.input(description="A half-open window [from, to).")

@@ -11,10 +11,10 @@ from typing import Any
 
 import strawberry
 
-from graph_model.fleet import FLEET
-from graph_model.types import PropKind
-from serving.times import to_datetime
-from serving.types.node import Node
+from fleetgraph.graph_model.fleet import FLEET
+from fleetgraph.graph_model.types import PropKind
+from fleetgraph.serving.times import to_datetime
+from fleetgraph.serving.types.node import Node
 
 
 class PropFields:

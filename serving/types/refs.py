@@ -8,17 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 if TYPE_CHECKING:
-    from serving.types.artifacts import Artifact, Dataset, Model, Replica
-    from serving.types.compute import Gpu, Server
-    from serving.types.power_cooling import Cdu, Fault, PowerShelf
-    from serving.types.sites import Instrument, Rack, Site, Switch
-    from serving.types.work import Application, Job, User
+    from fleetgraph.serving.types.artifacts import Artifact, Dataset, Model, Replica
+    from fleetgraph.serving.types.compute import Gpu, Server
+    from fleetgraph.serving.types.power_cooling import Cdu, Fault, PowerShelf
+    from fleetgraph.serving.types.sites import Instrument, Rack, Site, Switch
+    from fleetgraph.serving.types.work import Application, Job, User
 
-_ARTIFACTS = strawberry.lazy("serving.types.artifacts")
-_COMPUTE = strawberry.lazy("serving.types.compute")
-_POWER_COOLING = strawberry.lazy("serving.types.power_cooling")
-_SITES = strawberry.lazy("serving.types.sites")
-_WORK = strawberry.lazy("serving.types.work")
+_ARTIFACTS = strawberry.lazy("fleetgraph.serving.types.artifacts")
+_COMPUTE = strawberry.lazy("fleetgraph.serving.types.compute")
+_POWER_COOLING = strawberry.lazy("fleetgraph.serving.types.power_cooling")
+_SITES = strawberry.lazy("fleetgraph.serving.types.sites")
+_WORK = strawberry.lazy("fleetgraph.serving.types.work")
 
 ArtifactRef = Annotated["Artifact", _ARTIFACTS]
 DatasetRef = Annotated["Dataset", _ARTIFACTS]

@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from graph_model.ids import node_type_of
-from graph_model.records import EdgeRecord
-from graph_model.types import VALID_FROM
-from serving.context import Info
-from serving.types.node import as_node
-from serving.windows import as_of
-from storage.base import Direction, TimeWindow
+from fleetgraph.graph_model.ids import node_type_of
+from fleetgraph.graph_model.records import EdgeRecord
+from fleetgraph.graph_model.types import VALID_FROM
+from fleetgraph.serving.context import Info
+from fleetgraph.serving.types.node import as_node
+from fleetgraph.serving.windows import as_of
+from fleetgraph.storage.base import Direction, TimeWindow
 
 OUT, IN = Direction.OUT, Direction.IN
 

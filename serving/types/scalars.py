@@ -18,7 +18,7 @@ from typing import NewType
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
-from serving.errors import ServingError
+from fleetgraph.serving.errors import ServingError
 
 Long = NewType("Long", int)
 

@@ -6,19 +6,19 @@ from datetime import datetime
 
 import strawberry
 
-from serving.context import Info
-from serving.types.artifacts import replicas
-from serving.types.field import field
-from serving.types.node import Node, node_class
-from serving.types.props import PropFields
-from serving.types.refs import (
+from fleetgraph.serving.context import Info
+from fleetgraph.serving.types.artifacts import replicas
+from fleetgraph.serving.types.field import field
+from fleetgraph.serving.types.node import Node, node_class
+from fleetgraph.serving.types.props import PropFields
+from fleetgraph.serving.types.refs import (
     CduRef,
     FaultRef,
     PowerShelfRef,
     ReplicaRef,
     ServerRef,
 )
-from serving.types.relations import IN, OUT, related, related_one
+from fleetgraph.serving.types.relations import IN, OUT, related, related_one
 
 SITE = PropFields("site")
 RACK = PropFields("rack")

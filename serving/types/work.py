@@ -6,12 +6,12 @@ from datetime import datetime
 
 import strawberry
 
-from serving.context import Info
-from serving.types.field import field
-from serving.types.node import Node, node_class
-from serving.types.props import PropFields
-from serving.types.refs import GpuRef, ModelRef, ServerRef, SiteRef
-from serving.types.relations import IN, OUT, node_by_id, related, related_one
+from fleetgraph.serving.context import Info
+from fleetgraph.serving.types.field import field
+from fleetgraph.serving.types.node import Node, node_class
+from fleetgraph.serving.types.props import PropFields
+from fleetgraph.serving.types.refs import GpuRef, ModelRef, ServerRef, SiteRef
+from fleetgraph.serving.types.relations import IN, OUT, node_by_id, related, related_one
 
 JOB = PropFields("job")
 APPLICATION = PropFields("application")

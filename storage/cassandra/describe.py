@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.cassandra.session import CassandraConfig, connect, driver_errors
+from fleetgraph.storage.cassandra.session import CassandraConfig, connect, driver_errors
 
 
 @dataclass(frozen=True, slots=True)

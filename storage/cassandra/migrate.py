@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage.cassandra.schema import (
+from fleetgraph.storage.cassandra.schema import (
     EdgeNamespace,
     NodeNamespace,
     Table,

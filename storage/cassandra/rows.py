@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from graph_model.records import EdgeRecord, NodeRecord, Origin
-from storage.cassandra.schema import HISTORY_IN, IN_EDGES, HistoryTable, Table
-from storage.cassandra.writes import decode_created, decode_latest
-from storage.history import Write
+from fleetgraph.graph_model.records import EdgeRecord, NodeRecord, Origin
+from fleetgraph.storage.cassandra.schema import HISTORY_IN, IN_EDGES, HistoryTable, Table
+from fleetgraph.storage.cassandra.writes import decode_created, decode_latest
+from fleetgraph.storage.history import Write
 
 
 def unpack(table: Table, row: Sequence[Any], offset: int, now_us: int) -> tuple[

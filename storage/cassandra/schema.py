@@ -11,7 +11,7 @@ the newest write's provenance, ``created`` the oldest write (see README.md).
 An edge type with a live TTL also has ``history_out`` (partition key
 ``from_id``, clustering ``(ts, to_id, event_id)``) and ``history_in`` (partition
 key ``(to_id, bucket)``, clustering ``(ts, from_id, event_id)``): every write,
-kept for the type's history retention, in event time order (``storage.history``).
+kept for the type's history retention, in event time order (``fleetgraph.storage.history``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from graph_model.types import EdgeType, NodeType, Prop, PropKind
-from storage.base import Direction, StorageError
+from fleetgraph.graph_model.types import EdgeType, NodeType, Prop, PropKind
+from fleetgraph.storage.base import Direction, StorageError
 
 CQL_TYPE = {
     PropKind.STRING: "text",

@@ -19,7 +19,7 @@ from cassandra.policies import (
 from cassandra.query import tuple_factory
 
 from fleetgraph.settings import Settings
-from storage.base import StorageError
+from fleetgraph.storage.base import StorageError
 
 DDL_PROFILE = "fleetgraph-ddl"
 REQUEST_TIMEOUT_S = 30.0

@@ -9,17 +9,17 @@ run concurrently with token-aware routing. See README.md for the layout.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType, SimpleStatement
 
+from fleetgraph.core.clock import wall_clock_us
+from fleetgraph.graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
+from fleetgraph.graph_model.types import VALID_FROM, VALID_TO, Registry
 from fleetgraph.settings import Settings
-from graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
-from graph_model.types import VALID_FROM, VALID_TO, Registry
-from storage.base import (
+from fleetgraph.storage.base import (
     Direction,
     GraphStore,
     Page,
@@ -28,9 +28,9 @@ from storage.base import (
     TimeWindow,
     group_by_type,
 )
-from storage.cassandra.migrate import plan_migration
-from storage.cassandra.rows import edge_record, history_write, node_record
-from storage.cassandra.schema import (
+from fleetgraph.storage.cassandra.migrate import plan_migration
+from fleetgraph.storage.cassandra.rows import edge_record, history_write, node_record
+from fleetgraph.storage.cassandra.schema import (
     WIDE_EDGES,
     EdgeNamespace,
     HistoryTable,
@@ -38,25 +38,22 @@ from storage.cassandra.schema import (
     Table,
     Wide,
 )
-from storage.cassandra.session import (
+from fleetgraph.storage.cassandra.session import (
     DDL_PROFILE,
     CassandraConfig,
     connect,
     describe,
     driver_errors,
 )
-from storage.cassandra.writes import Write, plan_edge, plan_history, plan_node
-from storage.history import Write as HistoryWrite
-from storage.history import merge
+from fleetgraph.storage.cassandra.writes import Write, plan_edge, plan_history, plan_node
+from fleetgraph.storage.history import Write as HistoryWrite
+from fleetgraph.storage.history import merge
 
 MIN_TOKEN = -(2**63)  # Murmur3 never gives a key this token: "before the first"
 MAX_BATCH = 32  # statements in one single-partition batch
 DDL_CONCURRENCY = 8
 Job = tuple[Any, tuple[Any, ...] | None]
 
-
-def wall_clock_us() -> int:
-    return time.time_ns() // 1000
 
 
 class CassandraGraphStore(GraphStore):

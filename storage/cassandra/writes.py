@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance
-from graph_model.types import GraphModelError, Prop, PropKind
-from storage.base import StorageError
-from storage.cassandra.schema import (
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance
+from fleetgraph.graph_model.types import GraphModelError, Prop, PropKind
+from fleetgraph.storage.base import StorageError
+from fleetgraph.storage.cassandra.schema import (
     CREATED,
     CREATED_TS_BASE,
     LATEST,
@@ -29,7 +29,7 @@ from storage.cassandra.schema import (
     Table,
     stable_bucket,
 )
-from storage.history import writes_of
+from fleetgraph.storage.history import writes_of
 
 MAX_TTL_S = 20 * 365 * 24 * 3600  # Cassandra's upper bound for a TTL
 _EXACT = {PropKind.STRING: str, PropKind.INT: int, PropKind.TIME: int,
@@ -145,7 +145,7 @@ def plan_row(
 
 
 def plan_history(namespace: EdgeNamespace, e: EdgeUpsert, now_us: int) -> list[Write]:
-    """The upsert's history rows (``storage.history.writes_of``) in both history
+    """The upsert's history rows (``fleetgraph.storage.history.writes_of``) in both history
     tables; nothing for a type without history or a write past the retention."""
     if namespace.history is None:
         return []

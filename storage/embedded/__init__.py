@@ -1,5 +1,5 @@
 """The embedded backend: SQLite on one file, a table per node and edge type."""
 
-from storage.embedded.store import SQLiteGraphStore
+from fleetgraph.storage.embedded.store import SQLiteGraphStore
 
 __all__ = ["SQLiteGraphStore"]

@@ -9,9 +9,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert, Origin, Provenance
-from graph_model.types import VALID_FROM, VALID_TO, PropKind, Registry
-from storage.base import (
+from fleetgraph.core.clock import wall_clock_us
+from fleetgraph.graph_model.records import (
+    EdgeRecord,
+    EdgeUpsert,
+    NodeRecord,
+    NodeUpsert,
+    Origin,
+    Provenance,
+)
+from fleetgraph.graph_model.types import VALID_FROM, VALID_TO, PropKind, Registry
+from fleetgraph.storage.base import (
     Direction,
     GraphStore,
     Page,
@@ -20,16 +28,13 @@ from storage.base import (
     TimeWindow,
     group_by_type,
 )
-from storage.embedded.tables import SQL_TYPE, HistoryTable, Table
-from storage.history import Write, merge, writes_of
+from fleetgraph.storage.embedded.tables import SQL_TYPE, HistoryTable, Table
+from fleetgraph.storage.history import Write, merge, writes_of
 
 IN_CHUNK = 500  # ids per "IN (...)" query, below SQLite's variable limit
 SIDE_INPUT_TABLE = "side_input"  # facts of the ingest side inputs (not a graph namespace)
 FILE_CHECK_S = 1.0  # how often reads look whether the store's file was replaced
 
-
-def wall_clock_us() -> int:
-    return time.time_ns() // 1000
 
 
 class SQLiteGraphStore(GraphStore):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graph_model.types import EdgeType, NodeType, Prop, PropKind
+from fleetgraph.graph_model.types import EdgeType, NodeType, Prop, PropKind
 
 SQL_TYPE = {
     PropKind.STRING: "TEXT",
@@ -133,7 +133,7 @@ class Table:
 @dataclass(frozen=True)
 class HistoryTable:
     """The history namespace of an edge type with a live TTL: ``hist_<type>``, one
-    row per edge, event time and event id (see ``storage.history``), clustered by
+    row per edge, event time and event id (see ``fleetgraph.storage.history``), clustered by
     event time from either end (primary key ``(from_id, ts, ...)``, index
     ``hist_<type>_in`` on ``(to_id, ts)``). ``written`` lists the properties the
     write set, so a property set empty is told from one not set."""

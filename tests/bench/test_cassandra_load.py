@@ -1,9 +1,9 @@
 from pathlib import Path
 
 from fleetgraph.bench.cassandra_load import upserts_from_dump
-from graph_model import FLEET
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 
 def test_dump_rows_become_upserts_that_rebuild_the_same_store(tmp_path: Path) -> None:

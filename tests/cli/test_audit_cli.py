@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from fleetgraph.cli import cli
-from graph_model.records import EdgeUpsert, Provenance
-from ingest.simulator import SimulationConfig, simulate_messages
-from ingest.sources.eventlog import read_event_log, write_event_log
-from schemas import load_event_codec
-from serving.queries.audit_bundle import NotABundle, digest_of
-from serving.times import now_us, to_datetime
-from storage.base import Direction, GraphStore
+from fleetgraph.cli.main import cli
+from fleetgraph.graph_model.records import EdgeUpsert, Provenance
+from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.serving.queries.audit_bundle import NotABundle, digest_of
+from fleetgraph.serving.times import now_us, to_datetime
+from fleetgraph.simulator import SimulationConfig, simulate_messages
+from fleetgraph.storage.base import Direction, GraphStore
 from tests.conftest import CassandraGraphs
 from tests.e2e.fleet_run import ingest_into, open_store
 

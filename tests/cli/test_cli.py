@@ -6,10 +6,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from fleetgraph.cli import cli
-from graph_model import FLEET
-from ingest.deadletter import read_dead_letters
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.cli.main import cli
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.deadletter import read_dead_letters
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 
 def test_simulate_then_ingest_stores_the_fleet_and_dead_letters_bad_input(

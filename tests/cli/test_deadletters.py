@@ -15,16 +15,16 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from fleetgraph.cli import cli
-from graph_model import FLEET
-from ingest.deadletter import dead_letter_record
-from ingest.deadletter_tools import read_letters
-from ingest.errors import RejectedEvent
-from ingest.message import Message
-from ingest.simulator import SimulationConfig, simulate_messages
-from ingest.sources.eventlog import write_event_log
-from schemas import load_event_codec
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.cli.main import cli
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.deadletter import dead_letter_record
+from fleetgraph.ingest.deadletter_tools import read_letters
+from fleetgraph.ingest.errors import RejectedEvent
+from fleetgraph.ingest.message import Message
+from fleetgraph.ingest.sources.eventlog import write_event_log
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.simulator import SimulationConfig, simulate_messages
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 BUG = "cpu_only_job"  # the reason a since fixed check gave good CPU-only jobs
 Rows = list[tuple[str, tuple[object, ...]]]

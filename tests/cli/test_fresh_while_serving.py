@@ -12,11 +12,11 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from fleetgraph.cli import cli, simulate_to_log
-from graph_model import FLEET
-from serving.app import create_app
-from storage.base import StorageError
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.cli.main import cli, simulate_to_log
+from fleetgraph.graph_model import FLEET
+from fleetgraph.serving.app import create_app
+from fleetgraph.storage.base import StorageError
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 SITES = '{ nodes(type: "site", first: 100) { items { id } } }'
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from fleetgraph.cli import cli
+from fleetgraph.cli.main import cli
 from tests.e2e import integrity_fleet as fleet
 from tests.e2e.fleet_run import ingest_into, open_store
 

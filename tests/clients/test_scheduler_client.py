@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from clients.scheduler import (
+from fleetgraph.clients.scheduler import (
     EventLogPublisher,
     JobRequest,
     MemoryPublisher,
@@ -35,19 +35,19 @@ from clients.scheduler import (
     ServerGpus,
     read_requests,
 )
-from clients.scheduler.__main__ import parse_args, run
-from graph_model import FLEET
-from ingest.deadletter import DeadLetterList
-from ingest.message import Message
-from ingest.pipeline import Pipeline
-from ingest.runner import run_embedded
-from ingest.sinks import StoreSink
-from ingest.sources.eventlog import read_event_log, write_event_log
-from ingest.stages.validate import Validator
-from schemas import load_event_codec
-from serving.app import create_app
-from storage.base import Direction
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.clients.scheduler.__main__ import parse_args, run
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.deadletter import DeadLetterList
+from fleetgraph.ingest.message import Message
+from fleetgraph.ingest.pipeline import Pipeline
+from fleetgraph.ingest.runner import run_embedded
+from fleetgraph.ingest.sinks import StoreSink
+from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
+from fleetgraph.ingest.stages.validate import Validator
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.serving.app import create_app
+from fleetgraph.storage.base import Direction
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 H = 3_600_000_000
 T0 = 1_795_219_200_000_000  # 2026-11-21 00:00 UTC

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.kafka.topics import delete_topics
 from fleetgraph.settings import Settings
-from graph_model import FLEET
-from ingest.kafka.topics import delete_topics
 from tests.drills.harness import Drill
 from tests.integration.test_kafka_pipeline import _kafka_bootstrap
 

@@ -1,7 +1,7 @@
 """What the reliability drills share: fresh topics, worker processes, the
 consumer group's progress, the dead-letter topic, the reference graph.
 
-Workers run as ``python -m ingest.kafka.worker`` subprocesses (so they can be
+Workers run as ``python -m fleetgraph.ingest.kafka.worker`` subprocesses (so they can be
 killed with SIGKILL) with a short Kafka session timeout: after a kill the group
 drops the dead member within seconds instead of Faust's default minute.
 """
@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.kafka.topics import TopicNames
+from fleetgraph.schemas import load_event_codec
 from fleetgraph.settings import Settings
-from graph_model import FLEET
-from ingest.kafka.topics import TopicNames
-from ingest.simulator import SimulationConfig, simulate_messages
-from schemas import load_event_codec
-from storage.base import GraphStore
-from storage.checksum import TableDigest, graph_digests, without_source
+from fleetgraph.simulator import SimulationConfig, simulate_messages
+from fleetgraph.storage.base import GraphStore
+from fleetgraph.storage.checksum import TableDigest, graph_digests, without_source
 from tests.integration.test_kafka_pipeline import _read_dead_letters
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +77,7 @@ class Drill:
                      ) -> subprocess.Popen[bytes]:
         index = len(self.workers)
         log = self.work / f"worker-{index}.log"
-        command = [sys.executable, "-m", "ingest.kafka.worker", "--role", "all",
+        command = [sys.executable, "-m", "fleetgraph.ingest.kafka.worker", "--role", "all",
                    "--bootstrap", self.settings.kafka_bootstrap,
                    "--topic-prefix", self.settings.topic_prefix,
                    "--group", self.settings.consumer_group, "--dedup-window", "1",

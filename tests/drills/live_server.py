@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fleetgraph.cli import ingest_log, simulate_to_log_quietly
+from fleetgraph.cli.main import ingest_log, simulate_to_log_quietly
 from fleetgraph.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +52,7 @@ def _command() -> list[str]:
     script = shutil.which("fleetgraph", path=str(Path(sys.executable).parent))
     if script is not None:
         return [script]
-    return [sys.executable, "-c", "from fleetgraph.cli import main; main()"]
+    return [sys.executable, "-c", "from fleetgraph.cli.main import main; main()"]
 
 
 @dataclass

@@ -19,14 +19,14 @@ from typing import Any
 import fastavro
 import pytest
 
-from graph_model import FLEET
-from ingest.kafka.producer import publish_messages
-from ingest.kafka.topics import ensure_topics
-from schemas import load_event_codec
-from schemas.codec import HEADER_LENGTH, MAGIC
-from schemas.topics import Topic
-from storage.checksum import digest_differences
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.kafka.producer import publish_messages
+from fleetgraph.ingest.kafka.topics import ensure_topics
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.schemas.codec import HEADER_LENGTH, MAGIC
+from fleetgraph.schemas.topics import Topic
+from fleetgraph.storage.checksum import digest_differences
+from fleetgraph.storage.embedded import SQLiteGraphStore
 from tests.drills.harness import PARTITIONS, Drill, digests, recent_config, simulated
 from tests.kafka.fleet import run_embedded_on
 

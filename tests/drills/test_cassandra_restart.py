@@ -20,19 +20,19 @@ from pathlib import Path
 
 import pytest
 
-from graph_model import FLEET
-from infra.stack import StackSettings, down, ensure_up, is_up, running_pid
-from ingest.deadletter import DeadLetterList
-from ingest.kafka.producer import publish_messages
-from ingest.kafka.topics import ensure_topics
-from ingest.message import Message
-from ingest.pipeline import Pipeline
-from ingest.runner import run_embedded
-from ingest.sinks import StoreSink
-from schemas import load_event_codec
-from schemas.topics import Topic
-from storage.base import GraphStore, StorageError
-from storage.checksum import TableDigest, digest_differences
+from fleetgraph.graph_model import FLEET
+from fleetgraph.infra.stack import StackSettings, down, ensure_up, is_up, running_pid
+from fleetgraph.ingest.deadletter import DeadLetterList
+from fleetgraph.ingest.kafka.producer import publish_messages
+from fleetgraph.ingest.kafka.topics import ensure_topics
+from fleetgraph.ingest.message import Message
+from fleetgraph.ingest.pipeline import Pipeline
+from fleetgraph.ingest.runner import run_embedded
+from fleetgraph.ingest.sinks import StoreSink
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.schemas.topics import Topic
+from fleetgraph.storage.base import GraphStore, StorageError
+from fleetgraph.storage.checksum import TableDigest, digest_differences
 from tests.conftest import CassandraGraphs
 from tests.drills.harness import PARTITIONS, Drill, digests, recent_config, simulated
 

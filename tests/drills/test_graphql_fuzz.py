@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from serving.schema import build_schema
+from fleetgraph.serving.schema import build_schema
 from tests.drills.graphql_documents import DocumentFuzzer, Request
 from tests.drills.live_server import LiveServer, build_fleet, live_server
 

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from fleetgraph.bench import load
-from fleetgraph.cli import cli
+from fleetgraph.cli.main import cli
 from tests.drills.live_server import LiveServer, build_fleet, live_server
 
 KINDS = {"affectedJobs", "modelHotness", "blastRadius", "placement", "lineage",

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from graph_model import FLEET
-from ingest.kafka.producer import publish_messages
-from ingest.kafka.topics import ensure_topics
-from storage.checksum import digest_differences
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.kafka.producer import publish_messages
+from fleetgraph.ingest.kafka.topics import ensure_topics
+from fleetgraph.storage.checksum import digest_differences
+from fleetgraph.storage.embedded import SQLiteGraphStore
 from tests.drills.harness import PARTITIONS, Drill, digests, recent_config, simulated
 from tests.kafka.fleet import run_embedded_on
 from tests.kafka.graph_rows import differences, rows_without_source

@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graph_model import FLEET
-from ingest.deadletter import DeadLetterList
-from ingest.message import Message
-from ingest.pipeline import Pipeline
-from ingest.runner import RunReport, run_embedded
-from ingest.simulator import SimulationConfig, simulate_messages
-from ingest.sinks import StoreSink
-from ingest.stages.validate import Validator
-from schemas import load_event_codec
-from storage.base import GraphStore
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.deadletter import DeadLetterList
+from fleetgraph.ingest.message import Message
+from fleetgraph.ingest.pipeline import Pipeline
+from fleetgraph.ingest.runner import RunReport, run_embedded
+from fleetgraph.ingest.sinks import StoreSink
+from fleetgraph.ingest.stages.validate import Validator
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.simulator import SimulationConfig, simulate_messages
+from fleetgraph.storage.base import GraphStore
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 END_US = 1_763_700_000_000_000  # 2025-11-21T04:40:00Z, fixed so runs repeat
 CONFIG = SimulationConfig(seed=11, sites=12, hours=12.0, end_time_us=END_US,

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ingest.message import Message
-from schemas import load_event_codec
+from fleetgraph.ingest.message import Message
+from fleetgraph.schemas import load_event_codec
 from tests.e2e.fleet_run import END_US
 
 H = 3_600_000_000

@@ -17,19 +17,19 @@ from typing import Any
 
 import pytest
 
-from graph_model import FLEET
-from ingest.deadletter import DeadLetterList
-from ingest.message import Message
-from ingest.pipeline import Pipeline
-from ingest.runner import run_embedded
-from ingest.simulator.events import artifact_event
-from ingest.sinks import StoreSink
-from ingest.stages.dedup import DedupBuffer
-from schemas import load_event_codec
-from serving.queries import model_hotness
-from serving.queries.lineage import lineage
-from serving.queries.residency import data_residency
-from storage.base import Direction, GraphStore, TimeWindow
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.deadletter import DeadLetterList
+from fleetgraph.ingest.message import Message
+from fleetgraph.ingest.pipeline import Pipeline
+from fleetgraph.ingest.runner import run_embedded
+from fleetgraph.ingest.sinks import StoreSink
+from fleetgraph.ingest.stages.dedup import DedupBuffer
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.serving.queries import model_hotness
+from fleetgraph.serving.queries.lineage import lineage
+from fleetgraph.serving.queries.residency import data_residency
+from fleetgraph.simulator.events import artifact_event
+from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 DAY = 24 * 3600 * 1_000_000
 TTL = 30 * DAY

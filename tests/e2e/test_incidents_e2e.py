@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from serving.context import new_context
-from serving.schema import build_schema
+from fleetgraph.serving.context import new_context
+from fleetgraph.serving.schema import build_schema
 from tests.e2e.fleet_run import END_US, FleetRun
 from tests.oracle import graph as oracle_graph
 from tests.oracle import incidents as oracle

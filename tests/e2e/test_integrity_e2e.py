@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from graph_model import FLEET
-from serving.queries.blast_radius import blast_radius
-from serving.queries.integrity import all_findings
-from serving.queries.integrity_rules import IntegrityKind
-from storage.base import GraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.serving.queries.blast_radius import blast_radius
+from fleetgraph.serving.queries.integrity import all_findings
+from fleetgraph.serving.queries.integrity_rules import IntegrityKind
+from fleetgraph.storage.base import GraphStore
 from tests.e2e import integrity_fleet as fleet
 from tests.e2e.fleet_run import FleetRun, ingest_into
 from tests.oracle.integrity import integrity as oracle_integrity

@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.simulator import SimulationConfig
-from schemas import load_event_codec
-from serving.queries.affected_jobs import affected_jobs
-from serving.queries.blast_radius import blast_radius
-from serving.queries.placement import PlacementRequest, placement
-from storage.base import TimeWindow
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.serving.queries.affected_jobs import affected_jobs
+from fleetgraph.serving.queries.blast_radius import blast_radius
+from fleetgraph.serving.queries.placement import PlacementRequest, placement
+from fleetgraph.simulator import SimulationConfig
+from fleetgraph.storage.base import TimeWindow
 from tests.e2e.fleet_run import END_US, ingest, simulated_messages
 from tests.oracle import graph as oracle_graph
 from tests.oracle import incidents as oracle_incidents

@@ -7,7 +7,7 @@ import hashlib
 import random
 from pathlib import Path
 
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.storage.embedded import SQLiteGraphStore
 from tests.e2e.fleet_run import ingest, ingest_into, open_store, simulated_messages
 
 

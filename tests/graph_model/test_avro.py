@@ -4,10 +4,10 @@ import io
 
 import fastavro
 
-from graph_model import FLEET
-from graph_model.avro import from_record, graph_schemas, to_record
-from graph_model.export import GRAPH_SCHEMAS_DIR, rendered
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.avro import from_record, graph_schemas, to_record
+from fleetgraph.graph_model.export import GRAPH_SCHEMAS_DIR, rendered
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
 
 P = Provenance("e1", "jobs/0/42", 1_000, "fleetgraph/test")
 

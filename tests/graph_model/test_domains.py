@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from graph_model import FLEET, parse_id
-from graph_model.types import DomainError, GraphModelError, Prop, PropKind
+from fleetgraph.graph_model import FLEET, parse_id
+from fleetgraph.graph_model.types import DomainError, GraphModelError, Prop, PropKind
 
 
 @pytest.mark.parametrize("bad", ["cdu:c1\n", "cdu:c1\x00", "cdu:c1\r", "\ncdu:c1", "cdu:c 1",

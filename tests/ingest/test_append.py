@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fleetgraph.cli import cli
-from graph_model import FLEET
-from ingest.simulator import SimulationConfig, simulate_messages
-from ingest.sources.eventlog import write_event_log
-from schemas import load_event_codec
-from schemas.codec import SchemaError
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.cli.main import cli
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.sources.eventlog import write_event_log
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.schemas.codec import SchemaError
+from fleetgraph.simulator import SimulationConfig, simulate_messages
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 Row = tuple[str, tuple[object, ...]]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from graph_model import FLEET
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
-from ingest.stages.dedup import DedupBuffer
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
+from fleetgraph.ingest.stages.dedup import DedupBuffer
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 T0 = 1_763_000_000_000_000
 

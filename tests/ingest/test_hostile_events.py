@@ -26,21 +26,21 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graph_model import FLEET, parse_id
-from graph_model.types import Prop, PropKind
-from ingest.deadletter import DeadLetterFile, read_dead_letters
-from ingest.errors import PROCESSING_ERROR, STORE_REFUSED
-from ingest.message import Message
-from ingest.pipeline import Pipeline
-from ingest.runner import run_embedded
-from ingest.simulator import SimulationConfig, simulate
-from ingest.sinks import StoreSink
-from ingest.stages.dedup import DedupBuffer
-from ingest.stages.validate import Validator
-from schemas import load_event_codec
-from schemas.codec import SchemaError
-from schemas.topics import RECORD_OF_TOPIC, Topic
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET, parse_id
+from fleetgraph.graph_model.types import Prop, PropKind
+from fleetgraph.ingest.deadletter import DeadLetterFile, read_dead_letters
+from fleetgraph.ingest.errors import PROCESSING_ERROR, STORE_REFUSED
+from fleetgraph.ingest.message import Message
+from fleetgraph.ingest.pipeline import Pipeline
+from fleetgraph.ingest.runner import run_embedded
+from fleetgraph.ingest.sinks import StoreSink
+from fleetgraph.ingest.stages.dedup import DedupBuffer
+from fleetgraph.ingest.stages.validate import Validator
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.schemas.codec import SchemaError
+from fleetgraph.schemas.topics import RECORD_OF_TOPIC, Topic
+from fleetgraph.simulator import SimulationConfig, simulate
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 END_US = 1_763_700_000_000_000
 CODEC = load_event_codec()

@@ -1,7 +1,7 @@
 """``deadletters --kafka``: the dead-letter topic read whole and replayed once.
 
 Against an in-memory stand-in of the aiokafka consumer and producer (the calls
-``ingest.kafka.deadletters`` makes), so it runs without the stack."""
+``fleetgraph.ingest.kafka.deadletters`` makes), so it runs without the stack."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from ingest.deadletter import dead_letter_record
-from ingest.errors import RejectedEvent
-from ingest.kafka.deadletters import read_letters, replay_letters, replayed_topic
-from ingest.kafka.topics import TopicNames
-from ingest.message import Message
-from ingest.simulator import SimulationConfig, simulate_messages
-from schemas import load_event_codec
+from fleetgraph.ingest.deadletter import dead_letter_record
+from fleetgraph.ingest.errors import RejectedEvent
+from fleetgraph.ingest.kafka.deadletters import read_letters, replay_letters, replayed_topic
+from fleetgraph.ingest.kafka.topics import TopicNames
+from fleetgraph.ingest.message import Message
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.simulator import SimulationConfig, simulate_messages
 
 NAMES = TopicNames("t.")
 
@@ -135,8 +135,8 @@ def test_replay_sends_each_letter_back_to_its_topic_once() -> None:
 def test_list_and_show_on_kafka_mark_the_replayed(monkeypatch: Any) -> None:
     from click.testing import CliRunner
 
-    import ingest.kafka.deadletters as on_kafka
-    from fleetgraph.cli import cli
+    import fleetgraph.ingest.kafka.deadletters as on_kafka
+    from fleetgraph.cli.main import cli
 
     broker = Broker()
     for n, reason in enumerate(("undecodable", "cpu_only_job", "cpu_only_job")):

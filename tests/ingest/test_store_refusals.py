@@ -12,22 +12,22 @@ from typing import Any
 
 import pytest
 
-from graph_model import FLEET
-from graph_model.records import NodeUpsert, Provenance
-from graph_model.types import Prop
-from ingest.deadletter import DeadLetterFile, DeadLetterList, read_dead_letters
-from ingest.kafka.records import GraphRecordCodec
-from ingest.kafka.store_writer import GraphStoreWriter, KafkaRecord, StoreRetry
-from ingest.kafka.topics import TopicNames
-from ingest.message import Event, Message
-from ingest.pipeline import Pipeline
-from ingest.runner import run_embedded
-from ingest.sinks import StoreSink
-from ingest.stages.validate import Validator
-from schemas import load_event_codec
-from schemas.topics import Topic
-from storage.base import StorageError, StorageUnavailable
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.records import NodeUpsert, Provenance
+from fleetgraph.graph_model.types import Prop
+from fleetgraph.ingest.deadletter import DeadLetterFile, DeadLetterList, read_dead_letters
+from fleetgraph.ingest.kafka.records import GraphRecordCodec
+from fleetgraph.ingest.kafka.store_writer import GraphStoreWriter, KafkaRecord, StoreRetry
+from fleetgraph.ingest.kafka.topics import TopicNames
+from fleetgraph.ingest.message import Event, Message
+from fleetgraph.ingest.pipeline import Pipeline
+from fleetgraph.ingest.runner import run_embedded
+from fleetgraph.ingest.sinks import StoreSink
+from fleetgraph.ingest.stages.validate import Validator
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.schemas.topics import Topic
+from fleetgraph.storage.base import StorageError, StorageUnavailable
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 NOW = 1_763_000_000_000_000
 HUGE = 2**70  # beyond SQLite's 64-bit INTEGER

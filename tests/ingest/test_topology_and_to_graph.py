@@ -3,13 +3,13 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from graph_model import FLEET
-from graph_model.records import EdgeUpsert, NodeUpsert
-from ingest.message import Event
-from ingest.stages.enrich import enrich
-from ingest.stages.to_graph import GraphMapper
-from ingest.stages.topology import Topology
-from schemas.topics import Topic
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert
+from fleetgraph.ingest.message import Event
+from fleetgraph.ingest.stages.enrich import enrich
+from fleetgraph.ingest.stages.to_graph import GraphMapper
+from fleetgraph.ingest.stages.topology import Topology
+from fleetgraph.schemas.topics import Topic
 
 T = 1_763_000_000_000_000
 H = 3_600_000_000

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ingest.stages.topology import Topology
+from fleetgraph.ingest.stages.topology import Topology
 
 T = 1_763_000_000_000_000
 H = 3_600_000_000

@@ -4,12 +4,12 @@ from typing import Any
 
 import pytest
 
-from graph_model import FLEET
-from ingest.errors import RejectedEvent
-from ingest.message import Event
-from ingest.stages.filter import noise_reason
-from ingest.stages.validate import Validator
-from schemas.topics import Topic
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.errors import RejectedEvent
+from fleetgraph.ingest.message import Event
+from fleetgraph.ingest.stages.filter import noise_reason
+from fleetgraph.ingest.stages.validate import Validator
+from fleetgraph.schemas.topics import Topic
 
 NOW = 1_763_000_000_000_000
 

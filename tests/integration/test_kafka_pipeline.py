@@ -2,14 +2,14 @@
 
 A small simulated fleet (with malformed messages) is published to fresh
 topics (a random prefix per test; the broker may be shared). Two workers
-(``python -m ingest.kafka.worker``, one consumer group, no web server) start;
+(``python -m fleetgraph.ingest.kafka.worker``, one consumer group, no web server) start;
 once both hold source partitions in the same generation, the rest of the
 stream is published; the test waits until the store they both write holds the
 embedded runner's graph (compared without the provenance source), and checks
 that every malformed message is on the dead-letter topic with its reason.
 
 Needs Kafka on 127.0.0.1:9092 (``fleetgraph stack up --only kafka``): skipped
-without it; with FLEETGRAPH_REQUIRE_STACK=1 it is started (``infra.containers``)
+without it; with FLEETGRAPH_REQUIRE_STACK=1 it is started (``fleetgraph.infra.containers``)
 and the test fails when it cannot be.
 """
 
@@ -32,11 +32,11 @@ from typing import Any
 
 import pytest
 
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.kafka.producer import publish_messages
+from fleetgraph.ingest.kafka.topics import TopicNames, delete_topics, ensure_topics
+from fleetgraph.schemas.topics import Topic
 from fleetgraph.settings import Settings
-from graph_model import FLEET
-from ingest.kafka.producer import publish_messages
-from ingest.kafka.topics import TopicNames, delete_topics, ensure_topics
-from schemas.topics import Topic
 from tests.kafka.fleet import fleet_messages, run_embedded_on
 from tests.kafka.graph_rows import differences, read_rows_without_source, rows_without_source
 
@@ -53,7 +53,7 @@ def _kafka_bootstrap() -> str:
     """The broker to use: started when FLEETGRAPH_REQUIRE_STACK=1 (a failure to start
     fails the test), else the one answering on the port, else skip."""
     if os.environ.get("FLEETGRAPH_REQUIRE_STACK") == "1":
-        from infra.containers import endpoints_for_tests
+        from fleetgraph.infra.containers import endpoints_for_tests
 
         return endpoints_for_tests(["kafka"]).kafka_bootstrap_servers
     try:
@@ -78,7 +78,8 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
 
 
 def _start_worker(settings: Settings, db: Path, log: Path, index: int) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "ingest.kafka.worker", "--role", "all", "--db", str(db),
+    args = [sys.executable, "-m", "fleetgraph.ingest.kafka.worker", "--role", "all",
+            "--db", str(db),
             "--bootstrap", settings.kafka_bootstrap, "--topic-prefix", settings.topic_prefix,
             "--group", settings.consumer_group, "--dedup-window", str(settings.dedup_window_s),
             "--data-dir", str(settings.data_dir / f"worker-{index}"), "--loglevel", "info"]

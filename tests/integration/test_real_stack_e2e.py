@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.kafka.producer import publish_messages
+from fleetgraph.ingest.kafka.topics import TopicNames, delete_topics
+from fleetgraph.serving.context import new_context
+from fleetgraph.serving.schema import build_schema
 from fleetgraph.settings import Settings
-from graph_model import FLEET
-from ingest.kafka.producer import publish_messages
-from ingest.kafka.topics import TopicNames, delete_topics
-from serving.context import new_context
-from serving.schema import build_schema
 from tests.conftest import CassandraGraphs
 from tests.e2e.fleet_run import CONFIG, simulated_messages
 from tests.e2e.test_end_to_end import AFFECTED, HOTNESS, iso, us
@@ -65,7 +65,7 @@ def test_kafka_faust_cassandra_graphql_answer_like_networkx(
                "FLEETGRAPH_CASSANDRA_HOSTS": ",".join(points),
                "FLEETGRAPH_CASSANDRA_PORT": str(port)}
         worker = subprocess.run(
-            [sys.executable, "-m", "ingest.kafka.worker", "--store", "cassandra",
+            [sys.executable, "-m", "fleetgraph.ingest.kafka.worker", "--store", "cassandra",
              "--bootstrap", bootstrap, "--topic-prefix", prefix,
              "--group", settings.consumer_group, "--dedup-window", "1",
              "--data-dir", str(tmp_path), "--exit-when-idle", "15", "--loglevel", "warning"],
@@ -101,7 +101,7 @@ def test_kafka_faust_cassandra_graphql_answer_like_networkx(
 
 
 def _decoded(messages: list[Any], defects: dict[str, str]) -> list[tuple[Any, dict[str, Any]]]:
-    from schemas import load_event_codec
+    from fleetgraph.schemas import load_event_codec
 
     codec = load_event_codec()
     return [(m, codec.decode(m.payload)[1]) for m in messages if m.source not in defects]

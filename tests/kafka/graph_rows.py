@@ -11,7 +11,7 @@ import sqlite3
 from collections import Counter
 from pathlib import Path
 
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 Rows = dict[str, list[tuple[object, ...]]]
 

@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.kafka.agents import Activity, add_processing
+from fleetgraph.ingest.kafka.app import create_app
+from fleetgraph.ingest.kafka.topics import TopicNames
+from fleetgraph.ingest.stages.validate import Validator
+from fleetgraph.schemas import load_event_codec
 from fleetgraph.settings import Settings
-from graph_model import FLEET
-from ingest.kafka.agents import Activity, add_processing
-from ingest.kafka.app import create_app
-from ingest.kafka.topics import TopicNames
-from ingest.stages.validate import Validator
-from schemas import load_event_codec
 from tests.kafka.fleet import END_US, fleet_messages
 
 NAMES = TopicNames("fg.")

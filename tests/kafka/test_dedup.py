@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import random
 
-from graph_model import FLEET
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
-from ingest.kafka.dedup import MappedDedup, entry_key, partition_of
-from ingest.sinks import StoreSink
-from ingest.stages.dedup import DedupBuffer
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
+from fleetgraph.ingest.kafka.dedup import MappedDedup, entry_key, partition_of
+from fleetgraph.ingest.sinks import StoreSink
+from fleetgraph.ingest.stages.dedup import DedupBuffer
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 T0 = 1_763_000_000_000_000
 

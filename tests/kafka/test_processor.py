@@ -6,18 +6,18 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from graph_model import FLEET
-from ingest.kafka.dedup import MappedDedup
-from ingest.kafka.processor import SourceProcessors
-from ingest.kafka.records import GraphRecordCodec
-from ingest.kafka.sideinput import InventorySideInput
-from ingest.kafka.sinks import GraphTopicSink, TopicDeadLetters
-from ingest.kafka.store_writer import GraphStoreWriter, KafkaRecord
-from ingest.kafka.topics import TopicNames
-from ingest.stages.validate import Validator
-from schemas import load_event_codec
-from schemas.topics import Topic
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.kafka.dedup import MappedDedup
+from fleetgraph.ingest.kafka.processor import SourceProcessors
+from fleetgraph.ingest.kafka.records import GraphRecordCodec
+from fleetgraph.ingest.kafka.sideinput import InventorySideInput
+from fleetgraph.ingest.kafka.sinks import GraphTopicSink, TopicDeadLetters
+from fleetgraph.ingest.kafka.store_writer import GraphStoreWriter, KafkaRecord
+from fleetgraph.ingest.kafka.topics import TopicNames
+from fleetgraph.ingest.stages.validate import Validator
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.schemas.topics import Topic
+from fleetgraph.storage.embedded import SQLiteGraphStore
 from tests.kafka.fleet import END_US, fleet_messages, run_embedded_on
 from tests.kafka.graph_rows import differences, rows_without_source
 

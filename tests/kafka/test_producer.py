@@ -3,9 +3,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ingest.kafka.producer import event_key, send_all
-from ingest.kafka.topics import TopicNames
-from schemas import load_event_codec
+from fleetgraph.ingest.kafka.producer import event_key, send_all
+from fleetgraph.ingest.kafka.topics import TopicNames
+from fleetgraph.schemas import load_event_codec
 from tests.kafka.fleet import fleet_messages
 
 CODEC = load_event_codec()

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from graph_model import FLEET
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance
-from ingest.errors import RejectedEvent
-from ingest.kafka.records import GraphRecordCodec
-from ingest.kafka.topics import TopicNames
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance
+from fleetgraph.ingest.errors import RejectedEvent
+from fleetgraph.ingest.kafka.records import GraphRecordCodec
+from fleetgraph.ingest.kafka.topics import TopicNames
 
 P = Provenance("e1", "fg.telemetry/2/17", 1_000, "test")
 CODEC = GraphRecordCodec(FLEET, TopicNames("fg."))

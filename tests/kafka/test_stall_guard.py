@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fleetgraph.ingest.kafka.app import create_app
+from fleetgraph.ingest.kafka.stall_guard import PartitionState, StallGuard
 from fleetgraph.settings import Settings
-from ingest.kafka.app import create_app
-from ingest.kafka.stall_guard import PartitionState, StallGuard
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ import pytest
 from aiokafka.errors import CommitFailedError
 from aiokafka.structs import TopicPartition
 
-from graph_model import FLEET
-from graph_model.records import NodeUpsert, Provenance
-from ingest.deadletter import DeadLetterList
-from ingest.kafka.records import GraphRecordCodec
-from ingest.kafka.store_consumer import StoreConsumer, batch_of, lag
-from ingest.kafka.store_writer import GraphStoreWriter, StoreRetry, StoreUnavailable
-from ingest.kafka.topics import TopicNames
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.records import NodeUpsert, Provenance
+from fleetgraph.ingest.deadletter import DeadLetterList
+from fleetgraph.ingest.kafka.records import GraphRecordCodec
+from fleetgraph.ingest.kafka.store_consumer import StoreConsumer, batch_of, lag
+from fleetgraph.ingest.kafka.store_writer import GraphStoreWriter, StoreRetry, StoreUnavailable
+from fleetgraph.ingest.kafka.topics import TopicNames
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 CODEC = GraphRecordCodec(FLEET, TopicNames("fg."))
 TOPIC = CODEC.encode(NodeUpsert("cdu", "cdu:x", {}, 1, Provenance("e", "s", 1, "t"))).topic

@@ -8,20 +8,20 @@ import pytest
 from cassandra import InvalidRequest
 from cassandra.cluster import NoHostAvailable
 
-from graph_model import FLEET
-from graph_model.records import NodeUpsert, Provenance
-from ingest.deadletter import DeadLetterList
-from ingest.kafka.records import GraphRecordCodec
-from ingest.kafka.store_writer import (
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.records import NodeUpsert, Provenance
+from fleetgraph.ingest.deadletter import DeadLetterList
+from fleetgraph.ingest.kafka.records import GraphRecordCodec
+from fleetgraph.ingest.kafka.store_writer import (
     GraphStoreWriter,
     KafkaRecord,
     StoreRetry,
     StoreUnavailable,
     is_outage,
 )
-from ingest.kafka.topics import TopicNames
-from storage.base import GraphStore, StorageError
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.ingest.kafka.topics import TopicNames
+from fleetgraph.storage.base import GraphStore, StorageError
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 CODEC = GraphRecordCodec(FLEET, TopicNames("fg."))
 
@@ -114,7 +114,7 @@ def test_an_outage_is_waited_out_and_nothing_is_dead_lettered(
     store, dead, clock = FlakyStore(failures=7, error=_outage()), DeadLetterList(), FakeTime()
     writer = _writer(store, dead, StoreRetry(max_backoff_s=4.0, deadline_s=600.0,
                                              reconnect_every=100), clock)
-    with caplog.at_level(logging.WARNING, logger="ingest.kafka.store_writer"):
+    with caplog.at_level(logging.WARNING, logger="fleetgraph.ingest.kafka.store_writer"):
         assert writer.write([_record(1), _record(2, "cdu:b")]) == 2
     assert dead.records == []
     assert clock.slept == [0.5, 1, 2, 4, 4, 4, 4]

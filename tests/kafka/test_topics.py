@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from graph_model import FLEET
-from ingest.kafka.topics import TopicNames
-from schemas.topics import Topic
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.kafka.topics import TopicNames
+from fleetgraph.schemas.topics import Topic
 
 
 def test_names_of_a_deployment() -> None:

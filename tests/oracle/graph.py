@@ -3,7 +3,7 @@
 Written from ``docs/events.md`` alone, independently of the product's ``ingest``,
 ``storage`` and ``serving`` packages, which it must never import; it imports nothing
 from the project at all (topics are compared as the plain strings ``"telemetry"``,
-``"inventory"``, ``"jobs"``, ``"artifacts"``; a ``schemas.topics.Topic`` member, being a
+``"inventory"``, ``"jobs"``, ``"artifacts"``; a ``fleetgraph.schemas.topics.Topic`` member, being a
 ``StrEnum``, compares equal to them). The end-to-end tests compare the product's GraphQL
 answers with :mod:`tests.oracle.queries` run on the graph built here.
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from schemas.codec import (
+from fleetgraph.schemas.codec import (
     EVENTS_DIR,
     EventCodec,
     SchemaError,

@@ -37,14 +37,14 @@ from typing import Any
 import pytest
 from strawberry.types import ExecutionResult
 
-from graph_model import FLEET
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance
-from serving.context import new_context
-from serving.instrumentation import CountingStore
-from serving.schema import build_schema
-from serving.times import HOUR_US, to_us
-from storage.base import GraphStore
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance
+from fleetgraph.serving.context import new_context
+from fleetgraph.serving.instrumentation import CountingStore
+from fleetgraph.serving.schema import build_schema
+from fleetgraph.serving.times import HOUR_US, to_us
+from fleetgraph.storage.base import GraphStore
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 H = HOUR_US
 T0 = to_us(datetime(2026, 11, 21, tzinfo=UTC))

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from graph_model import FLEET
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.storage.embedded import SQLiteGraphStore
 from tests.serving.conftest import NOW, T0, FleetWriter, H, build_small_fleet
 
 

@@ -23,8 +23,8 @@ from graphql import (
     is_non_null_type,
 )
 
-from graph_model import FLEET
-from serving.types.node import NODE_CLASSES
+from fleetgraph.graph_model import FLEET
+from fleetgraph.serving.types.node import NODE_CLASSES
 
 NODE_IDS = {
     "site": "site:s1", "rack": "rack:s1-r1", "cdu": "cdu:s1-c1",

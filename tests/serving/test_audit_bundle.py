@@ -13,18 +13,23 @@ from typing import Any
 
 import pytest
 
-from fleetgraph.audit_sources import EventLogArchive
-from graph_model.records import EdgeUpsert, Provenance
-from ingest.simulator import SimulationConfig, simulate_messages
-from ingest.sources.eventlog import read_event_log, write_event_log
-from schemas import load_event_codec
-from serving.context import new_context
-from serving.queries.audit_answer import AuditQuestion
-from serving.queries.audit_bundle import BundleTooLarge, canonical, digest_of, export_bundle
-from serving.queries.audit_verify import verify_bundle
-from serving.schema import build_schema
-from serving.times import now_us, to_datetime
-from storage.base import GraphStore
+from fleetgraph.cli.audit_sources import EventLogArchive
+from fleetgraph.graph_model.records import EdgeUpsert, Provenance
+from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.serving.context import new_context
+from fleetgraph.serving.queries.audit_answer import AuditQuestion
+from fleetgraph.serving.queries.audit_bundle import (
+    BundleTooLarge,
+    canonical,
+    digest_of,
+    export_bundle,
+)
+from fleetgraph.serving.queries.audit_verify import verify_bundle
+from fleetgraph.serving.schema import build_schema
+from fleetgraph.serving.times import now_us, to_datetime
+from fleetgraph.simulator import SimulationConfig, simulate_messages
+from fleetgraph.storage.base import GraphStore
 from tests.conftest import CassandraGraphs
 from tests.e2e.fleet_run import ingest_into, open_store
 from tests.oracle import audit as oracle_audit

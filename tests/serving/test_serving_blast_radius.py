@@ -25,17 +25,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from graph_model import FLEET
-from serving.errors import InvalidArgument, NotFound
-from serving.instrumentation import CountingStore
-from serving.queries.blast_radius import (
+from fleetgraph.graph_model import FLEET
+from fleetgraph.serving.errors import InvalidArgument, NotFound
+from fleetgraph.serving.instrumentation import CountingStore
+from fleetgraph.serving.queries.blast_radius import (
     BlastRadius,
     Impacted,
     ImpactedJob,
     blast_radius,
     fleet_state,
 )
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.storage.embedded import SQLiteGraphStore
 from tests.serving.conftest import NOW, T0, FleetWriter, GraphQLRunner, H
 
 AT = T0 + 10 * H
@@ -331,7 +331,7 @@ BLAST = """query ($id: ID!, $at: DateTime, $limit: Int) {
 
 
 def iso(us: int) -> str:
-    from serving.times import to_datetime
+    from fleetgraph.serving.times import to_datetime
 
     value = to_datetime(us)
     assert value is not None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from serving.instrumentation import CountingStore
-from serving.queries.traverse import Step, traverse
-from serving.times import to_datetime
-from storage.base import Direction
+from fleetgraph.serving.instrumentation import CountingStore
+from fleetgraph.serving.queries.traverse import Step, traverse
+from fleetgraph.serving.times import to_datetime
+from fleetgraph.storage.base import Direction
 
 TRAVERSE = """
 query($start: ID!, $at: DateTime, $first: Int!, $after: String) {

@@ -7,13 +7,13 @@ from typing import Any
 
 from strawberry.utils.str_converters import to_camel_case
 
-from graph_model import FLEET
-from graph_model.records import NodeUpsert, Provenance
-from graph_model.types import NodeType, Prop, PropKind, Registry
-from serving.context import new_context
-from serving.schema import build_schema
-from serving.types.node import NODE_CLASSES
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.records import NodeUpsert, Provenance
+from fleetgraph.graph_model.types import NodeType, Prop, PropKind, Registry
+from fleetgraph.serving.context import new_context
+from fleetgraph.serving.schema import build_schema
+from fleetgraph.serving.types.node import NODE_CLASSES
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 
 def test_node_by_id_with_typed_properties_and_origin(gql, timeline) -> None:

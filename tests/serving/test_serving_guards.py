@@ -14,16 +14,16 @@ from graphql import GraphQLSchema, parse
 from graphql.language import DocumentNode, Node, SelectionNode, Visitor, visit
 from strawberry.schema.schema import validate_document
 
-from fleetgraph.errors import ConfigError
-from graph_model.records import EdgeRecord, NodeRecord
-from serving import documents, guards
-from serving.app import create_app
-from serving.guards import DEFAULT_LIMITS, Limits, check_document
-from serving.instrumentation import CountingStore
-from serving.schema import build_schema
-from serving.security import RoleGate
-from serving.shape import ShapeMeter
-from storage.base import Direction, TimeWindow
+from fleetgraph.core.errors import ConfigError
+from fleetgraph.graph_model.records import EdgeRecord, NodeRecord
+from fleetgraph.serving import documents, guards
+from fleetgraph.serving.app import create_app
+from fleetgraph.serving.guards import DEFAULT_LIMITS, Limits, check_document
+from fleetgraph.serving.instrumentation import CountingStore
+from fleetgraph.serving.schema import build_schema
+from fleetgraph.serving.security import RoleGate
+from fleetgraph.serving.shape import ShapeMeter
+from fleetgraph.storage.base import Direction, TimeWindow
 from tests.serving.test_serving_http import request
 
 TOKENS = {"ops-token": "ops", "sched-token": "scheduler", "audit-token": "auditor"}
@@ -373,7 +373,7 @@ def test_repeated_fields_are_refused_before_graphql_core_compares_them(
         validated.append(document)
         return real(schema, document, *rules)
 
-    monkeypatch.setattr("serving.documents.validate_document", recording)
+    monkeypatch.setattr("fleetgraph.serving.documents.validate_document", recording)
     flat = "{ " + " ".join('node(id: "site:s1") { id }' for _ in range(440)) + " }"
     response = ask(create_app(fleet), flat)  # 9 KB, a second in OverlappingFieldsCanBeMerged
     assert codes(response) == {"TOO_MANY_REPEATED_FIELDS"}

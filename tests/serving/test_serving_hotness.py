@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from serving.errors import InvalidArgument, NotFound
-from serving.instrumentation import CountingStore
-from serving.queries import ReplicaEvidence, model_hotness
-from storage.base import TimeWindow
+from fleetgraph.serving.errors import InvalidArgument, NotFound
+from fleetgraph.serving.instrumentation import CountingStore
+from fleetgraph.serving.queries import ReplicaEvidence, model_hotness
+from fleetgraph.storage.base import TimeWindow
 
 A1, A2 = "artifact:sha256-a1", "artifact:sha256-a2"
 

@@ -6,8 +6,8 @@ import asyncio
 
 import httpx
 
-from serving.app import create_app
-from serving.instrumentation import CountingStore
+from fleetgraph.serving.app import create_app
+from fleetgraph.serving.instrumentation import CountingStore
 
 
 def request(app: object, method: str, path: str, **kwargs: object) -> httpx.Response:

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from graph_model import FLEET
-from serving.queries.integrity import all_findings, integrity_page
-from serving.queries.integrity_rules import Finding, describe
-from storage.base import GraphStore
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.serving.queries.integrity import all_findings, integrity_page
+from fleetgraph.serving.queries.integrity_rules import Finding, describe
+from fleetgraph.storage.base import GraphStore
+from fleetgraph.storage.embedded import SQLiteGraphStore
 from tests.e2e import integrity_fleet as fleet
 from tests.e2e.fleet_run import ingest_into
 from tests.oracle.integrity import integrity as oracle_integrity
@@ -133,7 +133,7 @@ def test_bad_arguments_are_refused(gql: GraphQLRunner, variables: dict[str, Any]
 
 
 def test_only_ops_may_read_the_report() -> None:
-    access_of = pytest.importorskip("serving.access").access_of
+    access_of = pytest.importorskip("fleetgraph.serving.access").access_of
     assert access_of("ops").reads_root("integrity")
     assert not access_of("scheduler").reads_root("integrity")
     assert not access_of("auditor").reads_root("integrity")

@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from graph_model import FLEET
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance
-from serving.errors import InvalidArgument, NotFound
-from serving.instrumentation import CountingStore
-from serving.queries.lineage import LineageNode, lineage
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance
+from fleetgraph.serving.errors import InvalidArgument, NotFound
+from fleetgraph.serving.instrumentation import CountingStore
+from fleetgraph.serving.queries.lineage import LineageNode, lineage
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 T = 1_790_000_000_000_000
 RAW, CLEAN = "dataset:raw", "dataset:clean"

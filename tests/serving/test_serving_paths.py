@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from graph_model import FLEET
-from serving.errors import InvalidArgument, NotFound
-from serving.instrumentation import CountingStore
-from serving.queries.paths import PathResult, shortest_path
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.serving.errors import InvalidArgument, NotFound
+from fleetgraph.serving.instrumentation import CountingStore
+from fleetgraph.serving.queries.paths import PathResult, shortest_path
+from fleetgraph.storage.embedded import SQLiteGraphStore
 from tests.serving.conftest import FleetWriter, GraphQLRunner
 
 DEPENDENCIES = ["cooled_by", "in_rack", "ran_on"]

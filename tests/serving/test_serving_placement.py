@@ -36,11 +36,11 @@ from typing import Any, cast
 
 import pytest
 
-from graph_model import FLEET
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance
-from serving.errors import InvalidArgument
-from serving.instrumentation import CountingStore
-from serving.queries.placement import (
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance
+from fleetgraph.serving.errors import InvalidArgument
+from fleetgraph.serving.instrumentation import CountingStore
+from fleetgraph.serving.queries.placement import (
     Candidate,
     PlacementRequest,
     Reason,
@@ -49,9 +49,9 @@ from serving.queries.placement import (
     pick_gpus,
     placement,
 )
-from serving.times import HOUR_US
-from storage.base import GraphStore
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.serving.times import HOUR_US
+from fleetgraph.storage.base import GraphStore
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 H = HOUR_US
 T0 = 1_795_219_200_000_000  # 2026-11-21 00:00 UTC, as in tests/serving/conftest.py

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from graph_model import FLEET
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance
-from serving.errors import InvalidArgument, NotFound
-from serving.instrumentation import CountingStore
-from serving.queries.residency import Place, data_residency
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance
+from fleetgraph.serving.errors import InvalidArgument, NotFound
+from fleetgraph.serving.instrumentation import CountingStore
+from fleetgraph.serving.queries.residency import Place, data_residency
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 T = 1_795_219_200_000_000  # 2026-11-21 00:00 UTC
 H = 3_600_000_000

@@ -29,12 +29,12 @@ import pytest
 from graphql import GraphQLError
 from strawberry.types import ExecutionResult
 
-from graph_model import FLEET
-from serving.access import ROLES, Access, TypeGrant, access_of, type_grant
-from serving.context import new_context
-from serving.guards import Limits
-from serving.schema import build_schema
-from storage.base import Direction, GraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.serving.access import ROLES, Access, TypeGrant, access_of, type_grant
+from fleetgraph.serving.context import new_context
+from fleetgraph.serving.guards import Limits
+from fleetgraph.serving.schema import build_schema
+from fleetgraph.storage.base import Direction, GraphStore
 from tests.serving.conftest import NOW
 from tests.serving.role_fleet import role_fleet_store
 from tests.serving.schema_paths import (

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from graph_model import FLEET
-from serving.access import (
+from fleetgraph.graph_model import FLEET
+from fleetgraph.serving.access import (
     EDGE_GROUPS,
     ROLE_EDGE_GROUPS,
     ROLES,
@@ -24,9 +24,9 @@ from serving.access import (
     undecided_root_fields,
     undecided_types,
 )
-from serving.app import create_app
-from serving.context import new_context
-from serving.instrumentation import CountingStore
+from fleetgraph.serving.app import create_app
+from fleetgraph.serving.context import new_context
+from fleetgraph.serving.instrumentation import CountingStore
 from tests.serving.conftest import NOW, SCHEMA
 from tests.serving.role_fleet import role_fleet_store
 from tests.serving.test_serving_http import request
@@ -261,4 +261,5 @@ def test_the_docs_show_the_matrix_the_code_enforces() -> None:
     text = DOCS.read_text()
     table = matrix_markdown(SCHEMA._schema)
     assert table in text, ("docs/queries.md's role table is not the code's; paste "
-                           "serving.access.matrix_markdown(build_schema()._schema):\n" + table)
+                           "fleetgraph.serving.access.matrix_markdown(build_schema()._schema):\n"
+                           + table)

@@ -13,13 +13,13 @@ import strawberry
 from graphql import get_named_type
 from strawberry.schema.config import StrawberryConfig
 
-from graph_model import FLEET
-from graph_model.types import NodeType, Prop, PropKind, Registry
-from serving.context import new_context
-from serving.guards import DEFAULT_LIMITS, Limits
-from serving.schema import build_schema
-from serving.types.scalars import SCALARS, Long
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.types import NodeType, Prop, PropKind, Registry
+from fleetgraph.serving.context import new_context
+from fleetgraph.serving.guards import DEFAULT_LIMITS, Limits
+from fleetgraph.serving.schema import build_schema
+from fleetgraph.serving.types.scalars import SCALARS, Long
+from fleetgraph.storage.embedded import SQLiteGraphStore
 from tests.serving.conftest import NOW, T0, FleetWriter, H, build_small_fleet
 from tests.serving.every_field import EveryField, introspected, reachable_leaves, resolved
 

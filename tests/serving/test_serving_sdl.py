@@ -1,4 +1,4 @@
-from serving.sdl import SDL_PATH, sdl
+from fleetgraph.serving.sdl import SDL_PATH, sdl
 
 
 def test_checked_in_sdl_matches_the_code() -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from serving.queries import affected_jobs
-from storage.base import TimeWindow
+from fleetgraph.serving.queries import affected_jobs
+from fleetgraph.storage.base import TimeWindow
 
 SIZES = [(1, 1, 1), (3, 2, 2), (12, 8, 3)]  # racks, servers a rack, jobs a server
 
@@ -106,7 +106,7 @@ def test_each_hop_asks_the_store_for_the_narrowest_window(big_fleet, timeline) -
 
 
 def test_model_hotness_costs_three_reads(fleet, timeline) -> None:
-    from serving.queries import model_hotness
+    from fleetgraph.serving.queries import model_hotness
 
     model_hotness(fleet, "model:m1", TimeWindow(timeline.us(0), timeline.us(24)))
     assert reads(fleet) == [

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from serving.errors import InvalidArgument, NotFound
-from serving.instrumentation import CountingStore
-from serving.queries.timeline import TimelineItem, TimelineKind, component_timeline
-from storage.base import TimeWindow
+from fleetgraph.serving.errors import InvalidArgument, NotFound
+from fleetgraph.serving.instrumentation import CountingStore
+from fleetgraph.serving.queries.timeline import TimelineItem, TimelineKind, component_timeline
+from fleetgraph.storage.base import TimeWindow
 
 CDU_FAULT = "fault:cdu:s1-c1@20261121T030000Z"  # on cdu:s1-c1 over [+3h, +5h)
 SERVER_FAULT = "fault:server:s2-r1-n1@20261121T033000Z"  # [+3.5h, open)

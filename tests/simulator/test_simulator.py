@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from graph_model import FLEET, parse_id
-from graph_model.ids import node_type_of
-from ingest.simulator import (
+from fleetgraph.graph_model import FLEET, parse_id
+from fleetgraph.graph_model.ids import node_type_of
+from fleetgraph.schemas import SchemaError, Topic, load_event_codec
+from fleetgraph.simulator import (
     DEFECTS,
     SimEvent,
     SimulationConfig,
@@ -26,7 +27,6 @@ from ingest.simulator import (
     simulate_messages,
     window_of,
 )
-from schemas import SchemaError, Topic, load_event_codec
 
 END = 1_795_000_000_000_000  # a fixed end of window: 2026-11-18T08:26:40Z
 INF = 2**62

@@ -17,20 +17,20 @@ from typing import Any
 
 import pytest
 
-from graph_model import FLEET
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance
-from graph_model.types import EdgeType, NodeType, Prop, PropKind, Registry
-from storage.base import Direction, StorageError
-from storage.cassandra import CassandraGraphStore, Wide
-from storage.cassandra.migrate import plan_migration
-from storage.cassandra.schema import (
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance
+from fleetgraph.graph_model.types import EdgeType, NodeType, Prop, PropKind, Registry
+from fleetgraph.storage.base import Direction, StorageError
+from fleetgraph.storage.cassandra import CassandraGraphStore, Wide
+from fleetgraph.storage.cassandra.migrate import plan_migration
+from fleetgraph.storage.cassandra.schema import (
     CREATED_TS_BASE,
     WIDE_EDGES,
     EdgeNamespace,
     NodeNamespace,
     stable_bucket,
 )
-from storage.cassandra.writes import (
+from fleetgraph.storage.cassandra.writes import (
     decode_created,
     decode_latest,
     encode_latest,
@@ -38,7 +38,7 @@ from storage.cassandra.writes import (
     plan_node,
     remaining_ttl,
 )
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.storage.embedded import SQLiteGraphStore
 from tests.conftest import CassandraGraphs
 
 NOW = time.time_ns() // 1000
@@ -356,7 +356,7 @@ def test_driver_errors_surface_as_storage_errors(cassandra_graphs: CassandraGrap
 def test_describe_lists_one_keyspace_per_node_and_edge_type(
     cassandra: CassandraGraphStore,
 ) -> None:
-    from storage.cassandra.describe import describe_keyspaces
+    from fleetgraph.storage.cassandra.describe import describe_keyspaces
 
     keyspaces = describe_keyspaces(cassandra.config)
     names = {k.name for k in keyspaces}

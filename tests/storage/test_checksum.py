@@ -2,16 +2,16 @@ from __future__ import annotations
 
 import random
 
-from graph_model import FLEET
-from graph_model.records import EdgeUpsert, NodeUpsert, Provenance
-from storage.checksum import (
+from fleetgraph.graph_model import FLEET
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance
+from fleetgraph.storage.checksum import (
     digest_differences,
     graph_digests,
     namespace_of,
     namespaces,
     without_source,
 )
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 T = 1_763_700_000_000_000
 Write = NodeUpsert | EdgeUpsert

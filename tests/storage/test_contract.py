@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from graph_model.records import EdgeRecord, EdgeUpsert, NodeUpsert, Provenance
-from storage.base import Direction, GraphStore, TimeWindow
+from fleetgraph.graph_model.records import EdgeRecord, EdgeUpsert, NodeUpsert, Provenance
+from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 NOW = time.time_ns() // 1000
 H = 3_600_000_000

@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from graph_model.records import EdgeUpsert, Provenance
-from graph_model.types import EdgeType, GraphModelError, NodeType, Registry
-from storage.base import Direction, TimeWindow
-from storage.cassandra.schema import EdgeNamespace
-from storage.cassandra.writes import plan_history
-from storage.embedded import SQLiteGraphStore
+from fleetgraph.graph_model.records import EdgeUpsert, Provenance
+from fleetgraph.graph_model.types import EdgeType, GraphModelError, NodeType, Registry
+from fleetgraph.storage.base import Direction, TimeWindow
+from fleetgraph.storage.cassandra.schema import EdgeNamespace
+from fleetgraph.storage.cassandra.writes import plan_history
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 DAY_S = 24 * 3600
 DAY = DAY_S * 1_000_000

@@ -1,0 +1,178 @@
+"""Example queries with real ids from the fleet in a store, run and printed.
+
+``fleetgraph demo`` calls :func:`print_examples` after ingesting: it looks for a
+CDU whose fault touched running jobs and for the model that is hottest, and
+shows one query per kind of user with the answer the server gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from fleetgraph.graph_model.records import NodeRecord
+from fleetgraph.serving.context import new_context
+from fleetgraph.serving.queries.affected_jobs import affected_jobs
+from fleetgraph.serving.queries.hotness import model_hotness
+from fleetgraph.serving.schema import build_schema
+from fleetgraph.serving.times import HOUR_US, now_us, to_datetime
+from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
+
+PAGE = 1000
+SHOWN_ITEMS = 3
+SHOWN_SCALARS = 8
+
+SITE = """query Site($site: ID!) {
+  node(id: $site) {
+    ... on Site {
+      name region jurisdiction design powerHeadroomKw batterySoc solarKw
+      racks { id status cdus { id status } powerShelves { id } }
+      cdus { id status faults { id validFrom validTo code severity } }
+    }
+  }
+}"""
+RESIDENCY = """query Residency($dataset: ID!) {
+  dataResidency(datasetId: $dataset, allowed: ["us-ca", "us-wa"]) {
+    itemIds
+    violations { itemId siteId jurisdiction jobIds held }
+  }
+}"""
+
+
+@dataclass(frozen=True)
+class Example:
+    title: str
+    query: str
+    variables: dict[str, Any]
+
+
+def scan(store: GraphStore, node_type: str) -> Iterator[NodeRecord]:
+    after = None
+    while True:
+        page = store.scan_nodes(node_type, after, PAGE)
+        yield from page.records
+        if page.next_after is None:
+            return
+        after = page.next_after
+
+
+def find_examples(store: GraphStore, now: int) -> list[Example]:
+    examples: list[Example] = []
+    faulted = sorted({str(f.props["component_id"]) for f in scan(store, "fault")
+                      if str(f.props.get("component_id", "")).startswith("cdu:")})
+    counts = {cdu: len(affected_jobs(store, cdu).items) for cdu in faulted}
+    if counts:
+        cdu = max(sorted(counts), key=lambda c: counts[c])
+        examples.append(Example(
+            f"Incident: jobs that ran on hardware cooled by {cdu} while it was in fault",
+            """query Affected($cdu: ID!) {
+  affectedJobs(componentId: $cdu) {
+    truncated
+    items { jobId faultId serverId rackId siteId overlapFrom overlapTo job { kind status } }
+  }
+}""", {"cdu": cdu}))
+        site = next(iter(store.neighbours("in_site", [cdu], Direction.OUT)[cdu]), None)
+        if site is not None:
+            examples.append(Example(
+                f"Ops: what is in {site.to_id}, what cools its racks, what is faulty",
+                SITE, {"site": site.to_id}))
+        examples.append(Example(
+            f"Incident: what a failure of {cdu} takes down now, redundancy counted",
+            """query Blast($cdu: ID!) {
+  blastRadius(componentId: $cdu) {
+    truncated alreadyInFault
+    items { id impact dependency path }
+    jobs { jobId serverId impact }
+  }
+}""", {"cdu": cdu}))
+    window = TimeWindow(now - 24 * HOUR_US, now)
+    scores = {}
+    for record in scan(store, "model"):
+        ranking = model_hotness(store, record.id, window)
+        if ranking:
+            scores[record.id] = ranking[0].score
+    if scores:
+        model = max(sorted(scores), key=lambda m: scores[m])
+        examples.append(Example(
+            f"Scheduler: where is {model} hot in the last 24 hours",
+            """query Hot($model: ID!) {
+  modelHotness(modelId: $model) {
+    siteId score replicas { artifactId tier lastAccess hits score }
+  }
+}""", {"model": model}))
+        examples.append(Example(
+            "Scheduler: where can a 16-GPU job of that model run",
+            """query Place($model: ID!) {
+  placement(request: {gpus: 16, modelId: $model}) {
+    candidates(first: 3) {
+      siteId score freeGpuCount parts { gpu health model data energy region }
+      freeGpus(limit: 2) { serverId gpuIds }
+    }
+    excluded { siteId reasons { code detail } }
+  }
+}""", {"model": model}))
+    datasets = [d.id for d in scan(store, "dataset")]
+    if datasets:
+        read = store.neighbours("read", datasets, Direction.IN)
+        dataset = max(datasets, key=lambda d: (len(read[d]), d))
+        examples.append(Example(
+            f"Auditor: where was {dataset} processed and held, outside us-ca and us-wa",
+            RESIDENCY, {"dataset": dataset}))
+        produced = store.neighbours("produced", [e.from_id for e in read[dataset]][:50],
+                                    Direction.OUT)
+        outputs = sorted(e.to_id for edges in produced.values() for e in edges)
+        if outputs:
+            examples.append(Example(
+                f"Auditor: where {outputs[0]} came from, with the events behind each edge",
+                """query Lineage($id: ID!) {
+  lineage(id: $id, direction: UP, depth: 3) {
+    nodes { id distance }
+    edges { type fromId toId origin { createdBy latest { source eventTime } } }
+  }
+}""", {"id": outputs[0]}))
+    return examples
+
+
+def run_example(store: GraphStore, example: Example, now: int) -> dict[str, Any]:
+    result = asyncio.run(build_schema().execute(
+        example.query, variable_values=example.variables,
+        context_value=new_context(store, clock=lambda: now),
+    ))
+    if result.errors:
+        return {"errors": [e.message for e in result.errors]}
+    return result.data or {}
+
+
+def shortened(value: Any) -> Any:
+    """The answer with long lists cut to a few items, saying how many were left out."""
+    if isinstance(value, list):
+        keep = SHOWN_ITEMS if any(isinstance(v, dict | list) for v in value) else SHOWN_SCALARS
+        head = [shortened(v) for v in value[:keep]]
+        if len(value) > keep:
+            head.append(f"... {len(value) - keep} more")
+        return head
+    if isinstance(value, dict):
+        return {k: shortened(v) for k, v in value.items()}
+    return value
+
+
+def print_examples(store: GraphStore, url: str, now: int | None = None) -> None:
+    now = now or now_us()
+    examples = find_examples(store, now)
+    click.echo(f"\nGraphQL (GraphiQL in a browser) at {url}; as of {to_datetime(now)}.\n")
+    for example in examples:
+        click.echo(f"# {example.title}")
+        click.echo(example.query)
+        click.echo(f"# variables: {json.dumps(example.variables)}")
+        answer = shortened(run_example(store, example, now))
+        click.echo("# answer:\n" + json.dumps(answer, indent=2, default=str) + "\n")
+    body = json.dumps({"query": examples[0].query, "variables": examples[0].variables}) if (
+        examples) else ""
+    if body:
+        click.echo("# the first one with curl:")
+        click.echo(f"curl -s {url} -H 'content-type: application/json' -d '{body}'\n")

@@ -1,0 +1,438 @@
+"""The ``fleetgraph`` command."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from tqdm import tqdm
+
+from fleetgraph.cli.deadletters import deadletters
+from fleetgraph.cli.server import serve_workers, server_options
+from fleetgraph.core.errors import FleetgraphError
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.deadletter import DeadLetterFile, archive_dead_letters
+from fleetgraph.ingest.embedded import ingest_into_store, open_for_ingest, store_pipeline
+from fleetgraph.ingest.runner import RunReport
+from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.settings import Settings
+from fleetgraph.storage.embedded import SQLiteGraphStore
+from fleetgraph.storage.factory import STORES, open_store
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings = ctx.find_object(Settings)
+    assert settings is not None
+    return settings
+
+
+@click.group()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Where the event log, the embedded store and dead letters live "
+                   "[env FLEETGRAPH_DATA_DIR; default .fleetgraph].")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None) -> None:
+    """fleetgraph: a real-time knowledge graph of an AI compute fleet."""
+    settings = Settings()
+    if data_dir is not None:
+        settings.data_dir = data_dir
+    ctx.obj = settings
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _simulation_options(func: F) -> F:
+    options = [
+        click.option("--sites", default=40, show_default=True, help="Sites in the fleet."),
+        click.option("--hours", default=24.0, show_default=True, help="Hours of events."),
+        click.option("--seed", default=7, show_default=True),
+        click.option("--malformed-rate", default=0.001, show_default=True,
+                     help="Fraction of deliberately malformed messages mixed in."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def simulate_to_log(path: Path, sites: int, hours: float, seed: int,
+                    malformed_rate: float) -> int:
+    from fleetgraph.simulator import SimulationConfig, estimate_events, simulate_messages
+
+    config = SimulationConfig(seed=seed, sites=sites, hours=hours, malformed_rate=malformed_rate)
+    codec = load_event_codec()
+    total = estimate_events(config)
+    with tqdm(desc="simulating", unit=" events", total=total, file=sys.stderr) as bar:
+        def counted() -> Iterator[tuple[str, bytes]]:
+            for topic, payload, _ in simulate_messages(config, codec):
+                bar.update()
+                yield str(topic), payload
+        return write_event_log(path, counted())
+
+
+def simulate_to_log_quietly(path: Path, sites: int, hours: float, end_us: int) -> int:
+    """Simulate without a progress bar, to a fixed end time (benchmarks)."""
+    from fleetgraph.simulator import SimulationConfig, simulate_messages
+
+    config = SimulationConfig(seed=7, sites=sites, hours=hours, end_time_us=end_us)
+    codec = load_event_codec()
+    return write_event_log(path, ((str(t), p) for t, p, _ in simulate_messages(config, codec)))
+
+
+@cli.command()
+@_simulation_options
+@click.option("--to", "target", type=click.Choice(["file", "kafka"]), default="file",
+              show_default=True, help="An Avro event log, or the source topics on Kafka.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Event log to write [default: <data-dir>/events.avro].")
+@click.pass_context
+def simulate(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate: float,
+             target: str, out: Path | None) -> None:
+    """Simulate a fleet and write its event stream to an event log or to Kafka."""
+    settings = _settings(ctx)
+    if target == "kafka":
+        from fleetgraph.ingest.kafka.producer import publish_messages
+        from fleetgraph.simulator import SimulationConfig, simulate_messages
+
+        config = SimulationConfig(seed=seed, sites=sites, hours=hours,
+                                  malformed_rate=malformed_rate)
+        stream = ((str(t), p) for t, p, _ in simulate_messages(config, load_event_codec()))
+        count = publish_messages(settings, stream)
+        click.echo(f"published {count:,} messages to {settings.kafka_bootstrap} "
+                   f"(topics {settings.topic_prefix}<source>)")
+        return
+    path = out or settings.events_path
+    count = simulate_to_log(path, sites, hours, seed, malformed_rate)
+    click.echo(f"wrote {count:,} messages to {path}")
+
+
+@cli.command()
+@click.option("--role", type=click.Choice(["all", "process", "sink"]), default="all",
+              show_default=True, help="Process source topics, sink graph topics, or both.")
+@click.option("--store", "store_kind", type=click.Choice(STORES), default=None,
+              help="The sink's store [env FLEETGRAPH_STORE; default embedded].")
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="Embedded store file [default: <data-dir>/graph.sqlite].")
+@click.option("--partitions", type=int, default=4, show_default=True,
+              help="Partitions of the topics this worker creates.")
+@click.option("--web-port", type=int, default=None, help="Faust's web server port (off).")
+@click.option("--exit-when-idle", type=float, default=None, metavar="SECONDS",
+              help="Stop after this long with nothing to do (batch runs).")
+@click.pass_context
+def worker(ctx: click.Context, role: str, store_kind: str | None, db: Path | None,
+           partitions: int, web_port: int | None, exit_when_idle: float | None) -> None:
+    """Run a Faust worker: Kafka source topics -> stages -> per-type graph topics -> store.
+
+    Start several with the same FLEETGRAPH_CONSUMER_GROUP to split the partitions."""
+    from fleetgraph.ingest.kafka.worker import run_worker
+
+    settings = _settings(ctx)
+    kind = store_kind or settings.store
+    report = run_worker(settings, lambda: open_store(settings, kind, db), role=role,
+                        partitions=partitions, web_port=web_port,
+                        exit_when_idle_s=exit_when_idle)
+    click.echo(str(report))
+
+
+def ingest_log(settings: Settings, events: Path, db: Path, *, fresh: bool) -> RunReport:
+    """Ingest an event log; ``fresh`` empties the store in place and starts a new
+    dead-letter file (the old one is archived beside it)."""
+    store = open_for_ingest(db, fresh=fresh)
+    if fresh:
+        archive_dead_letters(settings.dead_letter_path)
+    dead_letters = DeadLetterFile(settings.dead_letter_path)
+    try:
+        pipeline = store_pipeline(settings, store, dead_letters)
+        with tqdm(desc="ingesting", unit=" events", file=sys.stderr) as bar:
+            return ingest_into_store(pipeline, store, lambda: read_event_log(events),
+                                     on_message=lambda: bar.update())
+    finally:
+        dead_letters.close()
+        store.close()
+
+
+def print_report(report: RunReport, settings: Settings) -> None:
+    s = report.stats
+    click.echo(
+        f"ingested {s.received:,} messages in {report.seconds:.1f} s "
+        f"({report.events_per_second:,.0f} events/s): {s.accepted:,} accepted, "
+        f"{sum(s.filtered.values()):,} filtered as noise, {s.dead_lettered:,} dead-lettered; "
+        f"{s.upserts:,} updates collapsed to {s.written:,} writes"
+    )
+    if s.rejected:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.rejected.items()))
+        click.echo(f"dead letters ({reasons}) are in {settings.dead_letter_path}")
+    if report.late_side_inputs:
+        click.echo(f"warning: {report.late_side_inputs:,} topology changes in this log are "
+                   "older than events ingested before; those events keep the enrichment "
+                   "they had (append logs in event-time order, or ingest them --fresh as one)")
+
+
+@cli.command()
+@click.argument("events", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                required=False)
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="Embedded store file [default: <data-dir>/graph.sqlite].")
+@click.option("--fresh/--append", default=False,
+              help="Empty the store (in place) and start a new dead-letter file, or merge "
+                   "into the existing store, enriching from the topology it keeps.")
+@click.pass_context
+def ingest(ctx: click.Context, events: Path | None, db: Path | None, fresh: bool) -> None:
+    """Run an event log through the pipeline into the embedded store."""
+    settings = _settings(ctx)
+    report = ingest_log(settings, events or settings.events_path, db or settings.sqlite_path,
+                        fresh=fresh)
+    print_report(report, settings)
+
+
+@cli.command()
+@click.option("--store", "store_kind", type=click.Choice(STORES), default=None,
+              help="[env FLEETGRAPH_STORE; default embedded]")
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="Embedded store file [default: <data-dir>/graph.sqlite].")
+@click.option("--host", default=None, help="[env FLEETGRAPH_HOST; default 127.0.0.1]")
+@click.option("--port", type=int, default=None, help="[env FLEETGRAPH_PORT; default 8000]")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Server processes, each with its own store connection "
+                   "[env FLEETGRAPH_SERVE_WORKERS; default 1].")
+@click.pass_context
+def serve(ctx: click.Context, store_kind: str | None, db: Path | None, host: str | None,
+          port: int | None, workers: int | None) -> None:
+    """Serve GraphQL (GraphiQL at /graphql) over the embedded store or Cassandra."""
+    from fleetgraph.serving.app import serve as run_server
+
+    settings = _settings(ctx)
+    kind = store_kind or settings.store
+    path = db or settings.sqlite_path
+    if kind == "embedded" and not path.exists():
+        raise click.ClickException(f"no store at {path}: run `fleetgraph ingest` first")
+    processes = workers or settings.serve_workers
+    if processes > 1:  # the worker processes rebuild the settings from the environment
+        os.environ.update({
+            "FLEETGRAPH_STORE": kind, "FLEETGRAPH_SQLITE_FILE": str(path.resolve()),
+            "FLEETGRAPH_DATA_DIR": str(settings.data_dir.resolve()),
+        })
+        resolved = settings.model_copy(update={"host": host or settings.host,
+                                               "port": port or settings.port})
+        serve_workers(resolved, processes)
+        return
+    run_server(open_store(settings, kind, path), host=host or settings.host,
+               port=port or settings.port, **server_options(settings))
+
+
+@cli.group()
+def storage() -> None:
+    """The store's namespaces."""
+
+
+@storage.command("init")
+@click.pass_context
+def storage_init(ctx: click.Context) -> None:
+    """Create or migrate Cassandra's keyspaces and tables, one per node and edge type
+    (idempotent; FLEETGRAPH_CASSANDRA_HOSTS, FLEETGRAPH_KEYSPACE_PREFIX, FLEETGRAPH_REPLICATION)."""
+    from fleetgraph.storage.cassandra import init_schema
+
+    ran = init_schema(_settings(ctx))
+    for statement in ran:
+        click.echo(statement)
+    click.echo(f"{len(ran)} schema statements ran" if ran else "schema is up to date")
+
+
+@storage.command("describe")
+@click.option("--store", "store_kind", type=click.Choice(STORES), default=None,
+              help="[env FLEETGRAPH_STORE; default embedded]")
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="the embedded store's file [default <data-dir>/graph.sqlite]")
+@click.pass_context
+def storage_describe(ctx: click.Context, store_kind: str | None, db: Path | None) -> None:
+    """List the namespaces, one per node and edge type: on Cassandra its keyspaces with
+    their tables, expiry and replication (as cqlsh's DESCRIBE); embedded, the tables with
+    their row counts."""
+    settings = _settings(ctx)
+    kind = store_kind or settings.store
+    if kind == "cassandra":
+        from fleetgraph.storage.cassandra.describe import describe_keyspaces
+        from fleetgraph.storage.cassandra.session import CassandraConfig
+
+        keyspaces = describe_keyspaces(CassandraConfig.from_settings(settings))
+        for keyspace in keyspaces:
+            click.echo(f"{keyspace.name}  {keyspace.replication.get('class', '?').split('.')[-1]} "
+                       f"rf={keyspace.replication.get('replication_factor', '-')}")
+            for info in keyspace.tables:
+                ttl = f"ttl {info.default_ttl_s} s" if info.default_ttl_s else "no expiry"
+                click.echo(f"  {info.table:<12} {ttl:<16} {info.comment}")
+        click.echo(f"{len(keyspaces)} keyspaces, "
+                   f"{sum(len(k.tables) for k in keyspaces)} tables "
+                   f"(prefix {settings.keyspace_prefix!r})")
+        return
+    path = db or settings.sqlite_path
+    if not path.exists():
+        raise click.ClickException(f"no store at {path}: run `fleetgraph ingest` first")
+    from fleetgraph.storage.embedded import SQLiteGraphStore
+
+    embedded = open_store(settings, "embedded", path)
+    assert isinstance(embedded, SQLiteGraphStore)
+    with embedded:
+        history = {h.name.removeprefix("hist_"): h for h in embedded.history_tables}
+        for table in embedded.tables:
+            click.echo(f"{table.name:<24} {embedded.count(table.name):>12,} rows")
+            kept = history.get(table.name.removeprefix("edge_"))
+            if table.ttl_seconds and kept is not None:
+                retention = kept.retention_seconds
+                click.echo(f"  live ttl {table.ttl_seconds} s; history {kept.name}: "
+                           f"{embedded.count(kept.name):,} writes, retention "
+                           f"{'forever' if retention is None else f'{retention} s'}")
+    click.echo(f"{len(embedded.tables)} namespaces in {path}")
+
+
+@cli.command()
+@_simulation_options
+@click.option("--port", type=int, default=None, help="[env FLEETGRAPH_PORT; default 8000]")
+@click.option("--serve/--no-serve", "keep_serving", default=True,
+              help="Keep serving GraphQL after printing the examples.")
+@click.pass_context
+def demo(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate: float,
+         port: int | None, keep_serving: bool) -> None:
+    """Simulate a fleet, ingest it, print example queries with real ids, serve GraphQL."""
+    from fleetgraph.cli.examples import print_examples
+    from fleetgraph.serving.app import serve as run_server
+
+    settings = _settings(ctx)
+    count = simulate_to_log(settings.events_path, sites, hours, seed, malformed_rate)
+    click.echo(f"simulated {sites} sites over {hours:g} h: {count:,} messages "
+               f"in {settings.events_path}")
+    report = ingest_log(settings, settings.events_path, settings.sqlite_path, fresh=True)
+    print_report(report, settings)
+    store = SQLiteGraphStore(FLEET, settings.sqlite_path)
+    port = port or settings.port
+    print_examples(store, f"http://{settings.host}:{port}/graphql")
+    if keep_serving:
+        run_server(store, host=settings.host, port=port, **server_options(settings))
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--quick", is_flag=True, help="The quick profile (embedded only, ~2 minutes).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="JSON results [default: <data-dir>/bench.json].")
+@click.option("--sizes", default=None, help="Graph sizes of the full profile, e.g. 1e5,1e6 "
+              "[default: 1e5,1e6; 1e7 is possible but needs hours and many GiB].")
+@click.option("--skip-stack", is_flag=True,
+              help="Full profile without Kafka and Cassandra (embedded parts only).")
+@click.option("--windows", default=None, help="Dedup windows (s) for freshness, e.g. 5,1 "
+              "[default: FLEETGRAPH_DEDUP_WINDOW_S and 1].")
+@click.option("--cassandra-sizes", default=None, help="Sizes also queried on Cassandra, "
+              "bulk-loaded [default: 1e5; 1e6 takes 15-45 min to load on 2 cores].")
+@click.pass_context
+def bench(ctx: click.Context, quick: bool, out: Path | None, sizes: str | None,
+          skip_stack: bool, windows: str | None, cassandra_sizes: str | None) -> None:
+    """Benchmark ingest, queries and memory against baselines; print a table, write JSON.
+
+    `fleetgraph bench load` runs a load test against a running server instead."""
+    from fleetgraph.bench.run import options, run, table
+
+    if ctx.invoked_subcommand is not None:
+        return
+    path = out or _settings(ctx).data_dir / "bench.json"
+    results = run("quick" if quick else options(_settings(ctx), sizes, skip_stack, windows,
+                                                cassandra_sizes), path)
+    click.echo(table(results))
+    click.echo(f"\nJSON: {path}")
+
+
+@bench.command("load")
+@click.option("--url", default=None, help="The GraphQL endpoint "
+              "[default: http://<FLEETGRAPH_HOST>:<FLEETGRAPH_PORT>/graphql].")
+@click.option("--clients", default=8, show_default=True, help="Concurrent clients.")
+@click.option("--seconds", default=10.0, show_default=True, help="How long to send.")
+@click.option("--token", default=None, help="API token (an ops token reads every query) "
+              "[default: the first ops token in FLEETGRAPH_API_TOKENS, if any].")
+@click.option("--max-requests", default=1_000_000, show_default=True,
+              help="Stop after this many requests even if time is left.")
+@click.option("--store", "store_kind", type=click.Choice(STORES), default=None,
+              help="Where to pick real ids from: the server's store [env FLEETGRAPH_STORE].")
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="Embedded store file [default: <data-dir>/graph.sqlite].")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="JSON results.")
+@click.pass_context
+def bench_load(ctx: click.Context, url: str | None, clients: int, seconds: float,
+               token: str | None, max_requests: int, store_kind: str | None, db: Path | None,
+               out: Path | None) -> None:
+    """N clients for M seconds against a running server, with the users' queries on real
+    ids; errors, requests/s and p50/p99 per query."""
+    from fleetgraph.bench import load
+
+    settings = _settings(ctx)
+    url = url or f"http://{settings.host}:{settings.port}/graphql"
+    ops = [t for t, role in settings.api_tokens.items() if role == "ops"]
+    kind, path = store_kind or settings.store, db or settings.sqlite_path
+    if kind == "embedded" and not path.exists():
+        raise click.ClickException(f"no store at {path} to pick ids from: give --db")
+    store = open_store(settings, kind, path)
+    try:
+        report = load.run(url, store, clients=clients, seconds=seconds,
+                          token=token or next(iter(ops), None), max_requests=max_requests)
+    finally:
+        store.close()
+    click.echo(report.table())
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(load.dump(report))
+        click.echo(f"JSON: {out}")
+
+
+@cli.group()
+def schemas() -> None:
+    """Avro schemas of the emitted graph records."""
+
+
+@schemas.command("export")
+def export_schemas() -> None:
+    """Write one .avsc per node and edge type to schemas/graph/, and the GraphQL SDL
+    to serving/schema.graphql."""
+    from fleetgraph.graph_model.export import export
+    from fleetgraph.serving import sdl
+
+    for path in export(FLEET):
+        click.echo(path)
+    click.echo(sdl.export())
+
+
+def _add_stack_commands() -> None:
+    from fleetgraph.infra.stack_cli import stack
+
+    cli.add_command(stack)
+
+
+_add_stack_commands()
+cli.add_command(deadletters)
+
+
+def _add_integrity_command() -> None:
+    from fleetgraph.cli.integrity import integrity
+
+    cli.add_command(integrity)
+
+
+_add_integrity_command()
+
+
+def _add_audit_command() -> None:
+    from fleetgraph.cli.audit import audit
+
+    cli.add_command(audit)
+
+
+_add_audit_command()
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except FleetgraphError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
