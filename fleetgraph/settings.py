@@ -1,55 +1,233 @@
-"""One settings object, from ``FLEETGRAPH_*`` environment variables or flags."""
+"""The one settings tree: a typed section per part of fleetgraph.
+
+``Settings()`` fills the tree from ``FLEETGRAPH_*`` environment variables, with
+the names fleetgraph has always used; :data:`ENVIRONMENT` below is the one table
+of those names and where each lands in the tree. Keyword arguments override
+them (``Settings(kafka=KafkaSettings(bootstrap="127.0.0.1:9192"))``); a section
+built on its own reads no environment.
+
+    Settings
+      data_dir                the event log, dead letters and the embedded graph file
+      store: StoreConfig      which backend, and each backend's own section
+                              (fleetgraph.storage.config: embedded, cassandra)
+      kafka: KafkaSettings    bootstrap servers, topic prefix, consumer group
+      ingest: IngestSettings  dedup window, write batches, waiting out a store outage
+      server: ServerSettings  where the GraphQL server listens, tokens, query deadline
+      stack: StackSettings    the local Kafka and Cassandra servers (infra/)
+
+The tree sits above storage and below ingest, serving and infra in the layers
+(docs/architecture.md): a backend owns its section and takes only that; the
+parts above take the sections they use.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from fleetgraph.core.errors import ConfigError
+from fleetgraph.storage.config import StoreConfig
+
+HEAP = re.compile(r"^[1-9][0-9]*[kKmMgG]$")
+SECTION = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class Settings(BaseSettings):
-    """Where fleetgraph keeps its data and how it reaches its servers.
+class KafkaSettings(BaseModel):
+    """How ingest reaches Kafka and names its topics and consumer group."""
 
-    Every field can be set with an environment variable of the same name in
-    capitals with the ``FLEETGRAPH_`` prefix, e.g. ``FLEETGRAPH_DATA_DIR``.
-    """
+    model_config = SECTION
 
-    model_config = SettingsConfigDict(env_prefix="FLEETGRAPH_", extra="ignore")
+    bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = "fleetgraph."
+    consumer_group: str = "fleetgraph-ingest"
 
-    data_dir: Path = Path(".fleetgraph")
-    store: str = "embedded"
-    sqlite_file: Path | None = None  # the embedded store's file [default <data_dir>/graph.sqlite]
-    host: str = "127.0.0.1"
-    port: int = 8000
-    serve_workers: int = 1  # GraphQL server processes (uvicorn workers)
-    mode: Literal["development", "production"] = "development"
-    api_tokens: dict[str, str] = {}  # token -> role (ops, scheduler, auditor), as JSON
-    query_timeout_s: float = 10.0
+
+class IngestSettings(BaseModel):
+    """The processors' knobs: dedup window, write batches, waiting out a store outage."""
+
+    model_config = SECTION
+
     dedup_window_s: float = 5.0
     batch_size: int = 5000
-    # the sink waits for a store that is down (capped exponential backoff), and
-    # stops the worker when an outage outlasts the deadline (ingest/kafka/store_writer.py)
+    # the sink waits for a store that is down (capped exponential backoff), and stops
+    # the worker when an outage outlasts the deadline (ingest/kafka/store_writer.py)
     store_retry_max_backoff_s: float = 10.0
     store_outage_deadline_s: float = 900.0
 
-    # the real stack (see README: "Running on Kafka and Cassandra")
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    topic_prefix: str = "fleetgraph."
-    consumer_group: str = "fleetgraph-ingest"
-    cassandra_hosts: str = "127.0.0.1"  # comma-separated contact points
+
+class ServerSettings(BaseModel):
+    """The GraphQL server: where it listens, who may ask, how long a query may take."""
+
+    model_config = SECTION
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1  # uvicorn processes
+    mode: Literal["development", "production"] = "development"
+    api_tokens: dict[str, str] = {}  # token -> role (ops, scheduler, auditor)
+    query_timeout_s: float = 10.0
+
+
+class StackSettings(BaseModel):
+    """The local Kafka and Cassandra servers ``fleetgraph stack`` runs (infra/).
+
+    Cassandra's native port is the store's (``FLEETGRAPH_CASSANDRA_PORT``, read
+    once): :class:`Settings` copies it here.
+    """
+
+    model_config = SECTION
+
+    home: Path | None = None  # None: <repo>/.fleetgraph/stack
+    kafka_port: int = 9092
+    kafka_controller_port: int | None = None  # None: the Kafka port + 1
     cassandra_port: int = 9042
-    cassandra_local_dc: str = "datacenter1"
-    keyspace_prefix: str = "fg_"
-    replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    cassandra_storage_port: int = 7000
+    cassandra_jmx_port: int = 7199
+    kafka_heap: str = "1g"
+    cassandra_heap: str = "1g"
+    java_home: Path | None = None  # None: found on the machine (a JDK 17 or 11)
+
+    @field_validator("kafka_heap", "cassandra_heap")
+    @classmethod
+    def _heap(cls, value: str) -> str:
+        if not HEAP.match(value.strip()):
+            raise ValueError(f"{value!r} is not a JVM heap size such as 1g or 768m")
+        return value.strip()
 
     @property
-    def cassandra_contact_points(self) -> list[str]:
-        return [h.strip() for h in self.cassandra_hosts.split(",") if h.strip()]
+    def controller_port(self) -> int:
+        """Kafka's KRaft controller port: set, or the broker port + 1."""
+        return self.kafka_controller_port or self.kafka_port + 1
+
+
+# Every environment variable fleetgraph reads, and where it lands in the tree.
+ENVIRONMENT: dict[str, tuple[str, ...]] = {
+    "FLEETGRAPH_DATA_DIR": ("data_dir",),
+    "FLEETGRAPH_STORE": ("store", "kind"),
+    "FLEETGRAPH_SQLITE_FILE": ("store", "embedded", "sqlite_file"),
+    "FLEETGRAPH_CASSANDRA_HOSTS": ("store", "cassandra", "hosts"),
+    "FLEETGRAPH_CASSANDRA_PORT": ("store", "cassandra", "port"),
+    "FLEETGRAPH_CASSANDRA_LOCAL_DC": ("store", "cassandra", "local_dc"),
+    "FLEETGRAPH_KEYSPACE_PREFIX": ("store", "cassandra", "keyspace_prefix"),
+    "FLEETGRAPH_REPLICATION": ("store", "cassandra", "replication"),
+    "FLEETGRAPH_KAFKA_BOOTSTRAP": ("kafka", "bootstrap"),
+    "FLEETGRAPH_TOPIC_PREFIX": ("kafka", "topic_prefix"),
+    "FLEETGRAPH_CONSUMER_GROUP": ("kafka", "consumer_group"),
+    "FLEETGRAPH_DEDUP_WINDOW_S": ("ingest", "dedup_window_s"),
+    "FLEETGRAPH_BATCH_SIZE": ("ingest", "batch_size"),
+    "FLEETGRAPH_STORE_RETRY_MAX_BACKOFF_S": ("ingest", "store_retry_max_backoff_s"),
+    "FLEETGRAPH_STORE_OUTAGE_DEADLINE_S": ("ingest", "store_outage_deadline_s"),
+    "FLEETGRAPH_HOST": ("server", "host"),
+    "FLEETGRAPH_PORT": ("server", "port"),
+    "FLEETGRAPH_SERVE_WORKERS": ("server", "workers"),
+    "FLEETGRAPH_MODE": ("server", "mode"),
+    "FLEETGRAPH_API_TOKENS": ("server", "api_tokens"),  # JSON: {"token": "role"}
+    "FLEETGRAPH_QUERY_TIMEOUT_S": ("server", "query_timeout_s"),
+    "FLEETGRAPH_STACK_HOME": ("stack", "home"),
+    "FLEETGRAPH_KAFKA_PORT": ("stack", "kafka_port"),
+    "FLEETGRAPH_KAFKA_CONTROLLER_PORT": ("stack", "kafka_controller_port"),
+    "FLEETGRAPH_CASSANDRA_STORAGE_PORT": ("stack", "cassandra_storage_port"),
+    "FLEETGRAPH_CASSANDRA_JMX_PORT": ("stack", "cassandra_jmx_port"),
+    "FLEETGRAPH_KAFKA_HEAP": ("stack", "kafka_heap"),
+    "FLEETGRAPH_CASSANDRA_HEAP": ("stack", "cassandra_heap"),
+    "FLEETGRAPH_JAVA_HOME": ("stack", "java_home"),
+}
+JSON_VALUED = frozenset({"FLEETGRAPH_API_TOKENS"})
+
+
+class FleetgraphEnvironment(PydanticBaseSettingsSource):
+    """The tree's values from the environment, by :data:`ENVIRONMENT` (names are
+    case-insensitive; empty values count as unset)."""
+
+    def __init__(self, settings_cls: type[BaseSettings],
+                 environ: dict[str, str] | None = None) -> None:
+        super().__init__(settings_cls)
+        source = os.environ if environ is None else environ
+        self.environ = {k.upper(): v for k, v in source.items()}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # the whole tree is built in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        tree: dict[str, Any] = {}
+        for name, path in ENVIRONMENT.items():
+            raw = self.environ.get(name, "").strip()
+            if not raw:
+                continue
+            node = tree
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+            node[path[-1]] = _json(name, raw) if name in JSON_VALUED else raw
+        return tree
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, BaseModel):
+            value = value.model_dump()
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "api_tokens":
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _json(name: str, raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{name} is not JSON ({e.msg} at character {e.pos}): {raw[:80]!r}") from e
+
+
+class Settings(BaseSettings):
+    """Where fleetgraph keeps its data and how it reaches its servers."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    data_dir: Path = Path(".fleetgraph")
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    stack: StackSettings = Field(default_factory=StackSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, FleetgraphEnvironment(settings_cls)
+
+    @model_validator(mode="after")
+    def _one_value_each(self) -> Settings:
+        """The embedded store's directory is the data directory, and Cassandra's
+        native port is the one the stack serves."""
+        self.store.embedded.data_dir = self.data_dir
+        self.stack.cassandra_port = self.store.cassandra.port
+        return self
+
+    def updated(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` merged in, section by section and validated:
+        ``settings.updated(kafka={"topic_prefix": "t."}, ingest={"batch_size": 10})``.
+        Reads no environment."""
+        merged = _merge(self.model_dump(), changes)
+        return type(self).model_validate(merged)
 
     @property
     def sqlite_path(self) -> Path:
-        return self.sqlite_file or self.data_dir / "graph.sqlite"
+        return self.store.embedded.sqlite_path
 
     @property
     def events_path(self) -> Path:

@@ -55,8 +55,8 @@ def store_pipeline(settings: Settings, store: SQLiteGraphStore,
     topology = Topology().load(store.side_input_facts(TOPOLOGY))
     return Pipeline(
         FLEET, load_event_codec(), StoreSink(store), dead_letters, topology=topology,
-        dedup=DedupBuffer(int(settings.dedup_window_s * 1_000_000)),
-        batch_size=settings.batch_size,
+        dedup=DedupBuffer(int(settings.ingest.dedup_window_s * 1_000_000)),
+        batch_size=settings.ingest.batch_size,
     )
 
 

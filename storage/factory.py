@@ -13,7 +13,7 @@ STORES = ("embedded", "cassandra")
 
 
 def open_store(settings: Settings, kind: str | None = None, db: Path | None = None) -> GraphStore:
-    kind = kind or settings.store
+    kind = kind or settings.store.kind
     if kind == "embedded":
         from fleetgraph.storage.embedded import SQLiteGraphStore
 

@@ -25,13 +25,13 @@ def run(settings: Settings, sqlite_path: Path, cases: list[queries.QueryCase], n
     with stack.keyspaces(own, clock_us=now_us) as store:
         embedded = SQLiteGraphStore(FLEET, sqlite_path)
         click.echo(f"[{label}] copying the embedded store into Cassandra "
-                   f"({own.keyspace_prefix}*) ...", err=True)
-        loader = BulkLoader(store.session, FLEET, own.keyspace_prefix, now_us)
+                   f"({own.store.cassandra.keyspace_prefix}*) ...", err=True)
+        loader = BulkLoader(store.session, FLEET, own.store.cassandra.keyspace_prefix, now_us)
         load = loader.load(upserts_from_dump(FLEET, embedded.dump()))
         embedded.close()
         click.echo(f"[{label}] {load.statements:,} statements in {load.seconds:.0f} s; "
                    f"querying Cassandra ...", err=True)
         measured = queries.measure(store, cases, None, now_us, repeats, baseline=False,
                                    budget_s=budget_s)
-    return {"load": load.as_dict(), "keyspace_prefix": own.keyspace_prefix,
+    return {"load": load.as_dict(), "keyspace_prefix": own.store.cassandra.keyspace_prefix,
             "queries": measured}

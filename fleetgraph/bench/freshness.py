@@ -107,8 +107,8 @@ async def drive(settings: Settings, url: str, background: list[tuple[str, bytes]
     from aiokafka import AIOKafkaProducer
 
     codec = load_event_codec()
-    names = TopicNames(settings.topic_prefix)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
+    names = TopicNames(settings.kafka.topic_prefix)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka.bootstrap, acks="all",
                                 linger_ms=5)
     await producer.start()
     try:
@@ -159,21 +159,21 @@ def wait_for_server(url: str, server: Child, timeout_s: float = 90.0) -> None:
 def run_window(settings: Settings, window_s: float, background: list[tuple[str, bytes]],
                rate: float, duration_s: float, probe_every_s: float, work: Path
                ) -> dict[str, Any]:
-    own = settings.model_copy(update={
-        "topic_prefix": f"{settings.topic_prefix}w{window_s:g}.".replace(".", "-", 1),
-        "consumer_group": f"{settings.consumer_group}-w{window_s:g}",
-        "dedup_window_s": window_s})
-    ensure_topics(own.kafka_bootstrap, TopicNames(own.topic_prefix), FLEET, PARTITIONS)
-    env = {"FLEETGRAPH_KEYSPACE_PREFIX": own.keyspace_prefix,
-           "FLEETGRAPH_CASSANDRA_HOSTS": own.cassandra_hosts,
-           "FLEETGRAPH_CASSANDRA_PORT": str(own.cassandra_port),
+    own = settings.updated(
+        kafka={"topic_prefix": f"{settings.kafka.topic_prefix}w{window_s:g}.".replace(".", "-", 1),
+               "consumer_group": f"{settings.kafka.consumer_group}-w{window_s:g}"},
+        ingest={"dedup_window_s": window_s})
+    ensure_topics(own.kafka.bootstrap, TopicNames(own.kafka.topic_prefix), FLEET, PARTITIONS)
+    env = {"FLEETGRAPH_KEYSPACE_PREFIX": own.store.cassandra.keyspace_prefix,
+           "FLEETGRAPH_CASSANDRA_HOSTS": own.store.cassandra.hosts,
+           "FLEETGRAPH_CASSANDRA_PORT": str(own.store.cassandra.port),
            "FLEETGRAPH_STORE": "cassandra"}
     port = free_port()
     server = Child(["-c", "from fleetgraph.cli.main import main; main()", "serve", "--store",
                     "cassandra", "--port", str(port)], env=env, log=work / f"server-{port}.log")
     worker = Child(["-m", "fleetgraph.ingest.kafka.worker", "--store", "cassandra",
-                    "--bootstrap", own.kafka_bootstrap, "--topic-prefix", own.topic_prefix,
-                    "--group", own.consumer_group, "--dedup-window", str(window_s),
+                    "--bootstrap", own.kafka.bootstrap, "--topic-prefix", own.kafka.topic_prefix,
+                    "--group", own.kafka.consumer_group, "--dedup-window", str(window_s),
                     "--data-dir", str(work), "--partitions", str(PARTITIONS),
                     "--loglevel", "info"], env=env, log=work / f"worker-{port}.log")
     try:
@@ -196,7 +196,7 @@ def run(settings: Settings, windows: list[float], end_us: int, *, rate: float = 
         duration_s: float = 60.0, probe_every_s: float = 0.25) -> dict[str, Any]:
     own = stack.private(settings, "fresh")
     background = fleet_messages(8, 24.0, end_us)
-    results: dict[str, Any] = {"keyspace_prefix": own.keyspace_prefix, "runs": []}
+    results: dict[str, Any] = {"keyspace_prefix": own.store.cassandra.keyspace_prefix, "runs": []}
     with tempfile.TemporaryDirectory() as tmp, stack.keyspaces(own):
         for window in windows:
             click.echo(f"[freshness] dedup window {window:g} s: worker, server, "

@@ -79,10 +79,11 @@ def profile_worker(sites: int, hours: float, limit: int) -> str:
         try:
             child = Child(["-c", PROFILED_WORKER, str(work / "worker.prof"),
                            "--store", "cassandra",
-                           "--topic-prefix", settings.topic_prefix,
-                           "--group", settings.consumer_group, "--data-dir", str(work),
+                           "--topic-prefix", settings.kafka.topic_prefix,
+                           "--group", settings.kafka.consumer_group, "--data-dir", str(work),
                            "--exit-when-idle", "8", "--loglevel", "warning"],
-                          env={"FLEETGRAPH_KEYSPACE_PREFIX": settings.keyspace_prefix},
+                          env={"FLEETGRAPH_KEYSPACE_PREFIX":
+                               settings.store.cassandra.keyspace_prefix},
                           log=work / "worker.log")
             child.wait(1800)
         finally:

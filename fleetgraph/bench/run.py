@@ -158,7 +158,7 @@ def run(profile: str | Options, out: Path) -> dict[str, Any]:
 
 def _stack_parts(results: dict[str, Any], options: Options, now_us: int) -> None:
     _part(results, "stack_ingest", lambda: stack_ingest.run(options.settings, 8, 8.0, now_us))
-    windows = list(options.windows or (options.settings.dedup_window_s, 1.0))
+    windows = list(options.windows or (options.settings.ingest.dedup_window_s, 1.0))
     _part(results, "freshness", lambda: freshness.run(options.settings, windows, now_us))
     _part(results, "steady_memory", lambda: steady_memory.run(options.settings, 500.0, 30.0))
 

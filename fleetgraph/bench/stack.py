@@ -25,15 +25,16 @@ def require_stack(settings: Settings) -> dict[str, str]:
     """What answers at the settings' Kafka and Cassandra; StackDown if either is silent."""
     from fleetgraph.infra.stack import cassandra_answers, kafka_answers
 
-    kafka_port = int(settings.kafka_bootstrap.rsplit(":", 1)[1])
+    kafka_port = int(settings.kafka.bootstrap.rsplit(":", 1)[1])
     found = {"kafka": kafka_answers(kafka_port),
-             "cassandra": cassandra_answers(settings.cassandra_port)}
+             "cassandra": cassandra_answers(settings.store.cassandra.port)}
     silent = [name for name, answer in found.items() if not answer]
     if silent:
         raise StackDown(
-            f"{' and '.join(silent)} not answering ({settings.kafka_bootstrap}, "
-            f"{settings.cassandra_hosts}:{settings.cassandra_port}): the full profile needs "
-            f"the local stack; run `fleetgraph stack up`, or pass --quick or --skip-stack")
+            f"{' and '.join(silent)} not answering ({settings.kafka.bootstrap}, "
+            f"{settings.store.cassandra.hosts}:{settings.store.cassandra.port}): the full "
+            "profile needs the local stack; run `fleetgraph stack up`, or pass --quick or "
+            "--skip-stack")
     return found
 
 
@@ -41,14 +42,13 @@ def private(settings: Settings, tag: str) -> Settings:
     """The settings with random topic, consumer group and keyspace prefixes."""
     token = uuid.uuid4().hex[:8]
     prefix = f"bench-{tag}-{token}."
-    return settings.model_copy(update={
-        "topic_prefix": prefix, "consumer_group": f"{prefix}ingest",
-        "keyspace_prefix": f"b{token}_"})
+    return settings.updated(kafka={"topic_prefix": prefix, "consumer_group": f"{prefix}ingest"},
+                            store={"cassandra": {"keyspace_prefix": f"b{token}_"}})
 
 
 @contextmanager
 def keyspaces(settings: Settings, clock_us: int | None = None) -> Iterator[Any]:
-    """A CassandraGraphStore on fresh keyspaces of ``settings.keyspace_prefix``,
+    """A CassandraGraphStore on fresh keyspaces of ``settings.store.cassandra.keyspace_prefix``,
     dropped on the way out."""
     from fleetgraph.storage.cassandra import CassandraGraphStore
 
@@ -64,10 +64,10 @@ def keyspaces(settings: Settings, clock_us: int | None = None) -> Iterator[Any]:
 
 
 def delete_topics(settings: Settings) -> None:
-    """The source, graph, dead-letter and changelog topics of ``settings.topic_prefix``."""
+    """The source, graph, dead-letter and changelog topics of ``settings.kafka.topic_prefix``."""
     from fleetgraph.ingest.kafka.topics import TopicNames
     from fleetgraph.ingest.kafka.topics import delete_topics as delete
 
-    names = TopicNames(settings.topic_prefix)
-    asyncio.run(delete(settings.kafka_bootstrap,
-                       [*names.all(FLEET), f"{settings.consumer_group}-dedup-changelog"]))
+    names = TopicNames(settings.kafka.topic_prefix)
+    asyncio.run(delete(settings.kafka.bootstrap,
+                       [*names.all(FLEET), f"{settings.kafka.consumer_group}-dedup-changelog"]))

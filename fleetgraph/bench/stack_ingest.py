@@ -62,13 +62,14 @@ def parse_report(text: str) -> dict[str, Any]:
 def run_worker(settings: Settings, work: Path, idle_s: float = 8.0,
                timeout_s: float = 1800.0) -> dict[str, Any]:
     """One worker draining the settings' topics into Cassandra; its report and peak RSS."""
-    env = {"FLEETGRAPH_KEYSPACE_PREFIX": settings.keyspace_prefix,
-           "FLEETGRAPH_CASSANDRA_HOSTS": settings.cassandra_hosts,
-           "FLEETGRAPH_CASSANDRA_PORT": str(settings.cassandra_port)}
+    env = {"FLEETGRAPH_KEYSPACE_PREFIX": settings.store.cassandra.keyspace_prefix,
+           "FLEETGRAPH_CASSANDRA_HOSTS": settings.store.cassandra.hosts,
+           "FLEETGRAPH_CASSANDRA_PORT": str(settings.store.cassandra.port)}
     child = Child(["-m", "fleetgraph.ingest.kafka.worker", "--store", "cassandra",
-                   "--bootstrap", settings.kafka_bootstrap,
-                   "--topic-prefix", settings.topic_prefix, "--group", settings.consumer_group,
-                   "--dedup-window", str(settings.dedup_window_s), "--data-dir", str(work),
+                   "--bootstrap", settings.kafka.bootstrap,
+                   "--topic-prefix", settings.kafka.topic_prefix,
+                   "--group", settings.kafka.consumer_group,
+                   "--dedup-window", str(settings.ingest.dedup_window_s), "--data-dir", str(work),
                    "--partitions", str(PARTITIONS), "--exit-when-idle", str(idle_s),
                    "--loglevel", "warning"], env=env, log=work / "worker.log")
     code = child.wait(timeout_s)
@@ -89,7 +90,7 @@ def baseline(messages: list[tuple[str, bytes]], store: Any, settings: Settings,
     run_embedded(pipeline, lambda: [Message(t, p, f"bench:{i}")
                                     for i, (t, p) in enumerate(messages)])
     sqlite.close()
-    loader = BulkLoader(store.session, FLEET, settings.keyspace_prefix, end_us)
+    loader = BulkLoader(store.session, FLEET, settings.store.cassandra.keyspace_prefix, end_us)
     load = loader.load(flatten(sink.batches))
     return {**load.as_dict(), "events_per_s": round(len(messages) / load.seconds)}
 
@@ -97,13 +98,13 @@ def baseline(messages: list[tuple[str, bytes]], store: Any, settings: Settings,
 def run(settings: Settings, sites: int, hours: float, end_us: int) -> dict[str, Any]:
     """Worker on a stream and on one ten times longer; the driver baseline on the longer."""
     own = stack.private(settings, "ingest")
-    result: dict[str, Any] = {"dedup_window_s": own.dedup_window_s, "partitions": PARTITIONS,
-                              "keyspace_prefix": own.keyspace_prefix}
+    result: dict[str, Any] = {"dedup_window_s": own.ingest.dedup_window_s, "partitions": PARTITIONS,
+                              "keyspace_prefix": own.store.cassandra.keyspace_prefix}
     with tempfile.TemporaryDirectory() as tmp, stack.keyspaces(own) as store:
         work = Path(tmp)
         for name, length in (("short", hours), ("long", hours * 10)):
-            topics = own.model_copy(update={"topic_prefix": f"{own.topic_prefix}{name}.",
-                                            "consumer_group": f"{own.consumer_group}-{name}"})
+            topics = own.model_copy(update={"topic_prefix": f"{own.kafka.topic_prefix}{name}.",
+                                            "consumer_group": f"{own.kafka.consumer_group}-{name}"})
             from fleetgraph.ingest.kafka.producer import publish_messages
 
             messages = fleet_messages(sites, length, end_us)

@@ -27,12 +27,12 @@ def run(settings: Settings, rate: float, seconds: float) -> dict[str, Any]:
     hours = max(24.0, rate * seconds * 10 / (8 * 310) * 1.2)  # ~310 messages per site-hour
     background = fleet_messages(8, hours, end_us)
     own = stack.private(settings, "steady")
-    result: dict[str, Any] = {"rate": rate, "dedup_window_s": own.dedup_window_s}
+    result: dict[str, Any] = {"rate": rate, "dedup_window_s": own.ingest.dedup_window_s}
     with tempfile.TemporaryDirectory() as tmp, stack.keyspaces(own):
         for name, duration in (("short", seconds), ("long", seconds * 10)):
-            topics = own.model_copy(update={"topic_prefix": f"{own.topic_prefix}{name}.",
-                                            "consumer_group": f"{own.consumer_group}-{name}"})
-            result[name] = freshness.run_window(topics, own.dedup_window_s, background, rate,
+            topics = own.model_copy(update={"topic_prefix": f"{own.kafka.topic_prefix}{name}.",
+                                            "consumer_group": f"{own.kafka.consumer_group}-{name}"})
+            result[name] = freshness.run_window(topics, own.ingest.dedup_window_s, background, rate,
                                                 duration, 0.25, Path(tmp))
     result["worker_rss_growth"] = round(result["long"]["worker_peak_rss_mib"]
                                         / result["short"]["worker_peak_rss_mib"] - 1, 3)

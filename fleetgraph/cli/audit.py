@@ -79,7 +79,7 @@ def export(ctx: click.Context, subject: str, start: str | None, end: str | None,
            store_kind: str | None, db: Path | None) -> None:
     """Write the audit bundle of a dataset, artifact, model, job or site over a window."""
     settings = _settings(ctx)
-    kind = store_kind or settings.store
+    kind = store_kind or settings.store.kind
     question = AuditQuestion(subject, _instant(start, "--from"), _instant(end, "--to"),
                              tuple(allowed) if allowed else None, depth)
     with open_store(settings, kind, _store_path(settings, kind, db)) as store:
@@ -106,7 +106,7 @@ def verify(ctx: click.Context, file: Path, logs: tuple[Path, ...], store_kind: s
     """Check a bundle's digest, its records and answer against the store, and its source
     events against the event logs; exit 1 when anything no longer matches."""
     settings = _settings(ctx)
-    kind = store_kind or settings.store
+    kind = store_kind or settings.store.kind
     try:
         bundle = json.loads(file.read_bytes())
     except (ValueError, UnicodeDecodeError) as exc:

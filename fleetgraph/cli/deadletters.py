@@ -39,10 +39,10 @@ def _letters(settings: Settings, file: Path | None,
     from fleetgraph.ingest.kafka.deadletters import fetch_letters
     from fleetgraph.ingest.kafka.topics import TopicNames
 
-    names = TopicNames(settings.topic_prefix)
-    items, done = asyncio.run(fetch_letters(settings.kafka_bootstrap, names))
+    names = TopicNames(settings.kafka.topic_prefix)
+    items, done = asyncio.run(fetch_letters(settings.kafka.bootstrap, names))
     replayed = frozenset(i for i, item in enumerate(items) if item.position in done)
-    where = f"{names.deadletter} on {settings.kafka_bootstrap}"
+    where = f"{names.deadletter} on {settings.kafka.bootstrap}"
     return [item.letter for item in items], where, replayed, [item.position for item in items]
 
 
@@ -105,8 +105,8 @@ def replay(ctx: click.Context, file: Path | None, kafka: bool, reason: str | Non
         from fleetgraph.ingest.kafka.deadletters import replay_on_kafka
         from fleetgraph.ingest.kafka.topics import TopicNames
 
-        names = TopicNames(settings.topic_prefix)
-        report = asyncio.run(replay_on_kafka(settings.kafka_bootstrap, names,
+        names = TopicNames(settings.kafka.topic_prefix)
+        report = asyncio.run(replay_on_kafka(settings.kafka.bootstrap, names,
                                              load_event_codec(), reason))
         for line in report.lines(names):
             click.echo(line)

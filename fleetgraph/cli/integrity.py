@@ -64,7 +64,7 @@ def integrity(ctx: click.Context, store_kind: str | None, db: Path | None,
     with the events that caused them. A full scan of the store, a page at a time."""
     settings = ctx.find_object(Settings)
     assert settings is not None
-    kind, path = store_kind or settings.store, db or settings.sqlite_path
+    kind, path = store_kind or settings.store.kind, db or settings.sqlite_path
     if kind == "embedded" and not path.exists():
         raise click.ClickException(f"no store at {path}: run `fleetgraph ingest` first")
     started = time.perf_counter()

@@ -103,8 +103,8 @@ def simulate(ctx: click.Context, sites: int, hours: float, seed: int, malformed_
                                   malformed_rate=malformed_rate)
         stream = ((str(t), p) for t, p, _ in simulate_messages(config, load_event_codec()))
         count = publish_messages(settings, stream)
-        click.echo(f"published {count:,} messages to {settings.kafka_bootstrap} "
-                   f"(topics {settings.topic_prefix}<source>)")
+        click.echo(f"published {count:,} messages to {settings.kafka.bootstrap} "
+                   f"(topics {settings.kafka.topic_prefix}<source>)")
         return
     path = out or settings.events_path
     count = simulate_to_log(path, sites, hours, seed, malformed_rate)
@@ -132,7 +132,7 @@ def worker(ctx: click.Context, role: str, store_kind: str | None, db: Path | Non
     from fleetgraph.ingest.kafka.worker import run_worker
 
     settings = _settings(ctx)
-    kind = store_kind or settings.store
+    kind = store_kind or settings.store.kind
     report = run_worker(settings, lambda: open_store(settings, kind, db), role=role,
                         partitions=partitions, web_port=web_port,
                         exit_when_idle_s=exit_when_idle)
@@ -207,22 +207,22 @@ def serve(ctx: click.Context, store_kind: str | None, db: Path | None, host: str
     from fleetgraph.serving.app import serve as run_server
 
     settings = _settings(ctx)
-    kind = store_kind or settings.store
+    kind = store_kind or settings.store.kind
     path = db or settings.sqlite_path
     if kind == "embedded" and not path.exists():
         raise click.ClickException(f"no store at {path}: run `fleetgraph ingest` first")
-    processes = workers or settings.serve_workers
+    processes = workers or settings.server.workers
     if processes > 1:  # the worker processes rebuild the settings from the environment
         os.environ.update({
             "FLEETGRAPH_STORE": kind, "FLEETGRAPH_SQLITE_FILE": str(path.resolve()),
             "FLEETGRAPH_DATA_DIR": str(settings.data_dir.resolve()),
         })
-        resolved = settings.model_copy(update={"host": host or settings.host,
-                                               "port": port or settings.port})
+        resolved = settings.updated(server={"host": host or settings.server.host,
+                                            "port": port or settings.server.port})
         serve_workers(resolved, processes)
         return
-    run_server(open_store(settings, kind, path), host=host or settings.host,
-               port=port or settings.port, **server_options(settings))
+    run_server(open_store(settings, kind, path), host=host or settings.server.host,
+               port=port or settings.server.port, **server_options(settings))
 
 
 @cli.group()
@@ -254,7 +254,7 @@ def storage_describe(ctx: click.Context, store_kind: str | None, db: Path | None
     their tables, expiry and replication (as cqlsh's DESCRIBE); embedded, the tables with
     their row counts."""
     settings = _settings(ctx)
-    kind = store_kind or settings.store
+    kind = store_kind or settings.store.kind
     if kind == "cassandra":
         from fleetgraph.storage.cassandra.describe import describe_keyspaces
         from fleetgraph.storage.cassandra.session import CassandraConfig
@@ -268,7 +268,7 @@ def storage_describe(ctx: click.Context, store_kind: str | None, db: Path | None
                 click.echo(f"  {info.table:<12} {ttl:<16} {info.comment}")
         click.echo(f"{len(keyspaces)} keyspaces, "
                    f"{sum(len(k.tables) for k in keyspaces)} tables "
-                   f"(prefix {settings.keyspace_prefix!r})")
+                   f"(prefix {settings.store.cassandra.keyspace_prefix!r})")
         return
     path = db or settings.sqlite_path
     if not path.exists():
@@ -309,10 +309,10 @@ def demo(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate
     report = ingest_log(settings, settings.events_path, settings.sqlite_path, fresh=True)
     print_report(report, settings)
     store = SQLiteGraphStore(FLEET, settings.sqlite_path)
-    port = port or settings.port
-    print_examples(store, f"http://{settings.host}:{port}/graphql")
+    port = port or settings.server.port
+    print_examples(store, f"http://{settings.server.host}:{port}/graphql")
     if keep_serving:
-        run_server(store, host=settings.host, port=port, **server_options(settings))
+        run_server(store, host=settings.server.host, port=port, **server_options(settings))
 
 
 @cli.group(invoke_without_command=True)
@@ -367,9 +367,9 @@ def bench_load(ctx: click.Context, url: str | None, clients: int, seconds: float
     from fleetgraph.bench import load
 
     settings = _settings(ctx)
-    url = url or f"http://{settings.host}:{settings.port}/graphql"
-    ops = [t for t, role in settings.api_tokens.items() if role == "ops"]
-    kind, path = store_kind or settings.store, db or settings.sqlite_path
+    url = url or f"http://{settings.server.host}:{settings.server.port}/graphql"
+    ops = [t for t, role in settings.server.api_tokens.items() if role == "ops"]
+    kind, path = store_kind or settings.store.kind, db or settings.sqlite_path
     if kind == "embedded" and not path.exists():
         raise click.ClickException(f"no store at {path} to pick ids from: give --db")
     store = open_store(settings, kind, path)

@@ -18,9 +18,9 @@ def server_options(settings: Settings) -> dict[str, Any]:
     from fleetgraph.serving.guards import Limits
 
     return {
-        "production": settings.mode == "production",
-        "tokens": settings.api_tokens,
-        "limits": Limits(timeout_s=settings.query_timeout_s),
+        "production": settings.server.mode == "production",
+        "tokens": settings.server.api_tokens,
+        "limits": Limits(timeout_s=settings.server.query_timeout_s),
     }
 
 
@@ -40,5 +40,5 @@ def serve_workers(settings: Settings, workers: int) -> None:
     import uvicorn
 
     grace = server_options(settings)["limits"].shutdown_grace_s
-    uvicorn.run(APP_FACTORY, factory=True, workers=workers, host=settings.host,
-                port=settings.port, timeout_graceful_shutdown=grace)
+    uvicorn.run(APP_FACTORY, factory=True, workers=workers, host=settings.server.host,
+                port=settings.server.port, timeout_graceful_shutdown=grace)

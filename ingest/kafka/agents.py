@@ -191,7 +191,7 @@ def add_processing(
         app, name=DEDUP_TABLE, beacon=app.tables.beacon, partitions=partitions,
         help="Buffered graph updates by source partition and record key.",
     ))
-    window_us = int(settings.dedup_window_s * 1_000_000)
+    window_us = int(settings.ingest.dedup_window_s * 1_000_000)
     dedup = MappedDedup(table, window_us, write_behind=True)
     app.sensors.add(PersistBeforeCommit(dedup))
     changelog_before_commit(app, table)
@@ -213,7 +213,7 @@ def add_processing(
     follower = None
     if follow_inventory:
         side_input = InventorySideInput(codec, validator, topology)
-        follower = InventoryFollower(settings.kafka_bootstrap, names.source(Topic.INVENTORY),
+        follower = InventoryFollower(settings.kafka.bootstrap, names.source(Topic.INVENTORY),
                                      partitions, side_input)
         app.task(follower.run)
         ready = follower.ready
@@ -223,7 +223,7 @@ def add_processing(
     for topic in SOURCE_TOPICS:
         _add_source_agent(app, names.source(topic), processors, ready, activity)
 
-    interval = max(0.2, min(1.0, settings.dedup_window_s / 2))
+    interval = max(0.2, min(1.0, settings.ingest.dedup_window_s / 2))
 
     def owned() -> set[int]:
         return owned_partitions(app, table)

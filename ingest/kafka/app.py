@@ -26,7 +26,8 @@ ROLES = ("all", "process", "sink")
 def app_id(settings: Settings, role: str) -> str:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    return settings.consumer_group if role == "all" else f"{settings.consumer_group}-{role}"
+    group = settings.kafka.consumer_group
+    return group if role == "all" else f"{group}-{role}"
 
 
 def broker_urls(bootstrap: str) -> list[str]:
@@ -50,7 +51,7 @@ def create_app(
     datadir = settings.data_dir / "faust" / ident
     datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
     config: dict[str, Any] = {
-        "broker": broker_urls(settings.kafka_bootstrap),
+        "broker": broker_urls(settings.kafka.bootstrap),
         "store": "memory://",  # tables live in memory, rebuilt from their changelog
         "topic_partitions": partitions,
         "topic_replication_factor": 1,
@@ -61,7 +62,7 @@ def create_app(
         "autodiscover": False,
         "web_enabled": web_port is not None,
         "web_port": web_port or 6066,
-        "web_host": settings.host,
+        "web_host": settings.server.host,
         "producer_linger": 0.005,
         "broker_commit_interval": 1.0,
         "broker_max_poll_records": 500,

@@ -56,9 +56,10 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="fleetgraph-bench-"))
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
-    settings = Settings(topic_prefix=prefix, consumer_group=f"{prefix}ingest",
-                        dedup_window_s=args.dedup_window, data_dir=work, store=args.store,
-                        keyspace_prefix=f"b{uuid.uuid4().hex[:6]}_")
+    settings = Settings().updated(
+        data_dir=work, kafka={"topic_prefix": prefix, "consumer_group": f"{prefix}ingest"},
+        ingest={"dedup_window_s": args.dedup_window},
+        store={"kind": args.store, "cassandra": {"keyspace_prefix": f"b{uuid.uuid4().hex[:6]}_"}})
     if args.store == "cassandra":  # keyspaces of its own, dropped at the end
         from fleetgraph.storage.cassandra import init_schema
 
@@ -83,7 +84,7 @@ def main() -> None:
                 cassandra.close()
         if not args.keep_topics:
             names = TopicNames(prefix)
-            asyncio.run(delete_topics(settings.kafka_bootstrap,
+            asyncio.run(delete_topics(settings.kafka.bootstrap,
                                       [*names.all(FLEET), f"{prefix}ingest-dedup-changelog"]))
     print(f"worker: {report.processed}")
     print(f"worker: {report.upserts_stored:,} upserts stored in {report.busy_s or 0:.1f} s: "

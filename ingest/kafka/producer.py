@@ -70,12 +70,12 @@ async def publish(
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=20,
+        bootstrap_servers=settings.kafka.bootstrap, acks="all", linger_ms=20,
         max_batch_size=512 * 1024, max_request_size=4 * 1024 * 1024,
     )
     await producer.start()
     try:
-        return await send_all(producer, TopicNames(settings.topic_prefix),
+        return await send_all(producer, TopicNames(settings.kafka.topic_prefix),
                               codec or load_event_codec(), messages)
     finally:
         await producer.stop()
@@ -92,6 +92,6 @@ def publish_messages(
 
     Blocking (runs its own event loop): call it from plain code, not from a coroutine.
     """
-    ensure_topics(settings.kafka_bootstrap, TopicNames(settings.topic_prefix), FLEET,
+    ensure_topics(settings.kafka.bootstrap, TopicNames(settings.kafka.topic_prefix), FLEET,
                   partitions)
     return asyncio.run(publish(settings, messages))

@@ -61,10 +61,11 @@ def run_sink_worker(settings: Settings, names: TopicNames, registry: Registry,
                     exit_when_idle_s: float | None = None) -> tuple[StoreSide, Activity]:
     """Run until stopped; returns the sink (its writer's counts) and its activity."""
     activity = Activity()
-    dead_letters = DeadLetterProducer(settings.kafka_bootstrap)
+    dead_letters = DeadLetterProducer(settings.kafka.bootstrap)
     side = store_side(settings, names, registry, store_factory, activity,
                       publish=dead_letters.publish, flush=dead_letters.flush,
-                      batch_size=settings.batch_size, retry=StoreRetry.from_settings(settings))
+                      batch_size=settings.ingest.batch_size,
+                      retry=StoreRetry.from_settings(settings))
     asyncio.run(_main(side, activity, dead_letters, exit_when_idle_s))
     return side, activity
 

@@ -45,7 +45,7 @@ POLL_MS = 500
 
 def store_group(settings: Settings) -> str:
     """The sink's consumer group: shared by every worker that stores (roles all, sink)."""
-    return f"{settings.consumer_group}{STORE_GROUP_SUFFIX}"
+    return f"{settings.kafka.consumer_group}{STORE_GROUP_SUFFIX}"
 
 
 def batch_of(fetched: Mapping[Any, Sequence[Any]]) -> tuple[list[KafkaRecord], dict[Any, int]]:
@@ -148,7 +148,7 @@ def create_consumer(settings: Settings, topics: Sequence[str], listener: Assignm
                     *, batch_size: int, max_poll_interval_s: float) -> Any:
     """An aiokafka consumer of ``topics`` in the store group, committing by hand."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        bootstrap_servers=settings.kafka.bootstrap,
         group_id=store_group(settings),
         client_id=f"{store_group(settings)}-consumer",
         enable_auto_commit=False,

@@ -52,8 +52,8 @@ class StoreRetry:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StoreRetry:
-        return cls(max_backoff_s=settings.store_retry_max_backoff_s,
-                   deadline_s=settings.store_outage_deadline_s)
+        return cls(max_backoff_s=settings.ingest.store_retry_max_backoff_s,
+                   deadline_s=settings.ingest.store_outage_deadline_s)
 
     def backoff(self, failures: int) -> float:
         """Seconds to wait after the ``failures``-th failure in a row (1, 2, ...)."""

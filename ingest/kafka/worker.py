@@ -90,8 +90,8 @@ def run_worker(
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    names = TopicNames(settings.topic_prefix)
-    partitions = ensure_topics(settings.kafka_bootstrap, names, registry, partitions)
+    names = TopicNames(settings.kafka.topic_prefix)
+    partitions = ensure_topics(settings.kafka.bootstrap, names, registry, partitions)
     if role == "sink":  # the store side alone: nothing for Faust to run
         _logging(loglevel)
         side, activity = run_sink_worker(settings, names, registry, store_factory,
@@ -100,7 +100,7 @@ def run_worker(
         if side.writer.failure is not None:
             raise side.writer.failure
         return _finish(_report(role, None, side.writer), activity)
-    asyncio.run(commit_start_offsets(settings.kafka_bootstrap, app_id(settings, role),
+    asyncio.run(commit_start_offsets(settings.kafka.bootstrap, app_id(settings, role),
                                      names.sources, partitions))
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -112,7 +112,7 @@ def run_worker(
                                     activity, partitions=partitions)
     if role == "all":
         store = add_store_sink(app, settings, names, registry, store_factory, activity,
-                               batch_size=settings.batch_size,
+                               batch_size=settings.ingest.batch_size,
                                retry=StoreRetry.from_settings(settings))
     writer = store.writer if store is not None else None
     _log_assignments(app, activity)
@@ -206,12 +206,13 @@ def _exit_when_idle(app: Any, worker: Any, activity: Activity, processing: Proce
 
 
 def store_factory_for(settings: Settings, db: Path | None = None) -> Callable[[], GraphStore]:
-    """The store of ``settings.store``: "embedded" (SQLite at ``db`` or
+    """The store of ``settings.store.kind``: "embedded" (SQLite at ``db`` or
     ``settings.sqlite_path``) or "cassandra" (``settings.cassandra_*``); an unknown
     kind is refused here, before the worker starts."""
-    if settings.store not in STORES:
-        raise ConfigError(f"unknown store {settings.store!r}; choose one of {', '.join(STORES)}")
-    return functools.partial(open_store, settings, settings.store, db)
+    if settings.store.kind not in STORES:
+        raise ConfigError(
+            f"unknown store {settings.store.kind!r}; choose one of {', '.join(STORES)}")
+    return functools.partial(open_store, settings, settings.store.kind, db)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -241,16 +242,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    settings = Settings()
-    overrides = {
-        "kafka_bootstrap": args.bootstrap, "topic_prefix": args.topic_prefix,
-        "consumer_group": args.group, "dedup_window_s": args.dedup_window,
-        "data_dir": args.data_dir, "store": args.store,
-    }
-    for name, value in overrides.items():
-        if value is not None:
-            setattr(settings, name, value)
-    return settings
+    def given(**values: object) -> dict[str, object]:
+        return {k: v for k, v in values.items() if v is not None}
+
+    return Settings().updated(
+        kafka=given(bootstrap=args.bootstrap, topic_prefix=args.topic_prefix,
+                    consumer_group=args.group),
+        ingest=given(dedup_window_s=args.dedup_window), store=given(kind=args.store),
+        **given(data_dir=args.data_dir))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

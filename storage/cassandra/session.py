@@ -49,11 +49,11 @@ class CassandraConfig:
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> CassandraConfig:
         config = cls(
-            tuple(settings.cassandra_contact_points),
-            settings.cassandra_port,
-            settings.cassandra_local_dc,
-            settings.keyspace_prefix,
-            settings.replication,
+            tuple(settings.store.cassandra.contact_points),
+            settings.store.cassandra.port,
+            settings.store.cassandra.local_dc,
+            settings.store.cassandra.keyspace_prefix,
+            settings.store.cassandra.replication,
         )
         given = {k: v for k, v in overrides.items() if v is not None}
         if "contact_points" in given:

@@ -23,8 +23,9 @@ def drill(tmp_path: Path) -> Iterator[Drill]:
     workers are stopped and the topics deleted afterwards."""
     bootstrap = _kafka_bootstrap()
     prefix = f"fgdrill-{uuid.uuid4().hex[:8]}."
-    settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix,
-                        consumer_group=f"{prefix}ingest", dedup_window_s=1.0, data_dir=tmp_path)
+    settings = Settings().updated(
+        kafka={"bootstrap": bootstrap, "topic_prefix": prefix, "consumer_group": f"{prefix}ingest"},
+        ingest={"dedup_window_s": 1.0}, data_dir=tmp_path)
     run = Drill(settings, tmp_path)
     try:
         yield run
@@ -32,4 +33,4 @@ def drill(tmp_path: Path) -> Iterator[Drill]:
         run.stop_all()
         if not os.environ.get("FLEETGRAPH_KEEP_DRILL_TOPICS"):  # kept to inspect a failure
             asyncio.run(delete_topics(bootstrap, [*run.names.all(FLEET),
-                                                  f"{settings.consumer_group}-dedup-changelog"]))
+                                                  f"{settings.kafka.consumer_group}-dedup-changelog"]))

@@ -71,16 +71,16 @@ class Drill:
 
     @property
     def names(self) -> TopicNames:
-        return TopicNames(self.settings.topic_prefix)
+        return TopicNames(self.settings.kafka.topic_prefix)
 
     def start_worker(self, *args: str, env: dict[str, str] | None = None
                      ) -> subprocess.Popen[bytes]:
         index = len(self.workers)
         log = self.work / f"worker-{index}.log"
         command = [sys.executable, "-m", "fleetgraph.ingest.kafka.worker", "--role", "all",
-                   "--bootstrap", self.settings.kafka_bootstrap,
-                   "--topic-prefix", self.settings.topic_prefix,
-                   "--group", self.settings.consumer_group, "--dedup-window", "1",
+                   "--bootstrap", self.settings.kafka.bootstrap,
+                   "--topic-prefix", self.settings.kafka.topic_prefix,
+                   "--group", self.settings.kafka.consumer_group, "--dedup-window", "1",
                    "--partitions", str(PARTITIONS),
                    "--data-dir", str(self.work / f"worker-{index}"), "--loglevel", "info",
                    *args]
@@ -134,10 +134,10 @@ class Drill:
 async def _committed(settings: Settings, topics: set[str]) -> int:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka.bootstrap)
     await admin.start()
     try:
-        offsets = await admin.list_consumer_group_offsets(settings.consumer_group)
+        offsets = await admin.list_consumer_group_offsets(settings.kafka.consumer_group)
     finally:
         await admin.close()
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic in topics)

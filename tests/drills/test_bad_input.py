@@ -122,7 +122,7 @@ def test_bad_messages_are_dead_lettered_with_their_reason_and_the_rest_is_stored
     assert len(reference.dead_letters.records) == len(cases)
 
     settings, names = drill.settings, drill.names
-    assert ensure_topics(settings.kafka_bootstrap, names, FLEET, PARTITIONS) == PARTITIONS
+    assert ensure_topics(settings.kafka.bootstrap, names, FLEET, PARTITIONS) == PARTITIONS
     assert publish_messages(settings, [(t, p) for t, p, _ in inventory]) == len(inventory)
     db = tmp_path / "graph.sqlite"
     worker = drill.start_worker("--db", str(db), "--exit-when-idle", "8")
@@ -134,7 +134,7 @@ def test_bad_messages_are_dead_lettered_with_their_reason_and_the_rest_is_stored
     dead: dict[str, set[str]] = defaultdict(set)
     for record in drill.dead_letters():
         dead[record["payload_b64"]].add(record["reason"])
-        assert record["detail"] and record["source"].startswith(settings.topic_prefix)
+        assert record["detail"] and record["source"].startswith(settings.kafka.topic_prefix)
     assert {case: dead.get(b64(p)) for case, (_, p, _) in cases.items()} == {
         case: {reason} for case, reason in expected_reasons.items()}
     assert set(dead) == {b64(p) for _, p, _ in cases.values()}

@@ -94,7 +94,7 @@ def test_cassandra_restarted_mid_ingest_loses_nothing(
         assert total > 3000
 
         settings, names = drill.settings, drill.names
-        assert ensure_topics(settings.kafka_bootstrap, names, FLEET, PARTITIONS) == PARTITIONS
+        assert ensure_topics(settings.kafka.bootstrap, names, FLEET, PARTITIONS) == PARTITIONS
         inventory = [(t, p) for t, p, _ in messages if t == Topic.INVENTORY]
         rest = [(t, p) for t, p, _ in messages if t != Topic.INVENTORY]
         assert publish_messages(settings, inventory) == len(inventory)

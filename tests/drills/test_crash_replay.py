@@ -54,7 +54,7 @@ def test_a_worker_killed_mid_stream_and_restarted_stores_the_uninterrupted_graph
     rng.shuffle(stream)  # out of order, across topics and partitions
 
     settings, names = drill.settings, drill.names
-    assert ensure_topics(settings.kafka_bootstrap, names, FLEET, PARTITIONS) == PARTITIONS
+    assert ensure_topics(settings.kafka.bootstrap, names, FLEET, PARTITIONS) == PARTITIONS
     assert publish_messages(settings, inventory) == len(inventory)
     db = tmp_path / "graph.sqlite"
     first = drill.start_worker("--db", str(db))

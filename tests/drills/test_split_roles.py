@@ -30,7 +30,7 @@ def test_a_process_worker_and_a_sink_worker_store_the_embedded_graph(
     assert sum(d.rows for d in expected.values()) > 1_000
 
     settings = drill.settings
-    assert ensure_topics(settings.kafka_bootstrap, drill.names, FLEET, PARTITIONS) == PARTITIONS
+    assert ensure_topics(settings.kafka.bootstrap, drill.names, FLEET, PARTITIONS) == PARTITIONS
     assert publish_messages(settings, [(t, p) for t, p, _ in messages]) == len(messages)
     db = tmp_path / "graph.sqlite"
 

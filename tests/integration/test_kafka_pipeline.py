@@ -68,20 +68,21 @@ def _kafka_bootstrap() -> str:
 def settings(tmp_path: Path) -> Iterator[Settings]:
     bootstrap = _kafka_bootstrap()
     prefix = f"fgtest-{uuid.uuid4().hex[:10]}."
-    settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix,
-                        consumer_group=f"{prefix}ingest", dedup_window_s=1.0,
-                        data_dir=tmp_path)
+    settings = Settings().updated(
+        kafka={"bootstrap": bootstrap, "topic_prefix": prefix, "consumer_group": f"{prefix}ingest"},
+        ingest={"dedup_window_s": 1.0}, data_dir=tmp_path)
     yield settings
     names = TopicNames(prefix)
     asyncio.run(delete_topics(bootstrap, [*names.all(FLEET),
-                                          f"{settings.consumer_group}-dedup-changelog"]))
+                                          f"{settings.kafka.consumer_group}-dedup-changelog"]))
 
 
 def _start_worker(settings: Settings, db: Path, log: Path, index: int) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "fleetgraph.ingest.kafka.worker", "--role", "all",
             "--db", str(db),
-            "--bootstrap", settings.kafka_bootstrap, "--topic-prefix", settings.topic_prefix,
-            "--group", settings.consumer_group, "--dedup-window", str(settings.dedup_window_s),
+            "--bootstrap", settings.kafka.bootstrap, "--topic-prefix", settings.kafka.topic_prefix,
+            "--group", settings.kafka.consumer_group,
+            "--dedup-window", str(settings.ingest.dedup_window_s),
             "--data-dir", str(settings.data_dir / f"worker-{index}"), "--loglevel", "info"]
     with log.open("wb") as out:
         return subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -117,8 +118,8 @@ async def _read_dead_letters(settings: Settings) -> list[dict[str, Any]]:
     """Every record on the dead-letter topic, up to its end offsets now."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    topic = TopicNames(settings.topic_prefix).deadletter
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+    topic = TopicNames(settings.kafka.topic_prefix).deadletter
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka.bootstrap, group_id=None,
                                 auto_offset_reset="earliest")
     await consumer.start()
     records: list[dict[str, Any]] = []
@@ -164,8 +165,8 @@ def test_two_workers_split_the_partitions_and_store_the_embedded_graph(
     expected_dead = Counter((r["reason"], r["payload_b64"]) for r in embedded.dead_letters.records)
     assert sum(len(rows) for rows in expected.values()) > 1000 and expected_dead
 
-    names = TopicNames(settings.topic_prefix)
-    assert ensure_topics(settings.kafka_bootstrap, names, FLEET, PARTITIONS) == PARTITIONS
+    names = TopicNames(settings.kafka.topic_prefix)
+    assert ensure_topics(settings.kafka.bootstrap, names, FLEET, PARTITIONS) == PARTITIONS
     # the side input first: workers read all of the inventory before processing
     inventory = [(t, p) for t, p, _ in messages if t == "inventory"]
     assert publish_messages(settings, inventory) == len(inventory)
@@ -198,8 +199,8 @@ def test_two_workers_split_the_partitions_and_store_the_embedded_graph(
                 break
             time.sleep(2)
         assert found == set(expected_dead)
-        assert all(re.fullmatch(rf"{re.escape(settings.topic_prefix)}\w+/\d+/\d+", r["source"])
-                   for r in dead)
+        prefix = re.escape(settings.kafka.topic_prefix)
+        assert all(re.fullmatch(rf"{prefix}\w+/\d+/\d+", r["source"]) for r in dead)
     finally:
         codes = _stop(workers)
     assert codes == [0, 0], [log.read_text(errors="replace")[-3000:] for log in logs]

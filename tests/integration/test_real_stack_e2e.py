@@ -54,8 +54,9 @@ def test_kafka_faust_cassandra_graphql_answer_like_networkx(
     bootstrap = _kafka_bootstrap()
     store = cassandra_graphs.store(clock=lambda: END_US)
     prefix = f"fge2e-{uuid.uuid4().hex[:8]}."
-    settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix,
-                        consumer_group=f"{prefix}ingest", dedup_window_s=1.0)
+    settings = Settings().updated(
+        kafka={"bootstrap": bootstrap, "topic_prefix": prefix, "consumer_group": f"{prefix}ingest"},
+        ingest={"dedup_window_s": 1.0})
     messages, defects = simulated_messages(replace(CONFIG, end_time_us=END_US))
     try:
         sent = publish_messages(settings, [(m.topic, m.payload) for m in messages])
@@ -67,7 +68,7 @@ def test_kafka_faust_cassandra_graphql_answer_like_networkx(
         worker = subprocess.run(
             [sys.executable, "-m", "fleetgraph.ingest.kafka.worker", "--store", "cassandra",
              "--bootstrap", bootstrap, "--topic-prefix", prefix,
-             "--group", settings.consumer_group, "--dedup-window", "1",
+             "--group", settings.kafka.consumer_group, "--dedup-window", "1",
              "--data-dir", str(tmp_path), "--exit-when-idle", "15", "--loglevel", "warning"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
         assert worker.returncode == 0, worker.stdout[-3000:] + worker.stderr[-3000:]
@@ -97,7 +98,7 @@ def test_kafka_faust_cassandra_graphql_answer_like_networkx(
     finally:
         cassandra_graphs.release(store)
         asyncio.run(delete_topics(bootstrap, [*TopicNames(prefix).all(FLEET),
-                                              f"{settings.consumer_group}-dedup-changelog"]))
+                                              f"{settings.kafka.consumer_group}-dedup-changelog"]))
 
 
 def _decoded(messages: list[Any], defects: dict[str, str]) -> list[tuple[Any, dict[str, Any]]]:

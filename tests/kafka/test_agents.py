@@ -29,7 +29,8 @@ class Published:
 
 
 def _app(tmp_path: Path) -> tuple[Settings, Any]:
-    settings = Settings(topic_prefix="fg.", consumer_group="fg-test", data_dir=tmp_path)
+    settings = Settings().updated(data_dir=tmp_path,
+                                  kafka={"topic_prefix": "fg.", "consumer_group": "fg-test"})
     return settings, create_app(settings, partitions=4)
 
 

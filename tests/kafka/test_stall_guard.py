@@ -57,7 +57,8 @@ class Clock:
 
 
 def test_the_consumer_has_what_the_guard_reads(tmp_path: Path) -> None:
-    app = create_app(Settings(data_dir=tmp_path, topic_prefix="fg."), partitions=4)
+    app = create_app(Settings().updated(data_dir=tmp_path, kafka={"topic_prefix": "fg."}),
+                     partitions=4)
     consumer = app.consumer
     for name in ("_read_offset", "_committed_offset", "_buffered_partitions",
                  "_paused_partitions", "_active_partitions", "_unacked_messages", "flow_active",

@@ -183,6 +183,6 @@ def test_a_batch_the_store_refuses_is_retried_then_dead_lettered() -> None:
 def test_retry_limits_come_from_settings() -> None:
     from fleetgraph.settings import Settings
 
-    retry = StoreRetry.from_settings(Settings(store_retry_max_backoff_s=3.0,
-                                              store_outage_deadline_s=42.0))
+    retry = StoreRetry.from_settings(Settings().updated(
+        ingest={"store_retry_max_backoff_s": 3.0, "store_outage_deadline_s": 42.0}))
     assert (retry.max_backoff_s, retry.deadline_s) == (3.0, 42.0)
