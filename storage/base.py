@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from fleetgraph.core.errors import FleetgraphError
+from fleetgraph.graph_model.intervals import TimeWindow as TimeWindow
 from fleetgraph.graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
 
 
@@ -30,23 +31,6 @@ class StorageUnavailable(StorageError):
 class Direction(Enum):
     OUT = "out"  # from -> to: the adjacency list of the "from" node
     IN = "in"  # to -> from: the mirror list of the "to" node
-
-
-@dataclass(frozen=True, slots=True)
-class TimeWindow:
-    """A half-open window ``[start, end)`` in µs; ``None`` leaves a side open."""
-
-    start: int | None = None
-    end: int | None = None
-
-    def overlaps(self, valid_from: int | None, valid_to: int | None) -> bool:
-        return (self.end is None or valid_from is None or valid_from < self.end) and (
-            self.start is None or valid_to is None or valid_to > self.start
-        )
-
-    @classmethod
-    def at(cls, instant: int) -> TimeWindow:
-        return cls(instant, instant + 1)
 
 
 @dataclass(frozen=True, slots=True)

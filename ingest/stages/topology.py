@@ -17,12 +17,13 @@ topology of the logs ingested before.
 from __future__ import annotations
 
 import json
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from fleetgraph.graph_model.ids import node_type_of
+from fleetgraph.graph_model.intervals import step_index
 
 CONTAINMENT = "in"
 LINK_FACT = "link"
@@ -31,7 +32,12 @@ SITE_FACT = "site"
 
 @dataclass(slots=True)
 class _History:
-    """Values by time; ``at(t)`` is the value of the newest change at or before t."""
+    """Values by time; ``at(t)`` is the value of the newest change at or before t.
+
+    Each value holds over the half-open interval from its time to the next change's
+    (:func:`fleetgraph.graph_model.intervals.step_index`): a link opened at t0 and
+    closed at t1 is open over ``[t0, t1)``, as a validity interval is.
+    """
 
     times: list[int] = field(default_factory=list)  # sorted
     values: list[Any] = field(default_factory=list)  # the value set at each time
@@ -47,10 +53,10 @@ class _History:
 
     def at(self, t: int) -> Any:
         times = self.times
-        if len(times) == 1:  # most links and attributes never change
+        if len(times) == 1:  # most links and attributes never change: one step [times[0], ∞)
             return self.values[0] if times[0] <= t else None
-        i = bisect_right(times, t)
-        return self.values[i - 1] if i else None
+        i = step_index(times, t)
+        return self.values[i] if i >= 0 else None
 
     def latest(self) -> Any:
         return self.values[-1] if self.values else None

@@ -12,16 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from fleetgraph.graph_model.intervals import Interval, cut, hull, none_first, none_last
 from fleetgraph.serving.errors import InvalidArgument, NotFound
-from fleetgraph.serving.queries.intervals import (
-    Interval,
-    cut,
-    hull,
-    interval_of,
-    none_first,
-    none_last,
-    window_interval,
-)
+from fleetgraph.serving.queries.intervals import interval_of
 from fleetgraph.serving.queries.lookup import pick_target, type_of
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
@@ -96,7 +89,7 @@ def _faults(store: GraphStore, component_id: str, window: TimeWindow) -> list[_P
     edges = store.neighbours("had_fault", [component_id], Direction.OUT, window)[component_id]
     if not found and not edges:
         raise NotFound(f"no component {component_id!r} in the graph")
-    query = window_interval(window)
+    query = window.interval
     faults = []
     for edge in edges:
         fault_window = cut(interval_of(edge), query)
@@ -131,7 +124,7 @@ def _hop(store: GraphStore, edge_type: str, paths: list[_Path]) -> list[Step]:
     if not paths:
         return []
     ids = list(dict.fromkeys(p.node_id for p in paths))
-    window = hull(p.window for p in paths)
+    window = TimeWindow.of(hull(p.window for p in paths))
     adjacency = store.neighbours(edge_type, ids, Direction.IN, window)
     far_type = FAR_TYPE.get(edge_type)
     steps: list[Step] = []

@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from fleetgraph.graph_model.intervals import overlaps
 from fleetgraph.graph_model.records import EdgeRecord
 from fleetgraph.graph_model.types import VALID_FROM
 from fleetgraph.serving.errors import InvalidArgument, NotFound
-from fleetgraph.serving.queries.intervals import interval_of, overlaps, window_interval
+from fleetgraph.serving.queries.intervals import interval_of
 from fleetgraph.serving.queries.lookup import type_of
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
@@ -71,7 +72,7 @@ def model_hotness(store: GraphStore, model_id: str, window: TimeWindow) -> list[
         return []
     replicas = store.neighbours("cached_at", artifacts, Direction.OUT, window)
     by_site: dict[str, list[ReplicaEvidence]] = {}
-    query = window_interval(window)
+    query = window.interval
     for artifact_id in artifacts:
         latest: dict[str, EdgeRecord] = {}  # by site: the pair's latest interval
         for edge in replicas[artifact_id]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fleetgraph.graph_model.ids import parse_id
+from fleetgraph.graph_model.intervals import Interval, overlaps
 from fleetgraph.graph_model.records import EdgeRecord
 from fleetgraph.graph_model.types import VALID_FROM, GraphModelError
 from fleetgraph.serving.errors import InvalidArgument
-from fleetgraph.serving.queries.intervals import Interval, interval_of, overlaps
+from fleetgraph.serving.queries.intervals import interval_of
 
 
 def type_of(node_id: str) -> str:

@@ -48,10 +48,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from fleetgraph.graph_model.intervals import none_first, none_last
 from fleetgraph.graph_model.records import EdgeRecord
 from fleetgraph.graph_model.types import VALID_FROM, VALID_TO
 from fleetgraph.serving.errors import InvalidArgument, NotFound
-from fleetgraph.serving.queries.intervals import none_first, none_last, recorded_by
+from fleetgraph.serving.queries.intervals import recorded_by
 from fleetgraph.serving.queries.lineage import job_sites
 from fleetgraph.serving.queries.lookup import type_of
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
