@@ -47,6 +47,11 @@ class CassandraConfig(BaseModel):
     def contact_points(self) -> list[str]:
         return [h.strip() for h in self.hosts.split(",") if h.strip()]
 
+    @property
+    def where(self) -> str:
+        """``host,host:port``, for messages."""
+        return f"{','.join(self.contact_points)}:{self.port}"
+
 
 class StoreConfig(BaseModel):
     """Which backend to open, and each backend's section."""

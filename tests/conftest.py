@@ -61,7 +61,7 @@ class CassandraGraphs:
 
     def store(self, registry: Any = FLEET, **options: Any) -> Any:
         """A store on a clean prefix (new or reused); give it back with ``release``."""
-        from fleetgraph.storage.cassandra import CassandraGraphStore
+        from fleetgraph.storage.cassandra import CassandraConfig, CassandraGraphStore
 
         points, port = self.where()
         default = registry is FLEET and not options
@@ -74,7 +74,7 @@ class CassandraGraphs:
             if default:
                 self.reusable.add(prefix)
         return CassandraGraphStore(
-            registry, contact_points=points, port=port, keyspace_prefix=prefix,
+            registry, CassandraConfig(hosts=",".join(points), port=port, keyspace_prefix=prefix),
             schema=schema, **options,
         )
 
@@ -95,16 +95,14 @@ class CassandraGraphs:
 
     def drop_all(self) -> None:
         """Drop every prefix made in this session, even half-made ones."""
-        from fleetgraph.storage.cassandra import CassandraGraphStore
+        from fleetgraph.storage.cassandra import CassandraConfig, CassandraGraphStore
 
         if self._where is None:
             return
         points, port = self._where
         for prefix, registry in self.created.items():
-            store = CassandraGraphStore(
-                registry, contact_points=points, port=port, keyspace_prefix=prefix,
-                schema="trust",
-            )
+            where = CassandraConfig(hosts=",".join(points), port=port, keyspace_prefix=prefix)
+            store = CassandraGraphStore(registry, where, schema="trust")
             try:
                 store.drop_schema()
             finally:

@@ -53,7 +53,7 @@ def keyspaces(settings: Settings, clock_us: int | None = None) -> Iterator[Any]:
     from fleetgraph.storage.cassandra import CassandraGraphStore
 
     kwargs: dict[str, Any] = {} if clock_us is None else {"clock": lambda: clock_us}
-    store = CassandraGraphStore(FLEET, settings, schema="init", **kwargs)
+    store = CassandraGraphStore(FLEET, settings.store.cassandra, schema="init", **kwargs)
     try:
         yield store
     finally:

@@ -82,7 +82,8 @@ def export(ctx: click.Context, subject: str, start: str | None, end: str | None,
     kind = store_kind or settings.store.kind
     question = AuditQuestion(subject, _instant(start, "--from"), _instant(end, "--to"),
                              tuple(allowed) if allowed else None, depth)
-    with open_store(settings, kind, _store_path(settings, kind, db)) as store:
+    with open_store(settings.store, kind=kind,
+                    sqlite_path=_store_path(settings, kind, db)) as store:
         bundle = export_bundle(store, question, asked_at=now_us(),
                                store_label=store_label(store), max_edges=max_edges)
     path = out or Path(f"audit-{subject.replace(':', '-')}.json")
@@ -114,7 +115,8 @@ def verify(ctx: click.Context, file: Path, logs: tuple[Path, ...], store_kind: s
     if not isinstance(bundle, dict):
         raise NotABundle(f"{file} holds no JSON object")
     archive = list(logs) or [p for p in [settings.events_path] if p.exists()]
-    with open_store(settings, kind, _store_path(settings, kind, db)) as store:
+    with open_store(settings.store, kind=kind,
+                    sqlite_path=_store_path(settings, kind, db)) as store:
         result = verify_bundle(store, bundle, EventLogArchive(archive))
     click.echo(f"digest {'ok' if result.digest_ok else 'MISMATCH'}")
     for mismatch in result.mismatches:

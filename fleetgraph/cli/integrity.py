@@ -69,7 +69,7 @@ def integrity(ctx: click.Context, store_kind: str | None, db: Path | None,
         raise click.ClickException(f"no store at {path}: run `fleetgraph ingest` first")
     started = time.perf_counter()
     counts: Counter[str] = Counter()
-    with open_store(settings, kind, path) as store:
+    with open_store(settings.store, kind=kind, sqlite_path=path) as store:
         for finding in all_findings(store, FLEET, [IntegrityKind(k) for k in kinds]):
             counts[finding.kind.value] += 1
             click.echo(json.dumps(finding_json(finding)) if as_json else finding_text(finding))

@@ -133,8 +133,8 @@ def worker(ctx: click.Context, role: str, store_kind: str | None, db: Path | Non
 
     settings = _settings(ctx)
     kind = store_kind or settings.store.kind
-    report = run_worker(settings, lambda: open_store(settings, kind, db), role=role,
-                        partitions=partitions, web_port=web_port,
+    report = run_worker(settings, lambda: open_store(settings.store, kind=kind, sqlite_path=db),
+                        role=role, partitions=partitions, web_port=web_port,
                         exit_when_idle_s=exit_when_idle)
     click.echo(str(report))
 
@@ -221,8 +221,9 @@ def serve(ctx: click.Context, store_kind: str | None, db: Path | None, host: str
                                             "port": port or settings.server.port})
         serve_workers(resolved, processes)
         return
-    run_server(open_store(settings, kind, path), host=host or settings.server.host,
-               port=port or settings.server.port, **server_options(settings))
+    run_server(open_store(settings.store, kind=kind, sqlite_path=path),
+               host=host or settings.server.host, port=port or settings.server.port,
+               **server_options(settings))
 
 
 @cli.group()
@@ -237,7 +238,7 @@ def storage_init(ctx: click.Context) -> None:
     (idempotent; FLEETGRAPH_CASSANDRA_HOSTS, FLEETGRAPH_KEYSPACE_PREFIX, FLEETGRAPH_REPLICATION)."""
     from fleetgraph.storage.cassandra import init_schema
 
-    ran = init_schema(_settings(ctx))
+    ran = init_schema(_settings(ctx).store.cassandra)
     for statement in ran:
         click.echo(statement)
     click.echo(f"{len(ran)} schema statements ran" if ran else "schema is up to date")
@@ -257,9 +258,8 @@ def storage_describe(ctx: click.Context, store_kind: str | None, db: Path | None
     kind = store_kind or settings.store.kind
     if kind == "cassandra":
         from fleetgraph.storage.cassandra.describe import describe_keyspaces
-        from fleetgraph.storage.cassandra.session import CassandraConfig
 
-        keyspaces = describe_keyspaces(CassandraConfig.from_settings(settings))
+        keyspaces = describe_keyspaces(settings.store.cassandra)
         for keyspace in keyspaces:
             click.echo(f"{keyspace.name}  {keyspace.replication.get('class', '?').split('.')[-1]} "
                        f"rf={keyspace.replication.get('replication_factor', '-')}")
@@ -275,7 +275,7 @@ def storage_describe(ctx: click.Context, store_kind: str | None, db: Path | None
         raise click.ClickException(f"no store at {path}: run `fleetgraph ingest` first")
     from fleetgraph.storage.embedded import SQLiteGraphStore
 
-    embedded = open_store(settings, "embedded", path)
+    embedded = open_store(settings.store, kind="embedded", sqlite_path=path)
     assert isinstance(embedded, SQLiteGraphStore)
     with embedded:
         history = {h.name.removeprefix("hist_"): h for h in embedded.history_tables}
@@ -372,7 +372,7 @@ def bench_load(ctx: click.Context, url: str | None, clients: int, seconds: float
     kind, path = store_kind or settings.store.kind, db or settings.sqlite_path
     if kind == "embedded" and not path.exists():
         raise click.ClickException(f"no store at {path} to pick ids from: give --db")
-    store = open_store(settings, kind, path)
+    store = open_store(settings.store, kind=kind, sqlite_path=path)
     try:
         report = load.run(url, store, clients=clients, seconds=seconds,
                           token=token or next(iter(ops), None), max_requests=max_requests)

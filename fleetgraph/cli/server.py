@@ -30,7 +30,7 @@ def app_from_settings() -> Starlette:
     from fleetgraph.serving.app import create_app
 
     settings = Settings()
-    return create_app(open_store(settings), **server_options(settings))
+    return create_app(open_store(settings.store), **server_options(settings))
 
 
 def serve_workers(settings: Settings, workers: int) -> None:

@@ -212,7 +212,7 @@ def store_factory_for(settings: Settings, db: Path | None = None) -> Callable[[]
     if settings.store.kind not in STORES:
         raise ConfigError(
             f"unknown store {settings.store.kind!r}; choose one of {', '.join(STORES)}")
-    return functools.partial(open_store, settings, settings.store.kind, db)
+    return functools.partial(open_store, settings.store, sqlite_path=db)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fleetgraph.storage.cassandra.session import CassandraConfig, connect, driver_errors
+from fleetgraph.storage.cassandra.session import connect, driver_errors
+from fleetgraph.storage.config import CassandraConfig
 
 
 @dataclass(frozen=True, slots=True)

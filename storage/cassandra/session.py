@@ -1,11 +1,10 @@
-"""The cluster connection, from settings, and the one place driver errors become
+"""The cluster connection, from the store's CassandraConfig, and the one place driver errors become
 StorageError."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
 from typing import Any
 
 from cassandra import ConsistencyLevel, DriverException, ProtocolVersion
@@ -18,8 +17,8 @@ from cassandra.policies import (
 )
 from cassandra.query import tuple_factory
 
-from fleetgraph.settings import Settings
 from fleetgraph.storage.base import StorageError
+from fleetgraph.storage.config import CassandraConfig
 
 DDL_PROFILE = "fleetgraph-ddl"
 REQUEST_TIMEOUT_S = 30.0
@@ -34,35 +33,6 @@ DRIVER_ERRORS: tuple[type[BaseException], ...] = (
     NoHostAvailable,
     ConnectionException,
 )
-
-
-@dataclass(frozen=True)
-class CassandraConfig:
-    """Where the cluster is and how fleetgraph's keyspaces are named and replicated."""
-
-    contact_points: tuple[str, ...] = ("127.0.0.1",)
-    port: int = 9042
-    local_dc: str = "datacenter1"
-    keyspace_prefix: str = "fg_"
-    replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> CassandraConfig:
-        config = cls(
-            tuple(settings.store.cassandra.contact_points),
-            settings.store.cassandra.port,
-            settings.store.cassandra.local_dc,
-            settings.store.cassandra.keyspace_prefix,
-            settings.store.cassandra.replication,
-        )
-        given = {k: v for k, v in overrides.items() if v is not None}
-        if "contact_points" in given:
-            given["contact_points"] = tuple(given["contact_points"])
-        return replace(config, **given)
-
-    @property
-    def where(self) -> str:
-        return f"{','.join(self.contact_points)}:{self.port}"
 
 
 @contextlib.contextmanager

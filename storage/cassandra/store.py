@@ -18,7 +18,6 @@ from cassandra.query import BatchStatement, BatchType, SimpleStatement
 from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
 from fleetgraph.graph_model.types import VALID_FROM, VALID_TO, Registry
-from fleetgraph.settings import Settings
 from fleetgraph.storage.base import (
     Direction,
     GraphStore,
@@ -40,12 +39,12 @@ from fleetgraph.storage.cassandra.schema import (
 )
 from fleetgraph.storage.cassandra.session import (
     DDL_PROFILE,
-    CassandraConfig,
     connect,
     describe,
     driver_errors,
 )
 from fleetgraph.storage.cassandra.writes import Write, plan_edge, plan_history, plan_node
+from fleetgraph.storage.config import CassandraConfig
 from fleetgraph.storage.history import Write as HistoryWrite
 from fleetgraph.storage.history import merge
 
@@ -57,8 +56,9 @@ Job = tuple[Any, tuple[Any, ...] | None]
 
 
 class CassandraGraphStore(GraphStore):
-    """The cluster store. Settings give the contact points, local data centre,
-    keyspace prefix and replication; keyword arguments override them.
+    """The cluster store. Its config gives the contact points, local data centre,
+    keyspace prefix and replication (the defaults when not given; build one with
+    ``CassandraConfig(port=..., keyspace_prefix=...)``).
 
     The schema is made by :meth:`init` (``fleetgraph storage init``), or at
     construction with ``schema="init"``. By default (``"check"``) the constructor
@@ -69,27 +69,15 @@ class CassandraGraphStore(GraphStore):
     def __init__(
         self,
         registry: Registry,
-        settings: Settings | None = None,
+        config: CassandraConfig | None = None,
         *,
-        contact_points: Sequence[str] | None = None,
-        port: int | None = None,
-        local_dc: str | None = None,
-        keyspace_prefix: str | None = None,
-        replication: str | None = None,
         wide_edges: Mapping[str, Wide] | None = None,
         schema: Literal["check", "init", "trust"] = "check",
         concurrency: int = 100,
         clock: Callable[[], int] = wall_clock_us,
     ) -> None:
         self.registry = registry
-        self.config = CassandraConfig.from_settings(
-            settings or Settings(),
-            contact_points=contact_points,
-            port=port,
-            local_dc=local_dc,
-            keyspace_prefix=keyspace_prefix,
-            replication=replication,
-        )
+        self.config = CassandraConfig() if config is None else config
         self._clock = clock
         self._concurrency = concurrency
         prefix = self.config.keyspace_prefix

@@ -38,6 +38,7 @@ from fleetgraph.storage.cassandra.writes import (
     plan_node,
     remaining_ttl,
 )
+from fleetgraph.storage.config import CassandraConfig
 from fleetgraph.storage.embedded import SQLiteGraphStore
 from tests.conftest import CassandraGraphs
 
@@ -163,7 +164,7 @@ def test_migration_plans_only_what_is_missing() -> None:
 
 def test_an_unreachable_cluster_is_a_storage_error() -> None:
     with pytest.raises(StorageError, match="connect failed"):
-        CassandraGraphStore(FLEET, contact_points=["127.0.0.1"], port=1, schema="trust")
+        CassandraGraphStore(FLEET, CassandraConfig(port=1), schema="trust")
 
 
 # --- on a server --------------------------------------------------------------
@@ -320,11 +321,10 @@ def test_init_is_idempotent_and_adds_newly_declared_properties(
         grown = dataclasses.replace(registry, nodes=dict(registry.nodes))
         grown.nodes["rack"] = NodeType.declare(
             "rack", [Prop("status", PropKind.STRING), Prop("room", PropKind.STRING)])
-        where = {"contact_points": store.config.contact_points, "port": store.config.port,
-                 "keyspace_prefix": store.config.keyspace_prefix}
+        where = store.config
         with pytest.raises(StorageError, match="fleetgraph storage init"):
-            CassandraGraphStore(grown, **where)
-        grown_store = CassandraGraphStore(grown, schema="init", **where)
+            CassandraGraphStore(grown, where)
+        grown_store = CassandraGraphStore(grown, where, schema="init")
         table = grown_store._node_ns("rack").nodes
         columns = grown_store._cluster.metadata.keyspaces[table.keyspace].tables["nodes"].columns
         assert "p_room" in columns
@@ -333,8 +333,8 @@ def test_init_is_idempotent_and_adds_newly_declared_properties(
             NodeUpsert("rack", "rack:r1", {"room": "b2"}, NOW + 1, prov("e2", NOW + 1))])
         assert grown_store.get_nodes(["rack:r1"])["rack:r1"].props == {"status": "ok", "room": "b2"}
         with pytest.raises(StorageError, match="buckets"):
-            CassandraGraphStore(grown, wide_edges={"cooled_by": Wide(Direction.IN, 4)},
-                                schema="init", **where)
+            CassandraGraphStore(grown, where, wide_edges={"cooled_by": Wide(Direction.IN, 4)},
+                                schema="init")
     finally:
         if grown_store is not None:
             grown_store.close()
