@@ -63,7 +63,7 @@ def main() -> None:
     if args.store == "cassandra":  # keyspaces of its own, dropped at the end
         from fleetgraph.storage.cassandra import init_schema
 
-        init_schema(settings)
+        init_schema(settings.store.cassandra)
     started = time.perf_counter()
     publish_messages(settings, messages, partitions=args.partitions)
     produce_s = time.perf_counter() - started
@@ -77,7 +77,7 @@ def main() -> None:
         if args.store == "cassandra":
             from fleetgraph.storage.cassandra import CassandraGraphStore
 
-            cassandra = CassandraGraphStore(FLEET, settings, schema="trust")
+            cassandra = CassandraGraphStore(FLEET, settings.store.cassandra, schema="trust")
             try:
                 cassandra.drop_schema()
             finally:
