@@ -139,3 +139,24 @@ edge(EdgeType.declare("cached_at", ["artifact", "dataset"], ["site"], [
 ], temporal=True, ttl_seconds=30 * DAY, history_seconds=None,
     doc="A replica at a site, from replication to eviction; expires 30 days after its "
         "last update unless refreshed."))  # history: kept forever (docs/queries.md)
+
+# --- the fleet's vocabulary, derived from the declarations above ------------------
+COMPONENT_TYPES: frozenset[str] = FLEET.edge("had_fault").from_types
+"""The hardware: every node type that can be in fault (site, rack, cdu, power_shelf,
+server, gpu, switch, instrument)."""
+CONTAINMENT_EDGES: tuple[str, ...] = ("in_site", "in_rack", "in_server", "attached_to")
+"""The edges from a component to what holds it (installed in, attached to)."""
+UP_EDGES: dict[str, tuple[str, ...]] = {
+    kind: tuple(e for e in CONTAINMENT_EDGES if kind in FLEET.edge(e).from_types)
+    for kind in sorted(COMPONENT_TYPES)
+    if any(kind in FLEET.edge(e).from_types for e in CONTAINMENT_EDGES)
+}
+"""The containment edges that lead from a component type up to its holders."""
+RACK_EDGE_OF_COMPONENT: dict[str, str] = {
+    to_type: e.name
+    for e in FLEET.edges.values()
+    if "rack" in e.from_types
+    for to_type in sorted(e.to_types & COMPONENT_TYPES)
+}
+"""The edge from a rack to a component it depends on, by the component's type: the
+site it is in, the CDU that cools it, the power shelf that feeds it."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetgraph.core.clock import wall_clock_us
+from fleetgraph.graph_model.fleet import COMPONENT_TYPES
 from fleetgraph.graph_model.ids import node_type_of, parse_id
 from fleetgraph.graph_model.types import DomainError, GraphModelError, Prop, PropKind, Registry
 from fleetgraph.ingest.errors import RejectedEvent
@@ -23,9 +24,7 @@ from fleetgraph.ingest.message import Event
 from fleetgraph.ingest.stages.to_graph import ENERGY
 from fleetgraph.schemas.topics import Topic
 
-HARDWARE = frozenset(
-    {"site", "rack", "cdu", "power_shelf", "server", "gpu", "switch", "instrument"}
-)
+HARDWARE = COMPONENT_TYPES
 HOLDERS = frozenset({"site", "rack", "server"})
 DATA = frozenset({"artifact", "dataset", "model"})
 RELATIONS = {"cooled_by": "cdu", "powered_by": "power_shelf"}

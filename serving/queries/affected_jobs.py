@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from fleetgraph.graph_model.fleet import RACK_EDGE_OF_COMPONENT
 from fleetgraph.graph_model.intervals import Interval, cut, hull, none_first, none_last
 from fleetgraph.serving.errors import InvalidArgument, NotFound
 from fleetgraph.serving.queries.intervals import interval_of
@@ -19,8 +20,6 @@ from fleetgraph.serving.queries.lookup import pick_target, type_of
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 DEFAULT_LIMIT = 10_000
-# the edge from a rack to a component it depends on, by the component's type
-RACK_EDGE_OF_COMPONENT = {"cdu": "cooled_by", "power_shelf": "powered_by", "site": "in_site"}
 # the node type counted at the far end of a hop (in_rack also holds switches)
 FAR_TYPE = {"in_rack": "server", "ran_on": "job"}
 

@@ -61,6 +61,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from fleetgraph.graph_model.fleet import COMPONENT_TYPES, UP_EDGES
 from fleetgraph.graph_model.records import EdgeRecord
 from fleetgraph.serving.errors import InvalidArgument, NotFound
 from fleetgraph.serving.queries.intervals import valid_at
@@ -68,9 +69,6 @@ from fleetgraph.serving.queries.lookup import kind_of, type_of
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 DEFAULT_LIMIT = 10_000
-COMPONENT_TYPES = frozenset(
-    {"site", "rack", "cdu", "power_shelf", "server", "gpu", "switch", "instrument"}
-)
 
 Health = Literal["DOWN", "DEGRADED", "OK"]
 ImpactLevel = Literal["DOWN", "DEGRADED"]
@@ -83,17 +81,6 @@ POWER: DependencyKind = "power"
 NETWORK: DependencyKind = "network"
 CONTAINMENT: DependencyKind = "containment"
 REDUNDANT_KINDS: tuple[DependencyKind, ...] = (COOLING, POWER, NETWORK)
-
-# the edges that lead from a component up to its container(s), by component type
-UP_EDGES: dict[str, tuple[str, ...]] = {
-    "gpu": ("in_server",),
-    "server": ("in_rack",),
-    "rack": ("in_site",),
-    "cdu": ("in_site",),
-    "power_shelf": ("in_site",),
-    "switch": ("in_site", "in_rack"),
-    "instrument": ("attached_to",),
-}
 
 
 # --- answers --------------------------------------------------------------------------

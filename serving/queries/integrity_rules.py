@@ -32,16 +32,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from fleetgraph.graph_model.fleet import COMPONENT_TYPES, CONTAINMENT_EDGES
 from fleetgraph.graph_model.records import EdgeRecord, NodeRecord
 from fleetgraph.graph_model.types import VALID_FROM, VALID_TO
 from fleetgraph.ingest.stages.filter import MODELLED_READINGS
-from fleetgraph.ingest.stages.to_graph import CONTAINER_EDGE, ENERGY
+from fleetgraph.ingest.stages.to_graph import ENERGY
 from fleetgraph.serving.times import to_datetime
 
-COMPONENT_TYPES = frozenset(
-    {"site", "rack", "cdu", "power_shelf", "server", "gpu", "switch", "instrument"}
-)
-CONTAINMENT_EDGES = frozenset({*CONTAINER_EDGE.values(), "attached_to"})
 JOB_EDGES = ("ran_on", "allocated")  # opened by started, closed by the job's end
 TELEMETRY_PROPS = frozenset(
     {"status", *ENERGY, *(m for metrics in MODELLED_READINGS.values() for m in metrics)}
