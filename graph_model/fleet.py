@@ -8,10 +8,11 @@ the declaration (``fleetgraph.graph_model.avro``).
 
 from __future__ import annotations
 
+from fleetgraph.core.units import DAY_US, SECOND_US
 from fleetgraph.graph_model.types import EdgeType, NodeType, Prop, PropKind, Registry
 
 S, I, F, T = PropKind.STRING, PropKind.INT, PropKind.FLOAT, PropKind.TIME  # noqa: E741
-DAY = 24 * 3600
+DAY = DAY_US // SECOND_US  # seconds, for ttl_seconds
 
 FLEET = Registry()
 node = FLEET.add_node

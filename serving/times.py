@@ -5,9 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fleetgraph.core.clock import wall_clock_us
-from fleetgraph.core.units import HOUR_US
-
-__all__ = ["HOUR_US", "now_us", "to_datetime", "to_us"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US = timedelta(microseconds=1)

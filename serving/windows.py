@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from fleetgraph.core.units import HOUR_US
 from fleetgraph.serving.errors import InvalidArgument
-from fleetgraph.serving.times import HOUR_US, to_us
+from fleetgraph.serving.times import to_us
 from fleetgraph.storage.base import TimeWindow
 
 DEFAULT_HOTNESS_SPAN_US = 24 * HOUR_US

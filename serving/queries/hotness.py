@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from fleetgraph.core.units import HOUR_US
 from fleetgraph.graph_model.intervals import overlaps
 from fleetgraph.graph_model.records import EdgeRecord
 from fleetgraph.graph_model.types import VALID_FROM
@@ -21,7 +22,7 @@ from fleetgraph.serving.queries.intervals import interval_of
 from fleetgraph.serving.queries.lookup import type_of
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
-HALF_LIFE_US = 6 * 3600 * 1_000_000
+HALF_LIFE_US = 6 * HOUR_US
 TIER_WEIGHT: dict[int, float] = {0: 1.0, 1: 0.5, 2: 0.1}  # hot, warm, durable
 
 

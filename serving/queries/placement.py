@@ -56,6 +56,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from fleetgraph.core.units import HOUR_US
 from fleetgraph.graph_model.records import NodeRecord
 from fleetgraph.serving.errors import InvalidArgument, NotFound
 from fleetgraph.serving.queries.blast_radius import FleetState, fleet_state
@@ -64,7 +65,7 @@ from fleetgraph.serving.queries.lookup import type_of
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 SITE_PAGE = 5000
-HOTNESS_SPAN_US = 24 * 3600 * 1_000_000
+HOTNESS_SPAN_US = 24 * HOUR_US
 WEIGHTS = {"gpu": 0.35, "health": 0.15, "model": 0.25, "data": 0.15, "energy": 0.10}
 REGION_BONUS = 0.05
 DATA_TYPES = frozenset({"dataset", "artifact"})

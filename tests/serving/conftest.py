@@ -37,12 +37,13 @@ from typing import Any
 import pytest
 from strawberry.types import ExecutionResult
 
+from fleetgraph.core.units import HOUR_US
 from fleetgraph.graph_model import FLEET
 from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance
 from fleetgraph.serving.context import new_context
 from fleetgraph.serving.instrumentation import CountingStore
 from fleetgraph.serving.schema import build_schema
-from fleetgraph.serving.times import HOUR_US, to_us
+from fleetgraph.serving.times import to_us
 from fleetgraph.storage.base import GraphStore
 from fleetgraph.storage.embedded import SQLiteGraphStore
 

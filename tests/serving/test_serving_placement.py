@@ -36,6 +36,7 @@ from typing import Any, cast
 
 import pytest
 
+from fleetgraph.core.units import HOUR_US
 from fleetgraph.graph_model import FLEET
 from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance
 from fleetgraph.serving.errors import InvalidArgument
@@ -49,7 +50,6 @@ from fleetgraph.serving.queries.placement import (
     pick_gpus,
     placement,
 )
-from fleetgraph.serving.times import HOUR_US
 from fleetgraph.storage.base import GraphStore
 from fleetgraph.storage.embedded import SQLiteGraphStore
 
