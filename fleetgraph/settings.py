@@ -25,10 +25,18 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -187,6 +195,23 @@ def _json(name: str, raw: str) -> Any:
         raise ConfigError(f"{name} is not JSON ({e.msg} at character {e.pos}): {raw[:80]!r}") from e
 
 
+def _explained(error: ValidationError, environ: Mapping[str, str]) -> str:
+    """Each problem of ``error`` on one line, by the variable it came from."""
+    names = {path: name for name, path in ENVIRONMENT.items()}
+    lines = []
+    for problem in error.errors():
+        path = tuple(str(key) for key in problem["loc"])
+        message = problem["msg"].removeprefix("Value error, ")
+        name = names.get(path)
+        if name is None or name not in environ:
+            lines.append(f"{'.'.join(path)}: {message}")
+        elif message.startswith(repr(environ[name].strip())):
+            lines.append(f"{name}={message}")
+        else:
+            lines.append(f"{name}={environ[name].strip()!r}: {message}")
+    return "; ".join(lines)
+
+
 class Settings(BaseSettings):
     """Where fleetgraph keeps its data and how it reaches its servers."""
 
@@ -217,6 +242,18 @@ class Settings(BaseSettings):
         self.store.embedded.data_dir = self.data_dir
         self.stack.cassandra_port = self.store.cassandra.port
         return self
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None, **values: Any) -> Settings:
+        """The tree from ``environ`` (the process environment when None), ``values``
+        merged over it as in :meth:`updated`. A bad value is a ConfigError naming its
+        variable: ``FLEETGRAPH_KAFKA_HEAP='2x' is not a JVM heap size such as 1g or 768m``."""
+        source = FleetgraphEnvironment(cls, environ=dict(os.environ if environ is None
+                                                         else environ))
+        try:
+            return cls.model_validate(_merge(source(), values))
+        except ValidationError as exc:
+            raise ConfigError(_explained(exc, source.environ)) from None
 
     def updated(self, **changes: Any) -> Settings:
         """A copy with ``changes`` merged in, section by section and validated:

@@ -13,7 +13,9 @@ configuration, data, logs and pid files, under the stack home:
     <stack home>/run/<server>.pid
 
 The stack home is ``<repo>/.fleetgraph/stack`` unless FLEETGRAPH_STACK_HOME
-says otherwise. ``StackSettings.from_env`` lists the other variables.
+says otherwise. The ports, heaps and JDK are the ``stack`` section of the
+settings tree (:class:`fleetgraph.settings.StackSettings`), which lists the
+other variables.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from fleetgraph.core.errors import ConfigError
+from fleetgraph.settings import Settings, StackSettings
 
 INFRA_DIR = Path(__file__).resolve().parent
 REPO_ROOT = INFRA_DIR.parent
@@ -71,74 +76,59 @@ def _no_report(message: str) -> None:
 # Settings
 
 
-def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise StackError(f"{name}={raw!r} is not a port number") from None
-    if not 0 < value < 65536:
-        raise StackError(f"{name}={value} is not a port number (1-65535)")
-    return value
-
-
 def _heap_bytes(size: str) -> int:
     units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
     return int(size[:-1]) * units[size[-1].lower()] if size[-1].isalpha() else int(size)
 
 
-def _env_heap(env: Mapping[str, str], name: str, default: str) -> str:
-    raw = env.get(name, "").strip() or default
-    if not re.fullmatch(r"[0-9]+[kKmMgG]?", raw):
-        raise StackError(f"{name}={raw!r} is not a JVM heap size such as 1g or 768m")
-    return raw
+PORTS = {  # the stack section's ports and the variables that set them
+    "kafka_port": "FLEETGRAPH_KAFKA_PORT",
+    "kafka_controller_port": "FLEETGRAPH_KAFKA_CONTROLLER_PORT",
+    "cassandra_port": "FLEETGRAPH_CASSANDRA_PORT",
+    "cassandra_storage_port": "FLEETGRAPH_CASSANDRA_STORAGE_PORT",
+    "cassandra_jmx_port": "FLEETGRAPH_CASSANDRA_JMX_PORT",
+}
+
+
+def stack_settings(environ: Mapping[str, str] | None = None) -> StackSettings:
+    """The stack section of the settings tree (:mod:`fleetgraph.settings`), from
+    ``environ`` (the process environment when None); a bad value is a StackError
+    naming its variable."""
+    try:
+        section = Settings.from_environ(environ).stack
+    except ConfigError as exc:
+        raise StackError(str(exc)) from None
+    for field, name in PORTS.items():
+        value = getattr(section, field)
+        if value is not None and not 0 < value < 65536:
+            raise StackError(f"{name}={value} is not a port number (1-65535)")
+    return section
+
+
+def stack_home(settings: StackSettings) -> Path:
+    """The section's home, or ``<repo>/.fleetgraph/stack``; absolute."""
+    home = settings.home.expanduser() if settings.home else REPO_ROOT / ".fleetgraph" / "stack"
+    return home.resolve()
 
 
 @dataclass(frozen=True)
-class StackSettings:
-    """Where the stack lives and which ports and heaps it uses.
+class LocalStack:
+    """The stack section with its home resolved: which ports and heaps the servers
+    use (``settings``) and where each keeps what."""
 
-    ``from_env`` reads: FLEETGRAPH_STACK_HOME, FLEETGRAPH_KAFKA_PORT (9092),
-    FLEETGRAPH_KAFKA_CONTROLLER_PORT (Kafka port + 1), FLEETGRAPH_CASSANDRA_PORT
-    (9042), FLEETGRAPH_CASSANDRA_STORAGE_PORT (7000),
-    FLEETGRAPH_CASSANDRA_JMX_PORT (7199), FLEETGRAPH_KAFKA_HEAP (1g),
-    FLEETGRAPH_CASSANDRA_HEAP (1g), FLEETGRAPH_JAVA_HOME (a JDK 17 or 11).
-    """
-
+    settings: StackSettings
     home: Path
-    kafka_port: int = 9092
-    kafka_controller_port: int = 9093
-    cassandra_port: int = 9042
-    cassandra_storage_port: int = 7000
-    cassandra_jmx_port: int = 7199
-    kafka_heap: str = "1g"
-    cassandra_heap: str = "1g"
-    java_home: Path | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> StackSettings:
-        env = os.environ if env is None else env
-        home_raw = env.get("FLEETGRAPH_STACK_HOME", "").strip()
-        home = Path(home_raw).expanduser() if home_raw else REPO_ROOT / ".fleetgraph" / "stack"
-        kafka_port = _env_int(env, "FLEETGRAPH_KAFKA_PORT", 9092)
-        java_raw = env.get("FLEETGRAPH_JAVA_HOME", "").strip()
-        return cls(
-            home=home.resolve(),
-            kafka_port=kafka_port,
-            kafka_controller_port=_env_int(env, "FLEETGRAPH_KAFKA_CONTROLLER_PORT", kafka_port + 1),
-            cassandra_port=_env_int(env, "FLEETGRAPH_CASSANDRA_PORT", 9042),
-            cassandra_storage_port=_env_int(env, "FLEETGRAPH_CASSANDRA_STORAGE_PORT", 7000),
-            cassandra_jmx_port=_env_int(env, "FLEETGRAPH_CASSANDRA_JMX_PORT", 7199),
-            kafka_heap=_env_heap(env, "FLEETGRAPH_KAFKA_HEAP", "1g"),
-            cassandra_heap=_env_heap(env, "FLEETGRAPH_CASSANDRA_HEAP", "1g"),
-            java_home=Path(java_raw).expanduser() if java_raw else None,
-        )
+    def of(cls, settings: StackSettings | None = None) -> LocalStack:
+        """``settings``, or the section from the environment."""
+        section = settings or stack_settings()
+        return cls(section, stack_home(section))
 
     def port(self, server: str) -> int:
         """The port clients use: Kafka's bootstrap port or Cassandra's native port."""
-        return {KAFKA: self.kafka_port, CASSANDRA: self.cassandra_port}[_check_server(server)]
+        ports = {KAFKA: self.settings.kafka_port, CASSANDRA: self.settings.cassandra_port}
+        return ports[_check_server(server)]
 
     def lib_dir(self, server: str) -> Path:
         return self.home / "lib" / server
@@ -183,11 +173,11 @@ class ServerStatus:
 
 
 def endpoints(settings: StackSettings | None = None) -> StackEndpoints:
-    s = settings or StackSettings.from_env()
+    s = LocalStack.of(settings)
     return StackEndpoints(
-        kafka_bootstrap_servers=f"{HOST}:{s.kafka_port}",
+        kafka_bootstrap_servers=f"{HOST}:{s.settings.kafka_port}",
         cassandra_contact_points=(HOST,),
-        cassandra_port=s.cassandra_port,
+        cassandra_port=s.settings.cassandra_port,
     )
 
 
@@ -221,11 +211,12 @@ def _java_major(home: Path) -> int | None:
 
 def find_java_home(settings: StackSettings | None = None) -> Path:
     """A JDK that runs Cassandra 5.0 and Kafka: 17 preferred, else 11."""
-    s = settings or StackSettings.from_env()
-    if s.java_home is not None:
-        if _java_major(s.java_home) not in JAVA_MAJORS:
-            raise StackError(f"FLEETGRAPH_JAVA_HOME={s.java_home} is not a Java 17 or 11 home")
-        return s.java_home
+    s = LocalStack.of(settings)
+    if s.settings.java_home is not None:
+        java_home = s.settings.java_home.expanduser()
+        if _java_major(java_home) not in JAVA_MAJORS:
+            raise StackError(f"FLEETGRAPH_JAVA_HOME={java_home} is not a Java 17 or 11 home")
+        return java_home
     candidates: list[Path] = []
     if os.environ.get("JAVA_HOME"):
         candidates.append(Path(os.environ["JAVA_HOME"]))
@@ -273,7 +264,7 @@ def _pom_digest(server: str) -> str:
 
 
 def is_fetched(server: str, settings: StackSettings | None = None) -> bool:
-    s = settings or StackSettings.from_env()
+    s = LocalStack.of(settings)
     marker = s.lib_dir(server) / ".fetched"
     return marker.is_file() and marker.read_text().strip() == _pom_digest(server)
 
@@ -284,13 +275,13 @@ def fetch(
     report: Report = _no_report,
 ) -> None:
     """Copy each server's runtime jars from Maven Central unless already cached."""
-    s = settings or StackSettings.from_env()
+    s = LocalStack.of(settings)
     for server in _servers(only):
         _fetch_one(s, server, report)
 
 
-def _fetch_one(s: StackSettings, server: str, report: Report) -> None:
-    if is_fetched(server, s):
+def _fetch_one(s: LocalStack, server: str, report: Report) -> None:
+    if is_fetched(server, s.settings):
         return
     mvn = os.environ.get("FLEETGRAPH_MVN") or shutil.which("mvn")
     if not mvn:
@@ -308,7 +299,7 @@ def _fetch_one(s: StackSettings, server: str, report: Report) -> None:
         f"-Dfleetgraph.lib.dir={partial}",
         "dependency:copy-dependencies",
     ]  # fmt: skip
-    env = dict(os.environ, JAVA_HOME=str(find_java_home(s)))
+    env = dict(os.environ, JAVA_HOME=str(find_java_home(s.settings)))
     try:
         done = subprocess.run(
             command, env=env, stdin=subprocess.DEVNULL, capture_output=True,
@@ -345,28 +336,28 @@ def _jvm_options(template: str, **values: object) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip().startswith("-")]
 
 
-def _marker_flags(s: StackSettings, server: str) -> list[str]:
+def _marker_flags(s: LocalStack, server: str) -> list[str]:
     # Let _pid_alive tell our JVM from an unrelated process that reused the pid.
     return [f"-Dfleetgraph.stack.server={server}", f"-Dfleetgraph.stack.home={s.home}"]
 
 
-def _kafka_command(s: StackSettings, java_home: Path) -> list[str]:
+def _kafka_command(s: LocalStack, java_home: Path) -> list[str]:
     conf, log_dir = s.conf_dir(KAFKA), s.log_dir(KAFKA)
     properties = _render(
         "kafka-server.properties", conf / "server.properties",
-        kafka_port=s.kafka_port, controller_port=s.kafka_controller_port,
+        kafka_port=s.settings.kafka_port, controller_port=s.settings.controller_port,
         log_dirs=s.data_dir(KAFKA) / "kraft-logs",
     )  # fmt: skip
     log4j = _render("kafka-log4j.properties", conf / "log4j.properties", log_dir=log_dir)
     options = _jvm_options(
-        "kafka-jvm.options", heap=s.kafka_heap, log4j_file=log4j, log_dir=log_dir
+        "kafka-jvm.options", heap=s.settings.kafka_heap, log4j_file=log4j, log_dir=log_dir
     )
     classpath = str(s.lib_dir(KAFKA) / "*")
     return [_java(java_home), *options, *_marker_flags(s, KAFKA), "-cp", classpath,
             "kafka.Kafka", str(properties)]  # fmt: skip
 
 
-def _format_kafka_storage(s: StackSettings, java_home: Path, report: Report) -> None:
+def _format_kafka_storage(s: LocalStack, java_home: Path, report: Report) -> None:
     """Format Kafka's log directory once; later starts reuse its cluster id."""
     log_dirs = s.data_dir(KAFKA) / "kraft-logs"
     if (log_dirs / "meta.properties").is_file():
@@ -398,11 +389,11 @@ def _format_kafka_storage(s: StackSettings, java_home: Path, report: Report) -> 
         )
 
 
-def _cassandra_command(s: StackSettings, java_home: Path) -> list[str]:
+def _cassandra_command(s: LocalStack, java_home: Path) -> list[str]:
     conf, data, log_dir = s.conf_dir(CASSANDRA), s.data_dir(CASSANDRA), s.log_dir(CASSANDRA)
     yaml_file = _render(
         "cassandra.yaml", conf / "cassandra.yaml", data_dir=data,
-        storage_port=s.cassandra_storage_port, native_port=s.cassandra_port,
+        storage_port=s.settings.cassandra_storage_port, native_port=s.settings.cassandra_port,
     )  # fmt: skip
     logback = _render("cassandra-logback.xml", conf / "logback.xml", log_dir=log_dir)
     jamm = sorted(s.lib_dir(CASSANDRA).glob("jamm-*.jar"))
@@ -410,12 +401,12 @@ def _cassandra_command(s: StackSettings, java_home: Path) -> list[str]:
         raise StackError(f"cassandra: no jamm jar in {s.lib_dir(CASSANDRA)}; run `stack fetch`")
     triggers = conf / "triggers"
     triggers.mkdir(parents=True, exist_ok=True)
-    big_heap = _heap_bytes(s.cassandra_heap) > _heap_bytes("256m")
+    big_heap = _heap_bytes(s.settings.cassandra_heap) > _heap_bytes("256m")
     options = _jvm_options(
-        "cassandra-jvm.options", heap=s.cassandra_heap, jamm_jar=jamm[-1],
-        initial_heap="256m" if big_heap else s.cassandra_heap, triggers_dir=triggers,
+        "cassandra-jvm.options", heap=s.settings.cassandra_heap, jamm_jar=jamm[-1],
+        initial_heap="256m" if big_heap else s.settings.cassandra_heap, triggers_dir=triggers,
         config_file=yaml_file, data_dir=data, log_dir=log_dir, logback_file=logback,
-        jmx_port=s.cassandra_jmx_port,
+        jmx_port=s.settings.cassandra_jmx_port,
     )  # fmt: skip
     classpath = str(s.lib_dir(CASSANDRA) / "*")
     return [_java(java_home), *options, *_marker_flags(s, CASSANDRA), "-cp", classpath,
@@ -426,14 +417,14 @@ def _cassandra_command(s: StackSettings, java_home: Path) -> list[str]:
 # Processes
 
 
-def _read_pid(s: StackSettings, server: str) -> int | None:
+def _read_pid(s: LocalStack, server: str) -> int | None:
     try:
         return int(s.pid_file(server).read_text().strip())
     except (OSError, ValueError):
         return None
 
 
-def _pid_alive(s: StackSettings, server: str, pid: int) -> bool:
+def _pid_alive(s: LocalStack, server: str, pid: int) -> bool:
     """True if pid is a live (not zombie) JVM started from this stack home for server."""
     proc = Path("/proc") / str(pid)
     if Path("/proc/self").exists():
@@ -455,12 +446,12 @@ def _pid_alive(s: StackSettings, server: str, pid: int) -> bool:
 
 def running_pid(server: str, settings: StackSettings | None = None) -> int | None:
     """The pid of server's live JVM started from this stack home, or None."""
-    s = settings or StackSettings.from_env()
+    s = LocalStack.of(settings)
     pid = _read_pid(s, server)
     return pid if pid is not None and _pid_alive(s, server, pid) else None
 
 
-def _spawn(s: StackSettings, server: str, command: list[str], java_home: Path) -> int:
+def _spawn(s: LocalStack, server: str, command: list[str], java_home: Path) -> int:
     """Start command detached (own session, reparented to init); return its pid."""
     out = s.out_file(server)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -489,7 +480,7 @@ def _signal(pid: int, sig: signal.Signals) -> None:
         os.kill(pid, sig)
 
 
-def _wait_gone(s: StackSettings, pids: Mapping[str, int], timeout: float) -> dict[str, int]:
+def _wait_gone(s: LocalStack, pids: Mapping[str, int], timeout: float) -> dict[str, int]:
     """Wait up to timeout for the processes to exit; return those still alive."""
     deadline = time.monotonic() + timeout
     alive = dict(pids)
@@ -501,7 +492,7 @@ def _wait_gone(s: StackSettings, pids: Mapping[str, int], timeout: float) -> dic
     return alive
 
 
-def _stop_pids(s: StackSettings, pids: Mapping[str, int], timeout: float, report: Report) -> None:
+def _stop_pids(s: LocalStack, pids: Mapping[str, int], timeout: float, report: Report) -> None:
     """SIGTERM the servers (Cassandra drains, Kafka closes its logs), SIGKILL stragglers."""
     for server, pid in pids.items():
         if not _pid_alive(s, server, pid):
@@ -521,7 +512,7 @@ def _stop_pids(s: StackSettings, pids: Mapping[str, int], timeout: float, report
 
 
 @contextlib.contextmanager
-def _locked(s: StackSettings) -> Iterator[None]:
+def _locked(s: LocalStack) -> Iterator[None]:
     """Serialise up/down of one stack home across processes."""
     s.home.mkdir(parents=True, exist_ok=True)
     with (s.home / ".lock").open("a") as handle:
@@ -632,10 +623,10 @@ def cassandra_answers(port: int, timeout: float = 5.0) -> str:
             cluster.shutdown()
 
 
-def _answers(s: StackSettings, server: str, ready_check: bool = False) -> str:
+def _answers(s: LocalStack, server: str, ready_check: bool = False) -> str:
     if server == KAFKA:
-        return kafka_answers(s.kafka_port, make_ready_topic=ready_check)
-    version = cassandra_answers(s.cassandra_port)
+        return kafka_answers(s.settings.kafka_port, make_ready_topic=ready_check)
+    version = cassandra_answers(s.settings.cassandra_port)
     return f"release {version}" if version else ""
 
 
@@ -644,10 +635,10 @@ def _answers(s: StackSettings, server: str, ready_check: bool = False) -> str:
 
 
 def status(settings: StackSettings | None = None) -> list[ServerStatus]:
-    s = settings or StackSettings.from_env()
+    s = LocalStack.of(settings)
     result = []
     for server in SERVERS:
-        pid = running_pid(server, s)
+        pid = running_pid(server, s.settings)
         detail = _answers(s, server)
         answering = bool(detail)
         if not answering:
@@ -660,7 +651,7 @@ def status(settings: StackSettings | None = None) -> list[ServerStatus]:
 
 def is_up(settings: StackSettings | None = None, only: Sequence[str] | None = None) -> bool:
     """True if every server answers on its port (whoever started it)."""
-    s = settings or StackSettings.from_env()
+    s = LocalStack.of(settings)
     return all(_answers(s, server) for server in _servers(only))
 
 
@@ -678,7 +669,7 @@ def ensure_up(
     not answer within ``timeout`` seconds; servers this call started are then
     stopped again.
     """
-    s = settings or StackSettings.from_env()
+    s = LocalStack.of(settings)
     with _locked(s):
         started: dict[str, int] = {}
         try:
@@ -687,11 +678,11 @@ def ensure_up(
             if started:
                 _stop_pids(s, started, STOP_TIMEOUT, report)
             raise
-    return endpoints(s)
+    return endpoints(s.settings)
 
 
 def _start_and_wait(
-    s: StackSettings,
+    s: LocalStack,
     servers: tuple[str, ...],
     timeout: float,
     report: Report,
@@ -699,7 +690,7 @@ def _start_and_wait(
 ) -> None:
     waiting: dict[str, tuple[int | None, float]] = {}  # server -> (pid, deadline)
     for server in servers:
-        pid = running_pid(server, s)
+        pid = running_pid(server, s.settings)
         if detail := _answers(s, server):
             owner = f"pid {pid}" if pid else f"not started from {s.home}"
             report(f"{server}: already up on {HOST}:{s.port(server)} ({owner}, {detail})")
@@ -710,7 +701,7 @@ def _start_and_wait(
                     f"{server}: port {s.port(server)} is taken by a process that is not "
                     f"{server} from {s.home}; stop it or set another port"
                 )
-            java_home = find_java_home(s)
+            java_home = find_java_home(s.settings)
             _fetch_one(s, server, report)
             if server == KAFKA:
                 command = _kafka_command(s, java_home)
@@ -728,7 +719,7 @@ def _start_and_wait(
 
 
 def _wait(
-    s: StackSettings, waiting: dict[str, tuple[int | None, float]], timeout: float, report: Report
+    s: LocalStack, waiting: dict[str, tuple[int | None, float]], timeout: float, report: Report
 ) -> None:
     began = time.monotonic()
     while waiting:
@@ -765,7 +756,7 @@ def down(
     With wipe, also delete their data, logs and rendered configuration; the
     jar cache stays.
     """
-    s = settings or StackSettings.from_env()
+    s = LocalStack.of(settings)
     if not s.home.is_dir():
         report(f"nothing to stop: {s.home} does not exist")
         return
@@ -773,7 +764,7 @@ def down(
     with _locked(s):
         pids: dict[str, int] = {}
         for server in servers:
-            pid = running_pid(server, s)
+            pid = running_pid(server, s.settings)
             if pid is None:
                 s.pid_file(server).unlink(missing_ok=True)
                 note = " (but something answers on its port)" if port_open(s.port(server)) else ""

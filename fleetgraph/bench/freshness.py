@@ -1,6 +1,6 @@
 """Freshness on the real stack: from an event's production to its answer in GraphQL.
 
-A worker (``python -m fleetgraph.ingest.kafka.worker``, sink on Cassandra) and a GraphQL
+A worker (``fleetgraph worker``, sink on Cassandra) and a GraphQL
 server (``fleetgraph serve --store cassandra``) run on the same fresh
 keyspaces. A background stream (a simulated fleet) is published at a steady
 rate; meanwhile a probe event (a new dataset registered) is produced every
@@ -169,9 +169,9 @@ def run_window(settings: Settings, window_s: float, background: list[tuple[str, 
            "FLEETGRAPH_CASSANDRA_PORT": str(own.store.cassandra.port),
            "FLEETGRAPH_STORE": "cassandra"}
     port = free_port()
-    server = Child(["-c", "from fleetgraph.cli.main import main; main()", "serve", "--store",
-                    "cassandra", "--port", str(port)], env=env, log=work / f"server-{port}.log")
-    worker = Child(["-m", "fleetgraph.ingest.kafka.worker", "--store", "cassandra",
+    server = Child(["-m", "fleetgraph", "serve", "--store", "cassandra", "--port", str(port)],
+                   env=env, log=work / f"server-{port}.log")
+    worker = Child(["-m", "fleetgraph", "worker", "--store", "cassandra",
                     "--bootstrap", own.kafka.bootstrap, "--topic-prefix", own.kafka.topic_prefix,
                     "--group", own.kafka.consumer_group, "--dedup-window", str(window_s),
                     "--data-dir", str(work), "--partitions", str(PARTITIONS),

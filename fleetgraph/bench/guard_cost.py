@@ -1,13 +1,14 @@
 """CPU time of the document guards on hostile documents: a fragment that spreads
 itself and fragment DAGs of growing depth (each level spreads the next twice).
 
-``python -m fleetgraph.bench.guard_cost``: the time per check should grow with the
+``fleetgraph bench guard-cost``: the time per check should grow with the
 document's size, not with the 2^levels selections it would expand to.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 from graphql import parse
 
@@ -24,7 +25,8 @@ def fragment_dag(levels: int) -> str:
                      f"fragment F{levels} on Query {{ __typename }}"])
 
 
-def main() -> None:
+def measure() -> Iterator[str]:
+    """One line per document: CPU time per check and the codes it was refused with."""
     schema = build_schema()._schema
     documents = [("cycle", CYCLE)] + [(f"DAG {n} levels", fragment_dag(n)) for n in (11, 22, 44)]
     for name, text in documents:
@@ -34,8 +36,4 @@ def main() -> None:
             errors = check_document(schema, document, DEFAULT_LIMITS)
         cpu_ms = (time.process_time() - started) / RUNS * 1000
         codes = [(e.extensions or {}).get("code") for e in errors]
-        print(f"{name} ({len(text)} B): {cpu_ms:.3f} ms CPU per check, refused with {codes}")
-
-
-if __name__ == "__main__":
-    main()
+        yield f"{name} ({len(text)} B): {cpu_ms:.3f} ms CPU per check, refused with {codes}"

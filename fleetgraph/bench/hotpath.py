@@ -1,21 +1,19 @@
 """Profiles of the hot paths, for BENCHMARKS.md (cProfile, top entries).
 
-    python -m fleetgraph.bench.hotpath ingest [--sites 20 --hours 12]
-    python -m fleetgraph.bench.hotpath worker   # needs the stack: Kafka -> Faust -> Cassandra
-    python -m fleetgraph.bench.hotpath query --query placement --size 1e5
+    fleetgraph bench hotpath ingest [--sites 20 --hours 12]
+    fleetgraph bench hotpath worker   # needs the stack: Kafka -> Faust -> Cassandra
+    fleetgraph bench hotpath query --query placement --size 1e5
 
 ``ingest`` profiles the embedded runner in this process; ``worker`` runs
-``python -m fleetgraph.ingest.kafka.worker`` under cProfile (CPU time) (sink on
+``fleetgraph worker`` under cProfile (CPU time) (sink on
 Cassandra, fresh topics and keyspaces) on a published fleet and prints its top entries.
 """
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import io
 import pstats
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,11 +24,11 @@ from fleetgraph.core.clock import minute_floor_us, wall_clock_us
 PROFILED_WORKER = """
 import cProfile, runpy, sys, time
 out = sys.argv[1]
-sys.argv = ["fleetgraph.ingest.kafka.worker", *sys.argv[2:]]
+sys.argv = ["fleetgraph", "worker", *sys.argv[2:]]
 profiler = cProfile.Profile(time.process_time)  # CPU time of the main thread
 profiler.enable()
 try:
-    runpy.run_module("fleetgraph.ingest.kafka.worker", run_name="__main__")
+    runpy.run_module("fleetgraph", run_name="__main__")
 except SystemExit:
     pass
 finally:
@@ -131,24 +129,3 @@ def profile_query(name: str, size: str, runs: int, limit: int) -> str:
     stats = pstats.Stats(profiler)
     return f"{name} at {size}, {runs} runs\n" + top(stats, "tottime", limit) + top(
         stats, "cumulative", limit)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m fleetgraph.bench.hotpath")
-    parser.add_argument("what", choices=("ingest", "worker", "query"))
-    parser.add_argument("--query", default="placement", help="with `query`")
-    parser.add_argument("--size", default="1e5", help="with `query`")
-    parser.add_argument("--runs", type=int, default=20, help="with `query`")
-    parser.add_argument("--sites", type=int, default=20)
-    parser.add_argument("--hours", type=float, default=12.0)
-    parser.add_argument("--top", type=int, default=25)
-    args = parser.parse_args()
-    if args.what == "query":
-        sys.stdout.write(profile_query(args.query, args.size, args.runs, args.top))
-        return
-    run = profile_ingest if args.what == "ingest" else profile_worker
-    sys.stdout.write(run(args.sites, args.hours, args.top))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Throughput of Kafka -> Faust -> sink store, on a simulated fleet.
 
-    python -m fleetgraph.ingest.kafka.bench --sites 40 --hours 7   # about 100k events
+    fleetgraph bench kafka --sites 40 --hours 7   # about 100k events
 
 Publishes the fleet's messages to fresh topics (a random prefix), runs one
 worker (role "all") in-process until it is idle, and prints events/s from the
@@ -14,7 +14,6 @@ cassandra-driver baseline (`execute_concurrent_with_args` of the same rows).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import tempfile
 import time
@@ -37,44 +36,40 @@ from fleetgraph.simulator.config import HOUR_US
 from fleetgraph.storage.embedded import SQLiteGraphStore
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m fleetgraph.ingest.kafka.bench")
-    parser.add_argument("--sites", type=int, default=40)
-    parser.add_argument("--hours", type=float, default=7.0)
-    parser.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS)
-    parser.add_argument("--dedup-window", type=float, default=1.0)
-    parser.add_argument("--store", choices=("embedded", "cassandra"), default="embedded")
-    parser.add_argument("--keep-topics", action="store_true")
-    parser.add_argument("--loglevel", default="warning")
-    args = parser.parse_args()
-
+def run(settings: Settings, *, sites: int = 40, hours: float = 7.0,
+        partitions: int = DEFAULT_PARTITIONS, dedup_window_s: float = 1.0,
+        store_kind: str = "embedded", keep_topics: bool = False,
+        loglevel: str = "warning") -> None:
+    """Publish a simulated fleet to fresh topics, drain them with one in-process worker
+    into ``store_kind``, then run the embedded runner on the same messages; print both
+    rates. ``settings`` gives Kafka's address and Cassandra's (the prefixes are fresh)."""
     end_us = (int(time.time()) // 60 * 60) * 1_000_000 - HOUR_US
-    config = SimulationConfig(seed=7, sites=args.sites, hours=args.hours, end_time_us=end_us,
+    config = SimulationConfig(seed=7, sites=sites, hours=hours, end_time_us=end_us,
                               malformed_rate=0.001)
     messages = [(str(t), p) for t, p, _ in simulate_messages(config, load_event_codec())]
-    print(f"simulated {len(messages):,} messages ({args.sites} sites, {args.hours:g} h)")
+    print(f"simulated {len(messages):,} messages ({sites} sites, {hours:g} h)")
 
     work = Path(tempfile.mkdtemp(prefix="fleetgraph-bench-"))
     prefix = f"bench-{uuid.uuid4().hex[:8]}."
-    settings = Settings().updated(
+    settings = settings.updated(
         data_dir=work, kafka={"topic_prefix": prefix, "consumer_group": f"{prefix}ingest"},
-        ingest={"dedup_window_s": args.dedup_window},
-        store={"kind": args.store, "cassandra": {"keyspace_prefix": f"b{uuid.uuid4().hex[:6]}_"}})
-    if args.store == "cassandra":  # keyspaces of its own, dropped at the end
+        ingest={"dedup_window_s": dedup_window_s},
+        store={"kind": store_kind, "cassandra": {"keyspace_prefix": f"b{uuid.uuid4().hex[:6]}_"}})
+    if store_kind == "cassandra":  # keyspaces of its own, dropped at the end
         from fleetgraph.storage.cassandra import init_schema
 
         init_schema(settings.store.cassandra)
     started = time.perf_counter()
-    publish_messages(settings, messages, partitions=args.partitions)
+    publish_messages(settings, messages, partitions=partitions)
     produce_s = time.perf_counter() - started
     print(f"published in {produce_s:.1f} s ({len(messages) / produce_s:,.0f} msg/s)")
 
     try:
         report = run_worker(settings, store_factory_for(settings, work / "graph.sqlite"),
-                            partitions=args.partitions, loglevel=args.loglevel,
+                            partitions=partitions, loglevel=loglevel,
                             exit_when_idle_s=5.0)
     finally:
-        if args.store == "cassandra":
+        if store_kind == "cassandra":
             from fleetgraph.storage.cassandra import CassandraGraphStore
 
             cassandra = CassandraGraphStore(FLEET, settings.store.cassandra, schema="trust")
@@ -82,22 +77,18 @@ def main() -> None:
                 cassandra.drop_schema()
             finally:
                 cassandra.close()
-        if not args.keep_topics:
+        if not keep_topics:
             names = TopicNames(prefix)
             asyncio.run(delete_topics(settings.kafka.bootstrap,
                                       [*names.all(FLEET), f"{prefix}ingest-dedup-changelog"]))
     print(f"worker: {report.processed}")
     print(f"worker: {report.upserts_stored:,} upserts stored in {report.busy_s or 0:.1f} s: "
           f"{report.events_per_second or 0:,.0f} events/s through Kafka -> Faust -> "
-          f"{args.store} store")
+          f"{store_kind} store")
 
     store = SQLiteGraphStore(FLEET, work / "embedded.sqlite")
-    pipeline = Pipeline(FLEET, load_event_codec(), StoreSink(store), DeadLetterList())
+    pipeline = Pipeline.for_fleet(StoreSink(store), DeadLetterList())
     listed = [Message(t, p, f"bench:{i}") for i, (t, p) in enumerate(messages)]
     embedded = run_embedded(pipeline, lambda: listed)
     print(f"embedded runner on the same messages: {embedded.events_per_second:,.0f} events/s "
           f"({embedded.stats.written:,} writes)")
-
-
-if __name__ == "__main__":
-    main()

@@ -22,9 +22,9 @@ from typing import Any
 
 import httpx
 
+from fleetgraph.bench.documents import RESIDENCY, SITE, scan
 from fleetgraph.bench.run import AFFECTED, BLAST, HOTNESS, LINEAGE, PLACEMENT
 from fleetgraph.bench.stats import summary_ms
-from fleetgraph.cli.examples import RESIDENCY, SITE, scan
 from fleetgraph.core.errors import FleetgraphError
 from fleetgraph.storage.base import GraphStore
 

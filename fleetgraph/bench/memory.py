@@ -13,6 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from fleetgraph.bench.workload import write_simulated_log
+
 PROBE = """
 import json, sys
 from pathlib import Path
@@ -23,30 +25,21 @@ from fleetgraph.ingest.pipeline import Pipeline
 from fleetgraph.ingest.runner import run_embedded
 from fleetgraph.ingest.sinks import StoreSink
 from fleetgraph.ingest.sources.eventlog import read_event_log
-from fleetgraph.ingest.stages.validate import Validator
-from fleetgraph.schemas import load_event_codec
 from fleetgraph.storage.embedded import SQLiteGraphStore
 log, db, clock = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 before = peak_rss_mib()
 store = SQLiteGraphStore(FLEET, db)
-pipeline = Pipeline(FLEET, load_event_codec(), StoreSink(store), DeadLetterList(),
-                    validator=Validator(FLEET, clock=lambda: clock))
+pipeline = Pipeline.for_fleet(StoreSink(store), DeadLetterList(), clock=lambda: clock)
 report = run_embedded(pipeline, lambda: read_event_log(log))
 print(json.dumps({"events": report.stats.received, "peak_rss_mib": round(peak_rss_mib(), 1),
                   "rss_before_mib": round(before, 1)}))
 """
 
 
-def simulate_log(sites: int, hours: float, end_us: int, path: Path) -> None:
-    from fleetgraph.cli.main import simulate_to_log_quietly
-
-    simulate_to_log_quietly(path, sites, hours, end_us)
-
-
 def probe(sites: int, hours: float, end_us: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         log, db = Path(tmp) / "events.avro", Path(tmp) / "graph.sqlite"
-        simulate_log(sites, hours, end_us, log)
+        write_simulated_log(log, sites, hours, end_us)
         out = subprocess.run([sys.executable, "-c", PROBE, str(log), str(db), str(end_us)],
                              check=True, capture_output=True, text=True)
         result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])

@@ -1,13 +1,10 @@
 """Markdown tables of a bench JSON, for BENCHMARKS.md.
 
-    python -m fleetgraph.bench.report .fleetgraph/bench.json
+    fleetgraph bench report .fleetgraph/bench.json
 """
 
 from __future__ import annotations
 
-import json
-import sys
-from pathlib import Path
 from typing import Any
 
 MARK = {True: "met", False: "**missed**", None: "not measured"}
@@ -104,7 +101,3 @@ def markdown(results: dict[str, Any]) -> str:
     out += _section("Targets", ["target", "measured", "verdict"],
                     [[t["target"], t["value"], MARK[t["met"]]] for t in results.get("targets", [])])
     return "\n".join(out) + "\n"
-
-
-if __name__ == "__main__":
-    sys.stdout.write(markdown(json.loads(Path(sys.argv[1]).read_text())))

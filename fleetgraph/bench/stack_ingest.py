@@ -2,8 +2,8 @@
 the peak RSS of the worker, and the baseline: the cassandra-driver writing the same
 rows directly with ``execute_concurrent_with_args``.
 
-The fleet's messages are published first; one worker (``python -m
-ingest.kafka.worker``, role "all", sink on Cassandra) then drains them and
+The fleet's messages are published first; one worker (``fleetgraph worker``,
+role "all", sink on Cassandra) then drains them and
 stops when idle. Its rate is from the first source message processed to the
 last store write, as the worker reports it. Run twice, on a stream and on one
 ten times longer (same fleet, ten times the hours), for the memory check.
@@ -29,7 +29,6 @@ from fleetgraph.ingest.deadletter import DeadLetterList
 from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.pipeline import Pipeline
 from fleetgraph.ingest.runner import run_embedded
-from fleetgraph.ingest.stages.validate import Validator
 from fleetgraph.schemas import load_event_codec
 from fleetgraph.settings import Settings
 from fleetgraph.simulator import SimulationConfig, simulate_messages
@@ -65,7 +64,7 @@ def run_worker(settings: Settings, work: Path, idle_s: float = 8.0,
     env = {"FLEETGRAPH_KEYSPACE_PREFIX": settings.store.cassandra.keyspace_prefix,
            "FLEETGRAPH_CASSANDRA_HOSTS": settings.store.cassandra.hosts,
            "FLEETGRAPH_CASSANDRA_PORT": str(settings.store.cassandra.port)}
-    child = Child(["-m", "fleetgraph.ingest.kafka.worker", "--store", "cassandra",
+    child = Child(["-m", "fleetgraph", "worker", "--store", "cassandra",
                    "--bootstrap", settings.kafka.bootstrap,
                    "--topic-prefix", settings.kafka.topic_prefix,
                    "--group", settings.kafka.consumer_group,
@@ -85,8 +84,7 @@ def baseline(messages: list[tuple[str, bytes]], store: Any, settings: Settings,
     written straight through the driver into the same keyspaces."""
     sqlite = SQLiteGraphStore(FLEET, work / "rows.sqlite")
     sink = RecordingSink(sqlite)
-    pipeline = Pipeline(FLEET, load_event_codec(), sink, DeadLetterList(),
-                        validator=Validator(FLEET, clock=lambda: end_us))
+    pipeline = Pipeline.for_fleet(sink, DeadLetterList(), clock=lambda: end_us)
     run_embedded(pipeline, lambda: [Message(t, p, f"bench:{i}")
                                     for i, (t, p) in enumerate(messages)])
     sqlite.close()
@@ -103,8 +101,8 @@ def run(settings: Settings, sites: int, hours: float, end_us: int) -> dict[str, 
     with tempfile.TemporaryDirectory() as tmp, stack.keyspaces(own) as store:
         work = Path(tmp)
         for name, length in (("short", hours), ("long", hours * 10)):
-            topics = own.model_copy(update={"topic_prefix": f"{own.kafka.topic_prefix}{name}.",
-                                            "consumer_group": f"{own.kafka.consumer_group}-{name}"})
+            topics = own.updated(kafka={"topic_prefix": f"{own.kafka.topic_prefix}{name}.",
+                                        "consumer_group": f"{own.kafka.consumer_group}-{name}"})
             from fleetgraph.ingest.kafka.producer import publish_messages
 
             messages = fleet_messages(sites, length, end_us)

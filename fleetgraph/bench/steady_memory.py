@@ -1,6 +1,6 @@
 """A worker's peak RSS on a steady stream and on one ten times longer (same rate).
 
-    python -m fleetgraph.bench.steady_memory [--rate 500 --seconds 30]
+    fleetgraph bench steady-memory [--rate 500 --seconds 30]
 
 Part 2 of the full profile drains a published backlog, so its longer stream is
 also a larger backlog; here the stream arrives at a steady rate (as in the
@@ -10,8 +10,6 @@ for ``seconds`` and for ten times that.
 
 from __future__ import annotations
 
-import argparse
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,8 +28,8 @@ def run(settings: Settings, rate: float, seconds: float) -> dict[str, Any]:
     result: dict[str, Any] = {"rate": rate, "dedup_window_s": own.ingest.dedup_window_s}
     with tempfile.TemporaryDirectory() as tmp, stack.keyspaces(own):
         for name, duration in (("short", seconds), ("long", seconds * 10)):
-            topics = own.model_copy(update={"topic_prefix": f"{own.kafka.topic_prefix}{name}.",
-                                            "consumer_group": f"{own.kafka.consumer_group}-{name}"})
+            topics = own.updated(kafka={"topic_prefix": f"{own.kafka.topic_prefix}{name}.",
+                                        "consumer_group": f"{own.kafka.consumer_group}-{name}"})
             result[name] = freshness.run_window(topics, own.ingest.dedup_window_s, background, rate,
                                                 duration, 0.25, Path(tmp))
     result["worker_rss_growth"] = round(result["long"]["worker_peak_rss_mib"]
@@ -39,15 +37,3 @@ def run(settings: Settings, rate: float, seconds: float) -> dict[str, Any]:
     result["server_rss_growth"] = round(result["long"]["server_peak_rss_mib"]
                                         / result["short"]["server_peak_rss_mib"] - 1, 3)
     return result
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m fleetgraph.bench.steady_memory")
-    parser.add_argument("--rate", type=float, default=500.0)
-    parser.add_argument("--seconds", type=float, default=30.0)
-    args = parser.parse_args()
-    print(json.dumps(run(Settings(), args.rate, args.seconds), indent=1))
-
-
-if __name__ == "__main__":
-    main()

@@ -9,39 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from fleetgraph.graph_model.records import NodeRecord
+from fleetgraph.bench.documents import RESIDENCY, SITE, scan
+from fleetgraph.core.units import HOUR_US
 from fleetgraph.serving.context import new_context
 from fleetgraph.serving.queries.affected_jobs import affected_jobs
 from fleetgraph.serving.queries.hotness import model_hotness
 from fleetgraph.serving.schema import build_schema
-from fleetgraph.serving.times import HOUR_US, now_us, to_datetime
+from fleetgraph.serving.times import now_us, to_datetime
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
-PAGE = 1000
 SHOWN_ITEMS = 3
 SHOWN_SCALARS = 8
-
-SITE = """query Site($site: ID!) {
-  node(id: $site) {
-    ... on Site {
-      name region jurisdiction design powerHeadroomKw batterySoc solarKw
-      racks { id status cdus { id status } powerShelves { id } }
-      cdus { id status faults { id validFrom validTo code severity } }
-    }
-  }
-}"""
-RESIDENCY = """query Residency($dataset: ID!) {
-  dataResidency(datasetId: $dataset, allowed: ["us-ca", "us-wa"]) {
-    itemIds
-    violations { itemId siteId jurisdiction jobIds held }
-  }
-}"""
 
 
 @dataclass(frozen=True)
@@ -49,16 +32,6 @@ class Example:
     title: str
     query: str
     variables: dict[str, Any]
-
-
-def scan(store: GraphStore, node_type: str) -> Iterator[NodeRecord]:
-    after = None
-    while True:
-        page = store.scan_nodes(node_type, after, PAGE)
-        yield from page.records
-        if page.next_after is None:
-            return
-        after = page.next_after
 
 
 def find_examples(store: GraphStore, now: int) -> list[Example]:

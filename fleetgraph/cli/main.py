@@ -11,8 +11,12 @@ from typing import Any, TypeVar
 import click
 from tqdm import tqdm
 
+from fleetgraph.cli.bench import BENCH_COMMANDS
 from fleetgraph.cli.deadletters import deadletters
+from fleetgraph.cli.scheduler import scheduler
 from fleetgraph.cli.server import serve_workers, server_options
+from fleetgraph.cli.stack import stack
+from fleetgraph.cli.worker import worker
 from fleetgraph.core.errors import FleetgraphError
 from fleetgraph.graph_model import FLEET
 from fleetgraph.ingest.deadletter import DeadLetterFile, archive_dead_letters
@@ -38,10 +42,8 @@ def _settings(ctx: click.Context) -> Settings:
 @click.pass_context
 def cli(ctx: click.Context, data_dir: Path | None) -> None:
     """fleetgraph: a real-time knowledge graph of an AI compute fleet."""
-    settings = Settings()
-    if data_dir is not None:
-        settings.data_dir = data_dir
-    ctx.obj = settings
+    settings = Settings.from_environ()  # a bad value: a ConfigError naming its variable
+    ctx.obj = settings if data_dir is None else settings.updated(data_dir=data_dir)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,15 +77,6 @@ def simulate_to_log(path: Path, sites: int, hours: float, seed: int,
         return write_event_log(path, counted())
 
 
-def simulate_to_log_quietly(path: Path, sites: int, hours: float, end_us: int) -> int:
-    """Simulate without a progress bar, to a fixed end time (benchmarks)."""
-    from fleetgraph.simulator import SimulationConfig, simulate_messages
-
-    config = SimulationConfig(seed=7, sites=sites, hours=hours, end_time_us=end_us)
-    codec = load_event_codec()
-    return write_event_log(path, ((str(t), p) for t, p, _ in simulate_messages(config, codec)))
-
-
 @cli.command()
 @_simulation_options
 @click.option("--to", "target", type=click.Choice(["file", "kafka"]), default="file",
@@ -109,34 +102,6 @@ def simulate(ctx: click.Context, sites: int, hours: float, seed: int, malformed_
     path = out or settings.events_path
     count = simulate_to_log(path, sites, hours, seed, malformed_rate)
     click.echo(f"wrote {count:,} messages to {path}")
-
-
-@cli.command()
-@click.option("--role", type=click.Choice(["all", "process", "sink"]), default="all",
-              show_default=True, help="Process source topics, sink graph topics, or both.")
-@click.option("--store", "store_kind", type=click.Choice(STORES), default=None,
-              help="The sink's store [env FLEETGRAPH_STORE; default embedded].")
-@click.option("--db", type=click.Path(path_type=Path), default=None,
-              help="Embedded store file [default: <data-dir>/graph.sqlite].")
-@click.option("--partitions", type=int, default=4, show_default=True,
-              help="Partitions of the topics this worker creates.")
-@click.option("--web-port", type=int, default=None, help="Faust's web server port (off).")
-@click.option("--exit-when-idle", type=float, default=None, metavar="SECONDS",
-              help="Stop after this long with nothing to do (batch runs).")
-@click.pass_context
-def worker(ctx: click.Context, role: str, store_kind: str | None, db: Path | None,
-           partitions: int, web_port: int | None, exit_when_idle: float | None) -> None:
-    """Run a Faust worker: Kafka source topics -> stages -> per-type graph topics -> store.
-
-    Start several with the same FLEETGRAPH_CONSUMER_GROUP to split the partitions."""
-    from fleetgraph.ingest.kafka.worker import run_worker
-
-    settings = _settings(ctx)
-    kind = store_kind or settings.store.kind
-    report = run_worker(settings, lambda: open_store(settings.store, kind=kind, sqlite_path=db),
-                        role=role, partitions=partitions, web_port=web_port,
-                        exit_when_idle_s=exit_when_idle)
-    click.echo(str(report))
 
 
 def ingest_log(settings: Settings, events: Path, db: Path, *, fresh: bool) -> RunReport:
@@ -402,14 +367,12 @@ def export_schemas() -> None:
     click.echo(sdl.export())
 
 
-def _add_stack_commands() -> None:
-    from fleetgraph.infra.stack_cli import stack
-
-    cli.add_command(stack)
-
-
-_add_stack_commands()
 cli.add_command(deadletters)
+cli.add_command(worker)
+cli.add_command(stack)
+cli.add_command(scheduler)
+for command in BENCH_COMMANDS:
+    bench.add_command(command)
 
 
 def _add_integrity_command() -> None:

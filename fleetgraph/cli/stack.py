@@ -1,8 +1,5 @@
-"""`stack` commands: run a local single-node Kafka and Cassandra for development and CI.
-
-Wired into the main CLI as ``fleetgraph stack up|down|status|fetch``; also
-runs on its own as ``python -m fleetgraph.infra.stack_cli``.
-"""
+"""``fleetgraph stack up|down|status|fetch``: run a local single-node Kafka and
+Cassandra for development and CI (the library is fleetgraph/infra/stack.py)."""
 
 from __future__ import annotations
 
@@ -64,9 +61,9 @@ def up(timeout: float, only: tuple[str, ...]) -> None:
     """Fetch (if needed), start and wait until the servers answer."""
     began = time.monotonic()
     with _stack_errors():
-        settings = stack_api.StackSettings.from_env()
+        settings = stack_api.stack_settings()
         ends = stack_api.ensure_up(timeout=timeout, settings=settings, only=only, report=_say)
-    _say(f"stack up in {time.monotonic() - began:.1f} s (home {settings.home})")
+    _say(f"stack up in {time.monotonic() - began:.1f} s (home {stack_api.stack_home(settings)})")
     servers = only or stack_api.SERVERS
     if stack_api.KAFKA in servers:
         click.echo(f"kafka      {ends.kafka_bootstrap_servers}")
@@ -94,7 +91,7 @@ def down(wipe: bool, timeout: float, only: tuple[str, ...]) -> None:
 def status() -> None:
     """Show whether each server runs and answers. Exit 1 unless all answer."""
     with _stack_errors():
-        settings = stack_api.StackSettings.from_env()
+        settings = stack_api.stack_settings()
         rows = stack_api.status(settings)
     for row in rows:
         running = f"running (pid {row.pid})" if row.pid else "not running from stack home"
@@ -102,7 +99,7 @@ def status() -> None:
             f"{row.name:<10} {stack_api.HOST}:{row.port:<6} {running:<28} "
             f"{'answering' if row.answering else 'NOT answering':<14} {row.detail}"
         )
-    click.echo(f"stack home {settings.home}")
+    click.echo(f"stack home {stack_api.stack_home(settings)}")
     if not all(row.answering for row in rows):
         click.get_current_context().exit(1)
 
@@ -113,10 +110,6 @@ def fetch(only: tuple[str, ...]) -> None:
     """Download the servers' jars from Maven Central into the cache."""
     with _stack_errors():
         stack_api.fetch(only=only, report=_say)
-        settings = stack_api.StackSettings.from_env()
+        local = stack_api.LocalStack.of()
     for server in only or stack_api.SERVERS:
-        click.echo(f"{server:<10} {settings.lib_dir(server)}")
-
-
-if __name__ == "__main__":
-    stack()
+        click.echo(f"{server:<10} {local.lib_dir(server)}")

@@ -1,5 +1,5 @@
-"""Running a Faust worker in-process: ``run_worker``; and as a process,
-``python -m fleetgraph.ingest.kafka.worker``.
+"""Running a Faust worker in-process: ``run_worker``; as a process it is
+``fleetgraph worker`` (fleetgraph/cli/worker.py).
 
 The worker creates missing topics, builds the app for its role, adds the
 agents and runs ``faust.Worker(app).execute_from_commandline()`` until SIGINT
@@ -9,11 +9,10 @@ that long after getting partitions (for batch runs, tests and benchmarks).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,17 +22,13 @@ import faust
 from fleetgraph.core.errors import ConfigError
 from fleetgraph.graph_model import FLEET
 from fleetgraph.graph_model.types import Registry
-from fleetgraph.ingest.kafka.agents import (
-    Activity,
-    Processing,
-    StoreSide,
-    add_processing,
-    add_store_sink,
-)
+from fleetgraph.ingest.kafka.activity import Activity
+from fleetgraph.ingest.kafka.agents import Processing, add_processing
 from fleetgraph.ingest.kafka.app import ROLES, app_id, create_app
 from fleetgraph.ingest.kafka.offsets import commit_start_offsets
 from fleetgraph.ingest.kafka.sink_worker import run_sink_worker
 from fleetgraph.ingest.kafka.store_consumer import assignment_summary
+from fleetgraph.ingest.kafka.store_side import StoreSide, add_store_sink
 from fleetgraph.ingest.kafka.store_writer import GraphStoreWriter, StoreRetry
 from fleetgraph.ingest.kafka.topics import DEFAULT_PARTITIONS, TopicNames, ensure_topics
 from fleetgraph.schemas import load_event_codec
@@ -213,53 +208,3 @@ def store_factory_for(settings: Settings, db: Path | None = None) -> Callable[[]
         raise ConfigError(
             f"unknown store {settings.store.kind!r}; choose one of {', '.join(STORES)}")
     return functools.partial(open_store, settings.store, sqlite_path=db)
-
-
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m fleetgraph.ingest.kafka.worker",
-        description="Run a fleetgraph Faust worker (Kafka -> graph topics -> store). "
-                    "Settings come from FLEETGRAPH_* variables; flags override them.",
-    )
-    parser.add_argument("--role", choices=ROLES, default="all")
-    parser.add_argument("--store", choices=("embedded", "cassandra"), default=None,
-                        help="the sink's store [FLEETGRAPH_STORE; default embedded]")
-    parser.add_argument("--db", type=Path, default=None,
-                        help="embedded store file for the sink [default: <data-dir>/graph.sqlite]")
-    parser.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS,
-                        help="partitions of the topics this worker creates")
-    parser.add_argument("--web-port", type=int, default=None,
-                        help="start Faust's web server on this port [default: none]")
-    parser.add_argument("--loglevel", default="info")
-    parser.add_argument("--exit-when-idle", type=float, default=None, metavar="SECONDS")
-    parser.add_argument("--bootstrap", default=None, help="[FLEETGRAPH_KAFKA_BOOTSTRAP]")
-    parser.add_argument("--topic-prefix", default=None, help="[FLEETGRAPH_TOPIC_PREFIX]")
-    parser.add_argument("--group", default=None, help="[FLEETGRAPH_CONSUMER_GROUP]")
-    parser.add_argument("--dedup-window", type=float, default=None,
-                        help="seconds [FLEETGRAPH_DEDUP_WINDOW_S]")
-    parser.add_argument("--data-dir", type=Path, default=None, help="[FLEETGRAPH_DATA_DIR]")
-    return parser.parse_args(argv)
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    def given(**values: object) -> dict[str, object]:
-        return {k: v for k, v in values.items() if v is not None}
-
-    return Settings().updated(
-        kafka=given(bootstrap=args.bootstrap, topic_prefix=args.topic_prefix,
-                    consumer_group=args.group),
-        ingest=given(dedup_window_s=args.dedup_window), store=given(kind=args.store),
-        **given(data_dir=args.data_dir))
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_args(argv)
-    settings = settings_from(args)
-    report = run_worker(settings, store_factory_for(settings, args.db),
-                        role=args.role, partitions=args.partitions, web_port=args.web_port,
-                        loglevel=args.loglevel, exit_when_idle_s=args.exit_when_idle)
-    print(report, flush=True)
-
-
-if __name__ == "__main__":
-    main()

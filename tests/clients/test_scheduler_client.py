@@ -24,7 +24,10 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from fleetgraph.cli.main import cli
+from fleetgraph.cli.scheduler import DEFAULT_CANDIDATES, schedule_file
 from fleetgraph.clients.scheduler import (
     EventLogPublisher,
     JobRequest,
@@ -35,7 +38,7 @@ from fleetgraph.clients.scheduler import (
     ServerGpus,
     read_requests,
 )
-from fleetgraph.clients.scheduler.__main__ import parse_args, run
+from fleetgraph.clients.scheduler.client import DEFAULT_CANDIDATES as CLIENT_CANDIDATES
 from fleetgraph.graph_model import FLEET
 from fleetgraph.ingest.deadletter import DeadLetterList
 from fleetgraph.ingest.message import Message
@@ -276,10 +279,9 @@ def test_the_command_line(fleet: Fleet, tmp_path: Path, capsys: Any) -> None:
         + json.dumps({"job_id": "job:k2", "gpus": 100}) + "\n"
     )
     out = tmp_path / "events.avro"
-    args = parse_args(["--url", "http://fleet/graphql", "--requests", str(requests),
-                       "--out", str(out)])
     transport = httpx.ASGITransport(app=fleet.app)
-    assert asyncio.run(run(args, transport)) == 0
+    assert asyncio.run(schedule_file("http://fleet/graphql", requests, out,
+                                     transport=transport)) == 2
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(d["job_id"], d["placed"], d["site_id"]) for d in lines] == [
         ("job:k1", True, "site:s3"), ("job:k2", False, None)
@@ -288,6 +290,18 @@ def test_the_command_line(fleet: Fleet, tmp_path: Path, capsys: Any) -> None:
         {"server_id": "server:s3-r1-n1", "gpu_ids": ["gpu:s3-r1-n1-g0", "gpu:s3-r1-n1-g1"]}
     ]
     assert len(list(read_event_log(out))) == 3
+
+
+def test_the_command() -> None:
+    """``fleetgraph scheduler``: its options, and the client's default candidates."""
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["scheduler", "--help"])
+    assert shown.exit_code == 0, shown.output
+    for option in ("--url", "--requests", "--out", "--token", "--candidates", "--timeout"):
+        assert option in shown.output
+    missing = runner.invoke(cli, ["scheduler", "--requests", "r.jsonl", "--out", "o.avro"])
+    assert missing.exit_code == 2 and "--url" in missing.output
+    assert DEFAULT_CANDIDATES == CLIENT_CANDIDATES
 
 
 def test_tokens(fleet: Fleet) -> None:

@@ -1,7 +1,7 @@
 """What the reliability drills share: fresh topics, worker processes, the
 consumer group's progress, the dead-letter topic, the reference graph.
 
-Workers run as ``python -m fleetgraph.ingest.kafka.worker`` subprocesses (so they can be
+Workers run as ``python -m fleetgraph worker`` subprocesses (so they can be
 killed with SIGKILL) with a short Kafka session timeout: after a kill the group
 drops the dead member within seconds instead of Faust's default minute.
 """
@@ -77,7 +77,7 @@ class Drill:
                      ) -> subprocess.Popen[bytes]:
         index = len(self.workers)
         log = self.work / f"worker-{index}.log"
-        command = [sys.executable, "-m", "fleetgraph.ingest.kafka.worker", "--role", "all",
+        command = [sys.executable, "-m", "fleetgraph", "worker", "--role", "all",
                    "--bootstrap", self.settings.kafka.bootstrap,
                    "--topic-prefix", self.settings.kafka.topic_prefix,
                    "--group", self.settings.kafka.consumer_group, "--dedup-window", "1",

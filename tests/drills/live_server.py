@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,7 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from fleetgraph.cli.main import ingest_log, simulate_to_log_quietly
+from fleetgraph.bench.workload import write_simulated_log
+from fleetgraph.cli.main import ingest_log
 from fleetgraph.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +35,7 @@ def build_fleet(data_dir: Path, sites: int, hours: float) -> Path:
     """Simulate ``sites`` sites over the ``hours`` before now and ingest them; the store."""
     settings = Settings(data_dir=data_dir)
     end_us = int(time.time()) // 60 * 60 * 1_000_000
-    simulate_to_log_quietly(settings.events_path, sites, hours, end_us)
+    write_simulated_log(settings.events_path, sites, hours, end_us)
     report = ingest_log(settings, settings.events_path, settings.sqlite_path, fresh=True)
     assert report.stats.written > 0
     return settings.sqlite_path
@@ -49,10 +49,7 @@ def _free_port() -> int:
 
 
 def _command() -> list[str]:
-    script = shutil.which("fleetgraph", path=str(Path(sys.executable).parent))
-    if script is not None:
-        return [script]
-    return [sys.executable, "-c", "from fleetgraph.cli.main import main; main()"]
+    return [sys.executable, "-m", "fleetgraph"]
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 A worker sinks a clean simulated stream into Cassandra (a keyspace prefix of
 its own). Once it has stored part of the stream, the Cassandra of the test
-stack (``StackSettings.from_env()``: the CI stack in CI) is stopped, the rest
+stack (``stack_settings()``: the CI stack in CI) is stopped, the rest
 of the stream is published, and Cassandra is started again. The sink must wait
 the outage out (retrying, never dead-lettering) and the driver reconnect: the
 stored graph must equal the embedded runner's on the same messages written to
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from fleetgraph.graph_model import FLEET
-from fleetgraph.infra.stack import StackSettings, down, ensure_up, is_up, running_pid
+from fleetgraph.infra.stack import down, ensure_up, is_up, running_pid, stack_home, stack_settings
 from fleetgraph.ingest.deadletter import DeadLetterList
 from fleetgraph.ingest.kafka.producer import publish_messages
 from fleetgraph.ingest.kafka.topics import ensure_topics
@@ -31,6 +31,7 @@ from fleetgraph.ingest.runner import run_embedded
 from fleetgraph.ingest.sinks import StoreSink
 from fleetgraph.schemas import load_event_codec
 from fleetgraph.schemas.topics import Topic
+from fleetgraph.settings import StackSettings
 from fleetgraph.storage.base import GraphStore, StorageError
 from fleetgraph.storage.checksum import TableDigest, digest_differences
 from tests.conftest import CassandraGraphs
@@ -43,10 +44,11 @@ CASSANDRA = "cassandra"
 def _restartable(stack: StackSettings, port: int) -> None:
     """Fail (skip without FLEETGRAPH_REQUIRE_STACK=1) unless the tests' Cassandra is
     the stack's own JVM, the one server this drill may stop and start."""
-    if running_pid(CASSANDRA, stack) is not None and stack.port(CASSANDRA) == port:
+    if running_pid(CASSANDRA, stack) is not None and stack.cassandra_port == port:
         return
-    why = (f"the Cassandra on port {port} was not started from the stack home {stack.home} "
-           f"(port {stack.port(CASSANDRA)}); the drill restarts only the stack's own server")
+    why = (f"the Cassandra on port {port} was not started from the stack home "
+           f"{stack_home(stack)} (port {stack.cassandra_port}); the drill restarts only the "
+           "stack's own server")
     if os.environ.get("FLEETGRAPH_REQUIRE_STACK") == "1":
         pytest.fail(why)
     pytest.skip(why)
@@ -79,7 +81,7 @@ def test_cassandra_restarted_mid_ingest_loses_nothing(
     drill: Drill, tmp_path: Path, cassandra_graphs: CassandraGraphs
 ) -> None:
     points, port = cassandra_graphs.where()
-    stack = StackSettings.from_env()
+    stack = stack_settings()
     _restartable(stack, port)
     messages = simulated(recent_config(sites=6, hours=4.0))
     reference, target = cassandra_graphs.store(), cassandra_graphs.store()

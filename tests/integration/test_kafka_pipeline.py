@@ -2,7 +2,7 @@
 
 A small simulated fleet (with malformed messages) is published to fresh
 topics (a random prefix per test; the broker may be shared). Two workers
-(``python -m fleetgraph.ingest.kafka.worker``, one consumer group, no web server) start;
+(``python -m fleetgraph worker``, one consumer group, no web server) start;
 once both hold source partitions in the same generation, the rest of the
 stream is published; the test waits until the store they both write holds the
 embedded runner's graph (compared without the provenance source), and checks
@@ -78,7 +78,7 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
 
 
 def _start_worker(settings: Settings, db: Path, log: Path, index: int) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "fleetgraph.ingest.kafka.worker", "--role", "all",
+    args = [sys.executable, "-m", "fleetgraph", "worker", "--role", "all",
             "--db", str(db),
             "--bootstrap", settings.kafka.bootstrap, "--topic-prefix", settings.kafka.topic_prefix,
             "--group", settings.kafka.consumer_group,

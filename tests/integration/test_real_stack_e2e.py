@@ -66,7 +66,7 @@ def test_kafka_faust_cassandra_graphql_answer_like_networkx(
                "FLEETGRAPH_CASSANDRA_HOSTS": ",".join(points),
                "FLEETGRAPH_CASSANDRA_PORT": str(port)}
         worker = subprocess.run(
-            [sys.executable, "-m", "fleetgraph.ingest.kafka.worker", "--store", "cassandra",
+            [sys.executable, "-m", "fleetgraph", "worker", "--store", "cassandra",
              "--bootstrap", bootstrap, "--topic-prefix", prefix,
              "--group", settings.kafka.consumer_group, "--dedup-window", "1",
              "--data-dir", str(tmp_path), "--exit-when-idle", "15", "--loglevel", "warning"],

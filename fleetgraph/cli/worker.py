@@ -1,0 +1,61 @@
+"""``fleetgraph worker``: one Faust worker as a process (the library is
+fleetgraph/ingest/kafka/worker.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fleetgraph.settings import Settings
+from fleetgraph.storage.factory import STORES
+
+ROLES = ("all", "process", "sink")  # fleetgraph.ingest.kafka.app.ROLES, without importing Faust
+PARTITIONS = 4  # fleetgraph.ingest.kafka.topics.DEFAULT_PARTITIONS
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@click.command()
+@click.option("--role", type=click.Choice(ROLES), default="all", show_default=True,
+              help="Process source topics, sink graph topics, or both.")
+@click.option("--store", "store_kind", type=click.Choice(STORES), default=None,
+              help="The sink's store [env FLEETGRAPH_STORE; default embedded].")
+@click.option("--db", type=click.Path(path_type=Path), default=None,
+              help="Embedded store file [default: <data-dir>/graph.sqlite].")
+@click.option("--partitions", type=int, default=PARTITIONS, show_default=True,
+              help="Partitions of the topics this worker creates.")
+@click.option("--web-port", type=int, default=None, help="Faust's web server port (off).")
+@click.option("--loglevel", default="info", show_default=True, help="The worker's log level.")
+@click.option("--exit-when-idle", type=float, default=None, metavar="SECONDS",
+              help="Stop after this long with nothing to do (batch runs).")
+@click.option("--bootstrap", default=None, help="Kafka [env FLEETGRAPH_KAFKA_BOOTSTRAP].")
+@click.option("--topic-prefix", default=None, help="[env FLEETGRAPH_TOPIC_PREFIX]")
+@click.option("--group", default=None, help="Consumer group [env FLEETGRAPH_CONSUMER_GROUP].")
+@click.option("--dedup-window", type=float, default=None, metavar="SECONDS",
+              help="[env FLEETGRAPH_DEDUP_WINDOW_S]")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="As `fleetgraph --data-dir` [env FLEETGRAPH_DATA_DIR].")
+@click.pass_context
+def worker(ctx: click.Context, role: str, store_kind: str | None, db: Path | None,
+           partitions: int, web_port: int | None, loglevel: str, exit_when_idle: float | None,
+           bootstrap: str | None, topic_prefix: str | None, group: str | None,
+           dedup_window: float | None, data_dir: Path | None) -> None:
+    """Run a Faust worker: Kafka source topics -> stages -> per-type graph topics -> store.
+
+    Start several with the same FLEETGRAPH_CONSUMER_GROUP to split the partitions."""
+    from fleetgraph.ingest.kafka.worker import run_worker, store_factory_for
+
+    settings = ctx.find_object(Settings)
+    assert settings is not None
+    settings = settings.updated(
+        kafka=_given(bootstrap=bootstrap, topic_prefix=topic_prefix, consumer_group=group),
+        ingest=_given(dedup_window_s=dedup_window), store=_given(kind=store_kind),
+        **_given(data_dir=data_dir))
+    report = run_worker(settings, store_factory_for(settings, db), role=role,
+                        partitions=partitions, web_port=web_port, loglevel=loglevel,
+                        exit_when_idle_s=exit_when_idle)
+    click.echo(str(report))
