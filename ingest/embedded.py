@@ -19,9 +19,7 @@ from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.pipeline import Pipeline
 from fleetgraph.ingest.runner import RunReport, run_embedded
 from fleetgraph.ingest.sinks import StoreSink
-from fleetgraph.ingest.stages.dedup import DedupBuffer
 from fleetgraph.ingest.stages.topology import Topology
-from fleetgraph.schemas import load_event_codec
 from fleetgraph.settings import Settings
 from fleetgraph.storage.base import StorageError
 from fleetgraph.storage.embedded import SQLiteGraphStore
@@ -53,11 +51,8 @@ def store_pipeline(settings: Settings, store: SQLiteGraphStore,
                    dead_letters: DeadLetters) -> Pipeline:
     """A pipeline writing to ``store``, enriching from the topology stored in it."""
     topology = Topology().load(store.side_input_facts(TOPOLOGY))
-    return Pipeline(
-        FLEET, load_event_codec(), StoreSink(store), dead_letters, topology=topology,
-        dedup=DedupBuffer(int(settings.ingest.dedup_window_s * 1_000_000)),
-        batch_size=settings.ingest.batch_size,
-    )
+    return Pipeline.for_fleet(StoreSink(store), dead_letters, ingest=settings.ingest,
+                              topology=topology)
 
 
 def ingest_into_store(

@@ -7,16 +7,18 @@ on; so does one a stage fails on unexpectedly (``processing_error``), and one
 whose update the store refuses (``store_refused``: the batch is split until
 the refused upserts are found, the others are written). No single message can
 stop a run; only a store outage does. The embedded runner and the Faust agents
-both drive a Pipeline.
+both drive a Pipeline, built by :meth:`Pipeline.for_fleet`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from fleetgraph.core.units import SECOND_US
+from fleetgraph.graph_model import FLEET
 from fleetgraph.graph_model.records import Upsert
 from fleetgraph.graph_model.types import Registry
 from fleetgraph.ingest.deadletter import DeadLetters
@@ -24,14 +26,15 @@ from fleetgraph.ingest.errors import STORE_REFUSED, RejectedEvent, is_outage, pr
 from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.sinks import GraphSink
 from fleetgraph.ingest.stages.decode import decode
-from fleetgraph.ingest.stages.dedup import DedupBuffer
+from fleetgraph.ingest.stages.dedup import Dedup, DedupBuffer
 from fleetgraph.ingest.stages.enrich import enrich
 from fleetgraph.ingest.stages.filter import noise_reason
 from fleetgraph.ingest.stages.to_graph import GraphMapper
 from fleetgraph.ingest.stages.topology import Topology
 from fleetgraph.ingest.stages.validate import Validator
-from fleetgraph.schemas.codec import EventCodec
+from fleetgraph.schemas.codec import EventCodec, load_event_codec
 from fleetgraph.schemas.topics import Topic
+from fleetgraph.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 Origin = tuple[int, Message]  # a message and its turn in the run (1, 2, ...)
@@ -61,7 +64,7 @@ class Pipeline:
         *,
         validator: Validator | None = None,
         topology: Topology | None = None,
-        dedup: DedupBuffer | None = None,
+        dedup: Dedup | None = None,
         batch_size: int = 5000,
         keep_origins: bool = True,
     ) -> None:
@@ -75,7 +78,7 @@ class Pipeline:
         self.validator = validator or Validator(registry)
         self.topology = topology if topology is not None else Topology()
         self.mapper = GraphMapper(registry)
-        self.dedup = dedup if dedup is not None else DedupBuffer(window_us=5_000_000)
+        self.dedup: Dedup = dedup if dedup is not None else DedupBuffer(window_us=5_000_000)
         self.batch_size = batch_size
         self.stats = PipelineStats()
         self.watermark = 0  # the newest event time seen
@@ -85,6 +88,34 @@ class Pipeline:
         self._origins: dict[tuple[str, ...], list[Origin]] = {}  # by key, in dedup
         self._pending_origins: dict[int, list[Origin]] = {}  # by id of a pending upsert
         self._refused: set[int] = set()  # turns of messages dead-lettered after acceptance
+
+    @classmethod
+    def for_fleet(
+        cls,
+        sink: GraphSink,
+        dead_letters: DeadLetters,
+        *,
+        ingest: IngestSettings | None = None,
+        clock: Callable[[], int] | None = None,
+        registry: Registry = FLEET,
+        codec: EventCodec | None = None,
+        validator: Validator | None = None,
+        topology: Topology | None = None,
+        dedup: Dedup | None = None,
+        keep_origins: bool = True,
+    ) -> Pipeline:
+        """The pipeline of the fleet's events into ``sink``: the fleet's registry and
+        event codec; the dedup window and write batches of ``ingest`` (its defaults
+        when None); events validated against ``clock`` (the wall clock when None)
+        unless a ``validator`` is given; an empty topology unless one is given."""
+        ingest = ingest or IngestSettings()
+        if validator is None:
+            validator = Validator(registry) if clock is None else Validator(registry, clock=clock)
+        if dedup is None:
+            dedup = DedupBuffer(window_us=int(ingest.dedup_window_s * SECOND_US))
+        return cls(registry, codec or load_event_codec(), sink, dead_letters,
+                   validator=validator, topology=topology, dedup=dedup,
+                   batch_size=ingest.batch_size, keep_origins=keep_origins)
 
     def process(self, message: Message) -> None:
         self.stats.received += 1

@@ -21,8 +21,6 @@ from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.pipeline import Pipeline
 from fleetgraph.ingest.runner import run_embedded
 from fleetgraph.ingest.sinks import StoreSink
-from fleetgraph.ingest.stages.validate import Validator
-from fleetgraph.schemas import load_event_codec
 from fleetgraph.storage.embedded import SQLiteGraphStore
 from fleetgraph.storage.embedded.store import row_values
 from fleetgraph.storage.embedded.tables import META_COLUMNS, Table
@@ -43,8 +41,7 @@ class RecordingSink(StoreSink):
 def run_pipeline(messages: list[Message], path: Path, clock_us: int) -> dict[str, Any]:
     store = SQLiteGraphStore(FLEET, path)
     sink = RecordingSink(store)
-    pipeline = Pipeline(FLEET, load_event_codec(), sink, DeadLetterList(),
-                        validator=Validator(FLEET, clock=lambda: clock_us))
+    pipeline = Pipeline.for_fleet(sink, DeadLetterList(), clock=lambda: clock_us)
     report = run_embedded(pipeline, lambda: messages)
     store.close()
     baseline_s = raw_inserts(sink.batches, path.with_suffix(".raw.sqlite"))

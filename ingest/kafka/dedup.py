@@ -14,10 +14,13 @@ ten times between two commits is written once (an entry created and flushed
 between two commits never reaches the changelog at all).
 
 On a worker the window runs on wall time: a backlog's event times would flush
-everything at once or nothing. ``add`` therefore never returns anything due;
-a timer calls :meth:`take_due`, writes what it got, then :meth:`forget`, which
-deletes only the entries that did not change in between (an entry updated
-meanwhile is flushed again at the next tick, with its new updates).
+everything at once or nothing. So a MappedDedup is no ``DedupBuffer``: it only
+takes updates in (:meth:`MappedDedup.take_in`, under the source partition they
+came from) and a timer calls :meth:`take_due`, writes what it got, then
+:meth:`forget`, which deletes only the entries that did not change in between
+(an entry updated meanwhile is flushed again at the next tick, with its new
+updates). The pipeline's dedup stage on a worker is :class:`TimerFlushedStage`,
+whose ``add`` hands updates to it and returns none due.
 
 Keys are ``<source partition>|node|<type>|<id>`` or
 ``<source partition>|edge|<type>|<from>|<to>``: an entry lives in the
@@ -34,11 +37,10 @@ from typing import Any
 from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.graph_model.avro import from_record, to_record
 from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Upsert
-from fleetgraph.ingest.stages.dedup import DedupBuffer, merge
+from fleetgraph.ingest.stages.dedup import merge
 
 Entry = dict[str, Any]  # {"first_seen": µs, "count": n, "kind": ..., "type": ..., "record": {...}}
 SEPARATOR = "|"  # never part of a fleetgraph id
-
 
 
 def entry_key(partition: int, upsert: Upsert) -> str:
@@ -79,8 +81,9 @@ class Due:
         return len(self.upserts)
 
 
-class MappedDedup(DedupBuffer):
-    """A DedupBuffer whose entries live in a mapping and whose clock is the wall."""
+class MappedDedup:
+    """Updates merged by key as ``DedupBuffer`` merges them, kept in a mapping, due
+    on the wall clock and taken by a timer (:meth:`take_due`, then :meth:`forget`)."""
 
     def __init__(
         self,
@@ -91,11 +94,15 @@ class MappedDedup(DedupBuffer):
         clock: Callable[[], int] = wall_clock_us,
         write_behind: bool = False,
     ) -> None:
-        super().__init__(window_us, max_entries)
+        if window_us < 0 or max_entries < 1:
+            raise ValueError("window_us must be >= 0 and max_entries >= 1")
         self.entries = entries
+        self.window_us = window_us
+        self.max_entries = max_entries
         self.clock = clock
         self.write_behind = write_behind
-        self.partition = 0  # the source partition of the message being processed
+        self.taken_in = 0
+        self.collapsed = 0  # updates merged into an earlier one of the same entry
         self.flushed = 0
         self.persisted = 0  # entries written to the mapping
         self._live: dict[str, _Live] = {}
@@ -118,11 +125,12 @@ class MappedDedup(DedupBuffer):
                 live = self._live[key] = _Live.of(entry)
         return live
 
-    def add(self, upserts: Iterable[Upsert], now: int) -> list[Upsert]:
-        """Merge updates into their entries; nothing is due here (see take_due)."""
+    def take_in(self, partition: int, upserts: Iterable[Upsert]) -> None:
+        """Merge updates from source ``partition`` into their entries (copies: the
+        caller keeps its upserts); they are due on the clock, to :meth:`take_due`."""
         for upsert in upserts:
             self.taken_in += 1
-            key = entry_key(self.partition, upsert)
+            key = entry_key(partition, upsert)
             live = self._get(key)
             if live is None:
                 live = self._live[key] = _Live(self.clock(), 1, _copy(upsert), dirty=True)
@@ -133,7 +141,6 @@ class MappedDedup(DedupBuffer):
                 self.collapsed += 1
             if not self.write_behind:
                 self._write(key, live)
-        return []
 
     def _write(self, key: str, live: _Live) -> None:
         self.entries[key] = live.entry()
@@ -195,15 +202,33 @@ class MappedDedup(DedupBuffer):
             del self._live[key]
         return len(gone)
 
-    def due(self, now: int) -> list[Upsert]:
-        due = self.take_due(now)
-        self.forget(due)
-        return due.upserts
-
     def drain(self) -> list[Upsert]:
+        """Every entry (of every partition), taken and forgotten at once."""
         due = self.take_due(everything=True)
         self.forget(due)
         return due.upserts
+
+
+class TimerFlushedStage:
+    """The pipeline's dedup stage on a worker (a ``Dedup``): ``add`` hands an
+    event's updates to the MappedDedup, under the source partition of the message
+    in hand, and returns none due; the worker's timer takes them."""
+
+    def __init__(self, dedup: MappedDedup) -> None:
+        self.dedup = dedup
+        self.partition = 0  # the source partition of the message being processed
+
+    @property
+    def collapsed(self) -> int:
+        return self.dedup.collapsed
+
+    def add(self, upserts: Iterable[Upsert], now: int) -> list[Upsert]:
+        """``now`` is the event time; the entries' window runs on the wall clock."""
+        self.dedup.take_in(self.partition, upserts)
+        return []
+
+    def drain(self) -> list[Upsert]:
+        return self.dedup.drain()
 
 
 def _copy(upsert: Upsert) -> Upsert:

@@ -1,7 +1,8 @@
 """A worker's processing, as plain code: one Pipeline per source topic.
 
 The four pipelines run the stages of the embedded runner unchanged and share
-the worker's topology (the enrichment side input) and its dedup buffer. A
+the worker's topology (the enrichment side input) and its dedup buffer (a
+MappedDedup, flushed by the worker's timer, not by the pipelines). A
 message never makes :meth:`SourceProcessors.process` raise: a refused event
 goes to the dead letters with its reason (by the Pipeline), and an unexpected
 exception with reason ``processing_error`` and the traceback's summary (Faust
@@ -16,7 +17,7 @@ from collections import Counter
 from fleetgraph.graph_model.types import Registry
 from fleetgraph.ingest.deadletter import DeadLetters
 from fleetgraph.ingest.errors import processing_error
-from fleetgraph.ingest.kafka.dedup import MappedDedup
+from fleetgraph.ingest.kafka.dedup import MappedDedup, TimerFlushedStage
 from fleetgraph.ingest.kafka.topics import TopicNames
 from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.pipeline import Pipeline
@@ -52,9 +53,11 @@ class SourceProcessors:
         self.sink = sink
         self.dead_letters = dead_letters
         self.topology = topology if topology is not None else Topology()
+        self._stage = TimerFlushedStage(dedup)
         self.pipelines: dict[Topic, Pipeline] = {
-            topic: Pipeline(registry, codec, sink, dead_letters, validator=validator,
-                            topology=self.topology, dedup=dedup, keep_origins=False)
+            topic: Pipeline.for_fleet(sink, dead_letters, registry=registry, codec=codec,
+                                      validator=validator, topology=self.topology,
+                                      dedup=self._stage, keep_origins=False)
             for topic in SOURCE_TOPICS
         }
         self.errors: Counter[str] = Counter()  # exception type -> count
@@ -70,7 +73,7 @@ class SourceProcessors:
             if source_topic is None:
                 raise ValueError(f"{topic!r} is not a source topic of prefix "
                                  f"{self.names.prefix!r}")
-            self.dedup.partition = partition
+            self._stage.partition = partition
             self.pipelines[source_topic].process(message)
         except Exception as exc:
             self.errors[type(exc).__name__] += 1

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from fleetgraph.graph_model.types import Registry
-from fleetgraph.ingest.kafka.agents import Activity, StoreSide, store_side
+from fleetgraph.ingest.kafka.activity import Activity
+from fleetgraph.ingest.kafka.store_side import StoreSide, store_side
 from fleetgraph.ingest.kafka.store_writer import StoreRetry
 from fleetgraph.ingest.kafka.topics import TopicNames
 from fleetgraph.settings import Settings

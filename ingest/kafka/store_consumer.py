@@ -36,16 +36,16 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.abc import ConsumerRebalanceListener
 
 from fleetgraph.ingest.kafka.store_writer import GraphStoreWriter, KafkaRecord, StoreUnavailable
-from fleetgraph.settings import Settings
+from fleetgraph.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 STORE_GROUP_SUFFIX = "-store"
 POLL_MS = 500
 
 
-def store_group(settings: Settings) -> str:
+def store_group(kafka: KafkaSettings) -> str:
     """The sink's consumer group: shared by every worker that stores (roles all, sink)."""
-    return f"{settings.kafka.consumer_group}{STORE_GROUP_SUFFIX}"
+    return f"{kafka.consumer_group}{STORE_GROUP_SUFFIX}"
 
 
 def batch_of(fetched: Mapping[Any, Sequence[Any]]) -> tuple[list[KafkaRecord], dict[Any, int]]:
@@ -144,13 +144,13 @@ class AssignmentLog(ConsumerRebalanceListener):  # type: ignore[misc]
         self.on_assigned(bool(assigned))
 
 
-def create_consumer(settings: Settings, topics: Sequence[str], listener: AssignmentLog,
+def create_consumer(kafka: KafkaSettings, topics: Sequence[str], listener: AssignmentLog,
                     *, batch_size: int, max_poll_interval_s: float) -> Any:
     """An aiokafka consumer of ``topics`` in the store group, committing by hand."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka.bootstrap,
-        group_id=store_group(settings),
-        client_id=f"{store_group(settings)}-consumer",
+        bootstrap_servers=kafka.bootstrap,
+        group_id=store_group(kafka),
+        client_id=f"{store_group(kafka)}-consumer",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=batch_size,
@@ -163,7 +163,7 @@ def create_consumer(settings: Settings, topics: Sequence[str], listener: Assignm
     return consumer
 
 
-async def consume(settings: Settings, topics: Sequence[str], loop: StoreConsumer, *,
+async def consume(kafka: KafkaSettings, topics: Sequence[str], loop: StoreConsumer, *,
                   listener: AssignmentLog, on_consumer: Callable[[Any], None],
                   max_poll_interval_s: float = 300.0) -> None:
     """Run the sink until cancelled; StoreUnavailable ends it (the batch uncommitted).
@@ -172,7 +172,7 @@ async def consume(settings: Settings, topics: Sequence[str], loop: StoreConsumer
     Any other error of a batch leaves it uncommitted: the loop rewinds to the
     last commit and reads it again.
     """
-    consumer = create_consumer(settings, topics, listener, batch_size=loop.batch_size,
+    consumer = create_consumer(kafka, topics, listener, batch_size=loop.batch_size,
                                max_poll_interval_s=max_poll_interval_s)
     await consumer.start()
     on_consumer(consumer)

@@ -7,13 +7,18 @@ updates it took in, with fewer writes. The buffer flushes an entry once the
 clock (event time in the embedded runner, wall time in a Faust worker) has
 moved ``window_us`` past the entry's first update, or when it holds more than
 ``max_entries``.
+
+:class:`Dedup` is what the pipeline needs of its dedup stage; :class:`DedupBuffer`
+is the in-memory one, which hands back what is due as it takes updates in. A
+Faust worker's (``fleetgraph.ingest.kafka.dedup``) keeps its entries in a table
+and hands back nothing there: a timer takes what is due.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from fleetgraph.graph_model.records import Provenance, Upsert
 
@@ -69,7 +74,29 @@ def merge(into: Upsert, update: Upsert) -> None:
     into.ts, into.provenance = new_ts, provenance
 
 
+class Dedup(Protocol):
+    """The pipeline's dedup stage.
+
+    ``add`` takes in an event's updates (it owns them from then on) and returns
+    those the caller writes now, possibly none; ``drain`` returns everything still
+    held (at the end of a run). Every update taken in is returned exactly once,
+    by ``add`` or ``drain`` or, for a stage flushed elsewhere, by its own flush,
+    merged with the others of its key."""
+
+    @property
+    def collapsed(self) -> int:
+        """Updates merged into an earlier one of the same key."""
+        ...
+
+    def add(self, upserts: Iterable[Upsert], now: int) -> list[Upsert]: ...
+
+    def drain(self) -> list[Upsert]: ...
+
+
 class DedupBuffer:
+    """A :class:`Dedup` in memory: ``add`` returns the entries whose window has
+    passed at ``now``, or the oldest beyond ``max_entries``."""
+
     def __init__(self, window_us: int, max_entries: int = 200_000) -> None:
         if window_us < 0 or max_entries < 1:
             raise ValueError("window_us must be >= 0 and max_entries >= 1")

@@ -13,7 +13,6 @@ from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.pipeline import Pipeline
 from fleetgraph.ingest.runner import RunReport, run_embedded
 from fleetgraph.ingest.sinks import StoreSink
-from fleetgraph.ingest.stages.validate import Validator
 from fleetgraph.schemas import load_event_codec
 from fleetgraph.simulator import SimulationConfig, simulate_messages
 from fleetgraph.storage.base import GraphStore
@@ -55,8 +54,7 @@ def ingest_into(
 ) -> tuple[DeadLetterList, RunReport]:
     """Run messages through a fresh pipeline into ``store``."""
     dead_letters = DeadLetterList()
-    pipeline = Pipeline(FLEET, load_event_codec(), StoreSink(store), dead_letters,
-                        validator=Validator(FLEET, clock=lambda: clock_us))
+    pipeline = Pipeline.for_fleet(StoreSink(store), dead_letters, clock=lambda: clock_us)
     materialized = list(messages)
     return dead_letters, run_embedded(pipeline, lambda: materialized)
 

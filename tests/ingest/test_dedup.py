@@ -82,3 +82,17 @@ def test_updates_within_the_window_collapse_and_are_counted() -> None:
     assert isinstance(merged, NodeUpsert)
     assert merged.props == {"supply_temp_c": 44.0}
     assert merged.created == (T0, "e")
+
+
+def test_the_buffer_hands_back_what_is_due_as_it_takes_updates_in() -> None:
+    """DedupBuffer's contract (the pipeline writes what ``add`` returns): the entries
+    whose window has passed at ``now``, and the oldest beyond ``max_entries``."""
+    p = Provenance("e", "s", T0, "t")
+    buffer = DedupBuffer(window_us=10, max_entries=2)
+    assert buffer.add([NodeUpsert("cdu", "cdu:c1", {}, T0, p)], T0) == []
+    assert buffer.add([NodeUpsert("cdu", "cdu:c2", {}, T0, p)], T0 + 5) == []
+    [full] = buffer.add([NodeUpsert("cdu", "cdu:c3", {}, T0, p)], T0 + 6)
+    assert full.key == ("node", "cdu", "cdu:c1")
+    [late] = buffer.add([], T0 + 15)
+    assert late.key == ("node", "cdu", "cdu:c2")
+    assert [u.key for u in buffer.drain()] == [("node", "cdu", "cdu:c3")]

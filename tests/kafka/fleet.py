@@ -42,8 +42,7 @@ def run_embedded_on(messages: list[tuple[str, bytes, str | None]], path: Path | 
     """The embedded runner's result on the messages (sources ``sim:<index>``)."""
     store = SQLiteGraphStore(FLEET, path)
     dead_letters = DeadLetterList()
-    pipeline = Pipeline(FLEET, load_event_codec(), StoreSink(store), dead_letters,
-                        validator=validator)
+    pipeline = Pipeline.for_fleet(StoreSink(store), dead_letters, validator=validator)
     materialized = [Message(t, p, f"sim:{i}") for i, (t, p, _) in enumerate(messages)]
     run_embedded(pipeline, lambda: materialized)
     return EmbeddedRun(store, dead_letters)

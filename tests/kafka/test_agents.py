@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from fleetgraph.graph_model import FLEET
-from fleetgraph.ingest.kafka.agents import Activity, add_processing
+from fleetgraph.ingest.kafka.activity import Activity
+from fleetgraph.ingest.kafka.agents import add_processing
 from fleetgraph.ingest.kafka.app import create_app
 from fleetgraph.ingest.kafka.topics import TopicNames
 from fleetgraph.ingest.stages.validate import Validator

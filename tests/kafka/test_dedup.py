@@ -1,5 +1,6 @@
 """MappedDedup merges like DedupBuffer, keeps its entries in any mapping, and
-deletes only what was written and has not changed since."""
+deletes only what was written and has not changed since. It is no DedupBuffer:
+the pipeline's stage over it hands nothing back due, a timer takes it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import random
 
 from fleetgraph.graph_model import FLEET
 from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
-from fleetgraph.ingest.kafka.dedup import MappedDedup, entry_key, partition_of
+from fleetgraph.ingest.kafka.dedup import MappedDedup, TimerFlushedStage, entry_key, partition_of
 from fleetgraph.ingest.sinks import StoreSink
 from fleetgraph.ingest.stages.dedup import DedupBuffer
 from fleetgraph.storage.embedded import SQLiteGraphStore
@@ -55,8 +56,7 @@ def test_merges_to_the_same_graph_as_the_in_memory_buffer() -> None:
     entries: dict[str, dict[str, object]] = {}
     mapped = MappedDedup(entries, window_us=10**12, clock=Clock())  # type: ignore[arg-type]
     for i, update in enumerate(updates):
-        mapped.partition = i % 3
-        assert mapped.add([update], T0) == []  # the window runs on a timer
+        mapped.take_in(i % 3, [update])
     json.dumps(entries)  # what a Faust table's changelog carries
     assert mapped.taken_in == 400
     assert len(mapped) <= 3 * 10
@@ -68,8 +68,7 @@ def test_entries_are_keyed_by_source_partition() -> None:
     update = _updates(1)[0]
     mapped = MappedDedup({}, window_us=1, clock=Clock())
     for partition in (0, 3):
-        mapped.partition = partition
-        mapped.add([update], T0)
+        mapped.take_in(partition, [update])
     assert sorted(partition_of(k) for k in mapped.entries) == [0, 3]
     assert entry_key(3, update).startswith("3|")
 
@@ -79,9 +78,9 @@ def test_takes_what_the_window_passed_and_forgets_only_unchanged_entries() -> No
     mapped = MappedDedup({}, window_us=1_000_000, clock=clock)
     a = NodeUpsert("cdu", "cdu:a", {"status": "ok"}, T0, Provenance("e1", "s", T0, "t"))
     b = NodeUpsert("cdu", "cdu:b", {"status": "ok"}, T0, Provenance("e2", "s", T0, "t"))
-    mapped.add([a], 0)
+    mapped.take_in(0, [a])
     clock.now += 600_000
-    mapped.add([b], 0)
+    mapped.take_in(0, [b])
     assert len(mapped.take_due()) == 0
     clock.now += 600_000
     due = mapped.take_due()
@@ -89,14 +88,15 @@ def test_takes_what_the_window_passed_and_forgets_only_unchanged_entries() -> No
     # "a" changes while its write is on the way: it stays, to be written again
     later = NodeUpsert("cdu", "cdu:a", {"status": "fault"}, T0 + 5,
                        Provenance("e3", "s", T0 + 5, "t"))
-    mapped.add([later], 0)
+    mapped.take_in(0, [later])
     assert mapped.forget(due) == 0
     again = mapped.take_due()
     assert [u.props for u in again.upserts] == [{"status": "fault"}]
     assert mapped.forget(again) == 1
     clock.now += 600_000
-    assert [u.id for u in mapped.due(clock.now)] == ["cdu:b"]  # type: ignore[union-attr]
-    assert len(mapped) == 0
+    last = mapped.take_due()
+    assert [u.id for u in last.upserts] == ["cdu:b"]  # type: ignore[union-attr]
+    assert mapped.forget(last) == 1 and len(mapped) == 0
 
 
 def test_more_entries_than_allowed_are_due_at_once_oldest_first() -> None:
@@ -104,8 +104,8 @@ def test_more_entries_than_allowed_are_due_at_once_oldest_first() -> None:
     mapped = MappedDedup({}, window_us=10**9, max_entries=2, clock=clock)
     for i in range(4):
         clock.now += 1
-        mapped.add([NodeUpsert("cdu", f"cdu:c{i}", {"status": "ok"}, T0,
-                               Provenance(f"e{i}", "s", T0, "t"))], 0)
+        mapped.take_in(0, [NodeUpsert("cdu", f"cdu:c{i}", {"status": "ok"}, T0,
+                                      Provenance(f"e{i}", "s", T0, "t"))])
     assert [u.id for u in mapped.take_due().upserts] == ["cdu:c0", "cdu:c1"]  # type: ignore[union-attr]
 
 
@@ -137,14 +137,14 @@ def test_write_behind_writes_each_changed_entry_once_per_persist() -> None:
     mapped = MappedDedup(entries, window_us=1_000, clock=clock,  # type: ignore[arg-type]
                          write_behind=True)
     for n in range(10):
-        mapped.add([_node(n)], 0)
-    mapped.add([_node(0, "cdu:b")], 0)
+        mapped.take_in(0, [_node(n)])
+    mapped.take_in(0, [_node(0, "cdu:b")])
     assert entries.writes == 0 and len(mapped) == 2
     assert mapped.persist() == 2 and mapped.persist() == 0
     assert entries.writes == 2
     assert entries["0|node|cdu|cdu:a"]["count"] == 10
     # created and flushed between two persists: never written, nothing to delete
-    mapped.add([_node(0, "cdu:c")], 0)
+    mapped.take_in(0, [_node(0, "cdu:c")])
     clock.now += 2_000
     assert mapped.forget(mapped.take_due()) == 3
     assert (entries.writes, entries.deletes, len(entries)) == (2, 2, 0)
@@ -155,11 +155,11 @@ def test_entries_left_in_the_mapping_are_taken_up_after_a_restart() -> None:
     entries: dict[str, dict[str, object]] = {}
     before = MappedDedup(entries, window_us=1_000, clock=clock,  # type: ignore[arg-type]
                          write_behind=True)
-    before.add([_node(1, status="fault")], 0)
+    before.take_in(0, [_node(1, status="fault")])
     before.persist()
     after = MappedDedup(entries, window_us=1_000, clock=clock,  # type: ignore[arg-type]
                         write_behind=True)
-    after.add([_node(0, status="ok")], 0)  # older: merged under the recovered entry
+    after.take_in(0, [_node(0, status="ok")])  # older: merged under the recovered entry
     clock.now += 2_000
     due = after.take_due()
     assert [u.props for u in due.upserts] == [{"status": "fault"}]
@@ -171,10 +171,30 @@ def test_dropping_a_revoked_partition_keeps_its_persisted_entries() -> None:
     mapped = MappedDedup(entries, window_us=1_000, clock=Clock(),  # type: ignore[arg-type]
                          write_behind=True)
     for partition in (0, 1):
-        mapped.partition = partition
-        mapped.add([_node(partition)], 0)
+        mapped.take_in(partition, [_node(partition)])
     mapped.persist()
     assert mapped.drop({1}) == 1
     assert mapped.pending({0}) == 1 and mapped.pending({1}) == 1  # still in the mapping
     assert [partition_of(k) for k in mapped.take_due(everything=True, partitions={0}).versions
             ] == [0]
+
+
+def test_the_worker_stage_hands_nothing_back_and_the_timer_takes_it() -> None:
+    """The contract that differs from DedupBuffer's: whatever the window or the
+    number of entries, ``add`` returns nothing due; the entries, under the
+    partition of the message in hand, wait for ``take_due``."""
+    clock = Clock()
+    mapped = MappedDedup({}, window_us=1, max_entries=1, clock=clock)
+    stage = TimerFlushedStage(mapped)
+    assert not isinstance(mapped, DedupBuffer) and not hasattr(mapped, "add")
+    for n in range(3):
+        stage.partition = n
+        clock.now += 10  # past the window, and beyond max_entries
+        assert stage.add([_node(n, f"cdu:c{n}")], T0 + n) == []
+    assert sorted(partition_of(key) for key in mapped.entries) == [0, 1, 2]
+    assert len(mapped.take_due(partitions={1}).upserts) == 1
+    stage.partition = 0
+    stage.add([_node(9, "cdu:c0")], T0 + 9)
+    assert stage.collapsed == mapped.collapsed == 1
+    assert sorted(u.id for u in stage.drain()) == ["cdu:c0", "cdu:c1", "cdu:c2"]  # type: ignore[union-attr]
+    assert len(mapped) == 0

@@ -1,0 +1,146 @@
+"""The dedup buffer on a worker and its way out to the graph topics.
+
+- the ``dedup`` table (memory store, changelog-backed) holding buffered
+  updates, keyed by source partition so an entry's changelog partition is the
+  partition its updates came from (:mod:`fleetgraph.ingest.kafka.dedup`);
+- the hooks that make each commit of source offsets wait until the changelog
+  has every update those offsets cover;
+- a timer that flushes entries older than the dedup window to the graph topics,
+  waits for the producer, then deletes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import faust
+
+from fleetgraph.ingest.kafka.activity import Activity
+from fleetgraph.ingest.kafka.dedup import MappedDedup, partition_of
+from fleetgraph.ingest.kafka.sinks import GraphTopicSink
+
+log = logging.getLogger(__name__)
+DEDUP_TABLE = "dedup"
+
+
+class PersistBeforeCommit(faust.Sensor):
+    """Writes the dedup buffer's changed entries to its table just before Faust commits
+    source offsets (the commit then waits for the producer), so the changelog covers
+    every committed offset."""
+
+    def __init__(self, dedup: MappedDedup) -> None:
+        super().__init__()
+        self.dedup = dedup
+
+    def on_commit_initiated(self, consumer: Any) -> Any:
+        self.dedup.persist()
+        return None
+
+
+class DedupTable(faust.Table[str, dict[str, Any]]):
+    """A table whose changelog partition is the one named in the key, so entries can be
+    deleted from a timer, outside any stream event; it keeps the changelog writes not
+    yet known to be in Kafka (see :func:`changelog_before_commit`)."""
+
+    def partition_for_key(self, key: Any) -> int:
+        return partition_of(str(key))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_flight: list[Any] = []  # changelog writes since the last commit
+
+    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
+        sent = super().send_changelog(*args, **kwargs)
+        self.in_flight.append(sent)
+        return sent
+
+
+def changelog_before_commit(app: Any, table: DedupTable) -> None:
+    """Make every commit wait until Kafka has the changelog writes made before it.
+
+    Faust's commit flushes its producer buffer first, but a message its
+    background sender has taken off the buffer and not yet handed to the client
+    is in neither, and the commit goes on without it: killed right after, the
+    worker lost a buffered update its committed offsets covered. The writes'
+    own futures (resolved on delivery) are waited for, just before the offsets
+    are committed.
+    """
+    consumer = app.consumer
+    original = consumer._handle_attached
+
+    async def handle_attached(offsets: Any) -> None:
+        await original(offsets)
+        sent, table.in_flight[:] = list(table.in_flight), []
+        if sent:
+            await asyncio.gather(*sent)
+
+    consumer._handle_attached = handle_attached
+
+
+def add_dedup_table(app: Any, window_us: int, partitions: int
+                    ) -> tuple[DedupTable, MappedDedup]:
+    """The ``dedup`` table of ``app`` and the buffer over it, written behind (just
+    before each commit); a revoked partition's entries are left to its next owner."""
+    table = app.tables.add(DedupTable(
+        app, name=DEDUP_TABLE, beacon=app.tables.beacon, partitions=partitions,
+        help="Buffered graph updates by source partition and record key.",
+    ))
+    dedup = MappedDedup(table, window_us, write_behind=True)
+    app.sensors.add(PersistBeforeCommit(dedup))
+    changelog_before_commit(app, table)
+
+    async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+        # Faust has committed (and so persisted) before this signal; the next owner
+        # of these partitions reads their entries from the changelog
+        changelog = table.changelog_topic_name
+        dedup.drop({tp.partition for tp in revoked if tp.topic == changelog})
+
+    app.on_partitions_revoked.connect(on_revoked)
+    return table, dedup
+
+
+def owned_partitions(app: Any, table: Any) -> set[int]:
+    """Partitions of ``table``'s changelog this worker is active for."""
+    changelog = table.changelog_topic_name
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
+
+
+def add_flush_timer(app: Any, dedup: MappedDedup, sink: GraphTopicSink, activity: Activity,
+                    owned: Callable[[], set[int]], interval_s: float) -> None:
+    """Every ``interval_s``, :func:`flush_due` on the partitions ``owned()`` names."""
+
+    async def flush_dedup() -> None:
+        await flush_due(app, dedup, sink, activity, owned())
+
+    app.timer(interval_s, name="fleetgraph.flush_dedup")(flush_dedup)
+
+
+async def flush_due(app: Any, dedup: MappedDedup, sink: GraphTopicSink,
+                    activity: Activity, partitions: set[int] | None = None) -> int:
+    """Write the due dedup entries (of ``partitions``), wait until Kafka has them,
+    then delete them.
+
+    The records go straight to the producer, not through Faust's buffer: a
+    burst of thousands would hold every stream until the buffer drains.
+    """
+    try:
+        due = dedup.take_due(partitions=partitions)
+        if not due:
+            return 0
+        sent = []
+        for upsert in due.upserts:
+            record = sink.codec.encode(upsert)
+            sent.append(await app.producer.send(record.topic, record.key, record.value,
+                                                None, None, None))
+            sink.written[record.topic] += 1
+        await asyncio.gather(*sent)
+        await app.producer.flush()
+        dedup.forget(due)
+        activity.touch()
+        return len(due)
+    except Exception:
+        log.exception("flushing the dedup buffer failed; the entries stay for the next tick")
+        return 0
