@@ -11,10 +11,18 @@ from fleetgraph.graph_model.types import VALID_FROM, VALID_TO
 from fleetgraph.serving.context import Info
 from fleetgraph.serving.times import to_datetime
 from fleetgraph.serving.types.field import field
-from fleetgraph.serving.types.node import Node, load_node, node_class
+from fleetgraph.serving.types.node import NODE, Node, load_node, node_class
 from fleetgraph.serving.types.origin import Origin
 from fleetgraph.serving.types.props import PropFields
-from fleetgraph.serving.types.refs import JobRef, SiteRef
+from fleetgraph.serving.types.refs import (
+    ARTIFACT_KIND,
+    DATASET_KIND,
+    JOB_KIND,
+    MODEL_KIND,
+    SITE_KIND,
+    JobRef,
+    SiteRef,
+)
 from fleetgraph.serving.types.relations import IN, OUT, edges, node_by_id, related, related_one
 from fleetgraph.serving.types.scalars import Long
 from fleetgraph.serving.windows import as_of
@@ -43,8 +51,7 @@ class Replica:
 
     @strawberry.field
     async def site(self, info: Info) -> SiteRef | None:
-        found: SiteRef | None = await node_by_id(info, self.record.to_id)
-        return found
+        return await node_by_id(info, self.record.to_id, SITE_KIND)
 
     @field(description="0 hot (local NVMe), 1 warm (site object store), 2 durable.")
     def tier(self) -> int | None:
@@ -81,7 +88,31 @@ async def replicas(
     return [Replica(record=e) for e in found]
 
 
-@node_class("model")
+# --- lineage: the relationships models, artifacts and datasets share, declared once;
+# each class places them among its own fields (the schema keeps that order)
+
+
+async def resolve_derived_from(root: Node, info: Info) -> list[Node]:
+    """What the node was built from (derived_from out): artifacts, datasets, models."""
+    return await related(info, root.record.id, "derived_from", OUT, NODE)
+
+
+async def resolve_produced_by(root: Node, info: Info) -> list[JobRef]:
+    """The jobs that produced the node (produced in)."""
+    return await related(info, root.record.id, "produced", IN, JOB_KIND)
+
+
+async def resolve_read_by(root: Node, info: Info) -> list[JobRef]:
+    """The jobs that read the node (read in)."""
+    return await related(info, root.record.id, "read", IN, JOB_KIND)
+
+
+async def resolve_cached_at(root: Node, info: Info, at: datetime | None = None) -> list[Replica]:
+    """The node's replicas at sites (cached_at out)."""
+    return await replicas(info, root.record.id, OUT, at)
+
+
+@node_class(MODEL_KIND)
 @strawberry.type(description=MODEL.doc)
 class Model(Node):
     name: str | None = MODEL("name")
@@ -90,22 +121,17 @@ class Model(Node):
 
     @field(description="The model's weights, adapters and checkpoints.")
     async def artifacts(self, info: Info) -> list[Artifact]:
-        return await related(info, self.record.id, "artifact_of", IN)
+        return await related(info, self.record.id, "artifact_of", IN, ARTIFACT_KIND)
 
     @field(description="Jobs that served or trained the model (used_model in).")
     async def jobs(self, info: Info) -> list[JobRef]:
-        return await related(info, self.record.id, "used_model", IN)
+        return await related(info, self.record.id, "used_model", IN, JOB_KIND)
 
-    @strawberry.field
-    async def derived_from(self, info: Info) -> list[Node]:
-        return await related(info, self.record.id, "derived_from", OUT)
-
-    @strawberry.field
-    async def produced_by(self, info: Info) -> list[JobRef]:
-        return await related(info, self.record.id, "produced", IN)
+    derived_from = strawberry.field(resolver=resolve_derived_from)
+    produced_by = strawberry.field(resolver=resolve_produced_by)
 
 
-@node_class("artifact")
+@node_class(ARTIFACT_KIND)
 @strawberry.type(description=ARTIFACT.doc)
 class Artifact(Node):
     kind: str | None = ARTIFACT("kind")
@@ -115,27 +141,18 @@ class Artifact(Node):
 
     @strawberry.field
     async def model(self, info: Info) -> Model | None:
-        found: Model | None = await related_one(info, self.record.id, "artifact_of", OUT)
-        return found
+        return await related_one(info, self.record.id, "artifact_of", OUT, MODEL_KIND)
 
-    @field(description="Replicas at sites, with tier, last access and hits.")
-    async def cached_at(self, info: Info, at: datetime | None = None) -> list[Replica]:
-        return await replicas(info, self.record.id, OUT, at)
-
-    @strawberry.field
-    async def derived_from(self, info: Info) -> list[Node]:
-        return await related(info, self.record.id, "derived_from", OUT)
-
-    @strawberry.field
-    async def produced_by(self, info: Info) -> list[JobRef]:
-        return await related(info, self.record.id, "produced", IN)
-
-    @strawberry.field
-    async def read_by(self, info: Info) -> list[JobRef]:
-        return await related(info, self.record.id, "read", IN)
+    cached_at = strawberry.field(
+        resolver=resolve_cached_at,
+        description="Replicas at sites, with tier, last access and hits.",
+    )
+    derived_from = strawberry.field(resolver=resolve_derived_from)
+    produced_by = strawberry.field(resolver=resolve_produced_by)
+    read_by = strawberry.field(resolver=resolve_read_by)
 
 
-@node_class("dataset")
+@node_class(DATASET_KIND)
 @strawberry.type(description=DATASET.doc)
 class Dataset(Node):
     name: str | None = DATASET("name")
@@ -144,18 +161,9 @@ class Dataset(Node):
     jurisdiction: str | None = DATASET("jurisdiction")
     created_at: datetime | None = DATASET("created_at")
 
-    @field(description="Jobs that read the dataset (read in).")
-    async def read_by(self, info: Info) -> list[JobRef]:
-        return await related(info, self.record.id, "read", IN)
-
-    @strawberry.field
-    async def cached_at(self, info: Info, at: datetime | None = None) -> list[Replica]:
-        return await replicas(info, self.record.id, OUT, at)
-
-    @strawberry.field
-    async def derived_from(self, info: Info) -> list[Node]:
-        return await related(info, self.record.id, "derived_from", OUT)
-
-    @strawberry.field
-    async def produced_by(self, info: Info) -> list[JobRef]:
-        return await related(info, self.record.id, "produced", IN)
+    read_by = strawberry.field(
+        resolver=resolve_read_by, description="Jobs that read the dataset (read in)."
+    )
+    cached_at = strawberry.field(resolver=resolve_cached_at)
+    derived_from = strawberry.field(resolver=resolve_derived_from)
+    produced_by = strawberry.field(resolver=resolve_produced_by)

@@ -16,7 +16,7 @@ from fleetgraph.serving.times import to_datetime
 from fleetgraph.serving.types.field import field
 from fleetgraph.serving.types.node import Node, as_node, load_node
 from fleetgraph.serving.types.origin import Origin
-from fleetgraph.serving.types.refs import JobRef, SiteRef
+from fleetgraph.serving.types.refs import SITE_KIND, JobRef, SiteRef
 from fleetgraph.serving.types.relations import node_by_id
 
 
@@ -120,8 +120,7 @@ class ResidencyPlace:
 
     @strawberry.field
     async def site(self, info: Info) -> SiteRef | None:
-        found: SiteRef | None = await node_by_id(info, self.place.site_id)
-        return found
+        return await node_by_id(info, self.place.site_id, SITE_KIND)
 
     @field(description="The site's jurisdiction (null: none known, never allowed).")
     def jurisdiction(self) -> str | None:

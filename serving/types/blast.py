@@ -12,7 +12,7 @@ from fleetgraph.serving.queries import blast_radius as blast
 from fleetgraph.serving.times import to_datetime
 from fleetgraph.serving.types.field import field
 from fleetgraph.serving.types.node import Node, load_node
-from fleetgraph.serving.types.refs import JobRef, ServerRef
+from fleetgraph.serving.types.refs import JOB_KIND, SERVER_KIND, JobRef, ServerRef
 from fleetgraph.serving.types.relations import node_by_id
 
 
@@ -71,13 +71,11 @@ class ImpactedJob:
 
     @strawberry.field
     async def job(self, info: Info) -> JobRef | None:
-        found: JobRef | None = await node_by_id(info, self.row.job_id)
-        return found
+        return await node_by_id(info, self.row.job_id, JOB_KIND)
 
     @strawberry.field
     async def server(self, info: Info) -> ServerRef | None:
-        found: ServerRef | None = await node_by_id(info, self.row.server_id)
-        return found
+        return await node_by_id(info, self.row.server_id, SERVER_KIND)
 
 
 @strawberry.type(description="What a failure of the component changes at a time.")

@@ -14,7 +14,18 @@ from fleetgraph.serving.queries import timeline
 from fleetgraph.serving.times import to_datetime
 from fleetgraph.serving.types.field import field
 from fleetgraph.serving.types.node import Node, load_node
-from fleetgraph.serving.types.refs import FaultRef, JobRef, RackRef, ServerRef, SiteRef
+from fleetgraph.serving.types.refs import (
+    FAULT_KIND,
+    JOB_KIND,
+    RACK_KIND,
+    SERVER_KIND,
+    SITE_KIND,
+    FaultRef,
+    JobRef,
+    RackRef,
+    ServerRef,
+    SiteRef,
+)
 from fleetgraph.serving.types.relations import node_by_id
 
 
@@ -52,28 +63,23 @@ class AffectedJob:
 
     @strawberry.field
     async def job(self, info: Info) -> JobRef | None:
-        found: JobRef | None = await node_by_id(info, self.row.job_id)
-        return found
+        return await node_by_id(info, self.row.job_id, JOB_KIND)
 
     @strawberry.field
     async def fault(self, info: Info) -> FaultRef | None:
-        found: FaultRef | None = await node_by_id(info, self.row.fault_id)
-        return found
+        return await node_by_id(info, self.row.fault_id, FAULT_KIND)
 
     @strawberry.field
     async def server(self, info: Info) -> ServerRef | None:
-        found: ServerRef | None = await node_by_id(info, self.row.server_id)
-        return found
+        return await node_by_id(info, self.row.server_id, SERVER_KIND)
 
     @strawberry.field
     async def rack(self, info: Info) -> RackRef | None:
-        found: RackRef | None = await node_by_id(info, self.row.rack_id)
-        return found
+        return await node_by_id(info, self.row.rack_id, RACK_KIND)
 
     @strawberry.field
     async def site(self, info: Info) -> SiteRef | None:
-        found: SiteRef | None = await node_by_id(info, self.row.site_id)
-        return found
+        return await node_by_id(info, self.row.site_id, SITE_KIND)
 
 
 @strawberry.type

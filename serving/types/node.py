@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
@@ -124,14 +124,54 @@ class Edge:
 
 
 NODE_CLASSES: dict[str, type[Node]] = {}
-N = TypeVar("N", bound=type[Node])
+N = TypeVar("N", bound=Node)
 
 
-def node_class(type_name: str) -> Callable[[N], N]:
-    """Register the typed class that serves nodes of ``type_name``."""
+class NodeKind(Generic[N]):
+    """The typed class ``N`` that serves the nodes of one type of the graph model.
 
-    def register(cls: N) -> N:
+    The node classes refer to each other across modules, so a relationship names
+    the class at its far end by a kind declared beforehand
+    (:mod:`fleetgraph.serving.types.refs`); ``node_class`` binds the kind to its
+    class. ``NODE`` is any node, served by its own class.
+    """
+
+    __slots__ = ("_cls", "type_name")
+
+    def __init__(self, type_name: str | None, cls: type[N] | None = None) -> None:
+        self.type_name = type_name  # None: any type
+        self._cls = cls
+
+    def __repr__(self) -> str:
+        return f"NodeKind({self.type_name!r})"
+
+    def bind(self, cls: type[N]) -> None:
+        self._cls = cls
+
+    def holds(self, node_id: str) -> bool:
+        """The id names a node of this kind (by its type prefix)."""
+        return self.type_name is None or node_id.partition(":")[0] == self.type_name
+
+    def of(self, record: NodeRecord) -> N:
+        """The typed object of a record of this kind."""
+        node = as_node(record)
+        if self._cls is None or not isinstance(node, self._cls):
+            raise TypeError(f"{record.id!r} is served as {type(node).__name__}, not {self}")
+        return node
+
+
+NODE: NodeKind[Node] = NodeKind(None, Node)
+
+
+def node_class(kind: NodeKind[N]) -> Callable[[type[N]], type[N]]:
+    """Register the typed class that serves the nodes of ``kind``."""
+    type_name = kind.type_name
+    if type_name is None:
+        raise ValueError("a node class serves one node type")
+
+    def register(cls: type[N]) -> type[N]:
         NODE_CLASSES[type_name] = cls
+        kind.bind(cls)
         return cls
 
     return register

@@ -14,7 +14,14 @@ from fleetgraph.serving.errors import InvalidArgument
 from fleetgraph.serving.queries import placement as placement_query
 from fleetgraph.serving.times import to_datetime, to_us
 from fleetgraph.serving.types.field import field
-from fleetgraph.serving.types.refs import ArtifactRef, ServerRef, SiteRef
+from fleetgraph.serving.types.refs import (
+    ARTIFACT_KIND,
+    SERVER_KIND,
+    SITE_KIND,
+    ArtifactRef,
+    ServerRef,
+    SiteRef,
+)
 from fleetgraph.serving.types.relations import node_by_id
 from fleetgraph.serving.types.scalars import Long
 
@@ -35,8 +42,7 @@ class ReplicaEvidence:
 
     @strawberry.field
     async def artifact(self, info: Info) -> ArtifactRef | None:
-        found: ArtifactRef | None = await node_by_id(info, self.evidence.artifact_id)
-        return found
+        return await node_by_id(info, self.evidence.artifact_id, ARTIFACT_KIND)
 
     @strawberry.field
     def tier(self) -> int | None:
@@ -66,8 +72,7 @@ class SiteHotness:
 
     @strawberry.field
     async def site(self, info: Info) -> SiteRef | None:
-        found: SiteRef | None = await node_by_id(info, self.hotness.site_id)
-        return found
+        return await node_by_id(info, self.hotness.site_id, SITE_KIND)
 
     @strawberry.field
     def score(self) -> float:
@@ -153,8 +158,7 @@ class ServerGpus:
 
     @strawberry.field
     async def server(self, info: Info) -> ServerRef | None:
-        found: ServerRef | None = await node_by_id(info, self.group.server_id)
-        return found
+        return await node_by_id(info, self.group.server_id, SERVER_KIND)
 
     @strawberry.field
     def gpu_ids(self) -> list[strawberry.ID]:
@@ -172,8 +176,7 @@ class Candidate:
 
     @strawberry.field
     async def site(self, info: Info) -> SiteRef | None:
-        found: SiteRef | None = await node_by_id(info, self.candidate.site_id)
-        return found
+        return await node_by_id(info, self.candidate.site_id, SITE_KIND)
 
     @strawberry.field
     def score(self) -> float:
@@ -228,8 +231,7 @@ class ExcludedSite:
 
     @strawberry.field
     async def site(self, info: Info) -> SiteRef | None:
-        found: SiteRef | None = await node_by_id(info, self.excluded.site_id)
-        return found
+        return await node_by_id(info, self.excluded.site_id, SITE_KIND)
 
     @strawberry.field
     def reasons(self) -> list[ExclusionReason]:

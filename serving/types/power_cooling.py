@@ -8,9 +8,17 @@ import strawberry
 
 from fleetgraph.serving.context import Info
 from fleetgraph.serving.types.field import field
-from fleetgraph.serving.types.node import Node, node_class
+from fleetgraph.serving.types.node import NODE, Node, node_class
 from fleetgraph.serving.types.props import PropFields
-from fleetgraph.serving.types.refs import RackRef, SiteRef
+from fleetgraph.serving.types.refs import (
+    CDU_KIND,
+    FAULT_KIND,
+    POWER_SHELF_KIND,
+    RACK_KIND,
+    SITE_KIND,
+    RackRef,
+    SiteRef,
+)
 from fleetgraph.serving.types.relations import IN, OUT, related, related_one
 
 CDU = PropFields("cdu")
@@ -18,7 +26,7 @@ POWER_SHELF = PropFields("power_shelf")
 FAULT = PropFields("fault")
 
 
-@node_class("cdu")
+@node_class(CDU_KIND)
 @strawberry.type(description=CDU.doc)
 class Cdu(Node):
     capacity_kw: float | None = CDU("capacity_kw")
@@ -28,19 +36,18 @@ class Cdu(Node):
 
     @strawberry.field
     async def site(self, info: Info, at: datetime | None = None) -> SiteRef | None:
-        found: SiteRef | None = await related_one(info, self.record.id, "in_site", OUT, at)
-        return found
+        return await related_one(info, self.record.id, "in_site", OUT, SITE_KIND, at)
 
     @field(description="Racks the CDU cools (cooled_by in).")
     async def racks(self, info: Info, at: datetime | None = None) -> list[RackRef]:
-        return await related(info, self.record.id, "cooled_by", IN, at, "rack")
+        return await related(info, self.record.id, "cooled_by", IN, RACK_KIND, at)
 
     @strawberry.field
     async def faults(self, info: Info, at: datetime | None = None) -> list[Fault]:
-        return await related(info, self.record.id, "had_fault", OUT, at)
+        return await related(info, self.record.id, "had_fault", OUT, FAULT_KIND, at)
 
 
-@node_class("power_shelf")
+@node_class(POWER_SHELF_KIND)
 @strawberry.type(description=POWER_SHELF.doc)
 class PowerShelf(Node):
     capacity_kw: float | None = POWER_SHELF("capacity_kw")
@@ -49,19 +56,18 @@ class PowerShelf(Node):
 
     @strawberry.field
     async def site(self, info: Info, at: datetime | None = None) -> SiteRef | None:
-        found: SiteRef | None = await related_one(info, self.record.id, "in_site", OUT, at)
-        return found
+        return await related_one(info, self.record.id, "in_site", OUT, SITE_KIND, at)
 
     @field(description="Racks the shelf feeds (powered_by in).")
     async def racks(self, info: Info, at: datetime | None = None) -> list[RackRef]:
-        return await related(info, self.record.id, "powered_by", IN, at, "rack")
+        return await related(info, self.record.id, "powered_by", IN, RACK_KIND, at)
 
     @strawberry.field
     async def faults(self, info: Info, at: datetime | None = None) -> list[Fault]:
-        return await related(info, self.record.id, "had_fault", OUT, at)
+        return await related(info, self.record.id, "had_fault", OUT, FAULT_KIND, at)
 
 
-@node_class("fault")
+@node_class(FAULT_KIND)
 @strawberry.type(description=FAULT.doc)
 class Fault(Node):
     component_id: str | None = FAULT("component_id")
@@ -74,5 +80,4 @@ class Fault(Node):
 
     @field(description="The component in fault (had_fault in).")
     async def component(self, info: Info) -> Node | None:
-        found: Node | None = await related_one(info, self.record.id, "had_fault", IN)
-        return found
+        return await related_one(info, self.record.id, "had_fault", IN, NODE)

@@ -1,11 +1,14 @@
 """Lazy references between the node classes of different modules (they refer to
-each other: a rack's servers, a server's rack)."""
+each other: a rack's servers, a server's rack): the ``...Ref`` types for strawberry,
+the ``..._KIND`` node kinds for the relationship helpers and the type checker."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+
+from fleetgraph.serving.types.node import NodeKind
 
 if TYPE_CHECKING:
     from fleetgraph.serving.types.artifacts import Artifact, Dataset, Model, Replica
@@ -36,3 +39,20 @@ SwitchRef = Annotated["Switch", _SITES]
 ApplicationRef = Annotated["Application", _WORK]
 JobRef = Annotated["Job", _WORK]
 UserRef = Annotated["User", _WORK]
+
+# one kind per typed node class, bound by its ``node_class`` decorator
+ARTIFACT_KIND: NodeKind[Artifact] = NodeKind("artifact")
+DATASET_KIND: NodeKind[Dataset] = NodeKind("dataset")
+MODEL_KIND: NodeKind[Model] = NodeKind("model")
+GPU_KIND: NodeKind[Gpu] = NodeKind("gpu")
+SERVER_KIND: NodeKind[Server] = NodeKind("server")
+CDU_KIND: NodeKind[Cdu] = NodeKind("cdu")
+FAULT_KIND: NodeKind[Fault] = NodeKind("fault")
+POWER_SHELF_KIND: NodeKind[PowerShelf] = NodeKind("power_shelf")
+INSTRUMENT_KIND: NodeKind[Instrument] = NodeKind("instrument")
+RACK_KIND: NodeKind[Rack] = NodeKind("rack")
+SITE_KIND: NodeKind[Site] = NodeKind("site")
+SWITCH_KIND: NodeKind[Switch] = NodeKind("switch")
+APPLICATION_KIND: NodeKind[Application] = NodeKind("application")
+JOB_KIND: NodeKind[Job] = NodeKind("job")
+USER_KIND: NodeKind[User] = NodeKind("user")

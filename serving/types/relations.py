@@ -2,19 +2,20 @@
 
 ``at`` keeps only the edges valid at that instant; without it every edge counts,
 past and present. A single-valued relationship (a rack's site) picks, among the
-edges kept, the one with the latest ``valid_from``, then the lowest id.
+edges kept, the one with the latest ``valid_from``, then the lowest id. ``kind``
+(:class:`~fleetgraph.serving.types.node.NodeKind`) names the class at the far end:
+only the edges to nodes of that type count (``NODE``: any), and the answer is typed
+with it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from fleetgraph.graph_model.ids import node_type_of
 from fleetgraph.graph_model.records import EdgeRecord
 from fleetgraph.graph_model.types import VALID_FROM
 from fleetgraph.serving.context import Info
-from fleetgraph.serving.types.node import as_node
+from fleetgraph.serving.types.node import N, NodeKind
 from fleetgraph.serving.windows import as_of
 from fleetgraph.storage.base import Direction, TimeWindow
 
@@ -37,13 +38,13 @@ async def _far_edges(
     node_id: str,
     edge_type: str,
     direction: Direction,
+    kind: NodeKind[N],
     at: datetime | None,
-    far_type: str | None,
 ) -> list[EdgeRecord]:
     found = await edges(info, node_id, edge_type, direction, as_of(at))
-    if far_type is None:
+    if kind.type_name is None:
         return found
-    return [e for e in found if node_type_of(far_id(e, direction)) == far_type]
+    return [e for e in found if kind.holds(far_id(e, direction))]
 
 
 async def related(
@@ -51,14 +52,14 @@ async def related(
     node_id: str,
     edge_type: str,
     direction: Direction,
+    kind: NodeKind[N],
     at: datetime | None = None,
-    far_type: str | None = None,
-) -> list[Any]:
-    """The typed nodes at the far end of ``node_id``'s edges (of ``far_type`` if given)."""
-    found = await _far_edges(info, node_id, edge_type, direction, at, far_type)
+) -> list[N]:
+    """The nodes of ``kind`` at the far end of ``node_id``'s edges."""
+    found = await _far_edges(info, node_id, edge_type, direction, kind, at)
     ids = [far_id(e, direction) for e in found]
     records = await info.context.loaders.nodes.load_many(ids)
-    return [as_node(r) for r in records if r is not None]
+    return [kind.of(r) for r in records if r is not None]
 
 
 async def related_one(
@@ -66,11 +67,11 @@ async def related_one(
     node_id: str,
     edge_type: str,
     direction: Direction,
+    kind: NodeKind[N],
     at: datetime | None = None,
-    far_type: str | None = None,
-) -> Any:
-    """The typed node at the far end of the edge that stands for ``at`` (or now)."""
-    found = await _far_edges(info, node_id, edge_type, direction, at, far_type)
+) -> N | None:
+    """The node of ``kind`` at the far end of the edge that stands for ``at`` (or now)."""
+    found = await _far_edges(info, node_id, edge_type, direction, kind, at)
     if not found:
         return None
 
@@ -80,12 +81,13 @@ async def related_one(
 
     chosen = far_id(min(found, key=latest_first), direction)
     record = await info.context.loaders.nodes.load(chosen)
-    return None if record is None else as_node(record)
+    return None if record is None else kind.of(record)
 
 
-async def node_by_id(info: Info, node_id: str | None) -> Any:
-    """The typed node of an id held in a property (``None`` for none or not found)."""
-    if node_id is None:
+async def node_by_id(info: Info, node_id: str | None, kind: NodeKind[N]) -> N | None:
+    """The node of ``kind`` named by an id held in a property (``None`` for none, not
+    found, or the id of a node of another type)."""
+    if node_id is None or not kind.holds(node_id):
         return None
     record = await info.context.loaders.nodes.load(node_id)
-    return None if record is None else as_node(record)
+    return None if record is None else kind.of(record)

@@ -12,6 +12,14 @@ from fleetgraph.serving.types.field import field
 from fleetgraph.serving.types.node import Node, node_class
 from fleetgraph.serving.types.props import PropFields
 from fleetgraph.serving.types.refs import (
+    CDU_KIND,
+    FAULT_KIND,
+    INSTRUMENT_KIND,
+    POWER_SHELF_KIND,
+    RACK_KIND,
+    SERVER_KIND,
+    SITE_KIND,
+    SWITCH_KIND,
     CduRef,
     FaultRef,
     PowerShelfRef,
@@ -26,7 +34,7 @@ SWITCH = PropFields("switch")
 INSTRUMENT = PropFields("instrument")
 
 
-@node_class("site")
+@node_class(SITE_KIND)
 @strawberry.type(description=SITE.doc)
 class Site(Node):
     name: str | None = SITE("name")
@@ -42,23 +50,23 @@ class Site(Node):
 
     @strawberry.field
     async def racks(self, info: Info, at: datetime | None = None) -> list[Rack]:
-        return await related(info, self.record.id, "in_site", IN, at, "rack")
+        return await related(info, self.record.id, "in_site", IN, RACK_KIND, at)
 
     @strawberry.field
     async def cdus(self, info: Info, at: datetime | None = None) -> list[CduRef]:
-        return await related(info, self.record.id, "in_site", IN, at, "cdu")
+        return await related(info, self.record.id, "in_site", IN, CDU_KIND, at)
 
     @strawberry.field
     async def power_shelves(self, info: Info, at: datetime | None = None) -> list[PowerShelfRef]:
-        return await related(info, self.record.id, "in_site", IN, at, "power_shelf")
+        return await related(info, self.record.id, "in_site", IN, POWER_SHELF_KIND, at)
 
     @strawberry.field
     async def switches(self, info: Info, at: datetime | None = None) -> list[Switch]:
-        return await related(info, self.record.id, "in_site", IN, at, "switch")
+        return await related(info, self.record.id, "in_site", IN, SWITCH_KIND, at)
 
     @strawberry.field
     async def instruments(self, info: Info, at: datetime | None = None) -> list[Instrument]:
-        return await related(info, self.record.id, "attached_to", IN, at)
+        return await related(info, self.record.id, "attached_to", IN, INSTRUMENT_KIND, at)
 
     @field(description="Replicas of artifacts and datasets held at the site.")
     async def cached_artifacts(
@@ -68,10 +76,10 @@ class Site(Node):
 
     @strawberry.field
     async def faults(self, info: Info, at: datetime | None = None) -> list[FaultRef]:
-        return await related(info, self.record.id, "had_fault", OUT, at)
+        return await related(info, self.record.id, "had_fault", OUT, FAULT_KIND, at)
 
 
-@node_class("rack")
+@node_class(RACK_KIND)
 @strawberry.type(description=RACK.doc)
 class Rack(Node):
     capacity_kw: float | None = RACK("capacity_kw")
@@ -80,31 +88,30 @@ class Rack(Node):
 
     @strawberry.field
     async def site(self, info: Info, at: datetime | None = None) -> Site | None:
-        found: Site | None = await related_one(info, self.record.id, "in_site", OUT, at)
-        return found
+        return await related_one(info, self.record.id, "in_site", OUT, SITE_KIND, at)
 
     @field(description="CDUs cooling the rack (cooled_by).")
     async def cdus(self, info: Info, at: datetime | None = None) -> list[CduRef]:
-        return await related(info, self.record.id, "cooled_by", OUT, at)
+        return await related(info, self.record.id, "cooled_by", OUT, CDU_KIND, at)
 
     @field(description="Power shelves feeding the rack (powered_by).")
     async def power_shelves(self, info: Info, at: datetime | None = None) -> list[PowerShelfRef]:
-        return await related(info, self.record.id, "powered_by", OUT, at)
+        return await related(info, self.record.id, "powered_by", OUT, POWER_SHELF_KIND, at)
 
     @strawberry.field
     async def servers(self, info: Info, at: datetime | None = None) -> list[ServerRef]:
-        return await related(info, self.record.id, "in_rack", IN, at, "server")
+        return await related(info, self.record.id, "in_rack", IN, SERVER_KIND, at)
 
     @strawberry.field
     async def switches(self, info: Info, at: datetime | None = None) -> list[Switch]:
-        return await related(info, self.record.id, "in_rack", IN, at, "switch")
+        return await related(info, self.record.id, "in_rack", IN, SWITCH_KIND, at)
 
     @strawberry.field
     async def faults(self, info: Info, at: datetime | None = None) -> list[FaultRef]:
-        return await related(info, self.record.id, "had_fault", OUT, at)
+        return await related(info, self.record.id, "had_fault", OUT, FAULT_KIND, at)
 
 
-@node_class("switch")
+@node_class(SWITCH_KIND)
 @strawberry.type(description=SWITCH.doc)
 class Switch(Node):
     role: str | None = SWITCH("role")
@@ -112,20 +119,18 @@ class Switch(Node):
 
     @strawberry.field
     async def site(self, info: Info, at: datetime | None = None) -> Site | None:
-        found: Site | None = await related_one(info, self.record.id, "in_site", OUT, at)
-        return found
+        return await related_one(info, self.record.id, "in_site", OUT, SITE_KIND, at)
 
     @strawberry.field
     async def rack(self, info: Info, at: datetime | None = None) -> Rack | None:
-        found: Rack | None = await related_one(info, self.record.id, "in_rack", OUT, at)
-        return found
+        return await related_one(info, self.record.id, "in_rack", OUT, RACK_KIND, at)
 
     @strawberry.field
     async def faults(self, info: Info, at: datetime | None = None) -> list[FaultRef]:
-        return await related(info, self.record.id, "had_fault", OUT, at)
+        return await related(info, self.record.id, "had_fault", OUT, FAULT_KIND, at)
 
 
-@node_class("instrument")
+@node_class(INSTRUMENT_KIND)
 @strawberry.type(description=INSTRUMENT.doc)
 class Instrument(Node):
     kind: str | None = INSTRUMENT("kind")
@@ -133,9 +138,8 @@ class Instrument(Node):
 
     @field(description="The nearby site the instrument is attached to.")
     async def site(self, info: Info, at: datetime | None = None) -> Site | None:
-        found: Site | None = await related_one(info, self.record.id, "attached_to", OUT, at)
-        return found
+        return await related_one(info, self.record.id, "attached_to", OUT, SITE_KIND, at)
 
     @strawberry.field
     async def faults(self, info: Info, at: datetime | None = None) -> list[FaultRef]:
-        return await related(info, self.record.id, "had_fault", OUT, at)
+        return await related(info, self.record.id, "had_fault", OUT, FAULT_KIND, at)
