@@ -161,3 +161,10 @@ RACK_EDGE_OF_COMPONENT: dict[str, str] = {
 }
 """The edge from a rack to a component it depends on, by the component's type: the
 site it is in, the CDU that cools it, the power shelf that feeds it."""
+LINK_EDGES: tuple[str, ...] = tuple(sorted({*CONTAINMENT_EDGES, *RACK_EDGE_OF_COMPONENT.values()}))
+"""The edges inventory events open and close: installed in, attached to, cooled by,
+powered by (in name order)."""
+DATA_TYPES: frozenset[str] = FLEET.edge("derived_from").from_types
+"""The data lineage follows: models, artifacts and datasets."""
+CACHED_TYPES: frozenset[str] = FLEET.edge("cached_at").from_types
+"""The data a site holds replicas of: artifacts and datasets."""

@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fleetgraph.core.units import HOUR_US
+from fleetgraph.graph_model.fleet import CACHED_TYPES
 from fleetgraph.graph_model.records import NodeRecord
 from fleetgraph.serving.errors import InvalidArgument, NotFound
 from fleetgraph.serving.queries.blast_radius import FleetState, fleet_state
@@ -68,7 +69,6 @@ SITE_PAGE = 5000
 HOTNESS_SPAN_US = 24 * HOUR_US
 WEIGHTS = {"gpu": 0.35, "health": 0.15, "model": 0.25, "data": 0.15, "energy": 0.10}
 REGION_BONUS = 0.05
-DATA_TYPES = frozenset({"dataset", "artifact"})
 
 ReasonCode = Literal["jurisdiction", "capacity"]
 
@@ -172,7 +172,7 @@ def placement(store: GraphStore, request: PlacementRequest, now_us: int) -> Plac
         raise InvalidArgument(f"{request.model_id!r} is not a model id (model:<name>)")
     datasets = list(dict.fromkeys(request.dataset_ids))
     for item in datasets:
-        if type_of(item) not in DATA_TYPES:
+        if type_of(item) not in CACHED_TYPES:
             raise InvalidArgument(f"{item!r} is not a dataset or artifact id")
     at_us = now_us if request.at_us is None else request.at_us
 

@@ -48,6 +48,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from fleetgraph.graph_model.fleet import DATA_TYPES
 from fleetgraph.graph_model.intervals import none_first, none_last
 from fleetgraph.graph_model.records import EdgeRecord
 from fleetgraph.graph_model.types import VALID_FROM, VALID_TO
@@ -58,7 +59,6 @@ from fleetgraph.serving.queries.lookup import type_of
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 DEFAULT_LIMIT = 100_000
-DATA_TYPES = frozenset({"dataset", "artifact", "model"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,13 +37,11 @@ import sys
 from dataclasses import dataclass
 from enum import Enum
 
-from fleetgraph.graph_model.fleet import FLEET
+from fleetgraph.graph_model.fleet import FLEET, LINK_EDGES
 from fleetgraph.graph_model.types import VALID_FROM, VALID_TO, Registry
 from fleetgraph.serving.queries.affected_jobs import affected_jobs
 from fleetgraph.serving.queries.lookup import type_of
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
-
-LINK_EDGES = ("attached_to", "cooled_by", "in_rack", "in_server", "in_site", "powered_by")
 
 
 class TimelineKind(Enum):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from fleetgraph.graph_model.fleet import (
+    CACHED_TYPES,
     COMPONENT_TYPES,
     CONTAINMENT_EDGES,
+    DATA_TYPES,
     FLEET,
+    LINK_EDGES,
     RACK_EDGE_OF_COMPONENT,
     UP_EDGES,
 )
@@ -35,3 +38,11 @@ def test_the_edge_from_a_rack_to_what_it_depends_on() -> None:
         "power_shelf": "powered_by",
         "site": "in_site",
     }
+
+
+def test_the_link_edges_and_the_data() -> None:
+    assert LINK_EDGES == (
+        "attached_to", "cooled_by", "in_rack", "in_server", "in_site", "powered_by"
+    )
+    assert set(DATA_TYPES) == {"dataset", "artifact", "model"}
+    assert set(CACHED_TYPES) == {"dataset", "artifact"}
