@@ -107,7 +107,7 @@ class TimeWindow:
 
     def overlaps(self, valid_from: int | None, valid_to: int | None) -> bool:
         """The interval ``[valid_from, valid_to)`` overlaps this window."""
-        return overlaps((valid_from, valid_to), (self.start, self.end))
+        return starts_before_end(valid_from, self.end) and starts_before_end(self.start, valid_to)
 
     @classmethod
     def at(cls, instant: int) -> TimeWindow:
