@@ -29,7 +29,6 @@ from fleetgraph.serving.queries.audit_records import (
 from fleetgraph.serving.times import to_datetime
 from fleetgraph.storage.base import GraphStore
 from fleetgraph.storage.delegating import DelegatingStore
-from fleetgraph.storage.embedded import SQLiteGraphStore
 
 FORMAT = "fleetgraph.audit-bundle"
 VERSION = 1
@@ -72,11 +71,14 @@ def question_json(question: AuditQuestion, asked_at: int, store_label: str) -> J
 
 
 def store_label(store: GraphStore) -> str:
-    """Which store answers: ``embedded:<file>``, ``cassandra:<hosts> keyspace prefix <p>``."""
+    """Which store answers: ``embedded:<file>``, ``cassandra:<hosts> keyspace prefix <p>``
+    (read from the store's own attributes, the embedded store's file ``path`` and the
+    Cassandra store's ``config``: serving names no backend)."""
     while isinstance(store, DelegatingStore):
         store = store.inner
-    if isinstance(store, SQLiteGraphStore):
-        return f"embedded:{Path(store.path).resolve()}"
+    path = getattr(store, "path", None)
+    if isinstance(path, str):
+        return f"embedded:{Path(path).resolve()}"
     config = getattr(store, "config", None)
     where, prefix = getattr(config, "where", None), getattr(config, "keyspace_prefix", None)
     if where and prefix:
