@@ -1,5 +1,14 @@
 """Where the graph is kept: one interface, backends side by side."""
 
-from fleetgraph.storage.base import Direction, GraphStore, Page, StorageError, TimeWindow
+from fleetgraph.storage.base import (
+    Direction,
+    GraphStore,
+    Layout,
+    Page,
+    StorageError,
+    StorageUnavailable,
+    TimeWindow,
+)
 
-__all__ = ["Direction", "GraphStore", "Page", "StorageError", "TimeWindow"]
+__all__ = ["Direction", "GraphStore", "Layout", "Page", "StorageError", "StorageUnavailable",
+           "TimeWindow"]

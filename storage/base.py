@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Literal
 
 from fleetgraph.core.errors import FleetgraphError
 from fleetgraph.graph_model.intervals import TimeWindow as TimeWindow
@@ -28,9 +29,30 @@ class StorageUnavailable(StorageError):
     """The store could not be reached: an outage to wait out, not a refusal."""
 
 
+SchemaMode = Literal["check", "init", "trust"]
+"""What a store does with its schema when opened: ``"init"`` creates or migrates it
+(:meth:`GraphStore.init_schema`), ``"check"`` raises StorageError unless it matches the
+registry, ``"trust"`` leaves it as found (for tools that make or describe it)."""
+
+
 class Direction(Enum):
     OUT = "out"  # from -> to: the adjacency list of the "from" node
     IN = "in"  # to -> from: the mirror list of the "to" node
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """How a store keeps its namespaces, read from where they are kept (what
+    ``fleetgraph storage describe`` prints).
+
+    ``namespaces`` are the graph's namespaces found there, by the backend's names
+    (the embedded store's tables, Cassandra's keyspaces); ``lines`` describe them
+    for people (tables, rows or expiry, replication), ``summary`` in one line.
+    """
+
+    namespaces: tuple[str, ...]
+    lines: tuple[str, ...]
+    summary: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +97,23 @@ class GraphStore(ABC):
     def scan_nodes(self, node_type: str, after: str | None, limit: int) -> Page:
         """Nodes of one type in a stable, backend-defined order, starting after the
         opaque cursor ``after`` (a previous page's ``next_after``)."""
+
+    @abstractmethod
+    def init_schema(self) -> list[str]:
+        """Create missing namespaces and add columns for newly declared properties,
+        follow declared changes (expiry); idempotent. Returns the schema statements it
+        ran (empty when the schema was up to date); raises StorageError for a change
+        it cannot make in place."""
+
+    @abstractmethod
+    def count(self, namespace: str) -> int:
+        """Rows in one namespace: ``node_<type>`` (nodes) or ``edge_<type>`` (edges, one
+        per from/to pair); StorageError for a namespace the store does not have."""
+
+    @abstractmethod
+    def describe(self) -> Layout:
+        """The namespaces as they are kept (whether or not the schema matches the
+        registry: what is there, not what should be)."""
 
     @abstractmethod
     def expire(self, now_us: int) -> int:

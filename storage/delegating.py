@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from fleetgraph.graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
-from fleetgraph.storage.base import Direction, GraphStore, Page, TimeWindow
+from fleetgraph.storage.base import Direction, GraphStore, Layout, Page, TimeWindow
 
 
 class DelegatingStore(GraphStore):
@@ -43,6 +43,18 @@ class DelegatingStore(GraphStore):
     def scan_nodes(self, node_type: str, after: str | None, limit: int) -> Page:
         self.before("scan_nodes", node_type, after, limit)
         return self.inner.scan_nodes(node_type, after, limit)
+
+    def init_schema(self) -> list[str]:
+        self.before("init_schema")
+        return self.inner.init_schema()
+
+    def count(self, namespace: str) -> int:
+        self.before("count", namespace)
+        return self.inner.count(namespace)
+
+    def describe(self) -> Layout:
+        self.before("describe")
+        return self.inner.describe()
 
     def expire(self, now_us: int) -> int:
         self.before("expire")

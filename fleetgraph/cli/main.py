@@ -201,9 +201,8 @@ def storage() -> None:
 def storage_init(ctx: click.Context) -> None:
     """Create or migrate Cassandra's keyspaces and tables, one per node and edge type
     (idempotent; FLEETGRAPH_CASSANDRA_HOSTS, FLEETGRAPH_KEYSPACE_PREFIX, FLEETGRAPH_REPLICATION)."""
-    from fleetgraph.storage.cassandra import init_schema
-
-    ran = init_schema(_settings(ctx).store.cassandra)
+    with open_store(_settings(ctx).store, kind="cassandra", schema="trust") as store:
+        ran = store.init_schema()
     for statement in ran:
         click.echo(statement)
     click.echo(f"{len(ran)} schema statements ran" if ran else "schema is up to date")
@@ -221,38 +220,14 @@ def storage_describe(ctx: click.Context, store_kind: str | None, db: Path | None
     their row counts."""
     settings = _settings(ctx)
     kind = store_kind or settings.store.kind
-    if kind == "cassandra":
-        from fleetgraph.storage.cassandra.describe import describe_keyspaces
-
-        keyspaces = describe_keyspaces(settings.store.cassandra)
-        for keyspace in keyspaces:
-            click.echo(f"{keyspace.name}  {keyspace.replication.get('class', '?').split('.')[-1]} "
-                       f"rf={keyspace.replication.get('replication_factor', '-')}")
-            for info in keyspace.tables:
-                ttl = f"ttl {info.default_ttl_s} s" if info.default_ttl_s else "no expiry"
-                click.echo(f"  {info.table:<12} {ttl:<16} {info.comment}")
-        click.echo(f"{len(keyspaces)} keyspaces, "
-                   f"{sum(len(k.tables) for k in keyspaces)} tables "
-                   f"(prefix {settings.store.cassandra.keyspace_prefix!r})")
-        return
     path = db or settings.sqlite_path
-    if not path.exists():
+    if kind == "embedded" and not path.exists():
         raise click.ClickException(f"no store at {path}: run `fleetgraph ingest` first")
-    from fleetgraph.storage.embedded import SQLiteGraphStore
-
-    embedded = open_store(settings.store, kind="embedded", sqlite_path=path)
-    assert isinstance(embedded, SQLiteGraphStore)
-    with embedded:
-        history = {h.name.removeprefix("hist_"): h for h in embedded.history_tables}
-        for table in embedded.tables:
-            click.echo(f"{table.name:<24} {embedded.count(table.name):>12,} rows")
-            kept = history.get(table.name.removeprefix("edge_"))
-            if table.ttl_seconds and kept is not None:
-                retention = kept.retention_seconds
-                click.echo(f"  live ttl {table.ttl_seconds} s; history {kept.name}: "
-                           f"{embedded.count(kept.name):,} writes, retention "
-                           f"{'forever' if retention is None else f'{retention} s'}")
-    click.echo(f"{len(embedded.tables)} namespaces in {path}")
+    with open_store(settings.store, kind=kind, sqlite_path=path, schema="trust") as store:
+        layout = store.describe()
+    for line in layout.lines:
+        click.echo(line)
+    click.echo(layout.summary)
 
 
 @cli.command()

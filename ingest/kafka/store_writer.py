@@ -6,13 +6,16 @@ with its reason) and written with one ``upsert_nodes`` and one
 is whatever ``store_factory`` makes (the embedded SQLite store, Cassandra):
 stores merge by event time, so batches may be written in any order and twice.
 
-A store that is down is not bad input: the batch is retried with capped
+A store that is down is not bad input. Each backend tells the two apart itself: it
+raises ``StorageUnavailable`` when it cannot be reached (its driver's outage errors
+mapped at its boundary) and ``StorageError`` when it refuses what it was given. On
+``StorageUnavailable`` the batch is retried with capped
 exponential backoff until the store is back (the sink's partitions wait:
 backpressure), every retry logged with its reason, the store rebuilt (a new
 connection) every few failures. Past ``StoreRetry.deadline_s`` the writer raises
 ``StoreUnavailable`` and the worker stops, its offsets uncommitted, rather than
-dead-lettering good data. Only an error that is not an outage (the store refuses
-the batch itself) is retried a few times and then dead-lettered as ``store_error``.
+dead-lettering good data. Only a refusal (``StorageError``) is retried a few times and
+then dead-lettered as ``store_error``.
 """
 
 from __future__ import annotations
@@ -24,13 +27,13 @@ from dataclasses import dataclass
 
 from fleetgraph.graph_model.records import Upsert
 from fleetgraph.ingest.deadletter import DeadLetters
-from fleetgraph.ingest.errors import IngestError, RejectedEvent, is_outage
+from fleetgraph.ingest.errors import IngestError, RejectedEvent
 from fleetgraph.ingest.kafka.processor import source_position
 from fleetgraph.ingest.kafka.records import GraphRecordCodec
 from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.sinks import StoreSink
 from fleetgraph.settings import Settings
-from fleetgraph.storage.base import GraphStore
+from fleetgraph.storage.base import GraphStore, StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
 STORE_ERROR = "store_error"
@@ -136,10 +139,10 @@ class GraphStoreWriter:
         while True:
             try:
                 self.sink.write(upserts)
-            except Exception as exc:
+            except StorageError as exc:
                 failures += 1
                 waited = self.clock() - started
-                if not is_outage(exc):
+                if not isinstance(exc, StorageUnavailable):
                     refusals += 1
                     if refusals >= self.retry.refusal_attempts:
                         log.error("the store refused a batch of %d upserts %d times; "

@@ -19,6 +19,6 @@ def init_schema(config: CassandraConfig, registry: Registry | None = None) -> li
         registry = FLEET
     store = CassandraGraphStore(registry, config, schema="trust")
     try:
-        return store.init()
+        return store.init_schema()
     finally:
         store.close()

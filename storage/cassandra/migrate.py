@@ -1,4 +1,4 @@
-"""What ``init()`` must run to bring the cluster's schema up to the registry.
+"""What ``init_schema()`` must run to bring the cluster's schema up to the registry.
 
 Compares the declared namespaces with the driver's schema metadata: missing
 keyspaces and tables are created, newly declared properties added as columns, a

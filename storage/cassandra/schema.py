@@ -57,7 +57,7 @@ class Wide:
 # Sides with a huge fan-out: one model is used by millions of jobs, a server runs
 # jobs for years, a site caches many artifacts. The IN side of these types puts
 # an edge in bucket ``stable_bucket(from_id, n)``; every other side uses bucket 0.
-# Fixed once data is written: init() refuses to change a table's bucket count.
+# Fixed once data is written: init_schema() refuses to change a table's bucket count.
 WIDE_EDGES: Mapping[str, Wide] = {
     "used_model": Wide(Direction.IN, 16),
     "read": Wide(Direction.IN, 16),
@@ -201,7 +201,7 @@ class HistoryTable(Table):
 
 
 def buckets_in_comment(comment: str | None) -> int | None:
-    """The bucket count recorded in a table's comment by init()."""
+    """The bucket count recorded in a table's comment by init_schema()."""
     match = _BUCKETS_COMMENT.search(comment or "")
     return int(match.group(1)) if match else None
 
@@ -272,7 +272,7 @@ class EdgeNamespace:
 
     @property
     def schema_tables(self) -> tuple[Table, ...]:
-        """Every table init() creates: the live ones, then history."""
+        """Every table init_schema() creates: the live ones, then history."""
         return self.tables + (self.history or ())
 
     def history_side(self, direction: Direction) -> HistoryTable | None:

@@ -1,5 +1,12 @@
-"""The cluster connection, from the store's CassandraConfig, and the one place driver errors become
-StorageError."""
+"""The cluster connection, from the store's CassandraConfig, and the exception mapper:
+the one place driver errors become the store's (as JanusGraph's CQL adapter maps its
+driver's exceptions).
+
+An error that says the cluster cannot be reached or cannot answer now (no host, a
+connection lost, a timeout, too few replicas up, a coordinator failure) becomes
+StorageUnavailable, an outage to wait out; one that says the request itself is wrong
+(an invalid query, an unknown table, a missing permission) becomes StorageError.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,12 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from cassandra import ConsistencyLevel, DriverException, ProtocolVersion
+from cassandra import (
+    ConsistencyLevel,
+    DriverException,
+    ProtocolVersion,
+    RequestValidationException,
+)
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
 from cassandra.connection import ConnectionException
 from cassandra.policies import (
@@ -17,7 +29,7 @@ from cassandra.policies import (
 )
 from cassandra.query import tuple_factory
 
-from fleetgraph.storage.base import StorageError
+from fleetgraph.storage.base import StorageError, StorageUnavailable
 from fleetgraph.storage.config import CassandraConfig
 
 DDL_PROFILE = "fleetgraph-ddl"
@@ -33,15 +45,42 @@ DRIVER_ERRORS: tuple[type[BaseException], ...] = (
     NoHostAvailable,
     ConnectionException,
 )
+# of those, the ones that say the cluster is out of reach (NoHostAvailable,
+# OperationTimedOut, Unavailable, ReadTimeout, WriteTimeout, ConnectionException,
+# ...; a socket's OSError too) unless the request is refused for what it is
+OUTAGES: tuple[type[BaseException], ...] = (*DRIVER_ERRORS, OSError)
+REFUSALS: tuple[type[BaseException], ...] = (RequestValidationException,)
+
+
+def is_outage(error: BaseException) -> bool:
+    """True when ``error``, or what caused it, says the cluster is out of reach, and
+    nothing on the way says the request was refused."""
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if isinstance(link, REFUSALS):
+            return False
+        if isinstance(link, OUTAGES):
+            return True
+        link = link.__cause__ or link.__context__
+    return False
+
+
+def storage_error(message: str, cause: BaseException) -> StorageError:
+    """The store's error for a driver error: StorageUnavailable for an outage."""
+    return (StorageUnavailable if is_outage(cause) else StorageError)(message)
 
 
 @contextlib.contextmanager
 def driver_errors(action: str, where: str) -> Iterator[None]:
-    """Turn a driver error raised inside the block into a StorageError."""
+    """Turn a driver error raised inside the block into the store's error
+    (:func:`storage_error`), with the driver's as its ``__cause__``."""
     try:
         yield
-    except DRIVER_ERRORS as exc:
-        raise StorageError(f"cassandra at {where}: {action} failed: {describe(exc)}") from exc
+    except OUTAGES as exc:
+        raise storage_error(f"cassandra at {where}: {action} failed: {describe(exc)}",
+                            exc) from exc
 
 
 def describe(exc: BaseException) -> str:

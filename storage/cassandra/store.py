@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from cassandra.concurrent import execute_concurrent
 from cassandra.query import BatchStatement, BatchType, SimpleStatement
@@ -21,12 +21,15 @@ from fleetgraph.graph_model.types import VALID_FROM, VALID_TO, Registry
 from fleetgraph.storage.base import (
     Direction,
     GraphStore,
+    Layout,
     Page,
+    SchemaMode,
     StorageError,
     StorageUnavailable,
     TimeWindow,
     group_by_type,
 )
+from fleetgraph.storage.cassandra.describe import layout, read_keyspaces
 from fleetgraph.storage.cassandra.migrate import plan_migration
 from fleetgraph.storage.cassandra.rows import edge_record, history_write, node_record
 from fleetgraph.storage.cassandra.schema import (
@@ -42,6 +45,7 @@ from fleetgraph.storage.cassandra.session import (
     connect,
     describe,
     driver_errors,
+    storage_error,
 )
 from fleetgraph.storage.cassandra.writes import Write, plan_edge, plan_history, plan_node
 from fleetgraph.storage.config import CassandraConfig
@@ -60,7 +64,7 @@ class CassandraGraphStore(GraphStore):
     keyspace prefix and replication (the defaults when not given; build one with
     ``CassandraConfig(port=..., keyspace_prefix=...)``).
 
-    The schema is made by :meth:`init` (``fleetgraph storage init``), or at
+    The schema is made by :meth:`init_schema` (``fleetgraph storage init``), or at
     construction with ``schema="init"``. By default (``"check"``) the constructor
     checks that it matches the registry and raises StorageError if not;
     ``"trust"`` skips the check.
@@ -72,7 +76,7 @@ class CassandraGraphStore(GraphStore):
         config: CassandraConfig | None = None,
         *,
         wide_edges: Mapping[str, Wide] | None = None,
-        schema: Literal["check", "init", "trust"] = "check",
+        schema: SchemaMode = "check",
         concurrency: int = 100,
         clock: Callable[[], int] = wall_clock_us,
     ) -> None:
@@ -93,7 +97,7 @@ class CassandraGraphStore(GraphStore):
         self._cluster, self._session = connect(self.config)
         try:
             if schema == "init":
-                self.init()
+                self.init_schema()
             elif schema == "check":
                 self.check_schema()
         except BaseException:
@@ -114,7 +118,7 @@ class CassandraGraphStore(GraphStore):
         return [table for namespace in self.namespaces for table in namespace.tables]
 
     # --- schema -------------------------------------------------------------
-    def init(self) -> list[str]:
+    def init_schema(self) -> list[str]:
         """Create missing keyspaces and tables, add columns for newly declared
         properties, follow TTL changes; idempotent. Returns the DDL it ran.
 
@@ -307,6 +311,11 @@ class CassandraGraphStore(GraphStore):
         [rows] = self._run([job], "count", profile=DDL_PROFILE)
         return int(rows[0][0])
 
+    def describe(self) -> Layout:
+        """The keyspaces of this store's prefix as the cluster has them (system_schema):
+        replication, tables, expiry."""
+        return layout(read_keyspaces(self._session, self.config), self.config.keyspace_prefix)
+
     # --- maintenance --------------------------------------------------------
     def expire(self, now_us: int) -> int:
         """Nothing to do: cells carry a TTL measured from their event time and
@@ -385,8 +394,8 @@ class CassandraGraphStore(GraphStore):
                 raise
             failed = [r.result_or_exc for r in results if not r.success]
             if failed:
-                raise StorageError(
+                raise storage_error(
                     f"cassandra at {self.config.where}: {action} failed for {len(failed)} of "
-                    f"{len(jobs)} statements; first: {describe(failed[0])}"
+                    f"{len(jobs)} statements; first: {describe(failed[0])}", failed[0]
                 ) from failed[0]
             return [list(r.result_or_exc) for r in results] if rows else []

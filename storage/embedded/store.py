@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 import sqlite3
 import threading
 import time
@@ -22,7 +24,9 @@ from fleetgraph.graph_model.types import VALID_FROM, VALID_TO, PropKind, Registr
 from fleetgraph.storage.base import (
     Direction,
     GraphStore,
+    Layout,
     Page,
+    SchemaMode,
     StorageError,
     StorageUnavailable,
     TimeWindow,
@@ -34,11 +38,30 @@ from fleetgraph.storage.history import Write, merge, writes_of
 IN_CHUNK = 500  # ids per "IN (...)" query, below SQLite's variable limit
 SIDE_INPUT_TABLE = "side_input"  # facts of the ingest side inputs (not a graph namespace)
 FILE_CHECK_S = 1.0  # how often reads look whether the store's file was replaced
+CREATED = re.compile(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)")  # what a statement makes
 
+
+@contextlib.contextmanager
+def sqlite_errors(failure: str) -> Iterator[None]:
+    """The one place SQLite's errors become the store's: an OperationalError (the file
+    is locked, busy, unreadable, full or gone: SQLite's class for failures of the
+    database rather than of the statement's values) raises StorageUnavailable, any other
+    sqlite3.Error StorageError; the original is the ``__cause__``."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise StorageUnavailable(f"{failure}: {exc}") from exc
+    except sqlite3.Error as exc:
+        raise StorageError(f"{failure}: {exc}") from exc
 
 
 class SQLiteGraphStore(GraphStore):
-    """The embedded store. ``path=":memory:"`` keeps it in memory."""
+    """The embedded store. ``path=":memory:"`` keeps it in memory.
+
+    The schema is made or migrated at construction (``schema="init"``, the
+    default); ``"check"`` raises StorageError unless the file already holds it,
+    ``"trust"`` leaves the file as found (``fleetgraph storage describe``).
+    """
 
     def __init__(
         self,
@@ -47,6 +70,7 @@ class SQLiteGraphStore(GraphStore):
         *,
         clock: Callable[[], int] = wall_clock_us,
         file_check_s: float = FILE_CHECK_S,
+        schema: SchemaMode = "init",
     ) -> None:
         self.registry = registry
         self.path = str(path)
@@ -61,7 +85,15 @@ class SQLiteGraphStore(GraphStore):
         }
         self._upsert_sql = {t.name: t.upsert_sql() for t in self.tables}
         self._upsert_sql.update({h.name: h.insert_sql() for h in self.history_tables})
-        self.init()
+        self._schema = schema
+        try:
+            if schema == "init":
+                self.init_schema()
+            elif schema == "check":
+                self.check_schema()
+        except BaseException:
+            self._db.close()
+            raise
 
     @property
     def tables(self) -> list[Table]:
@@ -72,36 +104,62 @@ class SQLiteGraphStore(GraphStore):
         """The history namespaces, one per edge type with a live TTL."""
         return list(self._history.values())
 
-    def init(self) -> None:
-        """Create missing tables and add columns for newly declared properties."""
-        with self._lock, self._db:
-            for table in self.tables:
-                for statement in table.create_sql():
+    def init_schema(self) -> list[str]:
+        """Create missing tables and indexes, add columns for newly declared
+        properties; returns the statements that ran."""
+        with self._lock, sqlite_errors(f"cannot make the embedded store's schema at {self.path}"):
+            statements = self._plan_schema()
+            with self._db:
+                for statement in statements:
                     self._db.execute(statement)
-                have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table.name})")}
-                for column, sql_type in table.prop_columns:
-                    if column not in have:
-                        self._db.execute(f"ALTER TABLE {table.name} ADD COLUMN {column} {sql_type}")
-            for history in self.history_tables:
-                for statement in history.create_sql():
-                    self._db.execute(statement)
-                have = {row[1] for row in self._db.execute(f"PRAGMA table_info({history.name})")}
-                for prop in history.props:
-                    if f"p_{prop.name}" not in have:
-                        self._db.execute(f"ALTER TABLE {history.name} ADD COLUMN "
-                                         f"p_{prop.name} {SQL_TYPE[prop.kind]}")
-            self._db.execute(
+            return statements
+
+    def check_schema(self) -> None:
+        """Raise StorageError unless every table is there as the registry says."""
+        with self._lock, sqlite_errors(f"cannot read the embedded store's schema at {self.path}"):
+            missing = self._plan_schema()
+        if missing:
+            raise StorageError(
+                f"the embedded store at {self.path} does not match the registry; open it "
+                f"with schema='init'. First of {len(missing)}: {missing[0]}")
+
+    def _plan_schema(self) -> list[str]:
+        """The statements that bring the file up to the registry, in order."""
+        have = self._existing()
+        planned: list[str] = []
+        for table in self.tables:
+            planned += [sql for sql in table.create_sql() if _created(sql) not in have]
+            if table.name in have:
+                columns = self._columns(table.name)
+                planned += [f"ALTER TABLE {table.name} ADD COLUMN {column} {sql_type}"
+                            for column, sql_type in table.prop_columns if column not in columns]
+        for history in self.history_tables:
+            planned += [sql for sql in history.create_sql() if _created(sql) not in have]
+            if history.name in have:
+                columns = self._columns(history.name)
+                planned += [f"ALTER TABLE {history.name} ADD COLUMN p_{prop.name} "
+                            f"{SQL_TYPE[prop.kind]}"
+                            for prop in history.props if f"p_{prop.name}" not in columns]
+        if SIDE_INPUT_TABLE not in have:
+            planned.append(
                 f"CREATE TABLE IF NOT EXISTS {SIDE_INPUT_TABLE} (name TEXT NOT NULL, "
                 "fact TEXT NOT NULL, PRIMARY KEY (name, fact)) WITHOUT ROWID")
+        return planned
+
+    def _existing(self) -> set[str]:
+        """The tables and indexes in the file."""
+        rows = self._db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")
+        return {row[0] for row in rows}
+
+    def _columns(self, table: str) -> set[str]:
+        return {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
 
     def _connect(self) -> sqlite3.Connection:
-        try:
+        with sqlite_errors(f"cannot open the embedded store at {self.path}"):
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA cache_size=-65536")
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot open the embedded store at {self.path}: {exc}") from exc
         self._file.opened()
         return db
 
@@ -112,7 +170,8 @@ class SQLiteGraphStore(GraphStore):
             return
         self._db.close()
         self._db = self._connect()
-        self.init()
+        if self._schema == "init":
+            self.init_schema()
 
     # --- maintenance of the whole store -------------------------------------
     def reset(self) -> None:
@@ -140,16 +199,14 @@ class SQLiteGraphStore(GraphStore):
             f"cannot store the {name} side input")
 
     def _in_transaction(self, work: Callable[[sqlite3.Connection], object], failure: str) -> None:
-        with self._lock:
+        with self._lock, sqlite_errors(failure):
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 work(self._db)
                 self._db.execute("COMMIT")
-            except BaseException as exc:
+            except BaseException:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise StorageError(f"{failure}: {exc}") from exc
                 raise
 
     # --- writes -------------------------------------------------------------
@@ -292,10 +349,35 @@ class SQLiteGraphStore(GraphStore):
         return Page(records, next_after)
 
     def count(self, namespace: str) -> int:
-        """Rows in one namespace (``node_<type>`` or ``edge_<type>``)."""
+        """Rows in one namespace (``node_<type>`` or ``edge_<type>``), or history writes
+        kept for an edge type (``hist_<type>``)."""
         if namespace not in self._upsert_sql:
-            raise StorageError(f"no namespace {namespace!r}")  # history ones included
+            raise StorageError(f"no namespace {namespace!r}")
         return int(self._query(f"SELECT count(*) FROM {namespace}", [])[0][0])
+
+    def describe(self) -> Layout:
+        """The tables with their rows; for an edge type with a live TTL, the TTL and its
+        history table's writes and retention. A table not made yet has no rows."""
+        with self._lock:
+            self._follow_file()
+            with sqlite_errors(f"cannot read the embedded store's schema at {self.path}"):
+                have = self._existing()
+
+        def rows(name: str) -> int:
+            return self.count(name) if name in have else 0
+
+        lines: list[str] = []
+        history = {h.name.removeprefix("hist_"): h for h in self.history_tables}
+        for table in self.tables:
+            lines.append(f"{table.name:<24} {rows(table.name):>12,} rows")
+            kept = history.get(table.name.removeprefix("edge_"))
+            if table.ttl_seconds and kept is not None:
+                retention = kept.retention_seconds
+                lines.append(f"  live ttl {table.ttl_seconds} s; history {kept.name}: "
+                             f"{rows(kept.name):,} writes, retention "
+                             f"{'forever' if retention is None else f'{retention} s'}")
+        return Layout(tuple(t.name for t in self.tables if t.name in have), tuple(lines),
+                      f"{len(self.tables)} namespaces in {self.path}")
 
     # --- maintenance --------------------------------------------------------
     def expire(self, now_us: int) -> int:
@@ -303,7 +385,7 @@ class SQLiteGraphStore(GraphStore):
         horizons = [(t.name, "_ts", t.ttl_seconds) for t in self.tables]
         horizons += [(h.name, "ts", h.retention_seconds) for h in self.history_tables]
         deleted = 0
-        with self._lock:
+        with self._lock, sqlite_errors(f"expiry in the embedded store at {self.path} failed"):
             for name, time_column, seconds in horizons:
                 if seconds is not None:
                     cursor = self._db.execute(f"DELETE FROM {name} WHERE {time_column} <= ?",
@@ -343,10 +425,8 @@ class SQLiteGraphStore(GraphStore):
     def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         with self._lock:
             self._follow_file()
-            try:
+            with sqlite_errors("read from the embedded store failed"):
                 return self._db.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise StorageError(f"read from the embedded store failed: {exc}") from exc
 
 
 def row_values(
@@ -402,6 +482,13 @@ def _unpack(table: Table, row: Sequence[Any], offset: int) -> tuple[dict[str, An
     ts, event_id, source, event_time, writer, created_at, created_by = row[m : m + 7]
     origin = Origin(created_at, created_by, ts, Provenance(event_id, source, event_time, writer))
     return props, origin
+
+
+def _created(statement: str) -> str:
+    """The table or index a ``CREATE ... IF NOT EXISTS`` statement makes."""
+    made = CREATED.match(statement)
+    assert made is not None, statement
+    return made.group(1)
 
 
 def _chunks(ids: list[str]) -> Iterator[list[str]]:

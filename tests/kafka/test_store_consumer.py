@@ -19,6 +19,7 @@ from fleetgraph.ingest.kafka.records import GraphRecordCodec
 from fleetgraph.ingest.kafka.store_consumer import StoreConsumer, batch_of, lag
 from fleetgraph.ingest.kafka.store_writer import GraphStoreWriter, StoreRetry, StoreUnavailable
 from fleetgraph.ingest.kafka.topics import TopicNames
+from fleetgraph.storage.base import StorageUnavailable
 from fleetgraph.storage.embedded import SQLiteGraphStore
 
 CODEC = GraphRecordCodec(FLEET, TopicNames("fg."))
@@ -66,7 +67,7 @@ class FakeConsumer:
 
 class DownStore(SQLiteGraphStore):
     def upsert_nodes(self, nodes: Sequence[NodeUpsert]) -> None:
-        raise OSError("store unreachable")
+        raise StorageUnavailable("store unreachable")
 
 
 def _loop(store: SQLiteGraphStore, dead: DeadLetterList, consumer: FakeConsumer,

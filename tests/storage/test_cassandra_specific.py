@@ -16,11 +16,22 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from cassandra import (
+    ConsistencyLevel,
+    InvalidRequest,
+    OperationTimedOut,
+    ReadTimeout,
+    Unauthorized,
+    Unavailable,
+    WriteTimeout,
+)
+from cassandra.cluster import NoHostAvailable
+from cassandra.connection import ConnectionException
 
 from fleetgraph.graph_model import FLEET
 from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance
 from fleetgraph.graph_model.types import EdgeType, NodeType, Prop, PropKind, Registry
-from fleetgraph.storage.base import Direction, StorageError
+from fleetgraph.storage.base import Direction, StorageError, StorageUnavailable
 from fleetgraph.storage.cassandra import CassandraGraphStore, Wide
 from fleetgraph.storage.cassandra.migrate import plan_migration
 from fleetgraph.storage.cassandra.schema import (
@@ -30,6 +41,7 @@ from fleetgraph.storage.cassandra.schema import (
     NodeNamespace,
     stable_bucket,
 )
+from fleetgraph.storage.cassandra.session import driver_errors, storage_error
 from fleetgraph.storage.cassandra.writes import (
     decode_created,
     decode_latest,
@@ -125,7 +137,7 @@ def _tiny_registry(extra: tuple[Prop, ...] = (), ttl: int | None = None) -> Regi
 
 
 def _metadata(namespaces: list[Any]) -> dict[str, Any]:
-    """The driver's schema metadata, faked: what init() would find after creating
+    """The driver's schema metadata, faked: what init_schema() would find after creating
     ``namespaces``."""
     keyspaces: dict[str, Any] = {}
     for ns in namespaces:
@@ -162,9 +174,38 @@ def test_migration_plans_only_what_is_missing() -> None:
     assert rebucketed.conflicts and "4" in rebucketed.conflicts[0]
 
 
-def test_an_unreachable_cluster_is_a_storage_error() -> None:
-    with pytest.raises(StorageError, match="connect failed"):
+def test_an_unreachable_cluster_is_unavailable_not_a_refusal() -> None:
+    with pytest.raises(StorageUnavailable, match="connect failed") as raised:
         CassandraGraphStore(FLEET, CassandraConfig(port=1), schema="trust")
+    assert isinstance(raised.value.__cause__, NoHostAvailable)
+
+
+@pytest.mark.parametrize("error", [
+    NoHostAvailable("Unable to connect to any servers", {"127.0.0.1:9042": "refused"}),
+    OperationTimedOut("no response in 30 s"),
+    Unavailable("not enough replicas", ConsistencyLevel.LOCAL_QUORUM, 2, 1),
+    ReadTimeout("read timed out"),
+    WriteTimeout("write timed out", write_type=0),  # SIMPLE
+    ConnectionException("connection lost"),
+    OSError("connection reset"),
+], ids=lambda e: type(e).__name__)
+def test_driver_outage_errors_map_to_storage_unavailable(error: Exception) -> None:
+    with pytest.raises(StorageUnavailable) as raised, driver_errors("write", "here:9042"):
+        raise error
+    assert raised.value.__cause__ is error
+    assert isinstance(storage_error("write failed", error), StorageUnavailable)
+
+
+@pytest.mark.parametrize("error", [
+    InvalidRequest("unconfigured table nodes"), Unauthorized("no"), ValueError("bad value"),
+], ids=lambda e: type(e).__name__)
+def test_refusals_map_to_storage_error(error: Exception) -> None:
+    mapped = storage_error("write failed", error)
+    assert isinstance(mapped, StorageError) and not isinstance(mapped, StorageUnavailable)
+    if isinstance(error, InvalidRequest):
+        with pytest.raises(StorageError) as raised, driver_errors("write", "here:9042"):
+            raise error
+        assert not isinstance(raised.value, StorageUnavailable)
 
 
 # --- on a server --------------------------------------------------------------
@@ -315,8 +356,8 @@ def test_init_is_idempotent_and_adds_newly_declared_properties(
     store = cassandra_graphs.store(registry)
     grown_store = None
     try:
-        assert store.init() == []  # made by the fixture already: nothing to do
-        assert store.init() == []
+        assert store.init_schema() == []  # made by the fixture already: nothing to do
+        assert store.init_schema() == []
         store.upsert_nodes([NodeUpsert("rack", "rack:r1", {"status": "ok"}, NOW, prov("e1", NOW))])
         grown = dataclasses.replace(registry, nodes=dict(registry.nodes))
         grown.nodes["rack"] = NodeType.declare(
@@ -328,7 +369,7 @@ def test_init_is_idempotent_and_adds_newly_declared_properties(
         table = grown_store._node_ns("rack").nodes
         columns = grown_store._cluster.metadata.keyspaces[table.keyspace].tables["nodes"].columns
         assert "p_room" in columns
-        assert grown_store.init() == []
+        assert grown_store.init_schema() == []
         grown_store.upsert_nodes([
             NodeUpsert("rack", "rack:r1", {"room": "b2"}, NOW + 1, prov("e2", NOW + 1))])
         assert grown_store.get_nodes(["rack:r1"])["rack:r1"].props == {"status": "ok", "room": "b2"}

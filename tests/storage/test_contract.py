@@ -12,8 +12,10 @@ import time
 
 import pytest
 
+from fleetgraph.graph_model import FLEET
 from fleetgraph.graph_model.records import EdgeRecord, EdgeUpsert, NodeUpsert, Provenance
-from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
+from fleetgraph.storage.base import Direction, GraphStore, StorageError, TimeWindow
+from fleetgraph.storage.delegating import DelegatingStore
 
 NOW = time.time_ns() // 1000
 H = 3_600_000_000
@@ -277,3 +279,49 @@ def test_an_access_or_an_eviction_without_a_replication(store: GraphStore) -> No
     before = TimeWindow(NOW - 10 * H, NOW - 6 * H)
     assert [e.from_id for e in store.neighbours("cached_at", ["site:s1"], Direction.IN, before)[
         "site:s1"]] == ["artifact:a2"]
+
+
+# --- the schema's lifecycle -----------------------------------------------------
+def test_init_schema_is_idempotent_on_a_store_that_has_it(store: GraphStore) -> None:
+    assert store.init_schema() == []
+    store.upsert_nodes([node("cdu:c1", NOW, status="ok")])
+    assert store.init_schema() == []
+    assert set(store.get_nodes(["cdu:c1"])) == {"cdu:c1"}  # the data stays
+
+
+def test_count_gives_the_rows_of_one_namespace(store: GraphStore) -> None:
+    store.upsert_nodes([node("cdu:c1", NOW, status="ok"), node("cdu:c2", NOW, status="ok")])
+    store.upsert_nodes([node("cdu:c1", NOW + 1, status="fault")])  # the same node again
+    store.upsert_edges([edge("cooled_by", f"rack:r{i}", "cdu:c1", NOW, valid_from=NOW)
+                        for i in range(3)])
+    assert store.count("node_cdu") == 2
+    assert store.count("edge_cooled_by") == 3
+    assert store.count("node_site") == 0
+    with pytest.raises(StorageError, match="no namespace"):
+        store.count("node_toaster")
+    with pytest.raises(StorageError, match="no namespace"):
+        store.count("cdu")
+
+
+def test_describe_names_one_namespace_per_node_and_edge_type(store: GraphStore) -> None:
+    layout = store.describe()
+    expected = {f"node_{t}" for t in FLEET.nodes} | {f"edge_{t}" for t in FLEET.edges}
+    assert len(layout.namespaces) == len(expected)
+    assert {e for e in expected if any(n.endswith(e) for n in layout.namespaces)} == expected
+    assert all(any(n in line for line in layout.lines) for n in layout.namespaces)
+    assert layout.summary
+
+
+def test_a_delegating_store_forwards_the_schema_lifecycle(store: GraphStore) -> None:
+    store.upsert_nodes([node("cdu:c1", NOW, status="ok")])
+    seen: list[str] = []
+
+    class Seeing(DelegatingStore):
+        def before(self, method: str, *details: object) -> None:
+            seen.append(method)
+
+    proxy = Seeing(store)
+    assert proxy.init_schema() == []
+    assert proxy.count("node_cdu") == 1
+    assert proxy.describe().namespaces == store.describe().namespaces
+    assert seen == ["init_schema", "count", "describe"]
