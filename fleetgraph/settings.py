@@ -43,7 +43,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from fleetgraph.core.errors import ConfigError
 from fleetgraph.storage.config import StoreConfig
 
-HEAP = re.compile(r"^[1-9][0-9]*[kKmMgG]$")
+HEAP = re.compile(r"[0-9]+[kKmMgG]?")  # bytes, or with a unit (as the JVM takes -Xmx)
 SECTION = ConfigDict(extra="forbid", validate_assignment=True)
 
 
@@ -105,7 +105,7 @@ class StackSettings(BaseModel):
     @field_validator("kafka_heap", "cassandra_heap")
     @classmethod
     def _heap(cls, value: str) -> str:
-        if not HEAP.match(value.strip()):
+        if not HEAP.fullmatch(value.strip()):
             raise ValueError(f"{value!r} is not a JVM heap size such as 1g or 768m")
         return value.strip()
 
