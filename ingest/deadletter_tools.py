@@ -24,14 +24,14 @@ import binascii
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.ingest.deadletter import dead_letter_record
-from fleetgraph.ingest.embedded import ingest_into_store, open_for_ingest, store_pipeline
+from fleetgraph.ingest.embedded import SideInputStore, ingest_into_store, store_pipeline
 from fleetgraph.ingest.errors import IngestError, RejectedEvent
 from fleetgraph.ingest.message import Message
 from fleetgraph.schemas.codec import EventCodec, SchemaError
@@ -149,9 +149,10 @@ class _Refusals:
         pass
 
 
-def replay_file(settings: Settings, path: Path, db: Path,
+def replay_file(settings: Settings, path: Path, open_store: Callable[[], SideInputStore],
                 reason: str | None = None) -> ReplayReport:
-    """Replay the letters of ``path`` (those of ``reason``, or all) into the store ``db``."""
+    """Replay the letters of ``path`` (those of ``reason``, or all) into the store
+    ``open_store()`` opens (only when there is a letter to replay) and closes after."""
     letters = read_letters(path)
     chosen = [letter for letter in letters if reason is None or letter["reason"] == reason]
     kept = [letter for letter in letters if not (reason is None or letter["reason"] == reason)]
@@ -161,7 +162,7 @@ def replay_file(settings: Settings, path: Path, db: Path,
     messages = [Message(str(letter["topic"]), payload_of(letter), str(letter["source"]))
                 for letter in chosen]
     refusals = _Refusals()
-    store = open_for_ingest(db, fresh=False)
+    store = open_store()
     try:
         pipeline = store_pipeline(settings, store, refusals)
         ingest_into_store(pipeline, store, lambda: messages)

@@ -1,53 +1,38 @@
-"""Ingest into the embedded store: the pipeline over a SQLiteGraphStore, whose file
-also keeps the topology side input.
+"""Ingest into the embedded store: the pipeline over a store that also keeps the
+topology side input (:class:`SideInputStore`; the CLI opens the SQLite one).
 
 An ``ingest --append`` starts from the topology of every log ingested before
 (``side_input`` facts in the store), so the jobs and faults of an appended log
-are enriched as they would have been in one log. ``--fresh`` empties the store
-in place (same file, one transaction), so a server reading it sees the new
-contents rather than a deleted file.
+are enriched as they would have been in one log.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from pathlib import Path
+from typing import Protocol
 
-from fleetgraph.graph_model import FLEET
 from fleetgraph.ingest.deadletter import DeadLetters
 from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.pipeline import Pipeline
 from fleetgraph.ingest.runner import RunReport, run_embedded
-from fleetgraph.ingest.sinks import StoreSink
+from fleetgraph.ingest.sinks import GraphWriter, StoreSink
 from fleetgraph.ingest.stages.topology import Topology
 from fleetgraph.settings import Settings
-from fleetgraph.storage.base import StorageError
-from fleetgraph.storage.embedded import SQLiteGraphStore
 
 TOPOLOGY = "topology"  # the side input's name in the store
 WATERMARK = "watermark"  # the newest event time of each run, in the store
 
 
-def open_for_ingest(path: Path, *, fresh: bool) -> SQLiteGraphStore:
-    """The store at ``path``, emptied in place when ``fresh``.
+class SideInputStore(GraphWriter, Protocol):
+    """A graph store that keeps named sets of facts beside the graph (the embedded
+    store's ``side_input`` table)."""
 
-    A file that is no SQLite store at all cannot be emptied in place: with
-    ``fresh`` it is replaced (a server reading it notices the new file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        store = SQLiteGraphStore(FLEET, path)
-    except StorageError:
-        if not fresh:
-            raise
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return SQLiteGraphStore(FLEET, path)
-    if fresh:
-        store.reset()
-    return store
+    def side_input_facts(self, name: str) -> list[str]: ...
+
+    def add_side_input_facts(self, name: str, facts: Iterable[str]) -> None: ...
 
 
-def store_pipeline(settings: Settings, store: SQLiteGraphStore,
+def store_pipeline(settings: Settings, store: SideInputStore,
                    dead_letters: DeadLetters) -> Pipeline:
     """A pipeline writing to ``store``, enriching from the topology stored in it."""
     topology = Topology().load(store.side_input_facts(TOPOLOGY))
@@ -57,7 +42,7 @@ def store_pipeline(settings: Settings, store: SQLiteGraphStore,
 
 def ingest_into_store(
     pipeline: Pipeline,
-    store: SQLiteGraphStore,
+    store: SideInputStore,
     messages: Callable[[], Iterable[Message]],
     *,
     on_message: Callable[[], object] | None = None,

@@ -22,7 +22,7 @@ from fleetgraph.graph_model import FLEET
 from fleetgraph.graph_model.records import Upsert
 from fleetgraph.graph_model.types import Registry
 from fleetgraph.ingest.deadletter import DeadLetters
-from fleetgraph.ingest.errors import STORE_REFUSED, RejectedEvent, is_outage, processing_error
+from fleetgraph.ingest.errors import STORE_REFUSED, RejectedEvent, processing_error
 from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.sinks import GraphSink
 from fleetgraph.ingest.stages.decode import decode
@@ -35,6 +35,7 @@ from fleetgraph.ingest.stages.validate import Validator
 from fleetgraph.schemas.codec import EventCodec, load_event_codec
 from fleetgraph.schemas.topics import Topic
 from fleetgraph.settings import IngestSettings
+from fleetgraph.storage.base import StorageUnavailable
 
 log = logging.getLogger(__name__)
 Origin = tuple[int, Message]  # a message and its turn in the run (1, 2, ...)
@@ -176,12 +177,13 @@ class Pipeline:
 
     def _store(self, batch: Sequence[Upsert]) -> list[tuple[Upsert, Exception]]:
         """Write ``batch``; when the store refuses it, write each half the same way,
-        down to the single upserts it refuses, which are returned. An outage raises."""
+        down to the single upserts it refuses, which are returned. An outage
+        (StorageUnavailable, the store out of reach) raises."""
         try:
             self.sink.write(batch)
+        except StorageUnavailable:
+            raise
         except Exception as exc:
-            if is_outage(exc):
-                raise
             if len(batch) == 1:
                 return [(batch[0], exc)]
             half = len(batch) // 2

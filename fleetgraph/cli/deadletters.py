@@ -8,11 +8,13 @@ reads the workers' dead-letter topic instead. See ``fleetgraph.ingest.deadletter
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from pathlib import Path
 
 import click
 
+from fleetgraph.cli.ingest_store import open_for_ingest
 from fleetgraph.ingest.deadletter_tools import (
     Letter,
     described,
@@ -115,5 +117,6 @@ def replay(ctx: click.Context, file: Path | None, kafka: bool, reason: str | Non
     store = db or settings.sqlite_path
     if not store.exists():
         raise click.ClickException(f"no store at {store}: run `fleetgraph ingest` first")
-    for line in replay_file(settings, path, store, reason).lines(path):
+    opener = functools.partial(open_for_ingest, store, fresh=False)
+    for line in replay_file(settings, path, opener, reason).lines(path):
         click.echo(line)

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from fleetgraph.cli.bench import BENCH_COMMANDS
 from fleetgraph.cli.deadletters import deadletters
+from fleetgraph.cli.ingest_store import open_for_ingest
 from fleetgraph.cli.scheduler import scheduler
 from fleetgraph.cli.server import serve_workers, server_options
 from fleetgraph.cli.stack import stack
@@ -20,7 +21,7 @@ from fleetgraph.cli.worker import worker
 from fleetgraph.core.errors import FleetgraphError
 from fleetgraph.graph_model import FLEET
 from fleetgraph.ingest.deadletter import DeadLetterFile, archive_dead_letters
-from fleetgraph.ingest.embedded import ingest_into_store, open_for_ingest, store_pipeline
+from fleetgraph.ingest.embedded import ingest_into_store, store_pipeline
 from fleetgraph.ingest.runner import RunReport
 from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
 from fleetgraph.schemas import load_event_codec
