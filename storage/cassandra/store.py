@@ -255,6 +255,7 @@ class CassandraGraphStore(GraphStore):
                 record = edge_record(edge_type, table, row, now)
                 if record is None:
                     continue
+                # the window's rule, declared once (graph_model.intervals)
                 if window is not None and temporal and not window.overlaps(
                     record.props.get(VALID_FROM), record.props.get(VALID_TO)
                 ):

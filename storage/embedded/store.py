@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetgraph.core.clock import wall_clock_us
+from fleetgraph.graph_model.intervals import overlap_bounds
 from fleetgraph.graph_model.records import (
     EdgeRecord,
     EdgeUpsert,
@@ -20,7 +21,7 @@ from fleetgraph.graph_model.records import (
     Origin,
     Provenance,
 )
-from fleetgraph.graph_model.types import VALID_FROM, VALID_TO, PropKind, Registry
+from fleetgraph.graph_model.types import PropKind, Registry
 from fleetgraph.storage.base import (
     Direction,
     GraphStore,
@@ -299,12 +300,9 @@ class SQLiteGraphStore(GraphStore):
             )
             params: list[Any] = list(chunk)
             if window is not None and temporal:
-                if window.end is not None:
-                    sql += f" AND (p_{VALID_FROM} IS NULL OR p_{VALID_FROM} < ?)"
-                    params.append(window.end)
-                if window.start is not None:
-                    sql += f" AND (p_{VALID_TO} IS NULL OR p_{VALID_TO} > ?)"
-                    params.append(window.start)
+                for bound in overlap_bounds(window):  # NULL: that side is open
+                    sql += f" AND (p_{bound.column} IS NULL OR p_{bound.column} {bound.operator} ?)"
+                    params.append(bound.bound)
             sql += f" ORDER BY {near}, {far}"
             for row in self._query(sql, params):
                 props, origin = _unpack(table, row, 2)
