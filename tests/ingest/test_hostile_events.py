@@ -34,11 +34,10 @@ from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.pipeline import Pipeline
 from fleetgraph.ingest.runner import run_embedded
 from fleetgraph.ingest.sinks import StoreSink
-from fleetgraph.ingest.stages.dedup import DedupBuffer
-from fleetgraph.ingest.stages.validate import Validator
 from fleetgraph.schemas import load_event_codec
 from fleetgraph.schemas.codec import SchemaError
 from fleetgraph.schemas.topics import RECORD_OF_TOPIC, Topic
+from fleetgraph.settings import IngestSettings
 from fleetgraph.simulator import SimulationConfig, simulate
 from fleetgraph.storage.embedded import SQLiteGraphStore
 
@@ -187,9 +186,9 @@ def test_hostile_events_never_stop_a_run_and_every_message_is_accounted_for(
     with tempfile.TemporaryDirectory() as tmp:
         store = SQLiteGraphStore(FLEET, Path(tmp) / "graph.sqlite")
         dead = DeadLetterFile(Path(tmp) / "dead-letters.jsonl")
-        pipeline = Pipeline(FLEET, CODEC, StoreSink(store), dead, batch_size=3,
-                            validator=Validator(FLEET, clock=lambda: END_US),
-                            dedup=DedupBuffer(window_us=1_000_000))
+        pipeline = Pipeline.for_fleet(
+            StoreSink(store), dead, codec=CODEC, clock=lambda: END_US,
+            ingest=IngestSettings(batch_size=3, dedup_window_s=1.0))
         report = run_embedded(pipeline, lambda: batch)
         dead.close()
         letters = read_dead_letters(dead.path) if dead.path.exists() else []
