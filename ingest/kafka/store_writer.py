@@ -14,8 +14,9 @@ exponential backoff until the store is back (the sink's partitions wait:
 backpressure), every retry logged with its reason, the store rebuilt (a new
 connection) every few failures. Past ``StoreRetry.deadline_s`` the writer raises
 ``StoreUnavailable`` and the worker stops, its offsets uncommitted, rather than
-dead-lettering good data. Only a refusal (``StorageError``) is retried a few times and
-then dead-lettered as ``store_error``.
+dead-lettering good data. Anything else (a refusal, ``StorageError``, or an error
+planning the write) is retried a few times and then dead-lettered as ``store_error``:
+no one batch stops the worker, only an outage does.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from fleetgraph.ingest.kafka.records import GraphRecordCodec
 from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.sinks import StoreSink
 from fleetgraph.settings import Settings
-from fleetgraph.storage.base import GraphStore, StorageError, StorageUnavailable
+from fleetgraph.storage.base import GraphStore, StorageUnavailable
 
 log = logging.getLogger(__name__)
 STORE_ERROR = "store_error"
@@ -139,7 +140,7 @@ class GraphStoreWriter:
         while True:
             try:
                 self.sink.write(upserts)
-            except StorageError as exc:
+            except Exception as exc:
                 failures += 1
                 waited = self.clock() - started
                 if not isinstance(exc, StorageUnavailable):

@@ -90,17 +90,16 @@ def test_unreadable_records_go_to_the_dead_letters_the_rest_to_the_store() -> No
         ("unknown_schema", "fg.graph.node.cdu/1/5")]
 
 
-def test_only_storage_unavailable_is_waited_out_other_errors_are_not_caught() -> None:
+def test_only_storage_unavailable_is_waited_out_other_errors_are_dead_lettered() -> None:
     store, dead, clock = FlakyStore(failures=1), DeadLetterList(), FakeTime()
     assert _writer(store, dead, clock=clock).write([_record(1)]) == 1  # an outage: waited
     assert dead.records == [] and clock.slept == [0.5]
     store, dead = FlakyStore(failures=3, error=StorageError("not a string")), DeadLetterList()
     assert _writer(store, dead).write([_record(1)]) == 0  # a refusal: dead-lettered
     assert [r["reason"] for r in dead.records] == ["store_error"]
-    store, dead = FlakyStore(failures=1, error=ValueError("a bug")), DeadLetterList()
-    with pytest.raises(ValueError, match="a bug"):  # not the store's error: not caught
-        _writer(store, dead).write([_record(1)])
-    assert dead.records == []
+    store, dead = FlakyStore(failures=3, error=ValueError("a bug")), DeadLetterList()
+    assert _writer(store, dead).write([_record(1)]) == 0  # no batch stops the worker
+    assert [r["reason"] for r in dead.records] == ["store_error"]
 
 
 def test_backoff_doubles_up_to_its_cap() -> None:
