@@ -48,6 +48,18 @@ STORES: tuple[StoreKind, ...] = STORE_KINDS  # the kinds, in the order the CLI l
 assert set(OPENERS) == set(STORES)
 
 
+def missing_graph(config: StoreConfig, *, kind: StoreKind | str | None = None,
+                  sqlite_path: Path | None = None) -> str | None:
+    """Why there is no graph to read yet, before opening (which would create one), or
+    None: the embedded store's file does not exist. A Cassandra graph is checked
+    when opened (its schema mode)."""
+    if (kind or config.kind) == "embedded":
+        path = sqlite_path or config.embedded.sqlite_path
+        if not path.exists():
+            return f"no store at {path}"
+    return None
+
+
 def open_store(
     config: StoreConfig,
     *,

@@ -20,7 +20,7 @@ from fleetgraph.serving.queries.audit_bundle import (
 from fleetgraph.serving.queries.audit_verify import verify_bundle
 from fleetgraph.serving.times import now_us, to_us
 from fleetgraph.settings import Settings
-from fleetgraph.storage.factory import STORES, open_store
+from fleetgraph.storage.factory import STORES, missing_graph, open_store
 
 _store = click.option("--store", "store_kind", type=click.Choice(STORES), default=None,
                       help="[env FLEETGRAPH_STORE; default embedded]")
@@ -47,8 +47,8 @@ def _instant(text: str | None, name: str) -> int | None:
 
 def _store_path(settings: Settings, kind: str, db: Path | None) -> Path:
     path = db or settings.sqlite_path
-    if kind == "embedded" and not path.exists():
-        raise click.ClickException(f"no store at {path}: run `fleetgraph ingest` first")
+    if missing := missing_graph(settings.store, kind=kind, sqlite_path=path):
+        raise click.ClickException(f"{missing}: run `fleetgraph ingest` first")
     return path
 
 

@@ -14,7 +14,7 @@ from fleetgraph.graph_model import FLEET
 from fleetgraph.serving.queries.integrity import all_findings
 from fleetgraph.serving.queries.integrity_rules import Finding, IntegrityKind, describe
 from fleetgraph.settings import Settings
-from fleetgraph.storage.factory import STORES, open_store
+from fleetgraph.storage.factory import STORES, missing_graph, open_store
 
 KIND_NAMES = [k.value for k in IntegrityKind]
 
@@ -65,8 +65,8 @@ def integrity(ctx: click.Context, store_kind: str | None, db: Path | None,
     settings = ctx.find_object(Settings)
     assert settings is not None
     kind, path = store_kind or settings.store.kind, db or settings.sqlite_path
-    if kind == "embedded" and not path.exists():
-        raise click.ClickException(f"no store at {path}: run `fleetgraph ingest` first")
+    if missing := missing_graph(settings.store, kind=kind, sqlite_path=path):
+        raise click.ClickException(f"{missing}: run `fleetgraph ingest` first")
     started = time.perf_counter()
     counts: Counter[str] = Counter()
     with open_store(settings.store, kind=kind, sqlite_path=path) as store:

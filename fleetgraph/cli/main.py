@@ -27,7 +27,7 @@ from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
 from fleetgraph.schemas import load_event_codec
 from fleetgraph.settings import Settings
 from fleetgraph.storage.embedded import SQLiteGraphStore
-from fleetgraph.storage.factory import STORES, open_store
+from fleetgraph.storage.factory import STORES, missing_graph, open_store
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -175,8 +175,8 @@ def serve(ctx: click.Context, store_kind: str | None, db: Path | None, host: str
     settings = _settings(ctx)
     kind = store_kind or settings.store.kind
     path = db or settings.sqlite_path
-    if kind == "embedded" and not path.exists():
-        raise click.ClickException(f"no store at {path}: run `fleetgraph ingest` first")
+    if missing := missing_graph(settings.store, kind=kind, sqlite_path=path):
+        raise click.ClickException(f"{missing}: run `fleetgraph ingest` first")
     processes = workers or settings.server.workers
     if processes > 1:  # the worker processes rebuild the settings from the environment
         os.environ.update({
@@ -222,8 +222,8 @@ def storage_describe(ctx: click.Context, store_kind: str | None, db: Path | None
     settings = _settings(ctx)
     kind = store_kind or settings.store.kind
     path = db or settings.sqlite_path
-    if kind == "embedded" and not path.exists():
-        raise click.ClickException(f"no store at {path}: run `fleetgraph ingest` first")
+    if missing := missing_graph(settings.store, kind=kind, sqlite_path=path):
+        raise click.ClickException(f"{missing}: run `fleetgraph ingest` first")
     with open_store(settings.store, kind=kind, sqlite_path=path, schema="trust") as store:
         layout = store.describe()
     for line in layout.lines:
@@ -311,8 +311,8 @@ def bench_load(ctx: click.Context, url: str | None, clients: int, seconds: float
     url = url or f"http://{settings.server.host}:{settings.server.port}/graphql"
     ops = [t for t, role in settings.server.api_tokens.items() if role == "ops"]
     kind, path = store_kind or settings.store.kind, db or settings.sqlite_path
-    if kind == "embedded" and not path.exists():
-        raise click.ClickException(f"no store at {path} to pick ids from: give --db")
+    if missing := missing_graph(settings.store, kind=kind, sqlite_path=path):
+        raise click.ClickException(f"{missing} to pick ids from: give --db")
     store = open_store(settings.store, kind=kind, sqlite_path=path)
     try:
         report = load.run(url, store, clients=clients, seconds=seconds,
