@@ -101,6 +101,8 @@ class StackSettings(BaseModel):
     kafka_heap: str = "1g"
     cassandra_heap: str = "1g"
     java_home: Path | None = None  # None: found on the machine (a JDK 17 or 11)
+    mvn: Path | None = None  # Maven, which fetches the servers' jars; None: `mvn` on PATH
+    no_docker: bool = False  # tests: start the stack from the jars even if Docker answers
 
     @field_validator("kafka_heap", "cassandra_heap")
     @classmethod
@@ -146,6 +148,8 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "FLEETGRAPH_KAFKA_HEAP": ("stack", "kafka_heap"),
     "FLEETGRAPH_CASSANDRA_HEAP": ("stack", "cassandra_heap"),
     "FLEETGRAPH_JAVA_HOME": ("stack", "java_home"),
+    "FLEETGRAPH_MVN": ("stack", "mvn"),
+    "FLEETGRAPH_NO_DOCKER": ("stack", "no_docker"),
 }
 JSON_VALUED = frozenset({"FLEETGRAPH_API_TOKENS"})
 

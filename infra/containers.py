@@ -9,18 +9,17 @@ same ``StackEndpoints``.
 from __future__ import annotations
 
 import atexit
-import os
 from collections.abc import Sequence
 from typing import Any
 
-from fleetgraph.infra.stack import SERVERS, StackEndpoints, endpoints, ensure_up
+from fleetgraph.infra.stack import SERVERS, StackEndpoints, endpoints, ensure_up, stack_settings
 
 _started: dict[str, Any] = {}
 
 
 def docker_engine_answers() -> bool:
     """True when a Docker engine answers a ping (not just a client installed)."""
-    if os.environ.get("FLEETGRAPH_NO_DOCKER") == "1":
+    if stack_settings().no_docker:
         return False
     try:
         import docker

@@ -283,7 +283,7 @@ def fetch(
 def _fetch_one(s: LocalStack, server: str, report: Report) -> None:
     if is_fetched(server, s.settings):
         return
-    mvn = os.environ.get("FLEETGRAPH_MVN") or shutil.which("mvn")
+    mvn = s.settings.mvn or shutil.which("mvn")
     if not mvn:
         raise StackError("Maven (mvn) not found on PATH: install it (apt-get install maven)")
     lib = s.lib_dir(server)

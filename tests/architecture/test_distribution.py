@@ -3,6 +3,7 @@ every layer and the data files they read (docs/architecture.md)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -29,8 +30,14 @@ def test_every_layer_folder_is_linked_into_the_package() -> None:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     out = tmp_path_factory.mktemp("wheel")
+    # built from a copy: setuptools keeps a build/ folder beside the sources, and a
+    # stale one would put files that are gone into the wheel
+    source = out / "source"
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".fleetgraph", "build", "dist", "*.egg-info", "__pycache__",
+        ".*_cache", ".hypothesis", "*.sqlite*"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps",
-                    "--quiet", "-w", str(out), str(REPO)], check=True, timeout=300)
+                    "--quiet", "-w", str(out), str(source)], check=True, timeout=300)
     (path,) = out.glob("fleetgraph-*.whl")
     return zipfile.ZipFile(path)
 

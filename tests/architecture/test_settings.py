@@ -42,6 +42,8 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "FLEETGRAPH_KAFKA_HEAP": ("768m", "768m"),
     "FLEETGRAPH_CASSANDRA_HEAP": ("2g", "2g"),
     "FLEETGRAPH_JAVA_HOME": ("/usr/lib/jvm/java-17", Path("/usr/lib/jvm/java-17")),
+    "FLEETGRAPH_MVN": ("/opt/maven/bin/mvn", Path("/opt/maven/bin/mvn")),
+    "FLEETGRAPH_NO_DOCKER": ("1", True),
 }
 
 
