@@ -91,5 +91,22 @@ def bench_guard_cost() -> None:
         click.echo(line)
 
 
+@click.command("startup")
+@click.option("--sites", default=1000, show_default=True, help="Sites in the fleet.")
+@click.option("--days", default=365.0, show_default=True, type=click.FloatRange(min=1.0),
+              help="Days of inventory churn.")
+@click.option("--churn", default=1.0, show_default=True, help="Times the yearly churn rates.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON.")
+def bench_startup(sites: int, days: float, churn: float, out: Path | None) -> None:
+    """A worker's start-up: the topology rebuilt from the whole inventory topic, and
+    from a snapshot plus the last day's inventory (no Kafka); JSON."""
+    from fleetgraph.bench import startup
+
+    text = json.dumps(startup.run(sites, days, churn), indent=1)
+    if out is not None:
+        out.write_text(text + "\n")
+    click.echo(text)
+
+
 BENCH_COMMANDS = (bench_kafka, bench_hotpath, bench_steady_memory, bench_report,
-                  bench_guard_cost)
+                  bench_guard_cost, bench_startup)

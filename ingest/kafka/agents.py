@@ -27,7 +27,11 @@ from fleetgraph.ingest.kafka.dedup_table import add_dedup_table, add_flush_timer
 from fleetgraph.ingest.kafka.processor import SourceProcessors
 from fleetgraph.ingest.kafka.publisher import FaustPublisher
 from fleetgraph.ingest.kafka.records import GraphRecordCodec
-from fleetgraph.ingest.kafka.sideinput import InventoryFollower, InventorySideInput
+from fleetgraph.ingest.kafka.sideinput import (
+    InventoryFollower,
+    InventorySideInput,
+    snapshot_path,
+)
 from fleetgraph.ingest.kafka.sinks import GraphTopicSink, TopicDeadLetters
 from fleetgraph.ingest.kafka.source_agents import StallGuardTask, add_source_agents, add_stall_guard
 from fleetgraph.ingest.kafka.topics import TopicNames
@@ -84,8 +88,9 @@ def add_processing(
     follower = None
     if follow_inventory:
         side_input = InventorySideInput(codec, validator, topology)
-        follower = InventoryFollower(settings.kafka.bootstrap, names.source(Topic.INVENTORY),
-                                     partitions, side_input)
+        inventory = names.source(Topic.INVENTORY)
+        follower = InventoryFollower(settings.kafka.bootstrap, inventory, partitions, side_input,
+                                     snapshot_path=snapshot_path(settings, inventory))
         app.task(follower.run)
         ready = follower.ready
     else:
