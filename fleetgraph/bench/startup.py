@@ -258,11 +258,15 @@ def open_topic(path: Path, start: int = 0) -> BinaryIO:
     return f
 
 
-def batches(f: BinaryIO, batch: int = BATCH) -> Iterator[list[bytes]]:
-    """The payloads from where ``f`` is, ``batch`` at a time (the follower's fetches)."""
+def batches(f: BinaryIO, limit: int | None = None, batch: int = BATCH
+            ) -> Iterator[list[bytes]]:
+    """The payloads from where ``f`` is (``limit`` of them at most), ``batch`` at a time,
+    as the follower fetches them."""
     payloads: list[bytes] = []
-    while head := f.read(_LENGTH.size):
+    left = -1 if limit is None else limit
+    while left != 0 and (head := f.read(_LENGTH.size)):
         payloads.append(f.read(_LENGTH.unpack(head)[0]))
+        left -= 1
         if len(payloads) == batch:
             yield payloads
             payloads = []
@@ -300,16 +304,14 @@ class _Clock:
 
 def _apply(side_input: InventorySideInput, f: BinaryIO, offset: int, limit: int | None
            ) -> tuple[int, bytes | None]:
-    """Apply messages from ``offset`` (up to ``limit`` of them); the next offset and the
-    last payload applied."""
+    """Apply the messages from ``offset`` (``limit`` of them at most); the next offset and
+    the last payload applied."""
     last = None
-    for payloads in batches(f, BATCH if limit is None else max(1, min(BATCH, limit))):
+    for payloads in batches(f, limit):
         for payload in payloads:
             side_input.apply(payload, f"inventory/0/{offset}")
             offset += 1
-            last = payload
-        if limit is not None and offset >= limit:
-            break
+        last = payloads[-1]
     return offset, last
 
 
@@ -326,23 +328,29 @@ def rebuild(topic: Path, snapshot: Path, cut: int) -> dict[str, Any]:
     message ``cut``, the snapshot a follower would write then (timed apart)."""
     side_input = _side_input()
     before = peak_rss_mib()
-    replay, saving = _Clock(), _Clock()
+    replay, copying, writing = _Clock(), _Clock(), _Clock()
     with open_topic(topic) as f:
         with replay:
             offset, last = _apply(side_input, f, 0, cut)
-        with saving:
-            state = side_input.topology.state()  # in the follower's loop
-            size = write_snapshot(snapshot, TopologySnapshot(  # in a thread
+        with copying:  # in the follower's loop
+            state = side_input.topology.state()
+        with writing:  # in a thread
+            size = write_snapshot(snapshot, TopologySnapshot(
                 TOPIC, {0: offset}, state, {0: digest(last)} if offset else {}))
         del state
         with replay:
             end, _ = _apply(side_input, f, offset, None)
+    peak = peak_rss_mib()
+    facts, embedded = list(side_input.topology.facts()), _Clock()
+    with embedded:  # what the embedded runner's ingest --append starts with
+        Topology().load(facts)
     return {"messages": end, "applied": side_input.applied, "refused": side_input.refused,
             **replay.figures(), "us_per_message": round(replay.cpu / max(1, end) * 1e6, 1),
-            "peak_rss_mib": round(peak_rss_mib(), 1), "rss_before_mib": round(before, 1),
+            "peak_rss_mib": round(peak, 1), "rss_before_mib": round(before, 1),
             "topology": side_input.topology.size(), "digest": _digest(side_input.topology),
             "snapshot": {"at_message": offset, "mib": round(size / 2**20, 1),
-                         **saving.figures()}}
+                         "state_copy": copying.figures(), "encode_and_write": writing.figures()},
+            "embedded_facts_load": {"facts": len(facts), **embedded.figures()}}
 
 
 def restart(topic: Path, snapshot: Path, cut: int) -> dict[str, Any]:
@@ -368,7 +376,9 @@ def restart(topic: Path, snapshot: Path, cut: int) -> dict[str, Any]:
 
 def _child(step: str, topic: Path, snapshot: Path, cut: int) -> dict[str, Any]:
     out = subprocess.run([sys.executable, "-c", CHILD, step, str(topic), str(snapshot),
-                          str(cut)], check=True, capture_output=True, text=True)
+                          str(cut)], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"the {step} process failed:\n{out.stderr}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 

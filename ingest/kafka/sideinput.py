@@ -200,6 +200,7 @@ class InventoryFollower:
         if snapshot is not None:
             self.side_input.topology.restore(snapshot.state)
             self.restored = snapshot
+            self._saved = (time.monotonic(), dict(self.positions))  # no news yet
         await self._follow(consumer, end)
 
     async def _usable_snapshot(self, end: dict[int, int]) -> TopologySnapshot | None:
