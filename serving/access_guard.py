@@ -41,6 +41,7 @@ from fleetgraph.graph_model.records import EdgeRecord
 from fleetgraph.serving.access import EDGE_OBJECT, NOBODY, Access, TypeGrant, type_grant
 from fleetgraph.serving.errors import ServingError
 from fleetgraph.serving.loaders import GraphLoaders
+from fleetgraph.serving.reads import StoreReads
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 FORBIDDEN = "FORBIDDEN"
@@ -55,8 +56,9 @@ class Forbidden(ServingError):
 class GuardedLoaders(GraphLoaders):
     """The request's loaders, following only the edge types its role reads."""
 
-    def __init__(self, store: GraphStore, access: Access) -> None:
-        super().__init__(store)
+    def __init__(self, store: GraphStore, access: Access, reads: StoreReads | None = None
+                 ) -> None:
+        super().__init__(store, reads)
         self.access = access
 
     def neighbours(

@@ -30,6 +30,7 @@ from fleetgraph.serving.body import BodyGuard
 from fleetgraph.serving.context import Clock, ServingContext, new_context
 from fleetgraph.serving.deadline import Deadline, DeadlineStore
 from fleetgraph.serving.guards import DEFAULT_LIMITS, Limits
+from fleetgraph.serving.reads import StoreReads
 from fleetgraph.serving.schema import build_schema
 from fleetgraph.serving.security import ROLE_SCOPE_KEY, RoleGate, refuse
 from fleetgraph.serving.times import now_us
@@ -37,7 +38,8 @@ from fleetgraph.storage.base import GraphStore
 
 
 class FleetGraphQL(GraphQL[ServingContext, None]):
-    """Strawberry's ASGI view with a fresh context (and DataLoaders) per request."""
+    """Strawberry's ASGI view with a fresh context (and DataLoaders) per request; what
+    the store's reads cost, and so where they run (serving.reads), is the app's."""
 
     def __init__(
         self,
@@ -52,6 +54,7 @@ class FleetGraphQL(GraphQL[ServingContext, None]):
         self.store = store
         self.registry = registry
         self.clock = clock
+        self.reads = StoreReads()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -60,7 +63,8 @@ class FleetGraphQL(GraphQL[ServingContext, None]):
         it passed on without one, the GraphiQL page, reads nothing)."""
         return new_context(DeadlineStore(self.store), registry=self.registry, clock=self.clock,
                            role=request.scope.get(ROLE_SCOPE_KEY),
-                           response=response if isinstance(response, Response) else None)
+                           response=response if isinstance(response, Response) else None,
+                           reads=self.reads)
 
 
 class NoIDE:

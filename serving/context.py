@@ -1,5 +1,5 @@
-"""What every resolver gets: the store, the graph model, the clock, the loaders, and
-what the request's role may read (serving.access)."""
+"""What every resolver gets: the store, the graph model, the clock, the loaders, where
+store reads run (serving.reads), and what the request's role may read (serving.access)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from fleetgraph.graph_model.types import Registry
 from fleetgraph.serving.access import NOBODY, OPS, Access, access_of
 from fleetgraph.serving.access_guard import GuardedLoaders
 from fleetgraph.serving.loaders import GraphLoaders
+from fleetgraph.serving.reads import StoreReads
 from fleetgraph.serving.times import now_us
 from fleetgraph.storage.base import GraphStore
 
@@ -27,6 +28,7 @@ class ServingContext:
     clock: Clock
     loaders: GraphLoaders
     access: Access
+    reads: StoreReads
     response: Response | None = None  # the HTTP answer's status and headers, over HTTP
 
 
@@ -37,12 +39,15 @@ def new_context(
     clock: Clock = now_us,
     role: str | None = OPS,
     response: Response | None = None,
+    reads: StoreReads | None = None,
 ) -> ServingContext:
     """A fresh context, with fresh loaders, for one request by ``role`` (None: a request
-    with no role, which reads nothing)."""
+    with no role, which reads nothing); ``reads`` is the app's (what its store reads
+    have cost), a new one when None."""
     access = NOBODY if role is None else access_of(role, registry)
-    return ServingContext(store, registry, clock, GuardedLoaders(store, access), access,
-                          response)
+    reads = StoreReads() if reads is None else reads
+    return ServingContext(store, registry, clock, GuardedLoaders(store, access, reads),
+                          access, reads, response)
 
 
 Info = strawberry.Info[ServingContext, None]

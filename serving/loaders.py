@@ -3,7 +3,8 @@
 Strawberry resolves the fields of sibling objects together, so every ``load`` made
 for one hop lands in the same batch: one ``get_nodes`` for all the nodes of a hop,
 one ``neighbours`` per (edge type, direction, window) for all their adjacency
-lists. The store is synchronous; its reads run in a worker thread.
+lists. The store is synchronous; a batch runs on the event loop when batches of
+its kind and size have been cheap, else in a worker thread (serving.reads).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TypeVar
 from strawberry.dataloader import DataLoader
 
 from fleetgraph.graph_model.records import EdgeRecord, NodeRecord
+from fleetgraph.serving.reads import StoreReads, size_class
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 NeighbourKey = tuple[str, Direction, TimeWindow | None]
@@ -34,8 +36,9 @@ class SharedLoader(DataLoader[K, V]):
 class GraphLoaders:
     """The loaders of one request; create a new one per request (they cache)."""
 
-    def __init__(self, store: GraphStore) -> None:
+    def __init__(self, store: GraphStore, reads: StoreReads | None = None) -> None:
         self._store = store
+        self._reads = StoreReads() if reads is None else reads
         self.nodes: DataLoader[str, NodeRecord | None] = SharedLoader(load_fn=self._load_nodes)
         self._neighbours: dict[NeighbourKey, DataLoader[str, list[EdgeRecord]]] = {}
 
@@ -46,12 +49,13 @@ class GraphLoaders:
         key = (edge_type, direction, window)
         loader = self._neighbours.get(key)
         if loader is None:
-            loader = SharedLoader(load_fn=_NeighbourBatch(self._store, *key))
+            loader = SharedLoader(load_fn=_NeighbourBatch(self._store, self._reads, *key))
             self._neighbours[key] = loader
         return loader
 
     async def _load_nodes(self, ids: list[str]) -> list[NodeRecord | None]:
-        found = await asyncio.to_thread(self._store.get_nodes, ids)
+        found = await self._reads.run(("get_nodes", size_class(len(ids))),
+                                      self._store.get_nodes, ids)
         return [found.get(node_id) for node_id in ids]
 
 
@@ -61,17 +65,20 @@ class _NeighbourBatch:
     def __init__(
         self,
         store: GraphStore,
+        reads: StoreReads,
         edge_type: str,
         direction: Direction,
         window: TimeWindow | None,
     ) -> None:
         self._store = store
+        self._reads = reads
         self._edge_type = edge_type
         self._direction = direction
         self._window = window
 
     async def __call__(self, ids: list[str]) -> list[list[EdgeRecord]]:
-        found = await asyncio.to_thread(
-            self._store.neighbours, self._edge_type, ids, self._direction, self._window
-        )
+        kind = ("neighbours", self._edge_type, self._direction, self._window is None,
+                size_class(len(ids)))
+        found = await self._reads.run(kind, self._store.neighbours, self._edge_type, ids,
+                                      self._direction, self._window)
         return [found.get(node_id, []) for node_id in ids]

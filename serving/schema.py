@@ -13,7 +13,7 @@ from strawberry.types import ExecutionContext
 
 from fleetgraph.core.errors import FleetgraphError
 from fleetgraph.serving.access_guard import RoleAccess
-from fleetgraph.serving.documents import OffLoopDocuments
+from fleetgraph.serving.documents import DocumentCache, OffLoopDocuments
 from fleetgraph.serving.guards import DEFAULT_LIMITS, ErrorCodes, Limits
 from fleetgraph.serving.root.audit import AuditQuery
 from fleetgraph.serving.root.audit_bundle import AuditBundleQuery
@@ -50,7 +50,9 @@ def build_schema(
     *, limits: Limits = DEFAULT_LIMITS, production: bool = False
 ) -> strawberry.Schema:
     """The schema with its guards: tokens, fragment cycles, depth, aliases and estimated
-    cost, checked with the rest of validation in a worker thread (serving.documents).
+    cost, checked with the rest of validation in a worker thread (serving.documents);
+    the documents that pass are kept (the schema's own DocumentCache) and run at once
+    when sent again.
 
     In production, introspection is off and the message of any error fleetgraph
     did not raise on purpose is masked; in development those messages are shown.
@@ -61,7 +63,7 @@ def build_schema(
         ErrorCodes,
         RoleAccess,
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
-        partial(OffLoopDocuments, limits=limits),
+        partial(OffLoopDocuments, limits=limits, cache=DocumentCache()),
     ]
     if production:
         extensions += [DisableIntrospection, partial(MaskErrors, should_mask_error=is_unexpected)]

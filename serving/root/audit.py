@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Annotated
 
@@ -40,8 +39,8 @@ class AuditQuery:
             raise InvalidArgument(
                 f"'limit' must be between 1 and {lineage_query.DEFAULT_LIMIT}, got {limit}"
             )
-        answer = await asyncio.to_thread(
-            lineage_query.lineage, info.context.store, str(id),
+        answer = await info.context.reads.run(
+            "lineage", lineage_query.lineage, info.context.store, str(id),
             "UP" if direction is LineageDirection.UP else "DOWN", depth, limit, to_us(at),
         )
         return Lineage(answer=answer)
@@ -61,8 +60,8 @@ class AuditQuery:
         end: Annotated[datetime | None, strawberry.argument(name="to")] = None,
     ) -> DataResidency | None:
         window = None if start is None and end is None else between(start, end)
-        answer = await asyncio.to_thread(
-            residency_query.data_residency, info.context.store, str(dataset_id), allowed,
-            residency_query.DEFAULT_LIMIT, window,
+        answer = await info.context.reads.run(
+            "dataResidency", residency_query.data_residency, info.context.store,
+            str(dataset_id), allowed, residency_query.DEFAULT_LIMIT, window,
         )
         return DataResidency(answer=answer)

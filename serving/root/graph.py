@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from bisect import bisect_right
 
 import strawberry
@@ -49,7 +48,8 @@ class GraphQuery:
     ) -> NodeConnection | None:
         _check_type(info, type)
         _check_first(first)
-        page = await asyncio.to_thread(info.context.store.scan_nodes, type, after, first)
+        page = await info.context.reads.run("nodes", info.context.store.scan_nodes, type, after,
+                                            first)
         info.context.loaders.nodes.prime_many({r.id: r for r in page.records})
         return NodeConnection(
             items=[as_node(r) for r in page.records],
@@ -71,8 +71,8 @@ class GraphQuery:
             if step.edge_type not in registry.edges:
                 known = ", ".join(sorted(registry.edges))
                 raise InvalidArgument(f"unknown edge type {step.edge_type!r}; known: {known}")
-        found = await asyncio.to_thread(
-            traverse, info.context.store, start, [s.plain() for s in steps])
+        found = await info.context.reads.run(
+            "traverse", traverse, info.context.store, start, [s.plain() for s in steps])
         begin = 0 if after is None else bisect_right(found.ids, after)
         page = found.ids[begin : begin + first]
         records = await info.context.loaders.nodes.load_many(page)
@@ -93,8 +93,9 @@ class GraphQuery:
     ) -> SearchResult:
         _check_type(info, type)
         _check_first(first)
-        found = await asyncio.to_thread(
-            search_nodes, info.context.store, type, [f.plain() for f in where], first, after)
+        found = await info.context.reads.run(
+            "searchNodes", search_nodes, info.context.store, type, [f.plain() for f in where],
+            first, after)
         info.context.loaders.nodes.prime_many({r.id: r for r in found.records})
         return SearchResult(
             items=[as_node(r) for r in found.records],

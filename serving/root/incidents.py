@@ -44,9 +44,9 @@ class IncidentQuery:
         limit: int = DEFAULT_LIMIT,
     ) -> AffectedJobsResult | None:
         _checked_limit(limit)
-        answer = await asyncio.to_thread(
-            queries.affected_jobs, info.context.store, component_id, between(start, end), limit
-        )
+        answer = await info.context.reads.run(
+            "affectedJobs", queries.affected_jobs, info.context.store, component_id,
+            between(start, end), limit)
         return AffectedJobsResult.of(answer)
 
     @field(
@@ -65,8 +65,8 @@ class IncidentQuery:
         at_us = to_us(at)
         if at_us is None:
             at_us = info.context.clock()
-        answer = await asyncio.to_thread(
-            blast.blast_radius, info.context.store, component_id, at_us, limit
+        answer = await info.context.reads.run(
+            "blastRadius", blast.blast_radius, info.context.store, component_id, at_us, limit
         )
         return BlastRadius(answer=answer, component=component_id, at_us=at_us)
 

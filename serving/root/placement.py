@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import strawberry
 
 from fleetgraph.serving import queries
@@ -30,8 +28,8 @@ class PlacementQuery:
     ) -> list[SiteHotness]:
         start, end = (window.start, window.end) if window is not None else (None, None)
         span = recent(start, end, info.context.clock())
-        ranked = await asyncio.to_thread(
-            queries.model_hotness, info.context.store, model_id, span
+        ranked = await info.context.reads.run(
+            "modelHotness", queries.model_hotness, info.context.store, model_id, span
         )
         return [SiteHotness(hotness=h) for h in ranked]
 
@@ -43,7 +41,7 @@ class PlacementQuery:
     )
     async def placement(self, info: Info, request: PlacementInput) -> PlacementAnswer | None:
         now = info.context.clock()
-        answer = await asyncio.to_thread(
-            placement_query.placement, info.context.store, request.to_request(now), now
+        answer = await info.context.reads.run(
+            "placement", placement_query.placement, info.context.store, request.to_request(now), now
         )
         return PlacementAnswer(answer=answer)
