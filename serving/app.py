@@ -9,7 +9,9 @@ the document it executes (serving.access_guard).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import gc
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -87,6 +89,20 @@ async def healthz(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
 
+@asynccontextmanager
+async def frozen_at_start(app: Starlette) -> AsyncIterator[None]:
+    """When the server starts (ASGI lifespan), move everything alive then (modules, the
+    schema, the store) out of the garbage collector's reach: a full collection then
+    walks only what requests made since, a few milliseconds instead of tens to
+    hundreds on a query's path (the p99). They go back when the server stops."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def create_app(
     store: GraphStore,
     *,
@@ -119,7 +135,8 @@ def create_app(
         routes=[
             Route("/graphql", endpoint, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
-        ]
+        ],
+        lifespan=frozen_at_start,
     )
 
 

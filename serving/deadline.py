@@ -58,7 +58,8 @@ class Deadline:
 
         token = _deadline.set(time.monotonic() + self.seconds + GRACE_S)
         try:
-            await asyncio.wait_for(self.app(scope, receive, hold), self.seconds)
+            async with asyncio.timeout(self.seconds):  # in this task: no task per request
+                await self.app(scope, receive, hold)
         except TimeoutError:
             await refuse(send, 504, timeout_message(self.seconds), "TIMEOUT")
             return

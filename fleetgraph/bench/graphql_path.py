@@ -15,7 +15,10 @@ and the same ids, three paths to the same answer, interleaved call by call:
   this process, no sockets.
 
 Each reports p50/p99 wall time and CPU time (``time.process_time``: every thread
-of the process) per call, and the ratios graphql/store and http/store.
+of the process) per call, and the ratios graphql/store and http/store. The
+``http`` path includes the client's own work (httpx building the request and
+reading the answer); ``client_floor`` is that work alone, the same POST to an
+ASGI app that answers at once.
 ``fleetgraph bench graphql-path`` runs it on the demo fleet (40 sites, 24 h);
 the quick profile runs it on its own 1e5 store.
 """
@@ -135,13 +138,32 @@ class Paths:
         self.app = create_app(store, clock=self.clock, production=True, tokens=TOKENS)
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
                                         base_url="http://bench")
+        self.floor = httpx.AsyncClient(transport=httpx.ASGITransport(app=_answer_at_once),
+                                       base_url="http://bench")
+        # started as uvicorn starts it (its lifespan), after the ids are picked
+        self._lifespan = self.app.router.lifespan_context(self.app)
+
+    def start(self) -> None:
+        self.loop.run_until_complete(self._lifespan.__aenter__())
 
     def clock(self) -> int:
         return self.now_us
 
     def close(self) -> None:
+        self.loop.run_until_complete(self._lifespan.__aexit__(None, None, None))
         self.loop.run_until_complete(self.client.aclose())
+        self.loop.run_until_complete(self.floor.aclose())
         self.loop.close()
+
+    def client_floor(self, case: PathCase, variables: dict[str, Any]) -> Any:
+        """The client's side of ``http``: the same POST to an app that answers at once."""
+        async def post() -> Any:
+            response = await self.floor.post(
+                "/graphql", json={"query": case.document, "variables": variables},
+                headers={"authorization": f"Bearer bench-{case.role}"})
+            return response.json()
+
+        return self.loop.run_until_complete(post())
 
     def call(self, path: str, case: PathCase, variables: dict[str, Any]) -> Any:
         if path == "store":
@@ -167,6 +189,13 @@ class Paths:
         if response.status_code != 200 or body.get("errors"):
             raise RuntimeError(f"{case.name}: HTTP {response.status_code} {body}")
         return body["data"]
+
+
+async def _answer_at_once(scope: Any, receive: Any, send: Any) -> None:
+    await receive()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b'{"data":{}}'})
 
 
 def _figures(wall_ms: list[float], cpu_ms: list[float]) -> dict[str, Any]:
@@ -206,6 +235,19 @@ def measure_case(paths: Paths, case: PathCase, repeats: int, budget_s: float
     return {**figures, "ids": len(case.variables)}
 
 
+def measure_floor(paths: Paths, case: PathCase, repeats: int) -> dict[str, Any]:
+    """p50/p99 and CPU of the client's side of an HTTP call (see ``Paths.client_floor``)."""
+    wall: list[float] = []
+    cpu: list[float] = []
+    for i in range(WARMUP + repeats):
+        cpu_started, started = time.process_time(), time.perf_counter()
+        paths.client_floor(case, case.variables[i % len(case.variables)])
+        if i >= WARMUP:
+            wall.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - cpu_started) * 1000)
+    return _figures(wall, cpu)
+
+
 def targets(queries: dict[str, Any]) -> list[dict[str, Any]]:
     """Issue 10's targets for the layer: over HTTP, a headline query's p50 at most
     twice the store path's plus 1 ms; a one-hop read's p99 at most 5 ms."""
@@ -229,16 +271,20 @@ def measure(store: GraphStore, now_us: int, *, repeats: int = 300,
     """Every query's three paths over ``store`` (``budget_s`` per query)."""
     paths = Paths(store, now_us)
     queries: dict[str, Any] = {}
+    cases = path_cases(store, now_us)
+    paths.start()
     try:
-        for case in path_cases(store, now_us):
+        for case in cases:
             if only is None or case.name in only:
                 queries[case.name] = measure_case(paths, case, repeats, budget_s)
+        floor = measure_floor(paths, cases[0], repeats) if cases else None
     finally:
         paths.close()
-    return {"queries": queries, "targets": targets(queries),
+    return {"queries": queries, "targets": targets(queries), "client_floor": floor,
             "paths": {"store": "the serving/queries function on the store",
                       "graphql": "schema.execute in process, the app's context",
-                      "http": "POST /graphql to the production app via httpx ASGITransport"}}
+                      "http": "POST /graphql to the production app via httpx ASGITransport",
+                      "client_floor": "the same POST to an ASGI app that answers at once"}}
 
 
 def measure_file(path: Path, now_us: int, **options: Any) -> dict[str, Any]:
@@ -291,6 +337,10 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"  {name:<14}" + "".join(f"{q[p][s]:>14}" for p in PATHS
                                               for s in ("p50_ms", "p99_ms", "cpu_ms"))
                      + f"{q['graphql']['p50_ratio']!s:>12}{q['http']['p50_ratio']!s:>12}")
+    floor = results.get("client_floor")
+    if floor:
+        lines.append(f"  http client alone (httpx, an app answering at once): p50 "
+                     f"{floor['p50_ms']} ms, p99 {floor['p99_ms']} ms, CPU {floor['cpu_ms']} ms")
     marks = {True: "met   ", False: "MISSED"}
     lines += [f"  {marks[t['met']]} {t['target']}: {t['value']} (limit {t['limit']})"
               for t in results["targets"]]

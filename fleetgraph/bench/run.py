@@ -94,6 +94,7 @@ FULL_SIZES = ("1e5", "1e6")
 QUERY_BUDGET_S = 30.0  # per query and backend: stop after this long (at least 3 runs)
 QUICK_REPEATS = 200
 QUICK_BUDGET_S = 4.0  # the quick profile stays under 2 minutes with placement at ~0.5 s
+GRAPHQL_PATH_BUDGET_S = 2.5  # per query, three paths interleaved
 # loading Cassandra runs at 2,500-10,000 statements/s here: 10^6 edges (~7M statements)
 # take 15-45 min, so only on request (--cassandra-sizes)
 CASSANDRA_SIZES = ("1e5",)
@@ -140,6 +141,10 @@ def run(profile: str | Options, out: Path) -> dict[str, Any]:
             entry, path, size_cases = _size(name, now_us, repeats, Path(tmp))
             results["sizes"][name] = entry
             save()
+            if quick and i == 0:
+                click.echo(f"[{name}] graphql-path: store, GraphQL, HTTP ...", err=True)
+                _part(results, "graphql_path", functools.partial(_graphql_path, name, path, now_us))
+                save()
             if options.stack and name in options.cassandra_sizes:
                 _part(entry, "queries_cassandra", functools.partial(
                     cassandra_queries.run, options.settings, path, size_cases, now_us,
@@ -154,6 +159,15 @@ def run(profile: str | Options, out: Path) -> dict[str, Any]:
     results["bench_peak_rss_mib"] = round(peak_rss_mib(), 1)
     save()
     return results
+
+
+def _graphql_path(size: str, path: Path, now_us: int) -> dict[str, Any]:
+    """The GraphQL layer's cost over the store (fleetgraph bench graphql-path) on this
+    size's store, within about 20 s."""
+    from fleetgraph.bench import graphql_path
+
+    return {"size": size, **graphql_path.measure_file(
+        path, now_us, repeats=QUICK_REPEATS, budget_s=GRAPHQL_PATH_BUDGET_S)}
 
 
 def _stack_parts(results: dict[str, Any], options: Options, now_us: int) -> None:
@@ -224,6 +238,15 @@ def table(results: dict[str, Any]) -> str:
                          + (f"{c['p50_ms']:>9}{c['p99_ms']:>9}" if c else ""))
         if "error" in (entry.get("queries_cassandra") or {}):
             lines.append(f"  cassandra: {entry['queries_cassandra']['error'][:200]}")
+    g = results.get("graphql_path")
+    if g and "error" not in g:
+        from fleetgraph.bench.graphql_path import table as graphql_path_table
+
+        lines.append(f"\nGraphQL layer over the store ({g['size']}; ms: store, in process, "
+                     "over HTTP):")
+        lines.append(graphql_path_table(g))
+    elif g:
+        lines.append(f"\ngraphql-path: {g['error'][:300]}")
     s = results.get("stack_ingest")
     if s and "error" not in s:
         w = s["long"]["worker"]

@@ -108,5 +108,31 @@ def bench_startup(sites: int, days: float, churn: float, out: Path | None) -> No
     click.echo(text)
 
 
+@click.command("graphql-path")
+@click.option("--sites", default=40, show_default=True, help="Sites in the fleet (the demo's).")
+@click.option("--hours", default=24.0, show_default=True, help="Hours of events.")
+@click.option("--repeats", default=300, show_default=True, help="Calls of each path per query.")
+@click.option("--budget", default=3.0, show_default=True, help="Seconds per query at most.")
+@click.option("--only", default=None, help="Comma-separated queries (default: all).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON.")
+def bench_graphql_path(sites: int, hours: float, repeats: int, budget: float, only: str | None,
+                       out: Path | None) -> None:
+    """What GraphQL costs over the store: each headline query and a one-hop read by the
+    store path, GraphQL in process and over HTTP (the production app in process),
+    side by side on a fleet built in this run."""
+    from fleetgraph.bench import graphql_path
+    from fleetgraph.bench.machine import describe
+    from fleetgraph.core.clock import minute_floor_us, wall_clock_us
+
+    results = graphql_path.run(
+        sites, hours, minute_floor_us(wall_clock_us()), repeats=repeats, budget_s=budget,
+        only=tuple(o.strip() for o in only.split(",")) if only else None)
+    results = {"machine": describe(), **results}
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=1) + "\n")
+    click.echo(graphql_path.table(results))
+
+
 BENCH_COMMANDS = (bench_kafka, bench_hotpath, bench_steady_memory, bench_report,
-                  bench_guard_cost, bench_startup)
+                  bench_guard_cost, bench_startup, bench_graphql_path)
