@@ -30,7 +30,14 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
-from graphql import ASTValidationRule, GraphQLError, GraphQLSchema, get_operation_ast, parse
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    GraphQLSchema,
+    NoSchemaIntrospectionCustomRule,
+    get_operation_ast,
+    parse,
+)
 from graphql.language import DocumentNode
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
@@ -127,17 +134,26 @@ class DocumentCache:
 
 class OffLoopDocuments(SchemaExtension):
     """Parses and validates in a worker thread, or takes a document that passed both
-    from ``cache``; strawberry then skips both steps."""
+    from ``cache``; strawberry then skips both steps. Parsing stops past
+    ``limits.max_tokens`` tokens (what strawberry's MaxTokensLimiter sets), and
+    without ``introspection`` validation refuses ``__schema`` and ``__type`` (its
+    DisableIntrospection rule): one extension instead of three, since strawberry
+    inspects every extension's hooks at every step of every request."""
 
     def __init__(self, *, limits: Limits = DEFAULT_LIMITS,
-                 cache: DocumentCache | None = None) -> None:
+                 cache: DocumentCache | None = None, introspection: bool = True) -> None:
         self.limits = limits
         self.cache = cache
+        self.introspection = introspection
         self._key: Hashable | None = None
         self._cached = False
 
     async def on_parse(self) -> AsyncIterator[None]:
         context = self.execution_context
+        context.parse_options["max_tokens"] = self.limits.max_tokens
+        if not self.introspection:
+            context.validation_rules = (*context.validation_rules,
+                                        NoSchemaIntrospectionCustomRule)
         if context.graphql_document is None and context.query:
             if self.cache is not None:
                 self._key = self.cache.key(context)

@@ -9,7 +9,7 @@ clients need not read messages.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from graphql import GraphQLError, GraphQLSchema, GraphQLSyntaxError
@@ -112,11 +112,32 @@ def error_code(error: GraphQLError) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
+MASKED_MESSAGE = "Unexpected error."
+
+
+def masked(error: GraphQLError) -> GraphQLError:
+    """``error`` without its message or original error (as strawberry's MaskErrors)."""
+    return GraphQLError(MASKED_MESSAGE, nodes=error.nodes, source=error.source,
+                        positions=error.positions, path=error.path, original_error=None)
+
+
 class ErrorCodes(SchemaExtension):
-    """Sets ``extensions.code`` on every error of a result; list it before MaskErrors
-    (its hook runs after theirs, so masked errors get a code too)."""
+    """Masks the errors ``mask`` picks (strawberry's MaskErrors, folded in: one hook
+    fewer on every request), then sets ``extensions.code`` on every error of a result,
+    masked ones included."""
+
+    def __init__(self, *, mask: Callable[[GraphQLError], bool] | None = None) -> None:
+        self.mask = mask
 
     def on_operation(self) -> Iterator[None]:
         yield
-        for error in getattr(self.execution_context.result, "errors", None) or ():
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if not errors:
+            return
+        if self.mask is not None:
+            mask = self.mask
+            errors = [masked(e) if mask(e) else e for e in errors]
+            result.errors = errors  # type: ignore[union-attr]
+        for error in errors:
             error.extensions = {**(error.extensions or {}), "code": error_code(error)}

@@ -7,7 +7,6 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, MaskErrors, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -60,13 +59,11 @@ def build_schema(
     Extensions are created afresh for every operation.
     """
     extensions: list[Any] = [
-        ErrorCodes,
+        partial(ErrorCodes, mask=is_unexpected if production else None),
         RoleAccess,
-        partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
-        partial(OffLoopDocuments, limits=limits, cache=DocumentCache()),
+        partial(OffLoopDocuments, limits=limits, cache=DocumentCache(),
+                introspection=not production),
     ]
-    if production:
-        extensions += [DisableIntrospection, partial(MaskErrors, should_mask_error=is_unexpected)]
     return FleetSchema(
         query=Query,
         types=[*NODE_CLASSES.values(), GenericNode],
