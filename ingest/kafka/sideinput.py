@@ -56,6 +56,7 @@ from fleetgraph.settings import Settings
 
 log = logging.getLogger(__name__)
 
+INVENTORY = Topic.INVENTORY.value  # an enum's value costs a call: once per message adds up
 SNAPSHOT_VERSION = 1
 SNAPSHOT_EVERY_S = 300.0  # a caught-up follower writes its snapshot this often (if it read)
 
@@ -73,7 +74,7 @@ class InventorySideInput:
     def apply(self, payload: bytes | None, source: str = "") -> bool:
         """Apply one message if it is a valid inventory event; False otherwise."""
         try:
-            event = decode(self.codec, Message(Topic.INVENTORY.value, payload or b"", source))
+            event = decode(self.codec, Message(INVENTORY, payload or b"", source))
             self.validator.check(event)
         except RejectedEvent:
             self.refused += 1  # the inventory agent dead-letters it
@@ -191,14 +192,17 @@ class InventoryFollower:
         snapshot = await self._usable_snapshot({tp.partition: end[tp] for tp in tps})
         if snapshot is not None and not await self._same_topic(consumer, tps, first, snapshot):
             snapshot = None
+        restored = None if snapshot is None else self._restored(snapshot)
+        if restored is None:
+            snapshot = None
         for tp in tps:
             offset = first[tp]
             if snapshot is not None:
                 offset = max(offset, snapshot.offsets.get(tp.partition, offset))
             consumer.seek(tp, offset)
             self.positions[tp.partition] = offset
-        if snapshot is not None:
-            self.side_input.topology.restore(snapshot.state)
+        if snapshot is not None and restored is not None:
+            self.side_input.topology.absorb(restored)
             self.restored = snapshot
             self._saved = (time.monotonic(), dict(self.positions))  # no news yet
         await self._follow(consumer, end)
@@ -215,6 +219,15 @@ class InventoryFollower:
                         "reading from the beginning", self.snapshot_path, self.topic, past, end)
             return None
         return snapshot
+
+    def _restored(self, snapshot: TopologySnapshot) -> Topology | None:
+        """The snapshot's topology, or None (logged) if its state is malformed."""
+        try:
+            return Topology().restore(snapshot.state)
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            log.warning("topology snapshot %s holds a malformed state (%r): not used, "
+                        "reading from the beginning", self.snapshot_path, exc)
+            return None
 
     async def _same_topic(self, consumer: Any, tps: list[Any], first: dict[Any, int],
                           snapshot: TopologySnapshot) -> bool:

@@ -171,6 +171,14 @@ class Topology:
                 gc.enable()
         return self
 
+    def absorb(self, other: Topology) -> Topology:
+        """Take in another topology, not to be used afterwards (its histories become
+        this one's when this one is empty). Returns self."""
+        if not self._out and not self._site_attrs:
+            self._out, self._in, self._site_attrs = other._out, other._in, other._site_attrs
+            return self
+        return self.restore(other.state())
+
     def _restore(self, state: dict[str, list[list[Any]]]) -> None:
         for relation, source, target, times, values in state["links"]:
             out = self._out.setdefault((relation, source), {})

@@ -24,6 +24,7 @@ from fleetgraph.graph_model import FLEET
 from fleetgraph.ingest.kafka.sideinput import (
     InventoryFollower,
     InventorySideInput,
+    digest,
     read_snapshot,
 )
 from fleetgraph.ingest.message import Event
@@ -100,7 +101,11 @@ async def _follow(logs: list[list[bytes]], snapshot: Path | None) -> InventoryFo
                                  snapshot_path=snapshot)
     tps = [Partition(TOPIC, p) for p in range(PARTITIONS)]
     task = asyncio.create_task(follower.start(MemoryConsumer(logs), tps))
-    await follower.ready.wait()
+    ready = asyncio.create_task(follower.ready.wait())
+    await asyncio.wait([task, ready], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        ready.cancel()
+        task.result()  # the follower failed: raise what it raised
     while snapshot is not None and follower.snapshots_written == 0 and not task.done():
         await asyncio.sleep(0.01)
     task.cancel()
@@ -217,9 +222,13 @@ def test_a_snapshot_past_the_end_or_unreadable_is_not_used(tmp_path: Path) -> No
     follow(logs, snapshot)
     shorter = [log[: len(log) // 2] for log in logs]
     assert follow(shorter, snapshot).restored is None
+    malformed = {"version": 1, "topic": TOPIC, "offsets": {"0": 1},
+                 "last": {"0": digest(logs[0][0])},  # the right message: only the state is bad
+                 "state": {"links": [["cooled_by", "rack:a"]], "sites": []}}
     for body in (b"{not json", json.dumps({"version": 99, "topic": TOPIC}).encode(),
                  json.dumps({"version": 1, "topic": "other", "offsets": {}, "last": {},
-                             "state": {"links": [], "sites": []}}).encode()):
+                             "state": {"links": [], "sites": []}}).encode(),
+                 json.dumps(malformed).encode()):
         snapshot.write_bytes(body)
         restarted = follow(logs, snapshot)
         assert restarted.restored is None
