@@ -136,7 +136,7 @@ def _split(after: str | None) -> tuple[str | None, int]:
     if not after:
         return None, 0
     cursor, sep, skip = after.rpartition("#")
-    if not sep or not skip.isdigit():
+    if not sep or not (skip.isascii() and skip.isdigit()):  # "²".isdigit() is True
         raise InvalidArgument(f"{after!r} is not a search cursor")
     return cursor or None, int(skip)
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from fleetgraph.graph_model import FLEET
+from fleetgraph.serving.errors import InvalidArgument
 from fleetgraph.serving.instrumentation import CountingStore
-from fleetgraph.serving.queries.traverse import Step, traverse
+from fleetgraph.serving.queries.traverse import Step, search_nodes, traverse
 from fleetgraph.serving.times import to_datetime
 from fleetgraph.storage.base import Direction
+from fleetgraph.storage.embedded import SQLiteGraphStore
 
 TRAVERSE = """
 query($start: ID!, $at: DateTime, $first: Int!, $after: String) {
@@ -82,3 +87,11 @@ def test_unknown_edge_types_are_refused_clearly(gql: Any) -> None:
     [message] = gql.errors('{ traverse(start: "site:s1", steps: [{edgeType: "hugs"}]) '
                            '{ total } }')
     assert "unknown edge type 'hugs'" in message
+
+
+def test_a_search_cursor_must_end_in_ascii_digits() -> None:
+    store = SQLiteGraphStore(FLEET)
+    for cursor in ("rack:a#²", "rack:a#", "rack:a", "#-1", "rack:a#1.5"):
+        with pytest.raises(InvalidArgument, match="is not a search cursor"):
+            search_nodes(store, "rack", [], 10, after=cursor)
+    assert search_nodes(store, "rack", [], 10, after="#0").records == []
