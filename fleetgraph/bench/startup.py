@@ -25,6 +25,7 @@ fleet (:func:`fleetgraph.simulator.build_fleet`, installed before the window):
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import random
@@ -292,11 +293,17 @@ class _Clock:
 
     def __enter__(self) -> _Clock:
         self._started = (time.process_time(), time.perf_counter())
+        self._lap = self._started[1]
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.cpu += time.process_time() - self._started[0]
         self.wall += time.perf_counter() - self._started[1]
+
+    def lap(self) -> float:
+        """The wall time of the previous call (or of entering), for the length of a step."""
+        previous, self._lap = self._lap, time.perf_counter()
+        return previous
 
     def figures(self) -> dict[str, float]:
         return {"cpu_s": round(self.cpu, 2), "wall_s": round(self.wall, 2)}
@@ -332,8 +339,14 @@ def rebuild(topic: Path, snapshot: Path, cut: int) -> dict[str, Any]:
     with open_topic(topic) as f:
         with replay:
             offset, last = _apply(side_input, f, 0, cut)
-        with copying:  # in the follower's loop
-            state = side_input.topology.state()
+            gc.freeze()  # as the follower does once caught up
+        state: dict[str, list[list[Any]]] = {"links": [], "sites": []}
+        longest = 0.0
+        with copying:  # in the follower's loop, a part at a time
+            for part in side_input.topology.state_parts():
+                state["links"] += part["links"]
+                state["sites"] += part["sites"]
+                longest = max(longest, time.perf_counter() - copying.lap())
         with writing:  # in a thread
             size = write_snapshot(snapshot, TopologySnapshot(
                 TOPIC, {0: offset}, state, {0: digest(last)} if offset else {}))
@@ -349,7 +362,9 @@ def rebuild(topic: Path, snapshot: Path, cut: int) -> dict[str, Any]:
             "peak_rss_mib": round(peak, 1), "rss_before_mib": round(before, 1),
             "topology": side_input.topology.size(), "digest": _digest(side_input.topology),
             "snapshot": {"at_message": offset, "mib": round(size / 2**20, 1),
-                         "state_copy": copying.figures(), "encode_and_write": writing.figures()},
+                         "state_copy": {**copying.figures(),
+                                        "longest_part_ms": round(longest * 1000, 1)},
+                         "encode_and_write": writing.figures()},
             "embedded_facts_load": {"facts": len(facts), **embedded.figures()}}
 
 
@@ -366,6 +381,7 @@ def restart(topic: Path, snapshot: Path, cut: int) -> dict[str, Any]:
     del saved
     with open_topic(topic, cut) as f, tail:
         end, _ = _apply(side_input, f, cut, None)
+        gc.freeze()
     return {"messages": end - cut, "applied": side_input.applied,
             "refused": side_input.refused, "cpu_s": round(load.cpu + tail.cpu, 2),
             "wall_s": round(load.wall + tail.wall, 2), "snapshot_load": load.figures(),

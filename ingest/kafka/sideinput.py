@@ -35,6 +35,7 @@ writer, while each worker's own snapshot has one writer.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import logging
@@ -48,7 +49,7 @@ from fleetgraph.ingest.errors import RejectedEvent
 from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.stages.decode import decode
 from fleetgraph.ingest.stages.filter import noise_reason
-from fleetgraph.ingest.stages.topology import Topology
+from fleetgraph.ingest.stages.topology import Topology, collector_paused
 from fleetgraph.ingest.stages.validate import Validator
 from fleetgraph.schemas.codec import EventCodec
 from fleetgraph.schemas.topics import Topic
@@ -58,7 +59,7 @@ log = logging.getLogger(__name__)
 
 INVENTORY = Topic.INVENTORY.value  # an enum's value costs a call: once per message adds up
 SNAPSHOT_VERSION = 1
-SNAPSHOT_EVERY_S = 300.0  # a caught-up follower writes its snapshot this often (if it read)
+SNAPSHOT_EVERY_S = 900.0  # a caught-up follower writes its snapshot this often (if it read)
 
 
 class InventorySideInput:
@@ -128,7 +129,9 @@ def write_snapshot(path: Path, snapshot: TopologySnapshot) -> int:
 def read_snapshot(path: Path, topic: str) -> TopologySnapshot | None:
     """The snapshot at ``path`` if there is a readable one of ``topic``, else None."""
     try:
-        data = json.loads(path.read_bytes())
+        body = path.read_bytes()
+        with collector_paused():
+            data = json.loads(body)
         if data["version"] != SNAPSHOT_VERSION or data["topic"] != topic:
             log.warning("topology snapshot %s is of %s v%s, not %s v%d: not used", path,
                         data["topic"], data["version"], topic, SNAPSHOT_VERSION)
@@ -153,13 +156,14 @@ class InventoryFollower:
 
     def __init__(self, bootstrap: str, topic: str, partitions: int,
                  side_input: InventorySideInput, *, snapshot_path: Path | None = None,
-                 snapshot_every_s: float = SNAPSHOT_EVERY_S) -> None:
+                 snapshot_every_s: float = SNAPSHOT_EVERY_S, freeze: bool = True) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.partitions = partitions
         self.side_input = side_input
         self.snapshot_path = snapshot_path
         self.snapshot_every_s = snapshot_every_s
+        self.freeze = freeze
         self.ready = asyncio.Event()  # set once caught up with the end offsets seen at start
         self.positions: dict[int, int] = {}  # partition -> the next offset to apply
         self.restored: TopologySnapshot | None = None  # the snapshot started from
@@ -287,19 +291,31 @@ class InventoryFollower:
                  "%d messages read, %d events applied, %d refused; topology %s",
                  wall, cpu, start, self.read, self.side_input.applied,
                  self.side_input.refused, self.side_input.topology.size())
+        if self.freeze:
+            # The topology is kept for the worker's life: out of the collector's sight, a
+            # full collection no longer scans its 10^5-10^6 objects (about 1 s at 1000
+            # sites, so a stall of that much whenever one comes, snapshots included).
+            gc.freeze()
         self.ready.set()
         await self.save_snapshot()
 
     async def save_snapshot(self) -> None:
         """Write the topology and the positions, if there is news since the last one.
-        The state is copied here, in the loop; encoding and writing happen in a thread."""
+        The state is copied here, in the loop, a part at a time (other tasks run in
+        between: the positions are taken first, and what is applied meanwhile is at or
+        after them); encoding and writing happen in a thread."""
         if self.snapshot_path is None or self.positions == self._saved[1]:
             self._saved = (time.monotonic(), self._saved[1])
             return
         positions = dict(self.positions)
         last = dict(self.restored.last) if self.restored is not None else {}
         last.update({p: digest(payload) for p, payload in self._last.items()})
-        snapshot = TopologySnapshot(self.topic, positions, self.side_input.topology.state(),
+        state: dict[str, list[list[Any]]] = {"links": [], "sites": []}
+        for part in self.side_input.topology.state_parts():  # the loop runs in between
+            state["links"] += part["links"]
+            state["sites"] += part["sites"]
+            await asyncio.sleep(0)
+        snapshot = TopologySnapshot(self.topic, positions, state,
                                     {p: last[p] for p in positions if p in last})
         try:
             size = await asyncio.to_thread(write_snapshot, self.snapshot_path, snapshot)

@@ -98,7 +98,7 @@ def _side_input() -> InventorySideInput:
 async def _follow(logs: list[list[bytes]], snapshot: Path | None) -> InventoryFollower:
     """A follower over ``logs`` until it has caught up (and written its snapshot)."""
     follower = InventoryFollower("unused:9092", TOPIC, PARTITIONS, _side_input(),
-                                 snapshot_path=snapshot)
+                                 snapshot_path=snapshot, freeze=False)
     tps = [Partition(TOPIC, p) for p in range(PARTITIONS)]
     task = asyncio.create_task(follower.start(MemoryConsumer(logs), tps))
     ready = asyncio.create_task(follower.ready.wait())
