@@ -1,14 +1,19 @@
-"""Worker start-up at fleet scale: rebuilding the enrichment topology from the whole
-inventory topic (``fleetgraph bench startup``).
+"""Worker start-up at fleet scale: the enrichment topology rebuilt from the whole
+inventory topic, and from a snapshot (``fleetgraph bench startup``).
 
-A worker follows every partition of the inventory topic from the beginning and
-applies each payload with :class:`~fleetgraph.ingest.kafka.sideinput.InventorySideInput`
-(decode, validate, apply) before it processes anything. This measures that rebuild
-without Kafka: the inventory of ``sites`` sites with ``days`` of churn, encoded as
-the topic holds it (Avro single-object), is written to a file and read back by a
-fresh process in batches of 5,000 (the follower's ``getmany``), applied by the same
-code; the process reports CPU and wall seconds and its peak RSS. The broker's own
-cost (fetching and unpacking record batches) is not in these figures.
+A worker follows every partition of the inventory topic and applies each payload
+with :class:`~fleetgraph.ingest.kafka.sideinput.InventorySideInput` (decode, validate,
+apply) before it processes anything: from the beginning, or from the offsets of the
+topology snapshot it keeps (:class:`~fleetgraph.ingest.kafka.sideinput.TopologySnapshot`).
+This measures both without Kafka: the inventory of ``sites`` sites with ``days`` of
+churn, encoded as the topic holds it (Avro single-object), is written to a file; a
+fresh process reads it back in fetches of 5,000 and applies it with the same code,
+writing on the way the snapshot a follower would write a day before the end (timed
+apart: the state copied a part at a time in the loop, then encoded and written); a
+second fresh process restores that snapshot and applies the last day. Each reports
+CPU and wall seconds, its peak RSS and the topology's size and digest (the two must
+be equal). The broker's own cost (fetching and unpacking record batches) is not in
+these figures.
 
 The churn, per year (:data:`CHURN_PER_YEAR`, times ``churn``), on the simulator's
 fleet (:func:`fleetgraph.simulator.build_fleet`, installed before the window):
