@@ -41,7 +41,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +166,8 @@ class InventoryFollower:
         self.freeze = freeze
         self.ready = asyncio.Event()  # set once caught up with the end offsets seen at start
         self.positions: dict[int, int] = {}  # partition -> the next offset to apply
-        self.restored: TopologySnapshot | None = None  # the snapshot started from
+        self.restored: TopologySnapshot | None = None  # the snapshot started from, no state
+        self.restored_links = 0
         self.read = 0  # messages read
         self.snapshots_written = 0
         self._started = (time.perf_counter(), time.process_time())
@@ -191,25 +192,31 @@ class InventoryFollower:
     async def start(self, consumer: Any, tps: list[Any]) -> None:
         """Seek an assigned consumer (to a snapshot's offsets or the beginning), follow."""
         self._started = (time.perf_counter(), time.process_time())
-        end = await consumer.end_offsets(tps)
+        end = await self._seek(consumer, tps)
+        await self._follow(consumer, end)
+
+    async def _seek(self, consumer: Any, tps: list[Any]) -> dict[Any, int]:
+        """Restore the snapshot if it fits and seek there (else to the beginning); the
+        end offsets to catch up with. (The snapshot read is not kept: its state is as
+        big as the topology.)"""
+        end: dict[Any, int] = await consumer.end_offsets(tps)
         first = await consumer.beginning_offsets(tps)
         snapshot = await self._usable_snapshot({tp.partition: end[tp] for tp in tps})
         if snapshot is not None and not await self._same_topic(consumer, tps, first, snapshot):
             snapshot = None
         restored = None if snapshot is None else self._restored(snapshot)
-        if restored is None:
-            snapshot = None
         for tp in tps:
             offset = first[tp]
-            if snapshot is not None:
+            if snapshot is not None and restored is not None:
                 offset = max(offset, snapshot.offsets.get(tp.partition, offset))
             consumer.seek(tp, offset)
             self.positions[tp.partition] = offset
         if snapshot is not None and restored is not None:
             self.side_input.topology.absorb(restored)
-            self.restored = snapshot
+            self.restored = replace(snapshot, state={"links": [], "sites": []})
+            self.restored_links = len(snapshot.state["links"])
             self._saved = (time.monotonic(), dict(self.positions))  # no news yet
-        await self._follow(consumer, end)
+        return end
 
     async def _usable_snapshot(self, end: dict[int, int]) -> TopologySnapshot | None:
         if self.snapshot_path is None:
@@ -285,7 +292,7 @@ class InventoryFollower:
         cpu = time.process_time() - self._started[1]
         restored = self.restored
         start = ("the beginning" if restored is None else
-                 f"a snapshot of {len(restored.state['links'])} links at offsets "
+                 f"a snapshot of {self.restored_links} links at offsets "
                  f"{restored.offsets}")
         log.info("inventory side input caught up in %.1f s (%.1f s CPU) from %s: "
                  "%d messages read, %d events applied, %d refused; topology %s",
