@@ -184,8 +184,8 @@ class Topology:
         links = list(self._out.items())
         sites = list(self._site_attrs.items())
         for start in range(0, max(len(links), len(sites), 1), size):
-            with collector_paused():
-                yield {
+            with collector_paused():  # not across the yield: the caller's work collects
+                part = {
                     "links": [[relation, source, target, h.times.copy(), h.values.copy()]
                               for (relation, source), targets in links[start:start + size]
                               for target, h in list(targets.items())],
@@ -193,6 +193,7 @@ class Topology:
                               for site, attrs in sites[start:start + size]
                               for name, h in list(attrs.items())],
                 }
+            yield part
 
     def restore(self, state: dict[str, list[list[Any]]]) -> Topology:
         """Take in a ``state()`` (of this or another topology), as ``load`` takes its
