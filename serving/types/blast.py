@@ -24,29 +24,26 @@ class Impact(Enum):
 
 @strawberry.type(description="A component the failure takes down or degrades.")
 class ImpactedComponent:
+    """Its scalars are plain attributes set from the item (strawberry's basic-field
+    path: a blastRadius answer has thousands of them)."""
+
     item: strawberry.Private[blast.Impacted]
+    id: strawberry.ID
+    node_type: str = strawberry.field(name="type")
+    impact: Impact = strawberry.field(
+        description="DOWN: down with the failure, not without; DEGRADED: degraded with "
+        "the failure, fine without.")
+    dependency: str | None = strawberry.field(
+        description="Kind of the path's last step: cooling, power, network or containment.")
+    path: list[strawberry.ID] | None = strawberry.field(
+        description="Ids from the failed component to this one (breadth-first over "
+        "dependents, smallest ids first); null when no walk reaches it.")
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.item.id)
-
-    @field(name="type")
-    def node_type(self) -> str:
-        return self.item.type
-
-    @field(description="DOWN: down with the failure, not without; DEGRADED: degraded with "
-           "the failure, fine without.")
-    def impact(self) -> Impact:
-        return Impact(self.item.impact)
-
-    @field(description="Kind of the path's last step: cooling, power, network or containment.")
-    def dependency(self) -> str | None:
-        return self.item.dependency
-
-    @field(description="Ids from the failed component to this one (breadth-first over "
-           "dependents, smallest ids first); null when no walk reaches it.")
-    def path(self) -> list[strawberry.ID] | None:
-        return None if self.item.path is None else [strawberry.ID(p) for p in self.item.path]
+    @classmethod
+    def of(cls, item: blast.Impacted) -> ImpactedComponent:
+        return cls(item=item, id=strawberry.ID(item.id), node_type=item.type,
+                   impact=Impact(item.impact), dependency=item.dependency,
+                   path=None if item.path is None else [strawberry.ID(p) for p in item.path])
 
     @strawberry.field
     async def node(self, info: Info) -> Node | None:
@@ -56,18 +53,14 @@ class ImpactedComponent:
 @strawberry.type(description="A job running at that time on an impacted server.")
 class ImpactedJob:
     row: strawberry.Private[blast.ImpactedJob]
+    job_id: strawberry.ID
+    server_id: strawberry.ID
+    impact: Impact = strawberry.field(description="The impact on the server.")
 
-    @strawberry.field
-    def job_id(self) -> strawberry.ID:
-        return strawberry.ID(self.row.job_id)
-
-    @strawberry.field
-    def server_id(self) -> strawberry.ID:
-        return strawberry.ID(self.row.server_id)
-
-    @field(description="The impact on the server.")
-    def impact(self) -> Impact:
-        return Impact(self.row.impact)
+    @classmethod
+    def of(cls, row: blast.ImpactedJob) -> ImpactedJob:
+        return cls(row=row, job_id=strawberry.ID(row.job_id),
+                   server_id=strawberry.ID(row.server_id), impact=Impact(row.impact))
 
     @strawberry.field
     async def job(self, info: Info) -> JobRef | None:
@@ -96,7 +89,7 @@ class BlastRadius:
 
     @field(description="DOWN first, then by id; at most 'limit'.")
     def items(self) -> list[ImpactedComponent]:
-        return [ImpactedComponent(item=i) for i in self.answer.items]
+        return [ImpactedComponent.of(i) for i in self.answer.items]
 
     @field(description="Other components of the site(s) in fault at that time, by id.")
     def already_in_fault(self) -> list[strawberry.ID]:
@@ -104,7 +97,7 @@ class BlastRadius:
 
     @field(description="Jobs running at that time on impacted servers, by job then server.")
     def jobs(self) -> list[ImpactedJob]:
-        return [ImpactedJob(row=j) for j in self.answer.jobs]
+        return [ImpactedJob.of(j) for j in self.answer.jobs]
 
     @field(description="True when the limit cut the items short.")
     def truncated(self) -> bool:
