@@ -29,14 +29,12 @@ class LineageDirection(Enum):
 @strawberry.type(description="A node reached by a lineage walk, and its distance in edges.")
 class LineageNode:
     row: strawberry.Private[lineage_query.LineageNode]
+    id: strawberry.ID  # plain attributes: strawberry's basic-field path
+    distance: int
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.row.id)
-
-    @strawberry.field
-    def distance(self) -> int:
-        return self.row.distance
+    @classmethod
+    def of(cls, row: lineage_query.LineageNode) -> LineageNode:
+        return cls(row=row, id=strawberry.ID(row.id), distance=row.distance)
 
     @field(description="The node (null for pseudo-nodes such as jurisdiction:<code>, and "
            "for ids no node was stored for).")
@@ -53,22 +51,15 @@ class LineageNode:
 )
 class LineageEdge:
     row: strawberry.Private[lineage_query.LineageEdge]
+    edge_type: str = strawberry.field(name="type")  # plain attributes, as LineageNode's
+    from_id: strawberry.ID
+    to_id: strawberry.ID
+    distance: int
 
-    @field(name="type")
-    def edge_type(self) -> str:
-        return self.row.type
-
-    @strawberry.field
-    def from_id(self) -> strawberry.ID:
-        return strawberry.ID(self.row.from_id)
-
-    @strawberry.field
-    def to_id(self) -> strawberry.ID:
-        return strawberry.ID(self.row.to_id)
-
-    @strawberry.field
-    def distance(self) -> int:
-        return self.row.distance
+    @classmethod
+    def of(cls, row: lineage_query.LineageEdge) -> LineageEdge:
+        return cls(row=row, edge_type=row.type, from_id=strawberry.ID(row.from_id),
+                   to_id=strawberry.ID(row.to_id), distance=row.distance)
 
     @field(name="from")
     async def from_node(self, info: Info) -> Node | None:
@@ -91,11 +82,11 @@ class Lineage:
 
     @strawberry.field
     def nodes(self) -> list[LineageNode]:
-        return [LineageNode(row=n) for n in self.answer.nodes]
+        return [LineageNode.of(n) for n in self.answer.nodes]
 
     @strawberry.field
     def edges(self) -> list[LineageEdge]:
-        return [LineageEdge(row=e) for e in self.answer.edges]
+        return [LineageEdge.of(e) for e in self.answer.edges]
 
     @field(description="True when the node limit cut the walk short.")
     def truncated(self) -> bool:
