@@ -55,7 +55,7 @@ class GraphLoaders:
 
     async def _load_nodes(self, ids: list[str]) -> list[NodeRecord | None]:
         found = await self._reads.run(("get_nodes", size_class(len(ids))),
-                                      self._store.get_nodes, ids)
+                                      self._store.get_nodes, ids, bounded=True)
         return [found.get(node_id) for node_id in ids]
 
 
@@ -80,5 +80,5 @@ class _NeighbourBatch:
         kind = ("neighbours", self._edge_type, self._direction, self._window is None,
                 size_class(len(ids)))
         found = await self._reads.run(kind, self._store.neighbours, self._edge_type, ids,
-                                      self._direction, self._window)
+                                      self._direction, self._window, bounded=True)
         return [found.get(node_id, []) for node_id in ids]

@@ -9,7 +9,15 @@ size), a moving average of what it took, and runs a kind whose average is within
 ``budget_s`` inline, on the event loop; any other, and a kind not seen yet, in a
 worker thread. A kind that turns slow (a larger store, a remote backend) goes
 back to threads after its next read; one that was slow once comes back inline
-after a few cheap reads. At most about ``budget_s`` of one read blocks the loop.
+after a few cheap reads.
+
+Only a *bounded* read may run inline: one whose rows are capped by construction
+(a loader's batch of nodes by id, a page of a type's nodes, a batch of one edge
+type's adjacency lists). A read whose cost the request chooses (a traversal, a
+search scanning up to 100,000 nodes, a headline query over a chosen window)
+always runs in a thread, whatever its average: otherwise a client could make a
+kind cheap with small requests and then send one that holds the event loop (and
+every other request, and /healthz) for as long as that read takes.
 """
 
 from __future__ import annotations
@@ -40,9 +48,11 @@ class StoreReads:
         cost = self.cost_s.get(kind)
         return cost is not None and cost <= self.budget_s
 
-    async def run(self, kind: Hashable, read: Callable[..., T], *args: Any) -> T:
-        """``read(*args)``, inline or in a worker thread (see the module doc)."""
-        if self.runs_inline(kind):
+    async def run(self, kind: Hashable, read: Callable[..., T], *args: Any,
+                  bounded: bool = False) -> T:
+        """``read(*args)``, inline or in a worker thread (see the module doc): inline
+        only when ``bounded`` (its rows are capped by construction) and cheap."""
+        if bounded and self.runs_inline(kind):
             self.inline += 1
             started = time.perf_counter()
             try:

@@ -49,7 +49,7 @@ class GraphQuery:
         _check_type(info, type)
         _check_first(first)
         page = await info.context.reads.run("nodes", info.context.store.scan_nodes, type, after,
-                                            first)
+                                            first, bounded=True)  # first <= MAX_PAGE
         info.context.loaders.nodes.prime_many({r.id: r for r in page.records})
         return NodeConnection(
             items=[as_node(r) for r in page.records],
