@@ -22,6 +22,7 @@ parts above take the sections they use.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -152,6 +153,31 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "FLEETGRAPH_NO_DOCKER": ("stack", "no_docker"),
 }
 JSON_VALUED = frozenset({"FLEETGRAPH_API_TOKENS"})
+# FLEETGRAPH_* variables read outside the tree, by what is not fleetgraph's server side
+READ_ELSEWHERE = {
+    "FLEETGRAPH_API_TOKEN": "the scheduler client's token (clients/scheduler)",
+    "FLEETGRAPH_REQUIRE_STACK": "tests: fail rather than skip without Kafka and Cassandra",
+    "FLEETGRAPH_FUZZ_SEED": "tests: the GraphQL fuzz drill's seed",
+    "FLEETGRAPH_KEEP_DRILL_TOPICS": "tests: keep the drills' topics for a post-mortem",
+    "FLEETGRAPH_OUT": "infra: where a started server's output goes (set by the stack itself)",
+}
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A line for each ``FLEETGRAPH_*`` variable that no part of fleetgraph reads (a
+    misspelling would otherwise be ignored in silence), with the closest known name."""
+    known = [*ENVIRONMENT, *READ_ELSEWHERE]
+    lines = []
+    for name in sorted(os.environ if environ is None else environ):
+        upper = name.upper()
+        if not upper.startswith("FLEETGRAPH_") or upper in known:
+            continue
+        prefix = len("FLEETGRAPH_")  # compared without it: every name shares it
+        close = difflib.get_close_matches(upper[prefix:], [k[prefix:] for k in known],
+                                          n=1, cutoff=0.6)
+        hint = f"; did you mean FLEETGRAPH_{close[0]}?" if close else ""
+        lines.append(f"{name} is not a fleetgraph setting, and is ignored{hint}")
+    return lines
 
 
 class FleetgraphEnvironment(PydanticBaseSettingsSource):

@@ -19,13 +19,14 @@ from fleetgraph.cli.server import serve_workers, server_options
 from fleetgraph.cli.stack import stack
 from fleetgraph.cli.worker import worker
 from fleetgraph.core.errors import FleetgraphError
+from fleetgraph.core.version import __version__
 from fleetgraph.graph_model import FLEET
 from fleetgraph.ingest.deadletter import DeadLetterFile, archive_dead_letters
 from fleetgraph.ingest.embedded import ingest_into_store, store_pipeline
 from fleetgraph.ingest.runner import RunReport
 from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
 from fleetgraph.schemas import load_event_codec
-from fleetgraph.settings import Settings
+from fleetgraph.settings import Settings, unknown_variables
 from fleetgraph.storage.embedded import SQLiteGraphStore
 from fleetgraph.storage.factory import STORES, missing_graph, open_store
 
@@ -37,12 +38,15 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 @click.group()
+@click.version_option(__version__, prog_name="fleetgraph")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Where the event log, the embedded store and dead letters live "
                    "[env FLEETGRAPH_DATA_DIR; default .fleetgraph].")
 @click.pass_context
 def cli(ctx: click.Context, data_dir: Path | None) -> None:
     """fleetgraph: a real-time knowledge graph of an AI compute fleet."""
+    for line in unknown_variables():
+        click.echo(f"warning: {line}", err=True)
     settings = Settings.from_environ()  # a bad value: a ConfigError naming its variable
     ctx.obj = settings if data_dir is None else settings.updated(data_dir=data_dir)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from fleetgraph.core.errors import ConfigError
-from fleetgraph.settings import ENVIRONMENT, KafkaSettings, Settings
+from fleetgraph.settings import ENVIRONMENT, KafkaSettings, Settings, unknown_variables
 
 SAMPLES: dict[str, tuple[str, Any]] = {
     "FLEETGRAPH_DATA_DIR": ("/srv/fg", Path("/srv/fg")),
@@ -110,3 +110,28 @@ def test_bad_values_name_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FLEETGRAPH_KAFKA_HEAP")
     with pytest.raises(ValueError, match=r"kafka\.nope"):
         Settings().updated(kafka={"nope": 1})
+
+
+def test_a_misspelled_variable_is_named_with_the_closest_setting() -> None:
+    environ = {"FLEETGRAPH_DEDUP_WINDOW": "2", "FLEETGRAPH_ZZZ": "1", "FLEETGRAPH_PORT": "1",
+               "FLEETGRAPH_REQUIRE_STACK": "1", "HOME": "/root"}
+    assert unknown_variables(environ) == [
+        "FLEETGRAPH_DEDUP_WINDOW is not a fleetgraph setting, and is ignored; "
+        "did you mean FLEETGRAPH_DEDUP_WINDOW_S?",
+        "FLEETGRAPH_ZZZ is not a fleetgraph setting, and is ignored",
+    ]
+
+
+def test_the_cli_warns_of_them_and_says_its_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from fleetgraph.cli.main import cli
+    from fleetgraph.core.version import __version__
+
+    monkeypatch.setenv("FLEETGRAPH_TOPIC_PREFX", "x.")
+    result = CliRunner().invoke(cli, ["storage", "--help"])
+    assert result.exit_code == 0
+    assert ("warning: FLEETGRAPH_TOPIC_PREFX is not a fleetgraph setting, and is ignored; "
+            "did you mean FLEETGRAPH_TOPIC_PREFIX?") in result.output
+    version = CliRunner().invoke(cli, ["--version"])
+    assert version.output == f"fleetgraph, version {__version__}\n"
