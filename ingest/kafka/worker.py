@@ -19,7 +19,6 @@ from typing import Any
 
 import faust
 
-from fleetgraph.core.errors import ConfigError
 from fleetgraph.graph_model import FLEET
 from fleetgraph.graph_model.types import Registry
 from fleetgraph.ingest.kafka.activity import Activity
@@ -34,7 +33,7 @@ from fleetgraph.ingest.kafka.topics import DEFAULT_PARTITIONS, TopicNames, ensur
 from fleetgraph.schemas import load_event_codec
 from fleetgraph.settings import Settings
 from fleetgraph.storage.base import GraphStore
-from fleetgraph.storage.factory import STORES, open_store
+from fleetgraph.storage.factory import open_store
 
 log = logging.getLogger("fleetgraph.worker")
 REPORT_EVERY_S = 10.0
@@ -202,9 +201,6 @@ def _exit_when_idle(app: Any, worker: Any, activity: Activity, processing: Proce
 
 def store_factory_for(settings: Settings, db: Path | None = None) -> Callable[[], GraphStore]:
     """The store of ``settings.store.kind``: "embedded" (SQLite at ``db`` or
-    ``settings.sqlite_path``) or "cassandra" (``settings.cassandra_*``); an unknown
-    kind is refused here, before the worker starts."""
-    if settings.store.kind not in STORES:
-        raise ConfigError(
-            f"unknown store {settings.store.kind!r}; choose one of {', '.join(STORES)}")
+    ``settings.sqlite_path``) or "cassandra" (``settings.store.cassandra``). An unknown
+    kind never gets here: the settings tree refuses it when it is read."""
     return functools.partial(open_store, settings.store, sqlite_path=db)
