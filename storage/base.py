@@ -132,6 +132,18 @@ class GraphStore(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # --- read models: derived rows kept beside the graph ---------------------------------
+    @abstractmethod
+    def put_read_models(self, model: str, rows: Mapping[str, str | None]) -> None:
+        """Write rows of the read model ``model`` (derived data the pipeline keeps, e.g.
+        ``site_state``): key -> text, ``None`` deletes the key. Last write wins; not part
+        of ``dump`` (derived, rebuilt by ``fleetgraph read-models rebuild``)."""
+
+    @abstractmethod
+    def get_read_models(self, model: str, keys: Sequence[str] | None = None) -> dict[str, str]:
+        """Rows of the read model ``model`` by key: those of ``keys`` that exist, or every
+        row when ``keys`` is None."""
+
 
 def group_by_type(ids: Sequence[str]) -> Mapping[str, list[str]]:
     from fleetgraph.graph_model.ids import node_type_of

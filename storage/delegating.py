@@ -3,7 +3,7 @@ base of the serving layer's proxies (read counting, request deadlines)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from fleetgraph.graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
 from fleetgraph.storage.base import Direction, GraphStore, Layout, Page, TimeWindow
@@ -66,3 +66,11 @@ class DelegatingStore(GraphStore):
 
     def close(self) -> None:
         self.inner.close()
+
+    def put_read_models(self, model: str, rows: Mapping[str, str | None]) -> None:
+        self.before("put_read_models", model, len(rows))
+        self.inner.put_read_models(model, rows)
+
+    def get_read_models(self, model: str, keys: Sequence[str] | None = None) -> dict[str, str]:
+        self.before("get_read_models", model, None if keys is None else len(keys))
+        return self.inner.get_read_models(model, keys)

@@ -30,7 +30,13 @@ from fleetgraph.storage.base import (
     group_by_type,
 )
 from fleetgraph.storage.cassandra.describe import layout, read_keyspaces
-from fleetgraph.storage.cassandra.migrate import plan_migration
+from fleetgraph.storage.cassandra import time_reads
+from fleetgraph.storage.cassandra.migrate import index_ready, plan_migration
+from fleetgraph.storage.cassandra.read_models import (
+    KEYS_PER_SELECT,
+    NAMESPACE_PREFIX,
+    ReadModelTable,
+)
 from fleetgraph.storage.cassandra.rows import edge_record, history_write, node_record
 from fleetgraph.storage.cassandra.schema import (
     WIDE_EDGES,
@@ -90,9 +96,12 @@ class CassandraGraphStore(GraphStore):
         self._edges = {
             n: EdgeNamespace.for_type(prefix, t, wide) for n, t in registry.edges.items()
         }
+        self._read_models = ReadModelTable.for_prefix(prefix)
         self._prepared: dict[str, Any] = {}
         self._updates: dict[tuple[str, tuple[str, ...]], Any] = {}  # by (table, columns)
         self.written: set[str] = set()  # tables this store wrote to (see truncate)
+        self.rows_read = 0  # rows fetched by neighbours (index and adjacency), for tests
+        self._indexed: set[str] = set()  # edge types whose time index reads may use
         self._lock = threading.Lock()
         self._cluster, self._session = connect(self.config)
         try:
@@ -100,9 +109,16 @@ class CassandraGraphStore(GraphStore):
                 self.init_schema()
             elif schema == "check":
                 self.check_schema()
+            self.refresh_index_state()
         except BaseException:
             self._cluster.shutdown()
             raise
+
+    def refresh_index_state(self) -> None:
+        """Read from the schema which time indexes are ready (README.md, "Time-ordered
+        adjacency"); a pending one is not used until reindexed."""
+        keyspaces = self._cluster.metadata.keyspaces
+        self._indexed = {name for name, ns in self._edges.items() if index_ready(keyspaces, ns)}
 
     @property
     def session(self) -> Any:
@@ -138,14 +154,22 @@ class CassandraGraphStore(GraphStore):
         if migration.statements:
             with driver_errors("reading the schema", self.config.where):
                 self._cluster.refresh_schema_metadata()
-        return migration.statements
+        read_models = self._read_models.missing(
+            self._cluster.metadata.keyspaces, self.config.replication)
+        for cql in read_models:  # keyspace, then table
+            self._run([(SimpleStatement(cql), None)], "schema change", 1, DDL_PROFILE)
+        if read_models:
+            with driver_errors("reading the schema", self.config.where):
+                self._cluster.refresh_schema_metadata()
+        return migration.statements + read_models
 
     def check_schema(self) -> None:
         """Raise StorageError unless every namespace is there as the registry says."""
         migration = plan_migration(
             self._cluster.metadata.keyspaces, self.namespaces, self.config.replication
         )
-        problems = migration.conflicts + migration.statements
+        problems = migration.conflicts + migration.statements + self._read_models.missing(
+            self._cluster.metadata.keyspaces, self.config.replication)
         if problems:
             raise StorageError(
                 f"the Cassandra schema (prefix {self.config.keyspace_prefix!r}) does not "
@@ -158,6 +182,7 @@ class CassandraGraphStore(GraphStore):
         (for tests and re-ingests). Unlike deletes, leaves no tombstones that
         would hide later writes of older event times."""
         names = [t.qualified for ns in self.namespaces for t in ns.schema_tables]
+        names.append(self._read_models.qualified)
         if only_written:
             names = [n for n in names if n in self.written]
         jobs: list[Job] = [(SimpleStatement(f"TRUNCATE {name}"), None) for name in names]
@@ -170,6 +195,8 @@ class CassandraGraphStore(GraphStore):
             (SimpleStatement(f"DROP KEYSPACE IF EXISTS {ns.keyspace}"), None)
             for ns in self.namespaces
         ]
+        derived = self._read_models.keyspace
+        jobs.append((SimpleStatement(f"DROP KEYSPACE IF EXISTS {derived}"), None))
         self._run(jobs, "drop keyspace", DDL_CONCURRENCY, DDL_PROFILE)
 
     # --- writes -------------------------------------------------------------
@@ -242,14 +269,22 @@ class CassandraGraphStore(GraphStore):
         direction: Direction,
         window: TimeWindow | None = None,
     ) -> dict[str, list[EdgeRecord]]:
-        table = self._edge_ns(edge_type).side(direction)
+        namespace = self._edge_ns(edge_type)
+        table = namespace.side(direction)
         temporal = self.registry.edge(edge_type).temporal
         result: dict[str, list[EdgeRecord]] = {node_id: [] for node_id in ids}
+        now = self._clock()
+        if window is not None and edge_type in self._indexed and time_reads.usable(window, now):
+            result, fetched = time_reads.read_window(
+                self._run, self._prepare, edge_type, namespace, direction, list(result),
+                window, now)
+            self.rows_read += fetched
+            return result
         select = self._prepare(table.select_partition_cql())
         nears = [i for i in result for _ in range(table.buckets)]
         jobs: list[Job] = [(select, (i, b)) for i in result for b in range(table.buckets)]
-        now = self._clock()
         for near, rows in zip(nears, self._run(jobs, f"read {edge_type} edges"), strict=True):
+            self.rows_read += len(rows)
             edges = result[near]
             for row in rows:
                 record = edge_record(edge_type, table, row, now)
@@ -299,8 +334,36 @@ class CassandraGraphStore(GraphStore):
         next_after = str(rows[limit - 1][0]) if len(rows) > limit else None
         return Page([r for r in records if r is not None], next_after)
 
+    # --- read models (storage/cassandra/read_models.py) ----------------------
+    def put_read_models(self, model: str, rows: Mapping[str, str | None]) -> None:
+        table = self._read_models
+        insert, delete = self._prepare(table.insert_cql), self._prepare(table.delete_cql)
+        jobs: list[Job] = [(insert, (model, key, value)) if value is not None
+                           else (delete, (model, key)) for key, value in rows.items()]
+        with self._lock:
+            self.written.add(table.qualified)
+        self._run(jobs, f"write the {model} read model", rows=False)
+
+    def get_read_models(self, model: str, keys: Sequence[str] | None = None) -> dict[str, str]:
+        table = self._read_models
+        if keys is None:
+            jobs: list[Job] = [(self._prepare(table.select_all_cql), (model,))]
+        else:
+            unique = list(dict.fromkeys(keys))
+            select = self._prepare(table.select_keys_cql)
+            jobs = [(select, (model, unique[i : i + KEYS_PER_SELECT]))
+                    for i in range(0, len(unique), KEYS_PER_SELECT)]
+        return {row[0]: row[1] for rows in self._run(jobs, f"read the {model} read model")
+                for row in rows}
+
     def count(self, namespace: str) -> int:
-        """Rows in one namespace (``node_<type>`` or ``edge_<type>``): a full scan."""
+        """Rows in one namespace (``node_<type>`` or ``edge_<type>``): a full scan; or
+        rows of a read model (``read_model_<model>``)."""
+        if namespace.startswith(NAMESPACE_PREFIX):
+            model = namespace.removeprefix(NAMESPACE_PREFIX)
+            counting: Job = (SimpleStatement(self._read_models.count_cql), (model,))
+            [found] = self._run([counting], "count", profile=DDL_PROFILE)
+            return int(found[0][0])
         kind, _, type_name = namespace.partition("_")
         spaces: Mapping[str, NodeNamespace | EdgeNamespace] = (
             self._nodes if kind == "node" else self._edges if kind == "edge" else {}

@@ -7,7 +7,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from fleetgraph.storage.base import (
     TimeWindow,
     group_by_type,
 )
+from fleetgraph.storage.embedded import read_models
 from fleetgraph.storage.embedded.tables import SQL_TYPE, HistoryTable, Table
 from fleetgraph.storage.history import Write, merge, writes_of
 
@@ -145,6 +146,8 @@ class SQLiteGraphStore(GraphStore):
             planned.append(
                 f"CREATE TABLE IF NOT EXISTS {SIDE_INPUT_TABLE} (name TEXT NOT NULL, "
                 "fact TEXT NOT NULL, PRIMARY KEY (name, fact)) WITHOUT ROWID")
+        if read_models.READ_MODEL_TABLE not in have:
+            planned.append(read_models.CREATE_SQL)
         return planned
 
     def _existing(self) -> set[str]:
@@ -180,6 +183,7 @@ class SQLiteGraphStore(GraphStore):
         so a server reading it sees an empty store, then what is ingested next."""
         names = [table.name for table in self.tables]
         names += [history.name for history in self.history_tables] + [SIDE_INPUT_TABLE]
+        names.append(read_models.READ_MODEL_TABLE)
         self._in_transaction(
             lambda db: [db.execute(f"DELETE FROM {name}") for name in names],
             "cannot empty the embedded store")
@@ -198,6 +202,17 @@ class SQLiteGraphStore(GraphStore):
                 f"INSERT OR IGNORE INTO {SIDE_INPUT_TABLE} (name, fact) VALUES (?, ?)",
                 ((name, fact) for fact in facts)),
             f"cannot store the {name} side input")
+
+    # --- read models (storage/embedded/read_models.py) ---------------------
+    def put_read_models(self, model: str, rows: Mapping[str, str | None]) -> None:
+        self._in_transaction(lambda db: read_models.put_rows(db, model, rows),
+                             f"cannot store the {model} read model")
+
+    def get_read_models(self, model: str, keys: Sequence[str] | None = None) -> dict[str, str]:
+        with self._lock:
+            self._follow_file()
+            with sqlite_errors(f"cannot read the {model} read model"):
+                return read_models.get_rows(self._db, model, keys)
 
     def _in_transaction(self, work: Callable[[sqlite3.Connection], object], failure: str) -> None:
         with self._lock, sqlite_errors(failure):
@@ -348,7 +363,12 @@ class SQLiteGraphStore(GraphStore):
 
     def count(self, namespace: str) -> int:
         """Rows in one namespace (``node_<type>`` or ``edge_<type>``), or history writes
-        kept for an edge type (``hist_<type>``)."""
+        kept for an edge type (``hist_<type>``), or rows of a read model
+        (``read_model_<model>``)."""
+        if namespace.startswith(read_models.NAMESPACE_PREFIX):
+            model = namespace.removeprefix(read_models.NAMESPACE_PREFIX)
+            with self._lock, sqlite_errors(f"cannot count the {model} read model"):
+                return read_models.count_rows(self._db, model)
         if namespace not in self._upsert_sql:
             raise StorageError(f"no namespace {namespace!r}")
         return int(self._query(f"SELECT count(*) FROM {namespace}", [])[0][0])
@@ -374,6 +394,9 @@ class SQLiteGraphStore(GraphStore):
                 lines.append(f"  live ttl {table.ttl_seconds} s; history {kept.name}: "
                              f"{rows(kept.name):,} writes, retention "
                              f"{'forever' if retention is None else f'{retention} s'}")
+        if read_models.READ_MODEL_TABLE in have:
+            with self._lock, sqlite_errors("cannot describe the read models"):
+                lines += read_models.describe_lines(self._db)
         return Layout(tuple(t.name for t in self.tables if t.name in have), tuple(lines),
                       f"{len(self.tables)} namespaces in {self.path}")
 
