@@ -3,7 +3,9 @@
 Compares the declared namespaces with the driver's schema metadata: missing
 keyspaces and tables are created, newly declared properties added as columns, a
 changed TTL altered. A changed property type or bucket count cannot be migrated
-in place and is reported as a conflict.
+in place and is reported as a conflict. A time index table made beside live
+tables that already exist is made "pending" (its comment says so): its rows are
+missing until ``fleetgraph storage reindex`` fills it, and reads do not use it.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleetgraph.storage.cassandra.schema import (
+    INDEX_LAYOUT,
     EdgeNamespace,
+    IndexTable,
     NodeNamespace,
     Table,
     buckets_in_comment,
+    index_state_in_comment,
     keyspace_cql,
 )
 
@@ -46,9 +51,13 @@ def plan_migration(
         keyspace = keyspaces.get(namespace.keyspace)
         if keyspace is None:
             migration.keyspaces.append(keyspace_cql(namespace.keyspace, replication))
+        have_live = keyspace is not None and any(
+            keyspace.tables.get(t.name) is not None for t in namespace.tables)
         for table in namespace.schema_tables:
             existing = keyspace.tables.get(table.name) if keyspace is not None else None
             if existing is None:
+                if isinstance(table, IndexTable) and have_live:
+                    table = table.pending()  # live rows without index rows: reindex
                 migration.tables.append(table.create_cql())
             else:
                 _compare(table, existing, migration)
@@ -65,6 +74,13 @@ def _compare(table: Table, existing: Any, migration: Migration) -> None:
                 f"{table.qualified}.{column} is {have[column]}, the registry declares {cql_type}"
             )
     options = existing.options or {}
+    state = index_state_in_comment(options.get("comment"))
+    if isinstance(table, IndexTable) and state is not None and state[0] != INDEX_LAYOUT:
+        migration.conflicts.append(
+            f"{table.qualified} holds time index layout {state[0]}, this version reads "
+            f"layout {INDEX_LAYOUT}: drop the table, run `fleetgraph storage init`, then "
+            "`fleetgraph storage reindex`")
+        return
     recorded = buckets_in_comment(options.get("comment")) or 1
     if recorded != table.buckets:
         migration.conflicts.append(
@@ -73,3 +89,19 @@ def _compare(table: Table, existing: Any, migration: Migration) -> None:
         )
     elif int(options.get("default_time_to_live") or 0) != (table.ttl_seconds or 0):
         migration.alters.append(table.alter_options_cql())
+
+
+def index_ready(keyspaces: Mapping[str, Any], namespace: EdgeNamespace) -> bool:
+    """Whether reads may use the namespace's time index: its tables exist and none is
+    pending (made beside older live rows, not reindexed yet)."""
+    if namespace.index is None:
+        return False
+    keyspace = keyspaces.get(namespace.keyspace)
+    for table in namespace.index.tables:
+        existing = keyspace.tables.get(table.name) if keyspace is not None else None
+        if existing is None:
+            return False
+        state = index_state_in_comment((existing.options or {}).get("comment"))
+        if state != (INDEX_LAYOUT, True):
+            return False
+    return True

@@ -12,6 +12,10 @@ An edge type with a live TTL also has ``history_out`` (partition key
 ``from_id``, clustering ``(ts, to_id, event_id)``) and ``history_in`` (partition
 key ``(to_id, bucket)``, clustering ``(ts, from_id, event_id)``): every write,
 kept for the type's history retention, in event time order (``fleetgraph.storage.history``).
+A temporal edge type without a TTL also has a time index per direction (README.md,
+"Time-ordered adjacency"): ``ends_out``/``ends_in`` (partition ``(near id, period)``,
+clustering ``(valid_to, far id)``: every end ever written) and ``open_out``/``open_in``
+(partition near id, clustering far id: the pairs whose ``valid_to`` is empty).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from fleetgraph.graph_model.types import EdgeType, NodeType, Prop, PropKind
@@ -41,6 +45,13 @@ NODES, OUT_EDGES, IN_EDGES = "nodes", "out_edges", "in_edges"
 HISTORY_OUT, HISTORY_IN = "history_out", "history_in"
 WRITTEN = "written"  # history: the names of the properties a write set
 HISTORY_META = ((WRITTEN, "text"), (LATEST, "text"))
+ENDS_OUT, ENDS_IN, OPEN_OUT, OPEN_IN = "ends_out", "ends_in", "open_out", "open_in"
+SEEN = "seen"  # the one value column of an index row (its cell is the entry)
+INDEX_LAYOUT = 1  # the time index's layout version, in its tables' comments
+PERIOD_US = 24 * 3600 * 1_000_000  # an ``ends`` partition holds the ends of one day
+FUTURE_PERIOD = 2**31 - 1  # ends more than a period after the writer's clock
+INDEX_GC_GRACE_S = 3600  # tombstones of ``open`` entries: a resurrected one is harmless
+_INDEX_STATE = re.compile(r"time index layout=(\d+) (ready|pending)")
 MAX_NAME = 48  # Cassandra's limit for keyspace and table names
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _BUCKETS_COMMENT = re.compile(r"buckets=(\d+)")
@@ -170,6 +181,10 @@ class Table:
         where = " AND ".join(f"{c} = ?" for c in self.partition_key)
         return f"SELECT {', '.join(self.select_columns)} FROM {self.qualified} WHERE {where}"
 
+    def select_keys_cql(self) -> str:
+        """Rows of one partition by their clustering ids (``IN ?`` binds a list)."""
+        return f"{self.select_partition_cql()} AND {self.clustering[-1]} IN ?"
+
     def scan_cql(self) -> str:
         """A page of a node table in token order, after a token."""
         return (
@@ -198,6 +213,105 @@ class HistoryTable(Table):
 
     def key_type(self, column: str) -> str:
         return "bigint" if column == "ts" else super().key_type(column)
+
+
+@dataclass(frozen=True)
+class IndexTable(Table):
+    """A table of the time index: ids, the period and the end as keys, one boolean
+    ``seen`` (the entry). ``ready`` is False when it was made beside live rows written
+    before it: reads go the old way until ``fleetgraph storage reindex`` fills it."""
+
+    ready: bool = True
+
+    @property
+    def value_columns(self) -> list[tuple[str, str]]:
+        return [(SEEN, "boolean")]
+
+    @property
+    def meta_columns(self) -> tuple[tuple[str, str], ...]:
+        return ()
+
+    @property
+    def comment(self) -> str:
+        state = "ready" if self.ready else "pending"
+        return (f"fleetgraph {self.name} buckets={self.buckets} "
+                f"time index layout={INDEX_LAYOUT} {state}")
+
+    def options_cql(self) -> str:
+        grace = f" AND gc_grace_seconds = {INDEX_GC_GRACE_S}" if self.name in (
+            OPEN_OUT, OPEN_IN) else ""
+        return super().options_cql() + grace
+
+    def key_type(self, column: str) -> str:
+        return {"period": "int", "valid_to": "bigint"}.get(column, "text")
+
+    def pending(self) -> IndexTable:
+        return replace(self, ready=False)
+
+    def mark_ready_cql(self) -> str:
+        return f"ALTER TABLE {self.qualified} WITH comment = '{replace(self, ready=True).comment}'"
+
+    def select_cql(self) -> str:
+        """The far ids of one partition; for ``ends``, those ending after a time."""
+        far = self.clustering[-1]
+        where = " AND ".join(f"{c} = ?" for c in self.partition_key)
+        if self.name in (ENDS_OUT, ENDS_IN):
+            where += " AND valid_to > ?"
+        return f"SELECT {far} FROM {self.qualified} WHERE {where}"
+
+
+@dataclass(frozen=True)
+class TimeIndex:
+    """The time index of one temporal edge type (see the module docstring)."""
+
+    ends_out: IndexTable
+    ends_in: IndexTable
+    open_out: IndexTable
+    open_in: IndexTable
+
+    @classmethod
+    def for_keyspace(cls, keyspace: str) -> TimeIndex:
+        def table(name: str, near: str, clustering: tuple[str, ...]) -> IndexTable:
+            return IndexTable(keyspace, name, (near, *(("period",) if "valid_to" in clustering
+                                                       else ())), clustering, (), None)
+
+        return cls(
+            table(ENDS_OUT, "from_id", ("valid_to", "to_id")),
+            table(ENDS_IN, "to_id", ("valid_to", "from_id")),
+            table(OPEN_OUT, "from_id", ("to_id",)),
+            table(OPEN_IN, "to_id", ("from_id",)),
+        )
+
+    @property
+    def tables(self) -> tuple[IndexTable, ...]:
+        return (self.ends_out, self.ends_in, self.open_out, self.open_in)
+
+    def side(self, direction: Direction) -> tuple[IndexTable, IndexTable]:
+        """(ends, open) of one direction."""
+        if direction is Direction.OUT:
+            return self.ends_out, self.open_out
+        return self.ends_in, self.open_in
+
+
+def period_of(valid_to: int, now_us: int) -> int:
+    """The ``ends`` partition of an end: its day, or FUTURE_PERIOD when that day is
+    more than one after the writer's clock (readers look there too)."""
+    period = valid_to // PERIOD_US
+    return FUTURE_PERIOD if period > now_us // PERIOD_US + 1 else period
+
+
+def periods_after(start: int, now_us: int) -> list[int]:
+    """The ``ends`` partitions that can hold an end after ``start``: from its day to two
+    after the reader's clock (one day of clock skew between writers and readers), and
+    FUTURE_PERIOD."""
+    last = max(start // PERIOD_US, now_us // PERIOD_US + 2)
+    return [*range(start // PERIOD_US, last + 1), FUTURE_PERIOD]
+
+
+def index_state_in_comment(comment: str | None) -> tuple[int, bool] | None:
+    """(layout version, ready) recorded in an index table's comment."""
+    match = _INDEX_STATE.search(comment or "")
+    return (int(match.group(1)), match.group(2) == "ready") if match else None
 
 
 def buckets_in_comment(comment: str | None) -> int | None:
@@ -232,6 +346,7 @@ class EdgeNamespace:
     out_edges: Table
     in_edges: Table
     history: tuple[HistoryTable, HistoryTable] | None = None  # out, in
+    index: TimeIndex | None = None  # temporal types without a TTL
 
     @classmethod
     def for_type(
@@ -255,7 +370,8 @@ class EdgeNamespace:
             buckets(Direction.IN),
         )
         if not edge_type.keeps_history:
-            return cls(keyspace, out_edges, in_edges)
+            index = TimeIndex.for_keyspace(keyspace) if edge_type.temporal else None
+            return cls(keyspace, out_edges, in_edges, index=index)
         kept = edge_type.history_seconds
         history = (
             HistoryTable(keyspace, HISTORY_OUT, ("from_id",), ("ts", "to_id", "event_id"),
@@ -272,8 +388,8 @@ class EdgeNamespace:
 
     @property
     def schema_tables(self) -> tuple[Table, ...]:
-        """Every table init_schema() creates: the live ones, then history."""
-        return self.tables + (self.history or ())
+        """Every table init_schema() creates: the live ones, history, the time index."""
+        return self.tables + (self.history or ()) + (self.index.tables if self.index else ())
 
     def history_side(self, direction: Direction) -> HistoryTable | None:
         if self.history is None:

@@ -29,8 +29,8 @@ from fleetgraph.storage.base import (
     TimeWindow,
     group_by_type,
 )
-from fleetgraph.storage.cassandra.describe import layout, read_keyspaces
 from fleetgraph.storage.cassandra import time_reads
+from fleetgraph.storage.cassandra.describe import layout, read_keyspaces
 from fleetgraph.storage.cassandra.migrate import index_ready, plan_migration
 from fleetgraph.storage.cassandra.read_models import (
     KEYS_PER_SELECT,

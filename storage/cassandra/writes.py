@@ -8,7 +8,10 @@ times: each time gets its own statement. The newest write's provenance goes to
 ``created`` at the inverted timestamp ``2**62 - created_at``, so there the oldest wins.
 Types with a TTL expire from event time: ``USING TTL`` is what is left of it.
 Their history tables get one row per write (``plan_history``), kept for what is
-left of the history retention.
+left of the history retention. A temporal type's time index gets its entries from
+the same upsert (``plan_index``): an ``ends`` row for a written ``valid_to``, and
+the ``open`` cell at a timestamp derived from the event time so that it is live
+exactly when the live row's ``valid_to`` is empty (README.md).
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance
-from fleetgraph.graph_model.types import GraphModelError, Prop, PropKind
-from fleetgraph.storage.base import StorageError
+from fleetgraph.graph_model.types import VALID_TO, GraphModelError, Prop, PropKind
+from fleetgraph.storage.base import Direction, StorageError
 from fleetgraph.storage.cassandra.schema import (
     CREATED,
     CREATED_TS_BASE,
@@ -27,6 +30,8 @@ from fleetgraph.storage.cassandra.schema import (
     WRITTEN,
     EdgeNamespace,
     Table,
+    TimeIndex,
+    period_of,
     stable_bucket,
 )
 from fleetgraph.storage.history import writes_of
@@ -104,7 +109,51 @@ def plan_edge(namespace: EdgeNamespace, e: EdgeUpsert, now_us: int) -> list[Writ
     return [
         *plan_row(out_t, out_key, e.props, e.ts, e, now_us),
         *plan_row(in_t, in_key, e.props, e.ts, e, now_us),
+        *(plan_index(namespace.index, e, now_us) if namespace.index is not None else ()),
     ]
+
+
+OPEN_UNTOUCHED_TS = 1  # a write that leaves valid_to alone: below every touching write
+
+
+def open_timestamp(event_time: int, valid_to: int | None) -> int:
+    """The ``open`` cell's write timestamp for a write that sets ``valid_to``: twice the
+    event time, so that at one event time a reopening (+3) beats a close (+2) and the
+    index errs on the side of a candidate too many; above OPEN_UNTOUCHED_TS."""
+    return max(2 * event_time, 0) + (3 if valid_to is None else 2)
+
+
+def plan_index(
+    index: TimeIndex, e: EdgeUpsert, now_us: int,
+    valid_to_ts: int | None = None,
+) -> list[Write]:
+    """The upsert's time index entries, in both directions, from its own values.
+
+    ``open``: a write setting ``valid_to`` empty sets the cell at ``open_timestamp``,
+    one setting it deletes the cell there, and one leaving it alone sets the cell at
+    OPEN_UNTOUCHED_TS (so it is live while no write ever set ``valid_to``): the same
+    last-write-wins as the live row's ``valid_to`` cell. ``ends``: one row per written
+    ``valid_to``, never removed (a later change of the end leaves a stale row, which
+    the read filters out after fetching the live row). ``valid_to_ts`` overrides the
+    event time of ``valid_to`` (reindexing from a live row)."""
+    written = VALID_TO in e.props
+    end = e.props.get(VALID_TO)
+    end = None if end is None else int(end)
+    at = valid_to_ts if valid_to_ts is not None else (e.prop_ts or {}).get(VALID_TO, e.ts)
+    writes = []
+    for direction in (Direction.OUT, Direction.IN):
+        ends, open_t = index.side(direction)
+        near, far = (e.from_id, e.to_id) if direction is Direction.OUT else (e.to_id, e.from_id)
+        if not written:
+            cell: tuple[Any, ...] = (OPEN_UNTOUCHED_TS, True)
+        else:
+            cell = (open_timestamp(at, end), True if end is None else None)
+        writes.append(Write(open_t, ("seen",), (*cell, near, far), (open_t.qualified, near)))
+        if end is not None:
+            period = period_of(end, now_us)
+            writes.append(Write(ends, ("seen",), (at, True, near, period, end, far),
+                                (ends.qualified, near, period)))
+    return writes
 
 
 def plan_row(

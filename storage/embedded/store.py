@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from fleetgraph.core.clock import wall_clock_us
-from fleetgraph.graph_model.intervals import overlap_bounds
 from fleetgraph.graph_model.records import (
     EdgeRecord,
     EdgeUpsert,
@@ -88,6 +87,7 @@ class SQLiteGraphStore(GraphStore):
         self._upsert_sql = {t.name: t.upsert_sql() for t in self.tables}
         self._upsert_sql.update({h.name: h.insert_sql() for h in self.history_tables})
         self._schema = schema
+        self.rows_read = 0  # adjacency rows neighbours fetched, for tests
         try:
             if schema == "init":
                 self.init_schema()
@@ -309,17 +309,11 @@ class SQLiteGraphStore(GraphStore):
         temporal = self.registry.edge(edge_type).temporal
         result: dict[str, list[EdgeRecord]] = {node_id: [] for node_id in ids}
         for chunk in _chunks(list(result)):
-            sql = (
-                f"SELECT {table.select_columns()} FROM {table.name} "
-                f"WHERE {near} IN ({_marks(chunk)}){self._live(table)}"
-            )
-            params: list[Any] = list(chunk)
-            if window is not None and temporal:
-                for bound in overlap_bounds(window):  # NULL: that side is open
-                    sql += f" AND (p_{bound.column} IS NULL OR p_{bound.column} {bound.operator} ?)"
-                    params.append(bound.bound)
-            sql += f" ORDER BY {near}, {far}"
-            for row in self._query(sql, params):
+            sql, params = table.adjacency_sql(
+                near, far, chunk, window if temporal else None, self._live(table))
+            rows = self._query(sql, params)
+            self.rows_read += len(rows)
+            for row in rows:
                 props, origin = _unpack(table, row, 2)
                 record = EdgeRecord(edge_type, row[0], row[1], props, origin)
                 result[row[0] if direction is Direction.OUT else row[1]].append(record)

@@ -9,13 +9,19 @@ value beats an empty one, then the larger value wins), which makes the result
 independent of arrival order. ``_ts``, ``_event_id``, ``_source``,
 ``_event_time`` and ``_writer`` hold the provenance of the newest write;
 ``_created_at`` and ``_created_by`` the oldest (ties: the larger event id).
+A temporal edge type also has the time indexes ``edge_<type>_out_end`` on
+``(from_id, p_valid_to)`` and ``edge_<type>_in_end`` on ``(to_id, p_valid_to)``: a
+window read takes the open edges (``p_valid_to IS NULL``) and those ending after the
+window's start as two range scans of one index (see ``window_sql``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from fleetgraph.graph_model.types import EdgeType, NodeType, Prop, PropKind
+from fleetgraph.graph_model.intervals import TimeWindow, overlap_bounds
+from fleetgraph.graph_model.types import VALID_FROM, EdgeType, NodeType, Prop, PropKind
 
 SQL_TYPE = {
     PropKind.STRING: "TEXT",
@@ -70,6 +76,7 @@ class Table:
     props: tuple[Prop, ...]
     ttl_seconds: int | None
     in_index: str | None = None
+    temporal: bool = False
 
     @classmethod
     def for_node(cls, node_type: NodeType) -> Table:
@@ -83,7 +90,12 @@ class Table:
             edge_type.props,
             edge_type.ttl_seconds,
             in_index=f"edge_{edge_type.name}_in",
+            temporal=edge_type.temporal,
         )
+
+    def end_index(self, near: str) -> str:
+        """The time index of one direction (``from_id``: out, ``to_id``: in)."""
+        return f"{self.name}_{'out' if near == 'from_id' else 'in'}_end"
 
     @property
     def prop_columns(self) -> list[tuple[str, str]]:
@@ -113,6 +125,11 @@ class Table:
             statements.append(
                 f"CREATE INDEX IF NOT EXISTS {self.in_index} ON {self.name} (to_id, from_id)"
             )
+        if self.temporal:
+            statements += [
+                f"CREATE INDEX IF NOT EXISTS {self.end_index(near)} ON {self.name} "
+                f"({near}, p_valid_to)" for near in ("from_id", "to_id")
+            ]
         return statements
 
     def upsert_sql(self) -> str:
@@ -123,6 +140,31 @@ class Table:
             f"ON CONFLICT ({', '.join(self.key_columns)}) DO UPDATE SET "
             + ", ".join(_merge_assignments(self.props))
         )
+
+    def adjacency_sql(
+        self, near: str, far: str, ids: list[str], window: TimeWindow | None, live: str
+    ) -> tuple[str, list[Any]]:
+        """The edges of ``ids`` (from the ``near`` end) overlapping ``window`` (all of
+        them without one, or for a type without intervals), ordered by near and far.
+
+        With a window start on a temporal type, two range scans of the time index
+        (``end_index``): the open edges and those ending after the start; the start
+        side of the window (``valid_from < end``) filters what they find."""
+        marks = ",".join("?" * len(ids))
+        head = f"SELECT {self.select_columns()} FROM {self.name} WHERE {near} IN ({marks})"
+        order = f" ORDER BY {near}, {far}"
+        if window is None or not self.temporal:
+            return head + live + order, list(ids)
+        filters, params = live, []
+        for bound in overlap_bounds(window):  # NULL: that side is open
+            if bound.column == VALID_FROM:
+                filters += f" AND (p_{bound.column} IS NULL OR p_{bound.column} < ?)"
+                params.append(bound.bound)
+        if window.start is None:
+            return head + filters + order, [*ids, *params]
+        sql = (f"{head} AND p_valid_to IS NULL{filters} UNION ALL "
+               f"{head} AND p_valid_to > ?{filters}{order}")
+        return sql, [*ids, *params, *ids, window.start, *params]
 
     def select_columns(self) -> str:
         values = [f"p_{p.name}" for p in self.props]
