@@ -8,6 +8,7 @@ built on its own reads no environment.
 
     Settings
       data_dir                the event log, dead letters and the embedded graph file
+      log_format              text or json log lines (fleetgraph.core.logs)
       store: StoreConfig      which backend, and each backend's own section
                               (fleetgraph.storage.config: embedded, cassandra)
       kafka: KafkaSettings    bootstrap servers, topic prefix, consumer group
@@ -42,6 +43,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from fleetgraph.core.errors import ConfigError
+from fleetgraph.core.logs import LogFormat
 from fleetgraph.storage.config import StoreConfig
 
 HEAP = re.compile(r"[0-9]+[kKmMgG]?")  # bytes, or with a unit (as the JVM takes -Xmx)
@@ -69,6 +71,8 @@ class IngestSettings(BaseModel):
     # the worker when an outage outlasts the deadline (ingest/kafka/store_writer.py)
     store_retry_max_backoff_s: float = 10.0
     store_outage_deadline_s: float = 900.0
+    # a worker serves Prometheus /metrics on this port (0: none); docs/operations.md
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
 
 class ServerSettings(BaseModel):
@@ -121,6 +125,7 @@ class StackSettings(BaseModel):
 # Every environment variable fleetgraph reads, and where it lands in the tree.
 ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "FLEETGRAPH_DATA_DIR": ("data_dir",),
+    "FLEETGRAPH_LOG_FORMAT": ("log_format",),
     "FLEETGRAPH_STORE": ("store", "kind"),
     "FLEETGRAPH_SQLITE_FILE": ("store", "embedded", "sqlite_file"),
     "FLEETGRAPH_CASSANDRA_HOSTS": ("store", "cassandra", "hosts"),
@@ -135,6 +140,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "FLEETGRAPH_BATCH_SIZE": ("ingest", "batch_size"),
     "FLEETGRAPH_STORE_RETRY_MAX_BACKOFF_S": ("ingest", "store_retry_max_backoff_s"),
     "FLEETGRAPH_STORE_OUTAGE_DEADLINE_S": ("ingest", "store_outage_deadline_s"),
+    "FLEETGRAPH_METRICS_PORT": ("ingest", "metrics_port"),
     "FLEETGRAPH_HOST": ("server", "host"),
     "FLEETGRAPH_PORT": ("server", "port"),
     "FLEETGRAPH_SERVE_WORKERS": ("server", "workers"),
@@ -248,6 +254,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid")
 
     data_dir: Path = Path(".fleetgraph")
+    log_format: LogFormat = "text"  # or "json": one object per line (fleetgraph.core.logs)
     store: StoreConfig = Field(default_factory=StoreConfig)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)

@@ -1,4 +1,6 @@
-"""The HTTP server: GraphQL (and GraphiQL) at /graphql, a health check at /healthz.
+"""The HTTP server: GraphQL (and GraphiQL) at /graphql; /healthz (alive), /readyz (the
+store answers, its schema current: serving.health) and Prometheus /metrics
+(serving.metrics; docs/operations.md).
 
 In front of GraphQL, outermost first: the body guard (size, JSON; serving.body),
 the per-request deadline (serving.deadline), the token and role gate
@@ -34,11 +36,14 @@ from fleetgraph.serving.body import BodyGuard
 from fleetgraph.serving.context import Clock, ServingContext, new_context
 from fleetgraph.serving.deadline import Deadline, DeadlineStore
 from fleetgraph.serving.guards import DEFAULT_LIMITS, Limits
+from fleetgraph.serving.health import ReadinessProbe
+from fleetgraph.serving.metrics import MeteredRequests, ServerMetrics, metrics_endpoint
 from fleetgraph.serving.reads import StoreReads
 from fleetgraph.serving.schema import build_schema
 from fleetgraph.serving.security import ROLE_SCOPE_KEY, RoleGate, refuse
 from fleetgraph.serving.times import now_us
 from fleetgraph.storage.base import GraphStore
+from fleetgraph.storage.metered import MeteredStore
 
 
 class FleetGraphQL(GraphQL[ServingContext, None]):
@@ -123,6 +128,7 @@ def create_app(
     limits: Limits = DEFAULT_LIMITS,
     registry: Registry = FLEET,
     schema: strawberry.Schema | None = None,
+    metrics: ServerMetrics | None = None,
 ) -> Starlette:
     """The ASGI app over ``store``; ``clock`` (µs) is "now" for default windows.
 
@@ -132,9 +138,11 @@ def create_app(
     """
     if production and not tokens:
         raise ConfigError("production mode needs API tokens (FLEETGRAPH_API_TOKENS)")
+    metrics = metrics or ServerMetrics(registry)  # /metrics; the store's reads timed
+    probe = ReadinessProbe(store, registry, on_result=metrics.ready.set)  # /readyz
     graphql = FleetGraphQL(
         schema or build_schema(limits=limits, production=production),
-        store,
+        MeteredStore(store, metrics.store),
         registry=registry,
         clock=clock,
         graphiql=not production,
@@ -144,8 +152,10 @@ def create_app(
                          limits.max_body_bytes)
     return Starlette(
         routes=[
-            Route("/graphql", endpoint, methods=["GET", "POST"]),
+            Route("/graphql", MeteredRequests(endpoint, metrics), methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", probe.readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint(metrics), methods=["GET"]),
         ],
         lifespan=frozen_at_start,
     )

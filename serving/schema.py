@@ -14,6 +14,7 @@ from fleetgraph.core.errors import FleetgraphError
 from fleetgraph.serving.access_guard import RoleAccess
 from fleetgraph.serving.documents import DocumentCache, OffLoopDocuments
 from fleetgraph.serving.guards import DEFAULT_LIMITS, ErrorCodes, Limits
+from fleetgraph.serving.metrics import QueryMetrics
 from fleetgraph.serving.root.audit import AuditQuery
 from fleetgraph.serving.root.audit_bundle import AuditBundleQuery
 from fleetgraph.serving.root.graph import GraphQuery
@@ -61,6 +62,7 @@ def build_schema(
     extensions: list[Any] = [
         partial(ErrorCodes, mask=is_unexpected if production else None),
         RoleAccess,
+        QueryMetrics,  # root fields' latency and errors, for the app's /metrics
         partial(OffLoopDocuments, limits=limits, cache=DocumentCache(),
                 introspection=not production),
     ]

@@ -13,6 +13,7 @@ from fleetgraph.settings import ENVIRONMENT, KafkaSettings, Settings, unknown_va
 
 SAMPLES: dict[str, tuple[str, Any]] = {
     "FLEETGRAPH_DATA_DIR": ("/srv/fg", Path("/srv/fg")),
+    "FLEETGRAPH_LOG_FORMAT": ("json", "json"),
     "FLEETGRAPH_STORE": ("cassandra", "cassandra"),
     "FLEETGRAPH_SQLITE_FILE": ("/srv/g.sqlite", Path("/srv/g.sqlite")),
     "FLEETGRAPH_CASSANDRA_HOSTS": ("127.0.0.2,127.0.0.3", "127.0.0.2,127.0.0.3"),
@@ -28,6 +29,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "FLEETGRAPH_BATCH_SIZE": ("64", 64),
     "FLEETGRAPH_STORE_RETRY_MAX_BACKOFF_S": ("2.5", 2.5),
     "FLEETGRAPH_STORE_OUTAGE_DEADLINE_S": ("60", 60.0),
+    "FLEETGRAPH_METRICS_PORT": ("9464", 9464),
     "FLEETGRAPH_HOST": ("0.0.0.0", "0.0.0.0"),
     "FLEETGRAPH_PORT": ("8123", 8123),
     "FLEETGRAPH_SERVE_WORKERS": ("3", 3),
