@@ -47,6 +47,9 @@ class PipelineStats:
     accepted: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     filtered: Counter[str] = field(default_factory=Counter)
+    # accepted events stored in part (unknown attributes), by reason: recorded with the
+    # dead letters but counted among the accepted
+    warned: Counter[str] = field(default_factory=Counter)
     upserts: int = 0
     written: int = 0
 
@@ -122,7 +125,7 @@ class Pipeline:
         self.stats.received += 1
         try:
             event = decode(self.codec, message)
-            self.validator.check(event)
+            warnings = self.validator.check(event)
             reason = noise_reason(event)
             if reason is not None:
                 self.stats.filtered[reason] += 1
@@ -138,6 +141,9 @@ class Pipeline:
             self._dead_letter(message, processing_error(exc))
             return
         self.stats.accepted += 1
+        for warning in warnings:
+            self.stats.warned[warning.reason] += 1
+            self.dead_letters.put(message, warning)
         self.stats.upserts += len(upserts)
         self.watermark = max(self.watermark, event.time)
         if self.keep_origins:
@@ -153,6 +159,12 @@ class Pipeline:
         """Write everything buffered, dedup's window included."""
         self._take(self.dedup.drain())
         self._write()
+
+    def refuse(self, message: Message, error: RejectedEvent) -> None:
+        """Count and dead-letter a message its source could make no event of (a bad
+        line of a JSON-lines log), so every message read is accounted for."""
+        self.stats.received += 1
+        self._dead_letter(message, error)
 
     def _dead_letter(self, message: Message, error: RejectedEvent) -> None:
         self.stats.rejected[error.reason] += 1

@@ -1,4 +1,5 @@
-"""The embedded store an ``ingest`` (or a dead-letter replay) writes to.
+"""The embedded store an ``ingest`` (or a dead-letter replay) writes to, and the log it
+reads (an Avro event log or JSON lines).
 
 ``--fresh`` empties the store in place (same file, one transaction), so a server
 reading it sees the new contents rather than a deleted file. The ingest itself
@@ -10,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.pipeline import Pipeline
+from fleetgraph.ingest.sources.logs import EventLog
 from fleetgraph.storage.base import StorageError
 from fleetgraph.storage.embedded import SQLiteGraphStore
 
@@ -31,3 +34,10 @@ def open_for_ingest(path: Path, *, fresh: bool) -> SQLiteGraphStore:
     if fresh:
         store.reset()
     return store
+
+
+def log_messages(events: Path, pipeline: Pipeline, *, fmt: str | None = None) -> EventLog:
+    """The messages of the log ``events`` (Avro or JSON lines, by its name or ``fmt``;
+    ``-`` reads standard input) for ``pipeline``: a line that is no event is counted
+    and dead-lettered by it, with its line number and reason."""
+    return EventLog(events, pipeline.codec, fmt=fmt, on_bad_line=pipeline.refuse)

@@ -13,7 +13,9 @@ from tqdm import tqdm
 
 from fleetgraph.cli.bench import BENCH_COMMANDS
 from fleetgraph.cli.deadletters import deadletters
-from fleetgraph.cli.ingest_store import open_for_ingest
+from fleetgraph.cli.events import events
+from fleetgraph.cli.ingest_store import log_messages, open_for_ingest
+from fleetgraph.cli.publish import publish
 from fleetgraph.cli.scheduler import scheduler
 from fleetgraph.cli.server import serve_workers, server_options
 from fleetgraph.cli.stack import stack
@@ -24,7 +26,7 @@ from fleetgraph.graph_model import FLEET
 from fleetgraph.ingest.deadletter import DeadLetterFile, archive_dead_letters
 from fleetgraph.ingest.embedded import ingest_into_store, store_pipeline
 from fleetgraph.ingest.runner import RunReport
-from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
+from fleetgraph.ingest.sources.eventlog import write_event_log
 from fleetgraph.schemas import load_event_codec
 from fleetgraph.settings import Settings, unknown_variables
 from fleetgraph.storage.embedded import SQLiteGraphStore
@@ -109,9 +111,11 @@ def simulate(ctx: click.Context, sites: int, hours: float, seed: int, malformed_
     click.echo(f"wrote {count:,} messages to {path}")
 
 
-def ingest_log(settings: Settings, events: Path, db: Path, *, fresh: bool) -> RunReport:
-    """Ingest an event log; ``fresh`` empties the store in place and starts a new
-    dead-letter file (the old one is archived beside it)."""
+def ingest_log(settings: Settings, events: Path, db: Path, *, fresh: bool,
+               fmt: str | None = None) -> RunReport:
+    """Ingest an event log (Avro, or JSON lines: by its name or ``fmt``); ``fresh``
+    empties the store in place and starts a new dead-letter file (the old one is
+    archived beside it)."""
     store = open_for_ingest(db, fresh=fresh)
     if fresh:
         archive_dead_letters(settings.dead_letter_path)
@@ -119,7 +123,7 @@ def ingest_log(settings: Settings, events: Path, db: Path, *, fresh: bool) -> Ru
     try:
         pipeline = store_pipeline(settings, store, dead_letters)
         with tqdm(desc="ingesting", unit=" events", file=sys.stderr) as bar:
-            return ingest_into_store(pipeline, store, lambda: read_event_log(events),
+            return ingest_into_store(pipeline, store, log_messages(events, pipeline, fmt=fmt),
                                      on_message=lambda: bar.update())
     finally:
         dead_letters.close()
@@ -137,6 +141,10 @@ def print_report(report: RunReport, settings: Settings) -> None:
     if s.rejected:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.rejected.items()))
         click.echo(f"dead letters ({reasons}) are in {settings.dead_letter_path}")
+    if s.warned:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(s.warned.items()))
+        click.echo(f"warning: {sum(s.warned.values()):,} accepted events were stored in part "
+                   f"({reasons}); each is recorded, whole, in {settings.dead_letter_path}")
     if report.late_side_inputs:
         click.echo(f"warning: {report.late_side_inputs:,} topology changes in this log are "
                    "older than events ingested before; those events keep the enrichment "
@@ -144,19 +152,24 @@ def print_report(report: RunReport, settings: Settings) -> None:
 
 
 @cli.command()
-@click.argument("events", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                required=False)
+@click.argument("events", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
+                                         path_type=Path), required=False)
 @click.option("--db", type=click.Path(path_type=Path), default=None,
               help="Embedded store file [default: <data-dir>/graph.sqlite].")
 @click.option("--fresh/--append", default=False,
               help="Empty the store (in place) and start a new dead-letter file, or merge "
                    "into the existing store, enriching from the topology it keeps.")
+@click.option("--format", "fmt", type=click.Choice(["avro", "jsonl"]), default=None,
+              help="The log's format [default: jsonl for *.jsonl, *.ndjson, *.json; else "
+                   "avro]; needed for `-` (standard input).")
 @click.pass_context
-def ingest(ctx: click.Context, events: Path | None, db: Path | None, fresh: bool) -> None:
-    """Run an event log through the pipeline into the embedded store."""
+def ingest(ctx: click.Context, events: Path | None, db: Path | None, fresh: bool,
+           fmt: str | None) -> None:
+    """Run an event log through the pipeline into the embedded store: an Avro event log,
+    or JSON lines, one event per line (docs/your-data.md)."""
     settings = _settings(ctx)
     report = ingest_log(settings, events or settings.events_path, db or settings.sqlite_path,
-                        fresh=fresh)
+                        fresh=fresh, fmt=fmt)
     print_report(report, settings)
 
 
@@ -348,6 +361,8 @@ def export_schemas() -> None:
 
 
 cli.add_command(deadletters)
+cli.add_command(events)
+cli.add_command(publish)
 cli.add_command(worker)
 cli.add_command(stack)
 cli.add_command(scheduler)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import fastavro
 
@@ -43,12 +43,27 @@ def write_event_log(path: str | Path, messages: Iterable[tuple[str, bytes]]) -> 
     return count
 
 
+def write_event_stream(out: IO[bytes], messages: Iterable[tuple[str, bytes]]) -> int:
+    """Write (topic, payload) pairs as an event log to an open binary stream (stdout)."""
+    pairs = list(messages)
+    fastavro.writer(out, LOG_SCHEMA, ({"topic": t, "payload": p} for t, p in pairs),
+                    codec="deflate", sync_interval=256 * 1024)
+    return len(pairs)
+
+
 def read_event_log(path: str | Path) -> Iterator[Message]:
-    name = Path(path).name
     try:
         with Path(path).open("rb") as f:
-            for index, record in enumerate(fastavro.reader(f)):
-                assert isinstance(record, dict)
-                yield Message(record["topic"], record["payload"], f"{name}:{index}")
-    except (OSError, ValueError, EOFError) as exc:
+            yield from read_event_stream(f, Path(path).name)
+    except OSError as exc:
         raise IngestError(f"cannot read event log {path}: {exc}") from exc
+
+
+def read_event_stream(f: IO[bytes], name: str) -> Iterator[Message]:
+    """The messages of an event log read from an open binary stream."""
+    try:
+        for index, record in enumerate(fastavro.reader(f)):
+            assert isinstance(record, dict)
+            yield Message(record["topic"], record["payload"], f"{name}:{index}")
+    except (OSError, ValueError, EOFError) as exc:
+        raise IngestError(f"cannot read event log {name}: {exc}") from exc

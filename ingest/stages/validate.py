@@ -7,6 +7,14 @@ domain its property declares in the registry (``fleetgraph.graph_model.fleet``: 
 choices, lengths), whatever the source: readings, statuses, energy, fault
 codes, attribute maps, job and artifact fields. A refused event goes to the
 dead-letter with the reason; nothing is silently dropped.
+
+An attribute map may name attributes the component's node type does not declare
+(a source that knows more than the graph does): the event is kept with the
+attributes its type declares, and :meth:`Validator.check` returns a warning
+(``unknown_attribute``) naming the others, which the pipeline records beside the
+dead letters (the whole event, so that it can be replayed once a property is
+declared in ``graph_model/fleet.py``). A declared attribute with a value outside
+its domain still refuses the event.
 """
 
 from __future__ import annotations
@@ -23,6 +31,9 @@ from fleetgraph.ingest.errors import RejectedEvent
 from fleetgraph.ingest.message import Event
 from fleetgraph.ingest.stages.to_graph import ENERGY
 from fleetgraph.schemas.topics import Topic
+
+UNKNOWN_ATTRIBUTE = "unknown_attribute"  # a warning: the event is kept without them
+SHOWN_KEYS = 10  # unknown attribute names a warning spells out
 
 HARDWARE = COMPONENT_TYPES
 HOLDERS = frozenset({"site", "rack", "server"})
@@ -68,13 +79,44 @@ class Validator:
             Topic.ARTIFACTS: self._artifacts,
         }
 
-    def check(self, event: Event) -> None:
-        """Raise RejectedEvent when the event must not reach the graph."""
+    def check(self, event: Event) -> list[RejectedEvent]:
+        """Raise RejectedEvent when the event must not reach the graph. Attributes its
+        node type does not declare are taken out of the event, and returned as a
+        warning (an empty list when there are none)."""
         fields = event.fields
         self._sizes(fields)
         self._event_id(fields["event_id"])
         self._time(event.time)
         self._checks[event.topic](fields)
+        return self._unknown_attributes(event.topic, fields)
+
+    def _unknown_attributes(self, topic: Topic, fields: dict[str, Any]) -> list[RejectedEvent]:
+        owner = self._attribute_owner(topic, fields)
+        attributes: dict[str, str] = fields.get("attributes") or {}
+        if owner is None or not attributes:
+            return []
+        declared = {prop.name for prop in self.registry.node(owner).props}
+        unknown = [name for name in attributes if name not in declared]
+        if not unknown:
+            return []
+        fields["attributes"] = {k: v for k, v in attributes.items() if k in declared}
+        shown = ", ".join(repr(name) for name in unknown[:SHOWN_KEYS])
+        more = f" and {len(unknown) - SHOWN_KEYS} more" if len(unknown) > SHOWN_KEYS else ""
+        return [RejectedEvent(
+            UNKNOWN_ATTRIBUTE,
+            f"stored without attributes {shown}{more}: a {owner} has no such property "
+            f"(declare it in graph_model/fleet.py, then replay this letter to store them)",
+        )]
+
+    @staticmethod
+    def _attribute_owner(topic: Topic, fields: dict[str, Any]) -> str | None:
+        """The node type whose properties an event's attribute map sets, if it sets any."""
+        kind = fields["kind"]
+        if topic is Topic.INVENTORY and kind in ("installed", "updated"):
+            return node_type_of(fields["component_id"])
+        if topic is Topic.ARTIFACTS and kind == "registered":
+            return node_type_of(fields["artifact_id"])
+        return None
 
     # --- common ------------------------------------------------------------------
     def _sizes(self, fields: dict[str, Any]) -> None:
@@ -174,10 +216,13 @@ class Validator:
             self._value(owner, name, f.get(field), field)
 
     def _attributes(self, owner: str, attributes: dict[str, str]) -> None:
-        """An attribute map: property names of ``owner``, values of their kind and domain."""
+        """An attribute map: the values of properties ``owner`` declares of their kind
+        and domain (the others are taken out by :meth:`check`)."""
         node_type = self.registry.node(owner)
+        declared = {prop.name for prop in node_type.props}
+        known = {k: v for k, v in attributes.items() if k in declared}
         try:
-            self.registry.coerce_props(node_type.props, f"a {owner}", attributes)
+            self.registry.coerce_props(node_type.props, f"a {owner}", known)
         except DomainError as exc:
             raise RejectedEvent(exc.reason, f"attributes: {exc.detail}") from exc
         except GraphModelError as exc:

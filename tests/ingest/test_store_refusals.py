@@ -16,6 +16,7 @@ from fleetgraph.graph_model import FLEET
 from fleetgraph.graph_model.records import NodeUpsert, Provenance
 from fleetgraph.graph_model.types import Prop
 from fleetgraph.ingest.deadletter import DeadLetterFile, DeadLetterList, read_dead_letters
+from fleetgraph.ingest.errors import RejectedEvent
 from fleetgraph.ingest.kafka.records import GraphRecordCodec
 from fleetgraph.ingest.kafka.store_writer import GraphStoreWriter, KafkaRecord, StoreRetry
 from fleetgraph.ingest.kafka.topics import TopicNames
@@ -49,8 +50,8 @@ def node(node_id: str, **props: Any) -> NodeUpsert:
 class Unchecked(Validator):
     """Lets every event through, as validation did before properties had domains."""
 
-    def check(self, event: Event) -> None:
-        pass
+    def check(self, event: Event) -> list[RejectedEvent]:
+        return []
 
 
 @pytest.fixture

@@ -117,7 +117,6 @@ def updated(component: str, **attributes: str) -> Event:
         (updated("site:s1", name="north\x00"), "bad_value"),
         (updated("site:s1", name="n" * 300), "oversized"),
         (updated("site:s1", capacity_kw="nan"), "bad_attribute"),
-        (updated("site:s1", colour="red"), "bad_attribute"),
         (event(Topic.INVENTORY, kind="installed", component_id="rack:r1", parent_id="site:s1",
                attributes={"capacity_kw": "-250"}), "out_of_range"),
         (event(Topic.TELEMETRY, kind="site_energy", component_id="site:s1", battery_soc=7.5),

@@ -1,0 +1,271 @@
+"""An event log as JSON lines: one event per line, readable and writable by hand.
+
+Each line is a JSON object: ``"topic"`` (telemetry, inventory, jobs or
+artifacts) and the fields of that topic's Avro record, by the names of
+``schemas/events/*.avsc``::
+
+    {"topic": "inventory", "event_id": "inv-1", "event_time": 1764633600000000,
+     "kind": "installed", "component_id": "rack:s0001-r01", "parent_id": "site:s0001"}
+
+A field with a default (``null``, ``[]``, ``{}``) may be left out. A line is
+checked against its record (no missing field, no field the record does not
+have, every value of its Avro type) and encoded by the event codec into the
+very payload an Avro log or Kafka would carry, so the pipeline reads both
+formats the same way. A message's source position is ``<file>:<line number>``
+(from 1).
+
+A line that is no event (not JSON, an unknown topic, a field the record does
+not have, a value of the wrong type) is refused with its line number and the
+reason (:class:`BadLine`); the reader hands it to a callback (the ingest's
+dead letters) and goes on.
+
+One more form keeps a message that is no event as it was, so that an Avro log
+with such messages converts to JSON lines and back byte for byte:
+``{"topic": ..., "payload_b64": ...}`` (written by :func:`message_to_line`;
+the pipeline dead-letters it as it would the Avro log's message).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import IO, Any
+
+from fleetgraph.ingest.errors import RejectedEvent
+from fleetgraph.ingest.message import Message
+from fleetgraph.schemas.codec import EventCodec, SchemaError
+from fleetgraph.schemas.topics import RECORD_OF_TOPIC, Topic
+
+RAW = "payload_b64"  # a line that keeps a message that is no event, as its bytes
+
+# reasons a line is refused
+BAD_JSON = "bad_json"
+UNKNOWN_TOPIC = "unknown_topic"
+UNKNOWN_FIELD = "unknown_field"
+MISSING_FIELD = "missing_field"
+WRONG_TYPE = "wrong_type"
+
+
+class BadLine(RejectedEvent):
+    """A line of a JSON-lines log that is no event of its topic."""
+
+
+def record_fields(codec: EventCodec, topic: Topic) -> list[dict[str, Any]]:
+    """The fields of a topic's newest record, as parsed from its .avsc."""
+    fields: list[dict[str, Any]] = codec.newest(RECORD_OF_TOPIC[topic]).parsed["fields"]
+    return fields
+
+
+def _topic_of(value: Any) -> Topic:
+    names = ", ".join(t.value for t in Topic)
+    if value is None:
+        raise BadLine(UNKNOWN_TOPIC, f'a line needs "topic": one of {names}')
+    try:
+        return Topic(value)
+    except ValueError:
+        raise BadLine(UNKNOWN_TOPIC, f"topic {value!r} is not one of {names}") from None
+
+
+def _check_keys(record: Mapping[str, Any], fields: list[dict[str, Any]], where: str) -> None:
+    """No unknown key, no missing field without a default, in a record and in the records
+    nested in it (a job's placements)."""
+    by_name = {f["name"]: f for f in fields}
+    unknown = sorted(set(record) - set(by_name))
+    if unknown:
+        raise BadLine(UNKNOWN_FIELD, f"{where} has no field {', '.join(map(repr, unknown))} "
+                      f"(its fields: {', '.join(by_name)})")
+    missing = [name for name, f in by_name.items() if name not in record and "default" not in f]
+    if missing:
+        raise BadLine(MISSING_FIELD, f"{where} needs {', '.join(missing)}")
+    for name, value in record.items():
+        avro_type = by_name[name]["type"]
+        if (isinstance(avro_type, dict) and avro_type.get("type") == "array"
+                and isinstance(avro_type["items"], dict)
+                and avro_type["items"].get("type") == "record" and isinstance(value, list)):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    _check_keys(item, avro_type["items"]["fields"], f"{name}[{i}]")
+
+
+def line_to_message(codec: EventCodec, line: str, source: str) -> Message:
+    """The message one line makes: its topic and the event's single-object payload.
+
+    Raises :class:`BadLine` when the line is no event of its topic."""
+    try:
+        obj = json.loads(line)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise BadLine(BAD_JSON, f"not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        hint = (" (a JSON-lines log holds one object per line, not an array)"
+                if isinstance(obj, list) else "")
+        raise BadLine(BAD_JSON, f"a line must be a JSON object, not {type(obj).__name__}{hint}")
+    fields = dict(obj)
+    topic = _topic_of(fields.pop("topic", None))
+    if RAW in fields and len(fields) == 1:  # a message kept as its bytes
+        try:
+            payload = base64.b64decode(str(fields[RAW]), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadLine(BAD_JSON, f"{RAW} is not base64: {exc}") from None
+        return Message(topic.value, payload, source)
+    record_name = RECORD_OF_TOPIC[topic]
+    schema = codec.newest(record_name)
+    _check_keys(fields, schema.parsed["fields"], f"a {topic.value} event")
+    if not _fits(fields, schema.parsed):
+        raise BadLine(WRONG_TYPE, _mismatch(fields, schema.parsed, "") or "a value is not "
+                      "of its field's Avro type")
+    try:
+        payload = codec.encode(topic, fields)
+    except SchemaError as exc:
+        raise BadLine(WRONG_TYPE, str(exc)) from None
+    return Message(topic.value, payload, source)
+
+
+def _fits(value: Any, avro_type: Any) -> bool:
+    """Whether ``value`` is of ``avro_type`` (a parsed schema) exactly: the codec's
+    writer would turn 3.5 or true into a long without a word."""
+    if isinstance(avro_type, list):
+        return any(_fits(value, branch) for branch in avro_type)
+    if isinstance(avro_type, dict):
+        kind = avro_type["type"]
+        if kind == "record":
+            return isinstance(value, dict) and all(
+                _fits(value[f["name"]], f["type"]) if f["name"] in value else "default" in f
+                for f in avro_type["fields"])
+        if kind == "enum":
+            return isinstance(value, str) and value in avro_type["symbols"]
+        if kind == "array":
+            return isinstance(value, list) and all(_fits(v, avro_type["items"]) for v in value)
+        if kind == "map":
+            return isinstance(value, dict) and all(
+                isinstance(k, str) and _fits(v, avro_type["values"]) for k, v in value.items())
+        return _fits(value, kind)
+    check = _PRIMITIVE.get(avro_type)
+    return check is not None and check(value)
+
+
+_PRIMITIVE: dict[str, Callable[[Any], bool]] = {
+    "null": lambda v: v is None,
+    "string": lambda v: type(v) is str,
+    "boolean": lambda v: type(v) is bool,
+    "int": lambda v: type(v) is int and -(2**31) <= v < 2**31,
+    "long": lambda v: type(v) is int and -(2**63) <= v < 2**63,
+    "float": lambda v: type(v) in (int, float),
+    "double": lambda v: type(v) in (int, float),
+}
+
+
+def _mismatch(value: Any, avro_type: Any, path: str) -> str | None:
+    """Where ``value`` departs from ``avro_type``, said for a person (None: it fits)."""
+    if _fits(value, avro_type):
+        return None
+    if isinstance(avro_type, dict):
+        kind = avro_type["type"]
+        if kind == "record" and isinstance(value, dict):
+            for f in avro_type["fields"]:
+                if f["name"] in value:
+                    inner = _mismatch(value[f["name"]], f["type"], f"{path}.{f['name']}")
+                    if inner is not None:
+                        return inner
+        if kind == "array" and isinstance(value, list):
+            for i, item in enumerate(value):
+                inner = _mismatch(item, avro_type["items"], f"{path}[{i}]")
+                if inner is not None:
+                    return inner
+        if kind == "map" and isinstance(value, dict):
+            for key, item in value.items():
+                inner = _mismatch(item, avro_type["values"], f"{path}[{json.dumps(key)}]")
+                if inner is not None:
+                    return inner
+    shown = json.dumps(value, ensure_ascii=False)
+    shown = shown if len(shown) <= 60 else shown[:59] + "…"
+    return f"{path.lstrip('.') or 'the event'} is {shown}: expected {_expected(avro_type)}"
+
+
+def _expected(avro_type: Any) -> str:
+    if isinstance(avro_type, list):
+        return " or ".join(_expected(branch) for branch in avro_type)
+    if isinstance(avro_type, dict):
+        kind = avro_type["type"]
+        if kind == "enum":
+            return "one of " + ", ".join(avro_type["symbols"])
+        if kind == "array":
+            return f"a list of {_expected(avro_type['items'])}"
+        if kind == "map":
+            return f"an object whose values are {_expected(avro_type['values'])}"
+        if kind == "record":
+            return "an object with " + ", ".join(f["name"] for f in avro_type["fields"])
+        return _expected(kind)
+    return _SAID.get(avro_type, str(avro_type))
+
+
+_SAID = {"null": "null", "string": "a string", "boolean": "true or false",
+         "int": "an integer (int)", "long": "an integer (long)", "float": "a number",
+         "double": "a number"}
+
+
+def read_json_lines(
+    lines: Iterable[bytes],
+    codec: EventCodec,
+    name: str,
+    on_bad_line: Callable[[Message, RejectedEvent], object] | None = None,
+) -> Iterator[Message]:
+    """The messages of a JSON-lines log (blank lines skipped); each bad line goes to
+    ``on_bad_line`` (the line's bytes as the payload, ``<name>:<line>`` as its source)
+    and the reading goes on. Without a callback a bad line raises :class:`BadLine`
+    naming its line."""
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        source = f"{name}:{number}"
+        try:
+            yield line_to_message(codec, _text(raw), source)
+        except BadLine as exc:
+            refused = BadLine(exc.reason, f"line {number}: {exc.detail}")
+            if on_bad_line is None:
+                raise refused from None
+            on_bad_line(Message(_topic_or_empty(raw), raw.rstrip(b"\r\n"), source), refused)
+
+
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadLine(BAD_JSON, f"not UTF-8: {exc}") from None
+
+
+def _topic_or_empty(line: bytes) -> str:
+    try:
+        obj = json.loads(line)
+    except (json.JSONDecodeError, RecursionError, UnicodeDecodeError):
+        return ""
+    topic = obj.get("topic") if isinstance(obj, dict) else None
+    return topic if isinstance(topic, str) and topic in {t.value for t in Topic} else ""
+
+
+def message_to_line(codec: EventCodec, topic: str, payload: bytes) -> dict[str, Any]:
+    """A message as a line: the event with its topic, or, for a message that does not
+    decode (or arrived on another record's topic), its bytes as they are."""
+    try:
+        record_name, fields = codec.decode(payload)
+        event_topic = codec.topic_of(record_name)
+    except SchemaError:
+        return {"topic": topic, RAW: base64.b64encode(payload).decode("ascii")}
+    if event_topic.value != topic:
+        return {"topic": topic, RAW: base64.b64encode(payload).decode("ascii")}
+    return {"topic": topic, **fields}
+
+
+def write_json_lines(out: IO[str], codec: EventCodec,
+                     messages: Iterable[tuple[str, bytes]]) -> tuple[int, int]:
+    """Write (topic, payload) pairs as lines; return (events, messages kept as bytes)."""
+    events = raw = 0
+    for topic, payload in messages:
+        line = message_to_line(codec, topic, payload)
+        if RAW in line:
+            raw += 1
+        else:
+            events += 1
+        out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return events, raw
