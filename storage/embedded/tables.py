@@ -162,8 +162,11 @@ class Table:
                 params.append(bound.bound)
         if window.start is None:
             return head + filters + order, [*ids, *params]
-        sql = (f"{head} AND p_valid_to IS NULL{filters} UNION ALL "
-               f"{head} AND p_valid_to > ?{filters}{order}")
+        # the planner has no statistics and would walk the primary key: name the index
+        indexed = head.replace(f" FROM {self.name} ",
+                               f" FROM {self.name} INDEXED BY {self.end_index(near)} ")
+        sql = (f"{indexed} AND p_valid_to IS NULL{filters} UNION ALL "
+               f"{indexed} AND p_valid_to > ?{filters}{order}")
         return sql, [*ids, *params, *ids, window.start, *params]
 
     def select_columns(self) -> str:
