@@ -12,7 +12,6 @@ code 1.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -62,7 +61,7 @@ def publish(ctx: click.Context, log: Path, fmt: str | None, skip_bad: bool) -> N
                 "(fix them, or give --skip-bad to send the others)")
     kafka = settings.kafka
     try:
-        sent = publish_messages(settings, _pairs(events))
+        sent = publish_messages(settings, events.pairs())
     except (TimeoutError, FleetgraphError, OSError) as exc:
         raise click.ClickException(_unreachable(kafka.bootstrap, exc)) from None
     except Exception as exc:  # aiokafka's own errors: KafkaConnectionError, ...
@@ -74,10 +73,6 @@ def publish(ctx: click.Context, log: Path, fmt: str | None, skip_bad: bool) -> N
                f"(topics {kafka.topic_prefix}<topic>)")
     if bad:
         click.echo(f"skipped {len(bad):,} lines that are no events", err=True)
-
-
-def _pairs(events: EventLog) -> Iterator[tuple[str, bytes]]:
-    yield from events.pairs()
 
 
 def _unreachable(bootstrap: str, exc: BaseException) -> str:
