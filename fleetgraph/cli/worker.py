@@ -29,6 +29,9 @@ def _given(**values: Any) -> dict[str, Any]:
 @click.option("--partitions", type=int, default=PARTITIONS, show_default=True,
               help="Partitions of the topics this worker creates.")
 @click.option("--web-port", type=int, default=None, help="Faust's web server port (off).")
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve Prometheus /metrics on this port [env FLEETGRAPH_METRICS_PORT; "
+                   "default 0: off].")
 @click.option("--loglevel", default="info", show_default=True, help="The worker's log level.")
 @click.option("--exit-when-idle", type=float, default=None, metavar="SECONDS",
               help="Stop after this long with nothing to do (batch runs).")
@@ -41,7 +44,8 @@ def _given(**values: Any) -> dict[str, Any]:
               help="As `fleetgraph --data-dir` [env FLEETGRAPH_DATA_DIR].")
 @click.pass_context
 def worker(ctx: click.Context, role: str, store_kind: str | None, db: Path | None,
-           partitions: int, web_port: int | None, loglevel: str, exit_when_idle: float | None,
+           partitions: int, web_port: int | None, metrics_port: int | None, loglevel: str,
+           exit_when_idle: float | None,
            bootstrap: str | None, topic_prefix: str | None, group: str | None,
            dedup_window: float | None, data_dir: Path | None) -> None:
     """Run a Faust worker: Kafka source topics -> stages -> per-type graph topics -> store.
@@ -53,7 +57,8 @@ def worker(ctx: click.Context, role: str, store_kind: str | None, db: Path | Non
     assert settings is not None
     settings = settings.updated(
         kafka=_given(bootstrap=bootstrap, topic_prefix=topic_prefix, consumer_group=group),
-        ingest=_given(dedup_window_s=dedup_window), store=_given(kind=store_kind),
+        ingest=_given(dedup_window_s=dedup_window, metrics_port=metrics_port),
+        store=_given(kind=store_kind),
         **_given(data_dir=data_dir))
     report = run_worker(settings, store_factory_for(settings, db), role=role,
                         partitions=partitions, web_port=web_port, loglevel=loglevel,

@@ -18,6 +18,7 @@ from typing import Any
 
 from fleetgraph.graph_model.types import Registry
 from fleetgraph.ingest.kafka.activity import Activity
+from fleetgraph.ingest.kafka.metrics import WorkerMetrics, refresh_lag_every
 from fleetgraph.ingest.kafka.store_side import StoreSide, store_side
 from fleetgraph.ingest.kafka.store_writer import StoreRetry
 from fleetgraph.ingest.kafka.topics import TopicNames
@@ -59,25 +60,31 @@ class DeadLetterProducer:
 
 def run_sink_worker(settings: Settings, names: TopicNames, registry: Registry,
                     store_factory: Callable[[], GraphStore], *,
-                    exit_when_idle_s: float | None = None) -> tuple[StoreSide, Activity]:
-    """Run until stopped; returns the sink (its writer's counts) and its activity."""
+                    exit_when_idle_s: float | None = None,
+                    metrics: WorkerMetrics | None = None) -> tuple[StoreSide, Activity]:
+    """Run until stopped; returns the sink (its writer's counts) and its activity;
+    ``metrics``, when given, hears of the sink (counts and lag)."""
     activity = Activity()
     dead_letters = DeadLetterProducer(settings.kafka.bootstrap)
     side = store_side(settings, names, registry, store_factory, activity,
                       publish=dead_letters.publish, flush=dead_letters.flush,
                       batch_size=settings.ingest.batch_size,
                       retry=StoreRetry.from_settings(settings))
-    asyncio.run(_main(side, activity, dead_letters, exit_when_idle_s))
+    if metrics is not None:
+        metrics.watch_writer(side.writer)
+    asyncio.run(_main(side, activity, dead_letters, exit_when_idle_s, metrics))
     return side, activity
 
 
 async def _main(side: StoreSide, activity: Activity, dead_letters: DeadLetterProducer,
-                exit_when_idle_s: float | None) -> None:
+                exit_when_idle_s: float | None, metrics: WorkerMetrics | None = None) -> None:
     sink = asyncio.ensure_future(side.run())
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, sink.cancel)
     watchers = [asyncio.ensure_future(_report_every(side))]
+    if metrics is not None:
+        watchers.append(asyncio.ensure_future(refresh_lag_every(metrics, side)))
     if exit_when_idle_s is not None:
         watchers.append(asyncio.ensure_future(_exit_when_idle(side, activity, sink,
                                                               exit_when_idle_s)))

@@ -19,11 +19,13 @@ from typing import Any
 
 import faust
 
+from fleetgraph.core.logs import configure_logging, logging_config
 from fleetgraph.graph_model import FLEET
 from fleetgraph.graph_model.types import Registry
 from fleetgraph.ingest.kafka.activity import Activity
 from fleetgraph.ingest.kafka.agents import Processing, add_processing
 from fleetgraph.ingest.kafka.app import ROLES, app_id, create_app
+from fleetgraph.ingest.kafka.metrics import WorkerMetrics, add_worker_metrics
 from fleetgraph.ingest.kafka.offsets import commit_start_offsets
 from fleetgraph.ingest.kafka.sink_worker import run_sink_worker
 from fleetgraph.ingest.kafka.store_consumer import assignment_summary
@@ -86,10 +88,15 @@ def run_worker(
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     names = TopicNames(settings.kafka.topic_prefix)
     partitions = ensure_topics(settings.kafka.bootstrap, names, registry, partitions)
+    metrics = None  # Prometheus /metrics on settings.ingest.metrics_port (0: none)
+    if settings.ingest.metrics_port:
+        metrics = WorkerMetrics(registry)
+        store_factory = metrics.metered(store_factory)
+        metrics.serve(settings.ingest.metrics_port, settings.server.host)
     if role == "sink":  # the store side alone: nothing for Faust to run
-        _logging(loglevel)
+        _logging(loglevel, settings)
         side, activity = run_sink_worker(settings, names, registry, store_factory,
-                                         exit_when_idle_s=exit_when_idle_s)
+                                         exit_when_idle_s=exit_when_idle_s, metrics=metrics)
         side.writer.close()
         if side.writer.failure is not None:
             raise side.writer.failure
@@ -111,7 +118,11 @@ def run_worker(
     writer = store.writer if store is not None else None
     _log_assignments(app, activity)
     _report_every(app, processing, writer)
-    worker = faust.Worker(app, loglevel=loglevel, loop=loop, redirect_stdouts=False)
+    if metrics is not None:
+        add_worker_metrics(app, metrics, processing, store)
+    json_logs = logging_config("json", loglevel) if settings.log_format == "json" else None
+    worker = faust.Worker(app, loglevel=loglevel, loop=loop, redirect_stdouts=False,
+                          logging_config=json_logs)
     if exit_when_idle_s is not None:
         _exit_when_idle(app, worker, activity, processing, store, exit_when_idle_s)
     try:
@@ -133,8 +144,12 @@ def _finish(report: WorkerReport, activity: Activity) -> WorkerReport:
     return report
 
 
-def _logging(loglevel: str) -> None:
-    """Log as a Faust worker does (the sink role runs without one)."""
+def _logging(loglevel: str, settings: Settings) -> None:
+    """Log as a Faust worker does (the sink role runs without one); JSON lines when
+    ``settings.log_format`` says so."""
+    if settings.log_format == "json":
+        configure_logging("json", loglevel)
+        return
     logging.basicConfig(level=loglevel.upper(),
                         format="[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s")
 
