@@ -45,8 +45,10 @@ Readings of the text where it leaves room
   in practice).
 * The path walk goes over every dependent, impacted or not (one already down
   stays on the way to the nodes it contains); an item's ``path`` starts with the
-  failed component and ends with the item. ``dependency`` is the kind of the
-  edge from the item's parent in the walk to the item.
+  failed component and ends with the item. ``dependency`` says why the item is
+  impacted: the kind of the path's first step that is not containment (a CDU's
+  racks, their servers and GPUs all say cooling), or containment when every step
+  is (what a failed site, rack or server holds).
 * ``jobs`` lists the jobs of every impacted server, also when ``limit`` cut
   ``items`` (``limit`` bounds the items only); one entry per (job, server).
 * Only the component types that can be in fault (site, rack, cdu, power_shelf,
@@ -56,31 +58,50 @@ Readings of the text where it leaves room
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
 
 from fleetgraph.graph_model.fleet import COMPONENT_TYPES, UP_EDGES
-from fleetgraph.graph_model.records import EdgeRecord
+from fleetgraph.ingest.read_models.fleet_state import (
+    CONTAINMENT as CONTAINMENT,
+)
+from fleetgraph.ingest.read_models.fleet_state import (
+    COOLING as COOLING,
+)
+from fleetgraph.ingest.read_models.fleet_state import (
+    DEGRADED,
+    DOWN,
+    DependencyGraph,
+    DependencyKind,
+    EdgeReader,
+    FleetState,
+    ImpactLevel,
+    load_topology,
+)
+from fleetgraph.ingest.read_models.fleet_state import (
+    NETWORK as NETWORK,
+)
+from fleetgraph.ingest.read_models.fleet_state import (
+    OK as OK,
+)
+from fleetgraph.ingest.read_models.fleet_state import (
+    POWER as POWER,
+)
+from fleetgraph.ingest.read_models.fleet_state import (
+    REDUNDANT_KINDS as REDUNDANT_KINDS,
+)
+from fleetgraph.ingest.read_models.fleet_state import (
+    Health as Health,
+)
+from fleetgraph.ingest.read_models.fleet_state import (
+    fleet_state as _fleet_state,
+)
 from fleetgraph.serving.errors import InvalidArgument, NotFound
-from fleetgraph.serving.queries.intervals import valid_at
 from fleetgraph.serving.queries.lookup import kind_of, type_of
-from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
+from fleetgraph.storage.base import Direction, GraphStore
 
 DEFAULT_LIMIT = 10_000
-
-Health = Literal["DOWN", "DEGRADED", "OK"]
-ImpactLevel = Literal["DOWN", "DEGRADED"]
-DependencyKind = Literal["cooling", "power", "network", "containment"]
-DOWN: ImpactLevel = "DOWN"
-DEGRADED: ImpactLevel = "DEGRADED"
-OK: Health = "OK"
-COOLING: DependencyKind = "cooling"
-POWER: DependencyKind = "power"
-NETWORK: DependencyKind = "network"
-CONTAINMENT: DependencyKind = "containment"
-REDUNDANT_KINDS: tuple[DependencyKind, ...] = (COOLING, POWER, NETWORK)
 
 
 # --- answers --------------------------------------------------------------------------
@@ -93,7 +114,7 @@ class Impacted:
     id: str
     type: str
     impact: ImpactLevel
-    dependency: DependencyKind | None  # kind of the path's last step
+    dependency: DependencyKind | None  # why: the path's first step other than containment
     path: list[str] | None  # failed component ... this one (None: no walk reached it)
 
 
@@ -114,84 +135,9 @@ class BlastRadius:
     truncated: bool  # the limit cut ``items``
 
 
-# --- the dependency graph and the state ------------------------------------------------
+# --- the dependency graph and the state (fleetgraph.ingest.read_models.fleet_state) ----
 
-
-@dataclass
-class DependencyGraph:
-    """Typed dependencies valid at one time: X depends on Y with a kind."""
-
-    dependencies: dict[str, dict[str, DependencyKind]] = field(default_factory=dict)
-    dependents: dict[str, dict[str, DependencyKind]] = field(default_factory=dict)
-
-    def add(self, node: str, on: str, kind: DependencyKind) -> None:
-        """``node`` depends on ``on``."""
-        self.dependencies.setdefault(node, {})[on] = kind
-        self.dependents.setdefault(on, {})[node] = kind
-
-    def nodes(self) -> set[str]:
-        return set(self.dependencies) | set(self.dependents)
-
-    def touches(self, node: str) -> bool:
-        return node in self.dependencies or node in self.dependents
-
-    def contents(self, container: str, node_type: str | None = None) -> list[str]:
-        """What ``container`` contains directly (of ``node_type`` if given), by id."""
-        return sorted(
-            x
-            for x, kind in self.dependents.get(container, {}).items()
-            if kind == CONTAINMENT and (node_type is None or kind_of(x) == node_type)
-        )
-
-    def containers(self, node: str) -> list[str]:
-        return sorted(y for y, k in self.dependencies.get(node, {}).items() if k == CONTAINMENT)
-
-
-@dataclass(frozen=True)
-class Topology:
-    """The part of the fleet loaded at ``at_us``: its components, their dependencies
-    and which of them are in fault."""
-
-    at_us: int
-    roots: tuple[str, ...]  # the sites (or stand-ins) it was loaded from
-    components: frozenset[str]
-    graph: DependencyGraph
-    in_fault: frozenset[str]  # components with a had_fault edge valid at ``at_us``
-
-
-@dataclass(frozen=True)
-class FleetState:
-    """Which components of a topology are down or degraded (docs/queries.md).
-
-    A rack is *healthy* when it is neither down nor degraded. ``contents`` gives
-    what a site, rack or server holds at ``at_us`` (e.g. a site's racks).
-    """
-
-    topology: Topology
-    down: frozenset[str]
-    degraded: frozenset[str]
-
-    @classmethod
-    def of(cls, topology: Topology, down: Iterable[str]) -> FleetState:
-        """The state that follows from ``down`` (no store reads)."""
-        graph = topology.graph
-        down_set = _spread_down(graph, set(down))
-        return cls(topology, frozenset(down_set), frozenset(_spread_degraded(graph, down_set)))
-
-    def with_down(self, extra: Iterable[str]) -> FleetState:
-        """The state with ``extra`` components down too (no store reads)."""
-        return FleetState.of(self.topology, self.down | set(extra))
-
-    def health(self, node_id: str) -> Health:
-        if node_id in self.down:
-            return DOWN
-        return DEGRADED if node_id in self.degraded else OK
-
-    def is_healthy(self, node_id: str) -> bool:
-        return node_id not in self.down and node_id not in self.degraded
-
-    def contents(self, container: str, node_type: str | None = None) -> list[str]:
-        return self.topology.graph.contents(container, node_type)
+_Reader = EdgeReader
 
 
 def fleet_state(
@@ -200,74 +146,14 @@ def fleet_state(
     at_us: int,
     extra_down: frozenset[str] = frozenset(),
 ) -> FleetState:
-    """The down / degraded state at ``at_us`` of everything in ``site_ids``.
-
-    Loads the sites' topology (racks, CDUs, power shelves, switches, instruments,
-    servers, GPUs and the faults valid at ``at_us``) in a fixed number of batched
-    reads, whatever the number of sites; the components in fault at ``at_us`` and
-    ``extra_down`` are down, and the rest follows. A non-site id in ``site_ids``
-    is loaded as a root of its own (a rack or server with what it holds). Unknown
-    sites just hold nothing. Used by placement: a rack is healthy when
-    ``state.is_healthy(rack)``; ``state.contents(site, "rack")`` are its racks.
-    """
+    """The down / degraded state at ``at_us`` of everything in ``site_ids`` (well-formed
+    ids, else InvalidArgument): :func:`fleetgraph.ingest.read_models.fleet_state.fleet_state`."""
     for node_id in site_ids:
         type_of(node_id)
-    topology = load_topology(store, site_ids, at_us)
-    return FleetState.of(topology, topology.in_fault | extra_down)
-
-
-def _spread_down(graph: DependencyGraph, down: set[str]) -> set[str]:
-    queue = deque(sorted(down))
-    while queue:
-        for node in sorted(graph.dependents.get(queue.popleft(), {})):
-            if node not in down and _falls(graph.dependencies.get(node, {}), down):
-                down.add(node)
-                queue.append(node)
-    return down
-
-
-def _falls(dependencies: Mapping[str, DependencyKind], down: set[str]) -> bool:
-    """Down by its dependencies: a container down, or every dependency of a redundant kind."""
-    by_kind: dict[DependencyKind, list[bool]] = {}
-    for on, kind in dependencies.items():
-        by_kind.setdefault(kind, []).append(on in down)
-    if any(by_kind.get(CONTAINMENT, [])):
-        return True
-    return any(all(by_kind[k]) for k in REDUNDANT_KINDS if by_kind.get(k))
-
-
-def _spread_degraded(graph: DependencyGraph, down: set[str]) -> set[str]:
-    degraded = {
-        node
-        for node, deps in graph.dependencies.items()
-        if node not in down and any(k != CONTAINMENT and on in down for on, k in deps.items())
-    }
-    queue = deque(sorted(degraded))
-    while queue:
-        for node, kind in sorted(graph.dependents.get(queue.popleft(), {}).items()):
-            if kind == CONTAINMENT and node not in down and node not in degraded:
-                degraded.add(node)
-                queue.append(node)
-    return degraded
+    return _fleet_state(store, site_ids, at_us, extra_down)
 
 
 # --- reading the topology -------------------------------------------------------------
-
-
-class _Reader:
-    """Batched reads of edges valid at one time."""
-
-    def __init__(self, store: GraphStore, at_us: int) -> None:
-        self.store = store
-        self.at_us = at_us
-        self.window = TimeWindow.at(at_us)
-
-    def edges(self, edge_type: str, ids: Iterable[str], direction: Direction) -> list[EdgeRecord]:
-        asked = sorted(set(ids))
-        if not asked:
-            return []
-        found = self.store.neighbours(edge_type, asked, direction, self.window)
-        return [e for node in asked for e in found.get(node, []) if valid_at(e, self.at_us)]
 
 
 def scope_roots(store: GraphStore, component_id: str, at_us: int) -> tuple[list[str], bool]:
@@ -294,57 +180,6 @@ def scope_roots(store: GraphStore, component_id: str, at_us: int) -> tuple[list[
         if frontier:
             top = frontier
     return (sorted(sites) if sites else top), touched
-
-
-def load_topology(store: GraphStore, roots: Sequence[str], at_us: int) -> Topology:
-    """Everything in ``roots`` (sites, or stand-ins of other component types) at
-    ``at_us``, with the dependencies among it and its faults: at most 10 batched
-    reads, one per hop and edge type, skipped when a hop has no ids."""
-    read = _Reader(store, at_us).edges
-    graph = DependencyGraph()
-    by_type: dict[str, set[str]] = {}
-    for root in roots:
-        by_type.setdefault(type_of(root), set()).add(root)
-
-    def of_type(node_type: str) -> set[str]:
-        return by_type.setdefault(node_type, set())
-
-    def contained(edges: list[EdgeRecord]) -> None:
-        for edge in edges:
-            graph.add(edge.from_id, edge.to_id, CONTAINMENT)
-            of_type(kind_of(edge.from_id)).add(edge.from_id)
-
-    sites = of_type("site")
-    contained(read("in_site", sites, Direction.IN))
-    contained(read("attached_to", sites, Direction.IN))
-    racks = of_type("rack")
-    # stand-in roots outside any site: the racks that depend on them
-    racks |= {e.from_id for e in read("cooled_by", of_type("cdu") & set(roots), Direction.IN)}
-    racks |= {
-        e.from_id for e in read("powered_by", of_type("power_shelf") & set(roots), Direction.IN)
-    }
-    racks |= {
-        e.to_id
-        for e in read("in_rack", of_type("switch") & set(roots), Direction.OUT)
-        if kind_of(e.to_id) == "rack"
-    }
-    racks = {r for r in racks if kind_of(r) == "rack"}
-    by_type["rack"] = racks
-    for edge in read("in_rack", racks, Direction.IN):
-        if kind_of(edge.from_id) == "switch":
-            graph.add(edge.to_id, edge.from_id, NETWORK)
-            of_type("switch").add(edge.from_id)
-        else:
-            contained([edge])
-    for edge_type, kind in (("cooled_by", COOLING), ("powered_by", POWER)):
-        for edge in read(edge_type, racks, Direction.OUT):
-            graph.add(edge.from_id, edge.to_id, kind)
-    contained(read("in_server", of_type("server"), Direction.IN))
-    components = graph.nodes() | set(roots)
-    in_fault = {e.from_id for e in read("had_fault", components, Direction.OUT)}
-    return Topology(
-        at_us, tuple(sorted(set(roots))), frozenset(components), graph, frozenset(in_fault)
-    )
 
 
 # --- blastRadius ----------------------------------------------------------------------
@@ -421,5 +256,13 @@ def _item(
     while (parent := parents[path[-1]]) is not None:
         path.append(parent)
     path.reverse()
-    dependency = graph.dependencies[node][path[-2]] if len(path) > 1 else None
-    return Impacted(node, type_of(node), impact, dependency, path)
+    return Impacted(node, type_of(node), impact, cause(graph, path), path)
+
+
+def cause(graph: DependencyGraph, path: Sequence[str]) -> DependencyKind | None:
+    """Why the last node of ``path`` (a walk from the failed component over dependents)
+    is impacted: the kind of the first step that is not containment (a rack's CDU,
+    power shelf or switch, and everything the rack holds with it), or containment
+    when every step is (the failed component holds it)."""
+    kinds = [graph.dependencies[node][on] for on, node in pairwise(path)]
+    return next((k for k in kinds if k != CONTAINMENT), CONTAINMENT) if kinds else None

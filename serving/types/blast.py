@@ -34,7 +34,9 @@ class ImpactedComponent:
         description="DOWN: down with the failure, not without; DEGRADED: degraded with "
         "the failure, fine without.")
     dependency: str | None = strawberry.field(
-        description="Kind of the path's last step: cooling, power, network or containment.")
+        description="Why it is impacted: the kind of the path's first step that is not "
+        "containment (cooling, power or network: a CDU's racks and everything in them say "
+        "cooling), or containment when the failed component holds it.")
     path: list[strawberry.ID] | None = strawberry.field(
         description="Ids from the failed component to this one (breadth-first over "
         "dependents, smallest ids first); null when no walk reaches it.")

@@ -27,10 +27,13 @@ Dependencies and fleet state (shared with placement, :func:`fleet_state`)
   sources of ``had_fault`` edges valid at ``at``) in the whole graph, not only those
   related to the failed component; it includes the failed component when that is
   already in fault (the answer then lists no items: nothing gets worse).
-* ``path``/``dependency`` come from the breadth-first walk over dependents valid at
-  ``at`` regardless of their state; should a node depend on its parent in two ways,
-  the kind first in alphabetical order is reported. A failed component that is not
-  in the graph has no dependents (empty items).
+* ``path`` comes from the breadth-first walk over dependents valid at ``at``
+  regardless of their state. ``dependency`` is why the item is impacted: along the
+  path, the kind of the first hop that is not containment, or containment when all
+  hops are; it is read off a networkx digraph of the dependencies (dependency ->
+  dependent, the kind on the edge), hop by hop along the path. Should a node depend
+  on its parent in two ways, the kind first in alphabetical order is taken. A
+  failed component that is not in the graph has no dependents (empty items).
 * ``limit``/``truncated`` are not modelled: all items are returned.
 
 componentTimeline
@@ -191,22 +194,36 @@ def fleet_state(g: nx.MultiDiGraph, at_us: int) -> FleetState:
 # --- blastRadius -------------------------------------------------------------------
 
 
-def _walk_dependents(
-    deps: Dependencies, start: str
-) -> tuple[dict[str, str | None], dict[str, str]]:
+def _walk_dependents(deps: Dependencies, start: str) -> dict[str, str | None]:
     parent: dict[str, str | None] = {start: None}
-    kind_of: dict[str, str] = {}
     frontier = [start]
     while frontier:
         following: list[str] = []
         for node in sorted(frontier):
-            for dependent, kind in sorted(deps.dependents.get(node, set())):
+            for dependent, _ in sorted(deps.dependents.get(node, set())):
                 if dependent not in parent:
                     parent[dependent] = node
-                    kind_of[dependent] = kind
                     following.append(dependent)
         frontier = following
-    return parent, kind_of
+    return parent
+
+
+def dependency_digraph(deps: Dependencies) -> nx.DiGraph:
+    """Dependency -> dependent, with the kind (the first in alphabetical order when a
+    node depends on another in two ways)."""
+    d = nx.DiGraph()
+    for dependency, pairs in deps.dependents.items():
+        for dependent, kind in sorted(pairs, reverse=True):
+            d.add_edge(dependency, dependent, kind=kind)
+    return d
+
+
+def _cause(d: nx.DiGraph, path: list[str]) -> str | None:
+    """The first hop of ``path`` that is not containment, else containment."""
+    kinds = [d.edges[a, b]["kind"] for a, b in nx.utils.pairwise(path)]
+    if not kinds:
+        return None
+    return next((k for k in kinds if k != CONTAINMENT), CONTAINMENT)
 
 
 def _sites_of(deps: Dependencies, node: str) -> set[str]:
@@ -252,7 +269,8 @@ def blast_radius(g: nx.MultiDiGraph, component_id: str, at_us: int) -> dict[str,
     before = compute_state(deps, faulted)
     after = compute_state(deps, faulted | {component_id})
     sites = _scope_sites(deps, component_id)
-    parent, kind_of = _walk_dependents(deps, component_id)
+    parent = _walk_dependents(deps, component_id)
+    digraph = dependency_digraph(deps)
 
     impacts: dict[str, str] = {}
     for node in after.down - before.down:
@@ -276,7 +294,7 @@ def blast_radius(g: nx.MultiDiGraph, component_id: str, at_us: int) -> dict[str,
             {
                 "id": node,
                 "impact": impact,
-                "dependency": kind_of.get(node) if path else None,
+                "dependency": _cause(digraph, path) if path else None,
                 "path": path,
             }
         )

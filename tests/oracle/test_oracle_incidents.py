@@ -104,9 +104,9 @@ def test_fleet_state(fleet: nx.MultiDiGraph) -> None:
 def test_one_of_two_cdus_degrades(fleet: nx.MultiDiGraph) -> None:
     assert blast_radius(fleet, C1, 1000) == {
         "items": [
-            item(G10, "DEGRADED", "containment", C1, R1, N1, G10),
+            item(G10, "DEGRADED", "cooling", C1, R1, N1, G10),
             item(R1, "DEGRADED", "cooling", C1, R1),
-            item(N1, "DEGRADED", "containment", C1, R1, N1),
+            item(N1, "DEGRADED", "cooling", C1, R1, N1),
         ],
         # g11 is already down: not listed; r4 no longer depends on c1 at 1000
         "already_in_fault": BASE_FAULTS,
@@ -117,12 +117,12 @@ def test_one_of_two_cdus_degrades(fleet: nx.MultiDiGraph) -> None:
 def test_only_cdu_goes_down_and_shared_cdu_degrades(fleet: nx.MultiDiGraph) -> None:
     assert blast_radius(fleet, C2, 1000) == {
         "items": [
-            item(G20, "DOWN", "containment", C2, R2, N2, G20),
+            item(G20, "DOWN", "cooling", C2, R2, N2, G20),
             item(R2, "DOWN", "cooling", C2, R2),
-            item(N2, "DOWN", "containment", C2, R2, N2),
-            item(G10, "DEGRADED", "containment", C2, R1, N1, G10),
+            item(N2, "DOWN", "cooling", C2, R2, N2),
+            item(G10, "DEGRADED", "cooling", C2, R1, N1, G10),
             item(R1, "DEGRADED", "cooling", C2, R1),
-            item(N1, "DEGRADED", "containment", C2, R1, N1),
+            item(N1, "DEGRADED", "cooling", C2, R1, N1),
         ],
         "already_in_fault": BASE_FAULTS,
         # j2 ran on n2 but ended at 800
@@ -134,9 +134,9 @@ def test_other_cdu_already_in_fault_goes_down(fleet: nx.MultiDiGraph) -> None:
     # r3 was DEGRADED (c4 in fault): with c3 it is DOWN, and so are its server, gpu
     assert blast_radius(fleet, C3, 1000) == {
         "items": [
-            item(G30, "DOWN", "containment", C3, R3, N3, G30),
+            item(G30, "DOWN", "cooling", C3, R3, N3, G30),
             item(R3, "DOWN", "cooling", C3, R3),
-            item(N3, "DOWN", "containment", C3, R3, N3),
+            item(N3, "DOWN", "cooling", C3, R3, N3),
         ],
         "already_in_fault": BASE_FAULTS,
         "jobs": [jobrow("job:j3", N3, "DOWN")],
@@ -148,12 +148,12 @@ def test_both_cdus_down() -> None:
     assert fleet_state(g, 1000).degraded == {R1, N1, G10, R3, N3, G30}
     assert blast_radius(g, C2, 1000) == {
         "items": [
-            item(G10, "DOWN", "containment", C2, R1, N1, G10),
-            item(G20, "DOWN", "containment", C2, R2, N2, G20),
+            item(G10, "DOWN", "cooling", C2, R1, N1, G10),
+            item(G20, "DOWN", "cooling", C2, R2, N2, G20),
             item(R1, "DOWN", "cooling", C2, R1),
             item(R2, "DOWN", "cooling", C2, R2),
-            item(N1, "DOWN", "containment", C2, R1, N1),
-            item(N2, "DOWN", "containment", C2, R2, N2),
+            item(N1, "DOWN", "cooling", C2, R1, N1),
+            item(N2, "DOWN", "cooling", C2, R2, N2),
         ],
         "already_in_fault": [C1, C4, G11],
         "jobs": [jobrow("job:j1", N1, "DOWN")],
@@ -164,9 +164,9 @@ def test_component_in_fault_gives_its_own_radius(fleet: nx.MultiDiGraph) -> None
     # c4 is in fault at 1000: the answer is what its failure does (r3 keeps c3)
     assert blast_radius(fleet, C4, 1000) == {
         "items": [
-            item(G30, "DEGRADED", "containment", C4, R3, N3, G30),
+            item(G30, "DEGRADED", "cooling", C4, R3, N3, G30),
             item(R3, "DEGRADED", "cooling", C4, R3),
-            item(N3, "DEGRADED", "containment", C4, R3, N3),
+            item(N3, "DEGRADED", "cooling", C4, R3, N3),
         ],
         "already_in_fault": [G11],
         "jobs": [jobrow("job:j3", N3, "DEGRADED")],
@@ -175,18 +175,18 @@ def test_component_in_fault_gives_its_own_radius(fleet: nx.MultiDiGraph) -> None
 
 def test_n_plus_one_power(fleet: nx.MultiDiGraph) -> None:
     assert blast_radius(fleet, P1, 1000)["items"] == [
-        item(G10, "DEGRADED", "containment", P1, R1, N1, G10),
+        item(G10, "DEGRADED", "power", P1, R1, N1, G10),
         item(R1, "DEGRADED", "power", P1, R1),
-        item(N1, "DEGRADED", "containment", P1, R1, N1),
+        item(N1, "DEGRADED", "power", P1, R1, N1),
     ]
     answer = blast_radius(fleet, P2, 1000)
     assert answer["items"] == [
-        item(G20, "DOWN", "containment", P2, R2, N2, G20),
+        item(G20, "DOWN", "power", P2, R2, N2, G20),
         item(R2, "DOWN", "power", P2, R2),
-        item(N2, "DOWN", "containment", P2, R2, N2),
-        item(G10, "DEGRADED", "containment", P2, R1, N1, G10),
+        item(N2, "DOWN", "power", P2, R2, N2),
+        item(G10, "DEGRADED", "power", P2, R1, N1, G10),
         item(R1, "DEGRADED", "power", P2, R1),
-        item(N1, "DEGRADED", "containment", P2, R1, N1),
+        item(N1, "DEGRADED", "power", P2, R1, N1),
     ]
     assert answer["jobs"] == [jobrow("job:j1", N1, "DEGRADED")]
 
@@ -194,9 +194,9 @@ def test_n_plus_one_power(fleet: nx.MultiDiGraph) -> None:
 def test_tor_switch(fleet: nx.MultiDiGraph) -> None:
     assert blast_radius(fleet, T1, 1000) == {
         "items": [
-            item(G10, "DOWN", "containment", T1, R1, N1, G10),
+            item(G10, "DOWN", "network", T1, R1, N1, G10),
             item(R1, "DOWN", "network", T1, R1),
-            item(N1, "DOWN", "containment", T1, R1, N1),
+            item(N1, "DOWN", "network", T1, R1, N1),
         ],
         "already_in_fault": BASE_FAULTS,
         "jobs": [jobrow("job:j1", N1, "DOWN")],
@@ -204,9 +204,9 @@ def test_tor_switch(fleet: nx.MultiDiGraph) -> None:
     # one of two ToRs: degraded
     assert blast_radius(fleet, T2A, 1000) == {
         "items": [
-            item(G20, "DEGRADED", "containment", T2A, R2, N2, G20),
+            item(G20, "DEGRADED", "network", T2A, R2, N2, G20),
             item(R2, "DEGRADED", "network", T2A, R2),
-            item(N2, "DEGRADED", "containment", T2A, R2, N2),
+            item(N2, "DEGRADED", "network", T2A, R2, N2),
         ],
         "already_in_fault": BASE_FAULTS,
         "jobs": [],
@@ -260,10 +260,10 @@ def test_moved_rack(fleet: nx.MultiDiGraph) -> None:
     assert blast_radius(fleet, C1, 300) == {
         "items": [
             item(R4, "DOWN", "cooling", C1, R4),
-            item(N4, "DOWN", "containment", C1, R4, N4),
-            item(G10, "DEGRADED", "containment", C1, R1, N1, G10),
+            item(N4, "DOWN", "cooling", C1, R4, N4),
+            item(G10, "DEGRADED", "cooling", C1, R1, N1, G10),
             item(R1, "DEGRADED", "cooling", C1, R1),
-            item(N1, "DEGRADED", "containment", C1, R1, N1),
+            item(N1, "DEGRADED", "cooling", C1, R1, N1),
         ],
         "already_in_fault": [G11],
         "jobs": [jobrow("job:j4", N4, "DOWN")],

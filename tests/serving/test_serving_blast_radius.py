@@ -125,10 +125,10 @@ def test_one_of_two_cdus_failing_degrades_the_rack(store: CountingStore) -> None
     # down (its own fault), so the failure changes nothing for it; job:j2 ended at +9h
     assert blast_radius(store, C1, AT) == BlastRadius(
         items=[
-            degraded(G110, C1, R1, N11),
+            degraded(G110, C1, R1, N11, dependency="cooling"),
             degraded(R1, C1, dependency="cooling"),
-            degraded(N11, C1, R1),
-            degraded(N12, C1, R1),
+            degraded(N11, C1, R1, dependency="cooling"),
+            degraded(N12, C1, R1, dependency="cooling"),
         ],
         already_in_fault=[G111],
         jobs=[
@@ -143,13 +143,13 @@ def test_one_of_two_cdus_failing_degrades_the_rack(store: CountingStore) -> None
 def test_a_rack_with_a_single_cdu_goes_down(store: CountingStore) -> None:
     answer = blast_radius(store, C2, AT)
     assert answer.items == [
-        down(G210, C2, R2, N21),
+        down(G210, C2, R2, N21, dependency="cooling"),
         down(R2, C2, dependency="cooling"),
-        down(N21, C2, R2),
-        degraded(G110, C2, R1, N11),
+        down(N21, C2, R2, dependency="cooling"),
+        degraded(G110, C2, R1, N11, dependency="cooling"),
         degraded(R1, C2, dependency="cooling"),
-        degraded(N11, C2, R1),
-        degraded(N12, C2, R1),
+        degraded(N11, C2, R1, dependency="cooling"),
+        degraded(N12, C2, R1, dependency="cooling"),
     ]
     assert answer.jobs == [
         ImpactedJob("job:j1", N11, DEGRADED),
@@ -165,10 +165,10 @@ def test_with_the_second_cdu_already_in_fault_the_rack_goes_down(store: Counting
     # c1 failing too takes r1 and what it holds down
     assert blast_radius(store, C1, at(25)) == BlastRadius(
         items=[
-            down(G110, C1, R1, N11),
+            down(G110, C1, R1, N11, dependency="cooling"),
             down(R1, C1, dependency="cooling"),
-            down(N11, C1, R1),
-            down(N12, C1, R1),
+            down(N11, C1, R1, dependency="cooling"),
+            down(N12, C1, R1, dependency="cooling"),
         ],
         already_in_fault=[C2, G111],
         jobs=[ImpactedJob("job:j1", N11, DOWN)],
@@ -192,18 +192,18 @@ def test_power_shelves_with_a_spare_degrade_and_a_single_shelf_takes_racks_down(
     store: CountingStore,
 ) -> None:
     assert blast_radius(store, P1, AT).items == [
-        degraded(G110, P1, R1, N11),
+        degraded(G110, P1, R1, N11, dependency="power"),
         degraded(R1, P1, dependency="power"),
-        degraded(N11, P1, R1),
-        degraded(N12, P1, R1),
+        degraded(N11, P1, R1, dependency="power"),
+        degraded(N12, P1, R1, dependency="power"),
     ]
     answer = blast_radius(store, P3, AT)
     assert answer.items == [
-        down(G210, P3, R2, N21),
+        down(G210, P3, R2, N21, dependency="power"),
         down(R2, P3, dependency="power"),
         down(R3, P3, dependency="power"),
-        down(N21, P3, R2),
-        down(N31, P3, R3),
+        down(N21, P3, R2, dependency="power"),
+        down(N31, P3, R3, dependency="power"),
     ]
     assert answer.jobs == [ImpactedJob("job:j3", N21, DOWN), ImpactedJob("job:j4", N31, DOWN)]
 
@@ -229,10 +229,10 @@ def test_a_site_failure_takes_everything_in_it_down(store: CountingStore) -> Non
 
 def test_a_tor_switch_failure_takes_its_rack_down(store: CountingStore) -> None:
     assert blast_radius(store, TOR1, AT).items == [
-        down(G110, TOR1, R1, N11),
+        down(G110, TOR1, R1, N11, dependency="network"),
         down(R1, TOR1, dependency="network"),
-        down(N11, TOR1, R1),
-        down(N12, TOR1, R1),
+        down(N11, TOR1, R1, dependency="network"),
+        down(N12, TOR1, R1, dependency="network"),
     ]
     assert blast_radius(store, LEAF, AT).items == []  # no rack has it in_rack
 
@@ -345,7 +345,7 @@ def test_graphql_answer_with_nodes(store: CountingStore) -> None:
     assert data["truncated"] is True
     assert data["alreadyInFault"] == [G111]
     assert data["items"][:2] == [
-        {"id": G210, "type": "gpu", "impact": "DOWN", "dependency": "containment",
+        {"id": G210, "type": "gpu", "impact": "DOWN", "dependency": "cooling",
          "path": [C2, R2, N21, G210], "node": {"id": G210, "type": "gpu"}},
         {"id": R2, "type": "rack", "impact": "DOWN", "dependency": "cooling",
          "path": [C2, R2], "node": {"id": R2, "type": "rack"}},
