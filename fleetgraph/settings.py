@@ -66,6 +66,10 @@ class IngestSettings(BaseModel):
     model_config = SECTION
 
     dedup_window_s: float = 5.0
+    # leading: a key's first update in its window is written at once, the ones after it
+    # merged and written at the window's end; trailing: all at the window's end
+    # (ingest/stages/dedup.py)
+    dedup_mode: Literal["leading", "trailing"] = "leading"
     batch_size: int = 5000
     # the sink waits for a store that is down (capped exponential backoff), and stops
     # the worker when an outage outlasts the deadline (ingest/kafka/store_writer.py)
@@ -137,6 +141,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "FLEETGRAPH_TOPIC_PREFIX": ("kafka", "topic_prefix"),
     "FLEETGRAPH_CONSUMER_GROUP": ("kafka", "consumer_group"),
     "FLEETGRAPH_DEDUP_WINDOW_S": ("ingest", "dedup_window_s"),
+    "FLEETGRAPH_DEDUP_MODE": ("ingest", "dedup_mode"),
     "FLEETGRAPH_BATCH_SIZE": ("ingest", "batch_size"),
     "FLEETGRAPH_STORE_RETRY_MAX_BACKOFF_S": ("ingest", "store_retry_max_backoff_s"),
     "FLEETGRAPH_STORE_OUTAGE_DEADLINE_S": ("ingest", "store_outage_deadline_s"),

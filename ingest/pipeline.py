@@ -116,7 +116,8 @@ class Pipeline:
         if validator is None:
             validator = Validator(registry) if clock is None else Validator(registry, clock=clock)
         if dedup is None:
-            dedup = DedupBuffer(window_us=int(ingest.dedup_window_s * SECOND_US))
+            dedup = DedupBuffer(window_us=int(ingest.dedup_window_s * SECOND_US),
+                                mode=ingest.dedup_mode)
         return cls(registry, codec or load_event_codec(), sink, dead_letters,
                    validator=validator, topology=topology, dedup=dedup,
                    batch_size=ingest.batch_size, keep_origins=keep_origins)

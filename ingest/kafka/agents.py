@@ -77,7 +77,7 @@ def add_processing(
     graph_codec = GraphRecordCodec(registry, names)
     publish = publish or FaustPublisher(app, [*graph_codec.topics, names.deadletter])
     window_us = int(settings.ingest.dedup_window_s * 1_000_000)
-    table, dedup = add_dedup_table(app, window_us, partitions)
+    table, dedup = add_dedup_table(app, window_us, partitions, settings.ingest.dedup_mode)
     sink = GraphTopicSink(graph_codec, publish)
     validator = validator or Validator(registry)
     topology = Topology()

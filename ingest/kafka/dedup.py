@@ -1,10 +1,10 @@
 """Dedup over a mapping that outlives the worker (a Faust table on Kafka).
 
 :class:`MappedDedup` buffers and merges updates exactly as
-``fleetgraph.ingest.stages.dedup.DedupBuffer`` does (the same ``merge``), but keeps its
-entries in any ``MutableMapping[str, dict]``: a plain dict in tests, a
-changelog-backed Faust table on a worker, so a restarted worker finds the
-updates it had buffered and flushes them.
+``fleetgraph.ingest.stages.dedup.DedupBuffer`` does (the same ``merge``, the same
+two modes), but keeps its entries in any ``MutableMapping[str, dict]``: a plain
+dict in tests, a changelog-backed Faust table on a worker, so a restarted
+worker finds the updates it had buffered and flushes them.
 
 Merged upserts live decoded in memory; the mapping gets a JSON-able copy
 either on every update or, with ``write_behind``, only when :meth:`persist`
@@ -18,9 +18,30 @@ everything at once or nothing. So a MappedDedup is no ``DedupBuffer``: it only
 takes updates in (:meth:`MappedDedup.take_in`, under the source partition they
 came from) and a timer calls :meth:`take_due`, writes what it got, then
 :meth:`forget`, which deletes only the entries that did not change in between
-(an entry updated meanwhile is flushed again at the next tick, with its new
-updates). The pipeline's dedup stage on a worker is :class:`TimerFlushedStage`,
-whose ``add`` hands updates to it and returns none due.
+(an entry updated meanwhile is flushed again, with its new updates). The
+pipeline's dedup stage on a worker is :class:`TimerFlushedStage`, whose ``add``
+hands updates to it and returns none due.
+
+Each entry is due at a time of its own. In ``leading`` mode the update that
+opens a key's window makes an entry due at once (the leading edge); the timer
+takes those every short tick (``take_due(scan=False)`` looks at them only, not
+at every entry). Once written, the entry is not deleted but emptied: it keeps
+the key's window open, in memory only (an empty entry has nothing to lose: the
+mapping has none), so the updates that follow within the window are merged
+into it and due at the window's end (the trailing edge), when it is written
+and deleted; a window that ends empty just closes. An entry updated while its
+leading edge was being written becomes due at the window's end, with every
+update in it (the one already written again: merging is idempotent). In
+``trailing`` mode every entry is due at the window's end, as before.
+
+The ordering against commits is the same for both edges: an entry is in the
+mapping (by :meth:`persist` before the commit) for as long as any committed
+offset covers an update of it not yet written and flushed to Kafka; it leaves
+the mapping only in :meth:`forget`, after the write. A worker killed after a
+leading-edge write and before the commit re-reads the source messages and
+writes the same updates again (the stores merge them to the same graph); one
+killed after the commit and before the write finds the entry in the changelog,
+due when it was due, and writes it.
 
 Keys are ``<source partition>|node|<type>|<id>`` or
 ``<source partition>|edge|<type>|<from>|<to>``: an entry lives in the
@@ -37,9 +58,11 @@ from typing import Any
 from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.graph_model.avro import from_record, to_record
 from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Upsert
-from fleetgraph.ingest.stages.dedup import merge
+from fleetgraph.ingest.stages.dedup import DEDUP_MODES, DedupMode, merge
 
-Entry = dict[str, Any]  # {"first_seen": µs, "count": n, "kind": ..., "type": ..., "record": {...}}
+# {"first_seen": µs, "due": µs, "count": n, "kind": ..., "type": ..., "record": {...}}
+# (entries written before "due" existed are due at first_seen + the window)
+Entry = dict[str, Any]
 SEPARATOR = "|"  # never part of a fleetgraph id
 
 
@@ -54,20 +77,24 @@ def partition_of(key: str) -> int:
 
 @dataclass(slots=True)
 class _Live:
-    first_seen: int
+    first_seen: int  # when the key's window opened
+    due: int  # when the entry is to be written
     count: int
-    merged: Upsert
+    merged: Upsert | None  # None: written on the leading edge, nothing waiting since
     dirty: bool  # changed since last written to the mapping
 
     def entry(self) -> Entry:
+        assert self.merged is not None, "an emptied entry is never written to the mapping"
         kind = "node" if isinstance(self.merged, NodeUpsert) else "edge"
-        return {"first_seen": self.first_seen, "count": self.count, "kind": kind,
-                "type": self.merged.type, "record": to_record(self.merged)}
+        return {"first_seen": self.first_seen, "due": self.due, "count": self.count,
+                "kind": kind, "type": self.merged.type, "record": to_record(self.merged)}
 
     @classmethod
-    def of(cls, entry: Entry) -> _Live:
+    def of(cls, entry: Entry, window_us: int) -> _Live:
         merged = from_record(entry["kind"], entry["type"], entry["record"])
-        return cls(entry["first_seen"], entry["count"], merged, dirty=False)
+        first_seen = entry["first_seen"]
+        due = entry.get("due", first_seen + window_us)
+        return cls(first_seen, due, entry["count"], merged, dirty=False)
 
 
 @dataclass(frozen=True)
@@ -93,26 +120,33 @@ class MappedDedup:
         max_entries: int = 200_000,
         clock: Callable[[], int] = wall_clock_us,
         write_behind: bool = False,
+        mode: DedupMode = "leading",
     ) -> None:
         if window_us < 0 or max_entries < 1:
             raise ValueError("window_us must be >= 0 and max_entries >= 1")
+        if mode not in DEDUP_MODES:
+            raise ValueError(f"dedup mode must be one of {', '.join(DEDUP_MODES)}, not {mode!r}")
         self.entries = entries
         self.window_us = window_us
         self.max_entries = max_entries
         self.clock = clock
         self.write_behind = write_behind
+        self.leading = mode == "leading"
         self.taken_in = 0
         self.collapsed = 0  # updates merged into an earlier one of the same entry
-        self.flushed = 0
+        self.flushed = 0  # entries written and then deleted or emptied
         self.persisted = 0  # entries written to the mapping
         self._live: dict[str, _Live] = {}
+        self._leading: dict[str, None] = {}  # keys due on their leading edge, oldest first
 
     def __len__(self) -> int:
         return self.pending()
 
     def keys(self, partitions: Container[int] | None = None) -> set[str]:
-        """Keys of the buffered entries (of ``partitions``), in memory or in the mapping."""
-        keys = set(self._live) | set(self.entries)
+        """Keys of the entries with updates waiting (of ``partitions``), in memory or
+        in the mapping; not the emptied ones, which only keep a window open."""
+        keys = {key for key, live in self._live.items() if live.merged is not None}
+        keys.update(self.entries)
         if partitions is None:
             return keys
         return {key for key in keys if partition_of(key) in partitions}
@@ -122,7 +156,7 @@ class MappedDedup:
         if live is None:
             entry = self.entries.get(key)
             if entry is not None:  # recovered from the changelog
-                live = self._live[key] = _Live.of(entry)
+                live = self._live[key] = _Live.of(entry, self.window_us)
         return live
 
     def take_in(self, partition: int, upserts: Iterable[Upsert]) -> None:
@@ -133,7 +167,17 @@ class MappedDedup:
             key = entry_key(partition, upsert)
             live = self._get(key)
             if live is None:
-                live = self._live[key] = _Live(self.clock(), 1, _copy(upsert), dirty=True)
+                now = self.clock()
+                if self.leading:
+                    live = _Live(now, now, 1, _copy(upsert), dirty=True)
+                    self._leading[key] = None
+                else:
+                    live = _Live(now, now + self.window_us, 1, _copy(upsert), dirty=True)
+                self._live[key] = live
+            elif live.merged is None:  # the first update after the leading edge
+                live.merged = _copy(upsert)
+                live.count += 1
+                live.dirty = True
             else:
                 merge(live.merged, upsert)
                 live.count += 1
@@ -155,57 +199,95 @@ class MappedDedup:
         return len(dirty)
 
     def pending(self, partitions: Container[int] | None = None) -> int:
-        """Entries buffered for ``partitions`` (all when None)."""
+        """Entries with updates waiting for ``partitions`` (all when None)."""
         return len(self.keys(partitions))
 
     def take_due(self, now: int | None = None, *, everything: bool = False,
-                 partitions: Container[int] | None = None) -> Due:
-        """Entries whose window has passed (or beyond ``max_entries``, oldest first).
+                 partitions: Container[int] | None = None, scan: bool = True) -> Due:
+        """Entries due at ``now`` (or beyond ``max_entries``, oldest first).
 
         ``partitions`` limits it to the source partitions this worker owns: a Faust
         table may still hold another worker's entries after a rebalance.
+        ``scan=False`` looks only at the entries due on their leading edge (cheap,
+        for a short tick); a scan also closes the emptied windows that have passed.
         """
         now = self.clock() if now is None else now
-        cutoff = now - self.window_us
+        if not scan and not everything:
+            return self._take_leading(now, partitions)
+        closed = [key for key, live in self._live.items()
+                  if live.merged is None and live.first_seen + self.window_us <= now]
+        for key in closed:
+            del self._live[key]
         lives = [(key, live) for key in self.keys(partitions)
-                 if (live := self._get(key)) is not None]
-        lives.sort(key=lambda item: item[1].first_seen)
+                 if (live := self._get(key)) is not None and live.merged is not None]
+        lives.sort(key=lambda item: (item[1].due, item[1].first_seen))
         overflow = len(lives) - self.max_entries
         upserts: list[Upsert] = []
         versions: dict[str, int] = {}
         for key, live in lives:
-            if not everything and live.first_seen > cutoff and overflow <= 0:
+            if not everything and live.due > now and overflow <= 0:
                 break
+            assert live.merged is not None
             upserts.append(_copy(live.merged))
             versions[key] = live.count
             overflow -= 1
         return Due(upserts, versions)
 
+    def _take_leading(self, now: int, partitions: Container[int] | None) -> Due:
+        upserts: list[Upsert] = []
+        versions: dict[str, int] = {}
+        for key in list(self._leading):
+            live = self._live.get(key)
+            if live is None or live.merged is None or live.due != live.first_seen:
+                del self._leading[key]  # written, or no longer due on its leading edge
+            elif partitions is None or partition_of(key) in partitions:
+                upserts.append(_copy(live.merged))
+                versions[key] = live.count
+        return Due(upserts, versions)
+
     def forget(self, due: Due) -> int:
-        """Delete the written entries that did not change since taken; return how many."""
-        deleted = 0
+        """After ``due`` was written: delete the entries that did not change since
+        taken, or, on their leading edge with the window still open, empty them;
+        an entry that changed stays, due at its window's end. Return how many were
+        deleted or emptied."""
+        now = self.clock()
+        done = 0
         for key, count in due.versions.items():
             live = self._live.get(key)
-            if live is None or live.count != count:
+            if live is None:
                 continue
-            del self._live[key]
+            window_end = live.first_seen + self.window_us
+            on_leading_edge = live.due < window_end
+            self._leading.pop(key, None)
+            if live.count != count:
+                if on_leading_edge:
+                    live.due = window_end
+                    live.dirty = True
+                continue
             if key in self.entries:
                 del self.entries[key]
-            deleted += 1
-        self.flushed += deleted
-        return deleted
+            if on_leading_edge and window_end > now:
+                live.merged, live.due, live.dirty = None, window_end, False
+            else:
+                del self._live[key]
+            done += 1
+        self.flushed += done
+        return done
 
     def drop(self, partitions: Container[int]) -> int:
         """Forget in memory (not in the mapping) the entries of partitions no longer ours."""
         gone = [key for key in self._live if partition_of(key) in partitions]
         for key in gone:
             del self._live[key]
+            self._leading.pop(key, None)
         return len(gone)
 
     def drain(self) -> list[Upsert]:
         """Every entry (of every partition), taken and forgotten at once."""
         due = self.take_due(everything=True)
         self.forget(due)
+        self._live.clear()  # the windows left open, emptied
+        self._leading.clear()
         return due.upserts
 
 

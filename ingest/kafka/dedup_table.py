@@ -5,14 +5,17 @@
   partition its updates came from (:mod:`fleetgraph.ingest.kafka.dedup`);
 - the hooks that make each commit of source offsets wait until the changelog
   has every update those offsets cover;
-- a timer that flushes entries older than the dedup window to the graph topics,
-  waits for the producer, then deletes them.
+- a timer that flushes the due entries to the graph topics, waits for the
+  producer, then deletes them (or, written on their leading edge, empties them
+  until their window ends): every ``LEADING_TICK_S`` it takes the entries due on
+  their leading edge, and every ``interval_s`` it scans them all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,9 +24,11 @@ import faust
 from fleetgraph.ingest.kafka.activity import Activity
 from fleetgraph.ingest.kafka.dedup import MappedDedup, partition_of
 from fleetgraph.ingest.kafka.sinks import GraphTopicSink
+from fleetgraph.ingest.stages.dedup import DedupMode
 
 log = logging.getLogger(__name__)
 DEDUP_TABLE = "dedup"
+LEADING_TICK_S = 0.1  # how often the entries due on their leading edge are taken
 
 
 class PersistBeforeCommit(faust.Sensor):
@@ -80,7 +85,7 @@ def changelog_before_commit(app: Any, table: DedupTable) -> None:
     consumer._handle_attached = handle_attached
 
 
-def add_dedup_table(app: Any, window_us: int, partitions: int
+def add_dedup_table(app: Any, window_us: int, partitions: int, mode: DedupMode = "leading"
                     ) -> tuple[DedupTable, MappedDedup]:
     """The ``dedup`` table of ``app`` and the buffer over it, written behind (just
     before each commit); a revoked partition's entries are left to its next owner."""
@@ -88,7 +93,7 @@ def add_dedup_table(app: Any, window_us: int, partitions: int
         app, name=DEDUP_TABLE, beacon=app.tables.beacon, partitions=partitions,
         help="Buffered graph updates by source partition and record key.",
     ))
-    dedup = MappedDedup(table, window_us, write_behind=True)
+    dedup = MappedDedup(table, window_us, write_behind=True, mode=mode)
     app.sensors.add(PersistBeforeCommit(dedup))
     changelog_before_commit(app, table)
 
@@ -110,24 +115,36 @@ def owned_partitions(app: Any, table: Any) -> set[int]:
 
 def add_flush_timer(app: Any, dedup: MappedDedup, sink: GraphTopicSink, activity: Activity,
                     owned: Callable[[], set[int]], interval_s: float) -> None:
-    """Every ``interval_s``, :func:`flush_due` on the partitions ``owned()`` names."""
+    """:func:`flush_due` on the partitions ``owned()`` names: every ``interval_s`` a scan
+    of every entry; in between, with a leading edge, every ``LEADING_TICK_S`` the
+    entries due on it. One loop, so no two flushes overlap (a task rather than a
+    Faust timer, which warns whenever a run outlasts its short interval)."""
+    tick_s = min(interval_s, LEADING_TICK_S) if dedup.leading else interval_s
 
     async def flush_dedup() -> None:
-        await flush_due(app, dedup, sink, activity, owned())
+        last_scan = time.monotonic()
+        while not app.should_stop:
+            await app.sleep(tick_s)
+            now = time.monotonic()
+            scan = now - last_scan >= interval_s - tick_s / 2
+            if scan:
+                last_scan = now
+            await flush_due(app, dedup, sink, activity, owned(), scan=scan)
 
-    app.timer(interval_s, name="fleetgraph.flush_dedup")(flush_dedup)
+    app.task(flush_dedup)
 
 
 async def flush_due(app: Any, dedup: MappedDedup, sink: GraphTopicSink,
-                    activity: Activity, partitions: set[int] | None = None) -> int:
-    """Write the due dedup entries (of ``partitions``), wait until Kafka has them,
-    then delete them.
+                    activity: Activity, partitions: set[int] | None = None, *,
+                    scan: bool = True) -> int:
+    """Write the due dedup entries (of ``partitions``; with ``scan=False`` only those
+    due on their leading edge), wait until Kafka has them, then forget them.
 
     The records go straight to the producer, not through Faust's buffer: a
     burst of thousands would hold every stream until the buffer drains.
     """
     try:
-        due = dedup.take_due(partitions=partitions)
+        due = dedup.take_due(partitions=partitions, scan=scan)
         if not due:
             return 0
         sent = []

@@ -1,12 +1,26 @@
 """Stage 6: collapse updates to the same node or edge within a window.
 
-Updates to one node or edge are buffered for ``window_us`` and merged into one
-upsert, property by property, the newest event time winning, exactly as a
-store would merge them; so what dedup emits stores to the same graph as the
-updates it took in, with fewer writes. The buffer flushes an entry once the
-clock (event time in the embedded runner, wall time in a Faust worker) has
-moved ``window_us`` past the entry's first update, or when it holds more than
-``max_entries``.
+Updates to one node or edge are merged, property by property, the newest event
+time winning, exactly as a store would merge them; so what dedup emits stores
+to the same graph as the updates it took in, with fewer writes. A key's window
+opens with its first update and lasts ``window_us`` on the clock (event time in
+the embedded runner, wall time in a Faust worker). Two modes (the ingest
+setting ``dedup_mode``):
+
+- ``leading`` (the default): the update that opens a key's window is emitted at
+  once (the leading edge); the updates of that key that follow within the
+  window are merged and emitted once when the window ends (the trailing edge,
+  only if there were any). A key updated once per window is written once, as
+  in ``trailing``; one updated k > 1 times is written twice instead of once.
+  Freshness is no longer the window: a new node or edge, or a change after a
+  quiet spell, is written with the next batch.
+- ``trailing``: everything waits for the window's end, merged into one upsert.
+
+Emitting the first update early and the merged rest later stores the same
+graph as emitting all of them merged: the store's merge is the same
+per-property newest-wins (a join, so the order and grouping of writes do not
+matter). The buffer also emits an entry, whatever its window, when it holds
+more than ``max_entries``.
 
 :class:`Dedup` is what the pipeline needs of its dedup stage; :class:`DedupBuffer`
 is the in-memory one, which hands back what is due as it takes updates in. A
@@ -18,15 +32,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from fleetgraph.graph_model.records import Provenance, Upsert
+
+DedupMode = Literal["leading", "trailing"]
+DEDUP_MODES: tuple[DedupMode, ...] = ("leading", "trailing")
 
 
 @dataclass(slots=True)
 class _Entry:
-    first_seen: int
-    merged: Upsert
+    first_seen: int  # when the key's window opened
+    merged: Upsert | None  # the updates not yet emitted; None: emitted on the leading edge
     count: int
 
 
@@ -94,42 +111,61 @@ class Dedup(Protocol):
 
 
 class DedupBuffer:
-    """A :class:`Dedup` in memory: ``add`` returns the entries whose window has
-    passed at ``now``, or the oldest beyond ``max_entries``."""
+    """A :class:`Dedup` in memory: ``add`` returns the updates that open a key's window
+    (in ``leading`` mode), the entries whose window has passed at ``now``, and the
+    oldest beyond ``max_entries``."""
 
-    def __init__(self, window_us: int, max_entries: int = 200_000) -> None:
+    def __init__(self, window_us: int, max_entries: int = 200_000,
+                 mode: DedupMode = "leading") -> None:
         if window_us < 0 or max_entries < 1:
             raise ValueError("window_us must be >= 0 and max_entries >= 1")
+        if mode not in DEDUP_MODES:
+            raise ValueError(f"dedup mode must be one of {', '.join(DEDUP_MODES)}, not {mode!r}")
         self.window_us = window_us
         self.max_entries = max_entries
+        self.leading = mode == "leading"
         self._entries: dict[tuple[str, ...], _Entry] = {}
         self.taken_in = 0
         self.collapsed = 0
 
     def __len__(self) -> int:
+        """Keys whose window is open (with or without updates waiting)."""
         return len(self._entries)
 
     def add(self, upserts: Iterable[Upsert], now: int) -> list[Upsert]:
-        """Take in updates; return what is due (the window passed, or the buffer is full).
+        """Take in updates; return what is due: in ``leading`` mode each update that
+        opens its key's window, then the entries whose window passed (or beyond
+        ``max_entries``).
 
-        The buffer owns what it is given: it merges later updates into the first
-        upsert of a key in place, so callers pass fresh upserts and do not reuse them.
+        The buffer owns what it is given: it emits an upsert as given or merges
+        later updates into one in place, so callers pass fresh upserts and do not
+        reuse them. An upsert it returns is no longer its own (it keeps no reference).
         """
         entries = self._entries
+        out: list[Upsert] = []
         for upsert in upserts:
             self.taken_in += 1
             key = upsert.key
             entry = entries.get(key)
             if entry is None:
-                entries[key] = _Entry(now, upsert, 1)
+                if self.leading:
+                    out.append(upsert)
+                    entries[key] = _Entry(now, None, 1)
+                else:
+                    entries[key] = _Entry(now, upsert, 1)
+            elif entry.merged is None:  # the first update after the leading edge
+                entry.merged = upsert
+                entry.count += 1
             else:
                 merge(entry.merged, upsert)
                 entry.count += 1
                 self.collapsed += 1
-        return self.due(now)
+        out.extend(self.due(now))
+        return out
 
     def due(self, now: int) -> list[Upsert]:
-        """Entries whose window has passed, oldest first (dicts keep insertion order)."""
+        """Entries whose window has passed, oldest first (dicts keep insertion order);
+        a window that passed with nothing after its leading edge just closes."""
         entries = self._entries
         overflow = len(entries) - self.max_entries
         cutoff = now - self.window_us
@@ -139,10 +175,15 @@ class DedupBuffer:
                 break
             done.append(key)
             overflow -= 1
-        return [entries.pop(key).merged for key in done]
+        out: list[Upsert] = []
+        for key in done:
+            merged = entries.pop(key).merged
+            if merged is not None:
+                out.append(merged)
+        return out
 
     def drain(self) -> list[Upsert]:
         """Everything still buffered (at the end of a run, or on shutdown)."""
-        out = [entry.merged for entry in self._entries.values()]
+        out = [entry.merged for entry in self._entries.values() if entry.merged is not None]
         self._entries.clear()
         return out

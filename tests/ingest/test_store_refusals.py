@@ -24,6 +24,7 @@ from fleetgraph.ingest.message import Event, Message
 from fleetgraph.ingest.pipeline import Pipeline
 from fleetgraph.ingest.runner import run_embedded
 from fleetgraph.ingest.sinks import StoreSink
+from fleetgraph.ingest.stages.dedup import DedupBuffer, DedupMode
 from fleetgraph.ingest.stages.validate import Validator
 from fleetgraph.schemas import load_event_codec
 from fleetgraph.schemas.topics import Topic
@@ -96,17 +97,24 @@ def test_the_update_the_store_refuses_is_dead_lettered_and_the_others_are_stored
 
 
 @pytest.mark.usefixtures("no_domains")
-def test_every_message_merged_into_a_refused_update_is_dead_lettered_once() -> None:
+@pytest.mark.parametrize(("mode", "refused", "stored"), [
+    # dedup merged the three updates of server:n1 into one, which the store refused
+    ("trailing", ["test:1", "test:2", "test:3"], {"server:n2"}),
+    # the first was written at once (the leading edge); the other two merged, refused
+    ("leading", ["test:2", "test:3"], {"server:n1", "server:n2"}),
+])
+def test_every_message_merged_into_a_refused_update_is_dead_lettered_once(
+        mode: DedupMode, refused: list[str], stored: set[str]) -> None:
     store = SQLiteGraphStore(FLEET)
     dead = DeadLetterList()
-    pipeline = Pipeline(FLEET, CODEC, StoreSink(store), dead, validator=Unchecked(FLEET))
+    pipeline = Pipeline(FLEET, CODEC, StoreSink(store), dead, validator=Unchecked(FLEET),
+                        dedup=DedupBuffer(window_us=5_000_000, mode=mode))
     messages = [server_update(1, "8"), server_update(2, "4"), server_update(3, str(HUGE)),
                 server_update(4, "2", server="server:n2")]
     report = run_embedded(pipeline, lambda: messages)
-    # dedup merged the three updates of server:n1 into one, which the store refused
-    assert [r["source"] for r in dead.records] == ["test:1", "test:2", "test:3"]
-    assert set(store.get_nodes(["server:n1", "server:n2"])) == {"server:n2"}
-    assert (report.stats.accepted, report.stats.dead_lettered) == (1, 3)
+    assert [r["source"] for r in dead.records] == refused
+    assert set(store.get_nodes(["server:n1", "server:n2"])) == stored
+    assert (report.stats.accepted, report.stats.dead_lettered) == (4 - len(refused), len(refused))
 
 
 def test_the_kafka_store_writer_takes_an_unstorable_value_for_a_refusal_not_an_outage() -> None:

@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from fleetgraph.graph_model import FLEET
 from fleetgraph.ingest.kafka.dedup import MappedDedup
 from fleetgraph.ingest.kafka.processor import SourceProcessors
@@ -14,6 +16,7 @@ from fleetgraph.ingest.kafka.sideinput import InventorySideInput
 from fleetgraph.ingest.kafka.sinks import GraphTopicSink, TopicDeadLetters
 from fleetgraph.ingest.kafka.store_writer import GraphStoreWriter, KafkaRecord
 from fleetgraph.ingest.kafka.topics import TopicNames
+from fleetgraph.ingest.stages.dedup import DEDUP_MODES, DedupMode
 from fleetgraph.ingest.stages.validate import Validator
 from fleetgraph.schemas import load_event_codec
 from fleetgraph.schemas.topics import Topic
@@ -35,22 +38,25 @@ class Published:
         return [m for m in self.messages if m[0] == topic]
 
 
-def _processors(published: Published, clock: list[int]) -> SourceProcessors:
+def _processors(published: Published, clock: list[int],
+                mode: DedupMode = "leading") -> SourceProcessors:
     codec = load_event_codec()
-    dedup = MappedDedup({}, window_us=2_000, clock=lambda: clock[0])
+    dedup = MappedDedup({}, window_us=5_000, clock=lambda: clock[0], mode=mode)
     sink = GraphTopicSink(GraphRecordCodec(FLEET, NAMES), published)
     return SourceProcessors(FLEET, codec, NAMES, dedup, sink,
                             TopicDeadLetters(NAMES.deadletter, published),
                             validator=Validator(FLEET, clock=lambda: END_US))
 
 
-def test_stores_the_same_graph_and_dead_letters_as_the_embedded_runner(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", DEDUP_MODES)
+def test_stores_the_same_graph_and_dead_letters_as_the_embedded_runner(
+        tmp_path: Path, mode: DedupMode) -> None:
     messages = list(fleet_messages())
     embedded = run_embedded_on(messages, tmp_path / "embedded.sqlite",
                                Validator(FLEET, clock=lambda: END_US))
 
     published, clock = Published(), [0]
-    processors = _processors(published, clock)
+    processors = _processors(published, clock, mode)
     side_input = InventorySideInput(load_event_codec(), Validator(FLEET, clock=lambda: END_US),
                                     processors.topology)
     for topic, payload, _ in messages:  # the side input is read first, as on a worker
@@ -61,7 +67,7 @@ def test_stores_the_same_graph_and_dead_letters_as_the_embedded_runner(tmp_path:
         partition = hash(payload) % 4
         partitions[partition] += 1
         processors.process(f"fg.{topic}", partition, offset, payload)
-        clock[0] += 1_000  # the dedup window (2 ms) passes every other message
+        clock[0] += 1_000  # the dedup window (5 ms) passes every fifth message
         due = processors.dedup.take_due()
         processors.sink.write(due.upserts)
         processors.dedup.forget(due)
