@@ -126,6 +126,12 @@ class GraphStore(ABC):
     def close(self) -> None:  # noqa: B027 - optional for backends without resources
         """Release connections and files."""
 
+    def reindex(self) -> dict[str, int]:
+        """Fill derived indexes (the time index of temporal edge types) from the live
+        rows, for data written before they existed; per index, the rows indexed. A
+        store whose database keeps its indexes itself (SQLite) has nothing to do."""
+        return {}
+
     def __enter__(self) -> GraphStore:
         return self
 

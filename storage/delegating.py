@@ -67,6 +67,10 @@ class DelegatingStore(GraphStore):
     def close(self) -> None:
         self.inner.close()
 
+    def reindex(self) -> dict[str, int]:
+        self.before("reindex")
+        return self.inner.reindex()
+
     def put_read_models(self, model: str, rows: Mapping[str, str | None]) -> None:
         self.before("put_read_models", model, len(rows))
         self.inner.put_read_models(model, rows)

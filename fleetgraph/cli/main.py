@@ -19,6 +19,7 @@ from fleetgraph.cli.publish import publish
 from fleetgraph.cli.scheduler import scheduler
 from fleetgraph.cli.server import serve_workers, server_options
 from fleetgraph.cli.stack import stack
+from fleetgraph.cli.storage_reindex import reindex
 from fleetgraph.cli.worker import worker
 from fleetgraph.core.errors import FleetgraphError
 from fleetgraph.core.version import __version__
@@ -229,6 +230,9 @@ def storage_init(ctx: click.Context) -> None:
 @storage.command("describe")
 @click.option("--store", "store_kind", type=click.Choice(STORES), default=None,
               help="[env FLEETGRAPH_STORE; default embedded]")
+storage.add_command(reindex)
+
+
 @click.option("--db", type=click.Path(path_type=Path), default=None,
               help="the embedded store's file [default <data-dir>/graph.sqlite]")
 @click.pass_context

@@ -71,7 +71,9 @@ def layout(keyspaces: Sequence[KeyspaceInfo], prefix: str) -> Layout:
                      f"rf={keyspace.replication.get('replication_factor', '-')}")
         for info in keyspace.tables:
             ttl = f"ttl {info.default_ttl_s} s" if info.default_ttl_s else "no expiry"
-            lines.append(f"  {info.table:<12} {ttl:<16} {info.comment}")
+            pending = "  (run `fleetgraph storage reindex`)" if info.comment.endswith(
+                " pending") else ""
+            lines.append(f"  {info.table:<12} {ttl:<16} {info.comment}{pending}")
     summary = (f"{len(keyspaces)} keyspaces, {sum(len(k.tables) for k in keyspaces)} tables "
                f"(prefix {prefix!r})")
     return Layout(tuple(k.name for k in keyspaces), tuple(lines), summary)

@@ -185,6 +185,11 @@ class Table:
         """Rows of one partition by their clustering ids (``IN ?`` binds a list)."""
         return f"{self.select_partition_cql()} AND {self.clustering[-1]} IN ?"
 
+    def reindex_cql(self) -> str:
+        """Every edge of an out table with its end and when the end was written."""
+        return (f"SELECT from_id, to_id, p_valid_to, writetime(p_valid_to), {TS} "
+                f"FROM {self.qualified}")
+
     def scan_cql(self) -> str:
         """A page of a node table in token order, after a token."""
         return (

@@ -53,7 +53,13 @@ from fleetgraph.storage.cassandra.session import (
     driver_errors,
     storage_error,
 )
-from fleetgraph.storage.cassandra.writes import Write, plan_edge, plan_history, plan_node
+from fleetgraph.storage.cassandra.writes import (
+    Write,
+    plan_edge,
+    plan_history,
+    plan_node,
+    plan_reindex_row,
+)
 from fleetgraph.storage.config import CassandraConfig
 from fleetgraph.storage.history import Write as HistoryWrite
 from fleetgraph.storage.history import merge
@@ -61,6 +67,7 @@ from fleetgraph.storage.history import merge
 MIN_TOKEN = -(2**63)  # Murmur3 never gives a key this token: "before the first"
 MAX_BATCH = 32  # statements in one single-partition batch
 DDL_CONCURRENCY = 8
+REINDEX_PAGE = 2000  # live rows per page, and index writes per round, of reindex
 Job = tuple[Any, tuple[Any, ...] | None]
 
 
@@ -381,6 +388,39 @@ class CassandraGraphStore(GraphStore):
         return layout(read_keyspaces(self._session, self.config), self.config.keyspace_prefix)
 
     # --- maintenance --------------------------------------------------------
+    def reindex(self) -> dict[str, int]:
+        """Fill each temporal type's time index from its live rows (``fleetgraph storage
+        reindex``: after ``storage init`` added the index beside existing data), then mark
+        it ready so that window reads use it. Idempotent; writes may go on meanwhile
+        (they index themselves). Returns the rows indexed per edge type."""
+        done: dict[str, int] = {}
+        for name, namespace in self._edges.items():
+            if namespace.index is None:
+                continue
+            table, now = namespace.out_edges, self._clock()
+            statement = SimpleStatement(table.reindex_cql(), fetch_size=REINDEX_PAGE)
+            writes: list[Write] = []
+            done[name] = 0
+            with driver_errors(f"reindex {name}", self.config.where):
+                for from_id, to_id, valid_to, written, updated_at in self._session.execute(
+                        statement, execution_profile=DDL_PROFILE):
+                    if updated_at is None:
+                        continue  # only "created" landed: not a live record
+                    at = written if valid_to is not None and written is not None else updated_at
+                    writes += plan_reindex_row(namespace.index, from_id, to_id, valid_to, at, now)
+                    done[name] += 1
+                    if len(writes) >= REINDEX_PAGE:
+                        self._write(writes)
+                        writes = []
+            self._write(writes)
+            jobs: list[Job] = [(SimpleStatement(t.mark_ready_cql()), None)
+                               for t in namespace.index.tables]
+            self._run(jobs, "mark the time index ready", DDL_CONCURRENCY, DDL_PROFILE)
+        with driver_errors("reading the schema", self.config.where):
+            self._cluster.refresh_schema_metadata()
+        self.refresh_index_state()
+        return done
+
     def expire(self, now_us: int) -> int:
         """Nothing to do: cells carry a TTL measured from their event time and
         Cassandra drops them itself; reads hide records whose newest write is

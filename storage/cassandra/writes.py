@@ -219,3 +219,16 @@ def plan_history(namespace: EdgeNamespace, e: EdgeUpsert, now_us: int) -> list[W
         writes.append(Write(in_t, columns, (*using, *values, *in_key),
                             (in_t.qualified, *in_key[:2])))
     return writes
+
+
+def plan_reindex_row(
+    index: TimeIndex, from_id: str, to_id: str, valid_to: int | None, written_at: int,
+    now_us: int,
+) -> list[Write]:
+    """The index entries of one live row (``fleetgraph storage reindex``): as if its
+    ``valid_to`` (empty or not) had been written at ``written_at`` (the cell's
+    WRITETIME, or the row's newest write when empty). An entry a later write
+    contradicts loses to it or is filtered out by reads; none is missed."""
+    upsert = EdgeUpsert("", from_id, to_id, {VALID_TO: valid_to}, written_at,
+                        Provenance("reindex", "reindex", written_at, "reindex"))
+    return plan_index(index, upsert, now_us, valid_to_ts=written_at)

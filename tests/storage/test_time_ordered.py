@@ -207,3 +207,48 @@ def test_ends_far_in_the_future_go_to_a_partition_every_reader_reads() -> None:
     periods = periods_after(NOW - 3 * DAY, NOW)
     assert periods[0] == (NOW - 3 * DAY) // PERIOD_US and periods[-1] == FUTURE_PERIOD
     assert (NOW + DAY) // PERIOD_US in periods  # a writer's clock a day ahead
+
+
+@pytest.mark.integration
+def test_an_index_added_to_existing_data_is_used_only_once_reindexed(
+    cassandra_graphs: Any,
+) -> None:
+    """Data written before the index existed: `storage init` makes it pending, reads
+    go the old way (same answers), `reindex` fills it and reads use it."""
+    store = cassandra_graphs.store()
+    try:
+        rng = random.Random(7)
+        events = random_events(rng)
+        store.upsert_edges([upsert(e) for e in events])
+        index = store._edges["ran_on"].index
+        for table in index.tables:  # as a store of the previous layout would be
+            store.session.execute(f"DROP TABLE {table.qualified}")
+        store._cluster.refresh_schema_metadata()
+        made = store.init_schema()
+        assert len(made) == 4 and all("pending" in cql for cql in made)
+        store.refresh_index_state()
+        assert "ran_on" not in store._indexed
+        assert "(run `fleetgraph storage reindex`)" in "\n".join(store.describe().lines)
+        state = merged(events)
+        window = TimeWindow(NOW - 2 * DAY, NOW - DAY)
+
+        def expected() -> dict[tuple[str, Direction], list[Any]]:
+            return {(near, direction): brute_force(state, near, direction, window.start,
+                                                   window.end)
+                    for direction, ids in ((Direction.OUT, JOBS), (Direction.IN, SERVERS))
+                    for near in ids}
+
+        assert answers(store, window) == expected()  # the old way
+        done = store.reindex()
+        assert done["ran_on"] == len(state)
+        assert "ran_on" in store._indexed and store.init_schema() == []
+        late = ("job:j0", "server:s0", NOW - 36 * HOUR,
+                {"valid_from": NOW - 40 * HOUR, "valid_to": None}, "late")
+        store.upsert_edges([upsert(late)])  # a write after the reindex indexes itself
+        events.append(late)
+        state = merged(events)
+        before = store.rows_read
+        assert answers(store, window) == expected()  # through the index
+        assert store.rows_read > before
+    finally:
+        cassandra_graphs.release(store, written_elsewhere=True)
