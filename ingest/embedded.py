@@ -14,8 +14,9 @@ from typing import Protocol
 from fleetgraph.ingest.deadletter import DeadLetters
 from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.pipeline import Pipeline
+from fleetgraph.ingest.read_models.maintain import store_sink
 from fleetgraph.ingest.runner import RunReport, run_embedded
-from fleetgraph.ingest.sinks import GraphWriter, StoreSink
+from fleetgraph.ingest.sinks import GraphWriter
 from fleetgraph.ingest.stages.topology import Topology
 from fleetgraph.settings import Settings
 
@@ -36,7 +37,7 @@ def store_pipeline(settings: Settings, store: SideInputStore,
                    dead_letters: DeadLetters) -> Pipeline:
     """A pipeline writing to ``store``, enriching from the topology stored in it."""
     topology = Topology().load(store.side_input_facts(TOPOLOGY))
-    return Pipeline.for_fleet(StoreSink(store), dead_letters, ingest=settings.ingest,
+    return Pipeline.for_fleet(store_sink(store), dead_letters, ingest=settings.ingest,
                               topology=topology)
 
 

@@ -32,6 +32,7 @@ from fleetgraph.ingest.errors import IngestError, RejectedEvent
 from fleetgraph.ingest.kafka.processor import source_position
 from fleetgraph.ingest.kafka.records import GraphRecordCodec
 from fleetgraph.ingest.message import Message
+from fleetgraph.ingest.read_models.maintain import MaintainingStoreSink
 from fleetgraph.ingest.sinks import StoreSink
 from fleetgraph.settings import Settings
 from fleetgraph.storage.base import GraphStore, StorageUnavailable
@@ -110,7 +111,7 @@ class GraphStoreWriter:
     @property
     def sink(self) -> StoreSink:
         if self._sink is None:
-            self._sink = StoreSink(self.store_factory())
+            self._sink = MaintainingStoreSink(self.store_factory())  # keeps the read models
         return self._sink
 
     def decode(self, records: Sequence[KafkaRecord]) -> list[tuple[KafkaRecord, Upsert]]:

@@ -47,20 +47,40 @@ Readings of the text, where it leaves room:
   capacity, then jurisdiction). Excluded sites are sorted by id; candidates by
   score, high first, then id.
 * The sites are every ``site`` node in the store.
+* Warnings (the answer goes on): a ``modelId`` that is not in the graph (hot
+  nowhere, as modelHotness says NOT_FOUND), an allowed jurisdiction no site has.
+
+At ``at`` = now (``request.at_us`` None) the answer is the same, read from the
+pipeline's site-state read model (:mod:`fleetgraph.ingest.read_models.site_state`)
+instead of the whole fleet: ``scan_nodes("site")``, the ``site_state`` rows, the
+sites whose row does not hold now computed here in one batch (the same fleet state,
+restricted to them), modelHotness and ``cached_at`` as above, and the free GPUs by
+server (``site_free_gpus`` rows) of the first ``servers_for`` candidates only. An
+explicit ``at`` (past or future) reads the whole fleet as above.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from fleetgraph.core.units import HOUR_US
 from fleetgraph.graph_model.fleet import CACHED_TYPES
 from fleetgraph.graph_model.records import NodeRecord
+from fleetgraph.ingest.read_models.fleet_state import FleetState
+from fleetgraph.ingest.read_models.site_state import (
+    SITE_FREE_GPUS,
+    SITE_STATE,
+    Computed,
+    FreeByServer,
+    SiteState,
+    compute_site_states,
+    decode_free,
+)
 from fleetgraph.serving.errors import InvalidArgument, NotFound
-from fleetgraph.serving.queries.blast_radius import FleetState, fleet_state
+from fleetgraph.serving.queries.blast_radius import fleet_state
 from fleetgraph.serving.queries.hotness import model_hotness
 from fleetgraph.serving.queries.lookup import type_of
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
@@ -82,7 +102,8 @@ class PlacementRequest:
     dataset_ids: Sequence[str] = ()
     allowed_jurisdictions: Collection[str] | None = None
     preferred_region: str | None = None
-    at_us: int | None = None
+    at_us: int | None = None  # None: now, from the read model
+    servers_for: int | None = None  # candidates given free GPUs by server (None: all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +165,7 @@ class PlacementAnswer:
     gpus: int
     candidates: list[Candidate]
     excluded: list[Excluded]
+    warnings: list[str] = field(default_factory=list)  # unknown model, jurisdiction
 
 
 # --- the fleet at `at` ----------------------------------------------------------------
@@ -165,25 +187,44 @@ def scan_sites(store: GraphStore) -> dict[str, NodeRecord]:
 
 
 def placement(store: GraphStore, request: PlacementRequest, now_us: int) -> PlacementAnswer:
-    """Sites ranked for ``request``, and the sites excluded with their reasons."""
+    """Sites ranked for ``request``, and the sites excluded with their reasons: at now
+    from the read model (``request.at_us`` None), else from the whole fleet."""
+    if request.at_us is None:
+        return placement_now(store, request, now_us)
+    return placement_reference(store, request, now_us)
+
+
+def _check(request: PlacementRequest) -> list[str]:
+    """The request's dataset ids, once each; InvalidArgument for a bad request."""
     if request.gpus < 1:
         raise InvalidArgument(f"gpus must be at least 1, got {request.gpus}")
+    if request.servers_for is not None and request.servers_for < 0:
+        raise InvalidArgument(f"servers_for must not be negative, got {request.servers_for}")
     if request.model_id is not None and type_of(request.model_id) != "model":
         raise InvalidArgument(f"{request.model_id!r} is not a model id (model:<name>)")
     datasets = list(dict.fromkeys(request.dataset_ids))
     for item in datasets:
         if type_of(item) not in CACHED_TYPES:
             raise InvalidArgument(f"{item!r} is not a dataset or artifact id")
+    return datasets
+
+
+def placement_reference(
+    store: GraphStore, request: PlacementRequest, now_us: int
+) -> PlacementAnswer:
+    """The definition: the whole fleet read at ``at`` (now when ``at_us`` is None)."""
+    datasets = _check(request)
     at_us = now_us if request.at_us is None else request.at_us
 
     sites = scan_sites(store)
     state = fleet_state(store, list(sites), at_us)
     free = _free_gpus(store, sites, state)
-    model = _model_parts(store, request.model_id, at_us)
+    model, warnings = _model_parts(store, request.model_id, at_us)
     data = _data_parts(store, datasets, at_us)
     allowed = None if request.allowed_jurisdictions is None else set(
         request.allowed_jurisdictions
     )
+    warnings += _jurisdiction_warnings(sites, allowed)
 
     candidates: list[Candidate] = []
     excluded: list[Excluded] = []
@@ -217,7 +258,98 @@ def placement(store: GraphStore, request: PlacementRequest, now_us: int) -> Plac
         )
         candidates.append(Candidate(site_id, parts.score, count, parts, servers))
     candidates.sort(key=lambda c: (-c.score, c.site_id))
-    return PlacementAnswer(at_us, request.gpus, candidates, excluded)
+    if request.servers_for is not None:
+        candidates[request.servers_for :] = [
+            Candidate(c.site_id, c.score, c.free_gpus, c.parts)
+            for c in candidates[request.servers_for :]
+        ]
+    return PlacementAnswer(at_us, request.gpus, candidates, excluded, warnings)
+
+
+def placement_now(store: GraphStore, request: PlacementRequest, now_us: int) -> PlacementAnswer:
+    """The answer at ``now_us`` from the site-state read model (module docstring)."""
+    datasets = _check(request)
+    sites = scan_sites(store)
+    rows = store.get_read_models(SITE_STATE)
+    states: dict[str, SiteState] = {}
+    for site_id in sites:
+        text = rows.get(site_id)
+        summary = None if text is None else SiteState.decode(site_id, text)
+        if summary is not None and summary.holds_at(now_us):
+            states[site_id] = summary
+    computed = compute_site_states(store, [s for s in sites if s not in states], now_us)
+    states.update((s, c.state) for s, c in computed.items())
+    model, warnings = _model_parts(store, request.model_id, now_us)
+    data = _data_parts(store, datasets, now_us)
+    allowed = None if request.allowed_jurisdictions is None else set(
+        request.allowed_jurisdictions
+    )
+    warnings += _jurisdiction_warnings(sites, allowed)
+
+    candidates: list[Candidate] = []
+    excluded: list[Excluded] = []
+    for site_id, site in sites.items():
+        summary = states.get(site_id)
+        count = 0 if summary is None else summary.free_gpus
+        reasons: list[Reason] = []
+        if count < request.gpus:
+            reasons.append(Reason("capacity", f"{count} free GPUs, {request.gpus} needed"))
+        jurisdiction = site.props.get("jurisdiction")
+        if allowed is not None and jurisdiction not in allowed:
+            reasons.append(Reason("jurisdiction", _jurisdiction_detail(jurisdiction, allowed)))
+        if reasons or summary is None:
+            excluded.append(Excluded(site_id, reasons, count))
+            continue
+        parts = ScoreParts(
+            gpu=min(1.0, count / (2 * request.gpus)),
+            health=summary.healthy_racks / summary.racks if summary.racks else 0.0,
+            model=model.get(site_id, 0.0),
+            data=data.get(site_id, 0.0),
+            energy=energy_part(site.props),
+            region=1.0
+            if request.preferred_region is not None
+            and site.props.get("region") == request.preferred_region
+            else 0.0,
+        )
+        candidates.append(Candidate(site_id, parts.score, count, parts))
+    candidates.sort(key=lambda c: (-c.score, c.site_id))
+    listed = candidates if request.servers_for is None else candidates[: request.servers_for]
+    free = _free_lists(store, [c.site_id for c in listed], computed, now_us)
+    for i, c in enumerate(listed):
+        lists = sorted(free[c.site_id].items())
+        servers = tuple(ServerGpus(server, gpus) for server, gpus in lists)
+        candidates[i] = Candidate(c.site_id, c.score, c.free_gpus, c.parts, servers)
+    return PlacementAnswer(now_us, request.gpus, candidates, excluded, warnings)
+
+
+def _free_lists(
+    store: GraphStore, site_ids: list[str], computed: Mapping[str, Computed], now_us: int
+) -> dict[str, FreeByServer]:
+    """Free GPUs by server of ``site_ids``: computed here, else their read-model rows
+    (a missing or unreadable row: computed now)."""
+    free: dict[str, FreeByServer] = {}
+    for site_id in site_ids:
+        done = computed.get(site_id)
+        if done is not None:
+            free[site_id] = done.free
+    wanted = [s for s in site_ids if s not in free]
+    if wanted:
+        for site_id, text in store.get_read_models(SITE_FREE_GPUS, wanted).items():
+            lists = decode_free(text)
+            if lists is not None:
+                free[site_id] = lists
+    missing = [s for s in site_ids if s not in free]
+    if missing:
+        free.update((s, c.free) for s, c in compute_site_states(store, missing, now_us).items())
+    return {s: free.get(s, {}) for s in site_ids}
+
+
+def _jurisdiction_warnings(sites: Mapping[str, NodeRecord], allowed: set[str] | None) -> list[str]:
+    """An allowed jurisdiction that no site has."""
+    if not allowed:
+        return []
+    held = {site.props.get("jurisdiction") for site in sites.values()}
+    return [f"no site has jurisdiction {j!r}" for j in sorted(allowed) if j not in held]
 
 
 def _jurisdiction_detail(jurisdiction: object, allowed: set[str]) -> str:
@@ -260,18 +392,21 @@ def _free_gpus(
     return free
 
 
-def _model_parts(store: GraphStore, model_id: str | None, at_us: int) -> dict[str, float]:
-    """site -> its modelHotness score over the best one (3 store calls with a model)."""
+def _model_parts(
+    store: GraphStore, model_id: str | None, at_us: int
+) -> tuple[dict[str, float], list[str]]:
+    """site -> its modelHotness score over the best one (3 store calls with a model),
+    and a warning when the model is not in the graph."""
     if model_id is None:
-        return {}
+        return {}, []
     try:
         ranked = model_hotness(store, model_id, TimeWindow(at_us - HOTNESS_SPAN_US, at_us))
-    except NotFound:
-        return {}  # a model the graph does not know is hot nowhere
+    except NotFound:  # a model the graph does not know is hot nowhere
+        return {}, [f"model {model_id!r} is not in the graph: it is hot nowhere"]
     best = max((s.score for s in ranked), default=0.0)
     if not best > 0:
-        return {}
-    return {s.site_id: s.score / best for s in ranked}
+        return {}, []
+    return {s.site_id: s.score / best for s in ranked}, []
 
 
 def _data_parts(store: GraphStore, datasets: list[str], at_us: int) -> dict[str, float]:

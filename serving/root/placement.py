@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 
 from fleetgraph.serving import queries
 from fleetgraph.serving.context import Info
@@ -41,7 +44,33 @@ class PlacementQuery:
     )
     async def placement(self, info: Info, request: PlacementInput) -> PlacementAnswer | None:
         now = info.context.clock()
+        asked = request.to_request(servers_needed(info.selected_fields[0].selections))
         answer = await info.context.reads.run(
-            "placement", placement_query.placement, info.context.store, request.to_request(now), now
+            "placement", placement_query.placement, info.context.store, asked, now
         )
         return PlacementAnswer(answer=answer)
+
+
+def servers_needed(selections: Sequence[Selection]) -> int | None:
+    """How many of the best candidates the selection lists free GPUs of: the largest
+    ``first`` of a ``candidates`` selection that asks for ``freeGpus``; 0 when none asks,
+    None (all of them) when one has no ``first``."""
+    needed = 0
+    for candidates in _fields(selections, "candidates"):
+        if not any(True for _ in _fields(candidates.selections, "freeGpus")):
+            continue
+        first = candidates.arguments.get("first")
+        if not isinstance(first, int):
+            return None
+        needed = max(needed, first)
+    return needed
+
+
+def _fields(selections: Sequence[Selection], name: str) -> Iterator[SelectedField]:
+    """The fields named ``name`` among ``selections``, through fragments."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name == name:
+                yield selection
+        else:
+            yield from _fields(selection.selections, name)

@@ -103,7 +103,9 @@ class PlacementInput:
     )
     at: datetime | None = strawberry.field(default=None, description="Default: now.")
 
-    def to_request(self, now_us: int) -> placement_query.PlacementRequest:
+    def to_request(self, servers_for: int | None = None) -> placement_query.PlacementRequest:
+        """The query's request: ``at`` None (now) reads the read model; ``servers_for``:
+        how many of the best candidates get their free GPUs by server (None: all)."""
         return placement_query.PlacementRequest(
             gpus=self.gpus,
             model_id=None if self.model_id is None else str(self.model_id),
@@ -112,7 +114,8 @@ class PlacementInput:
             if self.allowed_jurisdictions is None
             else frozenset(self.allowed_jurisdictions),
             preferred_region=self.preferred_region,
-            at_us=to_us(self.at) if self.at is not None else now_us,
+            at_us=to_us(self.at) if self.at is not None else None,
+            servers_for=servers_for,
         )
 
 
@@ -263,3 +266,10 @@ class PlacementAnswer:
     @field(description="Sites that cannot take the job, by site id, with the reasons.")
     def excluded(self) -> list[ExcludedSite]:
         return [ExcludedSite(excluded=e) for e in self.answer.excluded]
+
+    @field(
+        description="What the answer could not take into account, the query going on: a "
+        "modelId that is not in the graph (hot nowhere), an allowed jurisdiction no site has."
+    )
+    def warnings(self) -> list[str]:
+        return list(self.answer.warnings)

@@ -1,0 +1,227 @@
+"""placement at now from the pipeline's site-state read model equals the definition
+(``placement_reference``: the whole fleet read at that instant), on random fleets from
+the simulator ingested in a shuffled order with duplicates, the read model kept by the
+pipeline while its clock advances, queried at instants before, at and after its last
+write (allocations and faults ending in between), on both backends."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
+from fleetgraph.graph_model.records import EdgeUpsert
+from fleetgraph.ingest.deadletter import DeadLetterList
+from fleetgraph.ingest.pipeline import Pipeline
+from fleetgraph.ingest.read_models.maintain import MaintainingStoreSink, SiteStateMaintainer
+from fleetgraph.ingest.read_models.site_state import SITE_STATE, SiteState
+from fleetgraph.ingest.runner import run_embedded
+from fleetgraph.serving.queries.placement import (
+    PlacementRequest,
+    placement,
+    placement_reference,
+)
+from fleetgraph.settings import IngestSettings
+from fleetgraph.simulator import SimulationConfig
+from fleetgraph.storage.base import Direction, GraphStore
+from fleetgraph.storage.delegating import DelegatingStore
+from tests.e2e.fleet_run import END_US, simulated_messages
+
+H = 3_600_000_000
+MIN = 60_000_000
+
+
+class Clock:
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def requests(store: GraphStore) -> list[PlacementRequest]:
+    models = [r.id for r in store.scan_nodes("model", None, 3).records]
+    datasets = tuple(r.id for r in store.scan_nodes("dataset", None, 2).records)
+    sites = store.scan_nodes("site", None, 100).records
+    jurisdictions = sorted({str(s.props.get("jurisdiction")) for s in sites})
+    regions = sorted({str(s.props.get("region")) for s in sites})
+    return [
+        PlacementRequest(1),
+        PlacementRequest(8, model_id=models[0] if models else None, dataset_ids=datasets,
+                         preferred_region=regions[0]),
+        PlacementRequest(64, allowed_jurisdictions=frozenset([*jurisdictions[:1], "mars"])),
+        PlacementRequest(4, model_id="model:not-in-the-graph", allowed_jurisdictions=frozenset()),
+        PlacementRequest(2, dataset_ids=datasets, servers_for=1),
+    ]
+
+
+def ingest_keeping_read_models(
+    store: GraphStore, config: SimulationConfig, order_seed: int, clock: Clock, start: int
+) -> int:
+    """Ingest the simulated fleet, shuffled with duplicates, in small batches, the read
+    model's clock advancing from ``start`` to the middle of the simulated span (so that
+    it is kept with edges that start and end after its clock); returns the last instant
+    it was kept at."""
+    messages, _ = simulated_messages(config)
+    rng = random.Random(order_seed)
+    messages += rng.sample(messages, len(messages) // 5)
+    rng.shuffle(messages)
+    sink = MaintainingStoreSink(store, clock)
+    pipeline = Pipeline.for_fleet(sink, DeadLetterList(), clock=lambda: END_US,
+                                  ingest=IngestSettings(batch_size=150, dedup_window_s=60.0))
+    step = (config.end_time_us - start) // 2 // max(1, len(messages))
+    clock.now = start
+
+    def advance() -> None:
+        clock.now += step
+
+    run_embedded(pipeline, lambda: messages, on_message=advance)
+    assert sink.maintainer.recomputed > 0
+    return clock.now
+
+
+def boundaries(store: GraphStore, after: int) -> list[int]:
+    """Instants after ``after`` where an allocation or fault interval starts or ends."""
+    found: set[int] = set()
+    gpus = [r.id for r in store.scan_nodes("gpu", None, 100_000).records]
+    parts = [r.id for t in ("site", "gpu", "server", "rack", "cdu", "power_shelf", "switch")
+             for r in store.scan_nodes(t, None, 100_000).records]
+    for edge_type, ids, direction in (("allocated", gpus, Direction.IN),
+                                      ("had_fault", parts, Direction.OUT)):
+        for edges in store.neighbours(edge_type, ids, direction).values():
+            for e in edges:
+                for bound in (e.props.get("valid_from"), e.props.get("valid_to")):
+                    if isinstance(bound, int) and bound > after:
+                        found.add(bound)
+    return sorted(found)
+
+
+def query_times(store: GraphStore, last: int) -> list[int]:
+    """The instant of the last write, some before it, and around interval ends after it."""
+    later = boundaries(store, last)
+    picks = later[:: max(1, len(later) // 4)][:4]
+    times = {last, last - 30 * MIN, last + MIN}
+    for b in picks:
+        times |= {b - 1, b, b + 1}
+    times.add(last + 48 * H)
+    return sorted(times)
+
+
+class Counting(DelegatingStore):
+    def __init__(self, inner: GraphStore) -> None:
+        super().__init__(inner)
+        self.reads: list[str] = []
+
+    def before(self, method: str, *details: object) -> None:
+        self.reads.append(f"{method}:{details[0] if details else ''}")
+
+
+def check_equal_to_the_reference(store: GraphStore, last: int) -> int:
+    """Every request at every query time; returns how many (request, time) pairs the
+    read model served without computing any site."""
+    served = 0
+    for now in query_times(store, last):
+        for request in requests(store):
+            expected = placement_reference(store, replace(request, at_us=now), now)
+            counting = Counting(store)
+            got = placement(counting, request, now)
+            if request.servers_for is not None:  # the others are listed without servers
+                keep = request.servers_for
+                expected.candidates[keep:] = [replace(c, servers=()) for c in
+                                              expected.candidates[keep:]]
+            assert got == expected, (now, request)
+            if request.model_id == "model:not-in-the-graph":
+                assert any("not in the graph" in w for w in got.warnings)
+            if request.allowed_jurisdictions and "mars" in request.allowed_jurisdictions:
+                assert "no site has jurisdiction 'mars'" in got.warnings
+            served += "neighbours:in_site" not in counting.reads
+    return served
+
+
+FLEETS = [
+    SimulationConfig(seed=3, sites=3, hours=4.0, end_time_us=END_US, jobs_per_site_per_hour=8.0,
+                     telemetry_interval_s=1800, cdu_fault_rate=4.0, power_shelf_fault_rate=4.0,
+                     staged_cdu_faults=2, rack_moves=1, reorder_rate=0.2),
+    SimulationConfig(seed=41, sites=2, hours=8.0, end_time_us=END_US, jobs_per_site_per_hour=4.0,
+                     telemetry_interval_s=1800, cdu_fault_rate=1.0, power_shelf_fault_rate=6.0,
+                     staged_cdu_faults=3, rack_moves=2, reorder_rate=0.3),
+]
+
+
+@pytest.mark.parametrize(("config", "order_seed"), [(FLEETS[0], 1), (FLEETS[1], 7)])
+def test_read_model_placement_equals_the_reference_embedded(
+    config: SimulationConfig, order_seed: int
+) -> None:
+    from fleetgraph.graph_model import FLEET
+    from fleetgraph.storage.embedded import SQLiteGraphStore
+
+    store = SQLiteGraphStore(FLEET, ":memory:", clock=lambda: END_US)
+    clock = Clock(0)
+    start = config.end_time_us - int(config.hours * H)
+    last = ingest_keeping_read_models(store, config, order_seed, clock, start)
+    assert check_equal_to_the_reference(store, last) > 0
+    # a rebuild gives the rows the pipeline kept, as of the rebuild's instant
+    kept = {k: SiteState.decode(k, v) for k, v in store.get_read_models(SITE_STATE).items()}
+    SiteStateMaintainer(store, Clock(last)).rebuild()
+    rebuilt = {k: SiteState.decode(k, v) for k, v in store.get_read_models(SITE_STATE).items()}
+    assert set(rebuilt) == set(kept)
+    for site, state in rebuilt.items():
+        before = kept[site]
+        assert state is not None and before is not None
+        if before.holds_at(last):
+            assert (state.racks, state.healthy_racks, state.free_gpus) == (
+                before.racks, before.healthy_racks, before.free_gpus)
+    assert check_equal_to_the_reference(store, last) > 0
+
+
+@pytest.mark.integration
+def test_read_model_placement_equals_the_reference_cassandra(
+    store_factory: Callable[[], GraphStore], request: pytest.FixtureRequest
+) -> None:
+    if request.node.callspec.params.get("store_factory") != "cassandra":
+        pytest.skip("the embedded backend has its own test above")
+    store = store_factory()
+    clock = Clock(0)
+    config = FLEETS[0]
+    start = config.end_time_us - int(config.hours * H)
+    last = ingest_keeping_read_models(store, config, 5, clock, start)
+    assert check_equal_to_the_reference(store, last) > 0
+
+
+def test_the_pipeline_recomputes_only_touched_sites() -> None:
+    """A batch with one allocation recomputes that GPU's site only (a cheap check that
+    the dirty-site walk follows gpu -> server -> rack -> site)."""
+    from fleetgraph.graph_model import FLEET
+    from fleetgraph.graph_model.records import NodeUpsert, Provenance
+    from fleetgraph.storage.embedded import SQLiteGraphStore
+
+    store = SQLiteGraphStore(FLEET, ":memory:", clock=lambda: END_US)
+    prov = Provenance("e", "t", END_US - H, "test")
+    t = END_US - H
+    nodes = [NodeUpsert("site", s, {"jurisdiction": "de"}, t, prov) for s in ("site:a", "site:b")]
+    edges = []
+    for s in ("a", "b"):
+        edges += [
+            EdgeUpsert("in_site", f"rack:{s}-r1", f"site:{s}", {"valid_from": t}, t, prov),
+            EdgeUpsert("in_rack", f"server:{s}-n1", f"rack:{s}-r1", {"valid_from": t}, t, prov),
+            EdgeUpsert("in_server", f"gpu:{s}-g1", f"server:{s}-n1", {"valid_from": t}, t, prov),
+        ]
+    clock = Clock(END_US)
+    sink = MaintainingStoreSink(store, clock)
+    sink.write([*nodes, *edges])
+    assert sink.maintainer.recomputed == 2
+    job = EdgeUpsert("allocated", "job:j1", "gpu:b-g1",
+                     {"valid_from": t, "valid_to": END_US + H}, t, prov)
+    sink.write([job])
+    assert sink.maintainer.recomputed == 3
+    rows = {k: SiteState.decode(k, v) for k, v in store.get_read_models(SITE_STATE).items()}
+    a, b = rows["site:a"], rows["site:b"]
+    assert a is not None and b is not None
+    assert (a.free_gpus, b.free_gpus) == (1, 0)
+    assert b.valid_until_us == END_US + H and a.valid_until_us is None
+    assert placement(store, PlacementRequest(1), END_US) == placement_reference(
+        store, PlacementRequest(1, at_us=END_US), END_US)
+    assert placement(store, PlacementRequest(1), END_US + H) == placement_reference(
+        store, PlacementRequest(1, at_us=END_US + H), END_US + H)
