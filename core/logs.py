@@ -62,7 +62,8 @@ def logging_config(log_format: LogFormat = "text", level: str | int = "INFO") ->
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "fleetgraph",
                                 "stream": "ext://sys.stderr"}},
         "root": {"level": level, "handlers": ["stderr"]},
-        "loggers": {name: {"handlers": [], "propagate": True}
+        # uvicorn's "running on" and access lines are INFO, whatever the root's level
+        "loggers": {name: {"handlers": [], "propagate": True, "level": "INFO"}
                     for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
     }
 

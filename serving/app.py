@@ -171,6 +171,7 @@ def serve(
     tokens: Mapping[str, str] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     registry: Registry = FLEET,
+    metrics: ServerMetrics | None = None,
     **uvicorn_options: Any,
 ) -> None:
     """Serve the GraphQL API over ``store`` with uvicorn until interrupted.
@@ -182,6 +183,6 @@ def serve(
     then cancelled, so a busy server stops within a few seconds.
     """
     app = create_app(store, clock=clock, production=production, tokens=tokens, limits=limits,
-                     registry=registry)
+                     registry=registry, metrics=metrics)
     uvicorn_options.setdefault("timeout_graceful_shutdown", limits.shutdown_grace_s)
     uvicorn.run(app, host=host, port=port, **uvicorn_options)

@@ -18,6 +18,7 @@ Every label value comes from the schema, the graph model or the list of codes be
 
 from __future__ import annotations
 
+import collections
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -39,6 +40,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
 from fleetgraph.graph_model.types import Registry
+from fleetgraph.ingest.metrics import IngestCollector
+from fleetgraph.ingest.pipeline import PipelineStats
 from fleetgraph.serving.access_guard import root_fields
 from fleetgraph.serving.guards import error_code
 from fleetgraph.storage.metered import StoreMetrics
@@ -215,3 +218,21 @@ def metrics_endpoint(metrics: ServerMetrics) -> Callable[[Request], Awaitable[Re
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return endpoint
+
+
+class _Reasons:
+    """Dead letters of a finished run, by reason (DeadLetters' ``counts``)."""
+
+    def __init__(self, counts: collections.Counter[str]) -> None:
+        self.counts = counts
+
+
+def ingest_run_metrics(registry: Registry, stats: PipelineStats) -> ServerMetrics:
+    """Server metrics that also show a finished embedded ingest run (``fleetgraph demo``
+    serves the graph it just ingested): its events by outcome, filtered events and dead
+    letters by reason, from the run's own report."""
+    metrics = ServerMetrics(registry)
+    collector = IngestCollector(metrics.prometheus)
+    collector.watch_pipelines(lambda: [stats])
+    collector.watch_dead_letters(_Reasons(stats.rejected))
+    return metrics

@@ -17,11 +17,12 @@ from fleetgraph.cli.events import events
 from fleetgraph.cli.ingest_store import log_messages, open_for_ingest
 from fleetgraph.cli.publish import publish
 from fleetgraph.cli.scheduler import scheduler
-from fleetgraph.cli.server import serve_workers, server_options
+from fleetgraph.cli.server import serve_workers, server_options, uvicorn_logging
 from fleetgraph.cli.stack import stack
 from fleetgraph.cli.storage_reindex import reindex
 from fleetgraph.cli.worker import worker
 from fleetgraph.core.errors import FleetgraphError
+from fleetgraph.core.logs import configure_logging
 from fleetgraph.core.version import __version__
 from fleetgraph.graph_model import FLEET
 from fleetgraph.ingest.deadletter import DeadLetterFile, archive_dead_letters
@@ -52,6 +53,8 @@ def cli(ctx: click.Context, data_dir: Path | None) -> None:
         click.echo(f"warning: {line}", err=True)
     settings = Settings.from_environ()  # a bad value: a ConfigError naming its variable
     ctx.obj = settings if data_dir is None else settings.updated(data_dir=data_dir)
+    if settings.log_format == "json":  # text: Python's default (warnings, as they are)
+        configure_logging("json", "WARNING")
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -207,7 +210,7 @@ def serve(ctx: click.Context, store_kind: str | None, db: Path | None, host: str
         return
     run_server(open_store(settings.store, kind=kind, sqlite_path=path),
                host=host or settings.server.host, port=port or settings.server.port,
-               **server_options(settings))
+               **server_options(settings), **uvicorn_logging(settings))
 
 
 @cli.group()
@@ -227,12 +230,12 @@ def storage_init(ctx: click.Context) -> None:
     click.echo(f"{len(ran)} schema statements ran" if ran else "schema is up to date")
 
 
-@storage.command("describe")
-@click.option("--store", "store_kind", type=click.Choice(STORES), default=None,
-              help="[env FLEETGRAPH_STORE; default embedded]")
 storage.add_command(reindex)
 
 
+@storage.command("describe")
+@click.option("--store", "store_kind", type=click.Choice(STORES), default=None,
+              help="[env FLEETGRAPH_STORE; default embedded]")
 @click.option("--db", type=click.Path(path_type=Path), default=None,
               help="the embedded store's file [default <data-dir>/graph.sqlite]")
 @click.pass_context
@@ -263,6 +266,7 @@ def demo(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate
     """Simulate a fleet, ingest it, print example queries with real ids, serve GraphQL."""
     from fleetgraph.cli.examples import print_examples
     from fleetgraph.serving.app import serve as run_server
+    from fleetgraph.serving.metrics import ingest_run_metrics
 
     settings = _settings(ctx)
     count = simulate_to_log(settings.events_path, sites, hours, seed, malformed_rate)
@@ -274,7 +278,8 @@ def demo(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate
     port = port or settings.server.port
     print_examples(store, f"http://{settings.server.host}:{port}/graphql")
     if keep_serving:
-        run_server(store, host=settings.server.host, port=port, **server_options(settings))
+        run_server(store, host=settings.server.host, port=port, **server_options(settings),
+                   **uvicorn_logging(settings), metrics=ingest_run_metrics(FLEET, report.stats))
 
 
 @cli.group(invoke_without_command=True)

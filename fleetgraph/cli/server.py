@@ -24,6 +24,16 @@ def server_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def uvicorn_logging(settings: Settings) -> dict[str, Any]:
+    """uvicorn's ``log_config``: JSON lines when ``FLEETGRAPH_LOG_FORMAT=json``
+    (fleetgraph.core.logs), else uvicorn's own text lines."""
+    if settings.log_format != "json":
+        return {}
+    from fleetgraph.core.logs import logging_config
+
+    return {"log_config": logging_config("json", "INFO")}
+
+
 def app_from_settings() -> Starlette:
     """The app over the store the environment's settings name (for ``uvicorn --factory``;
     each worker process opens its own store)."""
@@ -41,4 +51,5 @@ def serve_workers(settings: Settings, workers: int) -> None:
 
     grace = server_options(settings)["limits"].shutdown_grace_s
     uvicorn.run(APP_FACTORY, factory=True, workers=workers, host=settings.server.host,
-                port=settings.server.port, timeout_graceful_shutdown=grace)
+                port=settings.server.port, timeout_graceful_shutdown=grace,
+                **uvicorn_logging(settings))

@@ -102,13 +102,13 @@ def line_to_message(codec: EventCodec, line: str, source: str) -> Message:
                 if isinstance(obj, list) else "")
         raise BadLine(BAD_JSON, f"a line must be a JSON object, not {type(obj).__name__}{hint}")
     fields = dict(obj)
-    topic = _topic_of(fields.pop("topic", None))
-    if RAW in fields and len(fields) == 1:  # a message kept as its bytes
-        try:
+    if RAW in fields and len(fields) == 2 and isinstance(fields.get("topic"), str):
+        try:  # a message kept as its bytes, on whatever topic it came
             payload = base64.b64decode(str(fields[RAW]), validate=True)
         except (binascii.Error, ValueError) as exc:
             raise BadLine(BAD_JSON, f"{RAW} is not base64: {exc}") from None
-        return Message(topic.value, payload, source)
+        return Message(fields["topic"], payload, source)
+    topic = _topic_of(fields.pop("topic", None))
     record_name = RECORD_OF_TOPIC[topic]
     schema = codec.newest(record_name)
     _check_keys(fields, schema.parsed["fields"], f"a {topic.value} event")
@@ -220,7 +220,7 @@ def read_json_lines(
             continue
         source = f"{name}:{number}"
         try:
-            yield line_to_message(codec, _text(raw), source)
+            yield line_to_message(codec, _text(raw, first=number == 1), source)
         except BadLine as exc:
             refused = BadLine(exc.reason, f"line {number}: {exc.detail}")
             if on_bad_line is None:
@@ -228,9 +228,9 @@ def read_json_lines(
             on_bad_line(Message(_topic_or_empty(raw), raw.rstrip(b"\r\n"), source), refused)
 
 
-def _text(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
+def _text(raw: bytes, *, first: bool = False) -> str:
+    try:  # a file's first line may start with a byte order mark (editors on Windows)
+        return raw.decode("utf-8-sig" if first else "utf-8")
     except UnicodeDecodeError as exc:
         raise BadLine(BAD_JSON, f"not UTF-8: {exc}") from None
 

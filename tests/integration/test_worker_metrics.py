@@ -1,6 +1,7 @@
 """A real worker's /metrics (Kafka from the running stack, the embedded store): after it
 has read a small fleet, its events by outcome add up to what it received, its dead
-letters by reason are those on the dead-letter topic, every partition's lag is 0.
+letters by reason are those on the dead-letter topic, every partition's lag is 0; with
+FLEETGRAPH_LOG_FORMAT=json its log lines (Faust's included) are JSON objects.
 
 Needs Kafka (as tests/integration/test_kafka_pipeline.py): skipped without it, started
 or failed with FLEETGRAPH_REQUIRE_STACK=1.
@@ -9,6 +10,8 @@ or failed with FLEETGRAPH_REQUIRE_STACK=1.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -76,7 +79,9 @@ def test_a_workers_metrics_match_its_dead_letter_topic(
             "--data-dir", str(tmp_path / "worker"), "--exit-when-idle", "12"]
     last: Samples | None = None
     with log.open("wb") as out:
-        worker = subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        env = {**os.environ, "FLEETGRAPH_LOG_FORMAT": "json"}
+        worker = subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                  env=env)
         try:
             deadline = time.monotonic() + 300
             while worker.poll() is None and time.monotonic() < deadline:
@@ -108,3 +113,14 @@ def test_a_workers_metrics_match_its_dead_letter_topic(
     lag = labelled(last, "fleetgraph_consumer_lag")
     assert {topic for group, _, topic in lag if group == "process"} == set(names.sources)
     assert all(v == 0 for v in lag.values()), lag
+
+    records = [json.loads(line) for line in log.read_text(errors="replace").splitlines()
+               if line.startswith("{")]
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    mine = [r["message"] for r in records if r["logger"] == "fleetgraph.worker"]
+    assert any(m.startswith("fleetgraph assignment") for m in mine), tail
+    assert any(m.startswith("worker stopped") for m in mine), tail
+    assert any(r["logger"].startswith(("faust", "mode", "aiokafka")) for r in records), tail
+    text_lines = [line for line in log.read_text(errors="replace").splitlines()
+                  if line.startswith("[20")]  # the text format's "[<time>] [pid] ..."
+    assert not text_lines, text_lines[:5]
