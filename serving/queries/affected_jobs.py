@@ -5,6 +5,13 @@ racks, servers and jobs: the component itself, its faults, its dependent racks,
 their servers, their jobs, then the racks' sites. Each read asks the store for
 the narrowest window that covers the hop (the hull of the windows left); the
 exact interval cut is done here, edge by edge.
+
+By the component's type: a CDU, power shelf or site reaches its racks (``cooled_by``,
+``powered_by``, ``in_site`` into it), a ToR switch the racks it is ``in_rack`` (their
+network, as in blastRadius), a rack itself; then the racks' servers and the jobs that
+ran on them. A server is its own server. A GPU reaches the jobs it was ``allocated``
+to, on the server it was ``in_server`` over the overlap. An instrument holds no jobs
+(an empty answer); an id of another type (a job, a model) is an invalid argument.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from fleetgraph.graph_model.fleet import RACK_EDGE_OF_COMPONENT
+from fleetgraph.graph_model.fleet import COMPONENT_TYPES, RACK_EDGE_OF_COMPONENT
 from fleetgraph.graph_model.intervals import Interval, cut, hull, none_first, none_last
 from fleetgraph.serving.errors import InvalidArgument, NotFound
 from fleetgraph.serving.queries.intervals import interval_of
@@ -21,7 +28,7 @@ from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 DEFAULT_LIMIT = 10_000
 # the node type counted at the far end of a hop (in_rack also holds switches)
-FAR_TYPE = {"in_rack": "server", "ran_on": "job"}
+FAR_TYPE = {"in_rack": "server", "ran_on": "job", "allocated": "job"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +70,26 @@ def affected_jobs(
     if limit < 1:
         raise InvalidArgument(f"limit must be at least 1, got {limit}")
     kind = type_of(component_id)
+    if kind not in COMPONENT_TYPES:
+        known = ", ".join(sorted(COMPONENT_TYPES))
+        raise InvalidArgument(f"{component_id!r} is not a component that can fail ({known})")
     faults = _faults(store, component_id, window)
-    if kind == "server":
-        servers = [_Path(f.fault_id, None, component_id, f.window) for f in faults]
+    if kind == "gpu":
+        rows = _deduplicated(_allocations(store, component_id, faults))
     else:
-        racks = _dependent_racks(store, kind, component_id, faults)
-        servers = [
-            _Path(p.fault_id, p.node_id, far, w) for p, far, w in _hop(store, "in_rack", racks)
-        ]
-    rows = _deduplicated(
-        AffectedJob(far, p.fault_id, p.node_id, p.rack_id, None, w[0], w[1])
-        for p, far, w in _hop(store, "ran_on", servers)
-    )
-    if kind == "server":
+        if kind == "server":
+            servers = [_Path(f.fault_id, None, component_id, f.window) for f in faults]
+        else:
+            racks = _dependent_racks(store, kind, component_id, faults)
+            servers = [
+                _Path(p.fault_id, p.node_id, far, w)
+                for p, far, w in _hop(store, "in_rack", racks)
+            ]
+        rows = _deduplicated(
+            AffectedJob(far, p.fault_id, p.node_id, p.rack_id, None, w[0], w[1])
+            for p, far, w in _hop(store, "ran_on", servers)
+        )
+    if kind in ("server", "gpu"):
         rows = _with_racks(store, rows)
     rows = _with_sites(store, rows, component_id if kind == "site" else None)
     rows.sort(key=lambda r: (none_first(r.overlap_from), r.job_id, r.fault_id, r.server_id))
@@ -102,9 +116,15 @@ def _dependent_racks(
 ) -> list[_Path]:
     if kind == "rack":
         return [_Path(f.fault_id, component_id, component_id, f.window) for f in faults]
+    if kind == "switch":  # a ToR switch is in_rack the racks whose network it is
+        return [
+            _Path(p.fault_id, far, far, w)
+            for p, far, w in _hop(store, "in_rack", faults, Direction.OUT)
+            if type_of(far) == "rack"
+        ]
     edge_type = RACK_EDGE_OF_COMPONENT.get(kind)
     if edge_type is None:
-        return []  # nothing depends on a gpu, switch, instrument, ... through racks
+        return []  # nothing runs on an instrument
     return [
         _Path(p.fault_id, far, far, w)
         for p, far, w in _hop(store, edge_type, faults)
@@ -115,8 +135,10 @@ def _dependent_racks(
 Step = tuple[_Path, str, Interval]
 
 
-def _hop(store: GraphStore, edge_type: str, paths: list[_Path]) -> list[Step]:
-    """Follow ``edge_type`` backwards from every path's node in one store read.
+def _hop(store: GraphStore, edge_type: str, paths: list[_Path],
+         direction: Direction = Direction.IN) -> list[Step]:
+    """Follow ``edge_type`` from every path's node in one store read (backwards, into
+    the node, unless ``direction`` says out).
 
     Returns (path, far node, window left) for each edge overlapping the path's window.
     """
@@ -124,17 +146,34 @@ def _hop(store: GraphStore, edge_type: str, paths: list[_Path]) -> list[Step]:
         return []
     ids = list(dict.fromkeys(p.node_id for p in paths))
     window = TimeWindow.of(hull(p.window for p in paths))
-    adjacency = store.neighbours(edge_type, ids, Direction.IN, window)
-    far_type = FAR_TYPE.get(edge_type)
+    adjacency = store.neighbours(edge_type, ids, direction, window)
+    far_type = FAR_TYPE.get(edge_type) if direction == Direction.IN else None
     steps: list[Step] = []
     for path in paths:
         for edge in adjacency.get(path.node_id, []):
-            if far_type is not None and type_of(edge.from_id) != far_type:
+            far = edge.from_id if direction == Direction.IN else edge.to_id
+            if far_type is not None and type_of(far) != far_type:
                 continue
             left = cut(interval_of(edge), path.window)
             if left is not None:
-                steps.append((path, edge.from_id, left))
+                steps.append((path, far, left))
     return steps
+
+
+def _allocations(store: GraphStore, gpu_id: str, faults: list[_Path]) -> list[AffectedJob]:
+    """For a GPU component: the jobs it was ``allocated`` to while in fault, each on
+    the server the GPU was ``in_server`` over the overlap (a GPU never installed in a
+    server has no rows: nothing says where its jobs ran)."""
+    steps = _hop(store, "allocated", faults)
+    if not steps:
+        return []
+    servers = store.neighbours("in_server", [gpu_id], Direction.OUT)[gpu_id]
+    rows = []
+    for path, job, left in steps:
+        server = pick_target(servers, left)
+        if server is not None:
+            rows.append(AffectedJob(job, path.fault_id, server, None, None, left[0], left[1]))
+    return rows
 
 
 def _deduplicated(rows: Iterable[AffectedJob]) -> list[AffectedJob]:
@@ -152,7 +191,7 @@ def _deduplicated(rows: Iterable[AffectedJob]) -> list[AffectedJob]:
 
 
 def _with_racks(store: GraphStore, rows: list[AffectedJob]) -> list[AffectedJob]:
-    """For a server component: the rack the server was in during each overlap."""
+    """For a server or GPU component: the rack the server was in during each overlap."""
     servers = list(dict.fromkeys(r.server_id for r in rows))
     if not servers:
         return rows

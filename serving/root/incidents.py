@@ -33,7 +33,8 @@ def _checked_limit(limit: int) -> int:
 class IncidentQuery:
     @field(
         description="Jobs that ran on hardware depending on the component (cdu, power_shelf, "
-        "rack, server or site) while it was in fault within [from, to); see docs/queries.md."
+        "switch, rack, server, gpu or site) while it was in fault within [from, to); see "
+        "docs/queries.md."
     )
     async def affected_jobs(
         self,

@@ -16,8 +16,14 @@ affectedJobs
 * Component types: ``cdu:`` -> racks with ``cooled_by`` to it; ``power_shelf:`` ->
   racks with ``powered_by`` to it; ``site:`` -> ``rack:`` ids with ``in_site`` to it
   (CDUs, shelves, switches in the site are not racks); ``rack:`` -> itself, no cut;
-  ``server:`` -> itself, no rack and no ``in_rack`` cut. Any other type (gpu,
-  switch, instrument, ...) has no dependent racks: the answer is empty.
+  ``server:`` -> itself, no rack and no ``in_rack`` cut; ``switch:`` -> the ``rack:``
+  targets of its ``in_rack`` edges (the racks whose network it is, as blastRadius
+  reads them). ``gpu:`` -> no racks: the jobs with an ``allocated`` edge to it
+  whose interval overlaps the fault window (cut by it), each on the GPU's
+  ``in_server`` target chosen like ``site`` below (no row when it has none), with
+  that server's rack chosen the same way. ``instrument:`` has nothing: empty.
+  Other types (job, model, ...) are no component: the product refuses them, the
+  oracle answers empty.
 * Only ``server:`` sources of ``in_rack`` (not switches) and ``job:`` sources of
   ``ran_on`` count.
 * ``rack`` in a result: the dependent rack of the path. For a server component it
@@ -151,6 +157,29 @@ def affected_jobs(
             continue
 
         # (server, rack or None, window left)
+        if ctype == "gpu":
+            for job, allocated in _edges_in(g, component_id, "allocated"):
+                overlap = cut(interval_of(allocated), fault_window)
+                if type_of(job) != "job" or overlap is None:
+                    continue
+                server = _pick_target(g, component_id, "in_server", overlap)
+                if server is None:
+                    continue
+                rack = _pick_target(g, server, "in_rack", overlap)
+                row = {
+                    "job": job,
+                    "fault": fault,
+                    "server": server,
+                    "rack": rack,
+                    "site": _pick_target(g, rack, "in_site", overlap) if rack else None,
+                    "overlap_from": overlap[0],
+                    "overlap_to": overlap[1],
+                }
+                key = (job, fault, server)
+                if key not in best or _row_preference(row) < _row_preference(best[key]):
+                    best[key] = row
+            continue
+
         servers: list[tuple[str, str | None, Interval]] = []
         if ctype == "server":
             servers.append((component_id, None, fault_window))
@@ -158,6 +187,11 @@ def affected_jobs(
             racks: list[tuple[str, Interval]] = []
             if ctype == "rack":
                 racks.append((component_id, fault_window))
+            elif ctype == "switch":
+                for rack, dep in _edges_out(g, component_id, "in_rack"):
+                    window = cut(interval_of(dep), fault_window)
+                    if type_of(rack) == "rack" and window is not None:
+                        racks.append((rack, window))
             elif ctype in RACK_EDGE_OF_COMPONENT:
                 for rack, dep in _edges_in(g, component_id, RACK_EDGE_OF_COMPONENT[ctype]):
                     if type_of(rack) != "rack":

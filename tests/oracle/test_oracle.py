@@ -466,8 +466,43 @@ def test_power_shelf_rack_site_server_faults(fleet: nx.MultiDiGraph) -> None:
     ]
 
 
+def test_gpu_fault_reaches_the_jobs_it_was_allocated_to(fleet: nx.MultiDiGraph) -> None:
+    # every job on n11 holds its g0 (run() allocates it); fault G is [0, 2000)
+    fg = "fault:gpu:s1-r1-n1-g0@G"
+    assert affected_jobs(fleet, "gpu:s1-r1-n1-g0") == [
+        row("job:j6", fg, N11, R1, 100, 200),
+        row("job:j1", fg, N11, R1, 150, 250),
+        row("job:j4", fg, N11, R1, 280, 2000),
+        row("job:j3", fg, N11, R1, 320, 380),
+        row("job:j7", fg, N11, R1, 350, 450),
+        row("job:j5", fg, N11, R1, 500, 2000),
+    ]
+    assert affected_jobs(fleet, "gpu:s1-r1-n1-g0", 300, 330) == [
+        row("job:j4", fg, N11, R1, 300, 330),
+        row("job:j3", fg, N11, R1, 320, 330),
+    ]
+
+
+def test_switch_fault_reaches_the_racks_it_serves() -> None:
+    events = [
+        inv(0, "installed", "site:x"),
+        inv(0, "installed", "rack:x-r1", parent_id="site:x"),
+        inv(0, "installed", "rack:x-r2", parent_id="site:x"),
+        inv(0, "installed", "switch:x-tor1", parent_id="rack:x-r1"),
+        inv(0, "installed", "server:x-r1-n1", parent_id="rack:x-r1"),
+        inv(0, "installed", "server:x-r2-n1", parent_id="rack:x-r2"),
+        *fault("switch:x-tor1", "A", 100, 200),
+        *run("job:k1", "server:x-r1-n1", 50, 150),
+        *run("job:k2", "server:x-r2-n1", 50, 150),  # another rack's network
+    ]
+    assert affected_jobs(build_graph(events), "switch:x-tor1") == [
+        row("job:k1", "fault:switch:x-tor1@A", "server:x-r1-n1", "rack:x-r1", 100, 150,
+            site="site:x"),
+    ]
+
+
 def test_unsupported_or_unknown_components(fleet: nx.MultiDiGraph) -> None:
-    assert affected_jobs(fleet, "gpu:s1-r1-n1-g0") == []
+    assert affected_jobs(fleet, "gpu:s1-r1-n2-g0") == []  # no fault
     assert affected_jobs(fleet, "cdu:unknown") == []
     assert affected_jobs(fleet, C2) == []  # no fault
 
