@@ -208,18 +208,23 @@ class CassandraGraphStore(GraphStore):
 
     # --- writes -------------------------------------------------------------
     def upsert_nodes(self, nodes: Sequence[NodeUpsert]) -> None:
-        now = self._clock()
-        writes = [w for n in nodes for w in plan_node(self._node_ns(n.type).nodes, n, now)]
-        self._write(writes)
+        self._write(self.plan_nodes(nodes, self._clock()))
 
     def upsert_edges(self, edges: Sequence[EdgeUpsert]) -> None:
-        now = self._clock()
+        self._write(self.plan_edges(edges, self._clock()))
+
+    def plan_nodes(self, nodes: Sequence[NodeUpsert], now_us: int) -> list[Write]:
+        """Every row write that stores ``nodes`` (the bulk writer, bulk.py, writes the same)."""
+        return [w for n in nodes for w in plan_node(self._node_ns(n.type).nodes, n, now_us)]
+
+    def plan_edges(self, edges: Sequence[EdgeUpsert], now_us: int) -> list[Write]:
+        """Every row write that stores ``edges``, in every table (the bulk writer's too)."""
         writes = []
         for e in edges:
             namespace = self._edge_ns(e.type)
-            writes += plan_edge(namespace, e, now)
-            writes += plan_history(namespace, e, now)
-        self._write(writes)
+            writes += plan_edge(namespace, e, now_us)
+            writes += plan_history(namespace, e, now_us)
+        return writes
 
     def _write(self, writes: list[Write]) -> None:
         by_partition: dict[tuple[Any, ...], list[Write]] = {}
