@@ -14,7 +14,7 @@ from typing import Protocol
 from fleetgraph.ingest.deadletter import DeadLetters
 from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.pipeline import Pipeline
-from fleetgraph.ingest.read_models.maintain import store_sink
+from fleetgraph.ingest.read_models.maintain import MaintainingStoreSink, store_sink
 from fleetgraph.ingest.runner import RunReport, run_embedded
 from fleetgraph.ingest.sinks import GraphWriter
 from fleetgraph.ingest.stages.topology import Topology
@@ -67,6 +67,8 @@ def ingest_into_store(
 
     report = run_embedded(pipeline, messages, on_message=on_message,
                           on_side_inputs=side_inputs_done)
+    if isinstance(pipeline.sink, MaintainingStoreSink):
+        pipeline.sink.catch_up()  # the sites whose read-model rows wait for recomputing
     if pipeline.watermark:
         store.add_side_input_facts(WATERMARK, [str(pipeline.watermark)])
     report.late_side_inputs = late

@@ -3,7 +3,9 @@
 After a batch is written, the sites it touched are found and recomputed, all in
 one batched computation (:func:`~fleetgraph.ingest.read_models.site_state.
 compute_site_states`, the queries' own definition restricted to those sites), and
-their rows written in one call per read model. A site is touched by
+their rows written in one call per read model; a sink recomputes at most once a
+second and deletes the touched sites' rows in between (:class:`MaintainingStoreSink`).
+A site is touched by
 
 * a write of its node (it may be new), an ``in_site`` or ``attached_to`` edge into it;
 * an edge whose near end lies in it, found by walking up the containment edges over
@@ -25,6 +27,7 @@ the next write to the site or a rebuild mends it (see docs/queries.md, "placemen
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 
 from fleetgraph.core.clock import wall_clock_us
@@ -47,47 +50,97 @@ NEAR_END: dict[str, str] = {  # edge type -> the end whose site it touches
 }
 DEPENDENTS: dict[str, str] = {"cdu": "cooled_by", "power_shelf": "powered_by"}
 REBUILD_CHUNK = 50  # sites per computation in a rebuild
+REFRESH_EVERY_S = 1.0  # a sink recomputes touched sites at most this often
 
 
 def _kind(node_id: str) -> str:
     return node_id.partition(":")[0]
 
 
+LINKS = frozenset({"in_site", "attached_to", "in_rack", "in_server", "cooled_by",
+                   "powered_by"})  # the edges sites_of walks: a write of one drops its cache
+CACHE_LIMIT = 1_000_000  # ids whose sites are remembered
+
+
+class SiteFinder:
+    """``sites_of`` with a memory: the sites of each id asked, forgotten whenever a batch
+    writes an edge that the walk follows (inventory changes are rare; jobs and faults,
+    which do not move anything, are most of the stream)."""
+
+    def __init__(self, store: GraphStore) -> None:
+        self.store = store
+        self.known: dict[str, frozenset[str]] = {}
+
+    def touched_sites(self, upserts: Iterable[Upsert]) -> set[str]:
+        """The sites whose summary a batch of upserts may change."""
+        sites: set[str] = set()
+        near: set[str] = set()
+        for upsert in upserts:
+            if isinstance(upsert, NodeUpsert):
+                if upsert.type == "site":
+                    sites.add(upsert.id)
+            elif isinstance(upsert, EdgeUpsert) and upsert.type in NEAR_END:
+                if upsert.type in LINKS:
+                    self.known.clear()
+                near.add(upsert.to_id if NEAR_END[upsert.type] == "to" else upsert.from_id)
+        unknown = [n for n in near if n not in self.known]
+        if len(self.known) + len(unknown) > CACHE_LIMIT:
+            self.known.clear()
+            unknown = list(near)
+        for node_id, found in sites_by_id(self.store, unknown).items():
+            self.known[node_id] = frozenset(found)
+        return sites.union(*(self.known[n] for n in near))
+
+
 def touched_sites(store: GraphStore, upserts: Iterable[Upsert]) -> set[str]:
     """The sites whose summary a batch of upserts may change."""
-    sites: set[str] = set()
-    near: set[str] = set()
-    for upsert in upserts:
-        if isinstance(upsert, NodeUpsert):
-            if upsert.type == "site":
-                sites.add(upsert.id)
-        elif isinstance(upsert, EdgeUpsert) and upsert.type in NEAR_END:
-            near.add(upsert.to_id if NEAR_END[upsert.type] == "to" else upsert.from_id)
-    return sites | sites_of(store, near)
+    return SiteFinder(store).touched_sites(upserts)
+
+
+def sites_by_id(store: GraphStore, ids: Iterable[str]) -> dict[str, set[str]]:
+    """:func:`sites_of` of each id, in one walk for them all (one batched read per level
+    and edge type)."""
+    asked = sorted(set(ids))
+    reached: dict[str, set[str]] = {n: {n} for n in asked}  # node -> the ids below it
+    frontier = [n for n in asked if _kind(n) != "site"]
+    while frontier:
+        grew: set[str] = set()
+        for node, ups in _step(store, frontier).items():
+            for up in ups:
+                below = reached.setdefault(up, set())
+                size = len(below)
+                below |= reached[node]
+                if len(below) > size:
+                    grew.add(up)
+        frontier = sorted(n for n in grew if _kind(n) != "site")
+    found: dict[str, set[str]] = {n: set() for n in asked}
+    for node, below in reached.items():
+        if _kind(node) == "site":
+            for origin in below:
+                found[origin].add(node)
+    return found
+
+
+def _step(store: GraphStore, frontier: list[str]) -> dict[str, set[str]]:
+    """node -> what holds it or depends on it, one batched read per edge type."""
+    up: dict[str, set[str]] = {}
+    for edge_type in sorted({e for n in frontier for e in UP_EDGES.get(_kind(n), ())}):
+        asked = [n for n in frontier if edge_type in UP_EDGES.get(_kind(n), ())]
+        for node, edges in store.neighbours(edge_type, asked, Direction.OUT).items():
+            up.setdefault(node, set()).update(e.to_id for e in edges)
+    for kind, edge_type in sorted(DEPENDENTS.items()):
+        asked = [n for n in frontier if _kind(n) == kind]
+        if asked:
+            for node, edges in store.neighbours(edge_type, asked, Direction.IN).items():
+                up.setdefault(node, set()).update(e.from_id for e in edges)
+    return up
 
 
 def sites_of(store: GraphStore, ids: Iterable[str]) -> set[str]:
     """The sites that hold any of ``ids`` at any time (walking up containment edges
-    without a window, one batched read per level and edge type), or whose racks
-    depend on one of them."""
-    sites = {i for i in ids if _kind(i) == "site"}
-    frontier = sorted({i for i in ids if _kind(i) != "site"})
-    seen = set(frontier)
-    while frontier:
-        above: set[str] = set()
-        for edge_type in sorted({e for n in frontier for e in UP_EDGES.get(_kind(n), ())}):
-            asked = [n for n in frontier if edge_type in UP_EDGES.get(_kind(n), ())]
-            found = store.neighbours(edge_type, asked, Direction.OUT)
-            above.update(e.to_id for edges in found.values() for e in edges)
-        for kind, edge_type in sorted(DEPENDENTS.items()):
-            asked = [n for n in frontier if _kind(n) == kind]
-            if asked:
-                found = store.neighbours(edge_type, asked, Direction.IN)
-                above.update(e.from_id for edges in found.values() for e in edges)
-        sites |= {n for n in above if _kind(n) == "site"}
-        frontier = sorted(n for n in above - seen if _kind(n) != "site")
-        seen |= above
-    return sites
+    without a window), or whose racks depend on one of them (a CDU, a power shelf, a
+    switch)."""
+    return set().union(*sites_by_id(store, ids).values())
 
 
 class SiteStateMaintainer:
@@ -96,11 +149,17 @@ class SiteStateMaintainer:
     def __init__(self, store: GraphStore, clock: Callable[[], int] = wall_clock_us) -> None:
         self.store = store
         self.clock = clock
+        self.finder = SiteFinder(store)
         self.recomputed = 0  # sites recomputed so far
 
     def after_write(self, upserts: Sequence[Upsert]) -> None:
         """Recompute the sites a written batch touched."""
-        self.refresh(touched_sites(self.store, upserts))
+        self.refresh(self.finder.touched_sites(upserts))
+
+    def invalidate(self, site_ids: Iterable[str]) -> None:
+        """Delete the summaries of ``site_ids`` (placement computes those sites itself
+        until they are recomputed)."""
+        self.store.put_read_models(SITE_STATE, dict.fromkeys(sorted(set(site_ids))))
 
     def refresh(self, site_ids: Iterable[str]) -> None:
         """Recompute ``site_ids`` now; rows of ids that are no site node are deleted."""
@@ -141,26 +200,67 @@ class SiteStateMaintainer:
 
 
 class MaintainingStoreSink(StoreSink):
-    """A StoreSink that, after writing a batch, recomputes the sites it touched.
+    """A StoreSink that keeps the site-state read model of what it writes.
 
-    A store outage while recomputing raises StorageUnavailable (the batch is written
-    again: writes are idempotent). Any other failure must not refuse good data: it is
-    logged and every summary deleted, so placement computes the sites itself (correct,
-    slower) until ``fleetgraph read-models rebuild``."""
+    After each batch, the sites it touched are recomputed, at most once every
+    ``every_s`` seconds: in between, their summaries are deleted at once (one small
+    write; placement computes those sites itself, so it never reads a summary older
+    than the graph) and recomputed together at the next write after ``every_s``, or
+    by :meth:`catch_up` (the embedded ingest calls it at the end of a run). A bulk
+    replay, whose every batch touches most sites, then costs one recomputation of the
+    fleet per ``every_s``, not per batch.
 
-    def __init__(self, store: GraphStore, clock: Callable[[], int] = wall_clock_us) -> None:
+    A store outage raises StorageUnavailable (the batch is written again: writes are
+    idempotent). Any other failure must not refuse good data: it is logged and every
+    summary deleted, so placement computes the sites itself (correct, slower) until
+    ``fleetgraph read-models rebuild``."""
+
+    def __init__(self, store: GraphStore, clock: Callable[[], int] = wall_clock_us, *,
+                 every_s: float = REFRESH_EVERY_S,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         super().__init__(store)
         self.maintainer = SiteStateMaintainer(store, clock)
+        self.every_s = every_s
+        self.monotonic = monotonic
+        self.pending: set[str] = set()  # sites whose summaries were deleted, to recompute
+        self._last = monotonic()
 
     def write(self, upserts: Sequence[Upsert]) -> None:
         super().write(upserts)
+        self._keeping(lambda: self._after(upserts))
+
+    def _after(self, upserts: Sequence[Upsert]) -> None:
+        touched = self.maintainer.finder.touched_sites(upserts)
+        if not touched:
+            return
+        self.pending |= touched
+        if self.monotonic() - self._last >= self.every_s:
+            self._recompute()
+        else:
+            self.maintainer.invalidate(touched)
+
+    def catch_up(self) -> None:
+        """Recompute the sites still pending."""
+        self._keeping(self._recompute)
+
+    def _recompute(self) -> None:
+        pending, self.pending = self.pending, set()
         try:
-            self.maintainer.after_write(upserts)
+            self.maintainer.refresh(pending)
+        except BaseException:
+            self.pending |= pending
+            raise
+        self._last = self.monotonic()
+
+    def _keeping(self, work: Callable[[], None]) -> None:
+        try:
+            work()
         except StorageUnavailable:
             raise
         except Exception:
             log.exception("the site-state read model could not be kept up to date; its "
                           "rows are deleted (run `fleetgraph read-models rebuild`)")
+            self.pending.clear()
             self.maintainer.forget_all()
 
 

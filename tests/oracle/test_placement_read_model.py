@@ -58,7 +58,8 @@ def requests(store: GraphStore) -> list[PlacementRequest]:
 
 
 def ingest_keeping_read_models(
-    store: GraphStore, config: SimulationConfig, order_seed: int, clock: Clock, start: int
+    store: GraphStore, config: SimulationConfig, order_seed: int, clock: Clock, start: int,
+    every_s: float = 0.0,
 ) -> int:
     """Ingest the simulated fleet, shuffled with duplicates, in small batches, the read
     model's clock advancing from ``start`` to the middle of the simulated span (so that
@@ -68,7 +69,7 @@ def ingest_keeping_read_models(
     rng = random.Random(order_seed)
     messages += rng.sample(messages, len(messages) // 5)
     rng.shuffle(messages)
-    sink = MaintainingStoreSink(store, clock)
+    sink = MaintainingStoreSink(store, clock, every_s=every_s)
     pipeline = Pipeline.for_fleet(sink, DeadLetterList(), clock=lambda: END_US,
                                   ingest=IngestSettings(batch_size=150, dedup_window_s=60.0))
     step = (config.end_time_us - start) // 2 // max(1, len(messages))
@@ -78,6 +79,7 @@ def ingest_keeping_read_models(
         clock.now += step
 
     run_embedded(pipeline, lambda: messages, on_message=advance)
+    sink.catch_up()
     assert sink.maintainer.recomputed > 0
     return clock.now
 
@@ -150,17 +152,20 @@ FLEETS = [
 ]
 
 
-@pytest.mark.parametrize(("config", "order_seed"), [(FLEETS[0], 1), (FLEETS[1], 7)])
+@pytest.mark.parametrize(("config", "order_seed", "every_s"),
+                         [(FLEETS[0], 1, 0.0), (FLEETS[1], 7, 0.0), (FLEETS[1], 8, 1e9)])
 def test_read_model_placement_equals_the_reference_embedded(
-    config: SimulationConfig, order_seed: int
+    config: SimulationConfig, order_seed: int, every_s: float
 ) -> None:
+    """every_s 0: every batch recomputes the sites it touched; 1e9: deletes their rows,
+    and the end of the run recomputes them."""
     from fleetgraph.graph_model import FLEET
     from fleetgraph.storage.embedded import SQLiteGraphStore
 
     store = SQLiteGraphStore(FLEET, ":memory:", clock=lambda: END_US)
     clock = Clock(0)
     start = config.end_time_us - int(config.hours * H)
-    last = ingest_keeping_read_models(store, config, order_seed, clock, start)
+    last = ingest_keeping_read_models(store, config, order_seed, clock, start, every_s)
     assert check_equal_to_the_reference(store, last) > 0
     # a rebuild gives the rows the pipeline kept, as of the rebuild's instant
     kept = {k: SiteState.decode(k, v) for k, v in store.get_read_models(SITE_STATE).items()}
@@ -209,7 +214,7 @@ def test_the_pipeline_recomputes_only_touched_sites() -> None:
             EdgeUpsert("in_server", f"gpu:{s}-g1", f"server:{s}-n1", {"valid_from": t}, t, prov),
         ]
     clock = Clock(END_US)
-    sink = MaintainingStoreSink(store, clock)
+    sink = MaintainingStoreSink(store, clock, every_s=0.0)
     sink.write([*nodes, *edges])
     assert sink.maintainer.recomputed == 2
     job = EdgeUpsert("allocated", "job:j1", "gpu:b-g1",
@@ -225,3 +230,10 @@ def test_the_pipeline_recomputes_only_touched_sites() -> None:
         store, PlacementRequest(1, at_us=END_US), END_US)
     assert placement(store, PlacementRequest(1), END_US + H) == placement_reference(
         store, PlacementRequest(1, at_us=END_US + H), END_US + H)
+    # with recomputation deferred, a touched site's row is deleted at once
+    later = MaintainingStoreSink(store, clock, every_s=1e9)
+    later.write([EdgeUpsert("allocated", "job:j2", "gpu:a-g1", {"valid_from": t}, t, prov)])
+    assert set(store.get_read_models(SITE_STATE)) == {"site:b"}
+    assert placement(store, PlacementRequest(1), END_US).candidates == []
+    later.catch_up()
+    assert set(store.get_read_models(SITE_STATE)) == {"site:a", "site:b"}
