@@ -32,6 +32,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
 )
 from starlette.requests import Request
@@ -91,6 +92,7 @@ class ServerMetrics:
                            "1 when the last /readyz found the store reachable and its "
                            "schema current, else 0", registry=reg)
         self.store = StoreMetrics(reg, registry.edges)
+        ProcessCollector(registry=reg)  # process_cpu_seconds_total, memory, open files
         self._fields: dict[str, Histogram] = {}
 
     def field_timer(self, name: str) -> Histogram:

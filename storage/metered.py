@@ -106,9 +106,7 @@ class StoreMetrics:
             "Seconds from an update's event time to the moment the store has it",
             FRESHNESS_BUCKETS)
         registry.register(self.freshness)
-        self._timers = {(op, ""): self.seconds.labels(op, "") for op in OPERATIONS}
-        for edge_type in (*self.edge_types, OTHER):
-            self._timers["neighbours", edge_type] = self.seconds.labels("neighbours", edge_type)
+        self._timers: dict[tuple[str, str], Histogram] = {}  # made when first used
         self._rows = {op: self.rows.labels(op) for op in OPERATIONS}
 
     def edge_label(self, edge_type: str) -> str:
@@ -125,7 +123,11 @@ class StoreMetrics:
             self.errors.labels(operation, "refused").inc()
             raise
         finally:
-            self._timers[operation, label].observe(time.perf_counter() - started)
+            took = time.perf_counter() - started
+            timer = self._timers.get((operation, label))
+            if timer is None:
+                timer = self._timers[operation, label] = self.seconds.labels(operation, label)
+            timer.observe(took)
 
     def rows_of(self, operation: str, n: int) -> None:
         self._rows[operation].inc(n)

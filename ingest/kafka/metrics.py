@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Gauge, ProcessCollector, start_http_server
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
@@ -67,6 +67,7 @@ class WorkerMetrics:
         self.prometheus = CollectorRegistry()
         self.ingest = IngestCollector(self.prometheus)
         self.store = StoreMetrics(self.prometheus, registry.edges)
+        ProcessCollector(registry=self.prometheus)  # CPU, memory, open files
         self.lag = Gauge("fleetgraph_consumer_lag",
                          "Records on the broker not yet processed, per assigned partition",
                          ["group", "topic", "partition"], registry=self.prometheus)
