@@ -2,12 +2,15 @@
 
 ``Settings()`` fills the tree from ``FLEETGRAPH_*`` environment variables, with
 the names fleetgraph has always used; :data:`ENVIRONMENT` below is the one table
-of those names and where each lands in the tree. Keyword arguments override
+of those names and where each lands in the tree. A ``.env`` file in the working
+directory (or the file ``FLEETGRAPH_ENV_FILE`` names) gives values too, the real
+environment winning over it. Keyword arguments override
 them (``Settings(kafka=KafkaSettings(bootstrap="127.0.0.1:9192"))``); a section
 built on its own reads no environment.
 
     Settings
       data_dir                the event log, dead letters and the embedded graph file
+      env_file                the .env file read (None: ./.env when there is one)
       log_format              text or json log lines (fleetgraph.core.logs)
       store: StoreConfig      which backend, and each backend's own section
                               (fleetgraph.storage.config: embedded, cassandra)
@@ -31,6 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -46,6 +50,7 @@ from fleetgraph.core.errors import ConfigError
 from fleetgraph.core.logs import LogFormat
 from fleetgraph.storage.config import StoreConfig
 
+API_ROLES = ("ops", "scheduler", "auditor")  # serving.access.ROLES (a test keeps them equal)
 HEAP = re.compile(r"[0-9]+[kKmMgG]?")  # bytes, or with a unit (as the JVM takes -Xmx)
 SECTION = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -85,11 +90,22 @@ class ServerSettings(BaseModel):
     model_config = SECTION
 
     host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1  # uvicorn processes
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)  # uvicorn processes
     mode: Literal["development", "production"] = "development"
     api_tokens: dict[str, str] = {}  # token -> role (ops, scheduler, auditor)
     query_timeout_s: float = 10.0
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _roles(cls, tokens: dict[str, str]) -> dict[str, str]:
+        unknown = sorted({role for role in tokens.values() if role not in API_ROLES})
+        if unknown:
+            raise ValueError(f"unknown role {', '.join(map(repr, unknown))}: a JSON object of "
+                             f"token to role, the roles {', '.join(API_ROLES)}")
+        if "" in tokens:
+            raise ValueError("an empty token")
+        return tokens
 
 
 class StackSettings(BaseModel):
@@ -129,6 +145,7 @@ class StackSettings(BaseModel):
 # Every environment variable fleetgraph reads, and where it lands in the tree.
 ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "FLEETGRAPH_DATA_DIR": ("data_dir",),
+    "FLEETGRAPH_ENV_FILE": ("env_file",),
     "FLEETGRAPH_LOG_FORMAT": ("log_format",),
     "FLEETGRAPH_STORE": ("store", "kind"),
     "FLEETGRAPH_SQLITE_FILE": ("store", "embedded", "sqlite_file"),
@@ -164,6 +181,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "FLEETGRAPH_NO_DOCKER": ("stack", "no_docker"),
 }
 JSON_VALUED = frozenset({"FLEETGRAPH_API_TOKENS"})
+SECRET = frozenset({"FLEETGRAPH_API_TOKENS"})  # an error names them, never shows the value
 # FLEETGRAPH_* variables read outside the tree, by what is not fleetgraph's server side
 READ_ELSEWHERE = {
     "FLEETGRAPH_API_TOKEN": "the scheduler client's token (clients/scheduler)",
@@ -174,12 +192,56 @@ READ_ELSEWHERE = {
 }
 
 
+DOTENV = Path(".env")
+
+
+def dotenv_path(environ: Mapping[str, str]) -> Path | None:
+    """The .env file to read: ``FLEETGRAPH_ENV_FILE`` (which must exist), else ``.env``
+    in the working directory when there is one."""
+    named = next((v.strip() for k, v in environ.items()
+                  if k.upper() == "FLEETGRAPH_ENV_FILE" and v.strip()), None)
+    if named is None:
+        return DOTENV if DOTENV.is_file() else None
+    path = Path(named).expanduser()
+    if not path.exists() or path.is_dir():
+        raise ConfigError(f"FLEETGRAPH_ENV_FILE={named!r}: no such file (a .env file of "
+                          "NAME=value lines)")
+    return path
+
+
+def dotenv_variables(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The ``FLEETGRAPH_*`` values of the .env file (see :func:`dotenv_path`)."""
+    path = dotenv_path(os.environ if environ is None else environ)
+    if path is None:
+        return {}
+    try:
+        values = dotenv_values(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it as a .env file ({exc})") from None
+    return {k: v for k, v in values.items()
+            if k.upper().startswith("FLEETGRAPH_") and v is not None}
+
+
+def with_dotenv(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``environ`` (the process environment when None) over the .env file's values."""
+    real = dict(os.environ if environ is None else environ)
+    return {**dotenv_variables(real), **real}
+
+
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
     """A line for each ``FLEETGRAPH_*`` variable that no part of fleetgraph reads (a
-    misspelling would otherwise be ignored in silence), with the closest known name."""
+    misspelling would otherwise be ignored in silence), with the closest known name;
+    the process environment's and the .env file's (when ``environ`` is None)."""
     known = [*ENVIRONMENT, *READ_ELSEWHERE]
     lines = []
-    for name in sorted(os.environ if environ is None else environ):
+    source = dict(environ) if environ is not None else {}
+    where: dict[str, str] = {}
+    if environ is None:
+        path = dotenv_path(os.environ)
+        from_file = dotenv_variables()
+        where = {k: f" (in {path})" for k in from_file if k not in os.environ}
+        source = {**from_file, **os.environ}
+    for name in sorted(source):
         upper = name.upper()
         if not upper.startswith("FLEETGRAPH_") or upper in known:
             continue
@@ -187,19 +249,19 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
         close = difflib.get_close_matches(upper[prefix:], [k[prefix:] for k in known],
                                           n=1, cutoff=0.6)
         hint = f"; did you mean FLEETGRAPH_{close[0]}?" if close else ""
-        lines.append(f"{name} is not a fleetgraph setting, and is ignored{hint}")
+        lines.append(f"{name}{where.get(name, '')} is not a fleetgraph setting, "
+                     f"and is ignored{hint}")
     return lines
 
 
 class FleetgraphEnvironment(PydanticBaseSettingsSource):
     """The tree's values from the environment, by :data:`ENVIRONMENT` (names are
-    case-insensitive; empty values count as unset)."""
+    case-insensitive; empty values count as unset), over the .env file's."""
 
     def __init__(self, settings_cls: type[BaseSettings],
                  environ: dict[str, str] | None = None) -> None:
         super().__init__(settings_cls)
-        source = os.environ if environ is None else environ
-        self.environ = {k.upper(): v for k, v in source.items()}
+        self.environ = {k.upper(): v for k, v in with_dotenv(environ).items()}
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # the whole tree is built in __call__
@@ -233,7 +295,31 @@ def _json(name: str, raw: str) -> Any:
     try:
         return json.loads(raw)
     except json.JSONDecodeError as e:
-        raise ConfigError(f"{name} is not JSON ({e.msg} at character {e.pos}): {raw[:80]!r}") from e
+        shown = "" if name in SECRET else f": {raw[:80]!r}"
+        raise ConfigError(f"{name} is not JSON ({e.msg} at character {e.pos}){shown}; "
+                          'expected a JSON object, e.g. {"s3cret": "ops"}') from e
+
+
+EXPECTED = {  # pydantic's error types, said as what the variable expects
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "int_type": "expected a whole number",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "bool_parsing": "expected true or false (1/0, yes/no, on/off)",
+    "dict_type": 'expected a JSON object, e.g. {"s3cret": "ops"}',
+    "path_type": "expected a file or directory path",
+}
+
+
+def _expected(problem: Any) -> str:
+    kind = str(problem["type"])
+    if kind in EXPECTED:
+        return EXPECTED[kind]
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    if message.startswith("Input should be "):
+        return "expected " + message.removeprefix("Input should be ")
+    return message
 
 
 def _explained(error: ValidationError, environ: Mapping[str, str]) -> str:
@@ -242,10 +328,14 @@ def _explained(error: ValidationError, environ: Mapping[str, str]) -> str:
     lines = []
     for problem in error.errors():
         path = tuple(str(key) for key in problem["loc"])
-        message = problem["msg"].removeprefix("Value error, ")
+        if path[:2] == ("server", "api_tokens") and len(path) > 2:
+            path = path[:2]  # a role, or a token, inside the JSON object
+        message = _expected(problem)
         name = names.get(path)
         if name is None or name not in environ:
             lines.append(f"{'.'.join(path)}: {message}")
+        elif name in SECRET:
+            lines.append(f"{name} (value not shown): {message}")
         elif message.startswith(repr(environ[name].strip())):
             lines.append(f"{name}={message}")
         else:
@@ -259,6 +349,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid")
 
     data_dir: Path = Path(".fleetgraph")
+    env_file: Path | None = None  # FLEETGRAPH_ENV_FILE; None: ./.env when there is one
     log_format: LogFormat = "text"  # or "json": one object per line (fleetgraph.core.logs)
     store: StoreConfig = Field(default_factory=StoreConfig)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

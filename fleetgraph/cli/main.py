@@ -22,7 +22,7 @@ from fleetgraph.cli.server import serve_workers, server_options, uvicorn_logging
 from fleetgraph.cli.stack import stack
 from fleetgraph.cli.storage_reindex import reindex
 from fleetgraph.cli.worker import worker
-from fleetgraph.core.errors import FleetgraphError
+from fleetgraph.core.errors import ConfigError, FleetgraphError
 from fleetgraph.core.logs import configure_logging
 from fleetgraph.core.version import __version__
 from fleetgraph.graph_model import FLEET
@@ -42,7 +42,26 @@ def _settings(ctx: click.Context) -> Settings:
     return settings
 
 
-@click.group()
+class BadSetting(click.ClickException):
+    """A setting fleetgraph cannot use: one line naming it, exit code 2 (a usage error)."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class FleetgraphGroup(click.Group):
+    """The command's group: a bad setting, in any subcommand, is one line and exit 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            raise BadSetting(str(exc)) from None
+
+
+@click.group(cls=FleetgraphGroup)
 @click.version_option(__version__, prog_name="fleetgraph")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Where the event log, the embedded store and dead letters live "

@@ -13,6 +13,7 @@ from fleetgraph.settings import ENVIRONMENT, KafkaSettings, Settings, unknown_va
 
 SAMPLES: dict[str, tuple[str, Any]] = {
     "FLEETGRAPH_DATA_DIR": ("/srv/fg", Path("/srv/fg")),
+    "FLEETGRAPH_ENV_FILE": ("/dev/null", Path("/dev/null")),  # must exist: an empty file
     "FLEETGRAPH_LOG_FORMAT": ("json", "json"),
     "FLEETGRAPH_STORE": ("cassandra", "cassandra"),
     "FLEETGRAPH_SQLITE_FILE": ("/srv/g.sqlite", Path("/srv/g.sqlite")),
@@ -51,9 +52,10 @@ SAMPLES: dict[str, tuple[str, Any]] = {
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env of the checkout's
 
 
 def at(settings: Settings, path: tuple[str, ...]) -> Any:
@@ -138,3 +140,115 @@ def test_the_cli_warns_of_them_and_says_its_version(monkeypatch: pytest.MonkeyPa
             "did you mean FLEETGRAPH_TOPIC_PREFIX?") in result.output
     version = CliRunner().invoke(cli, ["--version"])
     assert version.output == f"fleetgraph, version {__version__}\n"
+
+
+# --- bad values: one line naming the variable, exit code 2, in every command -----------
+
+def _annotation(path: tuple[str, ...]) -> Any:
+    model: Any = Settings
+    for key in path[:-1]:
+        model = model.model_fields[key].annotation
+    return model.model_fields[path[-1]].annotation
+
+
+FREE_TEXT = (str, Path, Path | None)  # any value is one
+TYPED = sorted(name for name, path in ENVIRONMENT.items()
+               if _annotation(path) not in FREE_TEXT or name in (
+                   "FLEETGRAPH_KAFKA_HEAP", "FLEETGRAPH_CASSANDRA_HEAP", "FLEETGRAPH_ENV_FILE"))
+
+
+def test_the_typed_variables_are_found() -> None:
+    assert {"FLEETGRAPH_PORT", "FLEETGRAPH_API_TOKENS", "FLEETGRAPH_STORE",
+            "FLEETGRAPH_NO_DOCKER", "FLEETGRAPH_DEDUP_WINDOW_S"} <= set(TYPED)
+    assert "FLEETGRAPH_HOST" not in TYPED
+
+
+@pytest.mark.parametrize("name", TYPED)
+def test_garbage_in_a_typed_variable_is_one_line_and_exit_2(
+        monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    from click.testing import CliRunner
+
+    from fleetgraph.cli.main import cli
+
+    monkeypatch.setenv(name, "garbage!")
+    result = CliRunner().invoke(cli, ["serve", "--help"])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {name}"), result.stderr
+    assert "Traceback" not in result.output and result.stdout == ""
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    ("FLEETGRAPH_PORT", "abc", "error: FLEETGRAPH_PORT='abc': expected a whole number"),
+    ("FLEETGRAPH_PORT", "70000", "error: FLEETGRAPH_PORT='70000': expected less than or "
+                                 "equal to 65535"),
+    ("FLEETGRAPH_STORE", "mongo", "error: FLEETGRAPH_STORE='mongo': expected 'embedded' or "
+                                  "'cassandra'"),
+    ("FLEETGRAPH_API_TOKENS", '{"s3cret": "admin"}',
+     "error: FLEETGRAPH_API_TOKENS (value not shown): unknown role 'admin': a JSON object "
+     "of token to role, the roles ops, scheduler, auditor"),
+    ("FLEETGRAPH_API_TOKENS", "{s3cret",
+     "error: FLEETGRAPH_API_TOKENS is not JSON (Expecting property name enclosed in double "
+     'quotes at character 1); expected a JSON object, e.g. {"s3cret": "ops"}'),
+])
+def test_a_command_run_with_a_bad_value_says_what_is_expected(
+        tmp_path: Path, name: str, value: str, expected: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETGRAPH_")}
+    command = [sys.executable, "-m", "fleetgraph", "serve"]
+    done = subprocess.run(command, env={**env, name: value}, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr, done.stdout) == (2, expected + "\n", "")
+    assert "s3cret" not in done.stderr.replace('e.g. {"s3cret": "ops"}', "")
+
+
+def test_the_api_roles_are_the_servers() -> None:
+    from fleetgraph.serving.access import ROLES
+    from fleetgraph.settings import API_ROLES
+
+    assert API_ROLES == ROLES
+
+
+# --- .env ------------------------------------------------------------------------------
+
+def test_a_dotenv_file_gives_values_and_the_environment_wins(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("# the local setup\nFLEETGRAPH_PORT=8123\n"
+                                   "FLEETGRAPH_TOPIC_PREFIX='t.'\nOTHER_TOOL=1\n")
+    assert Settings.from_environ().server.port == 8123
+    assert Settings().kafka.topic_prefix == "t."
+    monkeypatch.setenv("FLEETGRAPH_PORT", "9000")
+    assert Settings.from_environ().server.port == 9000  # the real environment wins
+
+
+def test_fleetgraph_env_file_points_elsewhere(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("FLEETGRAPH_PORT=8123\n")
+    other = tmp_path / "prod.env"
+    other.write_text("FLEETGRAPH_PORT=8200\n")
+    monkeypatch.setenv("FLEETGRAPH_ENV_FILE", str(other))
+    settings = Settings.from_environ()
+    assert (settings.server.port, settings.env_file) == (8200, other)
+    monkeypatch.setenv("FLEETGRAPH_ENV_FILE", str(tmp_path / "missing.env"))
+    with pytest.raises(ConfigError, match=r"FLEETGRAPH_ENV_FILE=.*missing\.env.*no such file"):
+        Settings.from_environ()
+
+
+def test_a_bad_value_in_the_dotenv_file_is_named_and_its_unknown_keys_warned(
+        tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from fleetgraph.cli.main import cli
+
+    (tmp_path / ".env").write_text("FLEETGRAPH_TOPIC_PREFX=x.\n")
+    result = CliRunner().invoke(cli, ["storage", "--help"])
+    assert result.exit_code == 0
+    assert ("warning: FLEETGRAPH_TOPIC_PREFX (in .env) is not a fleetgraph setting, and is "
+            "ignored; did you mean FLEETGRAPH_TOPIC_PREFIX?") in result.stderr
+    (tmp_path / ".env").write_text("FLEETGRAPH_PORT=eighty\n")
+    result = CliRunner().invoke(cli, ["storage", "--help"])
+    assert (result.exit_code, result.stderr) == (
+        2, "error: FLEETGRAPH_PORT='eighty': expected a whole number\n")

@@ -73,8 +73,8 @@ def test_the_tree_builds_the_same_section() -> None:
      "FLEETGRAPH_KAFKA_HEAP='2x' is not a JVM heap size such as 1g or 768m"),
     ("FLEETGRAPH_CASSANDRA_HEAP", "lots",
      "FLEETGRAPH_CASSANDRA_HEAP='lots' is not a JVM heap size such as 1g or 768m"),
-    ("FLEETGRAPH_KAFKA_PORT", "x", "FLEETGRAPH_KAFKA_PORT='x': Input should be a valid integer"),
-    ("FLEETGRAPH_CASSANDRA_PORT", "nine", "FLEETGRAPH_CASSANDRA_PORT='nine': Input should be"),
+    ("FLEETGRAPH_KAFKA_PORT", "x", "FLEETGRAPH_KAFKA_PORT='x': expected a whole number"),
+    ("FLEETGRAPH_CASSANDRA_PORT", "nine", "FLEETGRAPH_CASSANDRA_PORT='nine': expected a whole"),
     ("FLEETGRAPH_KAFKA_PORT", "70000",
      "FLEETGRAPH_KAFKA_PORT=70000 is not a port number (1-65535)"),
     ("FLEETGRAPH_CASSANDRA_JMX_PORT", "0",
@@ -100,6 +100,6 @@ def test_the_command_reports_a_bad_heap_by_its_variable() -> None:
     done = subprocess.run([sys.executable, "-m", "fleetgraph", "stack", "status"],
                           env={**os.environ, "FLEETGRAPH_KAFKA_HEAP": "2x"},
                           capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 1
-    assert ("error: FLEETGRAPH_KAFKA_HEAP='2x' is not a JVM heap size such as 1g or 768m"
-            in done.stderr), done.stderr
+    assert done.returncode == 2  # a bad setting: a usage error, one line
+    assert done.stderr == ("error: FLEETGRAPH_KAFKA_HEAP='2x' is not a JVM heap size such as "
+                           "1g or 768m\n"), done.stderr
