@@ -31,6 +31,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import IO, Any
 
 from fleetgraph.ingest.errors import RejectedEvent
@@ -58,35 +59,58 @@ def record_fields(codec: EventCodec, topic: Topic) -> list[dict[str, Any]]:
     return fields
 
 
+TOPICS = {t.value: t for t in Topic}
+
+
 def _topic_of(value: Any) -> Topic:
-    names = ", ".join(t.value for t in Topic)
+    topic = TOPICS.get(value) if isinstance(value, str) else None
+    if topic is not None:
+        return topic
+    names = ", ".join(TOPICS)
     if value is None:
         raise BadLine(UNKNOWN_TOPIC, f'a line needs "topic": one of {names}')
-    try:
-        return Topic(value)
-    except ValueError:
-        raise BadLine(UNKNOWN_TOPIC, f"topic {value!r} is not one of {names}") from None
+    raise BadLine(UNKNOWN_TOPIC, f"topic {value!r} is not one of {names}")
 
 
-def _check_keys(record: Mapping[str, Any], fields: list[dict[str, Any]], where: str) -> None:
-    """No unknown key, no missing field without a default, in a record and in the records
-    nested in it (a job's placements)."""
-    by_name = {f["name"]: f for f in fields}
-    unknown = sorted(set(record) - set(by_name))
-    if unknown:
-        raise BadLine(UNKNOWN_FIELD, f"{where} has no field {', '.join(map(repr, unknown))} "
-                      f"(its fields: {', '.join(by_name)})")
-    missing = [name for name, f in by_name.items() if name not in record and "default" not in f]
-    if missing:
-        raise BadLine(MISSING_FIELD, f"{where} needs {', '.join(missing)}")
-    for name, value in record.items():
-        avro_type = by_name[name]["type"]
-        if (isinstance(avro_type, dict) and avro_type.get("type") == "array"
-                and isinstance(avro_type["items"], dict)
-                and avro_type["items"].get("type") == "record" and isinstance(value, list)):
-            for i, item in enumerate(value):
-                if isinstance(item, dict):
-                    _check_keys(item, avro_type["items"]["fields"], f"{name}[{i}]")
+@dataclass(frozen=True)
+class _Shape:
+    """A record's keys, made once: its field names, those without a default, and the
+    records nested in lists (a job's placements)."""
+
+    names: frozenset[str]
+    ordered: tuple[str, ...]
+    required: tuple[str, ...]
+    nested: dict[str, _Shape]
+
+    @classmethod
+    def of(cls, fields: list[dict[str, Any]]) -> _Shape:
+        nested = {}
+        for f in fields:
+            t = f["type"]
+            if (isinstance(t, dict) and t.get("type") == "array" and isinstance(t["items"], dict)
+                    and t["items"].get("type") == "record"):
+                nested[f["name"]] = cls.of(t["items"]["fields"])
+        ordered = tuple(f["name"] for f in fields)
+        return cls(frozenset(ordered), ordered,
+                   tuple(f["name"] for f in fields if "default" not in f), nested)
+
+    def check(self, record: Mapping[str, Any], where: str) -> None:
+        """No unknown key, no missing field without a default, in the record and in the
+        records nested in it."""
+        if not self.names.issuperset(record):
+            unknown = sorted(set(record) - self.names)
+            raise BadLine(UNKNOWN_FIELD, f"{where} has no field "
+                          f"{', '.join(map(repr, unknown))} (its fields: "
+                          f"{', '.join(self.ordered)})")
+        missing = [name for name in self.required if name not in record]
+        if missing:
+            raise BadLine(MISSING_FIELD, f"{where} needs {', '.join(missing)}")
+        for name, shape in self.nested.items():
+            value = record.get(name)
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, dict):
+                        shape.check(item, f"{name}[{i}]")
 
 
 def line_to_message(codec: EventCodec, line: str, source: str) -> Message:
@@ -111,8 +135,13 @@ def line_to_message(codec: EventCodec, line: str, source: str) -> Message:
     topic = _topic_of(fields.pop("topic", None))
     record_name = RECORD_OF_TOPIC[topic]
     schema = codec.newest(record_name)
-    _check_keys(fields, schema.parsed["fields"], f"a {topic.value} event")
-    if not _fits(fields, schema.parsed):
+    made = _RECORDS.get(schema.fingerprint)
+    if made is None:
+        made = _RECORDS.setdefault(schema.fingerprint, (_Shape.of(schema.parsed["fields"]),
+                                                        _fitter(schema.parsed)))
+    shape, fits = made
+    shape.check(fields, f"a {topic.value} event")
+    if not fits(fields):
         raise BadLine(WRONG_TYPE, _mismatch(fields, schema.parsed, "") or "a value is not "
                       "of its field's Avro type")
     try:
@@ -122,30 +151,49 @@ def line_to_message(codec: EventCodec, line: str, source: str) -> Message:
     return Message(topic.value, payload, source)
 
 
+Fits = Callable[[Any], bool]
+
+
 def _fits(value: Any, avro_type: Any) -> bool:
     """Whether ``value`` is of ``avro_type`` (a parsed schema) exactly: the codec's
     writer would turn 3.5 or true into a long without a word."""
+    return _fitter(avro_type)(value)
+
+
+def _fitter(avro_type: Any) -> Fits:
+    """:func:`_fits` for one type, made once: a check per field, no walk of the schema."""
     if isinstance(avro_type, list):
-        return any(_fits(value, branch) for branch in avro_type)
+        branches = [_fitter(branch) for branch in avro_type]
+        if avro_type[0] == "null" and len(branches) == 2:
+            other = branches[1]
+            return lambda v: v is None or other(v)
+        return lambda v: any(fits(v) for fits in branches)
     if isinstance(avro_type, dict):
         kind = avro_type["type"]
         if kind == "record":
-            return isinstance(value, dict) and all(
-                _fits(value[f["name"]], f["type"]) if f["name"] in value else "default" in f
-                for f in avro_type["fields"])
+            fields = [(f["name"], _fitter(f["type"]), "default" in f)
+                      for f in avro_type["fields"]]
+            return lambda v: isinstance(v, dict) and all(
+                fits(v[name]) if name in v else optional for name, fits, optional in fields)
         if kind == "enum":
-            return isinstance(value, str) and value in avro_type["symbols"]
+            symbols = frozenset(avro_type["symbols"])
+            return lambda v: type(v) is str and v in symbols
         if kind == "array":
-            return isinstance(value, list) and all(_fits(v, avro_type["items"]) for v in value)
+            item = _fitter(avro_type["items"])
+            return lambda v: isinstance(v, list) and all(item(x) for x in v)
         if kind == "map":
-            return isinstance(value, dict) and all(
-                isinstance(k, str) and _fits(v, avro_type["values"]) for k, v in value.items())
-        return _fits(value, kind)
-    check = _PRIMITIVE.get(avro_type)
-    return check is not None and check(value)
+            value = _fitter(avro_type["values"])
+            return lambda v: isinstance(v, dict) and all(
+                type(k) is str and value(x) for k, x in v.items())
+        return _fitter(kind)
+    return _PRIMITIVE.get(avro_type, _unknown_type)
 
 
-_PRIMITIVE: dict[str, Callable[[Any], bool]] = {
+def _unknown_type(value: Any) -> bool:
+    return True  # a named type referred to by its name: the codec's writer judges it
+
+
+_PRIMITIVE: dict[str, Fits] = {
     "null": lambda v: v is None,
     "string": lambda v: type(v) is str,
     "boolean": lambda v: type(v) is bool,
@@ -154,6 +202,7 @@ _PRIMITIVE: dict[str, Callable[[Any], bool]] = {
     "float": lambda v: type(v) in (int, float),
     "double": lambda v: type(v) in (int, float),
 }
+_RECORDS: dict[bytes, tuple[_Shape, Fits]] = {}  # by writer-schema fingerprint
 
 
 def _mismatch(value: Any, avro_type: Any, path: str) -> str | None:

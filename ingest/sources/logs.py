@@ -4,15 +4,23 @@ input or output.
 
 :class:`EventLog` is a log that can be read more than once (the embedded runner
 reads the side inputs first, then the rest): a bad line is reported on the
-first reading only, and standard input is read once and kept.
+first reading only, and the lines are checked and encoded once (later readings
+read them back from a temporary spool), so standard input is read once.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import sys
+import tempfile
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
+
+import fastavro
+from fastavro.write import Writer
 
 from fleetgraph.ingest.errors import IngestError, RejectedEvent
 from fleetgraph.ingest.message import Message
@@ -59,28 +67,32 @@ class EventLog:
         self.bad_lines = 0
         self._read_once = False
         self._stdin: bytes | None = None
+        self._spool = _Spool()
 
     @property
     def name(self) -> str:
         return "stdin" if str(self.path) == STDIO else self.path.name
 
     def __call__(self) -> Iterator[Message]:
-        first = not self._read_once
-        self._read_once = True
         if self.format == AVRO:
             if str(self.path) == STDIO:
                 yield from read_event_stream(io.BytesIO(self._standard_input()), self.name)
             else:
                 yield from self._avro()
             return
-        handler = self._count_bad_line if first else _ignore
+        if self._spool.complete:  # read before: the lines checked and encoded then
+            yield from self._spool.replay()
+            return
+        handler = self._count_bad_line if not self._read_once else _ignore
+        self._read_once = True
         if str(self.path) == STDIO:
-            lines = io.BytesIO(self._standard_input())
-            yield from read_json_lines(lines, self.codec, self.name, handler)
+            yield from self._spool.record(
+                read_json_lines(sys.stdin.buffer, self.codec, self.name, handler))
             return
         try:
             with self.path.open("rb") as f:  # bytes: a line that is not UTF-8 is refused
-                yield from read_json_lines(f, self.codec, self.name, handler)
+                yield from self._spool.record(
+                    read_json_lines(f, self.codec, self.name, handler))
         except OSError as exc:
             raise IngestError(f"cannot read event log {self.path}: {exc}") from exc
 
@@ -108,6 +120,51 @@ class EventLog:
         if self._stdin is None:
             self._stdin = sys.stdin.buffer.read()
         return self._stdin
+
+
+SPOOL_SCHEMA = fastavro.parse_schema({
+    "type": "record", "name": "SpooledMessage", "namespace": "fleetgraph.spool",
+    "fields": [{"name": "topic", "type": "string"}, {"name": "payload", "type": "bytes"},
+               {"name": "source", "type": "string"}],
+})
+
+
+class _Spool:
+    """The messages of a JSON-lines log as they were checked and encoded on its first
+    complete reading, in a temporary Avro file (removed with the log): a second reading
+    (the runner's, after the side inputs) reads them back instead of checking every
+    line again, and standard input is read once."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self.complete = False
+        self._cleanup: weakref.finalize[Any, Any] | None = None
+
+    def record(self, messages: Iterable[Message]) -> Iterator[Message]:
+        fd, name = tempfile.mkstemp(prefix="fleetgraph-", suffix=".spool.avro")
+        path = Path(name)
+        cleanup = weakref.finalize(self, path.unlink, missing_ok=True)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                writer = Writer(f, SPOOL_SCHEMA, codec="null")
+                for message in messages:
+                    writer.write({"topic": message.topic, "payload": message.payload,
+                                  "source": message.source})
+                    yield message
+                writer.flush()
+        except BaseException:  # a reading stopped half way (GeneratorExit too): not kept
+            cleanup()
+            raise
+        if self._cleanup is not None:
+            self._cleanup()
+        self.path, self._cleanup, self.complete = path, cleanup, True
+
+    def replay(self) -> Iterator[Message]:
+        assert self.path is not None
+        with self.path.open("rb") as f:
+            for record in fastavro.reader(f):
+                assert isinstance(record, dict)
+                yield Message(record["topic"], record["payload"], record["source"])
 
 
 def _ignore(message: Message, error: RejectedEvent) -> None:
