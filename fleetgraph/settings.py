@@ -18,6 +18,7 @@ built on its own reads no environment.
       ingest: IngestSettings  dedup window, write batches, waiting out a store outage
       server: ServerSettings  where the GraphQL server listens, tokens, query deadline
       stack: StackSettings    the local Kafka and Cassandra servers (infra/)
+      client: ClientSettings  what a client of the API (clients/scheduler) sends
 
 The tree sits above storage and below ingest, serving and infra in the layers
 (docs/architecture.md): a backend owns its section and takes only that; the
@@ -142,6 +143,15 @@ class StackSettings(BaseModel):
         return self.kafka_controller_port or self.kafka_port + 1
 
 
+class ClientSettings(BaseModel):
+    """A client of the GraphQL API (clients/scheduler, ``fleetgraph scheduler``): its own
+    token, one of the server's ``FLEETGRAPH_API_TOKENS`` keys (with the scheduler role)."""
+
+    model_config = SECTION
+
+    token: str | None = None
+
+
 # Every environment variable fleetgraph reads, and where it lands in the tree.
 ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "FLEETGRAPH_DATA_DIR": ("data_dir",),
@@ -179,12 +189,16 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "FLEETGRAPH_JAVA_HOME": ("stack", "java_home"),
     "FLEETGRAPH_MVN": ("stack", "mvn"),
     "FLEETGRAPH_NO_DOCKER": ("stack", "no_docker"),
+    "FLEETGRAPH_CLIENT_TOKEN": ("client", "token"),  # the client's own token
+    "FLEETGRAPH_API_TOKEN": ("client", "token"),  # its old name: deprecated, still read
 }
 JSON_VALUED = frozenset({"FLEETGRAPH_API_TOKENS"})
-SECRET = frozenset({"FLEETGRAPH_API_TOKENS"})  # an error names them, never shows the value
+# an error names them, never shows the value
+SECRET = frozenset({"FLEETGRAPH_API_TOKENS", "FLEETGRAPH_CLIENT_TOKEN", "FLEETGRAPH_API_TOKEN"})
+# old name -> new name: still read (the new one wins), with a warning
+DEPRECATED = {"FLEETGRAPH_API_TOKEN": "FLEETGRAPH_CLIENT_TOKEN"}
 # FLEETGRAPH_* variables read outside the tree, by what is not fleetgraph's server side
 READ_ELSEWHERE = {
-    "FLEETGRAPH_API_TOKEN": "the scheduler client's token (clients/scheduler)",
     "FLEETGRAPH_REQUIRE_STACK": "tests: fail rather than skip without Kafka and Cassandra",
     "FLEETGRAPH_FUZZ_SEED": "tests: the GraphQL fuzz drill's seed",
     "FLEETGRAPH_KEEP_DRILL_TOPICS": "tests: keep the drills' topics for a post-mortem",
@@ -226,6 +240,16 @@ def with_dotenv(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """``environ`` (the process environment when None) over the .env file's values."""
     real = dict(os.environ if environ is None else environ)
     return {**dotenv_variables(real), **real}
+
+
+def deprecated_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A line for each deprecated ``FLEETGRAPH_*`` variable that is set (the process
+    environment's and the .env file's when ``environ`` is None)."""
+    source = with_dotenv() if environ is None else environ
+    set_names = {k.upper() for k, v in source.items() if v.strip()}
+    return [f"{old} is deprecated: use {new}"
+            + (f" ({new} is set and wins)" if new in set_names else "")
+            for old, new in sorted(DEPRECATED.items()) if old in set_names]
 
 
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -270,7 +294,7 @@ class FleetgraphEnvironment(PydanticBaseSettingsSource):
         tree: dict[str, Any] = {}
         for name, path in ENVIRONMENT.items():
             raw = self.environ.get(name, "").strip()
-            if not raw:
+            if not raw or self.environ.get(DEPRECATED.get(name, ""), "").strip():
                 continue
             node = tree
             for key in path[:-1]:
@@ -356,6 +380,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     stack: StackSettings = Field(default_factory=StackSettings)
+    client: ClientSettings = Field(default_factory=ClientSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -22,7 +22,7 @@ list in memory (:class:`MemoryPublisher`); Kafka is one more callable.
 from __future__ import annotations
 
 import json
-import os
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +38,7 @@ from fleetgraph.graph_model.types import GraphModelError
 from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
 from fleetgraph.schemas.codec import EventCodec, load_event_codec
 from fleetgraph.schemas.topics import Topic
+from fleetgraph.settings import with_dotenv
 
 Publisher = Callable[[str, bytes], None]
 Clock = Callable[[], int]  # µs since the epoch
@@ -418,6 +419,16 @@ class Scheduler:
         }
 
 
-def token_from_environment() -> str | None:
-    """The API token of the scheduler role, from ``FLEETGRAPH_API_TOKEN`` (never from code)."""
-    return os.environ.get("FLEETGRAPH_API_TOKEN") or None
+def token_from_environment(environ: Mapping[str, str] | None = None) -> str | None:
+    """The client's own API token (never from code): ``FLEETGRAPH_CLIENT_TOKEN``, one of
+    the server's ``FLEETGRAPH_API_TOKENS`` keys with the scheduler role, from the
+    environment or the .env file (fleetgraph.settings). The old name
+    ``FLEETGRAPH_API_TOKEN`` is still read, with a DeprecationWarning."""
+    values = {k.upper(): v.strip() for k, v in with_dotenv(environ).items()}
+    if token := values.get("FLEETGRAPH_CLIENT_TOKEN"):
+        return token
+    if token := values.get("FLEETGRAPH_API_TOKEN"):
+        warnings.warn("FLEETGRAPH_API_TOKEN is deprecated: use FLEETGRAPH_CLIENT_TOKEN",
+                      DeprecationWarning, stacklevel=2)
+        return token
+    return None

@@ -31,7 +31,7 @@ from fleetgraph.ingest.embedded import ingest_into_store, store_pipeline
 from fleetgraph.ingest.runner import RunReport
 from fleetgraph.ingest.sources.eventlog import write_event_log
 from fleetgraph.schemas import load_event_codec
-from fleetgraph.settings import Settings, unknown_variables
+from fleetgraph.settings import Settings, deprecated_variables, unknown_variables
 from fleetgraph.storage.embedded import SQLiteGraphStore
 from fleetgraph.storage.factory import STORES, missing_graph, open_store
 
@@ -69,7 +69,7 @@ class FleetgraphGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, data_dir: Path | None) -> None:
     """fleetgraph: a real-time knowledge graph of an AI compute fleet."""
-    for line in unknown_variables():
+    for line in [*unknown_variables(), *deprecated_variables()]:
         click.echo(f"warning: {line}", err=True)
     settings = Settings.from_environ()  # a bad value: a ConfigError naming its variable
     ctx.obj = settings if data_dir is None else settings.updated(data_dir=data_dir)

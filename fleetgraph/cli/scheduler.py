@@ -6,7 +6,9 @@
 Prints one JSON line per request (placed or not); the ``submitted`` and
 ``started`` events are appended to ``--out``, an event log the embedded
 pipeline ingests (``fleetgraph ingest``). The API token, when the server wants
-one, comes from ``--token`` or ``FLEETGRAPH_API_TOKEN``. The client itself is
+one, comes from ``--token`` or ``FLEETGRAPH_CLIENT_TOKEN`` (one of the server's
+``FLEETGRAPH_API_TOKENS`` keys; the old name ``FLEETGRAPH_API_TOKEN`` still works,
+with a warning). The client itself is
 fleetgraph/clients/scheduler/.
 """
 
@@ -30,7 +32,7 @@ async def schedule_file(url: str, requests: Path, out: Path, *, token: str | Non
                         candidates: int = DEFAULT_CANDIDATES, timeout_s: float = 30.0,
                         transport: httpx.AsyncBaseTransport | None = None) -> int:
     """Schedule every request of ``requests``, printing one JSON line each; ``token``
-    defaults to ``FLEETGRAPH_API_TOKEN``; ``transport`` is httpx's (tests pass an ASGI
+    defaults to ``FLEETGRAPH_CLIENT_TOKEN``; ``transport`` is httpx's (tests pass an ASGI
     transport to talk to the app in-process). The number of requests."""
     import httpx
 
@@ -62,7 +64,8 @@ async def schedule_file(url: str, requests: Path, out: Path, *, token: str | Non
               help="Pending job requests, JSON lines.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Event log to append the events to.")
-@click.option("--token", default=None, help="API token [default: $FLEETGRAPH_API_TOKEN].")
+@click.option("--token", default=None, help="The client's API token, one of the server's "
+              "FLEETGRAPH_API_TOKENS keys [default: $FLEETGRAPH_CLIENT_TOKEN].")
 @click.option("--candidates", type=int, default=DEFAULT_CANDIDATES, show_default=True,
               help="Candidate sites to ask for first.")
 @click.option("--timeout", type=float, default=30.0, show_default=True,

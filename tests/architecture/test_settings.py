@@ -48,6 +48,8 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "FLEETGRAPH_JAVA_HOME": ("/usr/lib/jvm/java-17", Path("/usr/lib/jvm/java-17")),
     "FLEETGRAPH_MVN": ("/opt/maven/bin/mvn", Path("/opt/maven/bin/mvn")),
     "FLEETGRAPH_NO_DOCKER": ("1", True),
+    "FLEETGRAPH_CLIENT_TOKEN": ("c-t0ken", "c-t0ken"),
+    "FLEETGRAPH_API_TOKEN": ("old-t0ken", "old-t0ken"),  # the client token's old name
 }
 
 
@@ -76,9 +78,9 @@ def test_each_variable_lands_in_one_place(monkeypatch: pytest.MonkeyPatch, name:
     monkeypatch.setenv(name, raw)
     settings = Settings()
     assert at(settings, ENVIRONMENT[name]) == expected
-    changed = {other for other, path in ENVIRONMENT.items()
+    changed = {path for path in ENVIRONMENT.values()
                if at(settings, path) != at(default, path)}
-    assert changed == {name}
+    assert changed == {ENVIRONMENT[name]}
 
 
 def test_one_port_for_cassandra_and_one_directory_for_data(
@@ -151,7 +153,7 @@ def _annotation(path: tuple[str, ...]) -> Any:
     return model.model_fields[path[-1]].annotation
 
 
-FREE_TEXT = (str, Path, Path | None)  # any value is one
+FREE_TEXT = (str, str | None, Path, Path | None)  # any value is one
 TYPED = sorted(name for name, path in ENVIRONMENT.items()
                if _annotation(path) not in FREE_TEXT or name in (
                    "FLEETGRAPH_KAFKA_HEAP", "FLEETGRAPH_CASSANDRA_HEAP", "FLEETGRAPH_ENV_FILE"))
@@ -252,3 +254,25 @@ def test_a_bad_value_in_the_dotenv_file_is_named_and_its_unknown_keys_warned(
     result = CliRunner().invoke(cli, ["storage", "--help"])
     assert (result.exit_code, result.stderr) == (
         2, "error: FLEETGRAPH_PORT='eighty': expected a whole number\n")
+
+
+# --- the client's token ------------------------------------------------------------------
+
+def test_the_client_token_has_one_name_and_the_old_one_is_deprecated(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from fleetgraph.cli.main import cli
+    from fleetgraph.settings import deprecated_variables
+
+    monkeypatch.setenv("FLEETGRAPH_API_TOKEN", "old")
+    assert Settings.from_environ().client.token == "old"
+    result = CliRunner().invoke(cli, ["storage", "--help"])
+    assert result.exit_code == 0
+    assert result.stderr == ("warning: FLEETGRAPH_API_TOKEN is deprecated: use "
+                             "FLEETGRAPH_CLIENT_TOKEN\n")
+    monkeypatch.setenv("FLEETGRAPH_CLIENT_TOKEN", "new")
+    assert Settings.from_environ().client.token == "new"  # the new name wins
+    assert deprecated_variables() == [
+        "FLEETGRAPH_API_TOKEN is deprecated: use FLEETGRAPH_CLIENT_TOKEN "
+        "(FLEETGRAPH_CLIENT_TOKEN is set and wins)"]
