@@ -27,6 +27,7 @@ the next write to the site or a rebuild mends it (see docs/queries.md, "placemen
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 
@@ -223,7 +224,7 @@ class MaintainingStoreSink(StoreSink):
         self.every_s = every_s
         self.monotonic = monotonic
         self.pending: set[str] = set()  # sites whose summaries were deleted, to recompute
-        self._last = monotonic()
+        self._last = -math.inf  # the first batch is recomputed at once
 
     def write(self, upserts: Sequence[Upsert]) -> None:
         super().write(upserts)

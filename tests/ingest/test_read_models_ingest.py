@@ -54,3 +54,47 @@ def test_ingest_keeps_the_read_model_and_rebuild_makes_it_again(tmp_path: Path) 
     assert store.get_read_models(SITE_STATE).keys() == rows.keys()
     same_answers(store)
     store.close()
+
+
+def test_the_kafka_sink_keeps_the_read_model() -> None:
+    """The store side of the Kafka path (graph records -> GraphStoreWriter -> store)
+    recomputes the sites it writes at once, then, within its second, deletes the rows
+    of the sites it touches; placement at now answers as the definition throughout."""
+    from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
+    from fleetgraph.ingest.deadletter import DeadLetterList
+    from fleetgraph.ingest.kafka.records import GraphRecordCodec
+    from fleetgraph.ingest.kafka.store_writer import GraphStoreWriter, KafkaRecord
+    from fleetgraph.ingest.kafka.topics import TopicNames
+
+    codec = GraphRecordCodec(FLEET, TopicNames("fg."))
+    store = SQLiteGraphStore(FLEET, ":memory:")
+    writer = GraphStoreWriter(codec, lambda: store, DeadLetterList())
+    now = wall_clock_us()
+    t = now - 3_600_000_000
+    prov = Provenance("e", "s", t, "test")
+
+    def records(upserts: list[Upsert]) -> list[KafkaRecord]:
+        encoded = [codec.encode(u) for u in upserts]
+        return [KafkaRecord(e.topic, 0, i, e.value) for i, e in enumerate(encoded)]
+
+    first: list[Upsert] = [NodeUpsert("site", "site:k", {"jurisdiction": "de"}, t, prov)]
+    for n in range(2):
+        first += [
+            EdgeUpsert("in_site", f"rack:k-r{n}", "site:k", {"valid_from": t}, t, prov),
+            EdgeUpsert("in_rack", f"server:k-n{n}", f"rack:k-r{n}", {"valid_from": t}, t, prov),
+            EdgeUpsert("in_server", f"gpu:k-g{n}", f"server:k-n{n}", {"valid_from": t}, t, prov),
+        ]
+    assert writer.write(records(first)) == len(first)
+    row = SiteState.decode("site:k", store.get_read_models(SITE_STATE)["site:k"])
+    assert row is not None and (row.racks, row.healthy_racks, row.free_gpus) == (2, 2, 2)
+    request = PlacementRequest(1)
+    at = wall_clock_us()
+    assert placement(store, request, at) == placement_reference(store, request, at)
+
+    job = EdgeUpsert("allocated", "job:j", "gpu:k-g0", {"valid_from": t}, t, prov)
+    assert writer.write(records([job])) == 1
+    later = wall_clock_us()
+    assert "site:k" not in store.get_read_models(SITE_STATE)  # deleted until recomputed
+    answer = placement(store, request, later)
+    assert answer == placement_reference(store, request, later)
+    assert [c.free_gpus for c in answer.candidates] == [1]
