@@ -215,3 +215,41 @@ def test_readyz_does_not_wait_for_a_hung_store_and_runs_one_check_at_a_time(
     assert not first.ready and not second.ready
     assert first.checks == {"store": "no answer within 0.05 s"}
     assert store.waiting == 1
+
+
+def test_a_request_waiting_on_the_store_is_in_flight(fleet: CountingStore) -> None:
+    store = Hung(fleet)
+    app = create_app(store)
+
+    async def run() -> tuple[str, httpx.Response, str]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://fleet") as client:
+            asking = asyncio.ensure_future(
+                client.post("/graphql", json={"query": '{ node(id: "site:s1") { id } }'}))
+            for _ in range(1000):  # until the query waits in the store
+                if store.waiting:
+                    break
+                await asyncio.sleep(0.01)
+            during = (await client.get("/metrics")).text
+            store.release.set()
+            answer = await asking
+            after = (await client.get("/metrics")).text
+        return during, answer, after
+
+    during, answer, after = asyncio.run(run())
+    assert answer.json()["data"] == {"node": {"id": "site:s1"}}
+    assert "fleetgraph_requests_in_flight 1.0" in during.splitlines()
+    assert "fleetgraph_requests_in_flight 0.0" in after.splitlines()
+
+
+def test_the_demo_server_shows_its_ingest_run(fleet: CountingStore) -> None:
+    from fleetgraph.ingest.pipeline import PipelineStats
+    from fleetgraph.serving.metrics import ingest_run_metrics
+
+    stats = PipelineStats(received=10, accepted=6, rejected=Counter(undecodable=3),
+                          filtered=Counter(heartbeat=1))
+    samples = scrape(create_app(fleet, metrics=ingest_run_metrics(FLEET, stats)))
+    events = {dict(labels)["outcome"]: v for (name, labels), v in samples.items()
+              if name == "fleetgraph_ingest_events_total"}
+    assert events == {"received": 10, "accepted": 6, "filtered": 1, "dead_lettered": 3}
+    assert value(samples, "fleetgraph_dead_letters_total", reason="undecodable") == 3
