@@ -1,5 +1,6 @@
 """docs/your-data.md, run as written: every ``sh`` block in order, in bash, in a copy of
-the examples (the converters, ``fleetgraph ingest``, ``fleetgraph deadletters list``);
+the examples (the converters, ``fleetgraph ingest``, ``fleetgraph deadletters list``),
+with the Python blocks that use fleetgraph (writing an Avro log) where they stand;
 the outputs it shows are the outputs printed (times aside); each ``graphql`` block is
 executed through the GraphQL schema in process on the store it made and answers the
 ``json`` block after it. And the answers are those computed here, independently, from
@@ -45,7 +46,10 @@ def worked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     where = tmp_path_factory.mktemp("your-data")
     shutil.copytree(EXAMPLES, where / "docs" / "examples",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    script = "set -euo pipefail\n" + "".join(text for lang, text in blocks() if lang == "sh")
+    script = "set -euo pipefail\n" + "".join(
+        text if lang == "sh" else f"python - <<'PYTHON'\n{text}PYTHON\n"
+        for lang, text in blocks() if lang == "sh" or (
+            lang == "python" and text.startswith("from fleetgraph")))
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETGRAPH_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     done = subprocess.run(["bash", "-c", script], cwd=where, env=env, capture_output=True,
@@ -182,6 +186,7 @@ def test_the_inventory_is_stored_whole_but_the_unknown_column(
         assert store.count("node_gpu") == sum(int(r["servers"]) * int(r["gpus_per_server"])
                                               for r in racks)
         assert store.count("edge_cooled_by") == sum(len(r["cdu"].split(";")) for r in racks)
+        assert store.get_nodes(["site:ams2"])["site:ams2"].props["name"] == "ams2"  # Python
         ids = [f"rack:{r['site']}-{r['rack']}" for r in racks]
         for rack in store.get_nodes(ids).values():
             assert "asset_tag" not in rack.props and rack.props["gpu_generation"]
