@@ -1,8 +1,9 @@
 """Example queries with real ids from the fleet in a store, run and printed.
 
-``fleetgraph demo`` calls :func:`print_examples` after ingesting: it looks for a
-CDU whose fault touched running jobs and for the model that is hottest, and
-shows one query per kind of user with the answer the server gives.
+``fleetgraph demo`` writes :func:`examples_text` to a file after ingesting (and
+GraphiQL opens :func:`find_examples` as its tabs): it looks for a CDU whose fault
+touched running jobs and for the model that is hottest, and shows one query per
+kind of user with the answer the server gives.
 """
 
 from __future__ import annotations
@@ -134,18 +135,25 @@ def shortened(value: Any) -> Any:
     return value
 
 
-def print_examples(store: GraphStore, url: str, now: int | None = None) -> None:
+def examples_text(store: GraphStore, url: str, now: int | None = None,
+                  examples: list[Example] | None = None) -> str:
+    """Each example query with its variables and (shortened) answer, as Markdown-ish
+    text; the first one also as a curl command."""
     now = now or now_us()
-    examples = find_examples(store, now)
-    click.echo(f"\nGraphQL (GraphiQL in a browser) at {url}; as of {to_datetime(now)}.\n")
+    examples = find_examples(store, now) if examples is None else examples
+    lines = [f"GraphQL (GraphiQL in a browser) at {url}; as of {to_datetime(now)}.", ""]
     for example in examples:
-        click.echo(f"# {example.title}")
-        click.echo(example.query)
-        click.echo(f"# variables: {json.dumps(example.variables)}")
+        lines.append(f"# {example.title}")
+        lines.append(example.query)
+        lines.append(f"# variables: {json.dumps(example.variables)}")
         answer = shortened(run_example(store, example, now))
-        click.echo("# answer:\n" + json.dumps(answer, indent=2, default=str) + "\n")
-    body = json.dumps({"query": examples[0].query, "variables": examples[0].variables}) if (
-        examples) else ""
-    if body:
-        click.echo("# the first one with curl:")
-        click.echo(f"curl -s {url} -H 'content-type: application/json' -d '{body}'\n")
+        lines.append("# answer:\n" + json.dumps(answer, indent=2, default=str) + "\n")
+    if examples:
+        body = json.dumps({"query": examples[0].query, "variables": examples[0].variables})
+        lines.append("# the first one with curl:")
+        lines.append(f"curl -s {url} -H 'content-type: application/json' -d '{body}'\n")
+    return "\n".join(lines)
+
+
+def print_examples(store: GraphStore, url: str, now: int | None = None) -> None:
+    click.echo("\n" + examples_text(store, url, now))

@@ -283,23 +283,32 @@ def storage_describe(ctx: click.Context, store_kind: str | None, db: Path | None
 @click.pass_context
 def demo(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate: float,
          port: int | None, keep_serving: bool) -> None:
-    """Simulate a fleet, ingest it, print example queries with real ids, serve GraphQL."""
-    from fleetgraph.cli.examples import print_examples
+    """Simulate a fleet, ingest it, write example queries with real ids, serve GraphQL."""
+    from fleetgraph.cli.demo import check_port_free, ready_block
+    from fleetgraph.cli.examples import examples_text, find_examples
     from fleetgraph.serving.app import serve as run_server
     from fleetgraph.serving.metrics import ingest_run_metrics
+    from fleetgraph.serving.times import now_us
 
     settings = _settings(ctx)
+    host, port = settings.server.host, port or settings.server.port
+    if keep_serving:
+        check_port_free(host, port)  # before the simulation and the ingest
     count = simulate_to_log(settings.events_path, sites, hours, seed, malformed_rate)
     click.echo(f"simulated {sites} sites over {hours:g} h: {count:,} messages "
                f"in {settings.events_path}")
     report = ingest_log(settings, settings.events_path, settings.sqlite_path, fresh=True)
     print_report(report, settings)
     store = SQLiteGraphStore(FLEET, settings.sqlite_path)
-    port = port or settings.server.port
-    print_examples(store, f"http://{settings.server.host}:{port}/graphql")
+    url, now = f"http://{host}:{port}/graphql", now_us()
+    examples = find_examples(store, now)
+    examples_file = settings.data_dir / "examples.md"
+    examples_file.write_text(examples_text(store, url, now, examples), encoding="utf-8")
+    click.echo(ready_block(url, examples, examples_file, keep_serving))
     if keep_serving:
-        run_server(store, host=settings.server.host, port=port, **server_options(settings),
-                   **uvicorn_logging(settings), metrics=ingest_run_metrics(FLEET, report.stats))
+        logging = uvicorn_logging(settings) or {"log_level": "warning"}  # the block stays last
+        run_server(store, host=host, port=port, **server_options(settings),
+                   **logging, metrics=ingest_run_metrics(FLEET, report.stats))
 
 
 @cli.group(invoke_without_command=True)
