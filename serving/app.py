@@ -35,6 +35,7 @@ from fleetgraph.graph_model.types import Registry
 from fleetgraph.serving.body import BodyGuard
 from fleetgraph.serving.context import Clock, ServingContext, new_context
 from fleetgraph.serving.deadline import Deadline, DeadlineStore
+from fleetgraph.serving.explorer import ExampleFinder, Explorer
 from fleetgraph.serving.guards import DEFAULT_LIMITS, Limits
 from fleetgraph.serving.health import ReadinessProbe
 from fleetgraph.serving.metrics import MeteredRequests, ServerMetrics, metrics_endpoint
@@ -58,8 +59,10 @@ class FleetGraphQL(GraphQL[ServingContext, None]):
         registry: Registry,
         clock: Clock,
         graphiql: bool,
+        explorer: Explorer | None = None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
+        self.explorer = explorer
         self.store = store
         self.registry = registry
         self.clock = clock
@@ -73,6 +76,12 @@ class FleetGraphQL(GraphQL[ServingContext, None]):
             return orjson.dumps(data)
         except TypeError:  # orjson.JSONEncodeError
             return json.dumps(data, separators=(",", ":")).encode()
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from the package's own files (serving.explorer), never from a CDN."""
+        if self.explorer is None:
+            return PlainTextResponse("no explorer", status_code=404)
+        return await self.explorer.graphiql_page(request)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -128,24 +137,29 @@ def create_app(
     limits: Limits = DEFAULT_LIMITS,
     registry: Registry = FLEET,
     schema: strawberry.Schema | None = None,
+    examples: ExampleFinder | None = None,
     metrics: ServerMetrics | None = None,
 ) -> Starlette:
     """The ASGI app over ``store``; ``clock`` (µs) is "now" for default windows.
 
     Development (the default) serves GraphiQL and introspection and shows error
     messages; production turns those off and needs API tokens (token -> role,
-    see serving.security).
+    see serving.security). ``examples`` finds GraphiQL's example tabs in the store; the
+    graph view is at /graph (serving.explorer).
     """
     if production and not tokens:
         raise ConfigError("production mode needs API tokens (FLEETGRAPH_API_TOKENS)")
     metrics = metrics or ServerMetrics(registry)  # /metrics; the store's reads timed
     probe = ReadinessProbe(store, registry, on_result=metrics.ready.set)  # /readyz
+    explorer = Explorer(store, registry, clock=clock, examples=examples,
+                        token_required=bool(tokens), ide=not production)
     graphql = FleetGraphQL(
         schema or build_schema(limits=limits, production=production),
         MeteredStore(store, metrics.store),
         registry=registry,
         clock=clock,
         graphiql=not production,
+        explorer=explorer,
     )
     inner: ASGIApp = NoIDE(graphql) if production else graphql
     endpoint = BodyGuard(Deadline(RoleGate(inner, tokens or {}), limits.timeout_s),
@@ -156,6 +170,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", probe.readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint(metrics), methods=["GET"]),
+            *explorer.routes(),
         ],
         lifespan=frozen_at_start,
     )
@@ -171,6 +186,7 @@ def serve(
     tokens: Mapping[str, str] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     registry: Registry = FLEET,
+    examples: ExampleFinder | None = None,
     metrics: ServerMetrics | None = None,
     **uvicorn_options: Any,
 ) -> None:
@@ -183,6 +199,6 @@ def serve(
     then cancelled, so a busy server stops within a few seconds.
     """
     app = create_app(store, clock=clock, production=production, tokens=tokens, limits=limits,
-                     registry=registry, metrics=metrics)
+                     registry=registry, examples=examples, metrics=metrics)
     uvicorn_options.setdefault("timeout_graceful_shutdown", limits.shutdown_grace_s)
     uvicorn.run(app, host=host, port=port, **uvicorn_options)

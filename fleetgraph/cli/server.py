@@ -14,13 +14,15 @@ APP_FACTORY = "fleetgraph.cli.server:app_from_settings"
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
-    """The serving mode, API tokens and limits from settings."""
+    """The serving mode, API tokens and limits from settings; GraphiQL's example tabs."""
+    from fleetgraph.cli.examples import find_examples
     from fleetgraph.serving.guards import Limits
 
     return {
         "production": settings.server.mode == "production",
         "tokens": settings.server.api_tokens,
         "limits": Limits(timeout_s=settings.server.query_timeout_s),
+        "examples": find_examples,
     }
 
 

@@ -57,5 +57,9 @@ def test_the_wheel_carries_every_layer_and_its_data(wheel: zipfile.ZipFile) -> N
     assert "fleetgraph/cli/main.py" in names
     for data in ("fleetgraph/serving/schema.graphql",
                  *(f"fleetgraph/{p.relative_to(REPO)}" for p in REPO.glob("schemas/**/*.avsc")),
-                 *(f"fleetgraph/{p.relative_to(REPO)}" for p in REPO.glob("infra/conf/*"))):
+                 *(f"fleetgraph/{p.relative_to(REPO)}" for p in REPO.glob("infra/conf/*")),
+                 "fleetgraph/serving/explorer/static/vendor/manifest.json",
+                 "fleetgraph/serving/explorer/static/vendor/graphiql-3.8.3/graphiql.min.js",
+                 "fleetgraph/serving/explorer/static/graph.js",
+                 "fleetgraph/serving/explorer/templates/graphiql.html"):
         assert data in names, f"{data} is missing from the wheel"
