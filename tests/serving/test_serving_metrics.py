@@ -253,3 +253,17 @@ def test_the_demo_server_shows_its_ingest_run(fleet: CountingStore) -> None:
               if name == "fleetgraph_ingest_events_total"}
     assert events == {"received": 10, "accepted": 6, "filtered": 1, "dead_lettered": 3}
     assert value(samples, "fleetgraph_dead_letters_total", reason="undecodable") == 3
+
+
+def test_readyz_of_a_closed_store_is_503_naming_the_read_that_failed() -> None:
+    store = SQLiteGraphStore(FLEET, ":memory:")
+    app = create_app(store)
+    assert request(app, "GET", "/readyz").status_code == 200
+    store.close()
+    response = request(app, "GET", "/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"] == {
+        "store": "read failed: StorageError: read from the embedded store failed: "
+                 "Cannot operate on a closed database.",
+        "schema": "not checked: the store did not answer"}
+    assert request(app, "GET", "/healthz").text == "ok"
