@@ -11,6 +11,7 @@ code 1.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from pathlib import Path
 
@@ -60,6 +61,9 @@ def publish(ctx: click.Context, log: Path, fmt: str | None, skip_bad: bool) -> N
                 f"{len(bad):,} lines of {events.name} are no events: nothing was sent "
                 "(fix them, or give --skip-bad to send the others)")
     kafka = settings.kafka
+    client_log = logging.getLogger("aiokafka")
+    level = client_log.level
+    client_log.setLevel(logging.CRITICAL)  # its retries succeed or end in an error, said here
     try:
         sent = publish_messages(settings, events.pairs())
     except (TimeoutError, FleetgraphError, OSError) as exc:
@@ -68,6 +72,8 @@ def publish(ctx: click.Context, log: Path, fmt: str | None, skip_bad: bool) -> N
         if type(exc).__module__.startswith("aiokafka"):
             raise click.ClickException(_unreachable(kafka.bootstrap, exc)) from None
         raise
+    finally:
+        client_log.setLevel(level)
     topics = ", ".join(f"{topic} {n:,}" for topic, n in sorted(per_topic.items()))
     click.echo(f"published {sent:,} messages to Kafka at {kafka.bootstrap}: {topics or 'none'} "
                f"(topics {kafka.topic_prefix}<topic>)")
