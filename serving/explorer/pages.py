@@ -144,6 +144,7 @@ class Explorer:
         if not self.ide:
             return Response("GraphiQL is off in production mode", status_code=404)
         config = {"url": self.graphql_path, "tokenRequired": self.token_required,
+                  "tokenPlaceholder": TOKEN_PLACEHOLDER,
                   "tabs": [tab.__dict__ for tab in await self.tabs()]}
         return page(_template("graphiql.html").substitute(
             _assets(), config=_json_block(config)))
