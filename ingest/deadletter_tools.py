@@ -102,6 +102,8 @@ def described(letter: Letter, codec: EventCodec) -> dict[str, Any]:
     except SchemaError as exc:
         shown["payload"] = {"decodes": False, "error": str(exc), "bytes": len(payload),
                             "head_hex": payload[:64].hex()}
+        if payload.lstrip()[:1] == b"{":  # a line of a JSON-lines log, as it was written
+            shown["payload"]["text"] = payload.decode("utf-8", errors="replace")
     else:
         shown["payload"] = {"decodes": True, "schema": record_name, "event": fields}
     return shown

@@ -89,7 +89,8 @@ class SourceProcessors:
         for pipeline in self.pipelines.values():
             s = pipeline.stats
             total.update(received=s.received, accepted=s.accepted, upserts=s.upserts,
-                         filtered=sum(s.filtered.values()), dead_lettered=s.dead_lettered)
+                         filtered=sum(s.filtered.values()), dead_lettered=s.dead_lettered,
+                         stored_in_part=sum(s.warned.values()))
         total.update(processing_errors=sum(self.errors.values()),
                      collapsed=self.dedup.collapsed, flushed=self.dedup.flushed,
                      buffered=len(self.dedup))
