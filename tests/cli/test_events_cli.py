@@ -130,6 +130,8 @@ def test_a_bad_line_is_dead_lettered_with_its_line_number_and_the_rest_goes_on(
     assert all(r["detail"].startswith(f"line {r['source'].split(':')[1]}: ") for r in letters)
     assert "event_time" in letters[2]["detail"] and "'colour'" in letters[3]["detail"]
     assert 'attributes["capacity_kw"] is 250: expected a string' in letters[4]["detail"]
+    shown = json.loads(invoke(tmp_path, "deadletters", "show", "2"))
+    assert shown["payload"]["text"] == line(event_time="yesterday", event_id="i9")
     store = SQLiteGraphStore(FLEET, tmp_path / "graph.sqlite")
     stored = store.get_nodes(["site:s1", "rack:r1", "rack:r2"])
     assert sorted(stored) == ["rack:r1", "site:s1"]
