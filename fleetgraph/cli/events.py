@@ -52,7 +52,7 @@ def convert(source: Path, target: Path, from_format: str | None,
     def refused(message: Message, error: RejectedEvent) -> None:
         bad.append(error)
 
-    log = EventLog(source, codec, fmt=from_format, on_bad_line=refused)
+    log = EventLog(source, codec, fmt=from_format, on_bad_line=refused, once=True)
     written, raw = write_log(target, codec, log.pairs(), fmt=to_format)
     fmt = log_format(target, to_format)
     to_stdout = str(target) == STDIO

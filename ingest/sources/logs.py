@@ -59,8 +59,10 @@ class EventLog:
     """The messages of a log file (or standard input), as often as asked."""
 
     def __init__(self, path: Path | str, codec: EventCodec, *, fmt: str | None = None,
-                 on_bad_line: BadLineHandler | None = None) -> None:
+                 on_bad_line: BadLineHandler | None = None, once: bool = False) -> None:
+        """``once``: the log is read once (no spool is kept for a second reading)."""
         self.path = Path(path)
+        self.once = once
         self.format = log_format(path, fmt)
         self.codec = codec
         self.on_bad_line = on_bad_line
@@ -85,14 +87,13 @@ class EventLog:
             return
         handler = self._count_bad_line if not self._read_once else _ignore
         self._read_once = True
+        keep = _unspooled if self.once else self._spool.record
         if str(self.path) == STDIO:
-            yield from self._spool.record(
-                read_json_lines(sys.stdin.buffer, self.codec, self.name, handler))
+            yield from keep(read_json_lines(sys.stdin.buffer, self.codec, self.name, handler))
             return
         try:
             with self.path.open("rb") as f:  # bytes: a line that is not UTF-8 is refused
-                yield from self._spool.record(
-                    read_json_lines(f, self.codec, self.name, handler))
+                yield from keep(read_json_lines(f, self.codec, self.name, handler))
         except OSError as exc:
             raise IngestError(f"cannot read event log {self.path}: {exc}") from exc
 
@@ -165,6 +166,10 @@ class _Spool:
             for record in fastavro.reader(f):
                 assert isinstance(record, dict)
                 yield Message(record["topic"], record["payload"], record["source"])
+
+
+def _unspooled(messages: Iterable[Message]) -> Iterator[Message]:
+    yield from messages
 
 
 def _ignore(message: Message, error: RejectedEvent) -> None:
