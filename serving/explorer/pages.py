@@ -117,8 +117,7 @@ class Explorer:
         self.token_required = token_required
         self.ide = ide
         self.graphql_path = graphql_path
-        self._tabs: list[Tab] | None = None
-        self._lock = asyncio.Lock()
+        self._tabs: asyncio.Future[list[Tab]] | None = None
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -127,13 +126,23 @@ class Explorer:
         ]
 
     async def tabs(self) -> list[Tab]:
-        async with self._lock:
-            if self._tabs is None:
-                found = (await asyncio.to_thread(self.examples, self.store, self.clock())
-                         if self.examples else [])
-                self._tabs = [self._tab(f"# {e.title}\n{e.query}\n", dict(e.variables))
-                              for e in found] or [self._tab(WELCOME, {})]
-            return self._tabs
+        """The example tabs, found once: a request cut short by its deadline leaves the
+        search running, and the next page waits for the same one."""
+        loop = asyncio.get_running_loop()
+        if self._tabs is None or (self._tabs.get_loop() is not loop and not self._tabs.done()):
+            self._tabs = loop.create_task(asyncio.to_thread(self._find_tabs))
+        if self._tabs.done():
+            return self._tabs.result()
+        return await asyncio.shield(self._tabs)
+
+    def _find_tabs(self) -> list[Tab]:
+        try:
+            found = self.examples(self.store, self.clock()) if self.examples else []
+        except Exception as exc:  # the page still opens, saying why it has no examples
+            return [self._tab(f"# No example queries: looking for them in the store "
+                              f"failed ({type(exc).__name__}: {exc}).\n{WELCOME}", {})]
+        return [self._tab(f"# {e.title}\n{e.query}\n", dict(e.variables))
+                for e in found] or [self._tab(WELCOME, {})]
 
     def _tab(self, query: str, variables: dict[str, Any]) -> Tab:
         headers = {"Authorization": TOKEN_PLACEHOLDER} if self.token_required else {}

@@ -107,3 +107,15 @@ def test_production_serves_the_graph_view_but_not_graphiql(tmp_path: Path) -> No
         assert graph.status_code == 200
         assert graph.headers["content-security-policy"] == CSP
         assert "cytoscape.min.js" in graph.text
+
+
+def test_graphiql_opens_even_when_finding_the_examples_fails(tmp_path: Path) -> None:
+    def broken(store: GraphStore, now: int) -> list[FakeExample]:
+        raise RuntimeError("store unreachable")
+
+    with _store(tmp_path) as store:
+        app = create_app(store, examples=broken)
+        page = get(app, "/graphql", headers=HTML)
+        assert page.status_code == 200
+        assert "store unreachable" in page.text
+        assert get(app, "/graphql", headers=HTML).status_code == 200  # found once, kept
