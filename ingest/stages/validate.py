@@ -72,6 +72,10 @@ class Validator:
             for owner in (*registry.nodes.values(), *registry.edges.values())
             for prop in owner.props
         }
+        self._declared: dict[str, frozenset[str]] = {  # node type -> its property names
+            name: frozenset(prop.name for prop in node_type.props)
+            for name, node_type in registry.nodes.items()
+        }
         self._checks: dict[Topic, Callable[[dict[str, Any]], None]] = {
             Topic.TELEMETRY: self._telemetry,
             Topic.INVENTORY: self._inventory,
@@ -93,9 +97,9 @@ class Validator:
     def _unknown_attributes(self, topic: Topic, fields: dict[str, Any]) -> list[RejectedEvent]:
         owner = self._attribute_owner(topic, fields)
         attributes: dict[str, str] = fields.get("attributes") or {}
-        if owner is None or not attributes:
+        if owner is None or owner not in self._declared or not attributes:
             return []
-        declared = {prop.name for prop in self.registry.node(owner).props}
+        declared = self._declared[owner]
         unknown = [name for name in attributes if name not in declared]
         if not unknown:
             return []
@@ -219,7 +223,7 @@ class Validator:
         """An attribute map: the values of properties ``owner`` declares of their kind
         and domain (the others are taken out by :meth:`check`)."""
         node_type = self.registry.node(owner)
-        declared = {prop.name for prop in node_type.props}
+        declared = self._declared[owner]
         known = {k: v for k, v in attributes.items() if k in declared}
         try:
             self.registry.coerce_props(node_type.props, f"a {owner}", known)
