@@ -36,7 +36,7 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
-    found = os.environ.get("FLEETGRAPH_TEST_CHROMIUM") or next(
+    found = os.environ.get("BROWSER_CHROMIUM") or next(
         filter(None, map(shutil.which, CHROMIUM_NAMES)), None)
     if not found:
         _unavailable("no chromium on PATH")
@@ -69,9 +69,9 @@ class Fleet:
 
 
 @pytest.fixture(scope="session")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+def fleet(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[Fleet]:
     """Development mode (GraphiQL on) with API tokens: the pages load without a token,
-    their queries need one."""
+    their queries need one. (After the browser: without one, no fleet is built.)"""
     data_dir = tmp_path_factory.mktemp("browser-fleet")
     store_path = build_fleet(data_dir, sites=1, hours=2.0)
     with live_server(data_dir, mode="development") as running:

@@ -110,9 +110,7 @@ def test_graphiql_runs_an_example_query_offline(fleet: Fleet, page: Page,
     assert page.errors == []
 
 
-def test_graphiql_is_not_served_in_production_mode_but_its_files_are(fleet: Fleet) -> None:
-    """The explorer's files are plain static files; the page is gone in production (the
-    app's own test covers that); here: a vendored file answers with a cacheable type."""
+def test_the_live_server_serves_the_vendored_files(fleet: Fleet) -> None:
     answer = httpx.get(f"{fleet.base}/explorer/static/vendor/manifest.json", timeout=10)
     assert answer.status_code == 200
     packages = answer.json()["packages"]
