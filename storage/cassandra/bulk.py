@@ -1,0 +1,217 @@
+"""Bulk backfill into Cassandra: the store's own row writes, as SSTables, imported.
+
+Upserts are planned by the store itself (``CassandraGraphStore.plan_nodes`` /
+``plan_edges``: the same rows, ``USING TIMESTAMP`` = event time, TTL, as the
+driver path sends), so Cassandra's last-write-wins per cell merges them into the
+graph the driver path makes. Instead of statements, the rows go as JSON lines
+(:class:`RowEncoder`) to a Java process (``infra/bulk/SSTableLoaderMain.java``)
+that writes them with Cassandra's ``CQLSSTableWriter``, one writer per table, and
+on "end" imports each table's SSTables into the live table (``nodetool import``
+through JMX). Planning here and writing there overlap over the pipe.
+
+Each table gets one UPDATE of all its columns; a write of fewer columns leaves the
+others unset (no cell), as the driver's own narrower statement does. A write of a
+column the table does not declare gets a table writer of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from fleetgraph.core.clock import wall_clock_us
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Upsert
+from fleetgraph.graph_model.types import Registry
+from fleetgraph.storage.base import StorageError, StorageUnavailable
+from fleetgraph.storage.bulk import BulkReport, BulkTools
+from fleetgraph.storage.cassandra.schema import Table
+from fleetgraph.storage.cassandra.store import CassandraGraphStore
+from fleetgraph.storage.cassandra.writes import Write
+from fleetgraph.storage.config import CassandraConfig
+
+ROWS_PER_MESSAGE = 2000  # rows of one statement in one JSON line
+TTL_TYPE, TIMESTAMP_TYPE = "int", "bigint"  # the types of USING TTL ? AND TIMESTAMP ?
+
+
+def column_types(table: Table) -> dict[str, str]:
+    """The CQL type of every column of ``table``, keys included."""
+    types = {c: table.key_type(c) for c in table.key_columns}
+    types.update(table.value_columns)
+    types.update(table.meta_columns)
+    return types
+
+
+class RowEncoder:
+    """Writes as the JSON lines the Java writer reads (see its header comment):
+    a ``table`` line the first time a table (and column set) is met, a ``stmt``
+    line the first time a (table, columns) statement is, then ``rows`` lines of the
+    statements' bind values, ``ROWS_PER_MESSAGE`` at a time."""
+
+    def __init__(self, rows_per_message: int = ROWS_PER_MESSAGE) -> None:
+        self.rows_per_message = rows_per_message
+        self._tables: dict[tuple[str, tuple[str, ...]], int] = {}
+        self._statements: dict[tuple[str, tuple[str, ...]], int] = {}
+        self._pending: dict[int, list[tuple[Any, ...]]] = {}
+        self.rows = 0
+
+    def add(self, writes: Iterable[Write]) -> list[bytes]:
+        """Lines to send for ``writes``: declarations at once, rows when a full
+        message of one statement has gathered."""
+        out: list[bytes] = []
+        statements, pending = self._statements, self._pending
+        for write in writes:
+            key = (write.table.qualified, write.columns)
+            sid = statements.get(key)
+            if sid is None:
+                sid = self._declare(write.table, write.columns, out)
+            rows = pending[sid]
+            rows.append(write.params)
+            if len(rows) >= self.rows_per_message:
+                out.append(orjson.dumps(["rows", sid, rows]) + b"\n")
+                self.rows += len(rows)
+                pending[sid] = []
+        return out
+
+    def flush(self) -> list[bytes]:
+        """Lines of every row still gathered."""
+        out = [orjson.dumps(["rows", sid, rows]) + b"\n"
+               for sid, rows in self._pending.items() if rows]
+        self.rows += sum(len(rows) for rows in self._pending.values())
+        self._pending = {sid: [] for sid in self._pending}
+        return out
+
+    @staticmethod
+    def end() -> bytes:
+        return b'["end"]\n'
+
+    def _declare(self, table: Table, columns: tuple[str, ...], out: list[bytes]) -> int:
+        types = column_types(table)
+        unknown = [c for c in columns if c not in types]
+        if unknown:
+            raise StorageError(f"{table.qualified} has no column(s) {', '.join(unknown)}")
+        declared = tuple(c for c, _ in (*table.value_columns, *table.meta_columns))
+        full = declared if set(columns) <= set(declared) else columns
+        tid = self._tables.get((table.qualified, full))
+        using = [TTL_TYPE, TIMESTAMP_TYPE] if table.ttl_seconds else [TIMESTAMP_TYPE]
+        if tid is None:
+            tid = self._tables[(table.qualified, full)] = len(self._tables)
+            binds = [*using, *(types[c] for c in full), *(types[c] for c in table.key_columns)]
+            out.append(orjson.dumps(["table", tid, table.keyspace, table.name,
+                                     table.create_cql(), table.update_cql(full), binds]) + b"\n")
+        at = {c: i for i, c in enumerate(full)}
+        u, keys = len(using), len(table.key_columns)
+        positions = [*range(u), *(u + at[c] for c in columns),
+                     *(u + len(full) + k for k in range(keys))]
+        sid = self._statements[(table.qualified, columns)] = len(self._statements)
+        out.append(orjson.dumps(["stmt", sid, tid, positions]) + b"\n")
+        self._pending[sid] = []
+        return sid
+
+
+class CassandraBulkLoad:
+    """A bulk load into the Cassandra store of ``store``'s config (its schema made or
+    migrated when opened): rows planned here, written and imported by the Java writer
+    ``tools.command`` started as a child process."""
+
+    def __init__(self, store: CassandraGraphStore, tools: BulkTools, work_dir: Path,
+                 clock: Callable[[], int] = wall_clock_us) -> None:
+        self.store = store
+        self.tools = tools
+        self.clock = clock
+        self.encoder = RowEncoder()
+        self.upserts = 0
+        work_dir.mkdir(parents=True, exist_ok=True)
+        self.out_dir = work_dir / f"sstables-{time.strftime('%Y%m%dT%H%M%S')}-{id(self):x}"
+        self.out_dir.mkdir()
+        self.summary = self.out_dir / "summary.json"
+        command = [*tools.command, "--out", str(self.out_dir), "--summary", str(self.summary)]
+        if tools.jmx:
+            command += ["--jmx", tools.jmx]
+        self._cpu_before = _children_cpu()
+        try:
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE,
+                                            stdout=subprocess.DEVNULL)
+        except OSError as exc:
+            raise StorageUnavailable(f"cannot start the bulk writer {command[0]}: {exc}") from exc
+        assert self.process.stdin is not None
+        self._pipe: IO[bytes] = self.process.stdin
+
+    @classmethod
+    def open(cls, config: CassandraConfig, tools: BulkTools, work_dir: Path, *,
+             registry: Registry, clock: Callable[[], int] = wall_clock_us) -> CassandraBulkLoad:
+        store = CassandraGraphStore(registry, config, schema="init", clock=clock)
+        try:
+            return cls(store, tools, work_dir, clock)
+        except BaseException:
+            store.close()
+            raise
+
+    def write(self, upserts: Sequence[Upsert]) -> None:
+        """Plan the batch (a refusal raises StorageError before anything is sent)
+        and send its rows."""
+        now = self.clock()
+        nodes = [u for u in upserts if isinstance(u, NodeUpsert)]
+        edges = [u for u in upserts if isinstance(u, EdgeUpsert)]
+        writes = self.store.plan_nodes(nodes, now) + self.store.plan_edges(edges, now)
+        self._send(self.encoder.add(writes))
+        self.upserts += len(upserts)
+
+    def finish(self) -> BulkReport:
+        """Send what is left and "end", wait for the writer to write and import."""
+        try:
+            self._send([*self.encoder.flush(), self.encoder.end()])
+            self._pipe.close()
+        except StorageError:
+            self.abort()
+            raise
+        code = self.process.wait()
+        cpu = _children_cpu() - self._cpu_before
+        self.store.close()
+        if code != 0 or not self.summary.exists():
+            raise StorageError(f"the bulk writer failed (exit {code}); its SSTables, if "
+                               f"any, are in {self.out_dir}")
+        summary = json.loads(self.summary.read_text())
+        tables = summary["tables"]
+        failed = [d for t in tables for d in t.get("failed", [])]
+        if failed:
+            raise StorageError(f"Cassandra refused to import {len(failed)} folder(s) of "
+                               f"SSTables, first {failed[0]}; they are kept in {self.out_dir}")
+        report = BulkReport(
+            upserts=self.upserts, rows=sum(int(t["rows"]) for t in tables),
+            tables=len(tables), sstables=sum(int(t["sstables"]) for t in tables),
+            write_seconds=float(summary["write_seconds"]),
+            import_seconds=float(summary["import_seconds"]), helper_cpu_seconds=cpu,
+            imported=bool(summary["imported"]), sstable_dir=self.out_dir, details=tables)
+        if report.imported:
+            shutil.rmtree(self.out_dir, ignore_errors=True)
+        return report
+
+    def abort(self) -> None:
+        """Stop the writer; nothing is imported (it imports only after "end")."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.store.close()
+        shutil.rmtree(self.out_dir, ignore_errors=True)
+
+    def _send(self, lines: list[bytes]) -> None:
+        if not lines:
+            return
+        try:
+            self._pipe.write(b"".join(lines))
+        except (BrokenPipeError, OSError) as exc:
+            code = self.process.poll()
+            raise StorageUnavailable(f"the bulk writer stopped (exit {code}): {exc}") from exc
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
