@@ -134,5 +134,24 @@ def bench_graphql_path(sites: int, hours: float, repeats: int, budget: float, on
     click.echo(graphql_path.table(results))
 
 
+@click.command("backfill")
+@click.option("--sizes", default="1e5,1e6", show_default=True,
+              help="Sizes backfilled (bench workloads: about 1e5, 1e6, 1e7 stored edges).")
+@click.option("--sample", default=20_000, show_default=True,
+              help="Messages of the first size run through the driver path and the "
+                   "backfill both (the ratio).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the JSON.")
+@click.pass_context
+def bench_backfill(ctx: click.Context, sizes: str, sample: int, out: Path | None) -> None:
+    """The bulk backfill into the running Cassandra (SSTables, imported): events/s,
+    rows/s and CPU seconds of both processes per size, and its ratio to the driver
+    path on a sample measured in the same run."""
+    from fleetgraph.bench import backfill
+
+    measures = backfill.run(_settings(ctx), [s.strip() for s in sizes.split(",")], sample, out)
+    click.echo(backfill.table(measures))
+
+
 BENCH_COMMANDS = (bench_kafka, bench_hotpath, bench_steady_memory, bench_report,
-                  bench_guard_cost, bench_startup, bench_graphql_path)
+                  bench_guard_cost, bench_startup, bench_graphql_path,
+                  bench_backfill)

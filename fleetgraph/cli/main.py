@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 from tqdm import tqdm
 
+from fleetgraph.cli.backfill import backfill_command
 from fleetgraph.cli.bench import BENCH_COMMANDS
 from fleetgraph.cli.deadletters import deadletters
 from fleetgraph.cli.events import events
@@ -398,6 +399,7 @@ def export_schemas() -> None:
     click.echo(sdl.export())
 
 
+cli.add_command(backfill_command, "backfill")
 cli.add_command(deadletters)
 cli.add_command(events)
 cli.add_command(publish)
