@@ -37,7 +37,7 @@ from fleetgraph.storage.delegating import DelegatingStore
 
 SITE_STATE = "site_state"  # read model: site id -> SiteState
 SITE_FREE_GPUS = "site_free_gpus"  # read model: site id -> free GPUs by server
-FORMAT = 1  # the rows' layout; a row of another layout reads as missing
+FORMAT = 2  # the rows' layout; a row of another layout reads as missing
 
 FreeByServer = dict[str, tuple[str, ...]]  # server id -> its free GPU ids, sorted
 
@@ -60,20 +60,23 @@ class SiteState:
         )
 
     def encode(self) -> str:
-        return json.dumps([FORMAT, self.computed_at_us, self.valid_until_us, self.racks,
-                           self.healthy_racks, self.free_gpus], separators=(",", ":"))
+        """``format,computed_at,valid_until,racks,healthy,free`` (valid_until empty: None);
+        plain integers, read back a thousand at a time by placement."""
+        until = "" if self.valid_until_us is None else str(self.valid_until_us)
+        return (f"{FORMAT},{self.computed_at_us},{until},{self.racks},{self.healthy_racks},"
+                f"{self.free_gpus}")
 
     @classmethod
     def decode(cls, site_id: str, text: str) -> SiteState | None:
         """The summary of a row; None for a row it cannot read (then recomputed)."""
         try:
-            version, computed, until, racks, healthy, free = json.loads(text)
-        except (ValueError, TypeError):
+            version, computed, until, racks, healthy, free = text.split(",")
+            if int(version) != FORMAT:
+                return None
+            return cls(site_id, int(computed), int(until) if until else None, int(racks),
+                       int(healthy), int(free))
+        except ValueError:
             return None
-        if version != FORMAT:
-            return None
-        return cls(site_id, int(computed), None if until is None else int(until), int(racks),
-                   int(healthy), int(free))
 
 
 def encode_free(free: FreeByServer) -> str:

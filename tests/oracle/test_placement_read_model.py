@@ -230,9 +230,11 @@ def test_the_pipeline_recomputes_only_touched_sites() -> None:
         store, PlacementRequest(1, at_us=END_US), END_US)
     assert placement(store, PlacementRequest(1), END_US + H) == placement_reference(
         store, PlacementRequest(1, at_us=END_US + H), END_US + H)
-    # with recomputation deferred, a touched site's row is deleted at once
+    # a sink recomputes its first batch at once, then, within every_s, deletes the rows
     later = MaintainingStoreSink(store, clock, every_s=1e9)
     later.write([EdgeUpsert("allocated", "job:j2", "gpu:a-g1", {"valid_from": t}, t, prov)])
+    assert set(store.get_read_models(SITE_STATE)) == {"site:a", "site:b"}
+    later.write([EdgeUpsert("had_fault", "server:a-n1", "fault:f1", {"valid_from": t}, t, prov)])
     assert set(store.get_read_models(SITE_STATE)) == {"site:b"}
     assert placement(store, PlacementRequest(1), END_US).candidates == []
     later.catch_up()
