@@ -30,7 +30,9 @@ from fleetgraph.bench.machine import describe, peak_rss_mib
 from fleetgraph.core.clock import minute_floor_us, wall_clock_us
 from fleetgraph.core.units import HOUR_US
 from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.read_models.maintain import SiteStateMaintainer
 from fleetgraph.settings import Settings
+from fleetgraph.storage.base import GraphStore
 from fleetgraph.storage.embedded import SQLiteGraphStore
 
 AFFECTED = """query($id: ID!) { affectedJobs(componentId: $id) {
@@ -80,11 +82,18 @@ def cases(events: list[tuple[str, dict[str, Any]]], now_us: int) -> list[queries
         queries.QueryCase("blastRadius", BLAST,
                           [{"id": c, "at": _iso(at)} for c in faulted],
                           lambda g, v: incidents.blast_radius(g, v["id"], at)),
+        # at now: the site-state read model (rebuilt after the ingest, as of now_us)
         queries.QueryCase("placement", PLACEMENT,
-                          [{"r": {"gpus": n, "modelId": m, "at": _iso(at)}}
+                          [{"r": {"gpus": n, "modelId": m}}
                            for n in (8, 64) for m in models[:5]],
                           lambda g, v: scheduling.placement(
-                              g, v["r"]["gpus"], at, model_id=v["r"]["modelId"])),
+                              g, v["r"]["gpus"], now_us, model_id=v["r"]["modelId"])),
+        # the same answers with 'at' given: the whole fleet read (the definition)
+        queries.QueryCase("placement_reference", PLACEMENT,
+                          [{"r": {"gpus": n, "modelId": m, "at": _iso(now_us)}}
+                           for n in (8, 64) for m in models[:5]],
+                          lambda g, v: scheduling.placement(
+                              g, v["r"]["gpus"], now_us, model_id=v["r"]["modelId"])),
         queries.QueryCase("lineage", LINEAGE, [{"id": a} for a in artifacts],
                           lambda g, v: audit.lineage(g, v["id"], "UP", 4)),
     ]
@@ -199,6 +208,7 @@ def _size(name: str, now_us: int, repeats: int, tmp: Path
     entry: dict[str, Any] = {"ingest_embedded": ingest.run_pipeline(messages, path, now_us)}
     store = SQLiteGraphStore(FLEET, path)
     entry["stored_edges"] = sum(store.count(f"edge_{e}") for e in FLEET.edges)
+    entry["read_model_rebuild_s"] = rebuild_read_models(store, now_us)
     click.echo(f"[{name}] {entry['stored_edges']:,} edges; building networkx ...", err=True)
     graph_module, _ = queries.oracle()
     events = queries.clean_events(messages)
@@ -212,9 +222,30 @@ def _size(name: str, now_us: int, repeats: int, tmp: Path
     budget = QUICK_BUDGET_S if repeats <= QUICK_REPEATS else QUERY_BUDGET_S
     entry["queries_embedded"] = queries.measure(store, size_cases, graph, now_us, repeats,
                                                 budget_s=budget)
+    entry["placement_vs_reference"] = placement_ratio(entry["queries_embedded"])
     store.close()
     del graph
     return entry, path, size_cases
+
+
+def rebuild_read_models(store: GraphStore, now_us: int) -> float:
+    """Seconds to compute the site-state read model of every site as of ``now_us`` (what
+    the pipeline keeps; the bench's ingest writes the graph only)."""
+    started = time.perf_counter()
+    SiteStateMaintainer(store, lambda: now_us).rebuild()
+    return round(time.perf_counter() - started, 3)
+
+
+def placement_ratio(measured: dict[str, Any]) -> dict[str, Any]:
+    """placement at now (read model) next to the same answers read from the whole fleet."""
+    new, old = measured.get("placement"), measured.get("placement_reference")
+    if not new or not old:
+        return {}
+    return {"placement_p50_ms": new["p50_ms"], "placement_p99_ms": new["p99_ms"],
+            "placement_reference_p50_ms": old["p50_ms"],
+            "placement_reference_p99_ms": old["p99_ms"],
+            "reference_over_read_model_p99": round(old["p99_ms"] / new["p99_ms"], 1)
+            if new["p99_ms"] else None}
 
 
 def table(results: dict[str, Any]) -> str:
@@ -236,6 +267,13 @@ def table(results: dict[str, Any]) -> str:
             lines.append(f"  {query:<14}{q['p50_ms']:>9}{q['p99_ms']:>9}"
                          f"{q['networkx_p50_ms']:>9}{q['networkx_p99_ms']:>9}"
                          + (f"{c['p50_ms']:>9}{c['p99_ms']:>9}" if c else ""))
+        ratio = entry.get("placement_vs_reference") or {}
+        if ratio:
+            lines.append(f"  placement at now (read model, rebuilt in "
+                         f"{entry.get('read_model_rebuild_s')} s): p99 "
+                         f"{ratio['placement_p99_ms']} ms; whole fleet (reference) p99 "
+                         f"{ratio['placement_reference_p99_ms']} ms; ratio "
+                         f"{ratio['reference_over_read_model_p99']}")
         if "error" in (entry.get("queries_cassandra") or {}):
             lines.append(f"  cassandra: {entry['queries_cassandra']['error'][:200]}")
     g = results.get("graphql_path")
