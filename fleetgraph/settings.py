@@ -51,6 +51,24 @@ from fleetgraph.core.errors import ConfigError
 from fleetgraph.core.logs import LogFormat
 from fleetgraph.storage.config import StoreConfig
 
+PACKAGE_DIR = Path(__file__).resolve().parent  # fleetgraph/ (site-packages/fleetgraph/ in a wheel)
+
+
+def source_checkout() -> Path | None:
+    """The repository when fleetgraph runs from its source tree (a checkout, an
+    editable install), None when installed from a wheel."""
+    root = PACKAGE_DIR.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "infra").is_dir() else None
+
+
+def user_data_home(environ: Mapping[str, str] | None = None) -> Path:
+    """Where an installed fleetgraph keeps what is not the user's data directory (the
+    local stack): ``$XDG_DATA_HOME/fleetgraph``, else ``~/.local/share/fleetgraph``."""
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_DATA_HOME", "").strip()
+    return (Path(base).expanduser() if base else Path.home() / ".local" / "share") / "fleetgraph"
+
+
 API_ROLES = ("ops", "scheduler", "auditor")  # serving.access.ROLES (a test keeps them equal)
 HEAP = re.compile(r"[0-9]+[kKmMgG]?")  # bytes, or with a unit (as the JVM takes -Xmx)
 SECTION = ConfigDict(extra="forbid", validate_assignment=True)
@@ -118,7 +136,7 @@ class StackSettings(BaseModel):
 
     model_config = SECTION
 
-    home: Path | None = None  # None: <repo>/.fleetgraph/stack
+    home: Path | None = None  # None: <repo>/.fleetgraph/stack, installed: user_data_home()/stack
     kafka_port: int = 9092
     kafka_controller_port: int | None = None  # None: the Kafka port + 1
     cassandra_port: int = 9042

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fleetgraph.core.errors import ConfigError
-from fleetgraph.settings import Settings, StackSettings
+from fleetgraph.settings import Settings, StackSettings, source_checkout, user_data_home
 
 INFRA_DIR = Path(__file__).resolve().parent
 REPO_ROOT = INFRA_DIR.parent
@@ -106,8 +106,15 @@ def stack_settings(environ: Mapping[str, str] | None = None) -> StackSettings:
 
 
 def stack_home(settings: StackSettings) -> Path:
-    """The section's home, or ``<repo>/.fleetgraph/stack``; absolute."""
-    home = settings.home.expanduser() if settings.home else REPO_ROOT / ".fleetgraph" / "stack"
+    """The section's home, or ``<repo>/.fleetgraph/stack`` in a source tree, or
+    ``$XDG_DATA_HOME/fleetgraph/stack`` (``~/.local/share/...``) when installed (never
+    inside site-packages); absolute."""
+    if settings.home:
+        home = settings.home.expanduser()
+    elif (repo := source_checkout()) is not None:
+        home = repo / ".fleetgraph" / "stack"
+    else:
+        home = user_data_home() / "stack"
     return home.resolve()
 
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from fleetgraph.settings import source_checkout
 
 
 def peak_rss_of(pid: int) -> float | None:
@@ -35,7 +35,7 @@ class Child:
         self.log = log
         out = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, *args], cwd=REPO, env={**os.environ, **(env or {})},
+            [sys.executable, *args], cwd=source_checkout(), env={**os.environ, **(env or {})},
             stdout=out, stderr=subprocess.STDOUT)
         if log is not None:
             out.close()  # type: ignore[union-attr]

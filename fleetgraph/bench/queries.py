@@ -1,19 +1,16 @@
 """Query latency through GraphQL, with the same traversal in networkx as baseline.
 
 The networkx side is the independent reference of the test suite
-(``tests/oracle``), run on a graph held in memory and built from the same
-events; it is imported from the repository, so the benchmark runs from a
-checkout.
+(:mod:`fleetgraph.bench.reference`), run on a graph held in memory and built from
+the same events; it ships in the package, so the benchmark runs from a wheel too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from fleetgraph.bench.stats import summary_ms
@@ -22,14 +19,10 @@ from fleetgraph.serving.context import new_context
 from fleetgraph.serving.schema import build_schema
 from fleetgraph.storage.base import GraphStore
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def oracle() -> Any:
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
-    import tests.oracle.graph as graph
-    import tests.oracle.queries as queries
+    import fleetgraph.bench.reference.graph as graph
+    import fleetgraph.bench.reference.queries as queries
 
     return graph, queries
 

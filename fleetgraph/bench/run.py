@@ -61,9 +61,9 @@ def _iso(us: int) -> str:
 
 def cases(events: list[tuple[str, dict[str, Any]]], now_us: int) -> list[queries.QueryCase]:
     _, oracle = queries.oracle()
-    import tests.oracle.audit as audit
-    import tests.oracle.incidents as incidents
-    import tests.oracle.scheduling as scheduling
+    import fleetgraph.bench.reference.audit as audit
+    import fleetgraph.bench.reference.incidents as incidents
+    import fleetgraph.bench.reference.scheduling as scheduling
 
     faulted = sorted({e["component_id"] for t, e in events
                       if t == "telemetry" and e["kind"] == "status" and e.get("fault_id")})

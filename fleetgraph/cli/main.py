@@ -324,9 +324,15 @@ def demo(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate
               "[default: FLEETGRAPH_DEDUP_WINDOW_S and 1].")
 @click.option("--cassandra-sizes", default=None, help="Sizes also queried on Cassandra, "
               "bulk-loaded [default: 1e5; 1e6 takes 15-45 min to load on 2 cores].")
+@click.option("--sites", type=click.IntRange(min=1), default=None,
+              help="With --quick: a smoke run instead, every query a few times on a fleet "
+                   "of this many sites (seconds; the figures mean nothing).")
+@click.option("--hours", type=click.FloatRange(min=0.5), default=2.0, show_default=True,
+              help="With --sites: hours of events.")
 @click.pass_context
 def bench(ctx: click.Context, quick: bool, out: Path | None, sizes: str | None,
-          skip_stack: bool, windows: str | None, cassandra_sizes: str | None) -> None:
+          skip_stack: bool, windows: str | None, cassandra_sizes: str | None,
+          sites: int | None, hours: float) -> None:
     """Benchmark ingest, queries and memory against baselines; print a table, write JSON.
 
     `fleetgraph bench load` runs a load test against a running server instead."""
@@ -335,6 +341,14 @@ def bench(ctx: click.Context, quick: bool, out: Path | None, sizes: str | None,
     if ctx.invoked_subcommand is not None:
         return
     path = out or _settings(ctx).data_dir / "bench.json"
+    if sites is not None:
+        if not quick:
+            raise click.UsageError("--sites goes with --quick (a smoke run)")
+        from fleetgraph.bench import smoke
+
+        click.echo(smoke.table(smoke.run(sites, hours, path)))
+        click.echo(f"\nJSON: {path}")
+        return
     results = run("quick" if quick else options(_settings(ctx), sizes, skip_stack, windows,
                                                 cassandra_sizes), path)
     click.echo(table(results))
@@ -388,15 +402,26 @@ def schemas() -> None:
 
 
 @schemas.command("export")
-def export_schemas() -> None:
-    """Write one .avsc per node and edge type to schemas/graph/, and the GraphQL SDL
-    to serving/schema.graphql."""
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write DIR/graph/*.avsc and DIR/schema.graphql [default: in a source "
+                   "tree, its schemas/graph/ and serving/schema.graphql; installed, "
+                   "./fleetgraph-schemas].")
+def export_schemas(out: Path | None) -> None:
+    """Write one .avsc per node and edge type, and the GraphQL SDL: in a source tree its
+    checked-in files (schemas/graph/, serving/schema.graphql), else to --out or
+    ./fleetgraph-schemas (never inside the installed package)."""
     from fleetgraph.graph_model.export import export
     from fleetgraph.serving import sdl
+    from fleetgraph.settings import source_checkout
 
-    for path in export(FLEET):
+    if out is None and source_checkout() is None:
+        out = Path("fleetgraph-schemas")
+    if out is None:
+        written = [*export(FLEET), sdl.export()]
+    else:
+        written = [*export(FLEET, out / "graph"), sdl.export(out / "schema.graphql")]
+    for path in written:
         click.echo(path)
-    click.echo(sdl.export())
 
 
 cli.add_command(backfill_command, "backfill")

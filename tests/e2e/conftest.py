@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from fleetgraph.bench.reference import graph as oracle_graph
 from tests.conftest import CassandraGraphs
 from tests.e2e.fleet_run import END_US, FleetRun, fleet_run, open_store
-from tests.oracle import graph as oracle_graph
 
 
 @pytest.fixture(scope="session",

@@ -9,6 +9,8 @@ from typing import Any
 import networkx as nx
 import pytest
 
+from fleetgraph.bench.reference.graph import build_graph
+from fleetgraph.bench.reference.queries import affected_jobs as oracle_affected_jobs
 from fleetgraph.graph_model import FLEET
 from fleetgraph.ingest.message import Message
 from fleetgraph.schemas import load_event_codec
@@ -17,8 +19,6 @@ from fleetgraph.serving.queries.affected_jobs import affected_jobs
 from fleetgraph.storage.base import TimeWindow
 from fleetgraph.storage.embedded import SQLiteGraphStore
 from tests.e2e.fleet_run import ingest_into
-from tests.oracle.graph import build_graph
-from tests.oracle.queries import affected_jobs as oracle_affected_jobs
 from tests.oracle.test_oracle import fault, fleet_events, inv, run
 
 TOR = "switch:s1-tor1"

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from fleetgraph.bench.reference import queries as oracle
 from fleetgraph.serving.context import new_context
 from fleetgraph.serving.schema import build_schema
 from tests.e2e.fleet_run import END_US, FleetRun
-from tests.oracle import queries as oracle
 
 H = 3_600_000_000
 SCHEMA = build_schema()

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from fleetgraph.bench.reference import graph as oracle_graph
+from fleetgraph.bench.reference import incidents as oracle
 from fleetgraph.serving.context import new_context
 from fleetgraph.serving.schema import build_schema
 from tests.e2e.fleet_run import END_US, FleetRun
-from tests.oracle import graph as oracle_graph
-from tests.oracle import incidents as oracle
 
 H = 3_600_000_000
 SCHEMA = build_schema()

@@ -13,6 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fleetgraph.bench.reference import graph as oracle_graph
+from fleetgraph.bench.reference import incidents as oracle_incidents
+from fleetgraph.bench.reference import queries as oracle_queries
+from fleetgraph.bench.reference import scheduling as oracle_scheduling
 from fleetgraph.schemas import load_event_codec
 from fleetgraph.serving.queries.affected_jobs import affected_jobs
 from fleetgraph.serving.queries.blast_radius import blast_radius
@@ -20,10 +24,6 @@ from fleetgraph.serving.queries.placement import PlacementRequest, placement
 from fleetgraph.simulator import SimulationConfig
 from fleetgraph.storage.base import TimeWindow
 from tests.e2e.fleet_run import END_US, ingest, simulated_messages
-from tests.oracle import graph as oracle_graph
-from tests.oracle import incidents as oracle_incidents
-from tests.oracle import queries as oracle_queries
-from tests.oracle import scheduling as oracle_scheduling
 
 H = 3_600_000_000
 

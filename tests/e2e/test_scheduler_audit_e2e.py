@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from fleetgraph.bench.reference import audit as oracle_audit
+from fleetgraph.bench.reference import graph as oracle_graph
+from fleetgraph.bench.reference import scheduling as oracle_scheduling
 from fleetgraph.serving.context import new_context
 from fleetgraph.serving.schema import build_schema
 from tests.e2e.fleet_run import END_US, FleetRun
-from tests.oracle import audit as oracle_audit
-from tests.oracle import graph as oracle_graph
-from tests.oracle import scheduling as oracle_scheduling
 
 H = 3_600_000_000
 SCHEMA = build_schema()

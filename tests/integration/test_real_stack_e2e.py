@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from fleetgraph.bench.reference import graph as oracle_graph
+from fleetgraph.bench.reference import queries as oracle
 from fleetgraph.graph_model import FLEET
 from fleetgraph.ingest.kafka.producer import publish_messages
 from fleetgraph.ingest.kafka.topics import TopicNames, delete_topics
@@ -27,8 +29,6 @@ from tests.conftest import CassandraGraphs
 from tests.e2e.fleet_run import CONFIG, simulated_messages
 from tests.e2e.test_end_to_end import AFFECTED, HOTNESS, iso, us
 from tests.integration.test_kafka_pipeline import _kafka_bootstrap
-from tests.oracle import graph as oracle_graph
-from tests.oracle import queries as oracle
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ from typing import Any
 import networkx as nx
 import pytest
 
-from .graph import build_graph
-from .queries import affected_jobs, cut, model_hotness, overlaps
+from fleetgraph.bench.reference.graph import build_graph
+from fleetgraph.bench.reference.queries import affected_jobs, cut, model_hotness, overlaps
 
 H = 3_600_000_000  # one hour in microseconds
 

@@ -7,8 +7,9 @@ from typing import Any
 import networkx as nx
 import pytest
 
-from .audit import data_residency, job_sites, lineage
-from .graph import build_graph
+from fleetgraph.bench.reference.audit import data_residency, job_sites, lineage
+from fleetgraph.bench.reference.graph import build_graph
+
 from .test_oracle import art, inv, job, on
 
 Events = list[tuple[str, dict[str, Any]]]

@@ -7,8 +7,14 @@ from typing import Any
 import networkx as nx
 import pytest
 
-from .graph import build_graph
-from .incidents import blast_radius, component_timeline, fleet_state, shortest_path
+from fleetgraph.bench.reference.graph import build_graph
+from fleetgraph.bench.reference.incidents import (
+    blast_radius,
+    component_timeline,
+    fleet_state,
+    shortest_path,
+)
+
 from .test_oracle import fault, inv, job, on, run
 
 Events = list[tuple[str, dict[str, Any]]]

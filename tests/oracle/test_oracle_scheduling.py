@@ -7,8 +7,9 @@ from typing import Any
 import networkx as nx
 import pytest
 
-from .graph import build_graph
-from .scheduling import placement
+from fleetgraph.bench.reference.graph import build_graph
+from fleetgraph.bench.reference.scheduling import placement
+
 from .test_oracle import art, fault, inv, job, on, tel
 
 Events = list[tuple[str, dict[str, Any]]]

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from fleetgraph.bench.reference import audit as oracle_audit
+from fleetgraph.bench.reference import graph as oracle_graph
 from fleetgraph.cli.audit_sources import EventLogArchive
 from fleetgraph.graph_model.records import EdgeUpsert, Provenance
 from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
@@ -32,8 +34,6 @@ from fleetgraph.simulator import SimulationConfig, simulate_messages
 from fleetgraph.storage.base import GraphStore
 from tests.conftest import CassandraGraphs
 from tests.e2e.fleet_run import ingest_into, open_store
-from tests.oracle import audit as oracle_audit
-from tests.oracle import graph as oracle_graph
 
 H = 3_600_000_000
 # the fleet ends now (to the minute): Cassandra expires replicas by its own clock

@@ -1,7 +1,7 @@
 """Reference answers of the auditors' queries: lineage and dataResidency.
 
 Written from ``docs/queries.md`` alone, on the graph of
-:func:`tests.oracle.graph.build_graph`; it imports nothing from the product.
+:func:`fleetgraph.bench.reference.graph.build_graph`; it imports nothing from the product.
 
 Interpretations where the docs leave room
 -----------------------------------------
@@ -62,8 +62,8 @@ from typing import Any
 
 import networkx as nx
 
-from .graph import VALID_FROM, VALID_TO, type_of
-from .incidents import valid_at
+from fleetgraph.bench.reference.graph import VALID_FROM, VALID_TO, type_of
+from fleetgraph.bench.reference.incidents import valid_at
 
 DATA_TYPES = frozenset({"artifact", "dataset", "model"})
 MAX_LINEAGE_DEPTH = 10

@@ -5,7 +5,7 @@ Written from ``docs/events.md`` alone, independently of the product's ``ingest``
 from the project at all (topics are compared as the plain strings ``"telemetry"``,
 ``"inventory"``, ``"jobs"``, ``"artifacts"``; a ``fleetgraph.schemas.topics.Topic`` member, being a
 ``StrEnum``, compares equal to them). The end-to-end tests compare the product's GraphQL
-answers with :mod:`tests.oracle.queries` run on the graph built here.
+answers with :mod:`fleetgraph.bench.reference.queries` run on the graph built here.
 
 Graph shape
 -----------

@@ -1,7 +1,7 @@
 """Reference answers of the incident queries: blastRadius, componentTimeline, path.
 
 Written from ``docs/queries.md`` alone (section "The queries for the four users"),
-on the graph of :func:`tests.oracle.graph.build_graph`; it imports nothing from the
+on the graph of :func:`fleetgraph.bench.reference.graph.build_graph`; it imports nothing from the
 product. Times are integer microseconds; ``None`` is an unbounded end.
 
 An edge *is valid at t* when ``valid_from`` (``None`` = -inf) <= t < ``valid_to``
@@ -71,8 +71,8 @@ from typing import Any
 
 import networkx as nx
 
-from .graph import VALID_FROM, VALID_TO, type_of
-from .queries import affected_jobs
+from fleetgraph.bench.reference.graph import VALID_FROM, VALID_TO, type_of
+from fleetgraph.bench.reference.queries import affected_jobs
 
 COOLING, POWER, NETWORK, CONTAINMENT = "cooling", "power", "network", "containment"
 RACK_NEEDS = (COOLING, POWER, NETWORK)

@@ -1,6 +1,6 @@
 """Reference answers of the two headline queries, from ``docs/queries.md`` alone.
 
-Works on the graph of :func:`tests.oracle.graph.build_graph`. Times are integer
+Works on the graph of :func:`fleetgraph.bench.reference.graph.build_graph`. Times are integer
 microseconds; ``None`` is an unbounded end (-inf for a start, +inf for an end).
 
 Intervals are half-open ``[from, to)``; two intervals overlap when each starts
@@ -58,7 +58,7 @@ from typing import Any
 
 import networkx as nx
 
-from .graph import VALID_FROM, VALID_TO, type_of
+from fleetgraph.bench.reference.graph import VALID_FROM, VALID_TO, type_of
 
 Interval = tuple[int | None, int | None]  # (start or None = -inf, end or None = +inf)
 

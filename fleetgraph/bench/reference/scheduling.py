@@ -1,10 +1,10 @@
 """Reference answer of the scheduler's query: placement.
 
 Written from ``docs/queries.md`` alone, on the graph of
-:func:`tests.oracle.graph.build_graph`; it imports nothing from the product. The
+:func:`fleetgraph.bench.reference.graph.build_graph`; it imports nothing from the product. The
 fleet state (down, degraded, healthy racks) is the one of blastRadius without any
-extra failure (:func:`tests.oracle.incidents.fleet_state`); the model part reuses
-:func:`tests.oracle.queries.model_hotness`.
+extra failure (:func:`fleetgraph.bench.reference.incidents.fleet_state`); the model part reuses
+:func:`fleetgraph.bench.reference.queries.model_hotness`.
 
 Interpretations where the docs leave room
 -----------------------------------------
@@ -43,9 +43,9 @@ from typing import Any
 
 import networkx as nx
 
-from .graph import type_of
-from .incidents import FleetState, fleet_state, valid_at
-from .queries import model_hotness
+from fleetgraph.bench.reference.graph import type_of
+from fleetgraph.bench.reference.incidents import FleetState, fleet_state, valid_at
+from fleetgraph.bench.reference.queries import model_hotness
 
 DAY_US = 24 * 3600 * 1_000_000
 WEIGHTS: dict[str, float] = {
