@@ -121,8 +121,21 @@ class RequestMeter:
 
     metrics: ServerMetrics
     answered_by_graphql: bool = False
+    # the root fields of an execution under way and when it started (perf_counter):
+    # one the deadline cancels is timed when its request ends
+    executing: tuple[list[str], float] | None = None
     status: int = 200
     body: list[bytes] = field(default_factory=list)
+
+    def observe_execution(self) -> None:
+        """Time the execution under way, if any, for each of its root fields."""
+        if self.executing is None:
+            return
+        fields, started = self.executing
+        self.executing = None
+        took = time.perf_counter() - started
+        for name in fields:
+            self.metrics.field_timer(name).observe(took)
 
 
 _request: ContextVar[RequestMeter | None] = ContextVar("fleetgraph_request_meter",
@@ -131,8 +144,9 @@ _request: ContextVar[RequestMeter | None] = ContextVar("fleetgraph_request_meter
 
 class QueryMetrics(SchemaExtension):
     """Times each executed operation for its root fields (only fields of the Query
-    type count: no label from a client's typo) and counts the result's errors, for the
-    request's :class:`RequestMeter` (none outside an app: then it does nothing)."""
+    type count: no label from a client's typo; an execution the deadline cancels is
+    timed until its request ends) and counts the result's errors, for the request's
+    :class:`RequestMeter` (none outside an app: then it does nothing)."""
 
     def on_operation(self) -> Iterator[None]:
         yield
@@ -147,19 +161,18 @@ class QueryMetrics(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         meter = _request.get()
-        started = time.perf_counter()
-        yield
         if meter is None:
+            yield
             return
-        took = time.perf_counter() - started
         context = self.execution_context
         document = context.graphql_document
         query = context.schema._schema.query_type
-        if document is None or query is None:
-            return
-        for name in root_fields(document, context.operation_name):
-            if name in query.fields:
-                meter.metrics.field_timer(name).observe(took)
+        fields = [] if document is None or query is None else [
+            name for name in root_fields(document, context.operation_name)
+            if name in query.fields]
+        meter.executing = (fields, time.perf_counter())
+        yield
+        meter.observe_execution()
 
 
 class MeteredRequests:
@@ -190,6 +203,7 @@ class MeteredRequests:
         try:
             await self.app(scope, receive, sending)
         finally:
+            meter.observe_execution()  # cut short by the deadline: timed until now
             self.metrics.in_flight.dec()
             _request.reset(token)
             status = str(meter.status)

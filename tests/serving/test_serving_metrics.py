@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from fleetgraph.graph_model import FLEET
 from fleetgraph.serving.app import create_app
+from fleetgraph.serving.guards import Limits
 from fleetgraph.serving.health import ReadinessProbe
 from fleetgraph.serving.instrumentation import CountingStore
 from fleetgraph.storage.base import GraphStore, StorageUnavailable
@@ -267,3 +269,20 @@ def test_readyz_of_a_closed_store_is_503_naming_the_read_that_failed() -> None:
                  "Cannot operate on a closed database.",
         "schema": "not checked: the store did not answer"}
     assert request(app, "GET", "/healthz").text == "ok"
+
+
+def test_a_query_cut_by_the_deadline_is_timed_and_counted_as_timeout(
+        fleet: CountingStore) -> None:
+    class Slow(DelegatingStore):
+        def before(self, method: str, *details: object) -> None:
+            time.sleep(0.5)
+
+    app = create_app(Slow(fleet), limits=Limits(timeout_s=0.2))
+    response = ask(app, '{ node(id: "site:s1") { id } }')
+    assert response.status_code == 504 and codes(response) == ["TIMEOUT"]
+    samples = scrape(app)
+    assert value(samples, "fleetgraph_query_seconds_count", field="node") == 1
+    assert value(samples, "fleetgraph_query_seconds_sum", field="node") > 0
+    assert value(samples, "fleetgraph_graphql_errors_total", code="TIMEOUT") == 1
+    assert value(samples, "fleetgraph_requests_refused_total", guard="TIMEOUT") == 1
+    assert value(samples, "fleetgraph_http_requests_total", status="504") == 1
