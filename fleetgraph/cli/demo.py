@@ -17,6 +17,7 @@ def check_port_free(host: str, port: int) -> None:
     """Refuse, in one line naming the port and how to change it, a port that another
     process holds (checked before the simulation and the ingest, which take a while)."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
         try:
             probe.bind((host, port))
         except OSError as exc:
