@@ -85,8 +85,11 @@ def fresh_store(settings: Settings, prefix: str) -> CassandraGraphStore:
 
 def bulk(settings: Settings, name: str, archive: Path, prefix: str, work: Path) -> Measure:
     store = fresh_store(settings, prefix)
-    load = CassandraBulkLoad(store, bulk_tools(settings.stack), work)  # closes the store
-    report = backfill(archive, load, DeadLetterList(), ingest=settings.ingest)
+    try:
+        load = CassandraBulkLoad(store, bulk_tools(settings.stack), work)
+        report = backfill(archive, load, DeadLetterList(), ingest=settings.ingest)
+    finally:
+        store.close()
     return Measure(f"backfill {name}", report.run.stats.received, report.load.rows,
                    report.seconds, report.cpu_seconds, report.load.helper_cpu_seconds,
                    {"sstables": report.load.sstables, "tables": report.load.tables,

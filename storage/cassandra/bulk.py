@@ -122,8 +122,10 @@ class CassandraBulkLoad:
     ``tools.command`` started as a child process."""
 
     def __init__(self, store: CassandraGraphStore, tools: BulkTools, work_dir: Path,
-                 clock: Callable[[], int] = wall_clock_us) -> None:
+                 clock: Callable[[], int] = wall_clock_us, *, owns_store: bool = False) -> None:
+        """``owns_store``: close ``store`` when finished or aborted (``open`` does)."""
         self.store = store
+        self.owns_store = owns_store
         self.tools = tools
         self.clock = clock
         self.encoder = RowEncoder()
@@ -149,7 +151,7 @@ class CassandraBulkLoad:
              registry: Registry, clock: Callable[[], int] = wall_clock_us) -> CassandraBulkLoad:
         store = CassandraGraphStore(registry, config, schema="init", clock=clock)
         try:
-            return cls(store, tools, work_dir, clock)
+            return cls(store, tools, work_dir, clock, owns_store=True)
         except BaseException:
             store.close()
             raise
@@ -174,7 +176,7 @@ class CassandraBulkLoad:
             raise
         code = self.process.wait()
         cpu = _children_cpu() - self._cpu_before
-        self.store.close()
+        self._close_store()
         if code != 0 or not self.summary.exists():
             raise StorageError(f"the bulk writer failed (exit {code}); its SSTables, if "
                                f"any, are in {self.out_dir}")
@@ -199,8 +201,12 @@ class CassandraBulkLoad:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        self.store.close()
+        self._close_store()
         shutil.rmtree(self.out_dir, ignore_errors=True)
+
+    def _close_store(self) -> None:
+        if self.owns_store:
+            self.store.close()
 
     def _send(self, lines: list[bytes]) -> None:
         if not lines:
