@@ -138,7 +138,7 @@ def _windows(upserts: list[Upsert], window: int
     return closing, opened
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(updates, st.integers(0, 30), st.integers(1, 5))
 def test_leading_and_trailing_store_what_trailing_alone_stores(
     raw: list[tuple[int, int, int, dict[str, object], dict[str, object]]],
