@@ -146,7 +146,7 @@ def run_stack(settings: Settings, window_s: float, repeats: int, duration_s: flo
     end_us = (int(time.time()) // 60 * 60) * 1_000_000 - HOUR_US
     own = stack.private(settings, "edges")
     background = fleet_messages(8, 24.0, end_us)
-    results = []
+    results: list[dict[str, Any]] = []
     saved = os.environ.get("FLEETGRAPH_DEDUP_MODE")
     try:
         with tempfile.TemporaryDirectory() as tmp, stack.keyspaces(own):
