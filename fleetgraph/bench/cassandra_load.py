@@ -90,7 +90,8 @@ class BulkLoader:
         self.edges = {n: EdgeNamespace.for_type(keyspace_prefix, t, WIDE_EDGES)
                       for n, t in registry.edges.items()}
         self._tables = {t.qualified: t for ns in self.nodes.values() for t in ns.tables}
-        self._tables.update((t.qualified, t) for ns in self.edges.values() for t in ns.tables)
+        self._tables.update((t.qualified, t) for ns in self.edges.values()
+                            for t in ns.schema_tables)  # with the time index
         self._prepared: dict[tuple[str, tuple[str, ...]], Any] = {}
 
     def load(self, upserts: Iterable[Upsert]) -> Load:

@@ -409,7 +409,11 @@ def test_describe_lists_one_keyspace_per_node_and_edge_type(
         tables = {t.table: t for t in by_name[f"{prefix}edge_{edge_type}"].tables}
         declared = FLEET.edge(edge_type)
         history = {"history_out", "history_in"} if declared.keeps_history else set()
-        assert set(tables) == {"out_edges", "in_edges"} | history, edge_type
+        index = {"ends_out", "ends_in", "open_out", "open_in"} if (
+            declared.temporal and not declared.keeps_history) else set()
+        assert set(tables) == {"out_edges", "in_edges"} | history | index, edge_type
+        for name in index:
+            assert tables[name].comment.endswith("time index layout=1 ready")
         expected_ttl = declared.ttl_seconds or 0
         assert {tables[t].default_ttl_s for t in ("out_edges", "in_edges")} == {expected_ttl}
         for name in history:  # kept for the history retention, stated in the comment

@@ -160,6 +160,26 @@ def test_a_window_read_on_a_long_history_reads_rows_of_the_window_only(
     assert store.rows_read - before == len(everything)  # type: ignore[attr-defined]
 
 
+def test_a_node_with_many_open_edges_reads_them_all(
+    store_factory: Callable[[], GraphStore]
+) -> None:
+    """More open candidates than the index path fetches by key (Cassandra then reads the
+    partitions whole): the same answer."""
+    store = store_factory()
+    server = "server:wide"
+    events = [(f"job:w{i:03}", server, NOW - DAY + i, {"valid_from": NOW - DAY + i,
+                                                      "valid_to": None}, f"w{i}")
+              for i in range(450)]
+    events += [(f"job:w{i:03}", server, NOW - HOUR + i, {"valid_to": NOW - HOUR + i}, f"x{i}")
+               for i in range(0, 450, 9)]
+    store.upsert_edges([upsert(e) for e in events])
+    state = merged(events)
+    for window in (TimeWindow(NOW - 30 * 60 * 1_000_000, NOW), TimeWindow.at(NOW - 2 * HOUR)):
+        got = store.neighbours("ran_on", [server], Direction.IN, window)[server]
+        assert [(e.from_id, e.props.get("valid_from"), e.props.get("valid_to")) for e in got] \
+            == brute_force(state, server, Direction.IN, window.start, window.end)
+
+
 def test_sqlite_answers_a_window_with_range_scans_of_the_time_index() -> None:
     store = SQLiteGraphStore(FLEET, ":memory:")
     table = store._edges["ran_on"]
