@@ -398,12 +398,14 @@ def test_describe_lists_one_keyspace_per_node_and_edge_type(
     cassandra: CassandraGraphStore,
 ) -> None:
     from fleetgraph.storage.cassandra.describe import describe_keyspaces
+    from fleetgraph.storage.cassandra.read_models import KEYSPACE_SUFFIX as READ_MODELS_KEYSPACE
 
     keyspaces = describe_keyspaces(cassandra.config)
     names = {k.name for k in keyspaces}
     prefix = cassandra.config.keyspace_prefix
+    # one keyspace per node and edge type, and the derived read models beside them
     assert names == {f"{prefix}node_{t}" for t in FLEET.nodes} | {
-        f"{prefix}edge_{t}" for t in FLEET.edges}
+        f"{prefix}edge_{t}" for t in FLEET.edges} | {f"{prefix}{READ_MODELS_KEYSPACE}"}
     by_name = {k.name: k for k in keyspaces}
     for edge_type in FLEET.edges:
         tables = {t.table: t for t in by_name[f"{prefix}edge_{edge_type}"].tables}
