@@ -226,43 +226,20 @@ def placement_reference(
     )
     warnings += _jurisdiction_warnings(sites, allowed)
 
-    candidates: list[Candidate] = []
-    excluded: list[Excluded] = []
-    for site_id, site in sites.items():
+    counts: dict[str, int] = {}
+    health: dict[str, float] = {}
+    for site_id in sites:
         by_server = free.get(site_id, {})
-        count = len({g for gpus in by_server.values() for g in gpus})
-        reasons: list[Reason] = []
-        if count < request.gpus:
-            reasons.append(Reason("capacity", f"{count} free GPUs, {request.gpus} needed"))
-        jurisdiction = site.props.get("jurisdiction")
-        if allowed is not None and jurisdiction not in allowed:
-            reasons.append(Reason("jurisdiction", _jurisdiction_detail(jurisdiction, allowed)))
-        if reasons:
-            excluded.append(Excluded(site_id, reasons, count))
-            continue
+        counts[site_id] = len({g for gpus in by_server.values() for g in gpus})
         racks = _contents(state, site_id, "rack")
         healthy = sum(1 for r in racks if state.is_healthy(r))
-        parts = ScoreParts(
-            gpu=min(1.0, count / (2 * request.gpus)),
-            health=healthy / len(racks) if racks else 0.0,
-            model=model.get(site_id, 0.0),
-            data=data.get(site_id, 0.0),
-            energy=energy_part(site.props),
-            region=1.0
-            if request.preferred_region is not None
-            and site.props.get("region") == request.preferred_region
-            else 0.0,
-        )
-        servers = tuple(
-            ServerGpus(server, tuple(sorted(gpus))) for server, gpus in sorted(by_server.items())
-        )
-        candidates.append(Candidate(site_id, parts.score, count, parts, servers))
-    candidates.sort(key=lambda c: (-c.score, c.site_id))
-    if request.servers_for is not None:
-        candidates[request.servers_for :] = [
-            Candidate(c.site_id, c.score, c.free_gpus, c.parts)
-            for c in candidates[request.servers_for :]
-        ]
+        health[site_id] = healthy / len(racks) if racks else 0.0
+    candidates, excluded = _rank(request, sites, counts, health, model, data, allowed)
+    listed = candidates if request.servers_for is None else candidates[: request.servers_for]
+    for i, c in enumerate(listed):
+        servers = tuple(ServerGpus(server, tuple(sorted(gpus)))
+                        for server, gpus in sorted(free.get(c.site_id, {}).items()))
+        candidates[i] = Candidate(c.site_id, c.score, c.free_gpus, c.parts, servers)
     return PlacementAnswer(at_us, request.gpus, candidates, excluded, warnings)
 
 
@@ -286,23 +263,47 @@ def placement_now(store: GraphStore, request: PlacementRequest, now_us: int) -> 
     )
     warnings += _jurisdiction_warnings(sites, allowed)
 
+    counts = {s: states[s].free_gpus for s in sites if s in states}
+    health = {s: states[s].healthy_racks / states[s].racks
+              for s in sites if s in states and states[s].racks}
+    candidates, excluded = _rank(request, sites, counts, health, model, data, allowed)
+    listed = candidates if request.servers_for is None else candidates[: request.servers_for]
+    free = _free_lists(store, [c.site_id for c in listed], computed, now_us)
+    for i, c in enumerate(listed):
+        lists = sorted(free[c.site_id].items())
+        servers = tuple(ServerGpus(server, gpus) for server, gpus in lists)
+        candidates[i] = Candidate(c.site_id, c.score, c.free_gpus, c.parts, servers)
+    return PlacementAnswer(now_us, request.gpus, candidates, excluded, warnings)
+
+
+def _rank(
+    request: PlacementRequest,
+    sites: Mapping[str, NodeRecord],
+    counts: Mapping[str, int],
+    health: Mapping[str, float],
+    model: Mapping[str, float],
+    data: Mapping[str, float],
+    allowed: set[str] | None,
+) -> tuple[list[Candidate], list[Excluded]]:
+    """The candidates (by score, high first, then id; no server lists yet) and the
+    excluded sites (by id) from each site's free GPU count and rack health (both
+    read paths rank with this)."""
     candidates: list[Candidate] = []
     excluded: list[Excluded] = []
     for site_id, site in sites.items():
-        summary = states.get(site_id)
-        count = 0 if summary is None else summary.free_gpus
+        count = counts.get(site_id, 0)
         reasons: list[Reason] = []
         if count < request.gpus:
             reasons.append(Reason("capacity", f"{count} free GPUs, {request.gpus} needed"))
         jurisdiction = site.props.get("jurisdiction")
         if allowed is not None and jurisdiction not in allowed:
             reasons.append(Reason("jurisdiction", _jurisdiction_detail(jurisdiction, allowed)))
-        if reasons or summary is None:
+        if reasons:
             excluded.append(Excluded(site_id, reasons, count))
             continue
         parts = ScoreParts(
             gpu=min(1.0, count / (2 * request.gpus)),
-            health=summary.healthy_racks / summary.racks if summary.racks else 0.0,
+            health=health.get(site_id, 0.0),
             model=model.get(site_id, 0.0),
             data=data.get(site_id, 0.0),
             energy=energy_part(site.props),
@@ -313,13 +314,7 @@ def placement_now(store: GraphStore, request: PlacementRequest, now_us: int) -> 
         )
         candidates.append(Candidate(site_id, parts.score, count, parts))
     candidates.sort(key=lambda c: (-c.score, c.site_id))
-    listed = candidates if request.servers_for is None else candidates[: request.servers_for]
-    free = _free_lists(store, [c.site_id for c in listed], computed, now_us)
-    for i, c in enumerate(listed):
-        lists = sorted(free[c.site_id].items())
-        servers = tuple(ServerGpus(server, gpus) for server, gpus in lists)
-        candidates[i] = Candidate(c.site_id, c.score, c.free_gpus, c.parts, servers)
-    return PlacementAnswer(now_us, request.gpus, candidates, excluded, warnings)
+    return candidates, excluded
 
 
 def _free_lists(
