@@ -40,6 +40,9 @@ def ready_block(url: str, examples: list[Example], examples_file: Path | None,
     if cdu is not None:
         lines.append(f'  try    {{ blastRadius(componentId: "{cdu}") '
                      "{ items { id impact dependency } jobs { jobId impact } } }")
+        if serving:
+            graph = url.rsplit("/graphql", 1)[0] + f"/graph?view=blast&id={cdu}"
+            lines.append(f"  see    {graph}   (the same blast radius drawn)")
     elif examples:
         lines.append(f"  try    {one_line(examples[0].query)}")
         lines.append(f"         variables {json.dumps(examples[0].variables)}")

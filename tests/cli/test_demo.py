@@ -50,6 +50,8 @@ def test_serving_the_block_says_how_to_stop() -> None:
         "  open   http://127.0.0.1:8123/graphql   (GraphiQL; the example queries are its tabs)",
         '  try    { blastRadius(componentId: "cdu:s1-c1") { items { id impact dependency } '
         "jobs { jobId impact } } }",
+        "  see    http://127.0.0.1:8123/graph?view=blast&id=cdu:s1-c1   (the same blast "
+        "radius drawn)",
         "  more   1 example queries with their answers, and curl: x/examples.md",
         "  Ctrl-C to stop",
     ]
