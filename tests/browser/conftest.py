@@ -34,7 +34,7 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason}: the browser tests need Debian's chromium and Playwright")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium_path() -> str:
     found = os.environ.get("BROWSER_CHROMIUM") or next(
         filter(None, map(shutil.which, CHROMIUM_NAMES)), None)
@@ -44,7 +44,9 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+# package scope, never session: Playwright's sync API runs an event loop in this thread
+# while it is open, and every later test's asyncio.run() would fail under it
+@pytest.fixture(scope="package")
 def browser(chromium_path: str) -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
@@ -68,7 +70,7 @@ class Fleet:
         return f"http://127.0.0.1:{self.server.port}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fleet(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[Fleet]:
     """Development mode (GraphiQL on) with API tokens: the pages load without a token,
     their queries need one. (After the browser: without one, no fleet is built.)"""
