@@ -6,9 +6,9 @@ query. tests/serving/test_serving_guards.py checks each guard in-process; this
 drill is about the live server (uvicorn, production mode, tokens from
 FLEETGRAPH_* settings) staying up.
 
-The slow query is 32 placements over the 20-site fleet (several seconds of
-work) against a 1 s FLEETGRAPH_QUERY_TIMEOUT_S; the normal query takes a few
-milliseconds.
+The slow query is 32 placements at a given instant (the whole-fleet path) over the
+20-site fleet (several seconds of work) against a 1 s FLEETGRAPH_QUERY_TIMEOUT_S;
+the normal query takes a few milliseconds.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -26,8 +27,11 @@ from tests.drills.live_server import LiveServer, build_fleet, live_server
 SITES = 20
 TIMEOUT_S = "1"
 NORMAL = '{ node(id: "site:s0001") { id ... on Site { racks { id } } } }'
-SLOW = "{ " + " ".join(f"p{i}: placement(request: {{gpus: 8}}) {{ candidates(first: 10) "
-                       "{ siteId score } }" for i in range(32)) + " }"
+# placement with an explicit `at` reads the whole fleet (at now it reads the site-state
+# read model and is fast); an hour ago, within the simulated fleet's hours before now
+AN_HOUR_AGO = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+SLOW = "{ " + " ".join(f"p{i}: placement(request: {{gpus: 8, at: \"{AN_HOUR_AGO}\"}}) "
+                       "{ candidates(first: 10) { siteId score } }" for i in range(32)) + " }"
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -30,8 +31,11 @@ DAG = ("query { ...F0 } " + " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...
 REPEATED = "{ " + " ".join('node(id: "site:s0001") { id }' for _ in range(440)) + " }"
 HOSTILE = [(CYCLE, "FRAGMENT_CYCLE"), (DAG, "QUERY_TOO_EXPENSIVE"),
            (REPEATED, "TOO_MANY_REPEATED_FIELDS")]
-SLOW = "{ " + " ".join(f"p{i}: placement(request: {{gpus: 8}}) {{ candidates(first: 10) "
-                       "{ siteId score } }" for i in range(32)) + " }"
+# placement with an explicit `at` reads the whole fleet (at now it reads the site-state
+# read model and is fast); an hour ago, within the simulated fleet's hours before now
+AN_HOUR_AGO = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+SLOW = "{ " + " ".join(f"p{i}: placement(request: {{gpus: 8, at: \"{AN_HOUR_AGO}\"}}) "
+                       "{ candidates(first: 10) { siteId score } }" for i in range(32)) + " }"
 
 
 @pytest.fixture(scope="module")
