@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetgraph.storage.base import Layout
+from fleetgraph.storage.cassandra.read_models import KEYSPACE_SUFFIX as READ_MODELS
 from fleetgraph.storage.cassandra.session import connect, driver_errors
 from fleetgraph.storage.config import CassandraConfig
 
@@ -76,4 +77,7 @@ def layout(keyspaces: Sequence[KeyspaceInfo], prefix: str) -> Layout:
             lines.append(f"  {info.table:<12} {ttl:<16} {info.comment}{pending}")
     summary = (f"{len(keyspaces)} keyspaces, {sum(len(k.tables) for k in keyspaces)} tables "
                f"(prefix {prefix!r})")
-    return Layout(tuple(k.name for k in keyspaces), tuple(lines), summary)
+    # the graph's namespaces; the read models' keyspace is listed in the lines, not among
+    # them (derived rows, as on the embedded store)
+    graph = tuple(k.name for k in keyspaces if k.name != f"{prefix}{READ_MODELS}")
+    return Layout(graph, tuple(lines), summary)
