@@ -14,12 +14,10 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from fleetgraph.cli.ingest_store import open_for_ingest
+from fleetgraph.cli.ingest_store import ingest_log
 from fleetgraph.ingest.backfill import BackfillReport, backfill
-from fleetgraph.ingest.deadletter import DeadLetterFile, archive_dead_letters
-from fleetgraph.ingest.embedded import ingest_into_store, store_pipeline
+from fleetgraph.ingest.deadletter import DeadLetterFile
 from fleetgraph.ingest.runner import RunReport
-from fleetgraph.ingest.sources.eventlog import read_event_log
 from fleetgraph.settings import Settings
 from fleetgraph.storage.bulk import open_bulk_load
 from fleetgraph.storage.factory import STORES
@@ -45,19 +43,8 @@ def backfill_cassandra(settings: Settings, archive: Path, work_dir: Path, *,
 def backfill_embedded(settings: Settings, archive: Path, db: Path, *, fresh: bool,
                       progress: bool = True) -> RunReport:
     """The archive into the embedded store: the ordinary ingest (``fleetgraph ingest``)."""
-    store = open_for_ingest(db, fresh=fresh)
-    if fresh:
-        archive_dead_letters(settings.dead_letter_path)
-    dead_letters = DeadLetterFile(settings.dead_letter_path)
-    try:
-        pipeline = store_pipeline(settings, store, dead_letters)
-        with tqdm(desc="backfilling", unit=" events", file=sys.stderr,
-                  disable=not progress) as bar:
-            return ingest_into_store(pipeline, store, lambda: read_event_log(archive),
-                                     on_message=bar.update)
-    finally:
-        dead_letters.close()
-        store.close()
+    return ingest_log(settings, archive, db, fresh=fresh, desc="backfilling",
+                      progress=progress)
 
 
 def _pipeline_line(run: RunReport) -> str:

@@ -10,11 +10,12 @@ from typing import Any
 
 import click
 
+from fleetgraph.cli.stored_graph import stored_graph
 from fleetgraph.graph_model import FLEET
 from fleetgraph.serving.queries.integrity import all_findings
 from fleetgraph.serving.queries.integrity_rules import Finding, IntegrityKind, describe
 from fleetgraph.settings import Settings
-from fleetgraph.storage.factory import STORES, missing_graph, open_store
+from fleetgraph.storage.factory import STORES, open_store
 
 KIND_NAMES = [k.value for k in IntegrityKind]
 
@@ -64,9 +65,7 @@ def integrity(ctx: click.Context, store_kind: str | None, db: Path | None,
     with the events that caused them. A full scan of the store, a page at a time."""
     settings = ctx.find_object(Settings)
     assert settings is not None
-    kind, path = store_kind or settings.store.kind, db or settings.sqlite_path
-    if missing := missing_graph(settings.store, kind=kind, sqlite_path=path):
-        raise click.ClickException(f"{missing}: run `fleetgraph ingest` first")
+    kind, path = stored_graph(settings, store_kind, db)
     started = time.perf_counter()
     counts: Counter[str] = Counter()
     with open_store(settings.store, kind=kind, sqlite_path=path) as store:

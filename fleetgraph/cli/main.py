@@ -15,26 +15,25 @@ from fleetgraph.cli.backfill import backfill_command
 from fleetgraph.cli.bench import BENCH_COMMANDS
 from fleetgraph.cli.deadletters import deadletters
 from fleetgraph.cli.events import events
-from fleetgraph.cli.ingest_store import log_messages, open_for_ingest
+from fleetgraph.cli.ingest_store import ingest_log
 from fleetgraph.cli.publish import publish
 from fleetgraph.cli.read_models import read_models
 from fleetgraph.cli.scheduler import scheduler
 from fleetgraph.cli.server import serve_workers, server_options, uvicorn_logging
 from fleetgraph.cli.stack import stack
 from fleetgraph.cli.storage_reindex import reindex
+from fleetgraph.cli.stored_graph import stored_graph
 from fleetgraph.cli.worker import worker
 from fleetgraph.core.errors import ConfigError, FleetgraphError
 from fleetgraph.core.logs import configure_logging
 from fleetgraph.core.version import __version__
 from fleetgraph.graph_model import FLEET
-from fleetgraph.ingest.deadletter import DeadLetterFile, archive_dead_letters
-from fleetgraph.ingest.embedded import ingest_into_store, store_pipeline
 from fleetgraph.ingest.runner import RunReport
 from fleetgraph.ingest.sources.eventlog import write_event_log
 from fleetgraph.schemas import load_event_codec
 from fleetgraph.settings import Settings, deprecated_variables, unknown_variables
 from fleetgraph.storage.embedded import SQLiteGraphStore
-from fleetgraph.storage.factory import STORES, missing_graph, open_store
+from fleetgraph.storage.factory import STORES, open_store
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -136,25 +135,6 @@ def simulate(ctx: click.Context, sites: int, hours: float, seed: int, malformed_
     click.echo(f"wrote {count:,} messages to {path}")
 
 
-def ingest_log(settings: Settings, events: Path, db: Path, *, fresh: bool,
-               fmt: str | None = None) -> RunReport:
-    """Ingest an event log (Avro, or JSON lines: by its name or ``fmt``); ``fresh``
-    empties the store in place and starts a new dead-letter file (the old one is
-    archived beside it)."""
-    store = open_for_ingest(db, fresh=fresh)
-    if fresh:
-        archive_dead_letters(settings.dead_letter_path)
-    dead_letters = DeadLetterFile(settings.dead_letter_path)
-    try:
-        pipeline = store_pipeline(settings, store, dead_letters)
-        with tqdm(desc="ingesting", unit=" events", file=sys.stderr) as bar:
-            return ingest_into_store(pipeline, store, log_messages(events, pipeline, fmt=fmt),
-                                     on_message=lambda: bar.update())
-    finally:
-        dead_letters.close()
-        store.close()
-
-
 def print_report(report: RunReport, settings: Settings) -> None:
     s = report.stats
     click.echo(
@@ -215,10 +195,7 @@ def serve(ctx: click.Context, store_kind: str | None, db: Path | None, host: str
     from fleetgraph.serving.app import serve as run_server
 
     settings = _settings(ctx)
-    kind = store_kind or settings.store.kind
-    path = db or settings.sqlite_path
-    if missing := missing_graph(settings.store, kind=kind, sqlite_path=path):
-        raise click.ClickException(f"{missing}: run `fleetgraph ingest` first")
+    kind, path = stored_graph(settings, store_kind, db)
     processes = workers or settings.server.workers
     if processes > 1:  # the worker processes rebuild the settings from the environment
         os.environ.update({
@@ -265,10 +242,7 @@ def storage_describe(ctx: click.Context, store_kind: str | None, db: Path | None
     their tables, expiry and replication (as cqlsh's DESCRIBE); embedded, the tables with
     their row counts."""
     settings = _settings(ctx)
-    kind = store_kind or settings.store.kind
-    path = db or settings.sqlite_path
-    if missing := missing_graph(settings.store, kind=kind, sqlite_path=path):
-        raise click.ClickException(f"{missing}: run `fleetgraph ingest` first")
+    kind, path = stored_graph(settings, store_kind, db)
     with open_store(settings.store, kind=kind, sqlite_path=path, schema="trust") as store:
         layout = store.describe()
     for line in layout.lines:
@@ -380,9 +354,7 @@ def bench_load(ctx: click.Context, url: str | None, clients: int, seconds: float
     settings = _settings(ctx)
     url = url or f"http://{settings.server.host}:{settings.server.port}/graphql"
     ops = [t for t, role in settings.server.api_tokens.items() if role == "ops"]
-    kind, path = store_kind or settings.store.kind, db or settings.sqlite_path
-    if missing := missing_graph(settings.store, kind=kind, sqlite_path=path):
-        raise click.ClickException(f"{missing} to pick ids from: give --db")
+    kind, path = stored_graph(settings, store_kind, db, then=" to pick ids from: give --db")
     store = open_store(settings.store, kind=kind, sqlite_path=path)
     try:
         report = load.run(url, store, clients=clients, seconds=seconds,

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import click
 
+from fleetgraph.cli.stored_graph import stored_graph
 from fleetgraph.ingest.read_models.maintain import SiteStateMaintainer
 from fleetgraph.ingest.read_models.site_state import SITE_FREE_GPUS, SITE_STATE
 from fleetgraph.settings import Settings
-from fleetgraph.storage.factory import STORES, missing_graph, open_store
+from fleetgraph.storage.factory import STORES, open_store
 
 
 @click.group("read-models")
@@ -36,10 +37,7 @@ def rebuild(ctx: click.Context, store_kind: str | None, db: Path | None) -> None
     """Recompute the site states (placement at now) of every site, as of now."""
     settings = ctx.find_object(Settings)
     assert settings is not None
-    kind = store_kind or settings.store.kind
-    path = db or settings.sqlite_path
-    if missing := missing_graph(settings.store, kind=kind, sqlite_path=path):
-        raise click.ClickException(f"{missing}: run `fleetgraph ingest` first")
+    kind, path = stored_graph(settings, store_kind, db)
     with open_store(settings.store, kind=kind, sqlite_path=path) as store:
         started = time.perf_counter()
         sites = SiteStateMaintainer(store).rebuild()

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import click
 
+from fleetgraph.cli.stored_graph import stored_graph
 from fleetgraph.settings import Settings
-from fleetgraph.storage.factory import STORES, missing_graph, open_store
+from fleetgraph.storage.factory import STORES, open_store
 
 
 @click.command("reindex")
@@ -29,10 +30,7 @@ def reindex(ctx: click.Context, store_kind: str | None, db: Path | None) -> None
     init` on a store written by an older version), then let window reads use it."""
     settings = ctx.find_object(Settings)
     assert settings is not None
-    kind = store_kind or settings.store.kind
-    path = db or settings.sqlite_path
-    if missing := missing_graph(settings.store, kind=kind, sqlite_path=path):
-        raise click.ClickException(f"{missing}: run `fleetgraph ingest` first")
+    kind, path = stored_graph(settings, store_kind, db)
     with open_store(settings.store, kind=kind, sqlite_path=path) as store:
         done = store.reindex()
     for edge_type, rows in done.items():

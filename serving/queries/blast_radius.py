@@ -64,14 +64,10 @@ from itertools import pairwise
 
 from fleetgraph.graph_model.fleet import COMPONENT_TYPES, UP_EDGES
 from fleetgraph.ingest.read_models.fleet_state import (
-    CONTAINMENT as CONTAINMENT,
-)
-from fleetgraph.ingest.read_models.fleet_state import (
-    COOLING as COOLING,
-)
-from fleetgraph.ingest.read_models.fleet_state import (
+    CONTAINMENT,
     DEGRADED,
     DOWN,
+    OK,
     DependencyGraph,
     DependencyKind,
     EdgeReader,
@@ -79,24 +75,7 @@ from fleetgraph.ingest.read_models.fleet_state import (
     ImpactLevel,
     load_topology,
 )
-from fleetgraph.ingest.read_models.fleet_state import (
-    NETWORK as NETWORK,
-)
-from fleetgraph.ingest.read_models.fleet_state import (
-    OK as OK,
-)
-from fleetgraph.ingest.read_models.fleet_state import (
-    POWER as POWER,
-)
-from fleetgraph.ingest.read_models.fleet_state import (
-    REDUNDANT_KINDS as REDUNDANT_KINDS,
-)
-from fleetgraph.ingest.read_models.fleet_state import (
-    Health as Health,
-)
-from fleetgraph.ingest.read_models.fleet_state import (
-    fleet_state as _fleet_state,
-)
+from fleetgraph.ingest.read_models.fleet_state import fleet_state as _fleet_state
 from fleetgraph.serving.errors import InvalidArgument, NotFound
 from fleetgraph.serving.queries.lookup import kind_of, type_of
 from fleetgraph.storage.base import Direction, GraphStore
@@ -137,8 +116,6 @@ class BlastRadius:
 
 # --- the dependency graph and the state (fleetgraph.ingest.read_models.fleet_state) ----
 
-_Reader = EdgeReader
-
 
 def fleet_state(
     store: GraphStore,
@@ -162,7 +139,7 @@ def scope_roots(store: GraphStore, component_id: str, at_us: int) -> tuple[list[
     reached. Also says whether any edge was found on the way."""
     if type_of(component_id) == "site":
         return [component_id], False
-    reader = _Reader(store, at_us)
+    reader = EdgeReader(store, at_us)
     frontier, seen, top = [component_id], {component_id}, [component_id]
     sites: set[str] = set()
     touched = False
@@ -223,7 +200,7 @@ def blast_radius(
     jobs = sorted(
         (
             ImpactedJob(edge.from_id, edge.to_id, impacts[edge.to_id])
-            for edge in _Reader(store, at_us).edges("ran_on", servers, Direction.IN)
+            for edge in EdgeReader(store, at_us).edges("ran_on", servers, Direction.IN)
             if kind_of(edge.from_id) == "job"
         ),
         key=lambda j: (j.job_id, j.server_id),
