@@ -20,7 +20,7 @@ from fleetgraph.serving.errors import ServingError
 from fleetgraph.serving.security import refuse
 from fleetgraph.storage.delegating import DelegatingStore
 
-READS = frozenset({"get_nodes", "neighbours", "scan_nodes"})
+READS = frozenset({"get_nodes", "neighbours", "scan_nodes", "get_read_models"})
 
 # A store call may run this long past the limit before it is refused, so that the
 # 504 (not a GraphQL error from a refused read) is what a timed-out client gets.

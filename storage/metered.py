@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter
@@ -41,8 +41,8 @@ STORE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 # event time to stored: a dedup window (seconds) to a replayed backlog (hours)
 FRESHNESS_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 900.0,
                      3600.0, 6 * 3600.0, 24 * 3600.0)
-OPERATIONS = ("get_nodes", "neighbours", "scan_nodes", "upsert_nodes", "upsert_edges",
-              "count", "expire")
+OPERATIONS = ("get_nodes", "neighbours", "scan_nodes", "get_read_models", "put_read_models",
+              "upsert_nodes", "upsert_edges", "count", "expire")
 OTHER = "other"
 
 
@@ -214,6 +214,17 @@ class MeteredStore(DelegatingStore):
                                   lambda: self.inner.scan_nodes(node_type, after, limit))
         self.metrics.rows_of("scan_nodes", len(page.records))
         return page
+
+    def get_read_models(self, model: str, keys: Sequence[str] | None = None) -> dict[str, str]:
+        rows = self.metrics.timed("get_read_models", "",
+                                  lambda: self.inner.get_read_models(model, keys))
+        self.metrics.rows_of("get_read_models", len(rows))
+        return rows
+
+    def put_read_models(self, model: str, rows: Mapping[str, str | None]) -> None:
+        self.metrics.timed("put_read_models", "",
+                           lambda: self.inner.put_read_models(model, rows))
+        self.metrics.rows_of("put_read_models", len(rows))
 
     def count(self, namespace: str) -> int:
         return self.metrics.timed("count", "", lambda: self.inner.count(namespace))
