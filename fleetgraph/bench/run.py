@@ -118,6 +118,7 @@ class Options:
     stack: bool = True
     windows: tuple[float, ...] | None = None  # dedup windows for freshness (None: settings')
     cassandra_sizes: tuple[str, ...] = CASSANDRA_SIZES  # sizes also queried on Cassandra
+    queries_only: bool = False  # no real-stack ingest, freshness or memory parts
     settings: Settings = field(default_factory=Settings)
 
     @classmethod
@@ -160,11 +161,12 @@ def run(profile: str | Options, out: Path) -> dict[str, Any]:
                     repeats=200, budget_s=QUERY_BUDGET_S, label=name))
                 save()
             path.unlink(missing_ok=True)
-            if i == 0 and options.stack:  # before the larger sizes, which take long
+            if i == 0 and options.stack and not options.queries_only:  # before larger sizes
                 _stack_parts(results, options, now_us)
                 save()
-    click.echo("[memory] embedded ingest RSS, stream x1 and x10 ...", err=True)
-    results["memory_embedded"] = memory.flatness(8, 2.0 if quick else 6.0, now_us)
+    if not options.queries_only:
+        click.echo("[memory] embedded ingest RSS, stream x1 and x10 ...", err=True)
+        results["memory_embedded"] = memory.flatness(8, 2.0 if quick else 6.0, now_us)
     results["bench_peak_rss_mib"] = round(peak_rss_mib(), 1)
     save()
     return results
@@ -314,10 +316,11 @@ def table(results: dict[str, Any]) -> str:
                      f" MiB")
     elif sm:
         lines.append(f"steady-stream memory: {sm['error'][:300]}")
-    m = results["memory_embedded"]
-    lines.append(f"\nembedded ingest peak RSS: {m['short']['peak_rss_mib']} MiB for "
-                 f"{m['short']['events']:,} events, {m['long']['peak_rss_mib']} MiB for "
-                 f"{m['long']['events']:,} (growth {m['growth']:+.1%})")
+    m = results.get("memory_embedded")
+    if m:
+        lines.append(f"\nembedded ingest peak RSS: {m['short']['peak_rss_mib']} MiB for "
+                     f"{m['short']['events']:,} events, {m['long']['peak_rss_mib']} MiB for "
+                     f"{m['long']['events']:,} (growth {m['growth']:+.1%})")
     lines.append("\ntargets:")
     marks = {True: "met   ", False: "MISSED", None: "n/m   "}
     for row in results.get("targets", []):
@@ -326,12 +329,13 @@ def table(results: dict[str, Any]) -> str:
 
 
 def options(settings: Settings, sizes: str | None, skip_stack: bool, windows: str | None,
-            cassandra_sizes: str | None = None) -> Options:
+            cassandra_sizes: str | None = None, queries_only: bool = False) -> Options:
     """The full profile's options from the command line's strings."""
     return Options(sizes=_sizes(sizes, FULL_SIZES, "--sizes"), stack=not skip_stack,
                    settings=settings,
                    windows=tuple(float(w) for w in windows.split(",")) if windows else None,
-                   cassandra_sizes=_sizes(cassandra_sizes, CASSANDRA_SIZES, "--cassandra-sizes"))
+                   cassandra_sizes=_sizes(cassandra_sizes, CASSANDRA_SIZES, "--cassandra-sizes"),
+                   queries_only=queries_only)
 
 
 def _sizes(text: str | None, default: tuple[str, ...], hint: str) -> tuple[str, ...]:

@@ -298,6 +298,9 @@ def demo(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate
               "[default: FLEETGRAPH_DEDUP_WINDOW_S and 1].")
 @click.option("--cassandra-sizes", default=None, help="Sizes also queried on Cassandra, "
               "bulk-loaded [default: 1e5; 1e6 takes 15-45 min to load on 2 cores].")
+@click.option("--queries-only", is_flag=True,
+              help="Only the sizes and their queries (embedded, and Cassandra for "
+                   "--cassandra-sizes): no real-stack ingest, freshness or memory parts.")
 @click.option("--sites", type=click.IntRange(min=1), default=None,
               help="With --quick: a smoke run instead, every query a few times on a fleet "
                    "of this many sites (seconds; the figures mean nothing).")
@@ -306,7 +309,7 @@ def demo(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate
 @click.pass_context
 def bench(ctx: click.Context, quick: bool, out: Path | None, sizes: str | None,
           skip_stack: bool, windows: str | None, cassandra_sizes: str | None,
-          sites: int | None, hours: float) -> None:
+          queries_only: bool, sites: int | None, hours: float) -> None:
     """Benchmark ingest, queries and memory against baselines; print a table, write JSON.
 
     `fleetgraph bench load` runs a load test against a running server instead."""
@@ -324,7 +327,7 @@ def bench(ctx: click.Context, quick: bool, out: Path | None, sizes: str | None,
         click.echo(f"\nJSON: {path}")
         return
     results = run("quick" if quick else options(_settings(ctx), sizes, skip_stack, windows,
-                                                cassandra_sizes), path)
+                                                cassandra_sizes, queries_only), path)
     click.echo(table(results))
     click.echo(f"\nJSON: {path}")
 
