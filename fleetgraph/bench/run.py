@@ -49,6 +49,10 @@ PLACEMENT = """query($r: PlacementInput!) { placement(request: $r) {
   excluded { siteId reasons { code } } } }"""
 LINEAGE = """query($id: ID!) { lineage(id: $id, direction: UP, depth: 4) {
   truncated nodes { id distance } edges { type fromId toId } } }"""
+RESIDENCY = """query($id: ID!, $allowed: [String!]!) { dataResidency(datasetId: $id,
+  allowed: $allowed) { truncated itemIds violations { itemId siteId jurisdiction jobIds held }
+  places { itemId siteId jurisdiction jobIds held } } }"""
+RESIDENCY_ALLOWED = ["eu-de", "eu-fr", "eu-ie", "eu-nl"]  # the simulated fleet's EU sites
 
 
 def _iso(us: int) -> str:
@@ -72,6 +76,9 @@ def cases(events: list[tuple[str, dict[str, Any]]], now_us: int) -> list[queries
     artifacts = sorted({e["artifact_id"] for t, e in events if t == "artifacts"
                         and e["kind"] == "registered"
                         and e["artifact_id"].startswith("artifact:")})[:50]
+    datasets = sorted({e["artifact_id"] for t, e in events if t == "artifacts"
+                       and e["kind"] == "registered"
+                       and e["artifact_id"].startswith("dataset:")})[:50]
     since, at = now_us - 24 * HOUR_US, now_us - HOUR_US
     return [
         queries.QueryCase("affectedJobs", AFFECTED, [{"id": c} for c in faulted],
@@ -96,6 +103,9 @@ def cases(events: list[tuple[str, dict[str, Any]]], now_us: int) -> list[queries
                               g, v["r"]["gpus"], now_us, model_id=v["r"]["modelId"])),
         queries.QueryCase("lineage", LINEAGE, [{"id": a} for a in artifacts],
                           lambda g, v: audit.lineage(g, v["id"], "UP", 4)),
+        queries.QueryCase("dataResidency", RESIDENCY,
+                          [{"id": d, "allowed": RESIDENCY_ALLOWED} for d in datasets],
+                          lambda g, v: audit.data_residency(g, v["id"], v["allowed"])),
     ]
 
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from fleetgraph.bench.stats import check
 
-QUERIES = ("affectedJobs", "modelHotness", "blastRadius", "placement", "lineage")
+QUERIES = ("affectedJobs", "modelHotness", "blastRadius", "placement", "lineage",
+           "dataResidency")
 
 
 def _get(results: dict[str, Any], *path: str) -> Any:
