@@ -3,8 +3,10 @@
 - the ``dedup`` table (memory store, changelog-backed) holding buffered
   updates, keyed by source partition so an entry's changelog partition is the
   partition its updates came from (:mod:`fleetgraph.ingest.kafka.dedup`);
-- the hooks that make each commit of source offsets wait until the changelog
-  has every update those offsets cover;
+- its part in the commit of source offsets (the order is
+  :mod:`fleetgraph.ingest.kafka.checkpoint`'s): the buffer's changed entries are
+  written to the table when a commit starts, and the commit waits until Kafka has
+  every changelog write made before it;
 - a timer that flushes the due entries to the graph topics, waits for the
   producer, then deletes them (or, written on their leading edge, empties them
   until their window ends): every ``LEADING_TICK_S`` it takes the entries due on
@@ -22,6 +24,7 @@ from typing import Any
 import faust
 
 from fleetgraph.ingest.kafka.activity import Activity
+from fleetgraph.ingest.kafka.checkpoint import SourceCheckpoint, checkpoint_of
 from fleetgraph.ingest.kafka.dedup import MappedDedup, partition_of
 from fleetgraph.ingest.kafka.sinks import GraphTopicSink
 from fleetgraph.ingest.stages.dedup import DedupMode
@@ -31,58 +34,24 @@ DEDUP_TABLE = "dedup"
 LEADING_TICK_S = 0.1  # how often the entries due on their leading edge are taken
 
 
-class PersistBeforeCommit(faust.Sensor):
-    """Writes the dedup buffer's changed entries to its table just before Faust commits
-    source offsets (the commit then waits for the producer), so the changelog covers
-    every committed offset."""
-
-    def __init__(self, dedup: MappedDedup) -> None:
-        super().__init__()
-        self.dedup = dedup
-
-    def on_commit_initiated(self, consumer: Any) -> Any:
-        self.dedup.persist()
-        return None
-
-
 class DedupTable(faust.Table[str, dict[str, Any]]):
     """A table whose changelog partition is the one named in the key, so entries can be
-    deleted from a timer, outside any stream event; it keeps the changelog writes not
-    yet known to be in Kafka (see :func:`changelog_before_commit`)."""
+    deleted from a timer, outside any stream event; it hands each changelog write to
+    its ``checkpoint``, so that the next commit waits until Kafka has it: Faust's
+    commit flushes its producer buffer, but a message its background sender has
+    taken off the buffer and not yet handed to the client is in neither (killed
+    right after such a commit, a worker lost an update its offsets covered)."""
+
+    checkpoint: SourceCheckpoint | None = None
 
     def partition_for_key(self, key: Any) -> int:
         return partition_of(str(key))
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.in_flight: list[Any] = []  # changelog writes since the last commit
-
     def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
         sent = super().send_changelog(*args, **kwargs)
-        self.in_flight.append(sent)
+        if self.checkpoint is not None:
+            self.checkpoint.track(sent)
         return sent
-
-
-def changelog_before_commit(app: Any, table: DedupTable) -> None:
-    """Make every commit wait until Kafka has the changelog writes made before it.
-
-    Faust's commit flushes its producer buffer first, but a message its
-    background sender has taken off the buffer and not yet handed to the client
-    is in neither, and the commit goes on without it: killed right after, the
-    worker lost a buffered update its committed offsets covered. The writes'
-    own futures (resolved on delivery) are waited for, just before the offsets
-    are committed.
-    """
-    consumer = app.consumer
-    original = consumer._handle_attached
-
-    async def handle_attached(offsets: Any) -> None:
-        await original(offsets)
-        sent, table.in_flight[:] = list(table.in_flight), []
-        if sent:
-            await asyncio.gather(*sent)
-
-    consumer._handle_attached = handle_attached
 
 
 def add_dedup_table(app: Any, window_us: int, partitions: int, mode: DedupMode = "leading"
@@ -94,8 +63,9 @@ def add_dedup_table(app: Any, window_us: int, partitions: int, mode: DedupMode =
         help="Buffered graph updates by source partition and record key.",
     ))
     dedup = MappedDedup(table, window_us, write_behind=True, mode=mode)
-    app.sensors.add(PersistBeforeCommit(dedup))
-    changelog_before_commit(app, table)
+    checkpoint = checkpoint_of(app)
+    table.checkpoint = checkpoint
+    checkpoint.before_commit.append(dedup.persist)
 
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         # Faust has committed (and so persisted) before this signal; the next owner

@@ -2,7 +2,9 @@
 feeding its messages to :class:`~fleetgraph.ingest.kafka.processor.SourceProcessors`
 (the embedded runner's stages) once the inventory side input is ready; and the
 timer that checks their partitions for records Faust never delivers
-(:mod:`fleetgraph.ingest.kafka.stall_guard`)."""
+(:mod:`fleetgraph.ingest.kafka.stall_guard`). The source topics are watched by the
+app's checkpoint (:mod:`fleetgraph.ingest.kafka.checkpoint`): its commit rule applies
+to them from before the first fetch."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import logging
 from typing import Any
 
 from fleetgraph.ingest.kafka.activity import Activity
+from fleetgraph.ingest.kafka.checkpoint import checkpoint_of
 from fleetgraph.ingest.kafka.processor import SourceProcessors
 from fleetgraph.ingest.kafka.stall_guard import StallGuard
 from fleetgraph.ingest.kafka.topics import TopicNames
@@ -48,13 +51,15 @@ def _add_source_agent(app: Any, topic_name: str, processors: SourceProcessors,
 
 
 class StallGuardTask:
-    """The app's StallGuard, on the app's consumer from the start (so that Faust's gap
-    acknowledgement is refused before the first fetch)."""
+    """The app's StallGuard on its checkpoint, which watches ``topics`` from the start
+    (so that Faust's gap acknowledgement is refused before the first fetch)."""
 
     def __init__(self, app: Any, topics: set[str], ready: asyncio.Event) -> None:
         self.app = app
         self.ready = ready  # the source agents wait for the topology before the first event
-        self.guard = StallGuard(app.consumer, topics)
+        checkpoint = checkpoint_of(app)
+        checkpoint.watch(topics)
+        self.guard = StallGuard(checkpoint)
 
     async def check(self) -> None:
         if self.app.rebalancing or not self.ready.is_set():

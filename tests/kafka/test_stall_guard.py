@@ -1,16 +1,15 @@
-"""The stall guard (ingest.kafka.stall_guard): what it relies on in faust-streaming's
-consumer, and when it repairs a partition."""
+"""The stall guard (ingest.kafka.stall_guard): when it repairs a partition, and how
+(through the checkpoint). What the checkpoint relies on in faust-streaming is
+tests/kafka/test_checkpoint_contract.py; its commit rule tests/kafka/test_checkpoint.py."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from fleetgraph.ingest.kafka.app import create_app
+from fleetgraph.ingest.kafka.checkpoint import SourceCheckpoint
 from fleetgraph.ingest.kafka.stall_guard import PartitionState, StallGuard
-from fleetgraph.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -21,7 +20,7 @@ class TP:
 
 @dataclass
 class FakeConsumer:
-    """The parts of faust's Consumer the guard touches."""
+    """The parts of faust's Consumer the checkpoint touches."""
 
     _read_offset: dict[Any, int | None] = field(default_factory=dict)
     _committed_offset: dict[Any, int | None] = field(default_factory=dict)
@@ -41,6 +40,9 @@ class FakeConsumer:
     async def _add_gap(self, tp: Any, offset_from: int, offset_to: int) -> None:
         self.gaps.append((tp, offset_from, offset_to))
 
+    async def _handle_attached(self, offsets: Any) -> None:
+        pass
+
     def resume_partitions(self, tps: list[Any]) -> None:
         self.resumed.extend(tps)
 
@@ -56,21 +58,8 @@ class Clock:
         return self.now
 
 
-def test_the_consumer_has_what_the_guard_reads(tmp_path: Path) -> None:
-    app = create_app(Settings().updated(data_dir=tmp_path, kafka={"topic_prefix": "fg."}),
-                     partitions=4)
-    consumer = app.consumer
-    for name in ("_read_offset", "_committed_offset", "_buffered_partitions",
-                 "_paused_partitions", "_active_partitions", "_unacked_messages", "flow_active",
-                 "_thread"):
-        assert hasattr(consumer, name), name
-    assert hasattr(consumer, "_acked")
-    for method in ("_add_gap", "_new_offset", "resume_partitions", "seek", "assignment"):
-        assert callable(getattr(consumer, method)), method
-
-
 def _guard(consumer: FakeConsumer, clock: Clock) -> StallGuard:
-    return StallGuard(consumer, {"fg.jobs"}, stall_after_s=15.0, clock=clock)
+    return StallGuard(SourceCheckpoint(consumer, {"fg.jobs"}), stall_after_s=15.0, clock=clock)
 
 
 def test_a_partition_whose_commit_stays_behind_its_end_is_read_again_from_its_commit() -> None:
@@ -111,28 +100,3 @@ def test_an_unknown_end_is_not_behind_and_a_zero_commit_reads_from_the_start() -
     clock.now += 20
     assert asyncio.run(guard.check([never_read])) == 1
     assert consumer.seeks == [(TP("fg.jobs", 3), 0)]
-
-
-def test_gaps_are_not_acknowledged_on_source_topics_only() -> None:
-    consumer = FakeConsumer()
-    guard = _guard(consumer, Clock())
-    asyncio.run(consumer._add_gap(TP("fg.jobs", 0), 10, 14))
-    asyncio.run(consumer._add_gap(TP("fg.ingest-dedup-changelog", 0), 3, 5))
-    assert guard.gaps == 1
-    assert consumer.gaps == [(TP("fg.ingest-dedup-changelog", 0), 3, 5)]
-
-
-def test_a_commit_past_an_unacknowledged_next_offset_is_held() -> None:
-    consumer = FakeConsumer()
-    guard = _guard(consumer, Clock())
-    jobs, changelog = TP("fg.jobs", 0), TP("fg.ingest-dedup-changelog", 0)
-    consumer._committed_offset[jobs] = 4
-    consumer._acked[jobs] = [5, 6, 7]  # offset 4 never reached the agent
-    assert consumer._new_offset(jobs) is None and guard.held == 1
-    consumer._acked[jobs] = [4, 5, 6, 7]
-    assert consumer._new_offset(jobs) == 8
-    consumer._committed_offset[jobs] = None  # Faust keeps a commit of 0 as None
-    consumer._acked[jobs] = [1, 2]
-    assert consumer._new_offset(jobs) is None
-    consumer._acked[changelog] = [9]  # not a source topic: Faust's rule
-    assert consumer._new_offset(changelog) == 10
