@@ -82,6 +82,12 @@ class KafkaSettings(BaseModel):
     bootstrap: str = "127.0.0.1:9092"
     topic_prefix: str = "fleetgraph."
     consumer_group: str = "fleetgraph-ingest"
+    # copies of each topic fleetgraph creates (its own and Faust's changelogs), and how
+    # many must have a write before it is acknowledged (producers send with acks=all;
+    # None: the brokers' min.insync.replicas): 1 on one broker; 3 and 2 on a cluster,
+    # where one broker may be down (ingest/kafka/topics.py refuses more than the copies)
+    replication_factor: int = Field(default=1, ge=1)
+    min_insync_replicas: int | None = Field(default=None, ge=1)
 
 
 class IngestSettings(BaseModel):
@@ -181,10 +187,14 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "FLEETGRAPH_CASSANDRA_PORT": ("store", "cassandra", "port"),
     "FLEETGRAPH_CASSANDRA_LOCAL_DC": ("store", "cassandra", "local_dc"),
     "FLEETGRAPH_KEYSPACE_PREFIX": ("store", "cassandra", "keyspace_prefix"),
-    "FLEETGRAPH_REPLICATION": ("store", "cassandra", "replication"),
+    "FLEETGRAPH_REPLICATION": ("store", "cassandra", "replication"),  # N or a CQL map
+    "FLEETGRAPH_CASSANDRA_READ_CONSISTENCY": ("store", "cassandra", "read_consistency"),
+    "FLEETGRAPH_CASSANDRA_WRITE_CONSISTENCY": ("store", "cassandra", "write_consistency"),
     "FLEETGRAPH_KAFKA_BOOTSTRAP": ("kafka", "bootstrap"),
     "FLEETGRAPH_TOPIC_PREFIX": ("kafka", "topic_prefix"),
     "FLEETGRAPH_CONSUMER_GROUP": ("kafka", "consumer_group"),
+    "FLEETGRAPH_TOPIC_REPLICATION_FACTOR": ("kafka", "replication_factor"),
+    "FLEETGRAPH_TOPIC_MIN_INSYNC_REPLICAS": ("kafka", "min_insync_replicas"),
     "FLEETGRAPH_DEDUP_WINDOW_S": ("ingest", "dedup_window_s"),
     "FLEETGRAPH_DEDUP_MODE": ("ingest", "dedup_mode"),
     "FLEETGRAPH_BATCH_SIZE": ("ingest", "batch_size"),
@@ -220,6 +230,7 @@ READ_ELSEWHERE = {
     "FLEETGRAPH_REQUIRE_STACK": "tests: fail rather than skip without Kafka and Cassandra",
     "FLEETGRAPH_FUZZ_SEED": "tests: the GraphQL fuzz drill's seed",
     "FLEETGRAPH_KEEP_DRILL_TOPICS": "tests: keep the drills' topics for a post-mortem",
+    "FLEETGRAPH_CRASH_ROUNDS": "tests: kill -9 rounds of the crash drill (default 2)",
     "FLEETGRAPH_OUT": "infra: where a started server's output goes (set by the stack itself)",
 }
 

@@ -153,8 +153,7 @@ class LocalStack:
         return self.log_dir(server) / f"{server}.out"
 
     def main_log(self, server: str) -> Path:
-        name = {KAFKA: "server.log", CASSANDRA: "system.log"}[_check_server(server)]
-        return self.log_dir(server) / name
+        return self.log_dir(server) / main_log_name(server)
 
     def pid_file(self, server: str) -> Path:
         return self.home / "run" / f"{server}.pid"
@@ -186,6 +185,12 @@ def endpoints(settings: StackSettings | None = None) -> StackEndpoints:
         cassandra_contact_points=(HOST,),
         cassandra_port=s.settings.cassandra_port,
     )
+
+
+def main_log_name(server: str) -> str:
+    """The server's own log file: Kafka's server.log, Cassandra's system.log (also for
+    a cluster's nodes, named ``kafka-1``, ``cassandra-2``, ...)."""
+    return "server.log" if server.split("-")[0] == KAFKA else "system.log"
 
 
 def _check_server(server: str) -> str:
@@ -349,27 +354,39 @@ def _marker_flags(s: LocalStack, server: str) -> list[str]:
 
 
 def _kafka_command(s: LocalStack, java_home: Path) -> list[str]:
-    conf, log_dir = s.conf_dir(KAFKA), s.log_dir(KAFKA)
     properties = _render(
-        "kafka-server.properties", conf / "server.properties",
+        "kafka-server.properties", s.conf_dir(KAFKA) / "server.properties",
         kafka_port=s.settings.kafka_port, controller_port=s.settings.controller_port,
         log_dirs=s.data_dir(KAFKA) / "kraft-logs",
     )  # fmt: skip
-    log4j = _render("kafka-log4j.properties", conf / "log4j.properties", log_dir=log_dir)
-    options = _jvm_options(
-        "kafka-jvm.options", heap=s.settings.kafka_heap, log4j_file=log4j, log_dir=log_dir
-    )
+    return kafka_argv(s, KAFKA, java_home, properties, s.settings.kafka_heap)
+
+
+def kafka_argv(s: LocalStack, server: str, java_home: Path, properties: Path,
+               heap: str) -> list[str]:
+    """The command line of a Kafka broker (``server``: ``kafka`` or a cluster's
+    ``kafka-<n>``) with its rendered server.properties."""
+    log_dir = s.log_dir(server)
+    log4j = _render("kafka-log4j.properties", s.conf_dir(server) / "log4j.properties",
+                    log_dir=log_dir)
+    options = _jvm_options("kafka-jvm.options", heap=heap, log4j_file=log4j, log_dir=log_dir)
     classpath = str(s.lib_dir(KAFKA) / "*")
-    return [_java(java_home), *options, *_marker_flags(s, KAFKA), "-cp", classpath,
+    return [_java(java_home), *options, *_marker_flags(s, server), "-cp", classpath,
             "kafka.Kafka", str(properties)]  # fmt: skip
 
 
 def _format_kafka_storage(s: LocalStack, java_home: Path, report: Report) -> None:
     """Format Kafka's log directory once; later starts reuse its cluster id."""
-    log_dirs = s.data_dir(KAFKA) / "kraft-logs"
+    format_kafka_storage(s, KAFKA, java_home, s.data_dir(KAFKA) / "cluster.id", report)
+
+
+def format_kafka_storage(s: LocalStack, server: str, java_home: Path, id_file: Path,
+                         report: Report) -> None:
+    """Format the log directory of broker ``server`` once with the cluster id kept in
+    ``id_file`` (made on first use); later starts reuse it."""
+    log_dirs = s.data_dir(server) / "kraft-logs"
     if (log_dirs / "meta.properties").is_file():
         return
-    id_file = s.data_dir(KAFKA) / "cluster.id"
     if id_file.is_file():
         cluster_id = id_file.read_text().strip()
     else:
@@ -378,29 +395,47 @@ def _format_kafka_storage(s: LocalStack, java_home: Path, report: Report) -> Non
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         id_file.parent.mkdir(parents=True, exist_ok=True)
         id_file.write_text(cluster_id + "\n")
-    report(f"kafka: formatting {log_dirs} (cluster id {cluster_id})")
+    report(f"{server}: formatting {log_dirs} (cluster id {cluster_id})")
     command = [
         _java(java_home), "-Xmx256m",
-        f"-Dlog4j.configuration=file:{s.conf_dir(KAFKA) / 'log4j.properties'}",
-        f"-Dkafka.logs.dir={s.log_dir(KAFKA)}", "-cp", str(s.lib_dir(KAFKA) / "*"),
+        f"-Dlog4j.configuration=file:{s.conf_dir(server) / 'log4j.properties'}",
+        f"-Dkafka.logs.dir={s.log_dir(server)}", "-cp", str(s.lib_dir(KAFKA) / "*"),
         "kafka.tools.StorageTool", "format", "--ignore-formatted",
-        "-t", cluster_id, "-c", str(s.conf_dir(KAFKA) / "server.properties"),
+        "-t", cluster_id, "-c", str(s.conf_dir(server) / "server.properties"),
     ]  # fmt: skip
     done = subprocess.run(
         command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise StackError(
-            f"kafka: formatting {log_dirs} failed (exit {done.returncode}):\n"
+            f"{server}: formatting {log_dirs} failed (exit {done.returncode}):\n"
             + "\n".join((done.stdout + done.stderr).splitlines()[-30:])
         )
 
 
 def _cassandra_command(s: LocalStack, java_home: Path) -> list[str]:
-    conf, data, log_dir = s.conf_dir(CASSANDRA), s.data_dir(CASSANDRA), s.log_dir(CASSANDRA)
+    storage_port = s.settings.cassandra_storage_port
+    return cassandra_argv(
+        s, CASSANDRA, java_home, cluster_name="fleetgraph", address=HOST,
+        seeds=f"{HOST}:{storage_port}", storage_port=storage_port,
+        native_port=s.settings.cassandra_port, jmx_port=s.settings.cassandra_jmx_port,
+        heap=s.settings.cassandra_heap,
+    )  # fmt: skip
+
+
+def cassandra_argv(
+    s: LocalStack, server: str, java_home: Path, *, cluster_name: str, address: str,
+    seeds: str, storage_port: int, native_port: int, jmx_port: int, heap: str,
+    cluster_yaml: str = "",
+) -> list[str]:  # fmt: skip
+    """The command line of a Cassandra node (``server``: ``cassandra`` or a cluster's
+    ``cassandra-<n>``) listening on ``address``; ``cluster_yaml`` is appended to its
+    cassandra.yaml (a cluster node's own keys)."""
+    conf, data, log_dir = s.conf_dir(server), s.data_dir(server), s.log_dir(server)
     yaml_file = _render(
-        "cassandra.yaml", conf / "cassandra.yaml", data_dir=data,
-        storage_port=s.settings.cassandra_storage_port, native_port=s.settings.cassandra_port,
+        "cassandra.yaml", conf / "cassandra.yaml", data_dir=data, cluster_name=cluster_name,
+        address=address, seeds=seeds, storage_port=storage_port, native_port=native_port,
+        cluster_keys=cluster_yaml, hints="true" if cluster_yaml else "false",
     )  # fmt: skip
     logback = _render("cassandra-logback.xml", conf / "logback.xml", log_dir=log_dir)
     jamm = sorted(s.lib_dir(CASSANDRA).glob("jamm-*.jar"))
@@ -408,15 +443,15 @@ def _cassandra_command(s: LocalStack, java_home: Path) -> list[str]:
         raise StackError(f"cassandra: no jamm jar in {s.lib_dir(CASSANDRA)}; run `stack fetch`")
     triggers = conf / "triggers"
     triggers.mkdir(parents=True, exist_ok=True)
-    big_heap = _heap_bytes(s.settings.cassandra_heap) > _heap_bytes("256m")
+    big_heap = _heap_bytes(heap) > _heap_bytes("256m")
     options = _jvm_options(
-        "cassandra-jvm.options", heap=s.settings.cassandra_heap, jamm_jar=jamm[-1],
-        initial_heap="256m" if big_heap else s.settings.cassandra_heap, triggers_dir=triggers,
+        "cassandra-jvm.options", heap=heap, jamm_jar=jamm[-1],
+        initial_heap="256m" if big_heap else heap, triggers_dir=triggers,
         config_file=yaml_file, data_dir=data, log_dir=log_dir, logback_file=logback,
-        jmx_port=s.settings.cassandra_jmx_port,
+        jmx_port=jmx_port,
     )  # fmt: skip
     classpath = str(s.lib_dir(CASSANDRA) / "*")
-    return [_java(java_home), *options, *_marker_flags(s, CASSANDRA), "-cp", classpath,
+    return [_java(java_home), *options, *_marker_flags(s, server), "-cp", classpath,
             "org.apache.cassandra.service.CassandraDaemon"]  # fmt: skip
 
 
@@ -534,9 +569,9 @@ def _locked(s: LocalStack) -> Iterator[None]:
 # Probes
 
 
-def port_open(port: int, timeout: float = 1.0) -> bool:
+def port_open(port: int, timeout: float = 1.0, host: str = HOST) -> bool:
     try:
-        with socket.create_connection((HOST, port), timeout=timeout):
+        with socket.create_connection((host, port), timeout=timeout):
             return True
     except OSError:
         return False
@@ -565,21 +600,23 @@ def _run_async(factory: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
         return pool.submit(lambda: asyncio.run(factory())).result()
 
 
-async def _kafka_probe(port: int, timeout: float, make_ready_topic: bool) -> str:
+async def _kafka_probe(port: int, timeout: float, make_ready_topic: bool, host: str = HOST,
+                       brokers: int = 1) -> str:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped, unused-ignore]
 
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=f"{HOST}:{port}", request_timeout_ms=int(timeout * 1000)
+        bootstrap_servers=f"{host}:{port}", request_timeout_ms=int(timeout * 1000)
     )
     try:
         await asyncio.wait_for(admin.start(), timeout)
         cluster = await asyncio.wait_for(admin.describe_cluster(), timeout)
-        if not cluster.get("brokers"):
+        if len(cluster.get("brokers") or ()) < brokers:
             return ""
         if make_ready_topic:
             if KAFKA_READY_TOPIC not in await asyncio.wait_for(admin.list_topics(), timeout):
                 await asyncio.wait_for(
-                    admin.create_topics([NewTopic(KAFKA_READY_TOPIC, 1, 1)]), timeout
+                    admin.create_topics([NewTopic(KAFKA_READY_TOPIC, 1, min(brokers, 3))]),
+                    timeout,
                 )
             if KAFKA_READY_TOPIC not in await asyncio.wait_for(admin.list_topics(), timeout):
                 return ""
@@ -591,20 +628,24 @@ async def _kafka_probe(port: int, timeout: float, make_ready_topic: bool) -> str
         await admin.close()
 
 
-def kafka_answers(port: int, timeout: float = 5.0, make_ready_topic: bool = False) -> str:
-    """A short description if a Kafka broker answers metadata on port, else ''."""
-    if not port_open(port):
+def kafka_answers(port: int, timeout: float = 5.0, make_ready_topic: bool = False,
+                  host: str = HOST, brokers: int = 1) -> str:
+    """A short description if a Kafka broker answers metadata on host:port (and the
+    cluster has at least ``brokers`` brokers), else ''."""
+    if not port_open(port, host=host):
         return ""
     with _quiet("aiokafka"):
         try:
-            return _run_async(lambda: _kafka_probe(port, timeout, make_ready_topic))
+            return _run_async(
+                lambda: _kafka_probe(port, timeout, make_ready_topic, host, brokers))
         except Exception:  # any failure means "not answering yet"
             return ""
 
 
-def cassandra_answers(port: int, timeout: float = 5.0) -> str:
-    """Cassandra's release_version if it answers CQL on port, else ''."""
-    if not port_open(port):
+def cassandra_answers(port: int, timeout: float = 5.0, host: str = HOST, peers: int = 0) -> str:
+    """Cassandra's release_version if it answers CQL on host:port (and knows at least
+    ``peers`` other nodes), else ''."""
+    if not port_open(port, host=host):
         return ""
     from cassandra.cluster import (  # type: ignore[import-untyped, unused-ignore]
         EXEC_PROFILE_DEFAULT,
@@ -614,15 +655,18 @@ def cassandra_answers(port: int, timeout: float = 5.0) -> str:
     from cassandra.policies import WhiteListRoundRobinPolicy  # type: ignore[import-untyped, unused-ignore]
 
     profile = ExecutionProfile(
-        load_balancing_policy=WhiteListRoundRobinPolicy([HOST]), request_timeout=timeout
+        load_balancing_policy=WhiteListRoundRobinPolicy([host]), request_timeout=timeout
     )
     with _quiet("cassandra"):
         cluster = Cluster(
-            [HOST], port=port, protocol_version=5, connect_timeout=timeout,
+            [host], port=port, protocol_version=5, connect_timeout=timeout,
             control_connection_timeout=timeout, execution_profiles={EXEC_PROFILE_DEFAULT: profile},
         )  # fmt: skip
         try:
-            row = cluster.connect().execute("SELECT release_version FROM system.local").one()
+            session = cluster.connect()
+            row = session.execute("SELECT release_version FROM system.local").one()
+            if peers and len(list(session.execute("SELECT peer FROM system.peers_v2"))) < peers:
+                return ""
             return str(row.release_version) if row else ""
         except Exception:  # any failure means "not answering yet"
             return ""

@@ -12,10 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 StoreKind = Literal["embedded", "cassandra"]
 STORE_KINDS: tuple[StoreKind, ...] = ("embedded", "cassandra")
+# the driver's ConsistencyLevel names a store reads and writes at
+Consistency = Literal["ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM",
+                      "LOCAL_ONE"]
 
 
 class EmbeddedConfig(BaseModel):
@@ -41,7 +44,31 @@ class CassandraConfig(BaseModel):
     port: int = 9042
     local_dc: str = "datacenter1"
     keyspace_prefix: str = "fg_"
+    # a CQL replication map, or a plain number N: SimpleStrategy with N copies
     replication: str = "{'class': 'SimpleStrategy', 'replication_factor': 1}"
+    # LOCAL_QUORUM is ONE on one node; on a cluster with 3 copies, 2 of them (QUORUM
+    # in one data centre): a node may be down, and a read sees every acknowledged write
+    read_consistency: Consistency = "LOCAL_QUORUM"
+    write_consistency: Consistency = "LOCAL_QUORUM"
+
+    @field_validator("replication")
+    @classmethod
+    def _replication(cls, value: str) -> str:
+        value = value.strip()
+        if value.isdigit():
+            if int(value) < 1:
+                raise ValueError("a replication factor is at least 1")
+            return f"{{'class': 'SimpleStrategy', 'replication_factor': {int(value)}}}"
+        if not (value.startswith("{") and value.endswith("}")):
+            raise ValueError(f"{value!r} is neither a replication factor (a number) nor a CQL "
+                             "replication map such as {'class': 'SimpleStrategy', "
+                             "'replication_factor': 3}")
+        return value
+
+    @field_validator("read_consistency", "write_consistency", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
 
     @property
     def contact_points(self) -> list[str]:

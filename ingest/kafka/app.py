@@ -54,7 +54,9 @@ def create_app(
         "broker": broker_urls(settings.kafka.bootstrap),
         "store": "memory://",  # tables live in memory, rebuilt from their changelog
         "topic_partitions": partitions,
-        "topic_replication_factor": 1,
+        # Faust's changelog topics: as many copies as fleetgraph's own (min.insync.replicas
+        # is the brokers' default, 2 on the local cluster)
+        "topic_replication_factor": settings.kafka.replication_factor,
         "topic_disable_leader": True,
         "table_standby_replicas": 0,  # a failed-over dedup partition is re-read from its changelog
         "consumer_auto_offset_reset": "earliest",

@@ -93,5 +93,6 @@ def publish_messages(
     Blocking (runs its own event loop): call it from plain code, not from a coroutine.
     """
     ensure_topics(settings.kafka.bootstrap, TopicNames(settings.kafka.topic_prefix), FLEET,
-                  partitions)
+                  partitions, replication_factor=settings.kafka.replication_factor,
+                  min_insync_replicas=settings.kafka.min_insync_replicas)
     return asyncio.run(publish(settings, messages))

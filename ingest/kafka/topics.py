@@ -82,12 +82,23 @@ async def create_topics(
     *,
     configs: Mapping[str, Mapping[str, str]] | None = None,
     timeout_s: float = 30.0,
+    replication_factor: int = 1,
+    min_insync_replicas: int | None = None,
 ) -> dict[str, int]:
-    """Create the topics that are missing; return every topic's partition count."""
+    """Create the topics that are missing, with ``replication_factor`` copies (and
+    ``min.insync.replicas``: None, the brokers' default); return every topic's
+    partition count."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     wanted = list(dict.fromkeys(names))
     configs = configs or {}
+    if min_insync_replicas is not None and min_insync_replicas > replication_factor:
+        raise TopicSetupError(
+            f"min.insync.replicas {min_insync_replicas} is more than the replication factor "
+            f"{replication_factor} (FLEETGRAPH_TOPIC_MIN_INSYNC_REPLICAS, "
+            "FLEETGRAPH_TOPIC_REPLICATION_FACTOR): no write with acks=all could succeed")
+    insync = ({} if min_insync_replicas is None
+              else {"min.insync.replicas": str(min_insync_replicas)})
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await asyncio.wait_for(admin.start(), timeout_s)
     try:
@@ -95,8 +106,8 @@ async def create_topics(
         missing = [name for name in wanted if name not in existing]
         if missing:
             await admin.create_topics(
-                [NewTopic(name, num_partitions=partitions, replication_factor=1,
-                          topic_configs=dict(configs.get(name, {})))
+                [NewTopic(name, num_partitions=partitions, replication_factor=replication_factor,
+                          topic_configs={**insync, **configs.get(name, {})})
                  for name in missing],
                 timeout_ms=int(timeout_s * 1000),
             )
@@ -137,8 +148,12 @@ def ensure_topics(
     partitions: int = DEFAULT_PARTITIONS,
     *,
     timeout_s: float = 30.0,
+    replication_factor: int = 1,
+    min_insync_replicas: int | None = None,
 ) -> int:
     """Create every topic of a deployment that is missing; return the partition count.
+    On a cluster, ``replication_factor`` and ``min_insync_replicas`` are the settings'
+    (``settings.kafka``: 3 and 2).
 
     Raises TopicSetupError when existing topics disagree on their partition
     count (Faust could not co-partition them).
@@ -147,6 +162,7 @@ def ensure_topics(
     counts = asyncio.run(create_topics(
         bootstrap, all_names, partitions,
         configs={name: names.configs(name) for name in all_names}, timeout_s=timeout_s,
+        replication_factor=replication_factor, min_insync_replicas=min_insync_replicas,
     ))
     distinct = set(counts.values())
     if len(distinct) != 1:

@@ -87,7 +87,9 @@ def run_worker(
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     names = TopicNames(settings.kafka.topic_prefix)
-    partitions = ensure_topics(settings.kafka.bootstrap, names, registry, partitions)
+    partitions = ensure_topics(settings.kafka.bootstrap, names, registry, partitions,
+                               replication_factor=settings.kafka.replication_factor,
+                               min_insync_replicas=settings.kafka.min_insync_replicas)
     metrics = None  # Prometheus /metrics on settings.ingest.metrics_port (0: none)
     if settings.ingest.metrics_port:
         metrics = WorkerMetrics(registry)

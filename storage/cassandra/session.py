@@ -33,6 +33,7 @@ from fleetgraph.storage.base import StorageError, StorageUnavailable
 from fleetgraph.storage.config import CassandraConfig
 
 DDL_PROFILE = "fleetgraph-ddl"
+WRITE_PROFILE = "fleetgraph-write"  # the default profile reads; this one writes
 REQUEST_TIMEOUT_S = 30.0
 # a node that comes back is reconnected within this many seconds (the driver's default
 # grows to 10 minutes, so a sink waiting out a restart would wait that long)
@@ -89,12 +90,19 @@ def describe(exc: BaseException) -> str:
 
 def connect(config: CassandraConfig) -> tuple[Any, Any]:
     """A connected (Cluster, Session): protocol v5, token-aware routing inside the
-    local data centre, LOCAL_QUORUM, rows as tuples, reconnecting to a node that was
-    down within ``RECONNECT_MAX_S``."""
+    local data centre, reads and writes at the config's consistency levels
+    (LOCAL_QUORUM by default; schema changes at LOCAL_QUORUM), rows as tuples,
+    reconnecting to a node that was down within ``RECONNECT_MAX_S``."""
     routing = TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=config.local_dc))
     default = ExecutionProfile(
         load_balancing_policy=routing,
-        consistency_level=ConsistencyLevel.LOCAL_QUORUM,
+        consistency_level=getattr(ConsistencyLevel, config.read_consistency),
+        request_timeout=REQUEST_TIMEOUT_S,
+        row_factory=tuple_factory,
+    )
+    write = ExecutionProfile(
+        load_balancing_policy=TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=config.local_dc)),
+        consistency_level=getattr(ConsistencyLevel, config.write_consistency),
         request_timeout=REQUEST_TIMEOUT_S,
         row_factory=tuple_factory,
     )
@@ -108,7 +116,8 @@ def connect(config: CassandraConfig) -> tuple[Any, Any]:
         list(config.contact_points),
         port=config.port,
         protocol_version=ProtocolVersion.V5,
-        execution_profiles={EXEC_PROFILE_DEFAULT: default, DDL_PROFILE: ddl},
+        execution_profiles={EXEC_PROFILE_DEFAULT: default, DDL_PROFILE: ddl,
+                            WRITE_PROFILE: write},
         connect_timeout=10,
         reconnection_policy=ExponentialReconnectionPolicy(0.5, RECONNECT_MAX_S, max_attempts=None),
     )

@@ -48,6 +48,7 @@ from fleetgraph.storage.cassandra.schema import (
 )
 from fleetgraph.storage.cassandra.session import (
     DDL_PROFILE,
+    WRITE_PROFILE,
     connect,
     describe,
     driver_errors,
@@ -483,6 +484,7 @@ class CassandraGraphStore(GraphStore):
         jobs = list(jobs)
         if not jobs:
             return []
+        profile = profile or (None if rows else WRITE_PROFILE)  # writes: their consistency
         kwargs: dict[str, Any] = {"execution_profile": profile} if profile else {}
         with driver_errors(action, self.config.where):
             try:
