@@ -74,11 +74,13 @@ PINNED: dict[str, str] = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
 
 #: The consumer class the workers get (``faust.App(broker="kafka://...")``).
 CONSUMER_CLASS = "faust.transport.drivers.aiokafka:Consumer"
+#: The class of the ``dedup`` table's base (``faust.Table``).
+TABLE_CLASS = "faust.tables.table:Table"
 
 
 @dataclass(frozen=True)
 class Reliance:
-    """One thing of Faust's consumer this module relies on.
+    """One thing of Faust's consumer (or of ``owner``) this module relies on.
 
     ``use``: "patched" (replaced here, wrapping the original), "ordering" (the
     code whose order of calls the steps above rest on), "called" or "state"
@@ -92,6 +94,7 @@ class Reliance:
     why: str
     signature: str | None = None
     source_sha256: str | None = None
+    owner: str = CONSUMER_CLASS
 
 
 RELIES_ON: tuple[Reliance, ...] = (
@@ -119,6 +122,13 @@ RELIES_ON: tuple[Reliance, ...] = (
     Reliance("seek", "ordering", "a rewind: the fetch position and the read offset",
              "(self, partition, offset)",
              "b86a9fe05f956b30cf299c787b6787c6e0349cbf1ae556f2456a1e97b15dbb22"),
+    Reliance("on_key_set", "ordering", "step 2: a table write goes through send_changelog",
+             "(self, key, value)",
+             "a370e35ca55c2c7e36e93f0d4b485927c32d49199043cab2314572846184dd94",
+             owner=TABLE_CLASS),
+    Reliance("on_key_del", "ordering", "the flush's tombstone goes through send_changelog",
+             "(self, key)", "4f2900b2f9d24a080d5cbc9eaa1f5566f1d11e56916e79b02f079c52f4751053",
+             owner=TABLE_CLASS),
     Reliance("resume_partitions", "called", "a rewind: back into the fetch set", "(self, tps)"),
     Reliance("highwater", "called", "a partition's end offset", "(self, tp)"),
     Reliance("assignment", "called", "the partitions to watch", "(self)"),
@@ -146,6 +156,7 @@ OTHER_PRIVATE_NAMES: frozenset[str] = frozenset({
 #: Faust's public hooks this module overrides or calls (signatures in the contract test).
 PUBLIC_HOOKS: dict[str, str] = {
     "faust.Sensor.on_commit_initiated": "(self, consumer)",
+    "faust.Table.partition_for_key": "(self, key)",
     "faust.Table.send_changelog":
         "(self, partition, key, value, key_serializer=None, value_serializer=None)",
 }
