@@ -43,6 +43,14 @@ class FakeConsumer:
     async def _handle_attached(self, offsets: Any) -> None:
         pass
 
+    ends: dict[Any, int] = field(default_factory=dict)
+
+    def assignment(self) -> set[Any]:
+        return set(self.ends)
+
+    def highwater(self, tp: Any) -> int:
+        return self.ends[tp]
+
     def resume_partitions(self, tps: list[Any]) -> None:
         self.resumed.extend(tps)
 
@@ -100,3 +108,15 @@ def test_an_unknown_end_is_not_behind_and_a_zero_commit_reads_from_the_start() -
     clock.now += 20
     assert asyncio.run(guard.check([never_read])) == 1
     assert consumer.seeks == [(TP("fg.jobs", 3), 0)]
+
+
+def test_the_states_are_the_watched_partitions_as_the_consumer_has_them() -> None:
+    consumer = FakeConsumer()
+    jobs, changelog = TP("fg.jobs", 0), TP("fg.ingest-dedup-changelog", 0)
+    consumer.ends = {jobs: 90, changelog: 7}
+    consumer._read_offset[jobs], consumer._committed_offset[jobs] = 80, 75
+    guard = _guard(consumer, Clock())
+    assert guard.states() == [PartitionState(jobs, end=90, read=80, committed=75)]
+    consumer._active_partitions = None  # Faust's "all of them"
+    consumer._paused_partitions.add(jobs)
+    assert guard.describe(jobs) == "active=True paused=True buffered=False flow=True"
