@@ -7,6 +7,14 @@ worker (role "all") in-process until it is idle, and prints events/s from the
 first source message processed to the last store write, next to the embedded
 runner's rate on the same messages. Topics are deleted afterwards.
 
+Per core: the worker's own CPU time (``time.process_time`` around the worker, user +
+system of every thread of this process: Faust's loop, aiokafka, the driver's I/O
+thread) gives source events and stored upserts per CPU-second, which the machine's
+other load (the JVMs, other runs) does not distort. With ``--store cassandra`` the
+driver baseline runs in the same process afterwards: the rows the embedded runner
+stores for the same messages, planned and sent with ``execute_concurrent_with_args``
+(``fleetgraph.bench.cassandra_load``), its upserts per CPU-second next to the worker's.
+
 `fleetgraph bench` (full profile, `fleetgraph/bench/stack_ingest.py`) measures
 the same on Cassandra with the worker as a subprocess, its peak RSS, and the
 cassandra-driver baseline (`execute_concurrent_with_args` of the same rows).
@@ -15,11 +23,18 @@ cassandra-driver baseline (`execute_concurrent_with_args` of the same rows).
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import re
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
+from fleetgraph.bench.ingest import RecordingSink
+from fleetgraph.bench.stats import ratio
 from fleetgraph.graph_model import FLEET
 from fleetgraph.ingest.deadletter import DeadLetterList
 from fleetgraph.ingest.kafka.producer import publish_messages
@@ -28,7 +43,6 @@ from fleetgraph.ingest.kafka.worker import run_worker, store_factory_for
 from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.pipeline import Pipeline
 from fleetgraph.ingest.runner import run_embedded
-from fleetgraph.ingest.sinks import StoreSink
 from fleetgraph.schemas import load_event_codec
 from fleetgraph.settings import Settings
 from fleetgraph.simulator import SimulationConfig, simulate_messages
@@ -39,7 +53,7 @@ from fleetgraph.storage.embedded import SQLiteGraphStore
 def run(settings: Settings, *, sites: int = 40, hours: float = 7.0,
         partitions: int = DEFAULT_PARTITIONS, dedup_window_s: float = 1.0,
         store_kind: str = "embedded", keep_topics: bool = False,
-        loglevel: str = "warning") -> None:
+        loglevel: str = "warning") -> dict[str, Any]:
     """Publish a simulated fleet to fresh topics, drain them with one in-process worker
     into ``store_kind``, then run the embedded runner on the same messages; print both
     rates. ``settings`` gives Kafka's address and Cassandra's (the prefixes are fresh)."""
@@ -64,10 +78,49 @@ def run(settings: Settings, *, sites: int = 40, hours: float = 7.0,
     produce_s = time.perf_counter() - started
     print(f"published in {produce_s:.1f} s ({len(messages) / produce_s:,.0f} msg/s)")
 
+    figures: dict[str, Any] = {"messages": len(messages), "store": store_kind}
     try:
-        report = run_worker(settings, store_factory_for(settings, work / "graph.sqlite"),
-                            partitions=partitions, loglevel=loglevel,
-                            exit_when_idle_s=5.0)
+        threads = ThreadCpu()
+        threads.start()
+        cpu_started = time.process_time()
+        try:
+            report = run_worker(settings, store_factory_for(settings, work / "graph.sqlite"),
+                                partitions=partitions, loglevel=loglevel,
+                                exit_when_idle_s=5.0)
+        finally:
+            worker_cpu_s = time.process_time() - cpu_started
+            threads.stop()
+        figures["threads_cpu_s"] = threads.by_kind()
+        received = report.processed.get("received", 0)
+        figures.update(worker_figures(received, report.upserts_stored, worker_cpu_s,
+                                      report.busy_s))
+        print(f"worker: {report.processed}")
+        print(f"worker: {report.upserts_stored:,} upserts stored in {report.busy_s or 0:.1f} s: "
+              f"{report.events_per_second or 0:,.0f} events/s through Kafka -> Faust -> "
+              f"{store_kind} store")
+        print(f"worker CPU: {worker_cpu_s:.1f} s (start to stop, every thread): "
+              f"{figures['events_per_cpu_s']:,} source events and "
+              f"{figures['upserts_per_cpu_s']:,} stored upserts per CPU-second; by thread "
+              f"{figures['threads_cpu_s']}")
+
+        store = SQLiteGraphStore(FLEET, work / "embedded.sqlite")
+        sink = RecordingSink(store)
+        pipeline = Pipeline.for_fleet(sink, DeadLetterList(), clock=lambda: end_us)
+        listed = [Message(t, p, f"bench:{i}") for i, (t, p) in enumerate(messages)]
+        embedded = run_embedded(pipeline, lambda: listed)
+        store.close()
+        print(f"embedded runner on the same messages: {embedded.events_per_second:,.0f} "
+              f"events/s ({embedded.stats.written:,} writes)")
+        if store_kind == "cassandra":
+            figures["baseline"] = driver_baseline(settings, sink, end_us)
+            figures.update(baseline_ratios(figures, figures["baseline"]))
+            base = figures["baseline"]
+            print(f"driver baseline (same rows as the embedded runner, execute_concurrent): "
+                  f"{base['upserts']:,} upserts, {base['statements']:,} statements, "
+                  f"{base['cpu_s']:.1f} CPU s, {base['upserts_per_cpu_s']:,} upserts per "
+                  f"CPU-second, {base['upserts_per_s']:,} upserts/s")
+            print(f"worker / driver per stored upsert: {figures['rows_ratio_cpu']} per "
+                  f"CPU-second, {figures['rows_ratio_wall']} per wall second")
     finally:
         if store_kind == "cassandra":
             from fleetgraph.storage.cassandra import CassandraGraphStore
@@ -81,14 +134,86 @@ def run(settings: Settings, *, sites: int = 40, hours: float = 7.0,
             names = TopicNames(prefix)
             asyncio.run(delete_topics(settings.kafka.bootstrap,
                                       [*names.all(FLEET), f"{prefix}ingest-dedup-changelog"]))
-    print(f"worker: {report.processed}")
-    print(f"worker: {report.upserts_stored:,} upserts stored in {report.busy_s or 0:.1f} s: "
-          f"{report.events_per_second or 0:,.0f} events/s through Kafka -> Faust -> "
-          f"{store_kind} store")
+    print(json.dumps(figures))
+    return figures
 
-    store = SQLiteGraphStore(FLEET, work / "embedded.sqlite")
-    pipeline = Pipeline.for_fleet(StoreSink(store), DeadLetterList())
-    listed = [Message(t, p, f"bench:{i}") for i, (t, p) in enumerate(messages)]
-    embedded = run_embedded(pipeline, lambda: listed)
-    print(f"embedded runner on the same messages: {embedded.events_per_second:,.0f} events/s "
-          f"({embedded.stats.written:,} writes)")
+
+class ThreadCpu:
+    """CPU seconds of this process's threads (``/proc/self/task/<tid>/stat``, user +
+    system), sampled every ``every_s`` and summed by kind (the thread's name without
+    its number): where a worker's CPU goes, next to the profile."""
+
+    def __init__(self, every_s: float = 0.5) -> None:
+        self.every_s = every_s
+        self.last: dict[int, tuple[str, float]] = {}  # native id -> (kind, CPU s)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-thread-cpu", daemon=True)
+        self._tick = os.sysconf("SC_CLK_TCK")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.sample()
+
+    def sample(self) -> None:
+        for thread in threading.enumerate():
+            if thread.native_id is None or thread is self._thread:
+                continue
+            try:
+                with open(f"/proc/self/task/{thread.native_id}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            kind = re.sub(r"[-_ ]?\d+$", "", thread.name.split(" ")[0]) or "thread"
+            self.last[thread.native_id] = (kind, (int(fields[11]) + int(fields[12])) / self._tick)
+
+    def by_kind(self) -> dict[str, float]:
+        kinds: dict[str, float] = {}
+        for kind, cpu_s in self.last.values():
+            kinds[kind] = round(kinds.get(kind, 0.0) + cpu_s, 1)
+        return kinds
+
+
+def worker_figures(events: int, upserts: int, cpu_s: float, busy_s: float | None
+                   ) -> dict[str, Any]:
+    """A worker's rates per CPU-second of its own process and per wall second."""
+    return {"events": events, "upserts_stored": upserts, "worker_cpu_s": round(cpu_s, 2),
+            "busy_s": round(busy_s, 2) if busy_s else None,
+            "events_per_cpu_s": round(events / cpu_s) if cpu_s else None,
+            "upserts_per_cpu_s": round(upserts / cpu_s) if cpu_s else None,
+            "events_per_s": round(events / busy_s) if busy_s else None,
+            "upserts_per_s": round(upserts / busy_s) if busy_s else None}
+
+
+def driver_baseline(settings: Settings, sink: RecordingSink, end_us: int) -> dict[str, Any]:
+    """The embedded runner's rows through the driver into the same keyspaces: CPU time
+    of planning and sending (this process, every thread) and wall time of sending."""
+    from fleetgraph.bench.cassandra_load import BulkLoader, flatten
+    from fleetgraph.storage.cassandra import CassandraGraphStore
+
+    cassandra = CassandraGraphStore(FLEET, settings.store.cassandra, schema="trust")
+    try:
+        loader = BulkLoader(cassandra.session, FLEET, settings.store.cassandra.keyspace_prefix,
+                            end_us)
+        cpu_started = time.process_time()
+        load = loader.load(flatten(sink.batches))
+        cpu_s = time.process_time() - cpu_started
+    finally:
+        cassandra.close()
+    return {**load.as_dict(), "cpu_s": round(cpu_s, 2),
+            "upserts_per_cpu_s": round(load.upserts / cpu_s) if cpu_s else None,
+            "upserts_per_s": round(load.upserts / load.seconds) if load.seconds else None}
+
+
+def baseline_ratios(worker: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
+    """Worker over driver, per stored upsert: per CPU-second and per wall second."""
+    return {"rows_ratio_cpu": ratio(worker.get("upserts_per_cpu_s"),
+                                    baseline.get("upserts_per_cpu_s")),
+            "rows_ratio_wall": ratio(worker.get("upserts_per_s"), baseline.get("upserts_per_s"))}

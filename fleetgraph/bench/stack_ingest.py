@@ -7,11 +7,17 @@ role "all", sink on Cassandra) then drains them and
 stops when idle. Its rate is from the first source message processed to the
 last store write, as the worker reports it. Run twice, on a stream and on one
 ten times longer (same fleet, ten times the hours), for the memory check.
+Per core: the worker's own CPU time (user + system of the child process, every
+thread) gives events and stored upserts per CPU-second; the baseline's is this
+process's CPU time while it plans and sends.
+
+    python -m fleetgraph.bench.stack_ingest [--sites 8 --hours 8]   # this part alone
 """
 
 from __future__ import annotations
 
 import re
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -64,6 +70,7 @@ def run_worker(settings: Settings, work: Path, idle_s: float = 8.0,
     env = {"FLEETGRAPH_KEYSPACE_PREFIX": settings.store.cassandra.keyspace_prefix,
            "FLEETGRAPH_CASSANDRA_HOSTS": settings.store.cassandra.hosts,
            "FLEETGRAPH_CASSANDRA_PORT": str(settings.store.cassandra.port)}
+    cpu_before = children_cpu_s()
     child = Child(["-m", "fleetgraph", "worker", "--store", "cassandra",
                    "--bootstrap", settings.kafka.bootstrap,
                    "--topic-prefix", settings.kafka.topic_prefix,
@@ -72,10 +79,22 @@ def run_worker(settings: Settings, work: Path, idle_s: float = 8.0,
                    "--partitions", str(PARTITIONS), "--exit-when-idle", str(idle_s),
                    "--loglevel", "warning"], env=env, log=work / "worker.log")
     code = child.wait(timeout_s)
+    cpu_s = children_cpu_s() - cpu_before
     if code != 0:
         raise RuntimeError(f"worker exited with {code}: {child.output()}")
-    return {**parse_report(child.output()),
-            "peak_rss_mib": round(child.peak_rss_mib or 0.0, 1)}
+    report = parse_report(child.output())
+    return {**report, "peak_rss_mib": round(child.peak_rss_mib or 0.0, 1),
+            "cpu_s": round(cpu_s, 2),
+            "events_per_cpu_s": round(report["events"] / cpu_s) if cpu_s else None,
+            "upserts_per_cpu_s": round(report["upserts_stored"] / cpu_s) if cpu_s else None}
+
+
+def children_cpu_s() -> float:
+    """User + system CPU seconds of this process's children that have ended (every
+    thread of each): a worker's own CPU time, which the shared machine does not
+    distort."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def baseline(messages: list[tuple[str, bytes]], store: Any, settings: Settings,
@@ -89,8 +108,12 @@ def baseline(messages: list[tuple[str, bytes]], store: Any, settings: Settings,
                                     for i, (t, p) in enumerate(messages)])
     sqlite.close()
     loader = BulkLoader(store.session, FLEET, settings.store.cassandra.keyspace_prefix, end_us)
+    cpu_started = time.process_time()
     load = loader.load(flatten(sink.batches))
-    return {**load.as_dict(), "events_per_s": round(len(messages) / load.seconds)}
+    cpu_s = time.process_time() - cpu_started  # planning and sending, every thread
+    return {**load.as_dict(), "events_per_s": round(len(messages) / load.seconds),
+            "cpu_s": round(cpu_s, 2),
+            "upserts_per_cpu_s": round(load.upserts / cpu_s) if cpu_s else None}
 
 
 def run(settings: Settings, sites: int, hours: float, end_us: int) -> dict[str, Any]:
@@ -129,7 +152,27 @@ def run(settings: Settings, sites: int, hours: float, end_us: int) -> dict[str, 
     result.update(rows_ratio(long["worker"], result["baseline"]))
     result["worker_rss_growth"] = round(
         long["worker"]["peak_rss_mib"] / short["worker"]["peak_rss_mib"] - 1, 3)
+    result["events_per_cpu_s"] = long["worker"]["events_per_cpu_s"]
     return result
+
+
+@click.command()
+@click.option("--sites", default=8, show_default=True)
+@click.option("--hours", default=8.0, show_default=True, help="Of the short stream; the long "
+              "one is ten times longer.")
+def main(sites: int, hours: float) -> None:
+    """Part 2 of the full profile alone: ``python -m fleetgraph.bench.stack_ingest``."""
+    import json
+
+    from fleetgraph.core.clock import minute_floor_us, wall_clock_us
+
+    stack.require_stack(Settings.from_environ())
+    click.echo(json.dumps(run(Settings.from_environ(), sites, hours,
+                              minute_floor_us(wall_clock_us())), indent=1))
+
+
+if __name__ == "__main__":
+    main()
 
 
 def rows_ratio(worker: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
@@ -141,4 +184,6 @@ def rows_ratio(worker: dict[str, Any], baseline: dict[str, Any]) -> dict[str, An
     theirs = baseline["upserts"] / baseline["seconds"] if baseline.get("seconds") else None
     return {"upserts_per_s": round(mine) if mine else None,
             "baseline_upserts_per_s": round(theirs) if theirs else None,
-            "rows_ratio_to_baseline": ratio(mine, theirs)}
+            "rows_ratio_to_baseline": ratio(mine, theirs),
+            "rows_ratio_per_cpu_s": ratio(worker.get("upserts_per_cpu_s"),
+                                          baseline.get("upserts_per_cpu_s"))}

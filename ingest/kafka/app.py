@@ -21,6 +21,8 @@ from fleetgraph.ingest.kafka.topics import DEFAULT_PARTITIONS
 from fleetgraph.settings import Settings
 
 ROLES = ("all", "process", "sink")
+SOURCE_FETCH_BYTES = 256 * 1024
+PRODUCER_BUFFER = 5000  # messages sent with send_soon (changelog, dead letters) in flight
 
 
 def app_id(settings: Settings, role: str) -> str:
@@ -68,6 +70,17 @@ def create_app(
         "producer_linger": 0.005,
         "broker_commit_interval": 1.0,
         "broker_max_poll_records": 500,
+        # bounded in-flight source records: at most this much fetched per partition
+        # (aiokafka's max_partition_fetch_bytes; Faust's default is 1 MiB). Each
+        # agent's stream keeps Faust's default buffer (4096 events): a smaller one
+        # pauses partitions more often, and Faust then skipped records ("gaps",
+        # refused and read again by the checkpoint, at a cost)
+        "consumer_max_fetch_size": SOURCE_FETCH_BYTES,
     }
     config.update(options)
-    return faust.App(ident, **config)
+    app = faust.App(ident, **config)
+    # Faust holds every stream while its producer buffer has more than 100 messages,
+    # and drains it 100 at a time (a logged warning and a timed wait per message):
+    # the dedup buffer's changelog writes at each commit are a burst of thousands
+    app.producer.buffer.max_messages = PRODUCER_BUFFER
+    return app

@@ -118,11 +118,9 @@ async def flush_due(app: Any, dedup: MappedDedup, sink: GraphTopicSink,
         if not due:
             return 0
         sent = []
-        for upsert in due.upserts:
-            record = sink.codec.encode(upsert)
+        for record in sink.records(due.upserts):  # several upserts to a message
             sent.append(await app.producer.send(record.topic, record.key, record.value,
                                                 None, None, None))
-            sink.written[record.topic] += 1
         await asyncio.gather(*sent)
         await app.producer.flush()
         dedup.forget(due)

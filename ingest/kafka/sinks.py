@@ -9,28 +9,35 @@ import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from fleetgraph.graph_model.records import Upsert
+from fleetgraph.graph_model.records import NodeUpsert, Upsert
 from fleetgraph.ingest.deadletter import dead_letter_record
 from fleetgraph.ingest.errors import RejectedEvent
-from fleetgraph.ingest.kafka.records import GraphRecordCodec
+from fleetgraph.ingest.kafka.records import GraphRecord, GraphRecordCodec
 from fleetgraph.ingest.message import Message
 
 Publish = Callable[[str, bytes | None, bytes], None]
 
 
 class GraphTopicSink:
-    """A GraphSink that produces each upsert to its type's graph topic."""
+    """A GraphSink that produces upserts to their type's graph topic, several to a
+    message."""
 
     def __init__(self, codec: GraphRecordCodec, publish: Publish) -> None:
         self.codec = codec
         self.publish = publish
-        self.written: Counter[str] = Counter()  # graph topic -> records
+        self.written: Counter[str] = Counter()  # graph topic -> upserts
 
     def write(self, upserts: Sequence[Upsert]) -> None:
-        for upsert in upserts:
-            record = self.codec.encode(upsert)
+        for record in self.records(upserts):
             self.publish(record.topic, record.key, record.value)
-            self.written[record.topic] += 1
+
+    def records(self, upserts: Sequence[Upsert]) -> list[GraphRecord]:
+        """The graph messages that carry ``upserts`` (several to a message,
+        :meth:`GraphRecordCodec.encode_many`); ``written`` counts the upserts."""
+        records = self.codec.encode_many(upserts)
+        self.written.update(self.codec.names.graph(
+            "node" if isinstance(u, NodeUpsert) else "edge", u.type) for u in upserts)
+        return records
 
 
 class TopicDeadLetters:

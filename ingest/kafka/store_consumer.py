@@ -41,6 +41,8 @@ from fleetgraph.settings import KafkaSettings
 log = logging.getLogger(__name__)
 STORE_GROUP_SUFFIX = "-store"
 POLL_MS = 500
+SINK_PARTITION_FETCH_BYTES = 512 * 1024
+SINK_FETCH_BYTES = 4 * 1024 * 1024
 
 
 def store_group(kafka: KafkaSettings) -> str:
@@ -79,6 +81,7 @@ class StoreConsumer:
         self.batch_size = batch_size
         self.poll_ms = poll_ms
         self.batches = 0
+        self.writing = False  # a batch is in the store's hands (in a thread)
         self.refused_commits = 0  # commits refused after the group moved the partitions
 
     def _dead_lettered(self) -> int:
@@ -97,7 +100,11 @@ class StoreConsumer:
             return 0
         dead_before = self._dead_lettered()
         decoded = self.writer.decode(records)
-        error = await asyncio.to_thread(self.writer.store, decoded)
+        self.writing = True  # read to the end is not drained while the last batch is written
+        try:
+            error = await asyncio.to_thread(self.writer.store, decoded)
+        finally:
+            self.writing = False
         if error is not None:
             self.writer.refuse(decoded, error)
         if self._dead_lettered() != dead_before:
@@ -154,6 +161,12 @@ def create_consumer(kafka: KafkaSettings, topics: Sequence[str], listener: Assig
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=batch_size,
+        # bounded in flight: a graph message carries up to 256 KiB of upserts; at most
+        # this much per partition and per fetch is buffered before the sink takes it
+        # (aiokafka's defaults, 1 MiB and 50 MiB, over every graph topic's partitions
+        # grew a worker draining a backlog by half)
+        max_partition_fetch_bytes=SINK_PARTITION_FETCH_BYTES,
+        fetch_max_bytes=SINK_FETCH_BYTES,
         max_poll_interval_ms=int(max_poll_interval_s * 1000),
         # a killed worker's partitions move on after 10 s (aiokafka's default)
         session_timeout_ms=10_000,

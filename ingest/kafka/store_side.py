@@ -41,8 +41,8 @@ class StoreSide:
     assigned: bool = False
 
     async def drained(self) -> bool:
-        """Assigned partitions, every one read to its end."""
-        return (self.assigned and self.consumer is not None
+        """Assigned partitions, every one read to its end, and no batch being written."""
+        return (self.assigned and self.consumer is not None and not self.loop.writing
                 and await consumer_lag(self.consumer) == 0)
 
     def _on_assigned(self, assigned: bool) -> None:

@@ -22,6 +22,7 @@ no one batch stops the worker, only an outage does.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from fleetgraph.storage.base import GraphStore, StorageUnavailable
 
 log = logging.getLogger(__name__)
 STORE_ERROR = "store_error"
+CLOSE_WAIT_S = 60.0  # how long close() waits for a write in progress
+READ_MODEL_EVERY_S = 5.0  # the sink recomputes the sites it touched at most this often
 
 
 class StoreUnavailable(IngestError):
@@ -107,22 +110,30 @@ class GraphStoreWriter:
         self.retries = 0  # failed store writes that were tried again
         self.reconnects = 0
         self.failure: StoreUnavailable | None = None  # set when the worker must stop
+        self._busy = threading.Lock()  # held while a batch is written
 
     @property
     def sink(self) -> StoreSink:
         if self._sink is None:
-            self._sink = MaintainingStoreSink(self.store_factory())  # keeps the read models
+            # keeps the read models: recomputing the touched sites reads their topology
+            # back from the store, which cost a draining worker as much CPU as its
+            # writes at once a second (between recomputations the touched sites'
+            # summaries are deleted and placement computes those sites itself)
+            self._sink = MaintainingStoreSink(self.store_factory(), every_s=READ_MODEL_EVERY_S)
         return self._sink
 
     def decode(self, records: Sequence[KafkaRecord]) -> list[tuple[KafkaRecord, Upsert]]:
-        """The upserts of a batch; refused records go to the dead letters."""
-        decoded = []
+        """The upserts of a batch (a record carries one or more); a refused record goes
+        to the dead letters whole."""
+        decoded: list[tuple[KafkaRecord, Upsert]] = []
         for record in records:
             self.records += 1
             try:
-                decoded.append((record, self.codec.decode(record.topic, record.value or b"")))
+                upserts = self.codec.decode_all(record.topic, record.value or b"")
             except RejectedEvent as error:
                 self.dead_letters.put(record.message, error)
+                continue
+            decoded.extend((record, upsert) for upsert in upserts)
         return decoded
 
     def store(self, decoded: Sequence[tuple[KafkaRecord, Upsert]]) -> Exception | None:
@@ -136,6 +147,10 @@ class GraphStoreWriter:
         upserts = [upsert for _, upsert in decoded]
         if not upserts:
             return None
+        with self._busy:
+            return self._store(upserts)
+
+    def _store(self, upserts: list[Upsert]) -> Exception | None:
         started = self.clock()
         failures = refusals = 0
         while True:
@@ -189,13 +204,19 @@ class GraphStoreWriter:
             log.warning("closing the unavailable store failed: %r", exc)
 
     def refuse(self, decoded: Sequence[tuple[KafkaRecord, Upsert]], error: Exception) -> None:
-        """Send a batch the store refused to the dead letters (replayable from there)."""
+        """Send the records of a batch the store refused to the dead letters, each once
+        (replayable from there)."""
         rejection = RejectedEvent(STORE_ERROR, repr(error))
+        seen: set[tuple[str, int, int]] = set()
         for record, _ in decoded:
-            self.dead_letters.put(record.message, rejection)
+            where = (record.topic, record.partition, record.offset)
+            if where not in seen:
+                seen.add(where)
+                self.dead_letters.put(record.message, rejection)
 
     def write(self, records: Sequence[KafkaRecord]) -> int:
-        """Decode, store, dead-letter what failed; return the upserts written."""
+        """Decode, store, dead-letter what failed; return the upserts decoded (written
+        unless dead-lettered)."""
         decoded = self.decode(records)
         error = self.store(decoded)
         if error is not None:
@@ -203,7 +224,15 @@ class GraphStoreWriter:
             return 0
         return len(decoded)
 
-    def close(self) -> None:
+    def close(self, wait_s: float = CLOSE_WAIT_S) -> None:
+        """Close the store, once a write in progress (in the sink's thread: a worker
+        stopped meanwhile) has ended or after ``wait_s``: a store closed under a write
+        left its thread waiting for good, and the process never exited."""
+        if not self._busy.acquire(timeout=wait_s):
+            log.warning("closing the store while a write is still in progress after %.0f s",
+                        wait_s)
+        else:
+            self._busy.release()
         if self._sink is not None:
             self._sink.store.close()
             self._sink = None

@@ -2,12 +2,14 @@
 
 Writes are single-row UPDATEs at the event time (``USING TIMESTAMP``), sent
 concurrently; the statements of one partition in one call travel as one
-unlogged single-partition batch. Reads are prepared single-partition SELECTs
+unlogged single-partition batch, and such batches are packed across partitions
+when every node is a replica of every row (README.md). Reads are prepared single-partition SELECTs
 run concurrently with token-aware routing. See README.md for the layout.
 """
 
 from __future__ import annotations
 
+import ast
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -66,11 +68,56 @@ from fleetgraph.storage.history import Write as HistoryWrite
 from fleetgraph.storage.history import merge
 
 MIN_TOKEN = -(2**63)  # Murmur3 never gives a key this token: "before the first"
-MAX_BATCH = 32  # statements in one single-partition batch
+MAX_BATCH = 32  # statements in one batch
+MAX_BATCH_PARTITIONS = 8  # partitions in one batch across them (Cassandra warns above 10)
+MAX_BATCH_BYTES = 3500  # estimated (_size); Cassandra warns of batches over 5 KiB
 DDL_CONCURRENCY = 8
 REINDEX_PAGE = 2000  # live rows per page, and index writes per round, of reindex
 Job = tuple[Any, tuple[Any, ...] | None]
 
+
+
+def replication_factor(replication: str) -> int | None:
+    """The smallest replication factor a keyspace replication map names (per data
+    centre for NetworkTopologyStrategy); None when it cannot be read."""
+    try:
+        options = ast.literal_eval(replication)
+    except (ValueError, SyntaxError):
+        return None
+    if not isinstance(options, dict):
+        return None
+    factors = [int(value) for key, value in options.items()
+               if key != "class" and str(value).isdigit()]
+    return min(factors) if factors else None
+
+
+def packed(chunks: Iterable[list[Write]]) -> list[list[Write]]:
+    """Single-partition chunks packed into batches of at most ``MAX_BATCH`` statements,
+    ``MAX_BATCH_PARTITIONS`` partitions and about ``MAX_BATCH_BYTES`` (a chunk is never
+    split)."""
+    batches: list[list[Write]] = []
+    current: list[Write] = []
+    partitions = size = 0
+    for chunk in chunks:
+        chunk_size = sum(_size(write) for write in chunk)
+        if current and (len(current) + len(chunk) > MAX_BATCH
+                        or partitions >= MAX_BATCH_PARTITIONS
+                        or size + chunk_size > MAX_BATCH_BYTES):
+            batches.append(current)
+            current, partitions, size = [], 0, 0
+        current.extend(chunk)
+        partitions += 1
+        size += chunk_size
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _size(write: Write) -> int:
+    """About what a write weighs in a batch: its values, and per cell its name and
+    timestamp."""
+    return sum(len(v) if isinstance(v, str) else 8 for v in write.params) \
+        + 24 * len(write.params)
 
 
 class CassandraGraphStore(GraphStore):
@@ -233,19 +280,30 @@ class CassandraGraphStore(GraphStore):
             by_partition.setdefault(write.partition, []).append(write)
         with self._lock:
             self.written.update(partition[0] for partition in by_partition)
-        jobs: list[Job] = []
+        chunks: list[list[Write]] = []
         for group in by_partition.values():
-            for i in range(0, len(group), MAX_BATCH):
-                chunk = group[i : i + MAX_BATCH]
-                if len(chunk) == 1:
-                    jobs.append((self._update(chunk[0]), chunk[0].params))
-                    continue
-                batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-                for write in chunk:
-                    batch.add(self._update(write), write.params)
-                jobs.append((batch, None))
+            chunks.extend(group[i : i + MAX_BATCH] for i in range(0, len(group), MAX_BATCH))
+        if self._every_node_a_replica():
+            chunks = packed(chunks)
+        jobs: list[Job] = []
+        for chunk in chunks:
+            if len(chunk) == 1:
+                jobs.append((self._update(chunk[0]), chunk[0].params))
+                continue
+            batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+            for write in chunk:
+                batch.add(self._update(write), write.params)
+            jobs.append((batch, None))
         if jobs:
             self._run(jobs, "write", rows=False)
+
+    def _every_node_a_replica(self) -> bool:
+        """Whether every node holds every row (no more nodes than the replication factor):
+        then a batch across partitions costs its coordinator no hop, and the driver
+        one request instead of one per partition (its per-request work is most of a
+        write's CPU time)."""
+        factor = replication_factor(self.config.replication)
+        return factor is not None and len(self._cluster.metadata.all_hosts()) <= factor
 
     def _update(self, write: Write) -> Any:
         key = (write.table.qualified, write.columns)
