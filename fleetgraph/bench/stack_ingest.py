@@ -11,7 +11,7 @@ Per core: the worker's own CPU time (user + system of the child process, every
 thread) gives events and stored upserts per CPU-second; the baseline's is this
 process's CPU time while it plans and sends.
 
-    python -m fleetgraph.bench.stack_ingest [--sites 8 --hours 8]   # this part alone
+    python -m fleetgraph.bench.stack_ingest [--sites 8 --hours 8] [--no-baseline]  # alone
 """
 
 from __future__ import annotations
@@ -116,8 +116,10 @@ def baseline(messages: list[tuple[str, bytes]], store: Any, settings: Settings,
             "upserts_per_cpu_s": round(load.upserts / cpu_s) if cpu_s else None}
 
 
-def run(settings: Settings, sites: int, hours: float, end_us: int) -> dict[str, Any]:
-    """Worker on a stream and on one ten times longer; the driver baseline on the longer."""
+def run(settings: Settings, sites: int, hours: float, end_us: int,
+        with_baseline: bool = True) -> dict[str, Any]:
+    """Worker on a stream and on one ten times longer; the driver baseline on the longer
+    (unless ``with_baseline`` is false: the memory check alone)."""
     own = stack.private(settings, "ingest")
     result: dict[str, Any] = {"dedup_window_s": own.ingest.dedup_window_s, "partitions": PARTITIONS,
                               "keyspace_prefix": own.store.cassandra.keyspace_prefix}
@@ -140,19 +142,21 @@ def run(settings: Settings, sites: int, hours: float, end_us: int) -> dict[str, 
                                 "worker": run_worker(topics, work)}
             finally:
                 stack.delete_topics(topics)
-            if name == "long":
+            if name == "long" and with_baseline:
                 click.echo(f"[stack ingest] baseline: the same rows through the driver "
                            f"({len(messages):,} events) ...", err=True)
                 result["baseline"] = baseline(messages, store, own, end_us, work)
             del messages
     long, short = result["long"], result["short"]
+    result["worker_rss_growth"] = round(
+        long["worker"]["peak_rss_mib"] / short["worker"]["peak_rss_mib"] - 1, 3)
+    result["events_per_cpu_s"] = long["worker"]["events_per_cpu_s"]
+    if not with_baseline:
+        return result
     result["events_per_s"] = long["worker"]["events_per_s"]
     result["baseline_events_per_s"] = result["baseline"]["events_per_s"]
     result["ratio_to_baseline"] = ratio(result["events_per_s"], result["baseline_events_per_s"])
     result.update(rows_ratio(long["worker"], result["baseline"]))
-    result["worker_rss_growth"] = round(
-        long["worker"]["peak_rss_mib"] / short["worker"]["peak_rss_mib"] - 1, 3)
-    result["events_per_cpu_s"] = long["worker"]["events_per_cpu_s"]
     return result
 
 
@@ -160,7 +164,8 @@ def run(settings: Settings, sites: int, hours: float, end_us: int) -> dict[str, 
 @click.option("--sites", default=8, show_default=True)
 @click.option("--hours", default=8.0, show_default=True, help="Of the short stream; the long "
               "one is ten times longer.")
-def main(sites: int, hours: float) -> None:
+@click.option("--no-baseline", is_flag=True, help="The worker runs only (memory, CPU).")
+def main(sites: int, hours: float, no_baseline: bool) -> None:
     """Part 2 of the full profile alone: ``python -m fleetgraph.bench.stack_ingest``."""
     import json
 
@@ -168,7 +173,7 @@ def main(sites: int, hours: float) -> None:
 
     stack.require_stack(Settings.from_environ())
     click.echo(json.dumps(run(Settings.from_environ(), sites, hours,
-                              minute_floor_us(wall_clock_us())), indent=1))
+                              minute_floor_us(wall_clock_us()), not no_baseline), indent=1))
 
 
 if __name__ == "__main__":
