@@ -57,16 +57,17 @@ class PacedReadModels(MaintainingStoreSink):
     summaries are deleted (the parent class), so placement computes those sites
     itself: answers stay right, only slower while the sink is busy."""
 
-    def __init__(self, store: GraphStore) -> None:
+    def __init__(self, store: GraphStore,
+                 timer: Callable[[], float] = time.perf_counter) -> None:
         super().__init__(store, every_s=READ_MODEL_EVERY_S)
+        self.timer = timer
 
     def _recompute(self) -> None:
-        started = time.monotonic()
+        started = self.timer()
         try:
             super()._recompute()
         finally:
-            self.every_s = max(READ_MODEL_EVERY_S,
-                               READ_MODEL_PACE * (time.monotonic() - started))
+            self.every_s = max(READ_MODEL_EVERY_S, READ_MODEL_PACE * (self.timer() - started))
 
 
 class StoreUnavailable(IngestError):
