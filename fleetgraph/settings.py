@@ -230,6 +230,7 @@ READ_ELSEWHERE = {
     "FLEETGRAPH_REQUIRE_STACK": "tests: fail rather than skip without Kafka and Cassandra",
     "FLEETGRAPH_FUZZ_SEED": "tests: the GraphQL fuzz drill's seed",
     "FLEETGRAPH_KEEP_DRILL_TOPICS": "tests: keep the drills' topics for a post-mortem",
+    "FLEETGRAPH_DRILL_CLUSTER_HOME": "tests: the cluster drills run on (and keep) this cluster",
     "FLEETGRAPH_CRASH_ROUNDS": "tests: kill -9 rounds of the crash drill (default 2)",
     "FLEETGRAPH_OUT": "infra: where a started server's output goes (set by the stack itself)",
 }

@@ -99,24 +99,35 @@ async def create_topics(
             "FLEETGRAPH_TOPIC_REPLICATION_FACTOR): no write with acks=all could succeed")
     insync = ({} if min_insync_replicas is None
               else {"min.insync.replicas": str(min_insync_replicas)})
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await asyncio.wait_for(admin.start(), timeout_s)
-    try:
-        existing = set(await admin.list_topics())
-        missing = [name for name in wanted if name not in existing]
-        if missing:
-            await admin.create_topics(
-                [NewTopic(name, num_partitions=partitions, replication_factor=replication_factor,
-                          topic_configs={**insync, **configs.get(name, {})})
-                 for name in missing],
-                timeout_ms=int(timeout_s * 1000),
-            )
-        counts = await _partition_counts(admin, wanted, timeout_s)
-        if missing:
-            await asyncio.sleep(CREATED_SETTLE_S)
-        return counts
-    finally:
-        await admin.close()
+    from aiokafka.errors import KafkaError
+
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            await asyncio.wait_for(admin.start(), timeout_s)
+            existing = set(await admin.list_topics())
+            missing = [name for name in wanted if name not in existing]
+            if missing:
+                await admin.create_topics(
+                    [NewTopic(name, num_partitions=partitions,
+                              replication_factor=replication_factor,
+                              topic_configs={**insync, **configs.get(name, {})})
+                     for name in missing],
+                    timeout_ms=int(timeout_s * 1000),
+                )
+            counts = await _partition_counts(admin, wanted, timeout_s)
+            if missing:
+                await asyncio.sleep(CREATED_SETTLE_S)
+            return counts
+        except KafkaError as exc:
+            # a cluster's broker that is down (until the controller fences it) fails
+            # the requests sent to it: ask again, another broker answers
+            if not exc.retriable or asyncio.get_running_loop().time() > deadline:
+                raise
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.5)
 
 
 async def _partition_counts(admin: Any, names: list[str], timeout_s: float) -> dict[str, int]:
