@@ -75,6 +75,8 @@ def received_by(port: int) -> int | None:
     return int(float(found.group(1))) if found else None
 
 
+# a round is about 40 s here (the dead member's session timeout, the changelog's recovery)
+@pytest.mark.timeout(max(900, 300 + 75 * ROUNDS))
 def test_workers_killed_mid_stream_in_a_row_and_restarted_store_the_uninterrupted_graph(
     drill: Drill, tmp_path: Path
 ) -> None:
