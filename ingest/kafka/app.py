@@ -67,7 +67,10 @@ def create_app(
         "web_enabled": web_port is not None,
         "web_port": web_port or 6066,
         "web_host": settings.server.host,
-        "producer_linger": 0.005,
+        # the produce requests' socket writes were a fifth of the loop thread's time:
+        # fewer, fuller requests (changelog entries, graph messages, dead letters)
+        "producer_linger": 0.02,
+        "producer_max_batch_size": 256 * 1024,
         "broker_commit_interval": 1.0,
         "broker_max_poll_records": 500,
         # bounded in-flight source records: at most this much fetched per partition
