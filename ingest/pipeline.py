@@ -39,6 +39,7 @@ from fleetgraph.storage.base import StorageUnavailable
 
 log = logging.getLogger(__name__)
 Origin = tuple[int, Message]  # a message and its turn in the run (1, 2, ...)
+NO_ORIGINS: list[Origin] = []  # of an upsert whose messages are not known (never added to)
 
 
 @dataclass
@@ -123,13 +124,14 @@ class Pipeline:
                    batch_size=ingest.batch_size, keep_origins=keep_origins)
 
     def process(self, message: Message) -> None:
-        self.stats.received += 1
+        stats = self.stats
+        stats.received += 1
         try:
             event = decode(self.codec, message)
             warnings = self.validator.check(event)
             reason = noise_reason(event)
             if reason is not None:
-                self.stats.filtered[reason] += 1
+                stats.filtered[reason] += 1
                 return
             if event.topic is Topic.INVENTORY:
                 self.topology.apply(event.fields)
@@ -141,15 +143,24 @@ class Pipeline:
         except Exception as exc:  # a stage's bug must not stop the run at this message
             self._dead_letter(message, processing_error(exc))
             return
-        self.stats.accepted += 1
+        stats.accepted += 1
         for warning in warnings:
-            self.stats.warned[warning.reason] += 1
+            stats.warned[warning.reason] += 1
             self.dead_letters.put(message, warning)
-        self.stats.upserts += len(upserts)
-        self.watermark = max(self.watermark, event.time)
+        stats.upserts += len(upserts)
+        event_time = event.time
+        if event_time > self.watermark:
+            self.watermark = event_time
         if self.keep_origins:
+            origin = (stats.received, message)
+            origins = self._origins
             for upsert in upserts:
-                self._origins.setdefault(upsert.key, []).append((self.stats.received, message))
+                key = upsert.key
+                made = origins.get(key)
+                if made is None:
+                    origins[key] = [origin]
+                else:
+                    made.append(origin)
         due = self.dedup.add(upserts, self.watermark)
         if due:
             self._take(due)
@@ -175,8 +186,9 @@ class Pipeline:
         """Queue upserts for the next write, with the messages that made them."""
         self._pending.extend(due)
         if self.keep_origins:
+            pending, pop = self._pending_origins, self._origins.pop
             for upsert in due:
-                self._pending_origins[id(upsert)] = self._origins.pop(upsert.key, [])
+                pending[id(upsert)] = pop(upsert.key, NO_ORIGINS)
 
     def _write(self) -> None:
         if not self._pending:

@@ -8,8 +8,10 @@ of the inventory topic).
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from fleetgraph.ingest.message import Message
@@ -17,6 +19,27 @@ from fleetgraph.ingest.pipeline import Pipeline, PipelineStats
 from fleetgraph.schemas.topics import Topic
 
 SIDE_INPUTS = frozenset({Topic.INVENTORY.value})
+# allocations between young collections while the runner runs (Python's default: 700)
+YOUNG_COLLECTION_EVERY = 10_000
+
+
+@contextmanager
+def ingest_collector(young: int = YOUNG_COLLECTION_EVERY) -> Iterator[None]:
+    """Python's cyclic collector tuned for a run: its youngest generation collected
+    every ``young`` allocations instead of every 700.
+
+    Events are short-lived, but the upserts waiting for a write batch live over
+    thousands of them; at the default, they outlive two young collections, are
+    promoted to the oldest generation, and make it collected in full over and over
+    (the whole heap walked, nothing found: a fifth of a run's time at 1e5 events).
+    Collected less often, they are written and freed before they are promoted.
+    Cycles are still collected; the previous thresholds are back afterwards."""
+    before = gc.get_threshold()
+    gc.set_threshold(max(young, before[0]), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 @dataclass
@@ -43,14 +66,15 @@ def run_embedded(
     """Process every message of ``messages()`` (called twice: side inputs, then the rest);
     ``on_side_inputs`` runs in between (the embedded ingest stores the topology then)."""
     started = time.perf_counter()
-    for is_side_input in (True, False):
-        if not is_side_input and on_side_inputs is not None:
-            on_side_inputs()
-        for message in messages():
-            if (message.topic in SIDE_INPUTS) != is_side_input:
-                continue
-            pipeline.process(message)
-            if on_message is not None:
-                on_message()
-    pipeline.flush()
+    with ingest_collector():
+        for is_side_input in (True, False):
+            if not is_side_input and on_side_inputs is not None:
+                on_side_inputs()
+            for message in messages():
+                if (message.topic in SIDE_INPUTS) != is_side_input:
+                    continue
+                pipeline.process(message)
+                if on_message is not None:
+                    on_message()
+        pipeline.flush()
     return RunReport(pipeline.stats, time.perf_counter() - started, pipeline.dedup.collapsed)

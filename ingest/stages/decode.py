@@ -5,7 +5,6 @@ from __future__ import annotations
 from fleetgraph.ingest.errors import RejectedEvent
 from fleetgraph.ingest.message import Event, Message
 from fleetgraph.schemas.codec import EventCodec, SchemaError, UnknownSchemaError
-from fleetgraph.schemas.topics import Topic
 
 
 def decode(codec: EventCodec, message: Message) -> Event:
@@ -16,8 +15,8 @@ def decode(codec: EventCodec, message: Message) -> Event:
     except SchemaError as exc:
         raise RejectedEvent("undecodable", str(exc)) from exc
     topic = codec.topic_of(record_name)
-    if message.topic and message.topic != topic.value:
+    if message.topic and message.topic != topic:  # a Topic is the str of its name
         raise RejectedEvent(
             "wrong_topic", f"a {record_name} record arrived on topic {message.topic!r}"
         )
-    return Event(Topic(topic), fields, message.source)
+    return Event(topic, fields, message.source)

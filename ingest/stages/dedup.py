@@ -30,6 +30,7 @@ and hands back nothing there: a timer takes what is due.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -61,6 +62,23 @@ def oldest(a: tuple[int, str], b: tuple[int, str]) -> tuple[int, str]:
 
 def merge(into: Upsert, update: Upsert) -> None:
     """Merge ``update`` into ``into`` in place, per property newest wins."""
+    kept_ts = into.prop_ts
+    if update.prop_ts is None and update.ts > into.ts and (
+            not kept_ts or max(kept_ts.values()) < update.ts):
+        # the common case, an update newer than all of ``into``: each of its properties
+        # wins, the others keep their time (what the general case below gives then)
+        values, was, update_props = into.props, into.ts, update.props
+        if kept_ts:
+            times = {name: kept_ts.get(name, was) for name in values
+                     if name not in update_props}
+        else:
+            times = {name: was for name in values if name not in update_props}
+        values.update(update_props)
+        into.prop_ts = times or None
+        into.created = oldest(into.created or (was, into.provenance.event_id),
+                              update.created or (update.ts, update.provenance.event_id))
+        into.ts, into.provenance = update.ts, update.provenance
+        return
     into_ts, update_ts = into.prop_ts or {}, update.prop_ts or {}
     merged_ts: dict[str, int] = {}
     props: dict[str, Any] = into.props
@@ -125,6 +143,10 @@ class DedupBuffer:
         self.max_entries = max_entries
         self.leading = mode == "leading"
         self._entries: dict[tuple[str, ...], _Entry] = {}
+        # the entries' keys in the dict's order (windows close from the front): the
+        # oldest is found here, as a dict whose front was popped scans the holes left
+        # there on every walk from its start
+        self._order: deque[tuple[str, ...]] = deque()
         self.taken_in = 0
         self.collapsed = 0
 
@@ -141,18 +163,20 @@ class DedupBuffer:
         later updates into one in place, so callers pass fresh upserts and do not
         reuse them. An upsert it returns is no longer its own (it keeps no reference).
         """
-        entries = self._entries
+        entries, order = self._entries, self._order
         out: list[Upsert] = []
+        leading = self.leading
         for upsert in upserts:
             self.taken_in += 1
             key = upsert.key
             entry = entries.get(key)
             if entry is None:
-                if self.leading:
+                if leading:
                     out.append(upsert)
                     entries[key] = _Entry(now, None, 1)
                 else:
                     entries[key] = _Entry(now, upsert, 1)
+                order.append(key)
             elif entry.merged is None:  # the first update after the leading edge
                 entry.merged = upsert
                 entry.count += 1
@@ -160,30 +184,32 @@ class DedupBuffer:
                 merge(entry.merged, upsert)
                 entry.count += 1
                 self.collapsed += 1
+        if order and len(entries) <= self.max_entries and (
+                entries[order[0]].first_seen > now - self.window_us):
+            return out  # nothing due: the oldest window is open, no overflow
         out.extend(self.due(now))
         return out
 
     def due(self, now: int) -> list[Upsert]:
-        """Entries whose window has passed, oldest first (dicts keep insertion order);
+        """Entries whose window has passed, oldest first (in the order they came);
         a window that passed with nothing after its leading edge just closes."""
-        entries = self._entries
+        entries, order = self._entries, self._order
         overflow = len(entries) - self.max_entries
         cutoff = now - self.window_us
-        done: list[tuple[str, ...]] = []
-        for key, entry in entries.items():
+        out: list[Upsert] = []
+        while order:
+            entry = entries[order[0]]
             if entry.first_seen > cutoff and overflow <= 0:
                 break
-            done.append(key)
+            del entries[order.popleft()]
             overflow -= 1
-        out: list[Upsert] = []
-        for key in done:
-            merged = entries.pop(key).merged
-            if merged is not None:
-                out.append(merged)
+            if entry.merged is not None:
+                out.append(entry.merged)
         return out
 
     def drain(self) -> list[Upsert]:
         """Everything still buffered (at the end of a run, or on shutdown)."""
         out = [entry.merged for entry in self._entries.values() if entry.merged is not None]
         self._entries.clear()
+        self._order.clear()
         return out

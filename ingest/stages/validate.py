@@ -19,7 +19,7 @@ its domain still refuses the event.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,15 @@ HARDWARE = COMPONENT_TYPES
 HOLDERS = frozenset({"site", "rack", "server"})
 DATA = frozenset({"artifact", "dataset", "model"})
 RELATIONS = {"cooled_by": "cdu", "powered_by": "power_shelf"}
+# the node types an id field may name, built once (not per event)
+SITE, RACK, SERVER, GPU, FAULT = (frozenset({name}) for name in
+                                  ("site", "rack", "server", "gpu", "fault"))
+JOB, APPLICATION, USER, MODEL = (frozenset({name}) for name in
+                                 ("job", "application", "user", "model"))
+INPUTS = frozenset({"dataset", "artifact"})
+RELATION_TARGETS = {relation: frozenset({target}) for relation, target in RELATIONS.items()}
+EMPTY: tuple[Any, ...] = (None, [], "")  # what a required field must not be
+KNOWN_IDS = 200_000  # valid ids whose node type is remembered (cleared when full)
 
 # Event fields that set a property: field -> (node or edge type, property).
 FAULT_FIELDS = {"fault_code": ("fault", "code"), "severity": ("fault", "severity")}
@@ -58,6 +67,12 @@ class Limits:
 
 
 class Validator:
+    """Checks events against a registry. What it checks is built once, here: the id
+    fields' allowed types as frozensets, the properties each field sets, the limits in
+    microseconds; ids found valid are remembered with their node type, so an id met
+    again costs one lookup instead of a regular expression (its field's allowed types
+    are still checked every time)."""
+
     def __init__(
         self,
         registry: Registry,
@@ -67,21 +82,39 @@ class Validator:
         self.registry = registry
         self.limits = limits
         self.clock = clock
+        self._max_string = limits.max_string
+        self._max_list = limits.max_list
+        self._max_future_us = limits.max_future_s * 1_000_000
+        self._max_age_us = limits.max_age_days * 86_400_000_000
         self._props: dict[tuple[str, str], Prop] = {
             (owner.name, prop.name): prop
             for owner in (*registry.nodes.values(), *registry.edges.values())
             for prop in owner.props
         }
+        self._owner_props: dict[str, dict[str, Prop]] = {}  # the same, by owner then name
+        for (owner, name), prop in self._props.items():
+            self._owner_props.setdefault(owner, {})[name] = prop
         self._declared: dict[str, frozenset[str]] = {  # node type -> its property names
             name: frozenset(prop.name for prop in node_type.props)
             for name, node_type in registry.nodes.items()
         }
+        self._field_props: dict[int, tuple[tuple[str, str, str, Prop], ...]] = {
+            id(fields): self._declared_fields(fields)
+            for fields in (FAULT_FIELDS, JOB_FIELDS, CACHE_FIELDS)
+        }
+        self._id_types: dict[str, str] = {}  # valid ids met -> their node type
         self._checks: dict[Topic, Callable[[dict[str, Any]], None]] = {
             Topic.TELEMETRY: self._telemetry,
             Topic.INVENTORY: self._inventory,
             Topic.JOBS: self._jobs,
             Topic.ARTIFACTS: self._artifacts,
         }
+
+    def _declared_fields(self, props: Mapping[str, tuple[str, str]]
+                         ) -> tuple[tuple[str, str, str, Prop], ...]:
+        """(field, owner, property, Prop) of the fields whose property is declared."""
+        return tuple((field, owner, name, self._props[(owner, name)])
+                     for field, (owner, name) in props.items() if (owner, name) in self._props)
 
     def check(self, event: Event) -> list[RejectedEvent]:
         """Raise RejectedEvent when the event must not reach the graph. Attributes its
@@ -91,8 +124,11 @@ class Validator:
         self._sizes(fields)
         self._event_id(fields["event_id"])
         self._time(event.time)
-        self._checks[event.topic](fields)
-        return self._unknown_attributes(event.topic, fields)
+        topic = event.topic
+        self._checks[topic](fields)
+        if topic is Topic.TELEMETRY or topic is Topic.JOBS:  # they set no attribute map
+            return []
+        return self._unknown_attributes(topic, fields)
 
     def _unknown_attributes(self, topic: Topic, fields: dict[str, Any]) -> list[RejectedEvent]:
         owner = self._attribute_owner(topic, fields)
@@ -126,23 +162,27 @@ class Validator:
     def _sizes(self, fields: dict[str, Any]) -> None:
         """Strings, lists and maps within limits, one level of nesting deep (as the
         schemas are: lists of ids, an attribute map, placements)."""
+        max_string = self._max_string
         for name, value in fields.items():
-            if type(value) is str:
-                if len(value) > self.limits.max_string:
+            cls = type(value)
+            if cls is str:
+                if len(value) > max_string:
                     self._oversized(name, len(value))
+            elif value is None or cls is int or cls is float:
+                continue
             elif isinstance(value, list):
-                if len(value) > self.limits.max_list:
+                if len(value) > self._max_list:
                     raise RejectedEvent("oversized", f"{name} has {len(value)} items "
-                                        f"(limit {self.limits.max_list})")
+                                        f"(limit {self._max_list})")
                 for item in value:
                     if isinstance(item, dict):
                         self._sizes(item)
-                    elif type(item) is str and len(item) > self.limits.max_string:
+                    elif type(item) is str and len(item) > max_string:
                         self._oversized(name, len(item))
             elif isinstance(value, dict):
                 self._sizes(value)
                 for key in value:
-                    if len(key) > self.limits.max_string:
+                    if len(key) > max_string:
                         self._oversized(f"a key of {name}", len(key))
 
     def _oversized(self, name: str, length: int) -> None:
@@ -159,52 +199,68 @@ class Validator:
 
     def _time(self, event_time: int) -> None:
         now = self.clock()
-        if event_time > now + self.limits.max_future_s * 1_000_000:
+        if event_time > now + self._max_future_us:
             raise RejectedEvent(
                 "from_future", f"event_time {event_time} is more than "
                 f"{self.limits.max_future_s} s ahead of the clock ({now})"
             )
-        if event_time < now - self.limits.max_age_days * 86_400_000_000:
+        if event_time < now - self._max_age_us:
             raise RejectedEvent(
                 "too_old", f"event_time {event_time} is more than "
                 f"{self.limits.max_age_days} days in the past"
             )
 
-    def _id(self, fields: dict[str, Any], name: str, allowed: Iterable[str]) -> None:
+    def _id(self, fields: dict[str, Any], name: str, allowed: frozenset[str]) -> None:
         value = fields.get(name)
         if value is not None:
             self._id_value(value, name, allowed)
 
-    def _id_value(self, value: str, field: str, allowed: Iterable[str]) -> None:
-        try:
-            node_type, _ = parse_id(value)
-        except GraphModelError as exc:
-            raise RejectedEvent("bad_id", f"{field}: {exc}") from exc
-        if node_type not in self.registry.nodes:
-            raise RejectedEvent("unknown_id_type", f"{field}: {value!r} names no node type")
-        allowed = frozenset(allowed)
+    def _id_value(self, value: str, field: str, allowed: frozenset[str]) -> None:
+        node_type = self._id_types.get(value) if type(value) is str else None
+        if node_type is None:
+            node_type = self._id_type(value, field)
         if node_type not in allowed:
             raise RejectedEvent(
                 "wrong_id_type", f"{field} must name a {' or '.join(sorted(allowed))}, "
                 f"not {value!r}"
             )
 
-    def _ids(self, fields: dict[str, Any], name: str, allowed: Iterable[str]) -> None:
+    def _id_type(self, value: str, field: str) -> str:
+        """The node type of an id not met before (remembered when valid)."""
+        try:
+            node_type, _ = parse_id(value)
+        except GraphModelError as exc:
+            raise RejectedEvent("bad_id", f"{field}: {exc}") from exc
+        if node_type not in self.registry.nodes:
+            raise RejectedEvent("unknown_id_type", f"{field}: {value!r} names no node type")
+        if len(self._id_types) >= KNOWN_IDS:
+            self._id_types.clear()
+        self._id_types[value] = node_type
+        return node_type
+
+    def _ids(self, fields: dict[str, Any], name: str, allowed: frozenset[str]) -> None:
         for value in fields.get(name) or ():
             self._id_value(value, name, allowed)
 
     @staticmethod
     def _require(fields: dict[str, Any], kind: str, *names: str) -> None:
-        missing = [n for n in names if fields.get(n) in (None, [], "")]
-        if missing:
-            raise RejectedEvent(
-                "missing_field", f"a {kind} event needs {', '.join(missing)}"
-            )
+        for n in names:
+            if fields.get(n) in EMPTY:
+                break
+        else:
+            return
+        missing = [n for n in names if fields.get(n) in EMPTY]
+        raise RejectedEvent(
+            "missing_field", f"a {kind} event needs {', '.join(missing)}"
+        )
 
     def _value(self, owner: str, name: str, value: Any, field: str) -> None:
         """Refuse ``value`` when it is outside the domain of property ``name`` of
         ``owner`` (a node or edge type) as declared in the registry."""
-        prop = self._props.get((owner, name))
+        if value is None:  # within every domain
+            return
+        props = self._owner_props.get(owner)
+        prop = None if props is None else props.get(name)
         if prop is not None:
             self._check(prop, value, field)
 
@@ -216,8 +272,13 @@ class Validator:
             raise RejectedEvent(exc.reason, f"{field}: {exc.detail}") from exc
 
     def _fields(self, f: dict[str, Any], props: Mapping[str, tuple[str, str]]) -> None:
-        for field, (owner, name) in props.items():
-            self._value(owner, name, f.get(field), field)
+        declared = self._field_props.get(id(props))
+        if declared is None:
+            declared = self._declared_fields(props)
+        for field, _, _, prop in declared:
+            value = f.get(field)
+            if value is not None:
+                self._check(prop, value, field)
 
     def _attributes(self, owner: str, attributes: dict[str, str]) -> None:
         """An attribute map: the values of properties ``owner`` declares of their kind
@@ -235,19 +296,25 @@ class Validator:
     # --- per topic ----------------------------------------------------------------
     def _telemetry(self, f: dict[str, Any]) -> None:
         kind = f["kind"]
-        self._id(f, "component_id", {"site"} if kind == "site_energy" else HARDWARE)
-        self._id(f, "site_id", {"site"})
-        component_type = node_type_of(f["component_id"])
+        component = f.get("component_id")
+        if component is not None:
+            self._id_value(component, "component_id", SITE if kind == "site_energy" else HARDWARE)
+        site = f.get("site_id")
+        if site is not None:
+            self._id_value(site, "site_id", SITE)
+        component = f["component_id"]
+        component_type = self._id_types.get(component) or node_type_of(component)
         if kind == "reading":
             self._require(f, kind, "metric", "value")
-            prop = self._props.get((component_type, f["metric"]))
+            props = self._owner_props.get(component_type)
+            prop = None if props is None else props.get(f["metric"])
             if prop is not None and prop.kind is PropKind.FLOAT:  # others are noise (filter)
                 self._check(prop, f["value"], "value")
         elif kind == "status":
             self._require(f, kind, "status")
             self._value(component_type, "status", f["status"], "status")
             if f.get("fault_id"):  # an empty one names no fault (to-graph skips it)
-                self._id_value(f"fault:{f['fault_id']}", "fault_id", {"fault"})
+                self._id_value(f"fault:{f['fault_id']}", "fault_id", FAULT)
             self._fields(f, FAULT_FIELDS)
         elif kind == "site_energy":
             for name in ENERGY:
@@ -263,24 +330,24 @@ class Validator:
             self._attributes(node_type_of(f["component_id"]), f["attributes"])
         if kind in ("linked", "unlinked"):
             self._require(f, kind, "relation", "target_id")
-            target_type = RELATIONS.get(f["relation"])
+            target_type = RELATION_TARGETS.get(f["relation"])
             if target_type is None:
                 raise RejectedEvent("bad_value", f"relation {f['relation']!r} is not one of "
                                     f"{', '.join(sorted(RELATIONS))}")
-            self._id(f, "component_id", {"rack"})
-            self._id(f, "target_id", {target_type})
+            self._id(f, "component_id", RACK)
+            self._id(f, "target_id", target_type)
 
     def _jobs(self, f: dict[str, Any]) -> None:
-        self._id(f, "job_id", {"job"})
-        self._id(f, "application_id", {"application"})
-        self._id(f, "user_id", {"user"})
-        self._id(f, "model_id", {"model"})
-        self._ids(f, "inputs", {"dataset", "artifact"})
+        self._id(f, "job_id", JOB)
+        self._id(f, "application_id", APPLICATION)
+        self._id(f, "user_id", USER)
+        self._id(f, "model_id", MODEL)
+        self._ids(f, "inputs", INPUTS)
         self._ids(f, "outputs", DATA)
         for placement in f["placement"]:
-            self._id_value(placement["server_id"], "placement.server_id", {"server"})
+            self._id_value(placement["server_id"], "placement.server_id", SERVER)
             for gpu in placement["gpu_ids"]:
-                self._id_value(gpu, "placement.gpu_ids", {"gpu"})
+                self._id_value(gpu, "placement.gpu_ids", GPU)
         if f["kind"] == "started":
             self._require(f, "started", "placement")
         self._fields(f, JOB_FIELDS)  # gpus_requested 0 is a CPU-only job
@@ -288,9 +355,9 @@ class Validator:
     def _artifacts(self, f: dict[str, Any]) -> None:
         kind = f["kind"]
         self._id(f, "artifact_id", DATA)
-        self._id(f, "model_id", {"model"})
+        self._id(f, "model_id", MODEL)
         self._ids(f, "derived_from", DATA)
-        self._id(f, "site_id", {"site"})
+        self._id(f, "site_id", SITE)
         if kind in ("replicated", "accessed", "evicted"):
             self._require(f, kind, "site_id")
         if kind == "replicated":
