@@ -25,13 +25,19 @@ from fleetgraph.graph_model.types import Registry
 from fleetgraph.ingest.kafka.activity import Activity
 from fleetgraph.ingest.kafka.agents import Processing, add_processing
 from fleetgraph.ingest.kafka.app import ROLES, app_id, create_app
+from fleetgraph.ingest.kafka.dedup_table import DEDUP_TABLE
 from fleetgraph.ingest.kafka.metrics import WorkerMetrics, add_worker_metrics
 from fleetgraph.ingest.kafka.offsets import commit_start_offsets
 from fleetgraph.ingest.kafka.sink_worker import run_sink_worker
 from fleetgraph.ingest.kafka.store_consumer import assignment_summary
 from fleetgraph.ingest.kafka.store_side import StoreSide, add_store_sink
 from fleetgraph.ingest.kafka.store_writer import GraphStoreWriter, StoreRetry
-from fleetgraph.ingest.kafka.topics import DEFAULT_PARTITIONS, TopicNames, ensure_topics
+from fleetgraph.ingest.kafka.topics import (
+    DEFAULT_PARTITIONS,
+    TopicNames,
+    create_topics,
+    ensure_topics,
+)
 from fleetgraph.schemas import load_event_codec
 from fleetgraph.settings import Settings
 from fleetgraph.storage.base import GraphStore
@@ -90,6 +96,14 @@ def run_worker(
     partitions = ensure_topics(settings.kafka.bootstrap, names, registry, partitions,
                                replication_factor=settings.kafka.replication_factor,
                                min_insync_replicas=settings.kafka.min_insync_replicas)
+    if role in ("all", "process"):
+        # the dedup table's changelog, before Faust's first rebalance: on a cluster the
+        # one Faust makes at start is not yet in the metadata its assignor reads, which
+        # leaves its partitions out ("Ignoring missing topic") and the table never flushes
+        asyncio.run(create_topics(
+            settings.kafka.bootstrap, [f"{app_id(settings, role)}-{DEDUP_TABLE}-changelog"],
+            partitions, replication_factor=settings.kafka.replication_factor,
+            min_insync_replicas=settings.kafka.min_insync_replicas))
     metrics = None  # Prometheus /metrics on settings.ingest.metrics_port (0: none)
     if settings.ingest.metrics_port:
         metrics = WorkerMetrics(registry)
