@@ -46,8 +46,8 @@ class GraphMapper:
         }
 
     def to_graph(self, event: Event) -> list[Upsert]:
-        provenance = Provenance(event.event_id, event.source, event.time, WRITER_VERSION)
-        out = _Out(event.time, provenance)
+        t = event.time
+        out = _Out(t, Provenance(event.event_id, event.source, t, WRITER_VERSION))
         self._by_topic[event.topic](event, out)
         return out.upserts
 
@@ -71,7 +71,7 @@ class GraphMapper:
 
     # --- topics -------------------------------------------------------------------
     def _telemetry(self, event: Event, out: _Out) -> None:
-        f, t = event.fields, event.time
+        f, t = event.fields, out.t
         component = f["component_id"]
         kind = f["kind"]
         if kind == "reading":
@@ -100,7 +100,7 @@ class GraphMapper:
                 out.edge("had_fault", component, fault, closed(t))
 
     def _inventory(self, event: Event, out: _Out) -> None:
-        f, t = event.fields, event.time
+        f, t = event.fields, out.t
         component, kind = f["component_id"], f["kind"]
         if kind in ("installed", "updated"):
             props = self._attributes(component, f["attributes"])
@@ -120,7 +120,7 @@ class GraphMapper:
             out.edge(edge, component, f["target_id"], opened(t) if kind == "linked" else closed(t))
 
     def _jobs(self, event: Event, out: _Out) -> None:
-        f, t, kind = event.fields, event.time, event.kind
+        f, t, kind = event.fields, out.t, event.kind
         job = f["job_id"]
         props: dict[str, Any] = {}
         if f.get("job_kind"):
@@ -162,7 +162,7 @@ class GraphMapper:
                 out.edge("produced", job, output, {"at": t})
 
     def _artifacts(self, event: Event, out: _Out) -> None:
-        f, t, kind = event.fields, event.time, event.kind
+        f, t, kind = event.fields, out.t, event.kind
         item = f["artifact_id"]
         if kind == "registered":
             props = self._attributes(item, f["attributes"])
