@@ -176,9 +176,6 @@ def main(sites: int, hours: float, no_baseline: bool) -> None:
                               minute_floor_us(wall_clock_us()), not no_baseline), indent=1))
 
 
-if __name__ == "__main__":
-    main()
-
 
 def rows_ratio(worker: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
     """Stored upserts per second, worker against driver. The worker's dedup window
@@ -192,3 +189,7 @@ def rows_ratio(worker: dict[str, Any], baseline: dict[str, Any]) -> dict[str, An
             "rows_ratio_to_baseline": ratio(mine, theirs),
             "rows_ratio_per_cpu_s": ratio(worker.get("upserts_per_cpu_s"),
                                           baseline.get("upserts_per_cpu_s"))}
+
+
+if __name__ == "__main__":
+    main()

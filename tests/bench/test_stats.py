@@ -54,4 +54,8 @@ def test_rows_ratio_compares_stored_upserts_per_second() -> None:
     assert worker == {"events": 1000, "upserts_stored": 300, "busy_s": 10.0,
                       "events_per_s": 100}
     assert rows_ratio(worker, {"upserts": 900, "seconds": 10.0}) == {
-        "upserts_per_s": 30, "baseline_upserts_per_s": 90, "rows_ratio_to_baseline": 0.333}
+        "upserts_per_s": 30, "baseline_upserts_per_s": 90, "rows_ratio_to_baseline": 0.333,
+        "rows_ratio_per_cpu_s": None}
+    per_cpu = rows_ratio({**worker, "upserts_per_cpu_s": 600.0},
+                         {"upserts": 900, "seconds": 10.0, "upserts_per_cpu_s": 1000.0})
+    assert per_cpu["rows_ratio_per_cpu_s"] == 0.6
