@@ -176,7 +176,6 @@ def main(sites: int, hours: float, no_baseline: bool) -> None:
                               minute_floor_us(wall_clock_us()), not no_baseline), indent=1))
 
 
-
 def rows_ratio(worker: dict[str, Any], baseline: dict[str, Any]) -> dict[str, Any]:
     """Stored upserts per second, worker against driver. The worker's dedup window
     (wall time) merges far more of a drained backlog than the embedded runner does,
