@@ -74,14 +74,35 @@ def measure(store: GraphStore, cases: list[QueryCase], graph: Any, now_us: int,
     for case in cases:
         if not case.variables:
             continue
-        mine = latency(ask(case.query), case.variables, repeats, budget_s)
-        results[case.name] = {**mine, "samples": len(case.variables)}
+        run = ask(case.query)
+        sizes = [answer_rows(run(v)) for v in case.variables]
+        mine = latency(run, case.variables, repeats, budget_s)
+        results[case.name] = {**mine, "samples": len(case.variables),
+                              **answer_size(sizes, mine["p50_ms"])}
         if baseline:
             base = latency(_bound(case.baseline, graph), case.variables, repeats, budget_s)
             results[case.name].update(networkx_p50_ms=base["p50_ms"],
                                       networkx_p99_ms=base["p99_ms"])
     loop.close()
     return results
+
+
+def answer_rows(data: Any) -> int:
+    """The rows of an answer: every object in it, at any depth (a candidate, an item,
+    an edge, a place...). What a read must at least produce, whatever the store."""
+    if isinstance(data, dict):
+        return 1 + sum(answer_rows(v) for v in data.values())
+    if isinstance(data, list):
+        return sum(answer_rows(v) for v in data)
+    return 0
+
+
+def answer_size(sizes: list[int], p50_ms: float) -> dict[str, Any]:
+    """The answers' mean and largest size in rows, and p50 over the mean: a read whose
+    cost follows its answer keeps this per-row figure flat as the graph grows."""
+    mean = sum(sizes) / len(sizes) if sizes else 0.0
+    return {"answer_rows_mean": round(mean, 1), "answer_rows_max": max(sizes, default=0),
+            "p50_us_per_answer_row": round(p50_ms * 1000 / mean, 1) if mean else None}
 
 
 def _bound(baseline: Callable[[Any, dict[str, Any]], Any],

@@ -74,10 +74,12 @@ def markdown(results: dict[str, Any]) -> str:
                          cv.get("p99_ms"), cv.get("runs"), v["networkx_p50_ms"],
                          v["networkx_p99_ms"],
                          round(v["p99_ms"] / v["networkx_p99_ms"], 2)
-                         if v["networkx_p99_ms"] else None])
+                         if v["networkx_p99_ms"] else None,
+                         v.get("answer_rows_mean"), v.get("p50_us_per_answer_row")])
         out += _section(f"Queries at {name} ({e['stored_edges']:,} edges), ms", [
             "query", "embedded p50", "embedded p99", "runs", "Cassandra p50", "Cassandra p99",
-            "runs", "networkx p50", "networkx p99", "embedded p99 / networkx p99"], rows)
+            "runs", "networkx p50", "networkx p99", "embedded p99 / networkx p99",
+            "answer rows (mean)", "embedded p50 µs per answer row"], rows)
         if "load" in c:
             ld = c["load"]
             out.append(f"\nCassandra loaded by the bulk loader: {ld['statements']:,} statements"

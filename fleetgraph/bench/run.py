@@ -272,12 +272,15 @@ def table(results: dict[str, Any]) -> str:
                      f"raw SQLite baseline {i['baseline_events_per_s']:,} events/s; "
                      f"ratio {i['ratio_to_baseline']}")
         cassandra = (entry.get("queries_cassandra") or {}).get("queries", {})
-        lines.append(f"  {'query':<14}{'p50 ms':>9}{'p99 ms':>9}{'nx p50':>9}{'nx p99':>9}"
+        lines.append(f"  {'query':<20}{'p50 ms':>9}{'p99 ms':>9}{'nx p50':>9}{'nx p99':>9}"
+                     f"{'rows':>8}{'us/row':>8}"
                      + (f"{'cas p50':>9}{'cas p99':>9}" if cassandra else ""))
         for query, q in entry["queries_embedded"].items():
             c = cassandra.get(query)
-            lines.append(f"  {query:<14}{q['p50_ms']:>9}{q['p99_ms']:>9}"
+            lines.append(f"  {query:<20}{q['p50_ms']:>9}{q['p99_ms']:>9}"
                          f"{q['networkx_p50_ms']:>9}{q['networkx_p99_ms']:>9}"
+                         f"{q.get('answer_rows_mean', ''):>8}"
+                         f"{q.get('p50_us_per_answer_row') or '':>8}"
                          + (f"{c['p50_ms']:>9}{c['p99_ms']:>9}" if c else ""))
         ratio = entry.get("placement_vs_reference") or {}
         if ratio:
