@@ -11,6 +11,7 @@ StorageUnavailable, an outage to wait out; one that says the request itself is w
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,6 +39,8 @@ REQUEST_TIMEOUT_S = 30.0
 # a node that comes back is reconnected within this many seconds (the driver's default
 # grows to 10 minutes, so a sink waiting out a restart would wait that long)
 RECONNECT_MAX_S = 5.0
+CONTROL_TIMEOUT_S = 10.0  # the control connection's reads (schema, topology)
+SCHEMA_REFRESH_ATTEMPTS = 3
 DDL_TIMEOUT_S = 120.0
 
 # every exception the driver raises for a failed request or connection
@@ -84,6 +87,21 @@ def driver_errors(action: str, where: str) -> Iterator[None]:
                             exc) from exc
 
 
+def refresh_schema(cluster: Any, where: str, attempts: int = SCHEMA_REFRESH_ATTEMPTS) -> None:
+    """Read the cluster's schema again (after DDL, or to check it), asking up to
+    ``attempts`` times: one timed-out read of system_schema under load is not an
+    outage. The last failure is the store's error."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with driver_errors("reading the schema", where):
+                cluster.refresh_schema_metadata()
+            return
+        except StorageError:
+            if attempt == attempts:
+                raise
+            time.sleep(attempt)
+
+
 def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
@@ -119,6 +137,9 @@ def connect(config: CassandraConfig) -> tuple[Any, Any]:
         execution_profiles={EXEC_PROFILE_DEFAULT: default, DDL_PROFILE: ddl,
                             WRITE_PROFILE: write},
         connect_timeout=10,
+        # reading system_schema of a cluster holding many keyspaces on a loaded machine
+        # outlasts the driver's default 2 s, and the schema then "was not refreshed"
+        control_connection_timeout=CONTROL_TIMEOUT_S,
         reconnection_policy=ExponentialReconnectionPolicy(0.5, RECONNECT_MAX_S, max_attempts=None),
     )
     try:

@@ -54,6 +54,7 @@ from fleetgraph.storage.cassandra.session import (
     connect,
     describe,
     driver_errors,
+    refresh_schema,
     storage_error,
 )
 from fleetgraph.storage.cassandra.writes import (
@@ -195,8 +196,7 @@ class CassandraGraphStore(GraphStore):
 
         Run it from one process at a time: concurrent schema changes from several
         clients can disagree on Cassandra 5.0."""
-        with driver_errors("reading the schema", self.config.where):
-            self._cluster.refresh_schema_metadata()
+        refresh_schema(self._cluster, self.config.where)
         migration = plan_migration(
             self._cluster.metadata.keyspaces, self.namespaces, self.config.replication
         )
@@ -207,15 +207,13 @@ class CassandraGraphStore(GraphStore):
                 jobs: list[Job] = [(SimpleStatement(cql), None) for cql in step]
                 self._run(jobs, "schema change", DDL_CONCURRENCY, DDL_PROFILE)
         if migration.statements:
-            with driver_errors("reading the schema", self.config.where):
-                self._cluster.refresh_schema_metadata()
+            refresh_schema(self._cluster, self.config.where)
         read_models = self._read_models.missing(
             self._cluster.metadata.keyspaces, self.config.replication)
         for cql in read_models:  # keyspace, then table
             self._run([(SimpleStatement(cql), None)], "schema change", 1, DDL_PROFILE)
         if read_models:
-            with driver_errors("reading the schema", self.config.where):
-                self._cluster.refresh_schema_metadata()
+            refresh_schema(self._cluster, self.config.where)
         return migration.statements + read_models
 
     def check_schema(self) -> None:
@@ -480,8 +478,7 @@ class CassandraGraphStore(GraphStore):
             jobs: list[Job] = [(SimpleStatement(t.mark_ready_cql()), None)
                                for t in namespace.index.tables]
             self._run(jobs, "mark the time index ready", DDL_CONCURRENCY, DDL_PROFILE)
-        with driver_errors("reading the schema", self.config.where):
-            self._cluster.refresh_schema_metadata()
+        refresh_schema(self._cluster, self.config.where)
         self.refresh_index_state()
         return done
 
