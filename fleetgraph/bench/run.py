@@ -64,11 +64,8 @@ def _iso(us: int) -> str:
 
 
 def cases(events: list[tuple[str, dict[str, Any]]], now_us: int) -> list[queries.QueryCase]:
-    _, oracle = queries.oracle()
-    import fleetgraph.bench.reference.audit as audit
-    import fleetgraph.bench.reference.incidents as incidents
-    import fleetgraph.bench.reference.scheduling as scheduling
-
+    """The timed queries on ids picked from the events (the components that had a
+    fault, every model, the first 50 artifacts and datasets registered)."""
     faulted = sorted({e["component_id"] for t, e in events
                       if t == "telemetry" and e["kind"] == "status" and e.get("fault_id")})
     models = sorted({e["artifact_id"] for t, e in events
@@ -79,6 +76,17 @@ def cases(events: list[tuple[str, dict[str, Any]]], now_us: int) -> list[queries
     datasets = sorted({e["artifact_id"] for t, e in events if t == "artifacts"
                        and e["kind"] == "registered"
                        and e["artifact_id"].startswith("dataset:")})[:50]
+    return cases_for(faulted, models, artifacts, datasets, now_us)
+
+
+def cases_for(faulted: list[str], models: list[str], artifacts: list[str],
+              datasets: list[str], now_us: int) -> list[queries.QueryCase]:
+    """The timed queries on these ids, each with its networkx reference."""
+    _, oracle = queries.oracle()
+    import fleetgraph.bench.reference.audit as audit
+    import fleetgraph.bench.reference.incidents as incidents
+    import fleetgraph.bench.reference.scheduling as scheduling
+
     since, at = now_us - 24 * HOUR_US, now_us - HOUR_US
     return [
         queries.QueryCase("affectedJobs", AFFECTED, [{"id": c} for c in faulted],

@@ -1,0 +1,187 @@
+"""The full fleet on the embedded store: simulate it into an event log, ingest the log
+the way ``fleetgraph ingest`` does (the same pipeline, the read models kept as events
+arrive), then time the headline queries on it.
+
+``fleetgraph bench`` holds a size's messages, its pipeline's writes (for the raw
+SQLite baseline) and a networkx graph in memory at once: fine at 10^6 edges, not at
+10^7 on a 24 GiB machine. Here everything streams: the simulator writes the log, the
+ingest reads it (twice: side inputs first), and nothing is compared with networkx
+(the oracle tests check the same queries on smaller fleets; the per-answer-row cost
+beside each figure shows whether a read's cost follows its answer).
+
+The work directory keeps the log and the store between runs (``--work``): a second
+run with the same fleet only queries.
+
+    python -m fleetgraph.bench.fleet_scale --sites 1000 --hours 168 --jobs 2 \\
+        --work /var/tmp/fleet1e7 --out docs/benchmarks/fleet-1e7.json
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fleetgraph.bench import queries
+from fleetgraph.bench.machine import describe, peak_rss_mib
+from fleetgraph.bench.run import cases_for, placement_ratio, rebuild_read_models
+from fleetgraph.core.clock import minute_floor_us, wall_clock_us
+from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.deadletter import DeadLetterFile
+from fleetgraph.ingest.embedded import ingest_into_store, store_pipeline
+from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
+from fleetgraph.schemas import load_event_codec
+from fleetgraph.settings import Settings
+from fleetgraph.simulator import SimulationConfig, simulate_messages
+from fleetgraph.storage.base import Direction
+from fleetgraph.storage.embedded import SQLiteGraphStore
+
+SAMPLES = 50  # ids per query kind
+
+
+def cpu_s() -> float:
+    """This process's CPU time (user and system), in seconds."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def simulate(config: SimulationConfig, log: Path) -> dict[str, Any]:
+    """Write the fleet's messages to ``log``; the count and the time it took."""
+    codec = load_event_codec()
+    cpu, wall = cpu_s(), time.perf_counter()
+    count = write_event_log(log, ((str(t), p) for t, p, _ in simulate_messages(config, codec)))
+    return {"messages": count, "seconds": round(time.perf_counter() - wall, 1),
+            "cpu_s": round(cpu_s() - cpu, 1)}
+
+
+def ingest(log: Path, db: Path, work: Path) -> dict[str, Any]:
+    """Ingest ``log`` into a fresh store at ``db`` as ``fleetgraph ingest`` does."""
+    settings = Settings(data_dir=work)
+    store = SQLiteGraphStore(FLEET, db)
+    dead_letters = DeadLetterFile(settings.dead_letter_path)
+    cpu, wall = cpu_s(), time.perf_counter()
+    try:
+        pipeline = store_pipeline(settings, store, dead_letters)
+        report = ingest_into_store(pipeline, store, lambda: read_event_log(log))
+    finally:
+        dead_letters.close()
+        store.close()
+    seconds, cpu = time.perf_counter() - wall, cpu_s() - cpu
+    events = report.stats.received
+    return {"events": events, "seconds": round(seconds, 1), "cpu_s": round(cpu, 1),
+            "events_per_cpu_s": round(events / cpu) if events and cpu else None,
+            "writes": report.stats.written, "dead_lettered": report.stats.dead_lettered,
+            "store_mib": round(db.stat().st_size / 2**20)}
+
+
+def first_ids(store: SQLiteGraphStore, node_type: str, prefix: str = "") -> Iterator[str]:
+    """The ids of a node type in id order (those starting with ``prefix``)."""
+    after: str | None = None
+    while True:
+        page = store.scan_nodes(node_type, after, 1000)
+        yield from (r.id for r in page.records if r.id.startswith(prefix))
+        if page.next_after is None:
+            return
+        after = page.next_after
+
+
+def take(ids: Iterator[str], n: int) -> list[str]:
+    out: list[str] = []
+    for i in ids:
+        out.append(i)
+        if len(out) == n:
+            break
+    return out
+
+
+def picked_ids(store: SQLiteGraphStore) -> dict[str, list[str]]:
+    """The query ids, from the store: components with a fault (``had_fault`` into the
+    first faults), models, the first artifacts and datasets."""
+    faults = take(first_ids(store, "fault"), 4 * SAMPLES)
+    had = store.neighbours("had_fault", faults, Direction.IN) if faults else {}
+    faulted = sorted({e.from_id for edges in had.values() for e in edges})[:SAMPLES]
+    return {"faulted": faulted, "models": take(first_ids(store, "model"), SAMPLES),
+            "artifacts": take(first_ids(store, "artifact"), SAMPLES),
+            "datasets": take(first_ids(store, "dataset"), SAMPLES)}
+
+
+def run(config: SimulationConfig, work: Path, repeats: int, budget_s: float
+        ) -> dict[str, Any]:
+    work.mkdir(parents=True, exist_ok=True)
+    meta_path, log, db = work / "fleet.json", work / "events.avro", work / "graph.sqlite"
+    # as JSON gives it back (tuples become lists), to compare with the kept one
+    wanted = json.loads(json.dumps({k: v for k, v in asdict(config).items()
+                                    if k != "end_time_us"}))
+    meta: dict[str, Any] = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    if meta.get("config") != wanted:
+        meta = {"config": wanted, "now_us": config.end_time_us}
+        db.unlink(missing_ok=True)
+    now_us = int(meta["now_us"])
+    result: dict[str, Any] = {"machine": describe(), "fleet": wanted, "now_us": now_us}
+    if "simulate" not in meta:
+        click.echo(f"simulating {config.sites} sites, {config.hours:g} h into {log} ...",
+                   err=True)
+        meta["simulate"] = simulate(replace(config, end_time_us=now_us), log)
+        meta_path.write_text(json.dumps(meta, indent=1))
+    result["simulate"] = meta["simulate"]
+    if "ingest" not in meta or not db.exists():
+        click.echo(f"ingesting {meta['simulate']['messages']:,} messages ...", err=True)
+        meta["ingest"] = ingest(log, db, work)
+        meta_path.write_text(json.dumps(meta, indent=1))
+    result["ingest"] = meta["ingest"]
+    store = SQLiteGraphStore(FLEET, db)
+    result["stored_edges"] = sum(store.count(f"edge_{e}") for e in FLEET.edges)
+    result["stored_nodes"] = sum(store.count(f"node_{n}") for n in FLEET.nodes)
+    # as of the fleet's end (the ingest kept them as of the wall clock when it ran)
+    result["read_model_rebuild_s"] = rebuild_read_models(store, now_us)
+    click.echo(f"{result['stored_edges']:,} edges; querying ...", err=True)
+    ids = picked_ids(store)
+    result["ids"] = {k: len(v) for k, v in ids.items()}
+    measured = queries.measure(
+        store, cases_for(ids["faulted"], ids["models"], ids["artifacts"], ids["datasets"],
+                         now_us), None, now_us, repeats, baseline=False, budget_s=budget_s)
+    result["queries_embedded"] = measured
+    result["placement_vs_reference"] = placement_ratio(measured)
+    store.close()
+    result["bench_peak_rss_mib"] = round(peak_rss_mib(), 1)
+    result["machine"]["load_average_end"] = describe()["load_average"]
+    return result
+
+
+@click.command()
+@click.option("--sites", type=int, default=1000, show_default=True)
+@click.option("--hours", type=float, default=168.0, show_default=True)
+@click.option("--jobs", type=float, default=2.0, show_default=True,
+              help="jobs started per site per hour")
+@click.option("--work", type=click.Path(path_type=Path), required=True,
+              help="keeps the event log and the store between runs")
+@click.option("--repeats", type=int, default=500, show_default=True)
+@click.option("--budget", type=float, default=30.0, show_default=True,
+              help="seconds per query at most (after 3 runs)")
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+def main(sites: int, hours: float, jobs: float, work: Path, repeats: int, budget: float,
+         out: Path) -> None:
+    """Simulate, ingest and query a fleet of SITES sites on the embedded store."""
+    config = SimulationConfig(seed=17, sites=sites, hours=hours,
+                              end_time_us=minute_floor_us(wall_clock_us()),
+                              jobs_per_site_per_hour=jobs, telemetry_interval_s=900,
+                              malformed_rate=0.0)
+    result = run(config, work, repeats, budget)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    click.echo(f"{result['stored_edges']:,} edges, {result['stored_nodes']:,} nodes; "
+               f"ingest {result['ingest']['events_per_cpu_s']} events/CPU-s")
+    for name, q in result["queries_embedded"].items():
+        click.echo(f"  {name:<20} p50 {q['p50_ms']:>9} ms  p99 {q['p99_ms']:>9} ms  "
+                   f"rows {q['answer_rows_mean']:>8}  {q['p50_us_per_answer_row']} us/row")
+    click.echo(f"JSON: {out}")
+
+
+if __name__ == "__main__":
+    main()
