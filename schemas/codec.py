@@ -15,7 +15,7 @@ import io
 import json
 import struct
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,6 +23,7 @@ import fastavro
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
 from fleetgraph.core.errors import FleetgraphError
+from fleetgraph.schemas.fastread import Reader, compile_reader
 from fleetgraph.schemas.topics import RECORD_OF_TOPIC, TOPIC_OF_RECORD, Topic
 
 MAGIC = b"\xc3\x01"
@@ -44,6 +45,8 @@ class KnownSchema:
     version: int
     parsed: dict[str, Any]
     fingerprint: bytes
+    # generated once: reads a body of this schema as its own reader (None: fastavro only)
+    fast: Reader | None = field(default=None, compare=False, repr=False)
 
 
 def schema_fingerprint(schema: dict[str, Any]) -> bytes:
@@ -68,16 +71,21 @@ class EventCodec:
         schemas: Iterable[tuple[dict[str, Any], int]],
         *,
         read_as: Mapping[str, int] | None = None,
+        fast_readers: bool = True,
     ) -> None:
         """``schemas`` are (schema, version) pairs; ``read_as`` pins the version a
-        record is read as (default: its newest), as an older reader would."""
+        record is read as (default: its newest), as an older reader would;
+        ``fast_readers``: read a message whose writer schema is the reader's with code
+        generated for that schema (``fleetgraph.schemas.fastread``: the same events,
+        and fastavro's errors), else with fastavro alone."""
         self._by_fingerprint: dict[bytes, KnownSchema] = {}
         self._newest: dict[str, KnownSchema] = {}
         self._reader: dict[str, KnownSchema] = {}
         for raw, version in schemas:
             parsed = cast(dict[str, Any], parse_schema(raw))
             name = str(parsed["name"])
-            known = KnownSchema(name, version, parsed, schema_fingerprint(raw))
+            known = KnownSchema(name, version, parsed, schema_fingerprint(raw),
+                                compile_reader(parsed) if fast_readers else None)
             self._by_fingerprint[known.fingerprint] = known
             if name not in self._newest or self._newest[name].version < version:
                 self._newest[name] = known
@@ -130,6 +138,16 @@ class EventCodec:
                 f"{len(self._by_fingerprint)} schemas ({', '.join(self.record_names)})"
             )
         reader = self._reader[writer.name]
+        if reader is writer and writer.fast is not None:
+            # the generated reader; anything it does not read cleanly to the payload's
+            # end is decoded again below, by fastavro, whose answer or error counts
+            try:
+                event, end = writer.fast(payload, HEADER_LENGTH)
+            except Exception:
+                pass
+            else:
+                if end == len(payload):
+                    return writer.name, event
         body = io.BytesIO(payload)
         body.seek(HEADER_LENGTH)
         try:

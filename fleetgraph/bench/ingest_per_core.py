@@ -21,6 +21,7 @@ The ratios are pipeline events per CPU-second over baseline events per CPU-secon
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sqlite3
 import tempfile
@@ -38,6 +39,7 @@ from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.pipeline import Pipeline
 from fleetgraph.ingest.runner import ingest_collector, run_embedded
 from fleetgraph.ingest.sinks import StoreSink
+from fleetgraph.storage.checksum import graph_digests
 from fleetgraph.storage.embedded import SQLiteGraphStore
 from fleetgraph.storage.embedded.tables import Table
 
@@ -126,18 +128,27 @@ def engine_cpu_s(batches: list[list[Upsert]], path: Path) -> float:
     return cpu
 
 
+def store_digest(store: SQLiteGraphStore) -> str:
+    """One SHA-256 over the digests of every namespace of the stored graph (the same
+    graph, the same digest: a faster pipeline must keep it)."""
+    digests = graph_digests(store, FLEET)
+    text = json.dumps({name: [d.rows, d.sha256] for name, d in sorted(digests.items())})
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def pipeline_cpu_s(messages: list[Message], path: Path, clock_us: int
-                   ) -> tuple[float, int, int]:
+                   ) -> tuple[float, int, int, str]:
     """CPU seconds of the embedded ingest of ``messages`` into a store at ``path`` (opened
     and closed outside the timing), as ``fleetgraph ingest`` runs it (a plain store sink,
-    keeping nothing); rows written; dead letters."""
+    keeping nothing); rows written; dead letters; the stored graph's digest (untimed)."""
     store = SQLiteGraphStore(FLEET, path)
     pipeline = Pipeline.for_fleet(StoreSink(store), DeadLetterList(), clock=lambda: clock_us)
     started = time.process_time()
     report = run_embedded(pipeline, lambda: messages)
     cpu = time.process_time() - started
+    digest = store_digest(store)
     store.close()
-    return cpu, report.stats.written, report.stats.dead_lettered
+    return cpu, report.stats.written, report.stats.dead_lettered, digest
 
 
 def written_batches(messages: list[Message], path: Path, clock_us: int
@@ -154,7 +165,7 @@ def written_batches(messages: list[Message], path: Path, clock_us: int
 
 def measure(messages: list[Message], work: Path, clock_us: int) -> dict[str, Any]:
     events = len(messages)
-    cpu, written, dead = pipeline_cpu_s(messages, work / "p.sqlite", clock_us)
+    cpu, written, dead, digest = pipeline_cpu_s(messages, work / "p.sqlite", clock_us)
     batches, recorded = written_batches(messages, work / "r.sqlite", clock_us)
     assert recorded == written, (recorded, written)
     with ingest_collector():  # the same collector settings as the pipeline's run
@@ -172,11 +183,14 @@ def measure(messages: list[Message], work: Path, clock_us: int) -> dict[str, Any
         "engine_cpu_s": round(engine, 3),
         "engine_events_per_cpu_s": round(events / engine),
         "ratio_to_engine": round(engine / cpu, 3),
+        "digest": digest[:16],
     }
 
 
-def run(size: str, repeats: int) -> list[dict[str, Any]]:
-    end_us = minute_floor_us(wall_clock_us())
+def run(size: str, repeats: int, end_us: int | None = None) -> list[dict[str, Any]]:
+    """``end_us``: the simulated log's end (default: this minute; the digest depends on it)."""
+    if end_us is None:
+        end_us = minute_floor_us(wall_clock_us())
     messages = workload.messages(workload.size(size, end_us).config)
     results = []
     for _ in range(repeats):
@@ -189,8 +203,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="1e5", choices=workload.SIZES)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--end-us", type=int, default=None,
+                        help="the simulated log's end in µs (default: this minute); fix it "
+                        "to compare the stored graph's digest across runs")
     args = parser.parse_args()
-    for result in run(args.size, args.repeats):
+    for result in run(args.size, args.repeats, args.end_us):
         print(json.dumps(result))
 
 
