@@ -20,12 +20,15 @@ class Message:
 
 @dataclass(slots=True)
 class Event:
-    """A decoded event: its topic, its fields, and what enrichment added."""
+    """A decoded event: its topic, its fields, and what enrichment added; ``bound``,
+    when the decoder knows one, is a length no string of the fields exceeds and a
+    count no list or map of them exceeds (the validator's size checks stand on it)."""
 
     topic: Topic
     fields: dict[str, Any]
     source: str
     enriched: dict[str, Any] = field(default_factory=dict)
+    bound: int | None = None
 
     @property
     def event_id(self) -> str:

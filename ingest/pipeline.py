@@ -84,6 +84,8 @@ class Pipeline:
         self.topology = topology if topology is not None else Topology()
         self.mapper = GraphMapper(registry)
         self.dedup: Dedup = dedup if dedup is not None else DedupBuffer(window_us=5_000_000)
+        # an in-memory dedup notes the origins itself (``DedupBuffer.add``'s origins)
+        self._buffer = self.dedup if type(self.dedup) is DedupBuffer else None
         self.batch_size = batch_size
         self.stats = PipelineStats()
         self.watermark = 0  # the newest event time seen
@@ -151,7 +153,12 @@ class Pipeline:
         event_time = event.time
         if event_time > self.watermark:
             self.watermark = event_time
-        if self.keep_origins:
+        if not self.keep_origins:
+            due = self.dedup.add(upserts, self.watermark)
+        elif self._buffer is not None:  # the origins noted in dedup's own walk
+            due = self._buffer.add(upserts, self.watermark, self._origins,
+                                   (stats.received, message))
+        else:
             origin = (stats.received, message)
             origins = self._origins
             for upsert in upserts:
@@ -161,7 +168,7 @@ class Pipeline:
                     origins[key] = [origin]
                 else:
                     made.append(origin)
-        due = self.dedup.add(upserts, self.watermark)
+            due = self.dedup.add(upserts, self.watermark)
         if due:
             self._take(due)
             if len(self._pending) >= self.batch_size:

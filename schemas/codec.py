@@ -23,7 +23,7 @@ import fastavro
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
 from fleetgraph.core.errors import FleetgraphError
-from fleetgraph.schemas.fastread import Reader, compile_reader
+from fleetgraph.schemas.fastread import Reader, compile_reader, items_take_a_byte
 from fleetgraph.schemas.topics import RECORD_OF_TOPIC, TOPIC_OF_RECORD, Topic
 
 MAGIC = b"\xc3\x01"
@@ -47,6 +47,9 @@ class KnownSchema:
     fingerprint: bytes
     # generated once: reads a body of this schema as its own reader (None: fastavro only)
     fast: Reader | None = field(default=None, compare=False, repr=False)
+    # every array item and map entry takes a byte: a body's length bounds its strings'
+    # lengths and its arrays' and maps' sizes
+    bounded: bool = False
 
 
 def schema_fingerprint(schema: dict[str, Any]) -> bytes:
@@ -85,7 +88,8 @@ class EventCodec:
             parsed = cast(dict[str, Any], parse_schema(raw))
             name = str(parsed["name"])
             known = KnownSchema(name, version, parsed, schema_fingerprint(raw),
-                                compile_reader(parsed) if fast_readers else None)
+                                compile_reader(parsed) if fast_readers else None,
+                                items_take_a_byte(parsed))
             self._by_fingerprint[known.fingerprint] = known
             if name not in self._newest or self._newest[name].version < version:
                 self._newest[name] = known
@@ -125,6 +129,14 @@ class EventCodec:
 
     def decode(self, payload: bytes) -> tuple[str, dict[str, Any]]:
         """Decode a message into (record name, event), resolving to our newest schema."""
+        name, event, _ = self.decode_bounded(payload)
+        return name, event
+
+    def decode_bounded(self, payload: bytes) -> tuple[str, dict[str, Any], int | None]:
+        """:meth:`decode`, and a bound of the event's sizes when one is known: no string
+        of the event is longer (in characters), no array or map holds more items (the
+        body's length, when the event is the writer's record as written and every item
+        of its arrays and maps takes a byte); else None."""
         if len(payload) < HEADER_LENGTH or payload[:2] != MAGIC:
             raise SchemaError(
                 "not an Avro single-object message (expected the C3 01 marker "
@@ -147,7 +159,8 @@ class EventCodec:
                 pass
             else:
                 if end == len(payload):
-                    return writer.name, event
+                    return writer.name, event, (end - HEADER_LENGTH if writer.bounded
+                                                else None)
         body = io.BytesIO(payload)
         body.seek(HEADER_LENGTH)
         try:
@@ -163,7 +176,7 @@ class EventCodec:
             )
         if not isinstance(event, dict):
             raise SchemaError(f"{writer.name} did not decode to a record")
-        return writer.name, event
+        return writer.name, event, None
 
     def topic_of(self, record_name: str) -> Topic:
         try:

@@ -27,6 +27,9 @@ from typing import Any
 
 Reader = Callable[[bytes, int], tuple[Any, int]]  # (payload, offset) -> (value, offset)
 
+# the fewest bytes a primitive is written in (a varint or a length: one)
+PRIMITIVE_SIZES = {"null": 0, "boolean": 1, "int": 1, "long": 1, "float": 4, "double": 8,
+                   "string": 1, "bytes": 1}
 SIMPLE = frozenset({"null", "int", "long", "float", "double", "string", "bytes"})
 
 
@@ -199,8 +202,17 @@ class _Generator:
                 f"{pad}i += 1",
                 f"{pad}if b < 128:",
                 f"{pad}    {var} = (b >> 1) ^ -(b & 1)",
-                f"{pad}else:",
-                f"{pad}    {var}, i = _varint(p, i, b)"]
+                f"{pad}else:  # longer: its 7-bit groups, least significant first",
+                f"{pad}    {var} = b & 127",
+                f"{pad}    s = 7",
+                f"{pad}    while b & 128:",
+                f"{pad}        b = p[i]",
+                f"{pad}        i += 1",
+                f"{pad}        {var} |= (b & 127) << s",
+                f"{pad}        s += 7",
+                f"{pad}    if s > 70 or {var} >> 64:",
+                f"{pad}        _bad('a varint beyond 64 bits')",
+                f"{pad}    {var} = ({var} >> 1) ^ -({var} & 1)"]
 
     def simple(self, kind: str, var: str, pad: str) -> list[str]:
         if kind == "null":
@@ -223,6 +235,66 @@ class _Generator:
         if kind == "string":
             return [*lines, f"{pad}{var} = p[i:{end}].decode()", f"{pad}i = {end}"]
         return [*lines, f"{pad}{var} = p[i:{end}]", f"{pad}i = {end}"]
+
+
+def items_take_a_byte(schema: Any, named: dict[str, Any] | None = None) -> bool:
+    """True when every array item and map entry of (parsed) ``schema`` is written in one
+    byte at least: then a body of n bytes holds no string longer than n characters and
+    no array or map of more than n items (a validator's size checks can stand on it)."""
+    named = {} if named is None else named
+    return _walk_items(schema, named, set())
+
+
+def min_size(schema: Any, named: dict[str, Any], seen: set[str]) -> int:
+    """The fewest bytes a value of ``schema`` is written in (0 when unsure)."""
+    if isinstance(schema, str):
+        if schema in named:
+            if schema in seen:
+                return 0
+            return min_size(named[schema], named, seen | {schema})
+        return PRIMITIVE_SIZES.get(schema, 0)
+    if isinstance(schema, list):
+        return 1  # the branch index
+    if isinstance(schema, dict):
+        kind = schema.get("type")
+        if kind in ("record", "error"):
+            named[str(schema["name"])] = schema
+            name = str(schema["name"])
+            return sum(min_size(f["type"], named, seen | {name}) for f in schema["fields"])
+        if kind == "fixed":
+            return int(schema.get("size", 0))
+        if kind == "enum":
+            named[str(schema["name"])] = schema
+            return 1
+        if kind in ("array", "map"):
+            return 1  # the block count
+        return min_size(kind, named, seen)
+    return 0
+
+
+def _walk_items(schema: Any, named: dict[str, Any], seen: set[str]) -> bool:
+    if isinstance(schema, str):
+        if schema in named and schema not in seen:
+            return _walk_items(named[schema], named, seen | {schema})
+        return True
+    if isinstance(schema, list):
+        return all(_walk_items(branch, named, seen) for branch in schema)
+    if not isinstance(schema, dict):
+        return False
+    kind = schema.get("type")
+    if kind in ("record", "error"):
+        name = str(schema["name"])
+        named[name] = schema
+        return all(_walk_items(f["type"], named, seen | {name}) for f in schema["fields"])
+    if kind == "enum":
+        named[str(schema["name"])] = schema
+        return True
+    if kind == "array":
+        items = schema["items"]
+        return min_size(items, named, set()) >= 1 and _walk_items(items, named, seen)
+    if kind == "map":  # an entry's key is a string: one byte at least
+        return _walk_items(schema["values"], named, seen)
+    return True
 
 
 def reader_source(schema: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -9,7 +9,7 @@ from fleetgraph.schemas.codec import EventCodec, SchemaError, UnknownSchemaError
 
 def decode(codec: EventCodec, message: Message) -> Event:
     try:
-        record_name, fields = codec.decode(message.payload)
+        record_name, fields, bound = codec.decode_bounded(message.payload)
     except UnknownSchemaError as exc:
         raise RejectedEvent("unknown_schema", str(exc)) from exc
     except SchemaError as exc:
@@ -19,4 +19,4 @@ def decode(codec: EventCodec, message: Message) -> Event:
         raise RejectedEvent(
             "wrong_topic", f"a {record_name} record arrived on topic {message.topic!r}"
         )
-    return Event(topic, fields, message.source)
+    return Event(topic, fields, message.source, {}, bound)

@@ -154,7 +154,9 @@ class DedupBuffer:
         """Keys whose window is open (with or without updates waiting)."""
         return len(self._entries)
 
-    def add(self, upserts: Iterable[Upsert], now: int) -> list[Upsert]:
+    def add(self, upserts: Iterable[Upsert], now: int,
+            origins: dict[tuple[str, ...], list[Any]] | None = None,
+            origin: Any = None) -> list[Upsert]:
         """Take in updates; return what is due: in ``leading`` mode each update that
         opens its key's window, then the entries whose window passed (or beyond
         ``max_entries``).
@@ -162,13 +164,24 @@ class DedupBuffer:
         The buffer owns what it is given: it emits an upsert as given or merges
         later updates into one in place, so callers pass fresh upserts and do not
         reuse them. An upsert it returns is no longer its own (it keeps no reference).
+
+        ``origins`` (the pipeline's, by key): ``origin`` is appended to the list of
+        each update's key there (made when missing), in the same walk over the
+        updates (each key worked out once).
         """
         entries, order = self._entries, self._order
         out: list[Upsert] = []
         leading = self.leading
+        taken = collapsed = 0
         for upsert in upserts:
-            self.taken_in += 1
+            taken += 1
             key = upsert.key
+            if origins is not None:
+                made = origins.get(key)
+                if made is None:
+                    origins[key] = [origin]
+                else:
+                    made.append(origin)
             entry = entries.get(key)
             if entry is None:
                 if leading:
@@ -183,7 +196,9 @@ class DedupBuffer:
             else:
                 merge(entry.merged, upsert)
                 entry.count += 1
-                self.collapsed += 1
+                collapsed += 1
+        self.taken_in += taken
+        self.collapsed += collapsed
         if order and len(entries) <= self.max_entries and (
                 entries[order[0]].first_seen > now - self.window_us):
             return out  # nothing due: the oldest window is open, no overflow

@@ -23,6 +23,7 @@ ENERGY = ("power_headroom_kw", "thermal_headroom_kw", "battery_soc", "solar_kw")
 FAULTY = ("fault", "degraded")
 JOB_ENDS = ("finished", "failed", "cancelled")
 MODEL_PARTS = ("weights", "adapter", "checkpoint")
+KNOWN_IDS = 200_000  # ids whose node type is remembered (cleared when full)
 
 
 def opened(t: int, **props: Any) -> dict[str, Any]:
@@ -44,10 +45,14 @@ class GraphMapper:
             Topic.JOBS: self._jobs,
             Topic.ARTIFACTS: self._artifacts,
         }
+        self._node_types: dict[str, str] = {}  # ids met -> their node type (the prefix)
 
     def to_graph(self, event: Event) -> list[Upsert]:
         t = event.time
-        out = _Out(t, Provenance(event.event_id, event.source, t, WRITER_VERSION))
+        if len(self._node_types) >= KNOWN_IDS:
+            self._node_types.clear()
+        out = _Out(t, Provenance(event.event_id, event.source, t, WRITER_VERSION),
+                   self._node_types)
         self._by_topic[event.topic](event, out)
         return out.upserts
 
@@ -199,16 +204,19 @@ class GraphMapper:
 class _Out:
     """Collects the upserts of one event."""
 
-    __slots__ = ("provenance", "t", "upserts")
+    __slots__ = ("node_types", "provenance", "t", "upserts")
 
-    def __init__(self, t: int, provenance: Provenance) -> None:
+    def __init__(self, t: int, provenance: Provenance, node_types: dict[str, str]) -> None:
         self.t = t
         self.provenance = provenance
         self.upserts: list[Upsert] = []
+        self.node_types = node_types
 
     def node(self, node_id: str, props: dict[str, Any]) -> None:
-        self.upserts.append(NodeUpsert(node_type_of(node_id), node_id, props, self.t,
-                                       self.provenance))
+        node_type = self.node_types.get(node_id)
+        if node_type is None:
+            node_type = self.node_types[node_id] = node_type_of(node_id)
+        self.upserts.append(NodeUpsert(node_type, node_id, props, self.t, self.provenance))
 
     def edge(self, edge_type: str, from_id: str, to_id: str, props: dict[str, Any]) -> None:
         self.upserts.append(EdgeUpsert(edge_type, from_id, to_id, props, self.t,

@@ -84,6 +84,7 @@ class Validator:
         self.clock = clock
         self._max_string = limits.max_string
         self._max_list = limits.max_list
+        self._size_bound = min(limits.max_string, limits.max_list)
         self._max_future_us = limits.max_future_s * 1_000_000
         self._max_age_us = limits.max_age_days * 86_400_000_000
         self._props: dict[tuple[str, str], Prop] = {
@@ -121,7 +122,9 @@ class Validator:
         node type does not declare are taken out of the event, and returned as a
         warning (an empty list when there are none)."""
         fields = event.fields
-        self._sizes(fields)
+        bound = event.bound
+        if bound is None or bound > self._size_bound:  # else no string or list can be over
+            self._sizes(fields)
         self._event_id(fields["event_id"])
         self._time(event.time)
         topic = event.topic

@@ -164,3 +164,34 @@ def test_nested_named_and_union_types_read_as_fastavro_reads_them() -> None:
             payload = fast.encode_record("Outer", event)
             assert outcome(fast, payload) == outcome(slow, payload)
             assert fast.decode(payload)[1] == event
+
+
+def sizes(value: Any) -> int:
+    """The longest string's length and the largest list's or map's size in ``value``."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return max([len(value), *map(sizes, value), *map(sizes, value.values())])
+    if isinstance(value, list):
+        return max([len(value), *map(sizes, value)])
+    return 0
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_the_bound_bounds_every_string_and_list(seed: int) -> None:
+    codec = load_event_codec()
+    assert all(codec.newest(name).bounded for name in RECORDS)
+    for payload in messages(seed, 150):
+        _, event, bound = codec.decode_bounded(payload)
+        assert bound is not None and sizes(event) <= bound <= len(payload)
+
+
+def test_no_bound_without_the_generated_reader_or_when_an_item_can_take_no_byte() -> None:
+    payload = messages(0, 1)[0]
+    assert slow_codec().decode_bounded(payload)[2] is None
+    raw = {"type": "record", "name": "R", "fields": [
+        {"name": "xs", "type": {"type": "array", "items": {
+            "type": "record", "name": "Empty", "fields": [{"name": "n", "type": "null"}]}}}]}
+    codec = EventCodec([(raw, 1)])
+    many = codec.encode_record("R", {"xs": [{"n": None}] * 5000})
+    assert len(many) < 100 and codec.decode_bounded(many)[2] is None
