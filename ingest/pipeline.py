@@ -135,10 +135,11 @@ class Pipeline:
             if reason is not None:
                 stats.filtered[reason] += 1
                 return
+            event_time = event.time
             if event.topic is Topic.INVENTORY:
                 self.topology.apply(event.fields)
-            enrich(event, self.topology)
-            upserts = self.mapper.to_graph(event)
+            enrich(event, self.topology, event_time)
+            upserts = self.mapper.to_graph(event, event_time)
         except RejectedEvent as error:
             self._dead_letter(message, error)
             return
@@ -150,7 +151,6 @@ class Pipeline:
             stats.warned[warning.reason] += 1
             self.dead_letters.put(message, warning)
         stats.upserts += len(upserts)
-        event_time = event.time
         if event_time > self.watermark:
             self.watermark = event_time
         if not self.keep_origins:

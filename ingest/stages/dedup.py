@@ -75,8 +75,10 @@ def merge(into: Upsert, update: Upsert) -> None:
             times = {name: was for name in values if name not in update_props}
         values.update(update_props)
         into.prop_ts = times or None
-        into.created = oldest(into.created or (was, into.provenance.event_id),
-                              update.created or (update.ts, update.provenance.event_id))
+        created = into.created or (was, into.provenance.event_id)
+        if update.created is not None or created[0] >= update.ts:
+            created = oldest(created, update.created or (update.ts, update.provenance.event_id))
+        into.created = created  # else the older is ``into``'s (what ``oldest`` gives)
         into.ts, into.provenance = update.ts, update.provenance
         return
     into_ts, update_ts = into.prop_ts or {}, update.prop_ts or {}

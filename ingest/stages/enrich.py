@@ -11,8 +11,11 @@ from fleetgraph.ingest.stages.topology import Topology
 from fleetgraph.schemas.topics import Topic
 
 
-def enrich(event: Event, topology: Topology) -> None:
-    fields, extra, t = event.fields, event.enriched, event.time
+def enrich(event: Event, topology: Topology, t: int | None = None) -> None:
+    """``t``: the event's time when the caller has it (else read from the event)."""
+    fields, extra = event.fields, event.enriched
+    if t is None:
+        t = event.time
     if event.topic is Topic.TELEMETRY:
         component = fields["component_id"]
         site = fields.get("site_id") or topology.site_of(component, t)

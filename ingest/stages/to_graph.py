@@ -47,8 +47,10 @@ class GraphMapper:
         }
         self._node_types: dict[str, str] = {}  # ids met -> their node type (the prefix)
 
-    def to_graph(self, event: Event) -> list[Upsert]:
-        t = event.time
+    def to_graph(self, event: Event, t: int | None = None) -> list[Upsert]:
+        """The upserts ``event`` implies (``t``: its time when the caller has it)."""
+        if t is None:
+            t = event.time
         if len(self._node_types) >= KNOWN_IDS:
             self._node_types.clear()
         out = _Out(t, Provenance(event.event_id, event.source, t, WRITER_VERSION),

@@ -300,15 +300,21 @@ class Validator:
     def _telemetry(self, f: dict[str, Any]) -> None:
         kind = f["kind"]
         component = f.get("component_id")
+        known = None  # the component's type, when met before and allowed here
         if component is not None:
-            self._id_value(component, "component_id", SITE if kind == "site_energy" else HARDWARE)
+            allowed = SITE if kind == "site_energy" else HARDWARE
+            known = self._id_types.get(component) if type(component) is str else None
+            if known is None or known not in allowed:
+                known = None
+                self._id_value(component, "component_id", allowed)  # raises, or learns it
         site = f.get("site_id")
         if site is not None:
             self._id_value(site, "site_id", SITE)
         component = f["component_id"]
-        component_type = self._id_types.get(component) or node_type_of(component)
+        component_type = known or self._id_types.get(component) or node_type_of(component)
         if kind == "reading":
-            self._require(f, kind, "metric", "value")
+            if f.get("metric") in EMPTY or f.get("value") in EMPTY:
+                self._require(f, kind, "metric", "value")
             props = self._owner_props.get(component_type)
             prop = None if props is None else props.get(f["metric"])
             if prop is not None and prop.kind is PropKind.FLOAT:  # others are noise (filter)
