@@ -72,11 +72,8 @@ def run_embedded(
         for is_side_input in (True, False):
             if not is_side_input and on_side_inputs is not None:
                 on_side_inputs()
-            for message in messages():
-                if (message.topic in SIDE_INPUTS) != is_side_input:
-                    continue
-                pipeline.process(message)
-                if on_message is not None:
-                    on_message()
+            pipeline.process_many(
+                (message for message in messages()
+                 if (message.topic in SIDE_INPUTS) == is_side_input), on_message)
         pipeline.flush()
     return RunReport(pipeline.stats, time.perf_counter() - started, pipeline.dedup.collapsed)
