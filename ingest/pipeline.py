@@ -27,7 +27,7 @@ from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.sinks import GraphSink
 from fleetgraph.ingest.stages.decode import decode
 from fleetgraph.ingest.stages.dedup import Dedup, DedupBuffer
-from fleetgraph.ingest.stages.enrich import enrich
+from fleetgraph.ingest.stages.enrich import enrich, read_by_to_graph
 from fleetgraph.ingest.stages.filter import noise_reason
 from fleetgraph.ingest.stages.to_graph import GraphMapper
 from fleetgraph.ingest.stages.topology import Topology
@@ -138,7 +138,8 @@ class Pipeline:
             event_time = event.time
             if event.topic is Topic.INVENTORY:
                 self.topology.apply(event.fields)
-            enrich(event, self.topology, event_time)
+            if read_by_to_graph(event):
+                enrich(event, self.topology, event_time)
             upserts = self.mapper.to_graph(event, event_time)
         except RejectedEvent as error:
             self._dead_letter(message, error)
@@ -199,7 +200,8 @@ class Pipeline:
                 event_time = event.time
                 if event.topic is inventory:
                     topology.apply(event.fields)
-                enrich(event, topology, event_time)
+                if read_by_to_graph(event):
+                    enrich(event, topology, event_time)
                 upserts = to_graph(event, event_time)
             except RejectedEvent as error:
                 self._dead_letter(message, error)

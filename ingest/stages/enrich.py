@@ -11,6 +11,14 @@ from fleetgraph.ingest.stages.topology import Topology
 from fleetgraph.schemas.topics import Topic
 
 
+def read_by_to_graph(event: Event) -> bool:
+    """Whether to-graph reads what :func:`enrich` adds to ``event``: it does for a status
+    change (its fault's site and racks) and a job (its site, region, jurisdiction), not
+    for a reading or a site's energy (node properties alone; the pipeline does not
+    enrich them: a CDU's racks were looked up for every reading and thrown away)."""
+    return event.topic is not Topic.TELEMETRY or event.fields["kind"] == "status"
+
+
 def enrich(event: Event, topology: Topology, t: int | None = None) -> None:
     """``t``: the event's time when the caller has it (else read from the event)."""
     fields, extra = event.fields, event.enriched

@@ -95,6 +95,17 @@ class _History:
         return zip(self.times, self.values, strict=True)
 
 
+def _open_at(links: dict[str, _History] | None, t: int) -> list[str]:
+    """The ends of ``links`` open at time t, sorted (one link, the common case, without
+    a sort)."""
+    if not links:
+        return []
+    if len(links) == 1:
+        for end, history in links.items():
+            return [end] if history.at(t) else []
+    return sorted(end for end, history in links.items() if history.at(t))
+
+
 @dataclass
 class Topology:
     # (relation, from) -> {to: open/closed history}; relation is "in", "cooled_by"
@@ -242,20 +253,20 @@ class Topology:
 
     # --- lookups ------------------------------------------------------------
     def targets(self, relation: str, source: str, t: int) -> list[str]:
-        links = self._out.get((relation, source), {})
-        return sorted(target for target, history in links.items() if history.at(t))
+        return _open_at(self._out.get((relation, source)), t)
 
     def sources(self, relation: str, target: str, t: int) -> list[str]:
-        links = self._in.get((relation, target), {})
-        return sorted(source for source, history in links.items() if history.at(t))
+        return _open_at(self._in.get((relation, target)), t)
 
     def site_of(self, component: str, t: int) -> str | None:
         """The site holding a component at time t, up the containment chain."""
         current = component
+        out = self._out
         for _ in range(4):  # gpu -> server -> rack -> site
-            if node_type_of(current) == "site":
+            if current.startswith("site:"):
                 return current
-            parents = self.targets(CONTAINMENT, current, t)
+            node_type_of(current)  # an id must name a type: raises as before when not
+            parents = _open_at(out.get((CONTAINMENT, current)), t)
             if not parents:
                 return None
             current = parents[0]
