@@ -125,7 +125,9 @@ class Validator:
         bound = event.bound
         if bound is None or bound > self._size_bound:  # else no string or list can be over
             self._sizes(fields)
-        self._event_id(fields["event_id"])
+        event_id = fields["event_id"]
+        if not event_id or not event_id.isprintable():
+            self._event_id(event_id)  # raises
         self._time(event.time)
         topic = event.topic
         self._checks[topic](fields)
