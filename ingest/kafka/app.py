@@ -23,6 +23,13 @@ from fleetgraph.settings import Settings
 ROLES = ("all", "process", "sink")
 SOURCE_FETCH_BYTES = 256 * 1024
 PRODUCER_BUFFER = 5000  # messages sent with send_soon (changelog, dead letters) in flight
+# How long the producer keeps a message it could not deliver (aiokafka's request_timeout_ms:
+# a produce request's wait, its acks=all wait on the broker, and a batch's life, retries
+# included). Faust's default is 20 minutes, during which a commit waiting for a write to a
+# partition without a leader hangs without a word; a minute outlasts a leader election
+# (seconds) and a follower's removal from the in-sync replicas (replica.lag.time.max.ms,
+# 30 s by default), then the write fails and the commit with it (checkpoint.py, step 4).
+PRODUCER_REQUEST_TIMEOUT_S = 60.0
 
 
 def app_id(settings: Settings, role: str) -> str:
@@ -71,6 +78,7 @@ def create_app(
         # fewer, fuller requests (changelog entries, graph messages, dead letters)
         "producer_linger": 0.02,
         "producer_max_batch_size": 256 * 1024,
+        "producer_request_timeout": PRODUCER_REQUEST_TIMEOUT_S,
         "broker_commit_interval": 1.0,
         "broker_max_poll_records": 500,
         # bounded in-flight source records: at most this much fetched per partition

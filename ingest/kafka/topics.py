@@ -152,6 +152,38 @@ def _led(described: dict[str, Any]) -> bool:
     )
 
 
+async def fewest_copies(bootstrap: str, names: Iterable[str]) -> dict[str, int]:
+    """For each topic of ``names`` that exists: the fewest replicas a partition of it has.
+    (Only existing topics are described: asking for a missing one's metadata may have
+    the brokers create it, with their default partitions.)"""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [name for name in dict.fromkeys(names) if name in existing]
+        described = await admin.describe_topics(wanted) if wanted else []
+    finally:
+        await admin.close()
+    return {t["topic"]: min(len(p["replicas"]) for p in t["partitions"])
+            for t in described if t["error_code"] == 0 and t["partitions"]}
+
+
+def state_copies(configured: int, copies: Mapping[str, int], sources: Iterable[str]) -> int:
+    """Copies for a topic holding the state of ``sources`` (the dedup table's
+    changelog): ``configured`` (the settings' replication factor) or, when the
+    existing source topics have more, the fewest any of them has.
+
+    A source offset is committed once its updates are in the changelog
+    (checkpoint.py): a changelog with fewer copies than its sources loses them,
+    or, while a broker is down, leaves partitions without a leader, with every
+    commit waiting for them (seen on a 3-broker cluster: a worker started with
+    the default, 1, made a one-copy changelog for sources with 3)."""
+    known = [copies[name] for name in sources if name in copies]
+    return max(configured, min(known)) if known else configured
+
+
 def ensure_topics(
     bootstrap: str,
     names: TopicNames,

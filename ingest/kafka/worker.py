@@ -37,6 +37,8 @@ from fleetgraph.ingest.kafka.topics import (
     TopicNames,
     create_topics,
     ensure_topics,
+    fewest_copies,
+    state_copies,
 )
 from fleetgraph.schemas import load_event_codec
 from fleetgraph.settings import Settings
@@ -97,13 +99,8 @@ def run_worker(
                                replication_factor=settings.kafka.replication_factor,
                                min_insync_replicas=settings.kafka.min_insync_replicas)
     if role in ("all", "process"):
-        # the dedup table's changelog, before Faust's first rebalance: on a cluster the
-        # one Faust makes at start is not yet in the metadata its assignor reads, which
-        # leaves its partitions out ("Ignoring missing topic") and the table never flushes
-        asyncio.run(create_topics(
-            settings.kafka.bootstrap, [f"{app_id(settings, role)}-{DEDUP_TABLE}-changelog"],
-            partitions, replication_factor=settings.kafka.replication_factor,
-            min_insync_replicas=settings.kafka.min_insync_replicas))
+        asyncio.run(make_dedup_changelog(
+            settings, names, f"{app_id(settings, role)}-{DEDUP_TABLE}-changelog", partitions))
     metrics = None  # Prometheus /metrics on settings.ingest.metrics_port (0: none)
     if settings.ingest.metrics_port:
         metrics = WorkerMetrics(registry)
@@ -152,6 +149,43 @@ def run_worker(
     if writer is not None and writer.failure is not None:
         raise writer.failure  # the store stayed down past the deadline: fail loudly
     return _finish(_report(role, processing, writer), activity)
+
+
+async def make_dedup_changelog(settings: Settings, names: TopicNames, changelog: str,
+                               partitions: int) -> int:
+    """Make the dedup table's changelog if missing; return its copies.
+
+    Made here, before Faust's first rebalance: on a cluster the one Faust makes at
+    start is not yet in the metadata its assignor reads, which leaves its partitions
+    out ("Ignoring missing topic") and the table never flushes. With the settings'
+    replication factor, or as many copies as the source topics have when that is
+    more (:func:`~fleetgraph.ingest.kafka.topics.state_copies`); an existing
+    changelog with fewer copies than its sources is logged as a warning.
+    """
+    from aiokafka.errors import KafkaError
+
+    kafka = settings.kafka
+    try:
+        copies = await fewest_copies(kafka.bootstrap, [*names.sources, changelog])
+    except KafkaError as exc:
+        log.warning("could not read the source topics' replication (%r); the dedup "
+                    "changelog %s gets the settings' %d copies", exc, changelog,
+                    kafka.replication_factor)
+        copies = {}
+    wanted = state_copies(kafka.replication_factor, copies, names.sources)
+    if changelog in copies:
+        if copies[changelog] < wanted:
+            log.warning("the dedup changelog %s has %d copies, fewer than its source topics "
+                        "(%d): a broker's loss can lose committed updates or stall every "
+                        "commit; recreate it with more (FLEETGRAPH_TOPIC_REPLICATION_FACTOR)",
+                        changelog, copies[changelog], wanted)
+    elif wanted > kafka.replication_factor:
+        log.info("the dedup changelog %s gets %d copies, as its source topics "
+                 "(FLEETGRAPH_TOPIC_REPLICATION_FACTOR is %d)", changelog, wanted,
+                 kafka.replication_factor)
+    await create_topics(kafka.bootstrap, [changelog], partitions, replication_factor=wanted,
+                        min_insync_replicas=kafka.min_insync_replicas)
+    return copies.get(changelog, wanted)
 
 
 def _finish(report: WorkerReport, activity: Activity) -> WorkerReport:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from fleetgraph.graph_model import FLEET
-from fleetgraph.ingest.kafka.topics import TopicNames
+from fleetgraph.ingest.kafka.topics import TopicNames, state_copies
 from fleetgraph.schemas.topics import Topic
 
 
@@ -28,3 +28,14 @@ def test_the_inventory_keeps_its_history() -> None:
     names = TopicNames("fg.")
     assert names.configs("fg.inventory")["retention.ms"] == "-1"
     assert names.configs("fg.telemetry") == {}
+
+
+def test_the_dedup_changelog_has_as_many_copies_as_its_sources() -> None:
+    sources = ["fg.telemetry", "fg.jobs"]
+    # the settings' replication factor when no source topic exists yet or they have fewer
+    assert state_copies(1, {}, sources) == 1
+    assert state_copies(3, {"fg.telemetry": 1, "fg.jobs": 1}, sources) == 3
+    # the fewest copies of a source topic when that is more (a changelog with fewer
+    # copies than its sources loses committed updates with one broker)
+    assert state_copies(1, {"fg.telemetry": 3, "fg.jobs": 2, "fg.other": 5}, sources) == 2
+    assert state_copies(1, {"fg.jobs": 3, "fg.changelog": 1}, sources) == 3
