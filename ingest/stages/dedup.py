@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from fleetgraph.graph_model.records import Provenance, Upsert
@@ -41,11 +40,10 @@ DedupMode = Literal["leading", "trailing"]
 DEDUP_MODES: tuple[DedupMode, ...] = ("leading", "trailing")
 
 
-@dataclass(slots=True)
-class _Entry:
-    first_seen: int  # when the key's window opened
-    merged: Upsert | None  # the updates not yet emitted; None: emitted on the leading edge
-    count: int
+# A key's entry: [when its window opened, the updates not yet emitted merged into one
+# (None: none since the leading edge)]; a list, made once per key, cheaper than an object
+_Entry = list[Any]
+FIRST_SEEN, MERGED = 0, 1
 
 
 def _latest(a: Provenance, a_ts: int, b: Provenance, b_ts: int) -> bool:
@@ -188,21 +186,19 @@ class DedupBuffer:
             if entry is None:
                 if leading:
                     out.append(upsert)
-                    entries[key] = _Entry(now, None, 1)
+                    entries[key] = [now, None]
                 else:
-                    entries[key] = _Entry(now, upsert, 1)
+                    entries[key] = [now, upsert]
                 order.append(key)
-            elif entry.merged is None:  # the first update after the leading edge
-                entry.merged = upsert
-                entry.count += 1
+            elif entry[MERGED] is None:  # the first update after the leading edge
+                entry[MERGED] = upsert
             else:
-                merge(entry.merged, upsert)
-                entry.count += 1
+                merge(entry[MERGED], upsert)
                 collapsed += 1
         self.taken_in += taken
         self.collapsed += collapsed
         if order and len(entries) <= self.max_entries and (
-                entries[order[0]].first_seen > now - self.window_us):
+                entries[order[0]][FIRST_SEEN] > now - self.window_us):
             return out  # nothing due: the oldest window is open, no overflow
         out.extend(self.due(now))
         return out
@@ -216,17 +212,17 @@ class DedupBuffer:
         out: list[Upsert] = []
         while order:
             entry = entries[order[0]]
-            if entry.first_seen > cutoff and overflow <= 0:
+            if entry[FIRST_SEEN] > cutoff and overflow <= 0:
                 break
             del entries[order.popleft()]
             overflow -= 1
-            if entry.merged is not None:
-                out.append(entry.merged)
+            if entry[MERGED] is not None:
+                out.append(entry[MERGED])
         return out
 
     def drain(self) -> list[Upsert]:
         """Everything still buffered (at the end of a run, or on shutdown)."""
-        out = [entry.merged for entry in self._entries.values() if entry.merged is not None]
+        out = [entry[MERGED] for entry in self._entries.values() if entry[MERGED] is not None]
         self._entries.clear()
         self._order.clear()
         return out
