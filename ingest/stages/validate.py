@@ -310,8 +310,8 @@ class Validator:
                 known = None
                 self._id_value(component, "component_id", allowed)  # raises, or learns it
         site = f.get("site_id")
-        if site is not None:
-            self._id_value(site, "site_id", SITE)
+        if site is not None and (type(site) is not str or self._id_types.get(site) != "site"):
+            self._id_value(site, "site_id", SITE)  # raises, or learns it
         component = f["component_id"]
         component_type = known or self._id_types.get(component) or node_type_of(component)
         if kind == "reading":
@@ -320,7 +320,10 @@ class Validator:
             props = self._owner_props.get(component_type)
             prop = None if props is None else props.get(f["metric"])
             if prop is not None and prop.kind is PropKind.FLOAT:  # others are noise (filter)
-                self._check(prop, f["value"], "value")
+                try:
+                    prop.check(f["value"])
+                except DomainError as exc:
+                    raise RejectedEvent(exc.reason, f"value: {exc.detail}") from exc
         elif kind == "status":
             self._require(f, kind, "status")
             self._value(component_type, "status", f["status"], "status")
