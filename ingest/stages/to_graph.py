@@ -51,8 +51,22 @@ class GraphMapper:
         """The upserts ``event`` implies (``t``: its time when the caller has it)."""
         if t is None:
             t = event.time
-        if len(self._node_types) >= KNOWN_IDS:
-            self._node_types.clear()
+        node_types = self._node_types
+        if len(node_types) >= KNOWN_IDS:
+            node_types.clear()
+        fields = event.fields
+        if event.topic is Topic.TELEMETRY and fields["kind"] == "reading":
+            # most events: one node upsert of one property (what ``_telemetry`` makes)
+            component = fields["component_id"]
+            node_type = node_types.get(component)
+            if node_type is None:
+                node_type = node_types[component] = node_type_of(component)
+            return [NodeUpsert(node_type, component, {fields["metric"]: fields["value"]}, t,
+                               Provenance(event.event_id, event.source, t, WRITER_VERSION))]
+        return self.general(event, t)
+
+    def general(self, event: Event, t: int) -> list[Upsert]:
+        """:meth:`to_graph` of every event through its topic's mapping (no fast path)."""
         out = _Out(t, Provenance(event.event_id, event.source, t, WRITER_VERSION),
                    self._node_types)
         self._by_topic[event.topic](event, out)

@@ -1,7 +1,8 @@
-"""Enrichment's fast paths against the general ones: the pipeline leaves out the
-enrichment of events whose upserts do not read it (the same upserts with or without
-it, on a simulated fleet's events), and the topology's lookups (one link without a
-sort) answer as the sorted walk over every link did, on random topologies."""
+"""Enrichment's and to-graph's fast paths against the general ones: the pipeline
+leaves out the enrichment of events whose upserts do not read it (the same upserts
+with or without it, on a simulated fleet's events); the topology's lookups (one link
+without a sort) answer as the sorted walk over every link did, on random topologies;
+to-graph's path for readings maps them as the general one does."""
 
 from __future__ import annotations
 
@@ -95,3 +96,28 @@ def test_lookups_answer_as_the_sorted_walk(seed: int) -> None:
                 assert topology.site_of(node, t) == reference_site_of(topology, node, t)
     with pytest.raises(Exception, match="not a fleetgraph id"):
         topology.site_of("no-colon", 0)
+
+
+def test_readings_map_as_the_general_path_maps_them() -> None:
+    mapper, general = GraphMapper(FLEET), GraphMapper(FLEET)
+    readings = 0
+    rng = random.Random(5)
+    simulated = events()
+    odd = [Event(Topic.TELEMETRY, {"event_id": "e", "event_time": END, "kind": "reading",
+                                   "component_id": rng.choice(["gpu:g1", "cdu:c1", "x"]),
+                                   "metric": rng.choice(["power_w", None]),
+                                   "value": rng.choice([1.0, None])}, "t:0")
+           for _ in range(50)]
+    for event in [*simulated, *odd]:
+        t = event.time
+        try:
+            want = repr(general.general(event, t))
+        except Exception as exc:
+            want = repr(exc)
+        try:
+            got = repr(mapper.to_graph(event, t))
+        except Exception as exc:
+            got = repr(exc)
+        assert got == want
+        readings += event.topic is Topic.TELEMETRY and event.fields["kind"] == "reading"
+    assert readings > 1000
