@@ -177,10 +177,10 @@ async def make_dedup_changelog(settings: Settings, names: TopicNames, changelog:
         if copies[changelog] < wanted:
             log.warning("the dedup changelog %s has %d copies, fewer than its source topics "
                         "(%d): a broker's loss can lose committed updates or stall every "
-                        "commit; recreate it with more (FLEETGRAPH_TOPIC_REPLICATION_FACTOR)",
+                        "commit; give it more (a partition reassignment)",
                         changelog, copies[changelog], wanted)
-    elif wanted > kafka.replication_factor:
-        log.info("the dedup changelog %s gets %d copies, as its source topics "
+    elif wanted > kafka.replication_factor:  # a warning: logs are not set up yet
+        log.warning("the dedup changelog %s gets %d copies, as its source topics "
                  "(FLEETGRAPH_TOPIC_REPLICATION_FACTOR is %d)", changelog, wanted,
                  kafka.replication_factor)
     await create_topics(kafka.bootstrap, [changelog], partitions, replication_factor=wanted,

@@ -16,7 +16,7 @@ messages, digest for digest in every namespace, with nothing dead-lettered:
   third of the partitions) is killed: the worker finds the new coordinator and the
   new leaders; its commit in progress waits until the controller fences the dead
   broker (broker.session.timeout.ms, 6 s here) and its batches go to the new
-  leaders: the worker stalled 6-9 s. It is started with the settings' default
+  leaders: the worker stalled 8-12 s. It is started with the settings' default
   replication factor (1) and must still make its dedup changelog with its source
   topics' 3 copies: a one-copy changelog lost the leaders of its partitions on the
   killed broker and every commit waited for them (this drill's strict xfail, until
