@@ -1,7 +1,7 @@
 """Part 1 of the benchmark alone, per core: the embedded ingest against raw SQLite
 inserts of the same rows, both timed in CPU seconds of this process.
 
-    python -m fleetgraph.bench.ingest_per_core [--size 1e5] [--repeats 1]
+    python -m fleetgraph.bench.ingest_per_core [--size 1e5] [--repeats 1] [--end-us N]
 
 CPU time (``time.process_time``: user + system of this process; SQLite runs in
 it) is what a core gives the work, whatever else the shared machine runs. The
@@ -16,6 +16,9 @@ pipeline wrote, in the same batches:
 - ``engine``: the same inserts of rows built beforehand: SQLite alone.
 
 The ratios are pipeline events per CPU-second over baseline events per CPU-second.
+``digest`` is the stored graph's (``storage.checksum.graph_digests``, hashed once more,
+untimed): a faster pipeline must keep it; it depends on the log's end, which
+``--end-us`` fixes (1796270400000000 gives 0b050510b22bb51a at 1e5).
 """
 
 from __future__ import annotations
