@@ -33,7 +33,7 @@ from fleetgraph.ingest.errors import IngestError, RejectedEvent
 from fleetgraph.ingest.kafka.processor import source_position
 from fleetgraph.ingest.kafka.records import GraphRecordCodec
 from fleetgraph.ingest.message import Message
-from fleetgraph.ingest.read_models.maintain import MaintainingStoreSink
+from fleetgraph.ingest.read_models.maintain import REFRESH_PACE, MaintainingStoreSink
 from fleetgraph.ingest.sinks import StoreSink
 from fleetgraph.settings import Settings
 from fleetgraph.storage.base import GraphStore, StorageUnavailable
@@ -42,13 +42,13 @@ log = logging.getLogger(__name__)
 STORE_ERROR = "store_error"
 CLOSE_WAIT_S = 60.0  # how long close() waits for a write in progress
 READ_MODEL_EVERY_S = 5.0  # the sink recomputes the sites it touched at most this often
-READ_MODEL_PACE = 9.0  # and waits this many times its last recomputation (10 % of its time)
+READ_MODEL_PACE = REFRESH_PACE  # and waits this many times its last recomputation
 
 
 class PacedReadModels(MaintainingStoreSink):
-    """The sink's read-model upkeep, paced by its cost: the touched sites are
-    recomputed at most every ``READ_MODEL_EVERY_S`` seconds, and never sooner than
-    ``READ_MODEL_PACE`` times the last recomputation took after it.
+    """The sink's read-model upkeep: the touched sites are recomputed at most every
+    ``READ_MODEL_EVERY_S`` seconds, and never sooner than ``READ_MODEL_PACE`` times
+    the last recomputation took after it (the parent's pacing, with a longer least wait).
 
     A recomputation reads each touched site's topology back from the store (on
     Cassandra about 0.3 CPU-second a site here; a 40-site fleet under load, every
@@ -59,15 +59,7 @@ class PacedReadModels(MaintainingStoreSink):
 
     def __init__(self, store: GraphStore,
                  timer: Callable[[], float] = time.perf_counter) -> None:
-        super().__init__(store, every_s=READ_MODEL_EVERY_S)
-        self.timer = timer
-
-    def _recompute(self) -> None:
-        started = self.timer()
-        try:
-            super()._recompute()
-        finally:
-            self.every_s = max(READ_MODEL_EVERY_S, READ_MODEL_PACE * (self.timer() - started))
+        super().__init__(store, every_s=READ_MODEL_EVERY_S, pace=READ_MODEL_PACE, timer=timer)
 
 
 class StoreUnavailable(IngestError):

@@ -69,7 +69,7 @@ def ingest_keeping_read_models(
     rng = random.Random(order_seed)
     messages += rng.sample(messages, len(messages) // 5)
     rng.shuffle(messages)
-    sink = MaintainingStoreSink(store, clock, every_s=every_s)
+    sink = MaintainingStoreSink(store, clock, every_s=every_s, pace=0.0)
     pipeline = Pipeline.for_fleet(sink, DeadLetterList(), clock=lambda: END_US,
                                   ingest=IngestSettings(batch_size=batch_size, dedup_window_s=60.0))
     step = (config.end_time_us - start) // 2 // max(1, len(messages))
@@ -214,7 +214,7 @@ def test_the_pipeline_recomputes_only_touched_sites() -> None:
             EdgeUpsert("in_server", f"gpu:{s}-g1", f"server:{s}-n1", {"valid_from": t}, t, prov),
         ]
     clock = Clock(END_US)
-    sink = MaintainingStoreSink(store, clock, every_s=0.0)
+    sink = MaintainingStoreSink(store, clock, every_s=0.0, pace=0.0)
     sink.write([*nodes, *edges])
     assert sink.maintainer.recomputed == 2
     job = EdgeUpsert("allocated", "job:j1", "gpu:b-g1",
