@@ -64,3 +64,36 @@ def worker(ctx: click.Context, role: str, store_kind: str | None, db: Path | Non
                         partitions=partitions, web_port=web_port, loglevel=loglevel,
                         exit_when_idle_s=exit_when_idle)
     click.echo(str(report))
+    exit_past_lingering_threads()
+
+
+def exit_past_lingering_threads(grace_s: float = 5.0) -> None:
+    """End the process once the worker has stopped, even when a thread it started
+    lingers. Faust's aiokafka consumer thread has been seen to outlive the worker's
+    stop under load (its event loop closed, the thread not a daemon): everything was
+    committed and the report printed, yet the process never exited. Such threads get
+    ``grace_s`` seconds to end; then the process exits with status 0."""
+    import logging
+    import os
+    import sys
+    import threading
+    import time
+
+    deadline = time.monotonic() + grace_s
+
+    def lingering() -> list[threading.Thread]:
+        return [t for t in threading.enumerate()
+                if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+
+    for thread in lingering():
+        thread.join(max(0.0, deadline - time.monotonic()))
+    left = lingering()
+    if not left:
+        return
+    logging.getLogger(__name__).warning(
+        "the worker stopped but %d thread(s) linger (%s); exiting", len(left),
+        ", ".join(t.name for t in left))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
