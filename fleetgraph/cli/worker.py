@@ -60,19 +60,24 @@ def worker(ctx: click.Context, role: str, store_kind: str | None, db: Path | Non
         ingest=_given(dedup_window_s=dedup_window, metrics_port=metrics_port),
         store=_given(kind=store_kind),
         **_given(data_dir=data_dir))
+    import threading
+
+    before = set(threading.enumerate())
     report = run_worker(settings, store_factory_for(settings, db), role=role,
                         partitions=partitions, web_port=web_port, loglevel=loglevel,
                         exit_when_idle_s=exit_when_idle)
     click.echo(str(report))
-    exit_past_lingering_threads()
+    exit_past_lingering_threads(before)
 
 
-def exit_past_lingering_threads(grace_s: float = 5.0) -> None:
+def exit_past_lingering_threads(before: set[Any], grace_s: float = 5.0) -> None:
     """End the process once the worker has stopped, even when a thread it started
     lingers. Faust's aiokafka consumer thread has been seen to outlive the worker's
     stop under load (its event loop closed, the thread not a daemon): everything was
     committed and the report printed, yet the process never exited. Such threads get
-    ``grace_s`` seconds to end; then the process exits with status 0."""
+    ``grace_s`` seconds to end; then the process exits with status 0. Only threads
+    started since ``before`` (the threads alive when the worker started) count: a
+    caller's own threads (a test running the command in process) are not the worker's."""
     import logging
     import os
     import sys
@@ -83,7 +88,7 @@ def exit_past_lingering_threads(grace_s: float = 5.0) -> None:
 
     def lingering() -> list[threading.Thread]:
         return [t for t in threading.enumerate()
-                if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+                if t not in before and not t.daemon and t.is_alive()]
 
     for thread in lingering():
         thread.join(max(0.0, deadline - time.monotonic()))
