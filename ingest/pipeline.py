@@ -160,20 +160,22 @@ class Pipeline:
             due = self._buffer.add(upserts, self.watermark, self._origins,
                                    (stats.received, message))
         else:
-            origin = (stats.received, message)
-            origins = self._origins
-            for upsert in upserts:
-                key = upsert.key
-                made = origins.get(key)
-                if made is None:
-                    origins[key] = [origin]
-                else:
-                    made.append(origin)
-            due = self.dedup.add(upserts, self.watermark)
+            due = self._add_noting_origins(upserts, (stats.received, message))
         if due:
             self._take(due)
             if len(self._pending) >= self.batch_size:
                 self._write()
+
+    def _add_noting_origins(self, upserts: Sequence[Upsert], origin: Origin) -> list[Upsert]:
+        """Note ``origin`` as a maker of each upsert's key, then add them to dedup."""
+        origins = self._origins
+        for upsert in upserts:
+            made = origins.get(upsert.key)
+            if made is None:
+                origins[upsert.key] = [origin]
+            else:
+                made.append(origin)
+        return self.dedup.add(upserts, self.watermark)
 
     def process_many(self, messages: Iterable[Message],
                      on_message: Callable[[], object] | None = None) -> None:
@@ -223,15 +225,7 @@ class Pipeline:
             if keep and buffer is not None:
                 due = buffer.add(upserts, self.watermark, origins, (stats.received, message))
             elif keep:
-                origin = (stats.received, message)
-                for upsert in upserts:
-                    key = upsert.key
-                    made = origins.get(key)
-                    if made is None:
-                        origins[key] = [origin]
-                    else:
-                        made.append(origin)
-                due = self.dedup.add(upserts, self.watermark)
+                due = self._add_noting_origins(upserts, (stats.received, message))
             else:
                 due = self.dedup.add(upserts, self.watermark)
             if due:

@@ -23,6 +23,7 @@ import resource
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, replace
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -91,24 +92,15 @@ def first_ids(store: SQLiteGraphStore, node_type: str, prefix: str = "") -> Iter
         after = page.next_after
 
 
-def take(ids: Iterator[str], n: int) -> list[str]:
-    out: list[str] = []
-    for i in ids:
-        out.append(i)
-        if len(out) == n:
-            break
-    return out
-
-
 def picked_ids(store: SQLiteGraphStore) -> dict[str, list[str]]:
     """The query ids, from the store: components with a fault (``had_fault`` into the
     first faults), models, the first artifacts and datasets."""
-    faults = take(first_ids(store, "fault"), 4 * SAMPLES)
+    faults = list(islice(first_ids(store, "fault"), 4 * SAMPLES))
     had = store.neighbours("had_fault", faults, Direction.IN) if faults else {}
     faulted = sorted({e.from_id for edges in had.values() for e in edges})[:SAMPLES]
-    return {"faulted": faulted, "models": take(first_ids(store, "model"), SAMPLES),
-            "artifacts": take(first_ids(store, "artifact"), SAMPLES),
-            "datasets": take(first_ids(store, "dataset"), SAMPLES)}
+    return {"faulted": faulted, "models": list(islice(first_ids(store, "model"), SAMPLES)),
+            "artifacts": list(islice(first_ids(store, "artifact"), SAMPLES)),
+            "datasets": list(islice(first_ids(store, "dataset"), SAMPLES))}
 
 
 def run(config: SimulationConfig, work: Path, repeats: int, budget_s: float
