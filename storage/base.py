@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
 from fleetgraph.core.errors import FleetgraphError
 from fleetgraph.graph_model.intervals import TimeWindow as TimeWindow
@@ -92,6 +92,37 @@ class GraphStore(ABC):
         end's id (an empty list when it has none). With ``window``, only edges
         whose validity interval overlaps it.
         """
+
+    def neighbour_ids(
+        self,
+        edge_type: str,
+        ids: Sequence[str],
+        direction: Direction,
+        *,
+        recorded_by: int | None = None,
+    ) -> dict[str, list[str]]:
+        """The other ends of each id's edges, sorted (what :meth:`neighbours` gives
+        without a window, without the properties): a walk that needs only the ids.
+        With ``recorded_by``, only the edges first written at or before it (their
+        origin's ``created_at``; an edge without an origin always counts).
+
+        This default reads the whole records; a backend reads only the ids."""
+        found = self.neighbours(edge_type, ids, direction)
+        return {
+            near: [e.other(near) for e in edges
+                   if recorded_by is None or e.origin is None
+                   or e.origin.created_at <= recorded_by]
+            for near, edges in found.items()
+        }
+
+    def node_values(self, ids: Sequence[str], prop: str) -> dict[str, Any]:
+        """One property of nodes by id (what :meth:`get_nodes` gives, only that
+        property): each id found maps to the property's value, ``None`` when it is
+        not set (or its type has no such property); ids not found are left out.
+
+        This default reads the whole records; a backend reads only that column."""
+        return {node_id: record.props.get(prop)
+                for node_id, record in self.get_nodes(ids).items()}
 
     @abstractmethod
     def scan_nodes(self, node_type: str, after: str | None, limit: int) -> Page:

@@ -4,6 +4,7 @@ base of the serving layer's proxies (read counting, request deadlines)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from fleetgraph.graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
 from fleetgraph.storage.base import Direction, GraphStore, Layout, Page, TimeWindow
@@ -39,6 +40,21 @@ class DelegatingStore(GraphStore):
     ) -> dict[str, list[EdgeRecord]]:
         self.before("neighbours", edge_type, direction.value, len(ids), window)
         return self.inner.neighbours(edge_type, ids, direction, window)
+
+    def neighbour_ids(
+        self,
+        edge_type: str,
+        ids: Sequence[str],
+        direction: Direction,
+        *,
+        recorded_by: int | None = None,
+    ) -> dict[str, list[str]]:
+        self.before("neighbour_ids", edge_type, direction.value, len(ids), recorded_by)
+        return self.inner.neighbour_ids(edge_type, ids, direction, recorded_by=recorded_by)
+
+    def node_values(self, ids: Sequence[str], prop: str) -> dict[str, Any]:
+        self.before("node_values", len(ids), prop)
+        return self.inner.node_values(ids, prop)
 
     def scan_nodes(self, node_type: str, after: str | None, limit: int) -> Page:
         self.before("scan_nodes", node_type, after, limit)

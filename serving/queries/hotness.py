@@ -65,8 +65,7 @@ def model_hotness(store: GraphStore, model_id: str, window: TimeWindow) -> list[
     if type_of(model_id) != "model":
         raise InvalidArgument(f"{model_id!r} is not a model id (model:<name>)")
     found = store.get_nodes([model_id])
-    weights = store.neighbours("artifact_of", [model_id], Direction.IN)[model_id]
-    artifacts = [e.from_id for e in weights]
+    artifacts = store.neighbour_ids("artifact_of", [model_id], Direction.IN)[model_id]
     if not found and not artifacts:
         raise NotFound(f"no model {model_id!r} in the graph")
     if not artifacts:

@@ -227,11 +227,19 @@ def job_sites(
     reads nothing; else three reads (``ran_on``, ``in_rack``, ``in_site``, all out)
     for all those jobs at once.
     """
+    return job_sites_of(store, jobs, {job: record.props.get("site_id")
+                                      for job, record in records.items()})
+
+
+def job_sites_of(
+    store: GraphStore, jobs: Sequence[str], site_ids: Mapping[str, object]
+) -> dict[str, list[str]]:
+    """:func:`job_sites` from the jobs' ``site_id`` values alone (``site_ids``: by job,
+    as ``GraphStore.node_values`` gives them; a job left out has no node)."""
     sites: dict[str, list[str]] = {}
     derive: list[str] = []
     for job in dict.fromkeys(jobs):
-        record = records.get(job)
-        site = None if record is None else record.props.get("site_id")
+        site = site_ids.get(job)
         if isinstance(site, str) and site:
             sites[job] = [site]
         else:

@@ -53,8 +53,7 @@ from fleetgraph.graph_model.intervals import none_first, none_last
 from fleetgraph.graph_model.records import EdgeRecord
 from fleetgraph.graph_model.types import VALID_FROM, VALID_TO
 from fleetgraph.serving.errors import InvalidArgument, NotFound
-from fleetgraph.serving.queries.intervals import recorded_by
-from fleetgraph.serving.queries.lineage import job_sites
+from fleetgraph.serving.queries.lineage import job_sites_of
 from fleetgraph.serving.queries.lookup import type_of
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
@@ -109,23 +108,23 @@ def data_residency(
     frontier = [dataset_id]
     truncated = False
     while frontier and not truncated:
-        reads = store.neighbours("read", frontier, Direction.IN)
-        derived = store.neighbours("derived_from", frontier, Direction.IN)
+        reads = store.neighbour_ids("read", frontier, Direction.IN, recorded_by=last)
+        derived = store.neighbour_ids("derived_from", frontier, Direction.IN, recorded_by=last)
         new_jobs: set[str] = set()
         reached: set[str] = set()
         for item in frontier:
-            for edge in reads.get(item, []):
-                if not recorded_by(edge, last):
-                    continue
-                readers.setdefault(item, set()).add(edge.from_id)
-                if edge.from_id not in seen_jobs:
-                    new_jobs.add(edge.from_id)
-            reached.update(e.from_id for e in derived.get(item, []) if recorded_by(e, last))
+            item_readers = reads.get(item)
+            if item_readers:
+                readers.setdefault(item, set()).update(item_readers)
+                new_jobs.update(item_readers)
+            reached.update(derived.get(item, ()))
+        new_jobs -= seen_jobs
         seen_jobs |= new_jobs
         if new_jobs:
-            produced = store.neighbours("produced", sorted(new_jobs), Direction.OUT)
-            reached.update(e.to_id for edges in produced.values() for e in edges
-                           if recorded_by(e, last))
+            produced = store.neighbour_ids("produced", sorted(new_jobs), Direction.OUT,
+                                           recorded_by=last)
+            for made in produced.values():
+                reached.update(made)
         fresh = sorted(reached - items.keys())
         room = limit - len(items)
         if len(fresh) > room:
@@ -153,7 +152,7 @@ def _places(
         jobs = [j for j in jobs if ran.get(j)]
         kept = set(jobs)
         readers = {item: js & kept for item, js in readers.items()}
-    sites_of = job_sites(store, jobs, store.get_nodes(jobs)) if jobs else {}
+    sites_of = job_sites_of(store, jobs, store.node_values(jobs, "site_id")) if jobs else {}
     processed: dict[tuple[str, str], list[str]] = {}
     for item, item_jobs in readers.items():
         for job in sorted(item_jobs):
@@ -167,11 +166,10 @@ def _places(
             held.setdefault((item, e.to_id), []).append(e)
     keys = sorted(processed.keys() | held.keys())
     sites = sorted({site for _, site in keys})
-    site_records = store.get_nodes(sites) if sites else {}
+    jurisdictions = store.node_values(sites, "jurisdiction") if sites else {}
     places = []
     for item, site in keys:
-        record = site_records.get(site)
-        jurisdiction = None if record is None else record.props.get("jurisdiction")
+        jurisdiction = jurisdictions.get(site)
         span = _held_span(held.get((item, site), []))
         places.append(
             Place(

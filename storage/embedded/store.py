@@ -339,6 +339,47 @@ class SQLiteGraphStore(GraphStore):
         return merge(edge_type, result, writes, direction, window,
                      table.ttl_seconds * 1_000_000, self._clock())
 
+    def neighbour_ids(
+        self,
+        edge_type: str,
+        ids: Sequence[str],
+        direction: Direction,
+        *,
+        recorded_by: int | None = None,
+    ) -> dict[str, list[str]]:
+        """The two id columns only: from the in-index (``to_id, from_id``) or the primary
+        key (``from_id, to_id``), with the live and ``_created_at`` filters in SQL."""
+        table = self._edge_table(edge_type)
+        near, far = ("from_id", "to_id") if direction is Direction.OUT else ("to_id", "from_id")
+        result: dict[str, list[str]] = {node_id: [] for node_id in ids}
+        created = "" if recorded_by is None else f" AND _created_at <= {int(recorded_by)}"
+        for chunk in _chunks(list(result)):
+            sql = (f"SELECT {near}, {far} FROM {table.name} WHERE {near} IN ({_marks(chunk)})"
+                   f"{self._live(table)}{created} ORDER BY {near}, {far}")
+            rows = self._query(sql, chunk)
+            self.rows_read += len(rows)
+            for near_id, far_id in rows:
+                result[near_id].append(far_id)
+        return result
+
+    def node_values(self, ids: Sequence[str], prop: str) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for node_type, type_ids in group_by_type(ids).items():
+            table = self._nodes.get(node_type)
+            if table is None:
+                continue  # an id of an unknown type names nothing stored
+            kind = next((p.kind for p in table.props if p.name == prop), None)
+            value = "NULL" if kind is None else f"p_{prop}"
+            for chunk in _chunks(type_ids):
+                sql = (f"SELECT id, {value} FROM {table.name} "
+                       f"WHERE id IN ({_marks(chunk)}){self._live(table)}")
+                rows = self._query(sql, chunk)
+                if kind is PropKind.BOOL:
+                    found.update((i, None if v is None else bool(v)) for i, v in rows)
+                else:
+                    found.update(rows)
+        return found
+
     def _history_writes(
         self, history: HistoryTable, ids: list[str], near: str
     ) -> dict[str, list[Write]]:

@@ -156,17 +156,20 @@ def test_store_reads_grow_with_the_lineage_depth_only() -> None:
         store.reset()
         answer = data_residency(store, "dataset:src", ["de"])
         assert len(answer.places) == 1 + jobs
-        log = [(m, d[0] if m == "neighbours" else None) for m, d in store.log]
+        log = [(m, d[1] if m == "node_values" else d[0] if m.startswith("neighbour")
+                else None) for m, d in store.log]
         store.close()
         return log
 
     expected = [
         ("get_nodes", None),  # the dataset
-        ("neighbours", "read"), ("neighbours", "derived_from"), ("neighbours", "produced"),
-        ("neighbours", "read"), ("neighbours", "derived_from"),  # the artifacts: nothing new
-        ("get_nodes", None),  # the jobs (their site)
+        ("neighbour_ids", "read"), ("neighbour_ids", "derived_from"),
+        ("neighbour_ids", "produced"),
+        # the artifacts: nothing new
+        ("neighbour_ids", "read"), ("neighbour_ids", "derived_from"),
+        ("node_values", "site_id"),  # the jobs' sites
         ("neighbours", "cached_at"),
-        ("get_nodes", None),  # the sites (their jurisdiction)
+        ("node_values", "jurisdiction"),  # the sites
     ]
     assert run(1) == run(30) == expected
 

@@ -20,7 +20,7 @@ SITE_TREE = """{ node(id: "site:big") { ... on Site {
 
 def reads(store) -> list[tuple[str, object]]:
     """(method, edge type) of every read, in order."""
-    return [(m, d[0] if m == "neighbours" else None) for m, d in store.log]
+    return [(m, d[0] if m in ("neighbours", "neighbour_ids") else None) for m, d in store.log]
 
 
 @pytest.mark.parametrize(("racks", "servers", "jobs"), SIZES)
@@ -111,6 +111,6 @@ def test_model_hotness_costs_three_reads(fleet, timeline) -> None:
     model_hotness(fleet, "model:m1", TimeWindow(timeline.us(0), timeline.us(24)))
     assert reads(fleet) == [
         ("get_nodes", None),
-        ("neighbours", "artifact_of"),
+        ("neighbour_ids", "artifact_of"),
         ("neighbours", "cached_at"),
     ]
