@@ -7,6 +7,9 @@ them into the live tables; the tools it runs (a JDK, the cassandra-all jars, the
 compiled writer) come from the caller as :class:`BulkTools` (``fleetgraph.infra.bulk``
 builds them from the local stack), since storage knows nothing of infra.
 
+A whole embedded store is copied into Cassandra the same way, with no pipeline, by
+``fleetgraph.storage.copy``.
+
 Like the store factory, this entry point names the backends, and imports one only
 when it is opened.
 """
@@ -41,6 +44,7 @@ class BulkReport:
     """What a bulk load wrote: upserts in, rows (single-row writes) out, and where."""
 
     upserts: int = 0
+    history_writes: int = 0  # kept writes of the types with history (a store copy's)
     rows: int = 0
     tables: int = 0
     sstables: int = 0
@@ -86,3 +90,4 @@ def open_bulk_load(
 
     return CassandraBulkLoad.open(config.cassandra, tools, work_dir, registry=registry,
                                   clock=clock)
+

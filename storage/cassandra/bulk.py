@@ -34,8 +34,14 @@ from fleetgraph.storage.base import StorageError, StorageUnavailable
 from fleetgraph.storage.bulk import BulkReport, BulkTools
 from fleetgraph.storage.cassandra.schema import Table
 from fleetgraph.storage.cassandra.store import CassandraGraphStore
-from fleetgraph.storage.cassandra.writes import Write
+from fleetgraph.storage.cassandra.writes import (
+    Write,
+    plan_edge,
+    plan_history_writes,
+    plan_node,
+)
 from fleetgraph.storage.config import CassandraConfig
+from fleetgraph.storage.history import Write as HistoryWrite
 
 ROWS_PER_MESSAGE = 2000  # rows of one statement in one JSON line
 TTL_TYPE, TIMESTAMP_TYPE = "int", "bigint"  # the types of USING TTL ? AND TIMESTAMP ?
@@ -130,6 +136,7 @@ class CassandraBulkLoad:
         self.clock = clock
         self.encoder = RowEncoder()
         self.upserts = 0
+        self.history_writes = 0
         work_dir.mkdir(parents=True, exist_ok=True)
         self.out_dir = work_dir / f"sstables-{time.strftime('%Y%m%dT%H%M%S')}-{id(self):x}"
         self.out_dir.mkdir()
@@ -166,6 +173,27 @@ class CassandraBulkLoad:
         self._send(self.encoder.add(writes))
         self.upserts += len(upserts)
 
+    def write_copy(self, upserts: Sequence[Upsert]) -> None:
+        """Send the rows of records copied from another store as they are (the bulk
+        copy, ``fleetgraph.storage.bulk.copy_embedded``): the live tables and the time
+        index, no history rows (the source's history comes with ``write_history``)."""
+        now = self.clock()
+        store, writes = self.store, []
+        for u in upserts:
+            if isinstance(u, NodeUpsert):
+                writes += plan_node(store._node_ns(u.type).nodes, u, now)
+            else:
+                writes += plan_edge(store._edge_ns(u.type), u, now)
+        self._send(self.encoder.add(writes))
+        self.upserts += len(upserts)
+
+    def write_history(self, edge_type: str, kept: Sequence[HistoryWrite]) -> None:
+        """Send the history rows of these writes of ``edge_type`` (as another store
+        kept them)."""
+        writes = plan_history_writes(self.store._edge_ns(edge_type), kept, self.clock())
+        self._send(self.encoder.add(writes))
+        self.history_writes += len(kept)
+
     def finish(self) -> BulkReport:
         """Send what is left and "end", wait for the writer to write and import."""
         try:
@@ -187,7 +215,8 @@ class CassandraBulkLoad:
             raise StorageError(f"Cassandra refused to import {len(failed)} folder(s) of "
                                f"SSTables, first {failed[0]}; they are kept in {self.out_dir}")
         report = BulkReport(
-            upserts=self.upserts, rows=sum(int(t["rows"]) for t in tables),
+            upserts=self.upserts, history_writes=self.history_writes,
+            rows=sum(int(t["rows"]) for t in tables),
             tables=len(tables), sstables=sum(int(t["sstables"]) for t in tables),
             write_seconds=float(summary["write_seconds"]),
             import_seconds=float(summary["import_seconds"]), helper_cpu_seconds=cpu,

@@ -16,6 +16,7 @@ exactly when the live row's ``valid_to`` is empty (README.md).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance
@@ -34,6 +35,7 @@ from fleetgraph.storage.cassandra.schema import (
     period_of,
     stable_bucket,
 )
+from fleetgraph.storage.history import Write as HistoryWrite
 from fleetgraph.storage.history import writes_of
 
 MAX_TTL_S = 20 * 365 * 24 * 3600  # Cassandra's upper bound for a TTL
@@ -198,9 +200,18 @@ def plan_history(namespace: EdgeNamespace, e: EdgeUpsert, now_us: int) -> list[W
     tables; nothing for a type without history or a write past the retention."""
     if namespace.history is None:
         return []
+    return plan_history_writes(namespace, writes_of(e), now_us)
+
+
+def plan_history_writes(namespace: EdgeNamespace, kept: Iterable[HistoryWrite],
+                        now_us: int) -> list[Write]:
+    """The history rows of these writes (``plan_history``; the bulk copy of a store's
+    history, ``bulk.py``, gives them as read)."""
+    if namespace.history is None:
+        return []
     out_t, in_t = namespace.history
     writes = []
-    for w in writes_of(e):
+    for w in kept:
         ttl = remaining_ttl(out_t.ttl_seconds, w.ts, now_us)
         if ttl == 0:
             continue
