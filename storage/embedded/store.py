@@ -566,12 +566,8 @@ def history_write(history: HistoryTable, row: Sequence[Any]) -> Write:
     from_id, to_id, ts, event_id = row[:4]
     m = 4 + len(history.props)
     written, source, event_time, writer = row[m : m + 4]
-    names = set(written.split(",")) if written else set()
-    props: dict[str, Any] = {}
-    for prop, value in zip(history.props, row[4:m], strict=True):
-        if prop.name in names:
-            props[prop.name] = bool(value) if prop.kind is PropKind.BOOL and value is not None \
-                else value
+    props = {name: row[i] if not boolean or row[i] is None else bool(row[i])
+             for i, name, boolean in history.written_columns(written)}
     return Write(from_id, to_id, ts, props, Provenance(event_id, source, event_time, writer))
 
 

@@ -17,7 +17,7 @@ window's start as two range scans of one index (see ``window_sql``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fleetgraph.graph_model.intervals import TimeWindow, overlap_bounds
@@ -186,6 +186,9 @@ class HistoryTable:
     name: str
     props: tuple[Prop, ...]
     retention_seconds: int | None
+    # per ``written`` list: (column, property, is a bool) of the properties it set
+    _written: dict[str, tuple[tuple[int, str, bool], ...]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def for_edge(cls, edge_type: EdgeType) -> HistoryTable:
@@ -196,6 +199,17 @@ class HistoryTable:
         return ["from_id", "to_id", "ts", "event_id",
                 *(f"p_{p.name}" for p in self.props),
                 "written", "source", "event_time", "writer"]
+
+    def written_columns(self, written: str) -> tuple[tuple[int, str, bool], ...]:
+        """Where the properties a row's ``written`` list names are in the row (``columns``)
+        and whether each is a bool; worked out once per list (a type has a few)."""
+        found = self._written.get(written)
+        if found is None:
+            names = set(written.split(",")) if written else set()
+            found = self._written[written] = tuple(
+                (4 + i, prop.name, prop.kind is PropKind.BOOL)
+                for i, prop in enumerate(self.props) if prop.name in names)
+        return found
 
     def create_sql(self) -> list[str]:
         values = [f"p_{p.name} {SQL_TYPE[p.kind]}" for p in self.props]
