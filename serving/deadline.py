@@ -17,10 +17,12 @@ from contextvars import ContextVar
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fleetgraph.serving.errors import ServingError
+from fleetgraph.serving.reads import check_inline_cut
 from fleetgraph.serving.security import refuse
 from fleetgraph.storage.delegating import DelegatingStore
 
-READS = frozenset({"get_nodes", "neighbours", "scan_nodes", "get_read_models"})
+READS = frozenset({"get_nodes", "neighbours", "neighbour_ids", "node_values", "scan_nodes",
+                   "get_read_models"})
 
 # A store call may run this long past the limit before it is refused, so that the
 # 504 (not a GraphQL error from a refused read) is what a timed-out client gets.
@@ -77,8 +79,11 @@ def check_deadline() -> None:
 
 
 class DeadlineStore(DelegatingStore):
-    """Delegates to ``inner``; reads only while the current request has time left."""
+    """Delegates to ``inner``; reads only while the current request has time left. A
+    read on trial on the event loop (serving.reads) is cut here once it has used its
+    time, before any store call."""
 
     def before(self, method: str, *details: object) -> None:
+        check_inline_cut()
         if method in READS:
             check_deadline()

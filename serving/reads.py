@@ -11,13 +11,19 @@ worker thread. A kind that turns slow (a larger store, a remote backend) goes
 back to threads after its next read; one that was slow once comes back inline
 after a few cheap reads.
 
-Only a *bounded* read may run inline: one whose rows are capped by construction
-(a loader's batch of nodes by id, a page of a type's nodes, a batch of one edge
-type's adjacency lists). A read whose cost the request chooses (a traversal, a
-search scanning up to 100,000 nodes, a headline query over a chosen window)
-always runs in a thread, whatever its average: otherwise a client could make a
-kind cheap with small requests and then send one that holds the event loop (and
-every other request, and /healthz) for as long as that read takes.
+A *bounded* read (one whose rows are capped by construction: a loader's batch of
+nodes by id, a page of a type's nodes, a batch of one edge type's adjacency
+lists) of a cheap kind simply runs inline. A read whose cost the request chooses
+(a traversal, a search scanning up to 100,000 nodes, a headline query over a
+chosen window) of a cheap kind runs inline *on trial*: once it has used
+``cut_s`` of the event loop thread's CPU time, its next store call raises
+:class:`InlineCut` (checked by serving.deadline.DeadlineStore before every store
+call), the partial work is dropped, and the read runs again from the start in a
+worker thread. Reads have no side effects, so the answer is the one the thread
+gives; a client that makes a kind look cheap with small requests and then sends
+a costly one holds the event loop (and every other request, and /healthz) for at
+most ``cut_s`` plus one store call (a search reads pages of 1,000 nodes), never
+for as long as its read takes.
 """
 
 from __future__ import annotations
@@ -25,24 +31,49 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Hashable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 INLINE_BUDGET_S = 0.001
+# CPU seconds of the event loop's thread a read of request-chosen cost may take inline
+# before it is cut and run again in a thread (CPU, not wall: a busy machine that
+# preempts the loop does not cut a cheap read)
+INLINE_CUT_S = 0.02
 # the weight of the latest read in the average (about the last ten reads count)
 ALPHA = 0.2
+
+# time.thread_time() past which the read running inline on this thread is cut; None
+# outside such a read (worker threads run with None: the read is reset before the hop)
+_cut_at: ContextVar[float | None] = ContextVar("fleetgraph_inline_cut_at", default=None)
+
+
+class InlineCut(BaseException):
+    """An inline read used up its time on the event loop; it runs again in a thread.
+
+    A BaseException, so that a query's ``except Exception`` cannot swallow it."""
+
+
+def check_inline_cut() -> None:
+    """Raise :class:`InlineCut` when the read running inline here is past its cut."""
+    cut_at = _cut_at.get()
+    if cut_at is not None and time.thread_time() > cut_at:
+        raise InlineCut
 
 
 class StoreReads:
     """Where a store read runs, decided per kind from what that kind has cost; one per
     app (shared by its requests: only the event loop's thread updates it)."""
 
-    def __init__(self, budget_s: float = INLINE_BUDGET_S) -> None:
+    def __init__(self, budget_s: float = INLINE_BUDGET_S, cut_s: float = INLINE_CUT_S
+                 ) -> None:
         self.budget_s = budget_s
+        self.cut_s = cut_s
         self.cost_s: dict[Hashable, float] = {}
         self.inline = 0
         self.threaded = 0
+        self.cut = 0  # inline trials cut short and run again in a thread
 
     def runs_inline(self, kind: Hashable) -> bool:
         cost = self.cost_s.get(kind)
@@ -51,13 +82,20 @@ class StoreReads:
     async def run(self, kind: Hashable, read: Callable[..., T], *args: Any,
                   bounded: bool = False) -> T:
         """``read(*args)``, inline or in a worker thread (see the module doc): inline
-        only when ``bounded`` (its rows are capped by construction) and cheap."""
-        if bounded and self.runs_inline(kind):
-            self.inline += 1
+        when its kind is cheap; when not ``bounded`` (the request chooses its cost),
+        only until it has used ``cut_s`` of CPU time, then again in a thread."""
+        if self.runs_inline(kind):
+            token = None if bounded else _cut_at.set(time.thread_time() + self.cut_s)
             started = time.perf_counter()
             try:
+                self.inline += 1
                 return read(*args)
+            except InlineCut:
+                self.inline -= 1
+                self.cut += 1
             finally:
+                if token is not None:
+                    _cut_at.reset(token)
                 self._learn(kind, time.perf_counter() - started)
         self.threaded += 1
         took: list[float] = []

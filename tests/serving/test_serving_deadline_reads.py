@@ -20,6 +20,8 @@ from fleetgraph.storage.metered import MeteredStore, StoreMetrics
 READS: dict[str, Callable[[DeadlineStore], object]] = {
     "get_nodes": lambda s: s.get_nodes(["site:s0"]),
     "neighbours": lambda s: s.neighbours("in_site", ["site:s0"], Direction.IN),
+    "neighbour_ids": lambda s: s.neighbour_ids("in_site", ["site:s0"], Direction.IN),
+    "node_values": lambda s: s.node_values(["site:s0"], "jurisdiction"),
     "scan_nodes": lambda s: s.scan_nodes("site", None, 10),
     "get_read_models": lambda s: s.get_read_models("site_state"),
 }

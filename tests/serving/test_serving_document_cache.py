@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from functools import partial
 from typing import Any
 
@@ -19,10 +20,12 @@ from fleetgraph.graph_model import FLEET
 from fleetgraph.serving import documents
 from fleetgraph.serving.app import create_app
 from fleetgraph.serving.context import new_context
+from fleetgraph.serving.deadline import DeadlineStore
 from fleetgraph.serving.documents import DocumentCache
 from fleetgraph.serving.instrumentation import CountingStore
-from fleetgraph.serving.reads import StoreReads, size_class
+from fleetgraph.serving.reads import StoreReads, check_inline_cut, size_class
 from fleetgraph.serving.schema import build_schema
+from fleetgraph.storage.embedded import SQLiteGraphStore
 from tests.serving.conftest import NOW
 from tests.serving.test_serving_http import request
 
@@ -186,13 +189,59 @@ def test_reads_of_a_new_kind_run_in_a_thread_then_inline_when_cheap() -> None:
     assert (never.threaded, never.inline) == (3, 0)
 
 
-def test_a_read_the_request_can_make_costly_never_runs_inline() -> None:
-    """A traversal, a search or a headline query: cheap reads of its kind do not earn
-    it the event loop (one crafted request could then hold it)."""
-    reads = StoreReads(budget_s=float("inf"))
+def burn(seconds: float) -> None:
+    """Use ``seconds`` of this thread's CPU time."""
+    until = time.thread_time() + seconds
+    while time.thread_time() < until:
+        pass
+
+
+def test_a_read_the_request_can_make_costly_is_cut_on_the_event_loop() -> None:
+    """A traversal, a search or a headline query of a cheap kind runs inline on trial:
+    once it has used its cut of the event loop's CPU time, its next store call stops
+    it, and it runs again from the start in a thread (one crafted request cannot hold
+    the loop for as long as its read takes)."""
+    store = DeadlineStore(SQLiteGraphStore(FLEET, ":memory:"))
+    store.init_schema()
     main = threading.current_thread().name
-    assert main not in read_threads(reads, "searchNodes", 20, bounded=False)
-    assert (reads.threaded, reads.inline) == (20, 0)
+    reads = StoreReads(budget_s=float("inf"), cut_s=0.005)
+    calls: list[str] = []
+
+    def search(pages: int) -> str:  # a store call per page, 1 ms of work per page
+        for _ in range(pages):
+            store.scan_nodes("site", None, 10)
+            calls.append(threading.current_thread().name)
+            burn(0.001)
+        return threading.current_thread().name
+
+    async def run() -> list[str]:
+        return [await reads.run("searchNodes", search, pages) for pages in (1, 1, 40)]
+
+    first, cheap, costly = asyncio.run(run())
+    assert first != main and cheap == main  # a new kind in a thread, then inline
+    assert costly != main and reads.cut == 1  # cut, then answered by a thread
+    on_loop = calls[2:].count(main)
+    assert 5 <= on_loop <= 7  # cut at the first store call past 5 ms of CPU
+    assert calls[2 + on_loop:] == [costly] * 40  # the whole read again, never cut
+
+
+def test_bounded_reads_and_reads_in_threads_are_never_cut() -> None:
+    store = DeadlineStore(SQLiteGraphStore(FLEET, ":memory:"))
+    store.init_schema()
+    reads = StoreReads(budget_s=float("inf"), cut_s=0.0)
+
+    def pages(n: int) -> int:
+        for _ in range(n):
+            store.scan_nodes("site", None, 10)
+            burn(0.0005)
+        return n
+
+    async def run() -> list[int]:
+        return [await reads.run("nodes", pages, 5, bounded=True) for _ in range(3)]
+
+    assert asyncio.run(run()) == [5, 5, 5]
+    assert (reads.threaded, reads.inline, reads.cut) == (1, 2, 0)
+    check_inline_cut()  # nothing left set after the reads
 
 
 def test_a_kind_that_turns_slow_goes_back_to_threads() -> None:
@@ -243,8 +292,8 @@ def test_answers_are_the_same_inline_and_in_threads(fleet: CountingStore) -> Non
         answers.append(asyncio.run(run()))
         if reads.budget_s == 0.0:
             assert reads.inline == 0
-        else:  # the loaders' batches inline once seen; affectedJobs' own read never
-            assert reads.inline > 0 and reads.threaded >= 3
+        else:  # each kind in a thread when new, then inline (affectedJobs' on trial)
+            assert reads.inline > 0 and reads.threaded >= 3 and reads.cut == 0
     assert answers[0] == answers[1]
     assert answers[0][1] == {"node": {"racks": [{"id": "rack:s1-r1"}, {"id": "rack:s1-r2"}]}}
 
