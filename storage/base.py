@@ -100,18 +100,21 @@ class GraphStore(ABC):
         direction: Direction,
         *,
         recorded_by: int | None = None,
+        window: TimeWindow | None = None,
     ) -> dict[str, list[str]]:
-        """The other ends of each id's edges, sorted (what :meth:`neighbours` gives
-        without a window, without the properties): a walk that needs only the ids.
-        With ``recorded_by``, only the edges first written at or before it (their
+        """The other ends of each id's edges, sorted, each once (what :meth:`neighbours`
+        gives with the same window, without the properties): a walk that needs only the
+        ids. With ``recorded_by``, only the edges first written at or before it (their
         origin's ``created_at``; an edge without an origin always counts).
 
-        This default reads the whole records; a backend reads only the ids."""
-        found = self.neighbours(edge_type, ids, direction)
+        This default reads the whole records; a backend reads only the ids where it can
+        (for a type with history and a window, it may have to rebuild the intervals)."""
+        found = self.neighbours(edge_type, ids, direction, window)
         return {
-            near: [e.other(near) for e in edges
-                   if recorded_by is None or e.origin is None
-                   or e.origin.created_at <= recorded_by]
+            near: list(dict.fromkeys(
+                e.other(near) for e in edges
+                if recorded_by is None or e.origin is None
+                or e.origin.created_at <= recorded_by))
             for near, edges in found.items()
         }
 

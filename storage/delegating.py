@@ -48,9 +48,11 @@ class DelegatingStore(GraphStore):
         direction: Direction,
         *,
         recorded_by: int | None = None,
+        window: TimeWindow | None = None,
     ) -> dict[str, list[str]]:
-        self.before("neighbour_ids", edge_type, direction.value, len(ids), recorded_by)
-        return self.inner.neighbour_ids(edge_type, ids, direction, recorded_by=recorded_by)
+        self.before("neighbour_ids", edge_type, direction.value, len(ids), recorded_by, window)
+        return self.inner.neighbour_ids(edge_type, ids, direction, recorded_by=recorded_by,
+                                        window=window)
 
     def node_values(self, ids: Sequence[str], prop: str) -> dict[str, Any]:
         self.before("node_values", len(ids), prop)

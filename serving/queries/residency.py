@@ -45,7 +45,10 @@ Readings of the text, where it leaves room:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import base64
+import bisect
+import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from fleetgraph.graph_model.fleet import DATA_TYPES
@@ -91,6 +94,39 @@ def data_residency(
 ) -> Residency:
     """Places of ``dataset_id`` and its DOWN-lineage, and those outside ``allowed``,
     within ``window`` (``None``: all time)."""
+    walk = _walk(store, dataset_id, limit, window)
+    processed = _processed(store, walk.readers, window)
+    # an unbounded window: every interval, history included (no window: live only)
+    replicas = store.neighbours("cached_at", walk.items, Direction.OUT, window or TimeWindow())
+    held: dict[tuple[str, str], list[EdgeRecord]] = {}
+    for item, edges in replicas.items():
+        for e in edges:
+            held.setdefault((item, e.to_id), []).append(e)
+    keys = sorted(processed.keys() | held.keys())
+    jurisdictions = _jurisdictions(store, keys)
+    places = [_place(item, site, jurisdictions, processed, held) for item, site in keys]
+    walk.check_found(places)
+    allowed_set = set(allowed)
+    violations = [p for p in places if p.jurisdiction not in allowed_set]
+    return Residency(dataset_id, walk.items, places, violations, walk.truncated)
+
+
+@dataclass
+class _Walk:
+    """The dataset and its DOWN-lineage (``items``, by id), the jobs that read each."""
+
+    dataset_id: str
+    found: bool  # the dataset has a node
+    items: list[str]
+    readers: dict[str, set[str]]
+    truncated: bool
+
+    def check_found(self, places: Collection[object]) -> None:
+        if not self.found and len(self.items) == 1 and not self.readers and not places:
+            raise NotFound(f"no dataset {self.dataset_id!r} in the graph")
+
+
+def _walk(store: GraphStore, dataset_id: str, limit: int, window: TimeWindow | None) -> _Walk:
     if type_of(dataset_id) not in DATA_TYPES:
         raise InvalidArgument(f"{dataset_id!r} is not a dataset, artifact or model id")
     if limit < 1:
@@ -131,21 +167,13 @@ def data_residency(
             fresh, truncated = fresh[:room], True
         items.update(dict.fromkeys(fresh))
         frontier = fresh
-    item_ids = sorted(items)
-    places = _places(store, item_ids, readers, window)
-    if dataset_id not in found and len(items) == 1 and not readers and not places:
-        raise NotFound(f"no dataset {dataset_id!r} in the graph")
-    allowed_set = set(allowed)
-    violations = [p for p in places if p.jurisdiction not in allowed_set]
-    return Residency(dataset_id, item_ids, places, violations, truncated)
+    return _Walk(dataset_id, dataset_id in found, sorted(items), readers, truncated)
 
 
-def _places(
-    store: GraphStore,
-    item_ids: list[str],
-    readers: dict[str, set[str]],
-    window: TimeWindow | None,
-) -> list[Place]:
+def _processed(
+    store: GraphStore, readers: dict[str, set[str]], window: TimeWindow | None
+) -> dict[tuple[str, str], list[str]]:
+    """(item, site) -> the jobs (sorted) that read the item and ran at the site."""
     jobs = sorted({j for js in readers.values() for j in js})
     if window is not None and jobs:  # only the jobs that ran within the window
         ran = store.neighbours("ran_on", jobs, Direction.OUT, window)
@@ -158,32 +186,34 @@ def _places(
         for job in sorted(item_jobs):
             for site in sites_of[job]:
                 processed.setdefault((item, site), []).append(job)
-    # an unbounded window: every interval, history included (no window: live only)
-    replicas = store.neighbours("cached_at", item_ids, Direction.OUT, window or TimeWindow())
-    held: dict[tuple[str, str], list[EdgeRecord]] = {}
-    for item, edges in replicas.items():
-        for e in edges:
-            held.setdefault((item, e.to_id), []).append(e)
-    keys = sorted(processed.keys() | held.keys())
+    return processed
+
+
+def _jurisdictions(store: GraphStore, keys: Collection[tuple[str, str]]) -> dict[str, str | None]:
+    """The jurisdiction of each site of ``keys`` (None: none known)."""
     sites = sorted({site for _, site in keys})
-    jurisdictions = store.node_values(sites, "jurisdiction") if sites else {}
-    places = []
-    for item, site in keys:
-        jurisdiction = jurisdictions.get(site)
-        span = _held_span(held.get((item, site), []))
-        places.append(
-            Place(
-                item_id=item,
-                site_id=site,
-                jurisdiction=jurisdiction if isinstance(jurisdiction, str) and jurisdiction
-                else None,
-                jobs=processed.get((item, site), []),
-                held=span is not None,
-                held_from=None if span is None else span[0],
-                held_to=None if span is None else span[1],
-            )
-        )
-    return places
+    values = store.node_values(sites, "jurisdiction") if sites else {}
+    return {site: value if isinstance(value := values.get(site), str) and value else None
+            for site in sites}
+
+
+def _place(
+    item: str,
+    site: str,
+    jurisdictions: Mapping[str, str | None],
+    processed: Mapping[tuple[str, str], list[str]],
+    held: Mapping[tuple[str, str], list[EdgeRecord]],
+) -> Place:
+    span = _held_span(held.get((item, site), []))
+    return Place(
+        item_id=item,
+        site_id=site,
+        jurisdiction=jurisdictions[site],
+        jobs=processed.get((item, site), []),
+        held=span is not None,
+        held_from=None if span is None else span[0],
+        held_to=None if span is None else span[1],
+    )
 
 
 def _held_span(intervals: list[EdgeRecord]) -> tuple[int | None, int | None] | None:
@@ -194,3 +224,135 @@ def _held_span(intervals: list[EdgeRecord]) -> tuple[int | None, int | None] | N
     first = min(intervals, key=lambda e: none_first(e.props.get(VALID_FROM)))
     last = max(intervals, key=lambda e: none_last(e.props.get(VALID_TO)))
     return first.props.get(VALID_FROM), last.props.get(VALID_TO)
+
+
+# --- the bounded form: totals, a summary per jurisdiction, one page of places -----------
+
+
+@dataclass(frozen=True, slots=True)
+class JurisdictionResidency:
+    """What of the answer is in one jurisdiction (``None``: sites without one)."""
+
+    jurisdiction: str | None
+    allowed: bool
+    sites: int  # distinct sites
+    items: int  # distinct items processed or held there
+    places: int  # (item, site) places
+    processed: int  # places with a reading job
+    held: int  # places with a replica
+
+
+@dataclass(frozen=True, slots=True)
+class ResidencySummary:
+    """The totals of :func:`data_residency`'s answer, per jurisdiction, and one page of
+    its places (or only its violations), by item then site, after a cursor."""
+
+    dataset_id: str
+    item_count: int
+    place_count: int
+    violation_count: int
+    jurisdictions: list[JurisdictionResidency]  # by jurisdiction (None last)
+    page: list[Place]
+    next_after: str | None  # the cursor of the next page; None: this page is the last
+    truncated: bool
+
+
+MAX_PAGE = 1000
+
+
+def residency_summary(
+    store: GraphStore,
+    dataset_id: str,
+    allowed: Collection[str],
+    first: int = 100,
+    after: str | None = None,
+    violations_only: bool = True,
+    limit: int = DEFAULT_LIMIT,
+    window: TimeWindow | None = None,
+) -> ResidencySummary:
+    """:func:`data_residency`'s answer, bounded: its counts, a summary per jurisdiction,
+    and the first ``first`` (at most MAX_PAGE) places after the cursor ``after`` (a
+    previous page's ``next_after``), only the violations unless ``violations_only`` is
+    False. The page's places equal the full answer's.
+
+    Store reads: the walk and the jobs' sites as :func:`data_residency`; the replica
+    pairs as ids (``neighbour_ids`` of ``cached_at``, history included; a store reads
+    only the pairs when the window is unbounded, the intervals otherwise), the sites'
+    jurisdictions, then the intervals of the page's items only (their held spans)."""
+    if not 1 <= first <= MAX_PAGE:
+        raise InvalidArgument(f"'first' must be between 1 and {MAX_PAGE}, got {first}")
+    start_after = _cursor_key(after)
+    walk = _walk(store, dataset_id, limit, window)
+    processed = _processed(store, walk.readers, window)
+    held_at = store.neighbour_ids("cached_at", walk.items, Direction.OUT,
+                                  window=window or TimeWindow())
+    pairs = {(item, site) for item, sites in held_at.items() for site in sites}
+    keys = sorted(processed.keys() | pairs)
+    jurisdictions = _jurisdictions(store, keys)
+    walk.check_found(keys)
+    allowed_set = set(allowed)
+    wanted = [k for k in keys if not violations_only or jurisdictions[k[1]] not in allowed_set]
+    violation_count = len(wanted) if violations_only else sum(
+        1 for _, site in keys if jurisdictions[site] not in allowed_set)
+    begin = 0 if start_after is None else bisect.bisect_right(wanted, start_after)
+    chosen = wanted[begin : begin + first]
+    page_items = sorted({key[0] for key in chosen if key in pairs})
+    replicas = store.neighbours("cached_at", page_items, Direction.OUT,
+                                window or TimeWindow()) if page_items else {}
+    held: dict[tuple[str, str], list[EdgeRecord]] = {}
+    for item, edges in replicas.items():
+        for e in edges:
+            held.setdefault((item, e.to_id), []).append(e)
+    page = [_place(item, site, jurisdictions, processed, held) for item, site in chosen]
+    more = begin + first < len(wanted)
+    return ResidencySummary(
+        dataset_id=dataset_id,
+        item_count=len(walk.items),
+        place_count=len(keys),
+        violation_count=violation_count,
+        jurisdictions=_by_jurisdiction(keys, jurisdictions, processed, pairs, allowed_set),
+        page=page,
+        next_after=_cursor(chosen[-1]) if more and chosen else None,
+        truncated=walk.truncated,
+    )
+
+
+def _by_jurisdiction(
+    keys: list[tuple[str, str]],
+    jurisdictions: Mapping[str, str | None],
+    processed: Mapping[tuple[str, str], list[str]],
+    held: Collection[tuple[str, str]],
+    allowed: Collection[str],
+) -> list[JurisdictionResidency]:
+    groups: dict[str | None, list[tuple[str, str]]] = {}
+    for key in keys:
+        groups.setdefault(jurisdictions[key[1]], []).append(key)
+    return [
+        JurisdictionResidency(
+            jurisdiction=name,
+            allowed=name in allowed,
+            sites=len({site for _, site in group}),
+            items=len({item for item, _ in group}),
+            places=len(group),
+            processed=sum(1 for k in group if k in processed),
+            held=sum(1 for k in group if k in held),
+        )
+        for name, group in sorted(groups.items(), key=lambda g: (g[0] is None, g[0] or ""))
+    ]
+
+
+def _cursor(key: tuple[str, str]) -> str:
+    """An opaque cursor for the place ``key`` (item, site)."""
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode()
+
+
+def _cursor_key(cursor: str | None) -> tuple[str, str] | None:
+    if cursor is None:
+        return None
+    try:
+        item, site = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError) as exc:
+        raise InvalidArgument(f"{cursor!r} is not a cursor of dataResidencySummary") from exc
+    if not isinstance(item, str) or not isinstance(site, str):
+        raise InvalidArgument(f"{cursor!r} is not a cursor of dataResidencySummary")
+    return item, site

@@ -346,17 +346,40 @@ class SQLiteGraphStore(GraphStore):
         direction: Direction,
         *,
         recorded_by: int | None = None,
+        window: TimeWindow | None = None,
     ) -> dict[str, list[str]]:
         """The two id columns only: from the in-index (``to_id, from_id``) or the primary
-        key (``from_id, to_id``), with the live and ``_created_at`` filters in SQL."""
+        key (``from_id, to_id``), with the live and ``_created_at`` filters in SQL. A
+        temporal type with a window: for a type with history and a window open on both
+        sides (every interval, history included), the pairs of the live rows and of the
+        history writes; any other window, the intervals (``neighbours``) projected."""
         table = self._edge_table(edge_type)
+        history = self._history.get(edge_type)
+        pairs_of_history = (window is not None and window.start is None
+                            and window.end is None and recorded_by is None
+                            and history is not None and table.ttl_seconds is not None)
+        if window is not None and table.temporal and not pairs_of_history:
+            return super().neighbour_ids(edge_type, ids, direction, recorded_by=recorded_by,
+                                         window=window)
         near, far = ("from_id", "to_id") if direction is Direction.OUT else ("to_id", "from_id")
         result: dict[str, list[str]] = {node_id: [] for node_id in ids}
         created = "" if recorded_by is None else f" AND _created_at <= {int(recorded_by)}"
         for chunk in _chunks(list(result)):
-            sql = (f"SELECT {near}, {far} FROM {table.name} WHERE {near} IN ({_marks(chunk)})"
-                   f"{self._live(table)}{created} ORDER BY {near}, {far}")
-            rows = self._query(sql, chunk)
+            marks = _marks(chunk)
+            sql = (f"SELECT {near}, {far} FROM {table.name} WHERE {near} IN ({marks})"
+                   f"{self._live(table)}{created}")
+            params: list[Any] = list(chunk)
+            if pairs_of_history and history is not None:
+                sql += (f" UNION SELECT {near}, {far} FROM {history.name} "
+                        f"WHERE {near} IN ({marks})")
+                params += chunk
+                if history.retention_seconds is not None:
+                    sql += " AND ts > ?"
+                    params.append(self._clock() - history.retention_seconds * 1_000_000)
+                sql += " ORDER BY 1, 2"
+            else:
+                sql += f" ORDER BY {near}, {far}"
+            rows = self._query(sql, params)
             self.rows_read += len(rows)
             for near_id, far_id in rows:
                 result[near_id].append(far_id)

@@ -100,3 +100,54 @@ def test_node_values_are_the_nodes_property(store: GraphStore, seed: int) -> Non
     assert "job:none" not in store.node_values(jobs, "site_id")
     assert any(store.node_values(jobs, "site_id").values())
     assert store.node_values([], "site_id") == {}
+
+
+def replica_history(store: GraphStore, seed: int) -> tuple[list[str], list[str]]:
+    """Replicas written over three months (past the live TTL): replications, accesses,
+    evictions with and without a start, in a random order; jobs' runs on servers."""
+    rng = random.Random(seed)
+    artifacts = [f"artifact:h{i}" for i in range(12)]
+    sites = [f"site:s{i}" for i in range(4)]
+    edges = []
+    for n in range(150):
+        artifact, site = rng.choice(artifacts), rng.choice(sites)
+        t = NOW - rng.randint(0, 90 * 24) * H
+        kind = rng.choice(["replicate", "access", "evict", "evict_unknown_start"])
+        props: dict[str, object] = {
+            "replicate": {"valid_from": t, "tier": rng.randint(0, 2)},
+            "access": {"last_access": t, "hits": rng.randint(0, 9)},
+            "evict": {"valid_from": t - rng.randint(1, 50) * H, "valid_to": t},
+            "evict_unknown_start": {"valid_to": t},
+        }[kind]
+        edges.append(EdgeUpsert("cached_at", artifact, site, props, t, prov(f"h-{n}", t)))
+    for n in range(30):
+        t = NOW - rng.randint(0, 48) * H
+        props = {"valid_from": t} if n % 3 else {"valid_from": t, "valid_to": t + 2 * H}
+        edges.append(EdgeUpsert("ran_on", f"job:r{n % 9}", f"server:v{n % 4}", props, t,
+                                prov(f"run-{n}", t)))
+    rng.shuffle(edges)
+    store.upsert_edges(edges)
+    return [*artifacts, "artifact:none"], sites
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_neighbour_ids_in_a_window_are_the_intervals_ids(store: GraphStore, seed: int) -> None:
+    from fleetgraph.storage.base import TimeWindow
+
+    artifacts, sites = replica_history(store, seed)
+    jobs = [f"job:r{n}" for n in range(9)]
+    windows = [None, TimeWindow(), TimeWindow(NOW - 40 * 24 * H, None),
+               TimeWindow(None, NOW - 60 * 24 * H), TimeWindow(NOW - 24 * H, NOW)]
+    cases = [("cached_at", artifacts, Direction.OUT), ("cached_at", sites, Direction.IN),
+             ("ran_on", jobs, Direction.OUT)]
+    for edge_type, ids, direction in cases:
+        for window in windows:
+            whole = store.neighbours(edge_type, ids, direction, window)
+            expected = {near: list(dict.fromkeys(e.other(near) for e in edges))
+                        for near, edges in whole.items()}
+            got = store.neighbour_ids(edge_type, ids, direction, window=window)
+            assert got == expected, (edge_type, direction, window)
+    # history holds pairs the live namespace has expired
+    every = store.neighbour_ids("cached_at", artifacts, Direction.OUT, window=TimeWindow())
+    live = store.neighbour_ids("cached_at", artifacts, Direction.OUT)
+    assert sum(map(len, every.values())) > sum(map(len, live.values()))
