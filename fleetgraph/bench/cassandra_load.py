@@ -11,12 +11,15 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
-from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
-from fleetgraph.graph_model.types import PropKind, Registry
+from fleetgraph.graph_model.records import NodeUpsert, Upsert
+from fleetgraph.graph_model.types import Registry
 from fleetgraph.storage.cassandra.schema import WIDE_EDGES, EdgeNamespace, NodeNamespace
 from fleetgraph.storage.cassandra.writes import plan_edge, plan_node
+from fleetgraph.storage.embedded.export import upserts_of
 from fleetgraph.storage.embedded.tables import Table as SQLTable
 
 CHUNK_STATEMENTS = 200_000  # planned statements held in memory before they are sent
@@ -25,36 +28,16 @@ CHUNK_STATEMENTS = 200_000  # planned statements held in memory before they are 
 def upserts_from_dump(registry: Registry,
                       rows: Iterable[tuple[str, tuple[object, ...]]]) -> Iterator[Upsert]:
     """The embedded store's ``dump()`` rows back as the upserts that make them: every
-    property with its own event time, the latest provenance and the creation."""
-    tables: dict[str, tuple[str, str, SQLTable]] = {}
+    property with its own event time, the latest provenance and the creation
+    (``fleetgraph.storage.embedded.export.upserts_of``, which the bulk copy uses)."""
+    tables: dict[str, tuple[bool, str, SQLTable]] = {}
     for name, node_type in registry.nodes.items():
-        tables[f"node_{name}"] = ("node", name, SQLTable.for_node(node_type))
+        tables[f"node_{name}"] = (True, name, SQLTable.for_node(node_type))
     for name, edge_type in registry.edges.items():
-        tables[f"edge_{name}"] = ("edge", name, SQLTable.for_edge(edge_type))
-    for namespace, row in rows:
-        kind, type_name, table = tables[namespace]
-        keys = len(table.key_columns)
-        props: dict[str, Any] = {}
-        prop_ts: dict[str, int] = {}
-        for i, prop in enumerate(table.props):
-            value, at = row[keys + 2 * i], row[keys + 2 * i + 1]
-            if at is None:
-                continue
-            props[prop.name] = bool(value) if prop.kind is PropKind.BOOL and value is not None \
-                else value
-            prop_ts[prop.name] = int(at)  # type: ignore[call-overload]
-        ts, event_id, source, event_time, writer, created_at, created_by = \
-            row[keys + 2 * len(table.props):]
-        ts = int(ts)  # type: ignore[call-overload]
-        provenance = Provenance(str(event_id), str(source),
-                                int(event_time), str(writer))  # type: ignore[call-overload]
-        older = {k: v for k, v in prop_ts.items() if v != ts} or None
-        created = (int(created_at), str(created_by))  # type: ignore[call-overload]
-        if kind == "node":
-            yield NodeUpsert(type_name, str(row[0]), props, ts, provenance, older, created)
-        else:
-            yield EdgeUpsert(type_name, str(row[0]), str(row[1]), props, ts, provenance,
-                             older, created)
+        tables[f"edge_{name}"] = (False, name, SQLTable.for_edge(edge_type))
+    for namespace, group in groupby(rows, key=itemgetter(0)):
+        node, type_name, table = tables[namespace]
+        yield from upserts_of(table, node, type_name, (row for _, row in group))
 
 
 @dataclass

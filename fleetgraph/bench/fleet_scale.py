@@ -12,12 +12,23 @@ beside each figure shows whether a read's cost follows its answer).
 The work directory keeps the log and the store between runs (``--work``): a second
 run with the same fleet only queries.
 
+``--store cassandra`` (or ``both``) times the same queries on the same ids on the
+local Cassandra (the stack's settings, FLEETGRAPH_CASSANDRA_*): the work dir's
+store is copied there first by the bulk copy (``fleetgraph backfill --from-store``,
+storage/copy.py: SSTables, imported; keyspace prefix ``fs<hash of the work dir>_``),
+unless ``fleet.json`` says the copy is there already; then the site states are
+rebuilt there as of the fleet's end. The copy's time, rows and CPU seconds (this
+process and the SSTable writer) go into the JSON beside the figures.
+
     python -m fleetgraph.bench.fleet_scale --sites 1000 --hours 168 --jobs 2 \\
         --work /var/tmp/fleet1e7 --out docs/benchmarks/fleet-1e7.json
+    python -m fleetgraph.bench.fleet_scale --sites 1000 --hours 168 --jobs 2 \\
+        --work /var/tmp/fleet1e7 --store cassandra --out fleet-1e7-cassandra.json
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import resource
 import time
@@ -40,10 +51,12 @@ from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
 from fleetgraph.schemas import load_event_codec
 from fleetgraph.settings import Settings
 from fleetgraph.simulator import SimulationConfig, simulate_messages
-from fleetgraph.storage.base import Direction
+from fleetgraph.storage.base import Direction, GraphStore
 from fleetgraph.storage.embedded import SQLiteGraphStore
 
 SAMPLES = 50  # ids per query kind
+STORES = ("embedded", "cassandra", "both")
+PROGRESS_ROWS = 1_000_000  # a progress line every this many rows copied
 
 
 def cpu_s() -> float:
@@ -103,8 +116,105 @@ def picked_ids(store: SQLiteGraphStore) -> dict[str, list[str]]:
             "datasets": list(islice(first_ids(store, "dataset"), SAMPLES))}
 
 
-def run(config: SimulationConfig, work: Path, repeats: int, budget_s: float
-        ) -> dict[str, Any]:
+def cassandra_prefix(work: Path) -> str:
+    """The work dir's keyspace prefix: ``fs`` and a hash of its absolute path."""
+    return f"fs{hashlib.sha256(str(work.resolve()).encode()).hexdigest()[:6]}_"
+
+
+def cassandra_settings(work: Path) -> Settings:
+    """The environment's settings, on the work dir's keyspace prefix."""
+    return Settings.from_environ().updated(
+        store={"cassandra": {"keyspace_prefix": cassandra_prefix(work)}})
+
+
+def copy_to_cassandra(settings: Settings, db: Path, work: Path) -> dict[str, Any]:
+    """The embedded store at ``db`` into the Cassandra store of ``settings`` (bulk copy)."""
+    from fleetgraph.infra.bulk import bulk_tools
+    from fleetgraph.storage.copy import copy_embedded
+
+    tools = bulk_tools(settings.stack)
+    seen = [0, 0]
+    started = time.perf_counter()
+
+    def progress(rows: int) -> None:
+        seen[0] += rows
+        if seen[0] - seen[1] >= PROGRESS_ROWS:
+            seen[1] = seen[0]
+            elapsed = time.perf_counter() - started
+            click.echo(f"  {seen[0]:,} rows read in {elapsed:.0f} s "
+                       f"({seen[0] / elapsed:,.0f}/s, CPU {cpu_s():.0f} s)", err=True)
+
+    report = copy_embedded(db, settings.store, tools=tools, work_dir=work / "sstables",
+                           on_rows=progress)
+    load = report.load
+    seconds = report.seconds
+    return {"keyspace_prefix": settings.store.cassandra.keyspace_prefix,
+            "records": report.records, "history_writes": report.history_writes,
+            "rows": load.rows, "tables": load.tables, "sstables": load.sstables,
+            "seconds": round(seconds, 1),
+            "rows_per_s": round(load.rows / seconds) if seconds else None,
+            "records_per_s": round(report.records / seconds) if seconds else None,
+            "writer_seconds": round(load.write_seconds, 1),
+            "import_seconds": round(load.import_seconds, 1),
+            "cpu_python_s": round(report.cpu_seconds, 1),
+            "cpu_writer_s": round(load.helper_cpu_seconds, 1),
+            "python_cpu_us_per_row": round(report.cpu_seconds / load.rows * 1e6, 2)
+            if load.rows else None,
+            "writer_cpu_us_per_row": round(load.helper_cpu_seconds / load.rows * 1e6, 2)
+            if load.rows else None}
+
+
+def open_cassandra(settings: Settings, now_us: int) -> GraphStore:
+    from fleetgraph.storage.cassandra import CassandraGraphStore
+
+    return CassandraGraphStore(FLEET, settings.store.cassandra, schema="check",
+                               clock=lambda: now_us)
+
+
+def copied(settings: Settings, now_us: int) -> bool:
+    """Whether the prefix holds a graph (its schema, a site) already."""
+    from fleetgraph.storage.base import StorageError
+
+    try:
+        store = open_cassandra(settings, now_us)
+    except StorageError:
+        return False
+    try:
+        return bool(store.scan_nodes("site", None, 1).records)
+    finally:
+        store.close()
+
+
+def cassandra_queries(meta: dict[str, Any], meta_path: Path, db: Path, work: Path,
+                      cases: list[queries.QueryCase], now_us: int, repeats: int,
+                      budget_s: float) -> dict[str, Any]:
+    """The copy into Cassandra (unless ``meta`` says it is there), the site states
+    rebuilt there, and the queries timed."""
+    settings = cassandra_settings(work)
+    kept = meta.get("cassandra")  # dropped when the store is ingested anew
+    if kept is None or kept.get("keyspace_prefix") != settings.store.cassandra.keyspace_prefix \
+            or not copied(settings, now_us):
+        click.echo(f"copying {db} into Cassandra ({settings.store.cassandra.keyspace_prefix}*, "
+                   f"{settings.store.cassandra.hosts}:{settings.store.cassandra.port}) ...",
+                   err=True)
+        kept = copy_to_cassandra(settings, db, work)
+        meta["cassandra"] = kept
+        meta_path.write_text(json.dumps(meta, indent=1))
+    result: dict[str, Any] = {"load": kept}
+    store = open_cassandra(settings, now_us)
+    try:
+        result["read_model_rebuild_s"] = rebuild_read_models(store, now_us)
+        click.echo("querying Cassandra ...", err=True)
+        result["queries"] = queries.measure(store, cases, None, now_us, repeats,
+                                            baseline=False, budget_s=budget_s)
+        result["placement_vs_reference"] = placement_ratio(result["queries"])
+    finally:
+        store.close()
+    return result
+
+
+def run(config: SimulationConfig, work: Path, repeats: int, budget_s: float,
+        stores: str = "embedded") -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     meta_path, log, db = work / "fleet.json", work / "events.avro", work / "graph.sqlite"
     # as JSON gives it back (tuples become lists), to compare with the kept one
@@ -125,25 +235,38 @@ def run(config: SimulationConfig, work: Path, repeats: int, budget_s: float
     if "ingest" not in meta or not db.exists():
         click.echo(f"ingesting {meta['simulate']['messages']:,} messages ...", err=True)
         meta["ingest"] = ingest(log, db, work)
+        meta.pop("cassandra", None)
         meta_path.write_text(json.dumps(meta, indent=1))
     result["ingest"] = meta["ingest"]
     store = SQLiteGraphStore(FLEET, db)
     result["stored_edges"] = sum(store.count(f"edge_{e}") for e in FLEET.edges)
     result["stored_nodes"] = sum(store.count(f"node_{n}") for n in FLEET.nodes)
-    # as of the fleet's end (the ingest kept them as of the wall clock when it ran)
-    result["read_model_rebuild_s"] = rebuild_read_models(store, now_us)
-    click.echo(f"{result['stored_edges']:,} edges; querying ...", err=True)
+    click.echo(f"{result['stored_edges']:,} edges; picking ids ...", err=True)
     ids = picked_ids(store)
     result["ids"] = {k: len(v) for k, v in ids.items()}
-    measured = queries.measure(
-        store, cases_for(ids["faulted"], ids["models"], ids["artifacts"], ids["datasets"],
-                         now_us), None, now_us, repeats, baseline=False, budget_s=budget_s)
-    result["queries_embedded"] = measured
-    result["placement_vs_reference"] = placement_ratio(measured)
+    cases = cases_for(ids["faulted"], ids["models"], ids["artifacts"], ids["datasets"], now_us)
+    if stores in ("embedded", "both"):
+        # as of the fleet's end (the ingest kept them as of the wall clock when it ran)
+        result["read_model_rebuild_s"] = rebuild_read_models(store, now_us)
+        click.echo("querying the embedded store ...", err=True)
+        measured = queries.measure(store, cases, None, now_us, repeats, baseline=False,
+                                   budget_s=budget_s)
+        result["queries_embedded"] = measured
+        result["placement_vs_reference"] = placement_ratio(measured)
     store.close()
+    if stores in ("cassandra", "both"):
+        result["cassandra"] = cassandra_queries(meta, meta_path, db, work, cases, now_us,
+                                                repeats, budget_s)
     result["bench_peak_rss_mib"] = round(peak_rss_mib(), 1)
     result["machine"]["load_average_end"] = describe()["load_average"]
     return result
+
+
+def print_queries(title: str, measured: dict[str, Any]) -> None:
+    click.echo(title)
+    for name, q in measured.items():
+        click.echo(f"  {name:<20} p50 {q['p50_ms']:>9} ms  p99 {q['p99_ms']:>9} ms  "
+                   f"rows {q['answer_rows_mean']:>8}  {q['p50_us_per_answer_row']} us/row")
 
 
 @click.command()
@@ -153,25 +276,35 @@ def run(config: SimulationConfig, work: Path, repeats: int, budget_s: float
               help="jobs started per site per hour")
 @click.option("--work", type=click.Path(path_type=Path), required=True,
               help="keeps the event log and the store between runs")
+@click.option("--store", "stores", type=click.Choice(STORES), default="embedded",
+              show_default=True,
+              help="where the queries are timed: cassandra copies the work dir's store into "
+                   "the local Cassandra first (once), with the bulk copy")
 @click.option("--repeats", type=int, default=500, show_default=True)
 @click.option("--budget", type=float, default=30.0, show_default=True,
               help="seconds per query at most (after 3 runs)")
 @click.option("--out", type=click.Path(path_type=Path), required=True)
-def main(sites: int, hours: float, jobs: float, work: Path, repeats: int, budget: float,
-         out: Path) -> None:
-    """Simulate, ingest and query a fleet of SITES sites on the embedded store."""
+def main(sites: int, hours: float, jobs: float, work: Path, stores: str, repeats: int,
+         budget: float, out: Path) -> None:
+    """Simulate, ingest and query a fleet of SITES sites on the embedded store (and/or
+    on Cassandra: --store)."""
     config = SimulationConfig(seed=17, sites=sites, hours=hours,
                               end_time_us=minute_floor_us(wall_clock_us()),
                               jobs_per_site_per_hour=jobs, telemetry_interval_s=900,
                               malformed_rate=0.0)
-    result = run(config, work, repeats, budget)
+    result = run(config, work, repeats, budget, stores)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     click.echo(f"{result['stored_edges']:,} edges, {result['stored_nodes']:,} nodes; "
                f"ingest {result['ingest']['events_per_cpu_s']} events/CPU-s")
-    for name, q in result["queries_embedded"].items():
-        click.echo(f"  {name:<20} p50 {q['p50_ms']:>9} ms  p99 {q['p99_ms']:>9} ms  "
-                   f"rows {q['answer_rows_mean']:>8}  {q['p50_us_per_answer_row']} us/row")
+    if "queries_embedded" in result:
+        print_queries("embedded:", result["queries_embedded"])
+    if "cassandra" in result:
+        load = result["cassandra"]["load"]
+        click.echo(f"copied into Cassandra: {load['rows']:,} rows in {load['seconds']} s "
+                   f"({load['rows_per_s']:,} rows/s; CPU s: python {load['cpu_python_s']}, "
+                   f"writer {load['cpu_writer_s']})")
+        print_queries("cassandra:", result["cassandra"]["queries"])
     click.echo(f"JSON: {out}")
 
 
