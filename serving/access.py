@@ -48,6 +48,7 @@ ROOT_FIELDS: dict[str, frozenset[str]] = {
     "componentTimeline": frozenset({OPS}),
     "lineage": frozenset({OPS, AUDITOR}),
     "dataResidency": frozenset({OPS, AUDITOR}),
+    "dataResidencySummary": frozenset({OPS, AUDITOR}),
     "auditBundle": frozenset({OPS, AUDITOR}),
     "integrity": frozenset({OPS}),
 }

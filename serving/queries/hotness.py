@@ -58,8 +58,14 @@ def replica_score(tier: int | None, reference: int | None, hits: int | None, end
     return weight * decay * (1 + math.log2(1 + max(0, hits or 0)))
 
 
-def model_hotness(store: GraphStore, model_id: str, window: TimeWindow) -> list[SiteHotness]:
-    """Sites where ``model_id``'s artifacts have replicas overlapping ``window``, hottest first."""
+def model_hotness(
+    store: GraphStore, model_id: str, window: TimeWindow, first: int | None = None
+) -> list[SiteHotness]:
+    """Sites where ``model_id``'s artifacts have replicas overlapping ``window``, hottest
+    first; with ``first``, only the ``first`` hottest (the same sites, scores and
+    replicas as the head of the whole ranking: every replica is still read and scored)."""
+    if first is not None and first < 1:
+        raise InvalidArgument(f"'first' must be at least 1, got {first}")
     if window.end is None:
         raise InvalidArgument("modelHotness needs a window end (the age is measured from it)")
     if type_of(model_id) != "model":
@@ -85,7 +91,7 @@ def model_hotness(store: GraphStore, model_id: str, window: TimeWindow) -> list[
         for site, found_replicas in by_site.items()
     ]
     ranked.sort(key=lambda s: (-s.score, s.site_id))
-    return ranked
+    return ranked if first is None else ranked[:first]
 
 
 def _evidenced(edge: EdgeRecord) -> bool:

@@ -12,7 +12,12 @@ from fleetgraph.serving.errors import InvalidArgument
 from fleetgraph.serving.queries import lineage as lineage_query
 from fleetgraph.serving.queries import residency as residency_query
 from fleetgraph.serving.times import to_us
-from fleetgraph.serving.types.audit import DataResidency, Lineage, LineageDirection
+from fleetgraph.serving.types.audit import (
+    DataResidency,
+    DataResidencySummary,
+    Lineage,
+    LineageDirection,
+)
 from fleetgraph.serving.types.field import field
 from fleetgraph.serving.windows import between
 
@@ -65,3 +70,29 @@ class AuditQuery:
             str(dataset_id), allowed, residency_query.DEFAULT_LIMIT, window,
         )
         return DataResidency(answer=answer)
+
+    @field(
+        description="dataResidency bounded, for answers of thousands of places: the counts "
+        "of items, places and violations, a summary per jurisdiction, and one page of "
+        "'first' (at most 1000) places after the cursor 'after' (a page's nextAfter), by "
+        "item then site; only the violations unless 'violationsOnly' is false. A page's "
+        "places are the full answer's. See docs/queries.md."
+    )
+    async def data_residency_summary(
+        self,
+        info: Info,
+        dataset_id: strawberry.ID,
+        allowed: list[str],
+        first: int = 100,
+        after: str | None = None,
+        violations_only: bool = True,
+        start: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        end: Annotated[datetime | None, strawberry.argument(name="to")] = None,
+    ) -> DataResidencySummary | None:
+        window = None if start is None and end is None else between(start, end)
+        answer = await info.context.reads.run(
+            "dataResidencySummary", residency_query.residency_summary, info.context.store,
+            str(dataset_id), allowed, first, after, violations_only,
+            residency_query.DEFAULT_LIMIT, window,
+        )
+        return DataResidencySummary(answer=answer)

@@ -24,15 +24,17 @@ from fleetgraph.serving.windows import recent
 class PlacementQuery:
     @field(
         description="Sites ranked by how hot the model's artifacts are there; the window "
-        "defaults to the 24 hours before now; see docs/queries.md."
+        "defaults to the 24 hours before now; 'first': only the first (hottest) sites of "
+        "the ranking (default: all); see docs/queries.md."
     )
     async def model_hotness(
-        self, info: Info, model_id: strawberry.ID, window: WindowInput | None = None
+        self, info: Info, model_id: strawberry.ID, window: WindowInput | None = None,
+        first: int | None = None,
     ) -> list[SiteHotness]:
         start, end = (window.start, window.end) if window is not None else (None, None)
         span = recent(start, end, info.context.clock())
         ranked = await info.context.reads.run(
-            "modelHotness", queries.model_hotness, info.context.store, model_id, span
+            "modelHotness", queries.model_hotness, info.context.store, model_id, span, first
         )
         return [SiteHotness(hotness=h) for h in ranked]
 

@@ -163,3 +163,75 @@ class DataResidency:
     @field(description="True when the item limit cut the walk short.")
     def truncated(self) -> bool:
         return self.answer.truncated
+
+
+@strawberry.type(description="What of a residency answer is in one jurisdiction.")
+class JurisdictionResidency:
+    row: strawberry.Private[residency_query.JurisdictionResidency]
+
+    @field(description="null: the sites without a jurisdiction (never allowed).")
+    def jurisdiction(self) -> str | None:
+        return self.row.jurisdiction
+
+    @field(description="True when the jurisdiction is among the allowed.")
+    def allowed(self) -> bool:
+        return self.row.allowed
+
+    @field(description="Distinct sites of the places here.")
+    def site_count(self) -> int:
+        return self.row.sites
+
+    @field(description="Distinct items processed or held here.")
+    def item_count(self) -> int:
+        return self.row.items
+
+    @field(description="Places (item, site) here.")
+    def place_count(self) -> int:
+        return self.row.places
+
+    @field(description="Places with a job that read the item there.")
+    def processed_count(self) -> int:
+        return self.row.processed
+
+    @field(description="Places with a replica of the item.")
+    def held_count(self) -> int:
+        return self.row.held
+
+
+@strawberry.type(description="dataResidency bounded: its counts, a summary per jurisdiction "
+                 "and one page of its places (or violations), by item then site.")
+class DataResidencySummary:
+    answer: strawberry.Private[residency_query.ResidencySummary]
+
+    @strawberry.field
+    def dataset_id(self) -> strawberry.ID:
+        return strawberry.ID(self.answer.dataset_id)
+
+    @field(description="The dataset and everything DOWN-lineage of it.")
+    def item_count(self) -> int:
+        return self.answer.item_count
+
+    @field(description="Every place of the full answer.")
+    def place_count(self) -> int:
+        return self.answer.place_count
+
+    @field(description="The places whose jurisdiction is not among the allowed.")
+    def violation_count(self) -> int:
+        return self.answer.violation_count
+
+    @field(description="Per jurisdiction (null last), sorted.")
+    def jurisdictions(self) -> list[JurisdictionResidency]:
+        return [JurisdictionResidency(row=j) for j in self.answer.jurisdictions]
+
+    @field(description="This page: the places (or violations) after the cursor, as the full "
+           "answer has them.")
+    def places(self) -> list[ResidencyPlace]:
+        return [ResidencyPlace(place=p) for p in self.answer.page]
+
+    @field(description="The cursor of the next page ('after'); null: this page is the last.")
+    def next_after(self) -> str | None:
+        return self.answer.next_after
+
+    @field(description="True when the item limit cut the walk short.")
+    def truncated(self) -> bool:
+        return self.answer.truncated

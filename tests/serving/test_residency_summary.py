@@ -148,3 +148,42 @@ def test_arguments(store: GraphStore) -> None:
         residency_summary(store, "dataset:nope", ["de"])
     with pytest.raises(InvalidArgument, match="not a dataset"):
         residency_summary(store, "site:s1", ["de"])
+
+
+SUMMARY = """query($id: ID!, $allowed: [String!]!, $first: Int!, $after: String,
+                  $only: Boolean!) {
+  dataResidencySummary(datasetId: $id, allowed: $allowed, first: $first, after: $after,
+                       violationsOnly: $only) {
+    datasetId itemCount placeCount violationCount truncated nextAfter
+    jurisdictions { jurisdiction allowed siteCount itemCount placeCount processedCount
+                    heldCount }
+    places { itemId siteId jurisdiction jobIds held heldFrom heldTo } } }"""
+FULL = """query($id: ID!, $allowed: [String!]!) {
+  dataResidency(datasetId: $id, allowed: $allowed) {
+    itemIds places { itemId siteId jurisdiction jobIds held heldFrom heldTo }
+    violations { itemId siteId jurisdiction jobIds held heldFrom heldTo } } }"""
+
+
+def test_graphql_pages_are_the_full_answers(store: GraphStore, gql_on: Any) -> None:
+    datasets = world(store, 2)
+    run = gql_on(store)
+    for dataset in datasets:
+        full = run(FULL, {"id": dataset, "allowed": ["de"]})["dataResidency"]
+        for only, expected in ((True, full["violations"]), (False, full["places"])):
+            pages: list[dict[str, Any]] = []
+            after = None
+            while True:
+                got = run(SUMMARY, {"id": dataset, "allowed": ["de"], "first": 3,
+                                    "after": after, "only": only})["dataResidencySummary"]
+                assert got["itemCount"] == len(full["itemIds"])
+                assert got["placeCount"] == len(full["places"])
+                assert got["violationCount"] == len(full["violations"])
+                assert sum(j["placeCount"] for j in got["jurisdictions"]) == len(full["places"])
+                pages += got["places"]
+                after = got["nextAfter"]
+                if after is None:
+                    break
+            assert pages == expected
+    errors = run.errors(SUMMARY, {"id": datasets[0], "allowed": [], "first": 0,
+                                  "after": None, "only": True})
+    assert any("'first'" in e for e in errors)

@@ -110,3 +110,19 @@ def test_graphql_unknown_model(gql) -> None:
     assert gql.errors('{ modelHotness(modelId: "model:nope") { siteId } }') == [
         "no model 'model:nope' in the graph"
     ]
+
+
+def test_first_keeps_the_head_of_the_ranking(fleet: CountingStore, timeline, gql) -> None:
+    t = timeline.us
+    window = TimeWindow(t(0), t(24))
+    whole = model_hotness(fleet, "model:m1", window)
+    assert [s.site_id for s in whole] == ["site:s1", "site:s2", "site:s3"]
+    for first in (1, 2, 3, 10):
+        assert model_hotness(fleet, "model:m1", window, first) == whole[:first]
+    with pytest.raises(InvalidArgument, match="'first'"):
+        model_hotness(fleet, "model:m1", window, 0)
+    data = gql('{ modelHotness(modelId: "model:m1", first: 2) { siteId replicas { tier } } }')
+    assert data["modelHotness"] == [
+        {"siteId": "site:s1", "replicas": [{"tier": 0}, {"tier": 1}]},
+        {"siteId": "site:s2", "replicas": [{"tier": 2}]},
+    ]

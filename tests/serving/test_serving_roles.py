@@ -87,7 +87,8 @@ def test_over_get_the_role_is_judged_on_the_query_that_runs(app: Starlette) -> N
     hot = '{ modelHotness(modelId: "model:m1") { siteId } }'
     assert get(hot).status_code == 403
     assert forbidden(get(hot)) == ["role 'auditor' may not read modelHotness; it may read "
-                                   "auditBundle, dataResidency, lineage, node"]
+                                   "auditBundle, dataResidency, dataResidencySummary, lineage, "
+                                   "node"]
     two = 'query A { node(id: "site:s1") { id } } query B ' + hot
     assert get(two, operationName="A").json()["data"] == {"node": {"id": "site:s1"}}
     assert get(two, operationName="B").status_code == 403
@@ -212,7 +213,7 @@ def test_a_role_reads_what_it_is_granted_through_nested_fields(
 
 def test_a_refused_field_does_not_break_its_siblings(store: CountingStore) -> None:
     """graphql-core cancels the siblings of a failed field; a sibling waiting on a shared
-    load must not see a CancelledError (serving.loaders.SharedLoader)."""
+    load must not see a CancelledError (serving.loaders.BatchLoader)."""
     query = ('{ node(id: "server:s1-r1-n1") { ... on Server { jobs { id user { id } '
              'application { id } servers { id rack { id site { id } } } } rack { id site { id '
              'racks { id } } } } } }')
