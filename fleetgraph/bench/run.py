@@ -53,6 +53,13 @@ RESIDENCY = """query($id: ID!, $allowed: [String!]!) { dataResidency(datasetId: 
   allowed: $allowed) { truncated itemIds violations { itemId siteId jurisdiction jobIds held }
   places { itemId siteId jurisdiction jobIds held } } }"""
 RESIDENCY_ALLOWED = ["eu-de", "eu-fr", "eu-ie", "eu-nl"]  # the simulated fleet's EU sites
+# the bounded forms, timed beside the full answers (docs/queries.md)
+HOTNESS_FIRST = HOTNESS.replace("to: $to}) {", "to: $to}, first: 10) {")
+RESIDENCY_SUMMARY = """query($id: ID!, $allowed: [String!]!) {
+  dataResidencySummary(datasetId: $id, allowed: $allowed, first: 20) {
+  truncated itemCount placeCount violationCount nextAfter jurisdictions { jurisdiction
+  allowed siteCount itemCount placeCount processedCount heldCount }
+  places { itemId siteId jurisdiction jobIds held } } }"""
 
 
 def _iso(us: int) -> str:
@@ -94,6 +101,10 @@ def cases_for(faulted: list[str], models: list[str], artifacts: list[str],
         queries.QueryCase("modelHotness", HOTNESS,
                           [{"id": m, "from": _iso(since), "to": _iso(now_us)} for m in models],
                           lambda g, v: oracle.model_hotness(g, v["id"], since, now_us)),
+        # bounded: the 10 hottest sites (every replica still read and scored)
+        queries.QueryCase("modelHotness_first10", HOTNESS_FIRST,
+                          [{"id": m, "from": _iso(since), "to": _iso(now_us)} for m in models],
+                          lambda g, v: oracle.model_hotness(g, v["id"], since, now_us)[:10]),
         queries.QueryCase("blastRadius", BLAST,
                           [{"id": c, "at": _iso(at)} for c in faulted],
                           lambda g, v: incidents.blast_radius(g, v["id"], at)),
@@ -112,6 +123,11 @@ def cases_for(faulted: list[str], models: list[str], artifacts: list[str],
         queries.QueryCase("lineage", LINEAGE, [{"id": a} for a in artifacts],
                           lambda g, v: audit.lineage(g, v["id"], "UP", 4)),
         queries.QueryCase("dataResidency", RESIDENCY,
+                          [{"id": d, "allowed": RESIDENCY_ALLOWED} for d in datasets],
+                          lambda g, v: audit.data_residency(g, v["id"], v["allowed"])),
+        # bounded: counts, per jurisdiction, the first 20 violations (networkx: the
+        # full answer, which the counts need)
+        queries.QueryCase("dataResidencySummary_first20", RESIDENCY_SUMMARY,
                           [{"id": d, "allowed": RESIDENCY_ALLOWED} for d in datasets],
                           lambda g, v: audit.data_residency(g, v["id"], v["allowed"])),
     ]
