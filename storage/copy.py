@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.graph_model import FLEET
 from fleetgraph.graph_model.types import Registry
 from fleetgraph.storage.bulk import BulkReport, BulkTools
 from fleetgraph.storage.config import StoreConfig
+
+if TYPE_CHECKING:
+    from fleetgraph.storage.cassandra.bulk import CassandraBulkLoad
 
 
 @dataclass
@@ -66,7 +70,11 @@ def copy_embedded(
         load = CassandraBulkLoad.open(config.cassandra, tools, work_dir, registry=registry,
                                       clock=clock)
         try:
-            for batch in export.live():
+            current: tuple[bool, str] | None = None
+            for node, type_name, batch in export.live():
+                if current is not None and current != (node, type_name):
+                    closing(load, current, export.history_tables)
+                current = (node, type_name)
                 load.write_copy(batch)
                 records += len(batch)
                 if on_rows is not None:
@@ -84,6 +92,15 @@ def copy_embedded(
         export.close()
     return CopyReport(source, records, history, report, time.perf_counter() - started,
                       _cpu() - cpu)
+
+
+def closing(load: CassandraBulkLoad, finished: tuple[bool, str],
+            with_history: Collection[str]) -> None:
+    """A type's records are all sent: its tables are written out and their buffers
+    freed, unless its history is still to come (the tables close at the end)."""
+    node, type_name = finished
+    if node or type_name not in with_history:
+        load.close_type(node, type_name)
 
 
 def _cpu() -> float:

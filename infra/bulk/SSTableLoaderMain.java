@@ -11,6 +11,10 @@
  *       columns it does not set are left unset (no cell written, as the driver's
  *       own statement of fewer columns)
  *   ["rows", sid, [[binds...], ...]]
+ *   ["close", [tid, ...]]
+ *       no more rows for these tables: their writers write out what they hold and
+ *       free their buffers (a copy closes a type's tables when it moves on; without
+ *       it every table's buffer stays full until the end)
  *   ["end"]
  * Values are JSON strings, numbers, booleans or null (a null is a tombstone, as the
  * driver writes it). On "end" every writer is closed; with --jmx host:port each
@@ -54,6 +58,7 @@ public final class SSTableLoaderMain
         final Kind[] kinds;
         final CQLSSTableWriter writer;
         long rows;
+        boolean closed;
 
         TableWriter(String keyspace, String table, Path dir, Kind[] kinds, CQLSSTableWriter writer)
         {
@@ -165,6 +170,8 @@ public final class SSTableLoaderMain
             {
                 Statement statement = statements.get(((Number) message.get(1)).intValue());
                 TableWriter table = statement.table;
+                if (table.closed)
+                    throw new IllegalStateException("rows for " + table.keyspace + "." + table.table + " after its close");
                 int[] positions = statement.positions;
                 Kind[] kinds = table.kinds;
                 for (Object row : (List<?>) message.get(2))
@@ -179,6 +186,18 @@ public final class SSTableLoaderMain
                     }
                     table.writer.rawAddRow(Arrays.asList(values));
                     table.rows++;
+                }
+            }
+            else if (what.equals("close"))
+            {
+                for (int tid : ints(message.get(1)))
+                {
+                    TableWriter table = tables.get(tid);
+                    if (!table.closed)
+                    {
+                        table.writer.close();
+                        table.closed = true;
+                    }
                 }
             }
             else if (what.equals("stmt"))
@@ -219,7 +238,8 @@ public final class SSTableLoaderMain
         if (!ended)
             throw new IOException("the input ended before its \"end\" message: nothing imported");
         for (TableWriter table : tables.values())
-            table.writer.close();
+            if (!table.closed)
+                table.writer.close();
         double writeSeconds = (System.nanoTime() - started) / 1e9;
 
         List<Map<String, Object>> report = new ArrayList<>();

@@ -94,6 +94,20 @@ class RowEncoder:
         self._pending = {sid: [] for sid in self._pending}
         return out
 
+    def close(self, tables: Iterable[str]) -> list[bytes]:
+        """Lines of every row still gathered for these tables (qualified names), then
+        their close: no row of theirs may follow."""
+        names = set(tables)
+        sids = {sid for (table, _), sid in self._statements.items() if table in names}
+        out = [orjson.dumps(["rows", sid, self._pending[sid]]) + b"\n"
+               for sid in sorted(sids) if self._pending[sid]]
+        self.rows += sum(len(self._pending[sid]) for sid in sids)
+        self._pending.update((sid, []) for sid in sids)
+        tids = sorted(tid for (table, _), tid in self._tables.items() if table in names)
+        if tids:
+            out.append(orjson.dumps(["close", tids]) + b"\n")
+        return out
+
     @staticmethod
     def end() -> bytes:
         return b'["end"]\n'
@@ -186,6 +200,15 @@ class CassandraBulkLoad:
                 writes += plan_edge(store._edge_ns(u.type), u, now)
         self._send(self.encoder.add(writes))
         self.upserts += len(upserts)
+
+    def close_type(self, node: bool, type_name: str) -> None:
+        """No more rows of this node or edge type (live, history, time index): the
+        writer writes out its tables and frees their buffers."""
+        if node:
+            tables = self.store._node_ns(type_name).tables
+        else:
+            tables = self.store._edge_ns(type_name).schema_tables
+        self._send(self.encoder.close(t.qualified for t in tables))
 
     def write_history(self, edge_type: str, kept: Sequence[HistoryWrite]) -> None:
         """Send the history rows of these writes of ``edge_type`` (as another store

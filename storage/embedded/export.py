@@ -4,6 +4,7 @@
 writing it, may stay open: WAL readers see the last commit) and gives back:
 
 * ``live()``: every node and edge record as the upsert that makes it, in batches
+  type by type
   (``upserts_of``: each property with its own event time, the latest provenance,
   the creation); a table is read through a cursor, never whole;
 * ``history()``: every kept write of the edge types with history (``hist_<type>``),
@@ -91,12 +92,13 @@ class StoreExport:
         return {name: int(self._select(f"SELECT count(*) FROM {name}").fetchone()[0])
                 for name in names}
 
-    def live(self, batch: int = BATCH) -> Iterator[list[Upsert]]:
-        """Every node and edge record as its upsert, ``batch`` at a time, table by table."""
+    def live(self, batch: int = BATCH) -> Iterator[tuple[bool, str, list[Upsert]]]:
+        """Every node and edge record as its upsert, ``batch`` at a time, type by type:
+        (node?, type, upserts)."""
         for node, type_name, table in self.tables:
             cursor = self._select(f"SELECT {', '.join(table.all_columns)} FROM {table.name}")
             while rows := cursor.fetchmany(batch):
-                yield upserts_of(table, node, type_name, rows)
+                yield node, type_name, upserts_of(table, node, type_name, rows)
 
     def history(self, batch: int = BATCH) -> Iterator[tuple[str, list[Write]]]:
         """Every kept write of the types with history: (edge type, writes)."""
