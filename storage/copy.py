@@ -59,7 +59,7 @@ def copy_embedded(
     Cassandra merges by event time, so a copy into keyspaces that hold data already
     keeps the newer of each property. The read models are not copied: rebuild
     them on the target (``fleetgraph read-models rebuild``). ``on_rows`` hears how
-    many source rows each batch held."""
+    many records (or history writes) each batch held."""
     from fleetgraph.storage.cassandra.bulk import CassandraBulkLoad
     from fleetgraph.storage.embedded.export import StoreExport
 

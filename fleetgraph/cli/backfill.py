@@ -57,7 +57,7 @@ def copy_to_cassandra(settings: Settings, source: Path, work_dir: Path, *,
     from fleetgraph.infra.bulk import bulk_tools
 
     tools = bulk_tools(settings.stack)
-    with tqdm(desc="copying", unit=" rows", file=sys.stderr, disable=not progress) as bar:
+    with tqdm(desc="copying", unit=" records", file=sys.stderr, disable=not progress) as bar:
         report = copy_embedded(source, settings.store, tools=tools, work_dir=work_dir,
                                on_rows=bar.update)
     started = time.perf_counter()
