@@ -39,6 +39,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import org.apache.cassandra.io.sstable.CQLSSTableWriter;
@@ -95,22 +98,68 @@ public final class SSTableLoaderMain
         }
     }
 
-    private static ByteBuffer encode(Kind kind, Object value)
+    private static final String ROWS = "[\"rows\",";
+    private static final JsonFactory TOKENS = new JsonFactory();
+
+    /** A "rows" message, read token by token (no tree of Java objects per row). */
+    private static void addRows(String line, Map<Integer, Statement> statements) throws IOException
     {
-        if (value == null)
-            return null;
+        try (JsonParser parser = TOKENS.createParser(line))
+        {
+            expect(parser.nextToken(), JsonToken.START_ARRAY);
+            expect(parser.nextToken(), JsonToken.VALUE_STRING);
+            expect(parser.nextToken(), JsonToken.VALUE_NUMBER_INT);
+            Statement statement = statements.get(parser.getIntValue());
+            TableWriter table = statement.table;
+            if (table.closed)
+                throw new IllegalStateException("rows for " + table.keyspace + "." + table.table + " after its close");
+            int[] positions = statement.positions;
+            Kind[] kinds = table.kinds;
+            expect(parser.nextToken(), JsonToken.START_ARRAY);
+            JsonToken token;
+            while ((token = parser.nextToken()) == JsonToken.START_ARRAY)
+            {
+                ByteBuffer[] values = new ByteBuffer[kinds.length];
+                Arrays.fill(values, CQLSSTableWriter.UNSET_VALUE);
+                int i = 0;
+                while ((token = parser.nextToken()) != JsonToken.END_ARRAY)
+                {
+                    if (i == positions.length)
+                        throw new IllegalArgumentException("a row of more values than its statement binds");
+                    int at = positions[i++];
+                    values[at] = token == JsonToken.VALUE_NULL ? null : encode(kinds[at], parser, token);
+                }
+                if (i != positions.length)
+                    throw new IllegalArgumentException("a row of " + i + " values for a statement of " + positions.length);
+                table.writer.rawAddRow(Arrays.asList(values));
+                table.rows++;
+            }
+            expect(token, JsonToken.END_ARRAY);
+        }
+    }
+
+    private static void expect(JsonToken got, JsonToken wanted)
+    {
+        if (got != wanted)
+            throw new IllegalArgumentException("a rows message: expected " + wanted + ", got " + got);
+    }
+
+    private static ByteBuffer encode(Kind kind, JsonParser parser, JsonToken token) throws IOException
+    {
         switch (kind)
         {
             case TEXT:
-                return ByteBuffer.wrap(((String) value).getBytes(StandardCharsets.UTF_8));
+                return ByteBuffer.wrap(parser.getText().getBytes(StandardCharsets.UTF_8));
             case BIGINT:
-                return ByteBuffer.allocate(8).putLong(0, ((Number) value).longValue());
+                return ByteBuffer.allocate(8).putLong(0, parser.getLongValue());
             case INT:
-                return ByteBuffer.allocate(4).putInt(0, ((Number) value).intValue());
+                return ByteBuffer.allocate(4).putInt(0, parser.getIntValue());
             case DOUBLE:
-                return ByteBuffer.allocate(8).putDouble(0, ((Number) value).doubleValue());
+                return ByteBuffer.allocate(8).putDouble(0, parser.getDoubleValue());
             case BOOLEAN:
-                return ByteBuffer.wrap(new byte[]{ (byte) (((Boolean) value) ? 1 : 0) });
+                if (token != JsonToken.VALUE_TRUE && token != JsonToken.VALUE_FALSE)
+                    throw new IllegalArgumentException("a boolean column given " + token);
+                return ByteBuffer.wrap(new byte[]{ (byte) (token == JsonToken.VALUE_TRUE ? 1 : 0) });
             default:
                 throw new IllegalStateException();
         }
@@ -164,31 +213,14 @@ public final class SSTableLoaderMain
         String line;
         while ((line = in.readLine()) != null)
         {
+            if (line.startsWith(ROWS))
+            {
+                addRows(line, statements);
+                continue;
+            }
             List<?> message = JSON.readValue(line, List.class);
             String what = (String) message.get(0);
-            if (what.equals("rows"))
-            {
-                Statement statement = statements.get(((Number) message.get(1)).intValue());
-                TableWriter table = statement.table;
-                if (table.closed)
-                    throw new IllegalStateException("rows for " + table.keyspace + "." + table.table + " after its close");
-                int[] positions = statement.positions;
-                Kind[] kinds = table.kinds;
-                for (Object row : (List<?>) message.get(2))
-                {
-                    List<?> binds = (List<?>) row;
-                    ByteBuffer[] values = new ByteBuffer[kinds.length];
-                    Arrays.fill(values, CQLSSTableWriter.UNSET_VALUE);
-                    for (int i = 0; i < positions.length; i++)
-                    {
-                        int at = positions[i];
-                        values[at] = encode(kinds[at], binds.get(i));
-                    }
-                    table.writer.rawAddRow(Arrays.asList(values));
-                    table.rows++;
-                }
-            }
-            else if (what.equals("close"))
+            if (what.equals("close"))
             {
                 for (int tid : ints(message.get(1)))
                 {
