@@ -108,8 +108,25 @@ def _names(names: Iterable[str]) -> str:
     return ", ".join(sorted(names)) or "none"
 
 
+# (role, id(registry), its node and edge type counts) -> (registry, access): every
+# request asks for its role's access; a registry only ever gains types
+_ACCESS: dict[tuple[str, int, int, int], tuple[Registry, Access]] = {}
+
+
 def access_of(role: str, registry: Registry = FLEET) -> Access:
     """The access of a role (``ValueError`` for a role that is not in ROLES)."""
+    key = (role, id(registry), len(registry.nodes), len(registry.edges))
+    kept = _ACCESS.get(key)
+    if kept is not None and kept[0] is registry:
+        return kept[1]
+    access = _access_of(role, registry)
+    if len(_ACCESS) > 64:  # registries made by tests, each asked a few times
+        _ACCESS.clear()
+    _ACCESS[key] = (registry, access)
+    return access
+
+
+def _access_of(role: str, registry: Registry) -> Access:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
     edge_types = frozenset(t for group in ROLE_EDGE_GROUPS[role] for t in EDGE_GROUPS[group])

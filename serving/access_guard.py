@@ -22,6 +22,8 @@ from typing import Any
 from graphql import (
     ExecutionResult,
     GraphQLError,
+    GraphQLObjectType,
+    GraphQLOutputType,
     GraphQLResolveInfo,
     get_named_type,
 )
@@ -34,13 +36,13 @@ from graphql.language import (
     OperationDefinitionNode,
     SelectionSetNode,
 )
-from strawberry.dataloader import DataLoader
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from fleetgraph.graph_model.records import EdgeRecord
 from fleetgraph.serving.access import EDGE_OBJECT, NOBODY, Access, TypeGrant, type_grant
 from fleetgraph.serving.errors import ServingError
-from fleetgraph.serving.loaders import GraphLoaders
+from fleetgraph.serving.loaders import BatchLoader, GraphLoaders
 from fleetgraph.serving.reads import StoreReads
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
@@ -63,7 +65,7 @@ class GuardedLoaders(GraphLoaders):
 
     def neighbours(
         self, edge_type: str, direction: Direction, window: TimeWindow | None
-    ) -> DataLoader[str, list[EdgeRecord]]:
+    ) -> BatchLoader[str, list[EdgeRecord]]:
         if not self.access.reads_edge(edge_type):
             raise Forbidden(f"role {self.access.role!r} may not follow edge type "
                             f"{edge_type!r}; {self.access.may_read()}")
@@ -155,22 +157,27 @@ def field_refusal(grant: TypeGrant, info: GraphQLResolveInfo[Any], root: Any,
                   args: dict[str, Any]) -> str | None:
     """Why the role of ``grant`` may not resolve this field (None: it may): its parent
     object is not the role's to read, or its answer is of a type the role reads none of."""
-    refusal = parent_refusal(grant, info, root, args)
-    if refusal is None and grant.denied:
-        answer = get_named_type(info.return_type).name
+    return refusal_of(grant, info.parent_type.name, info.field_name, info.return_type, root,
+                      args)
+
+
+def refusal_of(grant: TypeGrant, parent: str, field: str, return_type: GraphQLOutputType,
+            root: Any, args: dict[str, Any]) -> str | None:
+    """:func:`field_refusal` of field ``field`` of object type ``parent``."""
+    found = parent_refusal(grant, parent, field, root, args)
+    if found is None and grant.denied:
+        answer = get_named_type(return_type).name
         if answer in grant.denied:
-            refusal = (f"role {grant.access.role!r} may not read {info.parent_type.name}."
-                       f"{info.field_name} ({answer}); {grant.access.may_read()}")
-    return refusal
+            found = (f"role {grant.access.role!r} may not read {parent}.{field} ({answer}); "
+                     f"{grant.access.may_read()}")
+    return found
 
 
-def parent_refusal(grant: TypeGrant, info: GraphQLResolveInfo[Any], root: Any,
+def parent_refusal(grant: TypeGrant, parent: str, field: str, root: Any,
                    args: dict[str, Any]) -> str | None:
-    parent = info.parent_type.name
     if parent in grant.readable or parent.startswith("__"):
         return None
     access = grant.access
-    field = info.field_name
     if parent == grant.query:
         if not access.reads_root(field):
             return root_refusal(access, {field})
@@ -194,6 +201,10 @@ class RoleAccess(SchemaExtension):
     """Enforces the role matrix on the document strawberry executes (see module doc)."""
 
     grant: TypeGrant | None = None
+
+    def __init__(self, *, execution_context: ExecutionContext | None = None) -> None:
+        super().__init__(execution_context=execution_context)
+        self._plain_refusals: dict[tuple[str, str], str | None] = {}
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context.context
@@ -221,3 +232,21 @@ class RoleAccess(SchemaExtension):
             if refusal is not None:
                 raise Forbidden(refusal)
         return _next(root, info, *args, **kwargs)
+
+    def plain_field_refusal(self, parent_type: GraphQLObjectType, field_name: str,
+                            return_type: GraphQLOutputType, source: Any) -> str | None:
+        """:meth:`resolve`'s check of a field without arguments, without its resolve
+        info (serving.execution resolves plain leaves so)."""
+        grant = self.grant
+        if grant is None:
+            return None
+        parent = parent_type.name
+        if parent in grant.nodes or parent == EDGE_OBJECT:  # judged by the record's type
+            return refusal_of(grant, parent, field_name, return_type, source, {})
+        key = (parent, field_name)  # judged by the names alone: once per request
+        try:
+            return self._plain_refusals[key]
+        except KeyError:
+            found = self._plain_refusals[key] = refusal_of(grant, parent, field_name,
+                                                           return_type, source, {})
+            return found

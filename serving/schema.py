@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 from fleetgraph.core.errors import FleetgraphError
 from fleetgraph.serving.access_guard import RoleAccess
 from fleetgraph.serving.documents import DocumentCache, OffLoopDocuments
+from fleetgraph.serving.execution import FleetExecutionContext
 from fleetgraph.serving.guards import DEFAULT_LIMITS, ErrorCodes, Limits
 from fleetgraph.serving.metrics import QueryMetrics
 from fleetgraph.serving.root.audit import AuditQuery
@@ -47,7 +48,7 @@ class FleetSchema(strawberry.Schema):
 
 
 def build_schema(
-    *, limits: Limits = DEFAULT_LIMITS, production: bool = False
+    *, limits: Limits = DEFAULT_LIMITS, production: bool = False, plain_leaves: bool = True
 ) -> strawberry.Schema:
     """The schema with its guards: tokens, fragment cycles, depth, aliases and estimated
     cost, checked with the rest of validation in a worker thread (serving.documents);
@@ -57,7 +58,9 @@ def build_schema(
     In production, introspection is off and the message of any error fleetgraph
     did not raise on purpose is masked; in development those messages are shown.
     Every error gets a stable ``extensions.code`` (serving.guards.ErrorCodes).
-    Extensions are created afresh for every operation.
+    Extensions are created afresh for every operation. Plain leaf fields are resolved
+    without graphql-core's per-field machinery (serving.execution; ``plain_leaves=False``
+    for the ordinary executor, the reference in tests and benchmarks).
     """
     extensions: list[Any] = [
         partial(ErrorCodes, mask=is_unexpected if production else None),
@@ -71,4 +74,5 @@ def build_schema(
         types=[*NODE_CLASSES.values(), GenericNode],
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),
+        execution_context_class=FleetExecutionContext if plain_leaves else None,
     )

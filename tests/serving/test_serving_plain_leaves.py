@@ -1,0 +1,205 @@
+"""Plain leaves resolved without graphql-core's per-field machinery (serving.execution)
+answer exactly as the ordinary executor does: every field of every type, for every
+role (refusals included), and the odd values that must become errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import fields, replace
+from enum import Enum
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import strawberry
+from graphql import GraphQLObjectType, GraphQLSchema
+from strawberry.extensions import SchemaExtension
+
+from fleetgraph.graph_model import FLEET
+from fleetgraph.serving.access import ROLES, access_of, type_grant
+from fleetgraph.serving.access_guard import RoleAccess, field_refusal
+from fleetgraph.serving.context import new_context
+from fleetgraph.serving.execution import FleetExecutionContext, plain_leaf
+from fleetgraph.serving.guards import DEFAULT_LIMITS, Limits
+from fleetgraph.serving.schema import build_schema
+from fleetgraph.storage.embedded import SQLiteGraphStore
+from tests.serving.conftest import NOW, FleetWriter
+from tests.serving.every_field import EveryField, introspected
+from tests.serving.test_serving_scalars import ARGUMENTS, ROOT_ARGUMENTS, build_fleet
+from tests.serving.test_serving_scalars import probe_registry as registry_with_probe
+
+LIFTED = replace(DEFAULT_LIMITS, **{f.name: 10**12 for f in fields(Limits)
+                                    if f.name.startswith("max_")})
+PLAIN = build_schema(limits=LIFTED)
+ORDINARY = build_schema(limits=LIFTED, plain_leaves=False)
+
+
+@pytest.fixture
+def store() -> Iterator[SQLiteGraphStore]:
+    store = SQLiteGraphStore(registry_with_probe(), ":memory:", clock=lambda: NOW)
+    build_fleet(FleetWriter(store))
+    yield store
+    store.close()
+
+
+def one_root(schema: GraphQLSchema, name: str) -> GraphQLSchema:
+    """``schema`` with only root field ``name`` (to build a document asking only it)."""
+    assert schema.query_type is not None
+    query = GraphQLObjectType("Query", {name: schema.query_type.fields[name]})
+    types = [t for t in schema.type_map.values()
+             if t.name != "Query" and not t.name.startswith("__")]
+    return GraphQLSchema(query=query, types=types)
+
+
+def answer(schema: strawberry.Schema, store: SQLiteGraphStore, document: str,
+           role: str) -> tuple[Any, list[dict[str, Any]]]:
+    async def run() -> tuple[Any, list[dict[str, Any]]]:
+        context = new_context(store, registry=store.registry, clock=lambda: NOW, role=role)
+        result = await schema.execute(document, context_value=context)
+        # in the order of their paths: sibling fields that wait on the store finish in
+        # the order their reads do (a new kind of read runs in a thread)
+        errors = sorted((e.formatted for e in result.errors or []), key=repr)
+        return result.data, errors
+
+    return asyncio.run(run())
+
+
+CLIENT_SCHEMA = introspected(PLAIN)
+ROOTS = sorted(CLIENT_SCHEMA.query_type.fields) if CLIENT_SCHEMA.query_type else []
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_every_field_of_every_root_answers_as_the_ordinary_executor(
+    store: SQLiteGraphStore, root: str,
+) -> None:
+    document = EveryField(one_root(CLIENT_SCHEMA, root), ARGUMENTS, ROOT_ARGUMENTS,
+                          depth=3).document()
+    for role in ROLES:  # ops reads all; the others meet refusals of types and fields
+        plain = answer(PLAIN, store, document, role)
+        assert plain == answer(ORDINARY, store, document, role), (root, role)
+        if role == "ops":
+            assert plain[0] is not None and not plain[1], plain[1]
+
+
+def test_the_plain_check_refuses_exactly_what_the_field_hook_refuses() -> None:
+    """For every role, every plain leaf of every object type, on a record of every node
+    type: the check the shortcut asks (RoleAccess.plain_field_refusal) says what the
+    field hook says (field_refusal, the ordinary way), refusals and messages alike.
+    (The graph model gives no role a way to reach a node it may not read through a
+    field it may follow, so no document meets such a refusal: it is checked here.)"""
+    schema = PLAIN._schema
+    refused = 0
+    for role in ROLES:
+        grant = type_grant(schema, access_of(role))
+        hook = RoleAccess()
+        hook.grant = grant
+        for obj in schema.type_map.values():
+            if not isinstance(obj, GraphQLObjectType) or obj.name.startswith("__"):
+                continue
+            for name, field_def in obj.fields.items():
+                if plain_leaf(field_def) is None:
+                    continue
+                for node_type in sorted(FLEET.nodes):
+                    source = SimpleNamespace(record=SimpleNamespace(type=node_type))
+                    info = SimpleNamespace(parent_type=obj, field_name=name,
+                                           return_type=field_def.type)
+                    expected = field_refusal(grant, info, source, {})  # type: ignore[arg-type]
+                    assert hook.plain_field_refusal(obj, name, field_def.type, source) \
+                        == expected, (role, obj.name, name, node_type)
+                    refused += expected is not None
+    assert refused > 0  # the auditor may not read a server's fields
+
+
+# --- the odd values, on a schema of their own -----------------------------------------
+
+@strawberry.enum
+class Level(Enum):
+    LOW = "low"
+
+
+@strawberry.type
+class Thing:
+    name: str
+    maybe: str | None
+    count: int
+    level: Level
+    tags: list[str]
+    loose: list[str | None]
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.name.upper()
+
+    @strawberry.field
+    def broken(self) -> int:
+        raise ValueError("no count today")
+
+
+ODD = Thing.__new__(Thing)  # values no type check would let through, as a bug might
+ODD.__dict__.update(name=None, maybe=None, count="seven", level="nope", tags=["a", None],
+                    loose=["a", None])
+
+
+@strawberry.type
+class OddQuery:
+    @strawberry.field
+    def thing(self) -> Thing:
+        return ODD
+
+    @strawberry.field
+    def fine(self) -> Thing:
+        return Thing(name="x", maybe=None, count=2**31 - 1, level=Level.LOW, tags=["a"],
+                     loose=[None, "b"])
+
+
+class Counting(SchemaExtension):
+    """A field hook that cannot judge plain leaves: every field goes the ordinary way."""
+
+    seen = 0
+
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        Counting.seen += 1
+        return _next(root, info, *args, **kwargs)
+
+
+def odd_answer(plain: bool, document: str, extensions: list[Any] | None = None
+               ) -> tuple[Any, list[dict[str, Any]]]:
+    schema = strawberry.Schema(query=OddQuery, extensions=extensions or [],
+                               execution_context_class=FleetExecutionContext if plain else None)
+    result = asyncio.run(schema.execute(document))
+    return result.data, [e.formatted for e in result.errors or []]
+
+
+@pytest.mark.parametrize("selection", [
+    "name", "maybe", "count", "level", "tags", "loose", "shout", "broken",
+    "name maybe count level tags loose shout broken", "maybe loose"])
+def test_odd_values_fail_as_they_do_without_the_shortcut(selection: str) -> None:
+    for root in ("thing", "fine"):
+        document = f"{{ {root} {{ {selection} }} }}"
+        assert odd_answer(True, document) == odd_answer(False, document), document
+
+
+def test_good_values_are_served_and_a_field_hook_without_a_plain_check_sees_every_field(
+) -> None:
+    document = "{ fine { name maybe count level tags loose shout } }"
+    expected = {"fine": {"name": "x", "maybe": None, "count": 2**31 - 1, "level": "LOW",
+                         "tags": ["a"], "loose": [None, "b"], "shout": "X"}}
+    assert odd_answer(True, document) == (expected, [])
+    Counting.seen = 0
+    assert odd_answer(True, document, [Counting]) == (expected, [])
+    assert Counting.seen == 8  # fine and its seven fields
+
+
+def test_what_is_plain() -> None:
+    query = PLAIN._schema.query_type
+    assert query is not None
+    thing = PLAIN._schema.type_map["LineageEdge"]
+    assert isinstance(thing, GraphQLObjectType)
+    assert plain_leaf(thing.fields["fromId"]) is not None  # an attribute
+    assert plain_leaf(thing.fields["from"]) is None  # async, reads the store
+    assert plain_leaf(query.fields["node"]) is None  # arguments
+    site = PLAIN._schema.type_map["Site"]
+    assert isinstance(site, GraphQLObjectType)
+    assert plain_leaf(site.fields["id"]) is not None  # a method of self alone
+    assert plain_leaf(site.fields["racks"]) is None  # an object list
