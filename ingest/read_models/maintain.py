@@ -14,10 +14,12 @@ A site is touched by
   GPU), ``had_fault`` (the component; for a CDU or power shelf also the racks it
   cools or feeds, for a switch the racks it is in).
 
-Other writes (jobs, models, data, telemetry of site properties) leave the summaries
-as they are: placement reads the site nodes themselves. Summaries are computed at
-the writer's clock (now) and hold until the first interval boundary after it that
-they met (``site_state``); ``fleetgraph read-models rebuild`` recomputes every site.
+A write of a site node (its telemetry too: jurisdiction, region and energy are kept
+in the row) touches the site. Other writes (jobs, models, data) leave the summaries
+as they are. Summaries are computed at the writer's clock (now) and hold until the
+first interval boundary after it that they met (``site_state``); ``fleetgraph
+read-models rebuild`` recomputes every site and marks the rows as the directory of
+every site (:data:`~fleetgraph.ingest.read_models.site_state.DIRECTORY_KEY`).
 
 Several writers at once (Kafka sink workers) may race: one computes a site before
 another's write lands and stores its row after the other's. Placement cannot tell;
@@ -35,8 +37,11 @@ from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.graph_model.fleet import UP_EDGES
 from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Upsert
 from fleetgraph.ingest.read_models.site_state import (
+    DIRECTORY_KEY,
+    FORMAT,
     SITE_FREE_GPUS,
     SITE_STATE,
+    STALE,
     compute_site_states,
     encode_free,
 )
@@ -159,9 +164,9 @@ class SiteStateMaintainer:
         self.refresh(self.finder.touched_sites(upserts))
 
     def invalidate(self, site_ids: Iterable[str]) -> None:
-        """Delete the summaries of ``site_ids`` (placement computes those sites itself
-        until they are recomputed)."""
-        self.store.put_read_models(SITE_STATE, dict.fromkeys(sorted(set(site_ids))))
+        """Mark the summaries of ``site_ids`` unknown (:data:`STALE`: placement computes
+        those sites itself until they are recomputed; the keys stay in the directory)."""
+        self.store.put_read_models(SITE_STATE, dict.fromkeys(sorted(set(site_ids)), STALE))
 
     def refresh(self, site_ids: Iterable[str]) -> None:
         """Recompute ``site_ids`` now; rows of ids that are no site node are deleted."""
@@ -177,27 +182,48 @@ class SiteStateMaintainer:
         self.recomputed += len(asked)
 
     def forget_all(self) -> None:
-        """Delete every summary (placement then computes every site itself)."""
+        """Delete every summary and the directory mark (placement then lists the sites
+        from the site nodes and computes each itself, until a rebuild)."""
+        self.store.put_read_models(SITE_STATE, {DIRECTORY_KEY: None})  # first: no longer all
         keys = self.store.get_read_models(SITE_STATE)
         self.store.put_read_models(SITE_STATE, dict.fromkeys(keys))
 
-    def rebuild(self, page: int = 5000) -> int:
-        """Recompute every site of the store and delete rows of sites that are gone;
-        returns the number of sites."""
+    def site_ids(self, page: int = 5000) -> list[str]:
+        """Every site node's id, in id order."""
         sites: list[str] = []
         after: str | None = None
         while True:
             found = self.store.scan_nodes("site", after, page)
             sites += [r.id for r in found.records]
             if found.next_after is None:
-                break
+                return sites
             after = found.next_after
+
+    def complete_directory(self) -> list[str]:
+        """Make the ``site_state`` keys the directory of every site if they are not
+        marked so: a :data:`STALE` row for each site node without a row, then the mark
+        (no recomputation). Returns those sites; one small read when the mark is there."""
+        mark = self.store.get_read_models(SITE_STATE, [DIRECTORY_KEY]).get(DIRECTORY_KEY)
+        if mark == str(FORMAT):
+            return []
+        have = self.store.get_read_models(SITE_STATE)
+        missing = [s for s in self.site_ids() if s not in have]
+        if missing:
+            self.store.put_read_models(SITE_STATE, dict.fromkeys(missing, STALE))
+        self.store.put_read_models(SITE_STATE, {DIRECTORY_KEY: str(FORMAT)})
+        return missing
+
+    def rebuild(self, page: int = 5000) -> int:
+        """Recompute every site of the store, delete rows of sites that are gone, then
+        mark the rows as the directory of every site; returns the number of sites."""
+        sites = self.site_ids(page)
         for i in range(0, len(sites), REBUILD_CHUNK):
             self.refresh(sites[i : i + REBUILD_CHUNK])
-        gone = set(self.store.get_read_models(SITE_STATE)) - set(sites)
+        gone = set(self.store.get_read_models(SITE_STATE)) - set(sites) - {DIRECTORY_KEY}
         gone |= set(self.store.get_read_models(SITE_FREE_GPUS)) - set(sites)
         if gone:
             self.refresh(gone)
+        self.store.put_read_models(SITE_STATE, {DIRECTORY_KEY: str(FORMAT)})
         return len(sites)
 
 
@@ -206,7 +232,7 @@ class MaintainingStoreSink(StoreSink):
 
     After each batch, the sites it touched are recomputed, at most once every
     ``every_s`` seconds and never sooner than ``pace`` times the last recomputation
-    took. In between, their summaries are deleted at once (one small write;
+    took. In between, their summaries are marked unknown at once (one small write;
     placement computes those sites itself, so it never reads a summary older than
     the graph) and recomputed together at the next write after that wait, or by
     :meth:`catch_up` (the embedded ingest calls it at the end of a run). A bulk
@@ -215,10 +241,16 @@ class MaintainingStoreSink(StoreSink):
     sites a recomputation of the fleet takes about 10 s here: once a second, it was
     84 % of the ingest's time).
 
+    Its first write makes the rows the directory of every site if they are not
+    (:meth:`SiteStateMaintainer.complete_directory`: a store written before, or
+    without, the read model) and recomputes the sites that had no row.
+
     A store outage raises StorageUnavailable (the batch is written again: writes are
     idempotent). Any other failure must not refuse good data: it is logged and every
-    summary deleted, so placement computes the sites itself (correct, slower) until
-    ``fleetgraph read-models rebuild``."""
+    row deleted, the directory mark too, so placement lists the sites from the site
+    nodes and computes each itself (correct, slower) until the sink's next write
+    makes the directory again (every site then recomputed once) or ``fleetgraph
+    read-models rebuild``."""
 
     def __init__(self, store: GraphStore, clock: Callable[[], int] = wall_clock_us, *,
                  every_s: float = REFRESH_EVERY_S, pace: float = REFRESH_PACE,
@@ -231,14 +263,18 @@ class MaintainingStoreSink(StoreSink):
         self.pace = pace
         self.monotonic = monotonic
         self.timer = timer
-        self.pending: set[str] = set()  # sites whose summaries were deleted, to recompute
+        self.pending: set[str] = set()  # sites marked unknown, to recompute
         self._last = -math.inf  # the first batch is recomputed at once
+        self._listed = False  # the rows are known to be the directory of every site
 
     def write(self, upserts: Sequence[Upsert]) -> None:
         super().write(upserts)
         self._keeping(lambda: self._after(upserts))
 
     def _after(self, upserts: Sequence[Upsert]) -> None:
+        if not self._listed:  # once (and after a failure): sites without rows recomputed
+            self.pending.update(self.maintainer.complete_directory())
+            self._listed = True
         touched = self.maintainer.finder.touched_sites(upserts)
         if not touched:
             return
@@ -273,6 +309,7 @@ class MaintainingStoreSink(StoreSink):
             log.exception("the site-state read model could not be kept up to date; its "
                           "rows are deleted (run `fleetgraph read-models rebuild`)")
             self.pending.clear()
+            self._listed = False
             self.maintainer.forget_all()
 
 

@@ -18,15 +18,30 @@ arrives); ``valid_until_us`` is ``None`` when there is none. To see edges that
 start later, the computation reads each adjacency list from ``t`` on (not only
 at ``t``) and keeps what is valid at ``t``. Anything else that changes the state
 is a write, after which the pipeline recomputes the sites the write touched
-(:mod:`fleetgraph.ingest.read_models.maintain`). Site properties (jurisdiction,
-region, energy) are not kept: placement reads the site nodes themselves.
+(:mod:`fleetgraph.ingest.read_models.maintain`); a write of the site node itself
+is one, so the site properties placement ranks by, kept in the row as read with
+the topology (``jurisdiction`` and ``region`` as stored, the energy part computed
+from ``power_headroom_kw``, ``battery_soc`` and ``solar_kw``), are as fresh as
+its counts.
+
+The site directory
+------------------
+The keys of ``site_state`` list the sites, so that placement reads no site node:
+a row whose summary is not known (a sink that deletes its summary until it
+recomputes it writes :data:`STALE`) keeps its key. The row :data:`DIRECTORY_KEY`
+says the keys are every site node of the store: a rebuild writes it after every
+row, and a sink that fails to keep the model deletes every row, this one too.
+Without it (a store never rebuilt, or of an older layout) placement lists the
+sites from the site nodes, as the rows of layout 2 (counts, no properties) need.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from fleetgraph.graph_model.intervals import valid_at
 from fleetgraph.graph_model.records import EdgeRecord
@@ -37,14 +52,58 @@ from fleetgraph.storage.delegating import DelegatingStore
 
 SITE_STATE = "site_state"  # read model: site id -> SiteState
 SITE_FREE_GPUS = "site_free_gpus"  # read model: site id -> free GPUs by server
-FORMAT = 2  # the rows' layout; a row of another layout reads as missing
+FORMAT = 3  # the rows' layout; a row of another layout reads as missing (2: see decode)
+DIRECTORY_KEY = "~every-site"  # site_state row: its keys are every site node (value FORMAT)
+STALE = f"{FORMAT},stale"  # site_state row of a site whose summary is not known
 
 FreeByServer = dict[str, tuple[str, ...]]  # server id -> its free GPU ids, sorted
 
 
+def _clamp(value: float) -> float:
+    return min(1.0, max(0.0, value))
+
+
+def _number(props: Mapping[str, object], name: str) -> float:
+    value = props.get(name)
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return 0.0
+
+
+def energy_part(props: Mapping[str, object]) -> float:
+    """placement's energy: the mean of clamp(headroom/1000), battery_soc and
+    clamp(solar/500), a missing (or not finite) value counting 0."""
+    return (
+        _clamp(_number(props, "power_headroom_kw") / 1000)
+        + _number(props, "battery_soc")
+        + _clamp(_number(props, "solar_kw") / 500)
+    ) / 3
+
+
+@dataclass(frozen=True, slots=True)
+class SiteProps:
+    """What placement ranks a site by besides its topology, from the site node."""
+
+    jurisdiction: object  # as stored; None when missing
+    region: object
+    energy: float  # energy_part of the node's properties
+
+    @classmethod
+    def of(cls, props: Mapping[str, object]) -> SiteProps:
+        return cls(props.get("jurisdiction"), props.get("region"), energy_part(props))
+
+
+@lru_cache(maxsize=1024)
+def _labels(text: str) -> tuple[object, object]:
+    """jurisdiction and region from a row's JSON tail (few distinct ones: cached)."""
+    jurisdiction, region = json.loads(text)
+    return jurisdiction, region
+
+
 @dataclass(frozen=True, slots=True)
 class SiteState:
-    """What placement needs of one site's topology at ``at`` = now."""
+    """What placement needs of one site at ``at`` = now: its topology's counts and
+    (rows of layout 3 on) its properties."""
 
     site_id: str
     computed_at_us: int
@@ -52,6 +111,7 @@ class SiteState:
     racks: int
     healthy_racks: int
     free_gpus: int
+    props: SiteProps | None = None  # None: a row of layout 2 (read the site node)
 
     def holds_at(self, now_us: int) -> bool:
         """True when the summary is the state at ``now_us``."""
@@ -60,22 +120,34 @@ class SiteState:
         )
 
     def encode(self) -> str:
-        """``format,computed_at,valid_until,racks,healthy,free`` (valid_until empty: None);
-        plain integers, read back a thousand at a time by placement."""
+        """``format,computed_at,valid_until,racks,healthy,free,energy,[jurisdiction,region]``
+        (valid_until empty: None; energy as ``repr`` gives it, read back exactly; the two
+        labels as JSON); read back a thousand at a time by placement."""
+        if self.props is None:
+            raise ValueError(f"the summary of {self.site_id} has no site properties to store")
         until = "" if self.valid_until_us is None else str(self.valid_until_us)
+        labels = json.dumps([self.props.jurisdiction, self.props.region], separators=(",", ":"))
         return (f"{FORMAT},{self.computed_at_us},{until},{self.racks},{self.healthy_racks},"
-                f"{self.free_gpus}")
+                f"{self.free_gpus},{self.props.energy!r},{labels}")
 
     @classmethod
     def decode(cls, site_id: str, text: str) -> SiteState | None:
-        """The summary of a row; None for a row it cannot read (then recomputed)."""
+        """The summary of a row; None for a row it cannot read (then recomputed), and
+        for :data:`STALE`. A row of layout 2 (without the site's properties) reads with
+        ``props`` None."""
         try:
-            version, computed, until, racks, healthy, free = text.split(",")
-            if int(version) != FORMAT:
-                return None
-            return cls(site_id, int(computed), int(until) if until else None, int(racks),
-                       int(healthy), int(free))
-        except ValueError:
+            fields = text.split(",", 7)
+            if fields[0] == "3" and len(fields) == 8:
+                until = fields[2]
+                return cls(site_id, int(fields[1]), int(until) if until else None,
+                           int(fields[3]), int(fields[4]), int(fields[5]),
+                           SiteProps(*_labels(fields[7]), float(fields[6])))
+            if fields[0] == "2" and len(fields) == 6:
+                until = fields[2]
+                return cls(site_id, int(fields[1]), int(until) if until else None,
+                           int(fields[3]), int(fields[4]), int(fields[5]))
+            return None
+        except (ValueError, TypeError):  # TypeError: a JSON tail that is no pair
             return None
 
 
@@ -86,7 +158,7 @@ def encode_free(free: FreeByServer) -> str:
 def decode_free(text: str) -> FreeByServer | None:
     try:
         found = json.loads(text)
-        return {str(s): tuple(str(g) for g in gpus) for s, gpus in found.items()}
+        return {str(s): tuple(map(str, gpus)) for s, gpus in found.items()}
     except (ValueError, TypeError, AttributeError):
         return None
 
@@ -136,11 +208,12 @@ def compute_site_states(
 ) -> dict[str, Computed]:
     """The summaries of the sites among ``site_ids`` that are site nodes in the store, at
     ``at_us``: one ``fleet_state`` of them all (a fixed number of batched reads), one
-    ``allocated`` read, one ``get_nodes``."""
+    ``allocated`` read, one ``get_nodes`` (the site properties too)."""
     asked = sorted(set(site_ids))
     if not asked:
         return {}
-    present = sorted(store.get_nodes(asked))
+    nodes = store.get_nodes(asked)
+    present = sorted(nodes)
     if not present:
         return {}
     horizon = _Horizon(store, at_us)
@@ -164,7 +237,8 @@ def compute_site_states(
                      if n in horizon.next_change), default=None)
         summary = SiteState(site, at_us, until, len(racks),
                             sum(1 for r in racks if state.is_healthy(r)),
-                            len({g for gs in free.values() for g in gs}))
+                            len({g for gs in free.values() for g in gs}),
+                            SiteProps.of(nodes[site].props))
         computed[site] = Computed(summary, free)
     return computed
 

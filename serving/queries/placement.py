@@ -52,18 +52,23 @@ Readings of the text, where it leaves room:
 
 At ``at`` = now (``request.at_us`` None) the answer is the same, read from the
 pipeline's site-state read model (:mod:`fleetgraph.ingest.read_models.site_state`)
-instead of the whole fleet: ``scan_nodes("site")``, the ``site_state`` rows, the
-sites whose row does not hold now computed here in one batch (the same fleet state,
-restricted to them), modelHotness and ``cached_at`` as above, and the free GPUs by
-server (``site_free_gpus`` rows) of the first ``servers_for`` candidates only. An
-explicit ``at`` (past or future) reads the whole fleet as above.
+instead of the whole fleet: the ``site_state`` rows (one read: every site's counts,
+jurisdiction, region and energy; their keys are the sites when the rebuild's
+directory row is there, else ``scan_nodes("site")`` lists them), the sites whose
+row does not hold now computed here in one batch (the same fleet state, restricted
+to them), modelHotness and ``cached_at`` as above, and the free GPUs by server
+(``site_free_gpus`` rows) of the first ``servers_for`` candidates only. With
+``first``, only the best ``first`` candidates are built and returned (a bounded
+heap; the excluded sites are all returned). An explicit ``at`` (past or future)
+reads the whole fleet as above.
 """
 
 from __future__ import annotations
 
-import math
+import heapq
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Literal
 
 from fleetgraph.core.units import HOUR_US
@@ -71,10 +76,13 @@ from fleetgraph.graph_model.fleet import CACHED_TYPES
 from fleetgraph.graph_model.records import NodeRecord
 from fleetgraph.ingest.read_models.fleet_state import FleetState
 from fleetgraph.ingest.read_models.site_state import (
+    DIRECTORY_KEY,
+    FORMAT,
     SITE_FREE_GPUS,
     SITE_STATE,
     Computed,
     FreeByServer,
+    SiteProps,
     SiteState,
     compute_site_states,
     decode_free,
@@ -87,6 +95,8 @@ from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 SITE_PAGE = 5000
 HOTNESS_SPAN_US = 24 * HOUR_US
+DECODED_ROWS = 16_384  # site_state rows kept decoded (a few per site)
+DECODED_LISTS = 256  # site_free_gpus rows kept decoded (the best candidates')
 WEIGHTS = {"gpu": 0.35, "health": 0.15, "model": 0.25, "data": 0.15, "energy": 0.10}
 REGION_BONUS = 0.05
 
@@ -104,6 +114,7 @@ class PlacementRequest:
     preferred_region: str | None = None
     at_us: int | None = None  # None: now, from the read model
     servers_for: int | None = None  # candidates given free GPUs by server (None: all)
+    first: int | None = None  # the best candidates returned (None: all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,14 +130,21 @@ class ScoreParts:
 
     @property
     def score(self) -> float:
-        return (
-            WEIGHTS["gpu"] * self.gpu
-            + WEIGHTS["health"] * self.health
-            + WEIGHTS["model"] * self.model
-            + WEIGHTS["data"] * self.data
-            + WEIGHTS["energy"] * self.energy
-            + REGION_BONUS * self.region
-        )
+        return weighted_score(self.gpu, self.health, self.model, self.data, self.energy,
+                              self.region)
+
+
+def weighted_score(gpu: float, health: float, model: float, data: float, energy: float,
+                   region: float) -> float:
+    """0.35 gpu + 0.15 health + 0.25 model + 0.15 data + 0.10 energy + 0.05 region."""
+    return (
+        WEIGHTS["gpu"] * gpu
+        + WEIGHTS["health"] * health
+        + WEIGHTS["model"] * model
+        + WEIGHTS["data"] * data
+        + WEIGHTS["energy"] * energy
+        + REGION_BONUS * region
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +218,8 @@ def _check(request: PlacementRequest) -> list[str]:
         raise InvalidArgument(f"gpus must be at least 1, got {request.gpus}")
     if request.servers_for is not None and request.servers_for < 0:
         raise InvalidArgument(f"servers_for must not be negative, got {request.servers_for}")
+    if request.first is not None and request.first < 0:
+        raise InvalidArgument(f"first must not be negative, got {request.first}")
     if request.model_id is not None and type_of(request.model_id) != "model":
         raise InvalidArgument(f"{request.model_id!r} is not a model id (model:<name>)")
     datasets = list(dict.fromkeys(request.dataset_ids))
@@ -221,20 +241,16 @@ def placement_reference(
     free = _free_gpus(store, sites, state)
     model, warnings = _model_parts(store, request.model_id, at_us)
     data = _data_parts(store, datasets, at_us)
-    allowed = None if request.allowed_jurisdictions is None else set(
-        request.allowed_jurisdictions
-    )
-    warnings += _jurisdiction_warnings(sites, allowed)
-
-    counts: dict[str, int] = {}
-    health: dict[str, float] = {}
-    for site_id in sites:
+    states: list[SiteState] = []
+    for site_id, site in sites.items():
         by_server = free.get(site_id, {})
-        counts[site_id] = len({g for gpus in by_server.values() for g in gpus})
+        count = len({g for gpus in by_server.values() for g in gpus})
         racks = _contents(state, site_id, "rack")
         healthy = sum(1 for r in racks if state.is_healthy(r))
-        health[site_id] = healthy / len(racks) if racks else 0.0
-    candidates, excluded = _rank(request, sites, counts, health, model, data, allowed)
+        states.append(SiteState(site_id, at_us, None, len(racks), healthy, count,
+                                SiteProps.of(site.props)))
+    candidates, excluded, more = _rank(request, states, model, data)
+    warnings += more
     listed = candidates if request.servers_for is None else candidates[: request.servers_for]
     for i, c in enumerate(listed):
         servers = tuple(ServerGpus(server, tuple(sorted(gpus)))
@@ -246,27 +262,11 @@ def placement_reference(
 def placement_now(store: GraphStore, request: PlacementRequest, now_us: int) -> PlacementAnswer:
     """The answer at ``now_us`` from the site-state read model (module docstring)."""
     datasets = _check(request)
-    sites = scan_sites(store)
-    rows = store.get_read_models(SITE_STATE)
-    states: dict[str, SiteState] = {}
-    for site_id in sites:
-        text = rows.get(site_id)
-        summary = None if text is None else SiteState.decode(site_id, text)
-        if summary is not None and summary.holds_at(now_us):
-            states[site_id] = summary
-    computed = compute_site_states(store, [s for s in sites if s not in states], now_us)
-    states.update((s, c.state) for s, c in computed.items())
+    states, computed = site_states_now(store, now_us)
     model, warnings = _model_parts(store, request.model_id, now_us)
     data = _data_parts(store, datasets, now_us)
-    allowed = None if request.allowed_jurisdictions is None else set(
-        request.allowed_jurisdictions
-    )
-    warnings += _jurisdiction_warnings(sites, allowed)
-
-    counts = {s: states[s].free_gpus for s in sites if s in states}
-    health = {s: states[s].healthy_racks / states[s].racks
-              for s in sites if s in states and states[s].racks}
-    candidates, excluded = _rank(request, sites, counts, health, model, data, allowed)
+    candidates, excluded, more = _rank(request, states, model, data)
+    warnings += more
     listed = candidates if request.servers_for is None else candidates[: request.servers_for]
     free = _free_lists(store, [c.site_id for c in listed], computed, now_us)
     for i, c in enumerate(listed):
@@ -276,45 +276,109 @@ def placement_now(store: GraphStore, request: PlacementRequest, now_us: int) -> 
     return PlacementAnswer(now_us, request.gpus, candidates, excluded, warnings)
 
 
+@lru_cache(maxsize=DECODED_ROWS)
+def _summary(site_id: str, text: str) -> SiteState | None:
+    """A ``site_state`` row read (rows change only when their site is recomputed: a
+    row read before is not decoded again)."""
+    return SiteState.decode(site_id, text)
+
+
+@lru_cache(maxsize=DECODED_LISTS)
+def _free_of(text: str) -> FreeByServer | None:
+    """A ``site_free_gpus`` row read, as :func:`_summary` (callers must not change it)."""
+    return decode_free(text)
+
+
+def site_states_now(
+    store: GraphStore, now_us: int
+) -> tuple[list[SiteState], dict[str, Computed]]:
+    """Every site's summary at ``now_us`` with its properties, by id, and those computed
+    here (the sites whose row does not hold then). The sites are the keys of the
+    ``site_state`` rows when its directory row is there, else the site nodes; rows of
+    layout 2 (without the site's properties) take them from the site nodes."""
+    rows = store.get_read_models(SITE_STATE)
+    nodes: dict[str, NodeRecord] = {}
+    if rows.pop(DIRECTORY_KEY, None) == str(FORMAT):
+        site_ids = sorted(rows)
+    else:
+        nodes = scan_sites(store)
+        site_ids = list(nodes)
+    held: dict[str, SiteState] = {}
+    bare: list[SiteState] = []  # rows of layout 2 that hold: the site nodes have the rest
+    for site_id in site_ids:
+        text = rows.get(site_id)
+        summary = None if text is None else _summary(site_id, text)
+        if summary is None or not summary.holds_at(now_us):
+            continue
+        if summary.props is None:
+            bare.append(summary)
+        else:
+            held[site_id] = summary
+    if bare:
+        missing = [s.site_id for s in bare if s.site_id not in nodes]
+        nodes.update(store.get_nodes(missing) if missing else {})
+        for summary in bare:
+            node = nodes.get(summary.site_id)
+            if node is not None:
+                held[summary.site_id] = replace(summary, props=SiteProps.of(node.props))
+    computed = compute_site_states(store, [s for s in site_ids if s not in held], now_us)
+    held.update((site_id, done.state) for site_id, done in computed.items())
+    return [held[s] for s in site_ids if s in held], computed
+
+
 def _rank(
     request: PlacementRequest,
-    sites: Mapping[str, NodeRecord],
-    counts: Mapping[str, int],
-    health: Mapping[str, float],
+    sites: Iterable[SiteState],
     model: Mapping[str, float],
     data: Mapping[str, float],
-    allowed: set[str] | None,
-) -> tuple[list[Candidate], list[Excluded]]:
-    """The candidates (by score, high first, then id; no server lists yet) and the
-    excluded sites (by id) from each site's free GPU count and rack health (both
-    read paths rank with this)."""
-    candidates: list[Candidate] = []
+) -> tuple[list[Candidate], list[Excluded], list[str]]:
+    """The best ``request.first`` candidates (all without it; by score, high first,
+    then id; no server lists yet), the excluded sites (in the order of ``sites``, by
+    id) and the warnings about allowed jurisdictions no site has, from each site's
+    free GPU count, rack health and properties (both read paths rank with this). Only
+    the candidates returned are built: the others are ranked as tuples."""
+    gpus = request.gpus
+    allowed = None if request.allowed_jurisdictions is None else set(
+        request.allowed_jurisdictions)
+    preferred = request.preferred_region
+    held: set[object] = set()
+    ranked: list[tuple[float, str, int, tuple[float, float, float, float, float, float]]] = []
     excluded: list[Excluded] = []
-    for site_id, site in sites.items():
-        count = counts.get(site_id, 0)
-        reasons: list[Reason] = []
-        if count < request.gpus:
-            reasons.append(Reason("capacity", f"{count} free GPUs, {request.gpus} needed"))
-        jurisdiction = site.props.get("jurisdiction")
-        if allowed is not None and jurisdiction not in allowed:
-            reasons.append(Reason("jurisdiction", _jurisdiction_detail(jurisdiction, allowed)))
-        if reasons:
-            excluded.append(Excluded(site_id, reasons, count))
+    for site in sites:
+        site_id, count, props = site.site_id, site.free_gpus, site.props
+        if props is None:
+            raise ValueError(f"the summary of {site_id} has no site properties")
+        jurisdiction = props.jurisdiction
+        if allowed:
+            held.add(jurisdiction)
+        if count < gpus or (allowed is not None and jurisdiction not in allowed):
+            excluded.append(_excluded(site_id, count, gpus, jurisdiction, allowed))
             continue
-        parts = ScoreParts(
-            gpu=min(1.0, count / (2 * request.gpus)),
-            health=health.get(site_id, 0.0),
-            model=model.get(site_id, 0.0),
-            data=data.get(site_id, 0.0),
-            energy=energy_part(site.props),
-            region=1.0
-            if request.preferred_region is not None
-            and site.props.get("region") == request.preferred_region
-            else 0.0,
-        )
-        candidates.append(Candidate(site_id, parts.score, count, parts))
-    candidates.sort(key=lambda c: (-c.score, c.site_id))
-    return candidates, excluded
+        gpu = min(1.0, count / (2 * gpus))
+        health = site.healthy_racks / site.racks if site.racks else 0.0
+        hot, local = model.get(site_id, 0.0), data.get(site_id, 0.0)
+        region = 1.0 if preferred is not None and props.region == preferred else 0.0
+        score = weighted_score(gpu, health, hot, local, props.energy, region)
+        ranked.append((-score, site_id, count, (gpu, health, hot, local, props.energy, region)))
+    first = request.first
+    best = sorted(ranked) if first is None or first >= len(ranked) else heapq.nsmallest(
+        first, ranked)
+    candidates = [Candidate(site_id, -negative, count, ScoreParts(*parts))
+                  for negative, site_id, count, parts in best]
+    warnings = [f"no site has jurisdiction {j!r}" for j in sorted(allowed or ())
+                if j not in held]
+    return candidates, excluded, warnings
+
+
+def _excluded(site_id: str, count: int, gpus: int, jurisdiction: object,
+              allowed: set[str] | None) -> Excluded:
+    """A site excluded, with its reasons (by code: capacity, then jurisdiction)."""
+    reasons: list[Reason] = []
+    if count < gpus:
+        reasons.append(Reason("capacity", f"{count} free GPUs, {gpus} needed"))
+    if allowed is not None and jurisdiction not in allowed:
+        reasons.append(Reason("jurisdiction", _jurisdiction_detail(jurisdiction, allowed)))
+    return Excluded(site_id, reasons, count)
 
 
 def _free_lists(
@@ -330,21 +394,13 @@ def _free_lists(
     wanted = [s for s in site_ids if s not in free]
     if wanted:
         for site_id, text in store.get_read_models(SITE_FREE_GPUS, wanted).items():
-            lists = decode_free(text)
+            lists = _free_of(text)
             if lists is not None:
                 free[site_id] = lists
     missing = [s for s in site_ids if s not in free]
     if missing:
         free.update((s, c.free) for s, c in compute_site_states(store, missing, now_us).items())
     return {s: free.get(s, {}) for s in site_ids}
-
-
-def _jurisdiction_warnings(sites: Mapping[str, NodeRecord], allowed: set[str] | None) -> list[str]:
-    """An allowed jurisdiction that no site has."""
-    if not allowed:
-        return []
-    held = {site.props.get("jurisdiction") for site in sites.values()}
-    return [f"no site has jurisdiction {j!r}" for j in sorted(allowed) if j not in held]
 
 
 def _jurisdiction_detail(jurisdiction: object, allowed: set[str]) -> str:
@@ -414,26 +470,6 @@ def _data_parts(store: GraphStore, datasets: list[str], at_us: int) -> dict[str,
         for edge in edges:
             holders.setdefault(edge.to_id, set()).add(dataset_id)
     return {site: len(held) / len(datasets) for site, held in holders.items()}
-
-
-def _clamp(value: float) -> float:
-    return min(1.0, max(0.0, value))
-
-
-def _number(props: Mapping[str, object], name: str) -> float:
-    value = props.get(name)
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
-    return 0.0
-
-
-def energy_part(props: Mapping[str, object]) -> float:
-    """Mean of clamp(headroom/1000), battery_soc and clamp(solar/500); missing counts 0."""
-    return (
-        _clamp(_number(props, "power_headroom_kw") / 1000)
-        + _number(props, "battery_soc")
-        + _clamp(_number(props, "solar_kw") / 500)
-    ) / 3
 
 
 # --- choosing GPUs -------------------------------------------------------------------------

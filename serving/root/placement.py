@@ -46,7 +46,8 @@ class PlacementQuery:
     )
     async def placement(self, info: Info, request: PlacementInput) -> PlacementAnswer | None:
         now = info.context.clock()
-        asked = request.to_request(servers_needed(info.selected_fields[0].selections))
+        selections = info.selected_fields[0].selections
+        asked = request.to_request(servers_needed(selections), candidates_needed(selections))
         answer = await info.context.reads.run(
             "placement", placement_query.placement, info.context.store, asked, now
         )
@@ -63,6 +64,19 @@ def servers_needed(selections: Sequence[Selection]) -> int | None:
             continue
         first = candidates.arguments.get("first")
         if not isinstance(first, int):
+            return None
+        needed = max(needed, first)
+    return needed
+
+
+def candidates_needed(selections: Sequence[Selection]) -> int | None:
+    """How many of the best candidates the selection lists: the largest ``first`` of its
+    ``candidates`` selections; 0 when none asks, None (all) when one has no ``first``
+    (or a negative one: the field refuses it)."""
+    needed = 0
+    for candidates in _fields(selections, "candidates"):
+        first = candidates.arguments.get("first")
+        if not isinstance(first, int) or first < 0:
             return None
         needed = max(needed, first)
     return needed

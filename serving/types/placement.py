@@ -103,9 +103,11 @@ class PlacementInput:
     )
     at: datetime | None = strawberry.field(default=None, description="Default: now.")
 
-    def to_request(self, servers_for: int | None = None) -> placement_query.PlacementRequest:
+    def to_request(self, servers_for: int | None = None, first: int | None = None
+                   ) -> placement_query.PlacementRequest:
         """The query's request: ``at`` None (now) reads the read model; ``servers_for``:
-        how many of the best candidates get their free GPUs by server (None: all)."""
+        how many of the best candidates get their free GPUs by server (None: all);
+        ``first``: how many of the best candidates are ranked out (None: all)."""
         return placement_query.PlacementRequest(
             gpus=self.gpus,
             model_id=None if self.model_id is None else str(self.model_id),
@@ -116,6 +118,7 @@ class PlacementInput:
             preferred_region=self.preferred_region,
             at_us=to_us(self.at) if self.at is not None else None,
             servers_for=servers_for,
+            first=first,
         )
 
 

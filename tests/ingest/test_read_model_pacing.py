@@ -6,6 +6,7 @@ from __future__ import annotations
 from fleetgraph.graph_model import FLEET
 from fleetgraph.graph_model.records import NodeUpsert, Provenance
 from fleetgraph.ingest.read_models.maintain import REFRESH_PACE, MaintainingStoreSink
+from fleetgraph.ingest.read_models.site_state import SITE_STATE, STALE
 from fleetgraph.storage.embedded import SQLiteGraphStore
 
 
@@ -21,10 +22,10 @@ def test_a_costly_recomputation_makes_the_next_one_wait() -> None:
     sink.write([site(1, 10)])  # the first batch touching a site is recomputed at once
     assert sink.every_s == 3.0 * REFRESH_PACE
     assert sink.maintainer.recomputed == 1
-    now[0] = 5.0  # past the least wait, within the paced one: deleted, not recomputed
+    now[0] = 5.0  # past the least wait, within the paced one: marked, not recomputed
     sink.write([site(2, 20)])
     assert sink.maintainer.recomputed == 1 and sink.pending == {"site:s2"}
-    assert "site:s2" not in sink.store.get_read_models("site_state")
+    assert sink.store.get_read_models(SITE_STATE)["site:s2"] == STALE
 
 
 def test_a_cheap_recomputation_keeps_the_least_wait() -> None:

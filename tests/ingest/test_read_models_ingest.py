@@ -10,7 +10,13 @@ from click.testing import CliRunner
 from fleetgraph.cli.main import cli
 from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.graph_model import FLEET
-from fleetgraph.ingest.read_models.site_state import SITE_FREE_GPUS, SITE_STATE, SiteState
+from fleetgraph.ingest.read_models.site_state import (
+    DIRECTORY_KEY,
+    SITE_FREE_GPUS,
+    SITE_STATE,
+    STALE,
+    SiteState,
+)
 from fleetgraph.serving.queries.placement import (
     PlacementRequest,
     placement,
@@ -39,27 +45,29 @@ def test_ingest_keeps_the_read_model_and_rebuild_makes_it_again(tmp_path: Path) 
     store = SQLiteGraphStore(FLEET, tmp_path / "graph.sqlite")
     sites = {r.id for r in store.scan_nodes("site", None, 10).records}
     rows = store.get_read_models(SITE_STATE)
+    assert rows.pop(DIRECTORY_KEY) == "3"  # the ingest's first write marked the directory
     assert set(rows) == sites and len(sites) == 3
     assert set(store.get_read_models(SITE_FREE_GPUS)) == sites
     states = [SiteState.decode(s, text) for s, text in rows.items()]
     assert all(s is not None and s.racks > 0 for s in states)
     same_answers(store)
 
-    store.put_read_models(SITE_STATE, dict.fromkeys(sites))
+    store.put_read_models(SITE_STATE, dict.fromkeys([*sites, DIRECTORY_KEY]))
     store.put_read_models(SITE_FREE_GPUS, dict.fromkeys(sites))
     assert store.count(f"read_model_{SITE_STATE}") == 0
+    same_answers(store)  # no row: every site listed from the nodes, computed on the spot
     rebuilt = runner.invoke(cli, [*data, "read-models", "rebuild"])
     assert rebuilt.exit_code == 0, rebuilt.output
     assert "3 sites recomputed" in rebuilt.output
-    assert store.get_read_models(SITE_STATE).keys() == rows.keys()
+    assert store.get_read_models(SITE_STATE).keys() == {*rows, DIRECTORY_KEY}
     same_answers(store)
     store.close()
 
 
 def test_the_kafka_sink_keeps_the_read_model() -> None:
     """The store side of the Kafka path (graph records -> GraphStoreWriter -> store)
-    recomputes the sites it writes at once, then, within its second, deletes the rows
-    of the sites it touches; placement at now answers as the definition throughout."""
+    recomputes the sites it writes at once, then, within its second, marks the rows
+    of the sites it touches unknown; placement at now answers as the definition throughout."""
     from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
     from fleetgraph.ingest.deadletter import DeadLetterList
     from fleetgraph.ingest.kafka.records import GraphRecordCodec
@@ -94,7 +102,7 @@ def test_the_kafka_sink_keeps_the_read_model() -> None:
     job = EdgeUpsert("allocated", "job:j", "gpu:k-g0", {"valid_from": t}, t, prov)
     assert writer.write(records([job])) == 1
     later = wall_clock_us()
-    assert "site:k" not in store.get_read_models(SITE_STATE)  # deleted until recomputed
+    assert store.get_read_models(SITE_STATE)["site:k"] == STALE  # until recomputed
     answer = placement(store, request, later)
     assert answer == placement_reference(store, request, later)
     assert [c.free_gpus for c in answer.candidates] == [1]

@@ -2,21 +2,29 @@
 (``placement_reference``: the whole fleet read at that instant), on random fleets from
 the simulator ingested in a shuffled order with duplicates, the read model kept by the
 pipeline while its clock advances, queried at instants before, at and after its last
-write (allocations and faults ending in between), on both backends."""
+write (allocations and faults ending in between), on both backends; with the rows as
+the pipeline keeps them (the site directory: no site node read), without the directory
+mark (the sites listed from the nodes) and in the older layout 2 (no site properties:
+read from the nodes); the best ``first`` candidates as the whole ranking's first."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import pytest
 
-from fleetgraph.graph_model.records import EdgeUpsert
+from fleetgraph.graph_model.records import EdgeUpsert, NodeRecord
 from fleetgraph.ingest.deadletter import DeadLetterList
 from fleetgraph.ingest.pipeline import Pipeline
 from fleetgraph.ingest.read_models.maintain import MaintainingStoreSink, SiteStateMaintainer
-from fleetgraph.ingest.read_models.site_state import SITE_STATE, SiteState
+from fleetgraph.ingest.read_models.site_state import (
+    DIRECTORY_KEY,
+    SITE_STATE,
+    STALE,
+    SiteState,
+)
 from fleetgraph.ingest.runner import run_embedded
 from fleetgraph.serving.queries.placement import (
     PlacementRequest,
@@ -54,6 +62,8 @@ def requests(store: GraphStore) -> list[PlacementRequest]:
         PlacementRequest(64, allowed_jurisdictions=frozenset([*jurisdictions[:1], "mars"])),
         PlacementRequest(4, model_id="model:not-in-the-graph", allowed_jurisdictions=frozenset()),
         PlacementRequest(2, dataset_ids=datasets, servers_for=1),
+        PlacementRequest(1, model_id=models[-1] if models else None, first=2, servers_for=1),
+        PlacementRequest(2, preferred_region=regions[-1], first=0),
     ]
 
 
@@ -115,30 +125,73 @@ class Counting(DelegatingStore):
     def __init__(self, inner: GraphStore) -> None:
         super().__init__(inner)
         self.reads: list[str] = []
+        self.sites_read: set[str] = set()  # site nodes asked of get_nodes
+
+    def get_nodes(self, ids: Sequence[str]) -> dict[str, NodeRecord]:
+        self.sites_read.update(i for i in ids if i.startswith("site:"))
+        return super().get_nodes(ids)
 
     def before(self, method: str, *details: object) -> None:
         self.reads.append(f"{method}:{details[0] if details else ''}")
 
 
-def check_equal_to_the_reference(store: GraphStore, last: int, light: bool = False) -> int:
+def layout_2(rows: dict[str, str]) -> dict[str, str]:
+    """The rows as the layout before the site properties wrote them."""
+    older: dict[str, str] = {}
+    for key, text in rows.items():
+        state = SiteState.decode(key, text)
+        if state is not None:
+            older[key] = ",".join(["2", *text.split(",")[1:6]])
+    return older
+
+
+def check_every_layout(store: GraphStore, last: int, light: bool = False) -> int:
+    """check_equal_to_the_reference with the rows as kept (the directory), without the
+    directory mark, then in layout 2 without the mark and with it; the rows as kept
+    at the end. Returns what the rows as kept served without computing any site."""
+    kept = store.get_read_models(SITE_STATE)
+    assert kept.get(DIRECTORY_KEY) == "3"
+    served = check_equal_to_the_reference(store, last, light)
+    store.put_read_models(SITE_STATE, {DIRECTORY_KEY: None})
+    check_equal_to_the_reference(store, last, light=True)
+    store.put_read_models(SITE_STATE, layout_2(kept))
+    check_equal_to_the_reference(store, last, light=True)
+    store.put_read_models(SITE_STATE, {DIRECTORY_KEY: "3"})
+    check_equal_to_the_reference(store, last, light=True, bare=True)
+    store.put_read_models(SITE_STATE, kept)
+    return served
+
+
+def check_equal_to_the_reference(
+    store: GraphStore, last: int, light: bool = False, bare: bool = False
+) -> int:
     """Every request at every query time; returns how many (request, time) pairs the
-    read model served without computing any site."""
+    read model served without computing any site (with the directory mark and rows of
+    layout 3, not ``bare``: without reading a site node either)."""
     served = 0
+    listed = DIRECTORY_KEY in store.get_read_models(SITE_STATE, [DIRECTORY_KEY])
     for now in query_times(store, last, light):
         for request in requests(store)[: 3 if light else None]:
-            expected = placement_reference(store, replace(request, at_us=now), now)
+            # the whole ranking, cut here: the bounded heap is checked against a sort
+            expected = placement_reference(store, replace(request, at_us=now, first=None),
+                                           now)
             counting = Counting(store)
             got = placement(counting, request, now)
+            if request.first is not None:
+                del expected.candidates[request.first:]
             if request.servers_for is not None:  # the others are listed without servers
                 keep = request.servers_for
                 expected.candidates[keep:] = [replace(c, servers=()) for c in
                                               expected.candidates[keep:]]
             assert got == expected, (now, request)
+            assert ("scan_nodes:site" in counting.reads) != listed
             if request.model_id == "model:not-in-the-graph":
                 assert any("not in the graph" in w for w in got.warnings)
             if request.allowed_jurisdictions and "mars" in request.allowed_jurisdictions:
                 assert "no site has jurisdiction 'mars'" in got.warnings
             served += "neighbours:in_site" not in counting.reads
+            if listed and not bare and "neighbours:in_site" not in counting.reads:
+                assert not counting.sites_read, "the site properties come from the rows"
     return served
 
 
@@ -166,19 +219,21 @@ def test_read_model_placement_equals_the_reference_embedded(
     clock = Clock(0)
     start = config.end_time_us - int(config.hours * H)
     last = ingest_keeping_read_models(store, config, order_seed, clock, start, every_s)
-    assert check_equal_to_the_reference(store, last) > 0
+    assert check_every_layout(store, last) > 0
     # a rebuild gives the rows the pipeline kept, as of the rebuild's instant
-    kept = {k: SiteState.decode(k, v) for k, v in store.get_read_models(SITE_STATE).items()}
+    kept = {k: SiteState.decode(k, v) for k, v in store.get_read_models(SITE_STATE).items()
+            if k != DIRECTORY_KEY}
     SiteStateMaintainer(store, Clock(last)).rebuild()
-    rebuilt = {k: SiteState.decode(k, v) for k, v in store.get_read_models(SITE_STATE).items()}
+    rebuilt = {k: SiteState.decode(k, v) for k, v in store.get_read_models(SITE_STATE).items()
+               if k != DIRECTORY_KEY}
     assert set(rebuilt) == set(kept)
     for site, state in rebuilt.items():
         before = kept[site]
         assert state is not None and before is not None
         if before.holds_at(last):
-            assert (state.racks, state.healthy_racks, state.free_gpus) == (
-                before.racks, before.healthy_racks, before.free_gpus)
-    assert check_equal_to_the_reference(store, last) > 0
+            assert (state.racks, state.healthy_racks, state.free_gpus, state.props) == (
+                before.racks, before.healthy_racks, before.free_gpus, before.props)
+    assert check_every_layout(store, last) > 0
 
 
 @pytest.mark.integration
@@ -192,7 +247,7 @@ def test_read_model_placement_equals_the_reference_cassandra(
     config = FLEETS[0]
     start = config.end_time_us - int(config.hours * H)
     last = ingest_keeping_read_models(store, config, 5, clock, start, batch_size=1000)
-    assert check_equal_to_the_reference(store, last, light=True) > 0
+    assert check_every_layout(store, last, light=True) > 0
 
 
 def test_the_pipeline_recomputes_only_touched_sites() -> None:
@@ -230,15 +285,17 @@ def test_the_pipeline_recomputes_only_touched_sites() -> None:
         store, PlacementRequest(1, at_us=END_US), END_US)
     assert placement(store, PlacementRequest(1), END_US + H) == placement_reference(
         store, PlacementRequest(1, at_us=END_US + H), END_US + H)
-    # a sink recomputes its first batch at once, then, within every_s, deletes the rows
+    # a sink recomputes its first batch at once, then, within every_s, marks the rows
+    # unknown (their keys stay: the directory of every site)
     later = MaintainingStoreSink(store, clock, every_s=1e9)
     later.write([EdgeUpsert("allocated", "job:j2", "gpu:a-g1", {"valid_from": t}, t, prov)])
-    assert set(store.get_read_models(SITE_STATE)) == {"site:a", "site:b"}
+    assert set(store.get_read_models(SITE_STATE)) == {"site:a", "site:b", DIRECTORY_KEY}
     later.write([EdgeUpsert("had_fault", "server:a-n1", "fault:f1", {"valid_from": t}, t, prov)])
-    assert set(store.get_read_models(SITE_STATE)) == {"site:b"}
+    assert store.get_read_models(SITE_STATE)["site:a"] == STALE
     assert placement(store, PlacementRequest(1), END_US).candidates == []
     later.catch_up()
-    assert set(store.get_read_models(SITE_STATE)) == {"site:a", "site:b"}
+    rows = store.get_read_models(SITE_STATE)
+    assert set(rows) == {"site:a", "site:b", DIRECTORY_KEY} and rows["site:a"] != STALE
 
 
 GRAPHQL = """query ($at: DateTime, $model: ID) {
