@@ -443,7 +443,7 @@ def test_store_calls_do_not_grow_with_the_fleet(
         ("neighbours", "had_fault"),
         ("neighbours", "allocated"),  # free GPUs
         ("get_nodes", None),  # modelHotness: the model, its artifacts, their replicas
-        ("neighbours", "artifact_of"),
+        ("neighbour_ids", None),  # artifact_of
         ("neighbours", "cached_at"),
         ("neighbours", "cached_at"),  # the datasets' replicas
     ]
@@ -462,7 +462,8 @@ def test_store_calls_do_not_grow_with_the_fleet(
     assert len(data["candidates"]) == sites
     # the same reads, plus the nodes of all the sites and servers: one get_nodes when
     # the loader batches them together, two at most
-    assert store.calls["scan_nodes"] == 1 and store.calls["neighbours"] == 11
+    assert store.calls["scan_nodes"] == 1 and store.calls["neighbours"] == 10
+    assert store.calls["neighbour_ids"] == 1
     assert store.calls["get_nodes"] in (2, 3)  # the model's, then the loaders'
-    assert set(store.calls) == {"scan_nodes", "neighbours", "get_nodes"}
+    assert set(store.calls) == {"scan_nodes", "neighbours", "neighbour_ids", "get_nodes"}
     store.close()
