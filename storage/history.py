@@ -31,8 +31,9 @@ them with the live records (docs/queries.md, "Horizons and history"):
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fleetgraph.graph_model.records import EdgeRecord, EdgeUpsert, Origin, Provenance
@@ -77,16 +78,24 @@ def writes_of(upsert: EdgeUpsert) -> list[Write]:
     ]
 
 
-@dataclass
 class _Interval:
-    start: int | None
-    first: Write
-    props: dict[str, Any] = field(default_factory=dict)
-    last: Write | None = None
-    end: int | None = None
+    """One interval being folded from a pair's writes (a plain class: one is made per
+    interval of every pair a window read meets)."""
+
+    __slots__ = ("end", "first", "last", "props", "start")
+
+    def __init__(self, start: int | None, first: Write, end: int | None = None) -> None:
+        self.start = start
+        self.first = first
+        self.props: dict[str, Any] = {}
+        self.last: Write | None = None
+        self.end = end
 
     def apply(self, write: Write) -> None:
-        self.props.update({k: v for k, v in write.props.items() if k not in (VALID_FROM, VALID_TO)})
+        props = self.props
+        for k, v in write.props.items():
+            if k != VALID_FROM and k != VALID_TO:
+                props[k] = v
         self.last = write
 
     def record(self, edge_type: str) -> EdgeRecord:
@@ -107,7 +116,7 @@ def intervals(
     the module docstring."""
     done: list[_Interval] = []
     current: _Interval | None = None
-    for write in sorted(writes, key=lambda w: w.order):
+    for write in sorted(writes, key=_ORDER):
         if current is not None and current.end is None:
             expiry = _expiry(current, ttl_us)
             if expiry <= write.ts:
@@ -134,6 +143,9 @@ def intervals(
             current.end = _expiry(current, ttl_us)
         done.append(current)
     return [interval.record(edge_type) for interval in done]
+
+
+_ORDER = operator.attrgetter("ts", "provenance.event_id")  # Write.order, without the call
 
 
 def _expiry(interval: _Interval, ttl_us: int) -> int:
