@@ -15,7 +15,8 @@ A *bounded* read (one whose rows are capped by construction: a loader's batch of
 nodes by id, a page of a type's nodes, a batch of one edge type's adjacency
 lists) of a cheap kind simply runs inline. A read whose cost the request chooses
 (a traversal, a search scanning up to 100,000 nodes, a headline query over a
-chosen window) of a cheap kind runs inline *on trial*: once it has used
+chosen window) of a kind averaging at most ``TRIAL_FACTOR`` times the budget runs
+inline *on trial*: once it has used
 ``cut_s`` of the event loop thread's CPU time, its next store call raises
 :class:`InlineCut` (checked by serving.deadline.DeadlineStore before every store
 call), the partial work is dropped, and the read runs again from the start in a
@@ -37,6 +38,11 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 INLINE_BUDGET_S = 0.001
+# a read on trial (its cost chosen by the request, cut when it runs long) runs inline
+# while its kind averages at most this many times the budget: the cut, not the average,
+# bounds what it may hold the loop for, and a thread hop costs more than such a read
+# (measured in the worker thread, where it also waits for the GIL, a read looks slower)
+TRIAL_FACTOR = 5
 # CPU seconds of the event loop's thread a read of request-chosen cost may take inline
 # before it is cut and run again in a thread (CPU, not wall: a busy machine that
 # preempts the loop does not cut a cheap read)
@@ -75,9 +81,12 @@ class StoreReads:
         self.threaded = 0
         self.cut = 0  # inline trials cut short and run again in a thread
 
-    def runs_inline(self, kind: Hashable) -> bool:
+    def runs_inline(self, kind: Hashable, bounded: bool = True) -> bool:
+        """Whether a read of ``kind`` runs inline now: a bounded one while its kind
+        averages at most ``budget_s``, one on trial at most ``TRIAL_FACTOR`` times that."""
         cost = self.cost_s.get(kind)
-        return cost is not None and cost <= self.budget_s
+        return cost is not None and cost <= (
+            self.budget_s if bounded else self.budget_s * TRIAL_FACTOR)
 
     def run_now(self, kind: Hashable, read: Callable[..., T], *args: Any) -> T:
         """``read(*args)`` inline: a bounded read of a kind :meth:`runs_inline` found cheap
@@ -94,7 +103,7 @@ class StoreReads:
         """``read(*args)``, inline or in a worker thread (see the module doc): inline
         when its kind is cheap; when not ``bounded`` (the request chooses its cost),
         only until it has used ``cut_s`` of CPU time, then again in a thread."""
-        if self.runs_inline(kind):
+        if self.runs_inline(kind, bounded):
             token = None if bounded else _cut_at.set(time.thread_time() + self.cut_s)
             started = time.perf_counter()
             try:
