@@ -6,13 +6,15 @@ the jobs that ``read`` it (``read`` in) and the items ``derived_from`` it
 (``derived_from`` in); from a job, what it ``produced`` (``produced`` out). The
 walk goes on until nothing new is reached (or the item limit).
 
-Store reads: one ``get_nodes`` (the dataset), then three ``neighbours`` a level
+Store reads: one ``get_nodes`` (the dataset), then three ``neighbour_ids`` a level
 of the walk (``read`` in and ``derived_from`` in of the new items, ``produced``
-out of the new jobs), then one ``get_nodes`` for the reading jobs (their
-``site_id``; three more reads when some have none, see ``lineage.job_sites``), one
-``cached_at`` out for every item, one ``get_nodes`` for the sites (their
-``jurisdiction``). The count grows with the length of the lineage
-chain, never with the number of items, jobs or sites.
+out of the new jobs: the ids only), then one ``node_values`` for the reading jobs
+(their ``site_id``; three more reads when some have none, see
+``lineage.job_sites``), one ``cached_at`` out for every item (the intervals), one
+``node_values`` for the sites (their ``jurisdiction``). The count grows with the
+length of the lineage chain, never with the number of items, jobs or sites.
+``residency_summary`` (dataResidencySummary) is the bounded form: the same walk,
+the replica pairs as ids, and the intervals of one page's items only.
 
 Readings of the text, where it leaves room:
 
