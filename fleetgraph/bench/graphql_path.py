@@ -43,7 +43,7 @@ from fleetgraph.bench.stats import percentile, ratio
 from fleetgraph.core.units import HOUR_US
 from fleetgraph.graph_model import FLEET
 from fleetgraph.serving.access import AUDITOR, OPS, SCHEDULER
-from fleetgraph.serving.app import create_app
+from fleetgraph.serving.app import FleetGraphQL, create_app
 from fleetgraph.serving.context import new_context
 from fleetgraph.serving.deadline import DeadlineStore
 from fleetgraph.serving.queries import affected_jobs, model_hotness
@@ -264,6 +264,21 @@ def measure_floor(paths: Paths, case: PathCase, repeats: int) -> dict[str, Any]:
     return _figures(wall, cpu)
 
 
+def app_reads(app: Any) -> StoreReads:
+    """The store-read policy of the app's GraphQL view (behind its HTTP guards)."""
+    route = next(r for r in app.routes if getattr(r, "path", None) == "/graphql")
+    view = route.app
+    while not isinstance(view, FleetGraphQL):
+        view = view.app
+    return view.reads
+
+
+def read_counts(reads: StoreReads) -> dict[str, Any]:
+    """Where a path's store reads ran, warm-up included: inline on the event loop, in a
+    worker thread, or inline on trial then cut and run again in a thread."""
+    return {"inline": reads.inline, "threaded": reads.threaded, "cut": reads.cut}
+
+
 def targets(queries: dict[str, Any]) -> list[dict[str, Any]]:
     """Issue 10's targets for the layer: over HTTP, a headline query's p50 at most
     twice the store path's plus 1 ms; a one-hop read's p99 at most 5 ms."""
@@ -294,9 +309,11 @@ def measure(store: GraphStore, now_us: int, *, repeats: int = 300,
             if only is None or case.name in only:
                 queries[case.name] = measure_case(paths, case, repeats, budget_s)
         floor = measure_floor(paths, cases[0], repeats) if cases else None
+        reads = {"graphql": read_counts(paths.reads), "http": read_counts(app_reads(paths.app))}
     finally:
         paths.close()
     return {"queries": queries, "targets": targets(queries), "client_floor": floor,
+            "reads": reads,
             "paths": {"store": "the serving/queries function on the store",
                       "graphql": "schema.execute in process, the app's context",
                       "http": "POST /graphql to the production app via httpx ASGITransport",
