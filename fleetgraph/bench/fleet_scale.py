@@ -56,7 +56,7 @@ from fleetgraph.storage.embedded import SQLiteGraphStore
 
 SAMPLES = 50  # ids per query kind
 STORES = ("embedded", "cassandra", "both")
-PROGRESS_ROWS = 1_000_000  # a progress line every this many rows copied
+PROGRESS_ROWS = 1_000_000  # a progress line every this many records copied
 
 
 def cpu_s() -> float:
@@ -141,7 +141,7 @@ def copy_to_cassandra(settings: Settings, db: Path, work: Path) -> dict[str, Any
         if seen[0] - seen[1] >= PROGRESS_ROWS:
             seen[1] = seen[0]
             elapsed = time.perf_counter() - started
-            click.echo(f"  {seen[0]:,} rows read in {elapsed:.0f} s "
+            click.echo(f"  {seen[0]:,} records read in {elapsed:.0f} s "
                        f"({seen[0] / elapsed:,.0f}/s, CPU {cpu_s():.0f} s)", err=True)
 
     report = copy_embedded(db, settings.store, tools=tools, work_dir=work / "sstables",
