@@ -289,16 +289,39 @@ def _free_of(text: str) -> FreeByServer | None:
     return decode_free(text)
 
 
+@dataclass(frozen=True, slots=True)
+class _Directory:
+    """The last directory read whose every row had a summary with properties: while the
+    rows read are the same and ``now`` within all their spans, its summaries stand."""
+
+    rows: dict[str, str]
+    states: tuple[SiteState, ...]  # every row's, by id
+    since_us: int  # the latest computed_at
+    until_us: int | None  # the earliest valid_until
+
+    def holds_at(self, now_us: int) -> bool:
+        return self.since_us <= now_us and (self.until_us is None or now_us < self.until_us)
+
+
+_last_directory: _Directory | None = None  # replaced whole (a read in another thread)
+
+
 def site_states_now(
     store: GraphStore, now_us: int
-) -> tuple[list[SiteState], dict[str, Computed]]:
+) -> tuple[Sequence[SiteState], dict[str, Computed]]:
     """Every site's summary at ``now_us`` with its properties, by id, and those computed
     here (the sites whose row does not hold then). The sites are the keys of the
     ``site_state`` rows when its directory row is there, else the site nodes; rows of
-    layout 2 (without the site's properties) take them from the site nodes."""
+    layout 2 (without the site's properties) take them from the site nodes. Rows equal
+    to the last directory read that held (compared as text) are not gone over again."""
+    global _last_directory
     rows = store.get_read_models(SITE_STATE)
     nodes: dict[str, NodeRecord] = {}
-    if rows.pop(DIRECTORY_KEY, None) == str(FORMAT):
+    listed = rows.pop(DIRECTORY_KEY, None) == str(FORMAT)
+    if listed:
+        last = _last_directory
+        if last is not None and last.holds_at(now_us) and last.rows == rows:
+            return last.states, {}
         site_ids = sorted(rows)
     else:
         nodes = scan_sites(store)
@@ -323,7 +346,13 @@ def site_states_now(
                 held[summary.site_id] = replace(summary, props=SiteProps.of(node.props))
     computed = compute_site_states(store, [s for s in site_ids if s not in held], now_us)
     held.update((site_id, done.state) for site_id, done in computed.items())
-    return [held[s] for s in site_ids if s in held], computed
+    states = tuple(held[s] for s in site_ids if s in held)
+    if listed and not nodes and not computed and len(states) == len(rows):  # all held
+        _last_directory = _Directory(
+            rows, states, max((s.computed_at_us for s in states), default=now_us),
+            min((s.valid_until_us for s in states if s.valid_until_us is not None),
+                default=None))
+    return states, computed
 
 
 def _rank(
