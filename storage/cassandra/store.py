@@ -39,8 +39,16 @@ from fleetgraph.storage.cassandra.read_models import (
     NAMESPACE_PREFIX,
     ReadModelTable,
 )
-from fleetgraph.storage.cassandra.rows import edge_record, history_write, node_record
+from fleetgraph.storage.cassandra.rows import (
+    edge_record,
+    history_write,
+    live_created_at,
+    node_record,
+)
 from fleetgraph.storage.cassandra.schema import (
+    CREATED,
+    LATEST,
+    TS,
     WIDE_EDGES,
     EdgeNamespace,
     HistoryTable,
@@ -373,6 +381,67 @@ class CassandraGraphStore(GraphStore):
             return result
         writes = self._history_writes(edge_type, history, list(result))
         return merge(edge_type, result, writes, direction, window, table.ttl_us, now)
+
+    def neighbour_ids(
+        self,
+        edge_type: str,
+        ids: Sequence[str],
+        direction: Direction,
+        *,
+        recorded_by: int | None = None,
+        window: TimeWindow | None = None,
+    ) -> dict[str, list[str]]:
+        """The far ids and the meta columns only (the same partitions as ``neighbours``);
+        a window on a temporal type: the intervals projected (the base class)."""
+        if window is not None and self.registry.edge(edge_type).temporal:
+            return super().neighbour_ids(edge_type, ids, direction, recorded_by=recorded_by,
+                                         window=window)
+        table = self._edge_ns(edge_type).side(direction)
+        far_column = [c for c in table.key_columns if c != "bucket"][1]
+        where = " AND ".join(f"{c} = ?" for c in table.partition_key)
+        select = self._prepare(f"SELECT {far_column}, {TS}, {LATEST}, {CREATED} "
+                               f"FROM {table.qualified} WHERE {where}")
+        result: dict[str, list[str]] = {node_id: [] for node_id in ids}
+        nears = [i for i in result for _ in range(table.buckets)]
+        jobs: list[Job] = [(select, (i, b)) for i in result for b in range(table.buckets)]
+        now = self._clock()
+        for near, rows in zip(nears, self._run(jobs, f"read {edge_type} edges"), strict=True):
+            self.rows_read += len(rows)
+            fars = result[near]
+            for far, ts, latest, created in rows:
+                created_at = live_created_at(table, ts, latest, created, now)
+                if created_at is not None and (recorded_by is None
+                                               or created_at <= recorded_by):
+                    fars.append(far)
+        if table.buckets > 1:
+            for fars in result.values():
+                fars.sort()
+        return result
+
+    def node_values(self, ids: Sequence[str], prop: str) -> dict[str, Any]:
+        """The id, one property and the meta columns only (one read a node, as
+        ``get_nodes``)."""
+        jobs: list[Job] = []
+        tables: list[Table] = []
+        for node_type, type_ids in group_by_type(ids).items():
+            namespace = self._nodes.get(node_type)
+            if namespace is None:
+                continue  # an id of an unknown type names nothing stored
+            table = namespace.nodes
+            value = f"p_{prop}" if prop in table.prop_names else TS
+            where = " AND ".join(f"{c} = ?" for c in table.partition_key)
+            select = self._prepare(f"SELECT id, {value}, {TS}, {LATEST}, {CREATED} "
+                                   f"FROM {table.qualified} WHERE {where}")
+            for node_id in type_ids:
+                jobs.append((select, (node_id,)))
+                tables.append(table)
+        now = self._clock()
+        found: dict[str, Any] = {}
+        for table, rows in zip(tables, self._run(jobs, "read nodes"), strict=True):
+            for node_id, value, ts, latest, created in rows:
+                if live_created_at(table, ts, latest, created, now) is not None:
+                    found[node_id] = value if prop in table.prop_names else None
+        return found
 
     def _history_writes(
         self, edge_type: str, history: HistoryTable, ids: list[str]
