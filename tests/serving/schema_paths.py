@@ -69,6 +69,9 @@ def _root_calls() -> list[RootCall]:
         RootCall("lineage", 'id: "artifact:sha256-a2", direction: UP'),
         RootCall("lineage", 'id: "dataset:d1", direction: DOWN'),
         RootCall("dataResidency", 'datasetId: "dataset:d1", allowed: ["us"]'),
+        RootCall("dataResidencySummary", 'datasetId: "dataset:d1", allowed: ["us"]'),
+        RootCall("dataResidencySummary",
+                 'datasetId: "dataset:d1", allowed: ["us"], violationsOnly: false, first: 2'),
         RootCall("auditBundle", 'subject: "dataset:d1", allowed: ["us"]'),
         RootCall("integrity"),
     ]
