@@ -9,7 +9,6 @@ nodetool's JMX interface), as `fleetgraph stack up` starts it."""
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,16 +16,15 @@ from pathlib import Path
 import pytest
 
 from fleetgraph.graph_model import FLEET
-from fleetgraph.infra.stack import CASSANDRA, is_fetched
 from fleetgraph.ingest.backfill import backfill
 from fleetgraph.ingest.deadletter import DeadLetterList
 from fleetgraph.ingest.pipeline import Pipeline
 from fleetgraph.ingest.runner import run_embedded
 from fleetgraph.ingest.sinks import StoreSink
-from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
-from fleetgraph.schemas import load_event_codec
-from fleetgraph.simulator import SimulationConfig, simulate_messages
+from fleetgraph.ingest.sources.eventlog import read_event_log
+from fleetgraph.simulator import SimulationConfig
 from fleetgraph.storage.checksum import digest_differences, graph_digests
+from tests.bulk_support import bulk_tools, shuffled_archive
 from tests.conftest import CassandraGraphs
 
 pytestmark = pytest.mark.integration
@@ -38,28 +36,11 @@ CONFIG = SimulationConfig(seed=11, sites=2, hours=6.0, end_time_us=NOW, duplicat
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fleet's messages, shuffled in blocks (events arrive late and early, across
-    the dedup window), with every tenth message delivered twice."""
-    messages = [(str(t), p) for t, p, _ in simulate_messages(CONFIG, load_event_codec())]
-    rng = random.Random(5)
-    blocks = [messages[i:i + 200] for i in range(0, len(messages), 200)]
-    for block in blocks:
-        rng.shuffle(block)
-    rng.shuffle(blocks)
-    shuffled = [m for block in blocks for m in block]
-    shuffled += shuffled[::10]
-    path = tmp_path_factory.mktemp("backfill") / "archive.avro"
-    write_event_log(path, shuffled)
-    return path
+    return shuffled_archive(CONFIG, 5, tmp_path_factory.mktemp("backfill") / "archive.avro")
 
 
 @pytest.fixture
 def tools() -> Iterator[object]:
-    if not is_fetched(CASSANDRA):
-        pytest.skip("the local stack's Cassandra jars are not fetched (`fleetgraph stack "
-                    "fetch`): the bulk writer runs on them")
-    from fleetgraph.infra.bulk import bulk_tools
-
     yield bulk_tools()
 
 

@@ -12,8 +12,6 @@ nodetool's JMX interface); fails, not skips, without it under FLEETGRAPH_REQUIRE
 
 from __future__ import annotations
 
-import os
-import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,21 +20,20 @@ from typing import Any
 import pytest
 
 from fleetgraph.graph_model import FLEET
-from fleetgraph.infra.stack import CASSANDRA, is_fetched
 from fleetgraph.ingest.deadletter import DeadLetterList
 from fleetgraph.ingest.pipeline import Pipeline
 from fleetgraph.ingest.read_models.maintain import SiteStateMaintainer
 from fleetgraph.ingest.read_models.site_state import SITE_FREE_GPUS, SITE_STATE
 from fleetgraph.ingest.runner import run_embedded
 from fleetgraph.ingest.sinks import StoreSink
-from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
-from fleetgraph.schemas import load_event_codec
+from fleetgraph.ingest.sources.eventlog import read_event_log
 from fleetgraph.settings import Settings
-from fleetgraph.simulator import SimulationConfig, simulate_messages
+from fleetgraph.simulator import SimulationConfig
 from fleetgraph.storage.cassandra.schema import LATEST, SEP
 from fleetgraph.storage.checksum import digest_differences, graph_digests
 from fleetgraph.storage.embedded import SQLiteGraphStore
 from fleetgraph.storage.embedded.export import StoreExport
+from tests.bulk_support import bulk_tools, shuffled_archive
 from tests.conftest import CassandraGraphs
 
 pytestmark = pytest.mark.integration
@@ -48,30 +45,11 @@ CONFIG = SimulationConfig(seed=23, sites=2, hours=6.0, end_time_us=NOW, duplicat
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fleet's messages shuffled in blocks, every tenth delivered twice."""
-    messages = [(str(t), p) for t, p, _ in simulate_messages(CONFIG, load_event_codec())]
-    rng = random.Random(7)
-    blocks = [messages[i:i + 200] for i in range(0, len(messages), 200)]
-    for block in blocks:
-        rng.shuffle(block)
-    rng.shuffle(blocks)
-    shuffled = [m for block in blocks for m in block]
-    shuffled += shuffled[::10]
-    path = tmp_path_factory.mktemp("copy") / "archive.avro"
-    write_event_log(path, shuffled)
-    return path
+    return shuffled_archive(CONFIG, 7, tmp_path_factory.mktemp("copy") / "archive.avro")
 
 
 @pytest.fixture
 def tools() -> Iterator[object]:
-    if not is_fetched(CASSANDRA):
-        message = ("the local stack's Cassandra jars are not fetched (`fleetgraph stack "
-                   "fetch`): the bulk writer runs on them")
-        if os.environ.get("FLEETGRAPH_REQUIRE_STACK") == "1" or os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from fleetgraph.infra.bulk import bulk_tools
-
     yield bulk_tools()
 
 
