@@ -192,28 +192,27 @@ class CassandraBulkLoad:
         copy, ``fleetgraph.storage.bulk.copy_embedded``): the live tables and the time
         index, no history rows (the source's history comes with ``write_history``)."""
         now = self.clock()
-        store, writes = self.store, []
+        spaces, writes = self.store.type_namespaces, []
         for u in upserts:
             if isinstance(u, NodeUpsert):
-                writes += plan_node(store._node_ns(u.type).nodes, u, now)
+                writes += plan_node(spaces.node(u.type).nodes, u, now)
             else:
-                writes += plan_edge(store._edge_ns(u.type), u, now)
+                writes += plan_edge(spaces.edge(u.type), u, now)
         self._send(self.encoder.add(writes))
         self.upserts += len(upserts)
 
     def close_type(self, node: bool, type_name: str) -> None:
         """No more rows of this node or edge type (live, history, time index): the
         writer writes out its tables and frees their buffers."""
-        if node:
-            tables = self.store._node_ns(type_name).tables
-        else:
-            tables = self.store._edge_ns(type_name).schema_tables
+        spaces = self.store.type_namespaces
+        tables = (spaces.node(type_name).tables if node
+                  else spaces.edge(type_name).schema_tables)
         self._send(self.encoder.close(t.qualified for t in tables))
 
     def write_history(self, edge_type: str, kept: Sequence[HistoryWrite]) -> None:
         """Send the history rows of these writes of ``edge_type`` (as another store
         kept them)."""
-        writes = plan_history_writes(self.store._edge_ns(edge_type), kept, self.clock())
+        writes = plan_history_writes(self.store.type_namespaces.edge(edge_type), kept, self.clock())
         self._send(self.encoder.add(writes))
         self.history_writes += len(kept)
 

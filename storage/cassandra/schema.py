@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from fleetgraph.graph_model.types import EdgeType, NodeType, Prop, PropKind
+from fleetgraph.graph_model.types import EdgeType, NodeType, Prop, PropKind, Registry
 from fleetgraph.storage.base import Direction, StorageError
 
 CQL_TYPE = {
@@ -407,3 +407,34 @@ class EdgeNamespace:
 
 def keyspace_cql(keyspace: str, replication: str) -> str:
     return f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication}"
+
+
+@dataclass(frozen=True)
+class TypeNamespaces:
+    """The namespace of every node and edge type of a registry under one keyspace
+    prefix: how the store names its keyspaces, and how a bulk load (storage/cassandra/
+    bulk.py) that plans the store's rows finds them."""
+
+    nodes: dict[str, NodeNamespace]
+    edges: dict[str, EdgeNamespace]
+
+    @classmethod
+    def for_registry(cls, registry: Registry, prefix: str,
+                     wide: Mapping[str, Wide]) -> TypeNamespaces:
+        return cls({n: NodeNamespace.for_type(prefix, t) for n, t in registry.nodes.items()},
+                   {n: EdgeNamespace.for_type(prefix, t, wide)
+                    for n, t in registry.edges.items()})
+
+    def node(self, node_type: str) -> NodeNamespace:
+        """The namespace of ``node_type``; StorageError if the registry has no such type."""
+        try:
+            return self.nodes[node_type]
+        except KeyError:
+            raise StorageError(f"no namespace for node type {node_type!r}") from None
+
+    def edge(self, edge_type: str) -> EdgeNamespace:
+        """The namespace of ``edge_type``; StorageError if the registry has no such type."""
+        try:
+            return self.edges[edge_type]
+        except KeyError:
+            raise StorageError(f"no namespace for edge type {edge_type!r}") from None

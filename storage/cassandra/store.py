@@ -54,6 +54,7 @@ from fleetgraph.storage.cassandra.schema import (
     HistoryTable,
     NodeNamespace,
     Table,
+    TypeNamespaces,
     Wide,
 )
 from fleetgraph.storage.cassandra.session import (
@@ -156,10 +157,8 @@ class CassandraGraphStore(GraphStore):
         self._concurrency = concurrency
         prefix = self.config.keyspace_prefix
         wide = WIDE_EDGES if wide_edges is None else wide_edges
-        self._nodes = {n: NodeNamespace.for_type(prefix, t) for n, t in registry.nodes.items()}
-        self._edges = {
-            n: EdgeNamespace.for_type(prefix, t, wide) for n, t in registry.edges.items()
-        }
+        self.type_namespaces = TypeNamespaces.for_registry(registry, prefix, wide)
+        self._nodes, self._edges = self.type_namespaces.nodes, self.type_namespaces.edges
         self._read_models = ReadModelTable.for_prefix(prefix)
         self._prepared: dict[str, Any] = {}
         self._updates: dict[tuple[str, tuple[str, ...]], Any] = {}  # by (table, columns)
@@ -572,16 +571,10 @@ class CassandraGraphStore(GraphStore):
 
     # --- helpers ------------------------------------------------------------
     def _node_ns(self, node_type: str) -> NodeNamespace:
-        try:
-            return self._nodes[node_type]
-        except KeyError:
-            raise StorageError(f"no namespace for node type {node_type!r}") from None
+        return self.type_namespaces.node(node_type)
 
     def _edge_ns(self, edge_type: str) -> EdgeNamespace:
-        try:
-            return self._edges[edge_type]
-        except KeyError:
-            raise StorageError(f"no namespace for edge type {edge_type!r}") from None
+        return self.type_namespaces.edge(edge_type)
 
     def _prepare(self, cql: str) -> Any:
         prepared = self._prepared.get(cql)
