@@ -38,7 +38,12 @@ from fleetgraph.serving.deadline import Deadline, DeadlineStore
 from fleetgraph.serving.explorer import ExampleFinder, Explorer
 from fleetgraph.serving.guards import DEFAULT_LIMITS, Limits
 from fleetgraph.serving.health import ReadinessProbe
-from fleetgraph.serving.metrics import MeteredRequests, ServerMetrics, metrics_endpoint
+from fleetgraph.serving.metrics import (
+    MeteredRequests,
+    QueryFields,
+    ServerMetrics,
+    metrics_endpoint,
+)
 from fleetgraph.serving.reads import StoreReads
 from fleetgraph.serving.schema import build_schema
 from fleetgraph.serving.security import ROLE_SCOPE_KEY, RoleGate, refuse
@@ -153,8 +158,9 @@ def create_app(
     probe = ReadinessProbe(store, registry, on_result=metrics.ready.set)  # /readyz
     explorer = Explorer(store, registry, clock=clock, examples=examples,
                         token_required=bool(tokens), ide=not production)
+    schema = schema or build_schema(limits=limits, production=production)
     graphql = FleetGraphQL(
-        schema or build_schema(limits=limits, production=production),
+        schema,
         MeteredStore(store, metrics.store),
         registry=registry,
         clock=clock,
@@ -166,7 +172,8 @@ def create_app(
                          limits.max_body_bytes)
     return Starlette(
         routes=[
-            Route("/graphql", MeteredRequests(endpoint, metrics), methods=["GET", "POST"]),
+            Route("/graphql", MeteredRequests(endpoint, metrics, QueryFields(
+                schema._schema, limits.max_tokens)), methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", probe.readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint(metrics), methods=["GET"]),

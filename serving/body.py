@@ -8,6 +8,9 @@ parameter (``query``, ``operationName``, ``variables``, ``extensions``), or vari
 (in a POST or a GET) holding more than ``MAX_VARIABLE_ITEMS`` list items, gets 400. Each answer is a
 GraphQL-shaped error with a code (``PAYLOAD_TOO_LARGE``, ``UNSUPPORTED_MEDIA_TYPE``,
 ``BAD_REQUEST``), sent before the token check and before any GraphQL work.
+
+A POST's body is parsed once: the request object that passed is kept in the scope
+(:data:`PAYLOAD_KEY`, :func:`payload_of`) for the GraphQL endpoint and the metrics.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ DRAIN_BYTES = 8 * 1024 * 1024
 MAX_VARIABLE_ITEMS = 1000
 # The parameters of a GraphQL GET; a repeated one makes the request ambiguous.
 GRAPHQL_PARAMETERS = ("query", "operationName", "variables", "extensions")
+# where the body guard keeps the JSON object of a POST that passed it
+PAYLOAD_KEY = "fleetgraph.graphql_payload"
 
 
 class BodyTooLarge(ServingError):
@@ -62,7 +67,11 @@ class BodyGuard:
             await refuse(send, 415, "send the request as JSON (content-type: "
                          "application/json) with a 'query' string", "UNSUPPORTED_MEDIA_TYPE")
             return
-        problem = json_problem(body) if scope["method"] == "POST" else get_problem(scope)
+        if scope["method"] == "POST":
+            payload, problem = read_payload(body)
+            scope[PAYLOAD_KEY] = payload
+        else:
+            problem = get_problem(scope)
         if problem is not None:
             await refuse(send, 400, problem, "BAD_REQUEST")
             return
@@ -111,20 +120,49 @@ async def _drain(receive: Receive, limit: int) -> None:
 
 def json_problem(body: bytes) -> str | None:
     """What is wrong with a JSON POST body as a GraphQL request, or None."""
+    return read_payload(body)[1]
+
+
+def read_payload(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
+    """A JSON POST body as a GraphQL request: its object, or what is wrong with it.
+    (The standard library reads it: a request body is small, and orjson would read an
+    integer past 64 bits as a float.)"""
     try:
         payload: Any = json.loads(body)
     except ValueError as exc:
-        return f"request body is not valid JSON: {exc}"
+        return None, f"request body is not valid JSON: {exc}"
     except RecursionError:
-        return "request body is nested too deeply"
+        return None, "request body is nested too deeply"
     if not isinstance(payload, dict):
-        return ("request body must be one JSON object {\"query\": ..., \"variables\": ...}"
-                " (batched requests are not accepted)")
+        return None, ("request body must be one JSON object {\"query\": ..., "
+                      "\"variables\": ...} (batched requests are not accepted)")
     if not isinstance(payload.get("query"), str):
-        return "request body has no 'query' string"
+        return None, "request body has no 'query' string"
     if not isinstance(payload.get("operationName"), str | None):
-        return "'operationName' must be a string"
-    return variables_problem(payload.get("variables"))
+        return None, "'operationName' must be a string"
+    problem = variables_problem(payload.get("variables"))
+    return (None, problem) if problem is not None else (payload, None)
+
+
+def payload_of(scope: Scope) -> dict[str, Any] | None:
+    """The JSON object of a POST the body guard passed (None for a GET)."""
+    payload = scope.get(PAYLOAD_KEY)
+    return payload if isinstance(payload, dict) else None
+
+
+def document_of(scope: Scope) -> tuple[str, str | None] | None:
+    """The GraphQL document and operation name a request that passed the body guard
+    sent (a POST's JSON, a GET's parameters), or None when it sent no document."""
+    payload = payload_of(scope)
+    if payload is None:
+        params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        query = (params.get("query") or [None])[0]
+        operation = (params.get("operationName") or [None])[0]
+    else:
+        query, operation = payload.get("query"), payload.get("operationName")
+    if not isinstance(query, str) or not isinstance(operation, str | None):
+        return None
+    return query, operation
 
 
 def get_problem(scope: Scope) -> str | None:

@@ -1,7 +1,10 @@
 """The server's Prometheus metrics, served at ``GET /metrics`` (docs/operations.md).
 
 - ``fleetgraph_query_seconds{field}``: the time of each executed GraphQL operation,
-  once per root field it asked for (:class:`QueryMetrics`, a schema extension);
+  once per root field it asked for (:class:`QueryMetrics`, a schema extension); an
+  operation the deadline cut is timed when its 504 is sent, from the start of its
+  execution, or from its request's arrival when it had not started executing (its
+  document still waiting to be parsed or validated);
 - ``fleetgraph_graphql_errors_total{code}``: errors answered, by ``extensions.code``
   (the stable codes of docs/queries.md), those of GraphQL results and those the HTTP
   guards answer before GraphQL (body, deadline, token);
@@ -25,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSchema, parse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -44,6 +47,7 @@ from fleetgraph.graph_model.types import Registry
 from fleetgraph.ingest.metrics import IngestCollector
 from fleetgraph.ingest.pipeline import PipelineStats
 from fleetgraph.serving.access_guard import root_fields
+from fleetgraph.serving.body import document_of
 from fleetgraph.serving.guards import error_code
 from fleetgraph.storage.metered import StoreMetrics
 
@@ -122,10 +126,12 @@ class RequestMeter:
     metrics: ServerMetrics
     answered_by_graphql: bool = False
     # the root fields of an execution under way and when it started (perf_counter):
-    # one the deadline cancels is timed when its request ends
+    # one the deadline cancels is timed when its 504 is sent
     executing: tuple[list[str], float] | None = None
     status: int = 200
     body: list[bytes] = field(default_factory=list)
+    arrived: float = field(default_factory=time.perf_counter)
+    timed: bool = False  # its operation's time was observed
 
     def observe_execution(self) -> None:
         """Time the execution under way, if any, for each of its root fields."""
@@ -133,9 +139,33 @@ class RequestMeter:
             return
         fields, started = self.executing
         self.executing = None
+        self.observe(fields, started)
+
+    def observe(self, fields: Iterable[str], started: float) -> None:
+        self.timed = True
         took = time.perf_counter() - started
         for name in fields:
             self.metrics.field_timer(name).observe(took)
+
+
+class QueryFields:
+    """The root fields of a document that are fields of the schema's Query type (no
+    label from a client's typo), in a form the metrics can use before GraphQL parsed
+    the document."""
+
+    def __init__(self, schema: GraphQLSchema, max_tokens: int) -> None:
+        query = schema.query_type
+        self.names = frozenset(query.fields) if query is not None else frozenset()
+        self.max_tokens = max_tokens
+
+    def of_text(self, query: str, operation_name: str | None) -> list[str]:
+        """Those of a document's text; none when it does not parse within the token
+        limit (its request was answered with an error, not timed)."""
+        try:
+            document = parse(query, no_location=True, max_tokens=self.max_tokens)
+        except GraphQLError:
+            return []
+        return sorted(n for n in root_fields(document, operation_name) if n in self.names)
 
 
 _request: ContextVar[RequestMeter | None] = ContextVar("fleetgraph_request_meter",
@@ -176,12 +206,16 @@ class QueryMetrics(SchemaExtension):
 
 
 class MeteredRequests:
-    """Around the GraphQL endpoint: requests in flight, answers by status, and the
-    error codes of answers the HTTP guards gave before GraphQL ran."""
+    """Around the GraphQL endpoint: requests in flight, answers by status, the error
+    codes of answers the HTTP guards gave before GraphQL ran, and the time of an
+    operation the deadline cut (when its 504 is sent; ``fields`` finds the root fields
+    of one cut before it was executing)."""
 
-    def __init__(self, app: ASGIApp, metrics: ServerMetrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: ServerMetrics,
+                 fields: QueryFields | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.fields = fields
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -193,6 +227,8 @@ class MeteredRequests:
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 meter.status = int(message["status"])
+                if meter.status == 504:
+                    self.observe_cut(scope, meter)
             elif (message["type"] == "http.response.body" and meter.status >= 400
                   and not meter.answered_by_graphql
                   and sum(map(len, meter.body)) < MAX_ERROR_BODY):
@@ -210,6 +246,19 @@ class MeteredRequests:
             self.metrics.requests.labels(status if status in STATUSES else "other").inc()
             if meter.body:
                 self.metrics.count_errors(codes_in(b"".join(meter.body)))
+
+
+    def observe_cut(self, scope: Scope, meter: RequestMeter) -> None:
+        """The deadline cut the request: time its operation now, the execution under way
+        or, when none began, the document it sent from the request's arrival."""
+        if meter.executing is not None:
+            meter.observe_execution()
+            return
+        if meter.timed or meter.answered_by_graphql or self.fields is None:
+            return
+        sent = document_of(scope)
+        if sent is not None:
+            meter.observe(self.fields.of_text(*sent), meter.arrived)
 
 
 def codes_in(body: bytes) -> list[str]:

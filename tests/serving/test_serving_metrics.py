@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -271,19 +271,79 @@ def test_readyz_of_a_closed_store_is_503_naming_the_read_that_failed() -> None:
     assert request(app, "GET", "/healthz").text == "ok"
 
 
-def test_a_query_cut_by_the_deadline_is_timed_and_counted_as_timeout(
-        fleet: CountingStore) -> None:
-    class Slow(DelegatingStore):
-        def before(self, method: str, *details: object) -> None:
-            time.sleep(0.5)
+def cut_and_scrape(app: object, query: str, release: Callable[[], bool]
+                   ) -> tuple[httpx.Response, dict[Any, float]]:
+    """Ask ``query`` (cut by the app's deadline), then scrape /metrics on the same event
+    loop at once, while what the query waits for (a store read, a document worker) is
+    still held; then ``release`` it (it says whether it was still held)."""
+    async def run() -> tuple[httpx.Response, str, bool]:
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://fleet") as client:
+            answer = await client.post("/graphql", json={"query": query})
+            text = (await client.get("/metrics")).text
+            return answer, text, release()
 
-    app = create_app(Slow(fleet), limits=Limits(timeout_s=0.2))
-    response = ask(app, '{ node(id: "site:s1") { id } }')
+    answer, text, held = asyncio.run(run())
+    assert held  # the scrape came before what the query waited for ended
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[sample.name, tuple(sorted(sample.labels.items()))] = sample.value
+    return answer, samples
+
+
+def assert_counted_as_cut(response: httpx.Response, samples: dict[Any, float],
+                          field: str, at_least_s: float) -> None:
     assert response.status_code == 504 and codes(response) == ["TIMEOUT"]
-    time.sleep(0.8)  # the cut read's worker thread (0.5 s) ends before the scrape
-    samples = scrape(app)
-    assert value(samples, "fleetgraph_query_seconds_count", field="node") == 1
-    assert value(samples, "fleetgraph_query_seconds_sum", field="node") > 0
+    assert value(samples, "fleetgraph_query_seconds_count", field=field) == 1
+    assert at_least_s < value(samples, "fleetgraph_query_seconds_sum", field=field) < 30
     assert value(samples, "fleetgraph_graphql_errors_total", code="TIMEOUT") == 1
     assert value(samples, "fleetgraph_requests_refused_total", guard="TIMEOUT") == 1
     assert value(samples, "fleetgraph_http_requests_total", status="504") == 1
+    assert value(samples, "fleetgraph_requests_in_flight") == 0
+
+
+def test_a_query_cut_by_the_deadline_is_timed_and_counted_when_its_504_is_sent(
+        fleet: CountingStore) -> None:
+    store = Hung(fleet)  # its read holds a worker thread until the test releases it
+    app = create_app(store, limits=Limits(timeout_s=0.2))
+
+    def release() -> bool:
+        held = store.waiting == 1 and not store.release.is_set()
+        store.release.set()
+        return held
+
+    try:
+        response, samples = cut_and_scrape(app, '{ node(id: "site:s1") { id } }', release)
+    finally:
+        store.release.set()
+    assert_counted_as_cut(response, samples, "node", 0)
+
+
+def test_a_query_cut_before_its_execution_began_is_counted_under_its_root_fields(
+        fleet: CountingStore) -> None:
+    """The deadline can pass while a new document waits for a document worker (both
+    busy with other requests' documents): the query is still timed, from when its
+    request arrived, under the root fields of the document it sent (typos left out)."""
+    from fleetgraph.serving.documents import DOCUMENT_WORKERS
+
+    release = threading.Event()
+    busy = [DOCUMENT_WORKERS.submit(release.wait, 30) for _ in range(2)]
+    app = create_app(fleet, limits=Limits(timeout_s=0.2))
+
+    def free_workers() -> bool:
+        held = not any(b.done() for b in busy)  # the document was not parsed yet
+        release.set()
+        return held
+
+    try:
+        response, samples = cut_and_scrape(
+            app, '{ node(id: "site:s9") { id } ...F } fragment F on Query { '
+                 'affectedJobs(componentId: "cdu:s1-c1") { truncated } nodez }', free_workers)
+    finally:
+        release.set()
+    # timed from the request's arrival: at least the limit (to the timer's resolution)
+    assert_counted_as_cut(response, samples, "node", 0.19)
+    assert value(samples, "fleetgraph_query_seconds_count", field="affectedJobs") == 1
+    assert value(samples, "fleetgraph_query_seconds_count", field="nodez") == 0
+    assert fleet.calls == {}
