@@ -1,5 +1,7 @@
 """``fleetgraph read-models rebuild``: recompute the read models the pipeline keeps
-(the site states placement reads at ``at`` = now) from the graph in the store.
+(the site states placement reads at ``at`` = now; the replicas of every artifact and
+dataset, which modelHotness, placement and dataResidency read instead of folding
+``cached_at`` history) from the graph in the store.
 
 For a store written before the read models existed (the migration path: `fleetgraph
 storage init`, then this), after a failure that made the pipeline drop them, or to
@@ -16,7 +18,9 @@ from pathlib import Path
 import click
 
 from fleetgraph.cli.stored_graph import stored_graph
+from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.ingest.read_models.maintain import SiteStateMaintainer
+from fleetgraph.ingest.read_models.replicas import REPLICAS, ReplicaMaintainer
 from fleetgraph.ingest.read_models.site_state import SITE_FREE_GPUS, SITE_STATE
 from fleetgraph.settings import Settings
 from fleetgraph.storage.factory import STORES, open_store
@@ -32,17 +36,28 @@ def read_models() -> None:
               help="[env FLEETGRAPH_STORE; default embedded]")
 @click.option("--db", type=click.Path(path_type=Path), default=None,
               help="the embedded store's file [default <data-dir>/graph.sqlite]")
+@click.option("--only", type=click.Choice(["site-state", "replicas"]), default=None,
+              help="rebuild one read model only [default: both]")
 @click.pass_context
-def rebuild(ctx: click.Context, store_kind: str | None, db: Path | None) -> None:
-    """Recompute the site states (placement at now) of every site, as of now."""
+def rebuild(ctx: click.Context, store_kind: str | None, db: Path | None,
+            only: str | None) -> None:
+    """Recompute the site states (placement at now) of every site and the replicas of
+    every artifact and dataset, as of now."""
     settings = ctx.find_object(Settings)
     assert settings is not None
     kind, path = stored_graph(settings, store_kind, db)
     with open_store(settings.store, kind=kind, sqlite_path=path) as store:
-        started = time.perf_counter()
-        sites = SiteStateMaintainer(store).rebuild()
-        seconds = time.perf_counter() - started
-        rows = len(store.get_read_models(SITE_STATE))
-        lists = len(store.get_read_models(SITE_FREE_GPUS))
-    click.echo(f"{sites:,} sites recomputed in {seconds:.1f} s: {rows:,} {SITE_STATE} rows, "
-               f"{lists:,} {SITE_FREE_GPUS} rows")
+        if only in (None, "site-state"):
+            started = time.perf_counter()
+            sites = SiteStateMaintainer(store).rebuild()
+            seconds = time.perf_counter() - started
+            rows = len(store.get_read_models(SITE_STATE))
+            lists = len(store.get_read_models(SITE_FREE_GPUS))
+            click.echo(f"{sites:,} sites recomputed in {seconds:.1f} s: {rows:,} "
+                       f"{SITE_STATE} rows, {lists:,} {SITE_FREE_GPUS} rows")
+        if only in (None, "replicas"):
+            started = time.perf_counter()
+            items = ReplicaMaintainer(store, wall_clock_us).rebuild()
+            seconds = time.perf_counter() - started
+            click.echo(f"{items:,} items' replicas recomputed in {seconds:.1f} s: "
+                       f"{len(store.get_read_models(REPLICAS)):,} {REPLICAS} rows")

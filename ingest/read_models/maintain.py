@@ -21,6 +21,13 @@ first interval boundary after it that they met (``site_state``); ``fleetgraph
 read-models rebuild`` recomputes every site and marks the rows as the directory of
 every site (:data:`~fleetgraph.ingest.read_models.site_state.DIRECTORY_KEY`).
 
+The same sink keeps the ``replicas`` read model (:mod:`fleetgraph.ingest.read_models.
+replicas`: per artifact or dataset, its ``cached_at`` intervals as the store folds them
+from history): a ``cached_at`` write touches its ``from`` item; the touched items' rows
+are deleted at once and recomputed with the sites (one batched computation at the same
+pace), so a query never reads a row older than the graph (an item without a row is
+read from the store). ``fleetgraph read-models rebuild`` recomputes every item too.
+
 Several writers at once (Kafka sink workers) may race: one computes a site before
 another's write lands and stores its row after the other's. Placement cannot tell;
 the next write to the site or a rebuild mends it (see docs/queries.md, "placement").
@@ -36,6 +43,7 @@ from collections.abc import Callable, Iterable, Sequence
 from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.graph_model.fleet import UP_EDGES
 from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Upsert
+from fleetgraph.ingest.read_models.replicas import ReplicaMaintainer
 from fleetgraph.ingest.read_models.site_state import (
     DIRECTORY_KEY,
     FORMAT,
@@ -258,17 +266,23 @@ class MaintainingStoreSink(StoreSink):
                  timer: Callable[[], float] = time.perf_counter) -> None:
         super().__init__(store)
         self.maintainer = SiteStateMaintainer(store, clock)
+        self.replicas = ReplicaMaintainer(store, clock)
         self.least_s = every_s
         self.every_s = every_s  # the wait before the next recomputation
         self.pace = pace
         self.monotonic = monotonic
         self.timer = timer
         self.pending: set[str] = set()  # sites marked unknown, to recompute
+        self.pending_items: set[str] = set()  # items whose replicas rows were deleted
         self._last = -math.inf  # the first batch is recomputed at once
         self._listed = False  # the rows are known to be the directory of every site
 
     def write(self, upserts: Sequence[Upsert]) -> None:
         super().write(upserts)
+        items = self.replicas.touched(upserts)
+        if items:  # before anything else: no query reads a row older than this batch
+            self.replicas.invalidate(items)
+            self.pending_items |= items
         self._keeping(lambda: self._after(upserts))
 
     def _after(self, upserts: Sequence[Upsert]) -> None:
@@ -276,29 +290,45 @@ class MaintainingStoreSink(StoreSink):
             self.pending.update(self.maintainer.complete_directory())
             self._listed = True
         touched = self.maintainer.finder.touched_sites(upserts)
-        if not touched:
+        if not touched and not self.pending_items:
             return
         self.pending |= touched
         if self.monotonic() - self._last >= self.every_s:
             self._recompute()
-        else:
+        elif touched:
             self.maintainer.invalidate(touched)
 
     def catch_up(self) -> None:
-        """Recompute the sites still pending."""
+        """Recompute the sites and items still pending."""
         self._keeping(self._recompute)
 
     def _recompute(self) -> None:
         pending, self.pending = self.pending, set()
+        items, self.pending_items = self.pending_items, set()
         started = self.timer()
         try:
             self.maintainer.refresh(pending)
+            self._refresh_items(items)
         except BaseException:
             self.pending |= pending
+            self.pending_items |= items  # their rows stay deleted until recomputed
             raise
         finally:
             self.every_s = max(self.least_s, self.pace * (self.timer() - started))
         self._last = self.monotonic()
+
+    def _refresh_items(self, items: set[str]) -> None:
+        """Recompute the replicas rows of ``items``; a failure other than an outage
+        leaves their rows deleted (the queries read those items from the store) and
+        the site states as they are."""
+        try:
+            self.replicas.refresh(items)
+        except StorageUnavailable:
+            raise
+        except Exception:
+            log.exception("the replicas read model of %d items could not be recomputed; "
+                          "their rows stay deleted (run `fleetgraph read-models rebuild`)",
+                          len(items))
 
     def _keeping(self, work: Callable[[], None]) -> None:
         try:

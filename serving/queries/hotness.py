@@ -6,6 +6,11 @@ included: docs/queries.md, "Horizons and history"). A replica pair with several
 intervals in the window counts once, by its latest; an interval with neither a
 known start nor an access (an eviction without a replication) is no evidence of
 heat and is left out.
+
+The replicas come from the pipeline's ``replicas`` read model where its rows hold
+(:mod:`fleetgraph.ingest.read_models.replicas`: one ``get_read_models`` for the
+artifacts, no history folded), and from the store for the artifacts without one;
+both give the intervals the store gives for the window.
 """
 
 from __future__ import annotations
@@ -13,12 +18,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.core.units import HOUR_US
 from fleetgraph.graph_model.intervals import overlaps
-from fleetgraph.graph_model.records import EdgeRecord
-from fleetgraph.graph_model.types import VALID_FROM
+from fleetgraph.ingest.read_models.replicas import Replica, replicas_within
 from fleetgraph.serving.errors import InvalidArgument, NotFound
-from fleetgraph.serving.queries.intervals import interval_of
 from fleetgraph.serving.queries.lookup import type_of
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
@@ -59,11 +63,14 @@ def replica_score(tier: int | None, reference: int | None, hits: int | None, end
 
 
 def model_hotness(
-    store: GraphStore, model_id: str, window: TimeWindow, first: int | None = None
+    store: GraphStore, model_id: str, window: TimeWindow, first: int | None = None,
+    now_us: int | None = None,
 ) -> list[SiteHotness]:
     """Sites where ``model_id``'s artifacts have replicas overlapping ``window``, hottest
     first; with ``first``, only the ``first`` hottest (the same sites, scores and
-    replicas as the head of the whole ranking: every replica is still read and scored)."""
+    replicas as the head of the whole ranking: every replica is still read and scored).
+    ``now_us`` (default the wall clock) is the instant the read-model rows must hold at:
+    the store's now."""
     if first is not None and first < 1:
         raise InvalidArgument(f"'first' must be at least 1, got {first}")
     if window.end is None:
@@ -76,16 +83,17 @@ def model_hotness(
         raise NotFound(f"no model {model_id!r} in the graph")
     if not artifacts:
         return []
-    replicas = store.neighbours("cached_at", artifacts, Direction.OUT, window)
+    now = wall_clock_us() if now_us is None else now_us
+    replicas = replicas_within(store, artifacts, window, now)
     by_site: dict[str, list[ReplicaEvidence]] = {}
     query = window.interval
     for artifact_id in artifacts:
-        latest: dict[str, EdgeRecord] = {}  # by site: the pair's latest interval
-        for edge in replicas[artifact_id]:
-            if overlaps(interval_of(edge), query) and _evidenced(edge):
-                latest[edge.to_id] = edge  # the store gives a pair's intervals by start
-        for site, edge in latest.items():
-            by_site.setdefault(site, []).append(_evidence(edge, window.end))
+        latest: dict[str, Replica] = {}  # by site: the pair's latest interval
+        for replica in replicas[artifact_id]:
+            if overlaps((replica.start, replica.end), query) and _evidenced(replica):
+                latest[replica.site_id] = replica  # a pair's intervals come by start
+        for site, replica in latest.items():
+            by_site.setdefault(site, []).append(_evidence(artifact_id, replica, window.end))
     ranked = [
         SiteHotness(site, math.fsum(r.score for r in found_replicas), _by_artifact(found_replicas))
         for site, found_replicas in by_site.items()
@@ -94,16 +102,16 @@ def model_hotness(
     return ranked if first is None else ranked[:first]
 
 
-def _evidenced(edge: EdgeRecord) -> bool:
+def _evidenced(replica: Replica) -> bool:
     """The replica was there at a known time: it has a start or an access."""
-    return edge.props.get(VALID_FROM) is not None or edge.props.get("last_access") is not None
+    return replica.start is not None or replica.props.get("last_access") is not None
 
 
-def _evidence(edge: EdgeRecord, end: int) -> ReplicaEvidence:
-    tier, last_access, hits = (edge.props.get(k) for k in ("tier", "last_access", "hits"))
-    reference = last_access if last_access is not None else edge.props.get(VALID_FROM)
+def _evidence(artifact_id: str, replica: Replica, end: int) -> ReplicaEvidence:
+    tier, last_access, hits = (replica.props.get(k) for k in ("tier", "last_access", "hits"))
+    reference = last_access if last_access is not None else replica.start
     return ReplicaEvidence(
-        edge.from_id, tier, last_access, hits, replica_score(tier, reference, hits, end)
+        artifact_id, tier, last_access, hits, replica_score(tier, reference, hits, end)
     )
 
 

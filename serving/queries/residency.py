@@ -16,6 +16,12 @@ length of the lineage chain, never with the number of items, jobs or sites.
 ``residency_summary`` (dataResidencySummary) is the bounded form: the same walk,
 the replica pairs as ids, and the intervals of one page's items only.
 
+The replicas (the ``cached_at`` intervals, and the pairs) come from the pipeline's
+``replicas`` read model where its rows hold (:mod:`fleetgraph.ingest.read_models.
+replicas`: one ``get_read_models`` for the items instead of folding each one's
+history), and from the store for the items without one; both give what the store
+gives for the window (``now_us``, default the wall clock: the store's now).
+
 Readings of the text, where it leaves room:
 
 * Processed at: the site of each job with a ``read`` edge to the item (jobs that
@@ -53,10 +59,10 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.graph_model.fleet import DATA_TYPES
 from fleetgraph.graph_model.intervals import none_first, none_last
-from fleetgraph.graph_model.records import EdgeRecord
-from fleetgraph.graph_model.types import VALID_FROM, VALID_TO
+from fleetgraph.ingest.read_models.replicas import Replica, replica_sites, replicas_within
 from fleetgraph.serving.errors import InvalidArgument, NotFound
 from fleetgraph.serving.queries.lineage import job_sites_of
 from fleetgraph.serving.queries.lookup import type_of
@@ -93,17 +99,19 @@ def data_residency(
     allowed: Collection[str],
     limit: int = DEFAULT_LIMIT,
     window: TimeWindow | None = None,
+    now_us: int | None = None,
 ) -> Residency:
     """Places of ``dataset_id`` and its DOWN-lineage, and those outside ``allowed``,
     within ``window`` (``None``: all time)."""
     walk = _walk(store, dataset_id, limit, window)
     processed = _processed(store, walk.readers, window)
     # an unbounded window: every interval, history included (no window: live only)
-    replicas = store.neighbours("cached_at", walk.items, Direction.OUT, window or TimeWindow())
-    held: dict[tuple[str, str], list[EdgeRecord]] = {}
-    for item, edges in replicas.items():
-        for e in edges:
-            held.setdefault((item, e.to_id), []).append(e)
+    now = wall_clock_us() if now_us is None else now_us
+    replicas = replicas_within(store, walk.items, window or TimeWindow(), now)
+    held: dict[tuple[str, str], list[Replica]] = {}
+    for item, found in replicas.items():
+        for r in found:
+            held.setdefault((item, r.site_id), []).append(r)
     keys = sorted(processed.keys() | held.keys())
     jurisdictions = _jurisdictions(store, keys)
     places = [_place(item, site, jurisdictions, processed, held) for item, site in keys]
@@ -204,7 +212,7 @@ def _place(
     site: str,
     jurisdictions: Mapping[str, str | None],
     processed: Mapping[tuple[str, str], list[str]],
-    held: Mapping[tuple[str, str], list[EdgeRecord]],
+    held: Mapping[tuple[str, str], list[Replica]],
 ) -> Place:
     span = _held_span(held.get((item, site), []))
     return Place(
@@ -218,14 +226,14 @@ def _place(
     )
 
 
-def _held_span(intervals: list[EdgeRecord]) -> tuple[int | None, int | None] | None:
+def _held_span(intervals: list[Replica]) -> tuple[int | None, int | None] | None:
     """The start of the first and the end of the last interval of one replica pair
     (the store gives them by start); None when it was never held."""
     if not intervals:
         return None
-    first = min(intervals, key=lambda e: none_first(e.props.get(VALID_FROM)))
-    last = max(intervals, key=lambda e: none_last(e.props.get(VALID_TO)))
-    return first.props.get(VALID_FROM), last.props.get(VALID_TO)
+    first = min(intervals, key=lambda r: none_first(r.start))
+    last = max(intervals, key=lambda r: none_last(r.end))
+    return first.start, last.end
 
 
 # --- the bounded form: totals, a summary per jurisdiction, one page of places -----------
@@ -271,6 +279,7 @@ def residency_summary(
     violations_only: bool = True,
     limit: int = DEFAULT_LIMIT,
     window: TimeWindow | None = None,
+    now_us: int | None = None,
 ) -> ResidencySummary:
     """:func:`data_residency`'s answer, bounded: its counts, a summary per jurisdiction,
     and the first ``first`` (at most MAX_PAGE) places after the cursor ``after`` (a
@@ -286,8 +295,8 @@ def residency_summary(
     start_after = _cursor_key(after)
     walk = _walk(store, dataset_id, limit, window)
     processed = _processed(store, walk.readers, window)
-    held_at = store.neighbour_ids("cached_at", walk.items, Direction.OUT,
-                                  window=window or TimeWindow())
+    now = wall_clock_us() if now_us is None else now_us
+    held_at = replica_sites(store, walk.items, window or TimeWindow(), now)
     pairs = {(item, site) for item, sites in held_at.items() for site in sites}
     keys = sorted(processed.keys() | pairs)
     jurisdictions = _jurisdictions(store, keys)
@@ -299,12 +308,12 @@ def residency_summary(
     begin = 0 if start_after is None else bisect.bisect_right(wanted, start_after)
     chosen = wanted[begin : begin + first]
     page_items = sorted({key[0] for key in chosen if key in pairs})
-    replicas = store.neighbours("cached_at", page_items, Direction.OUT,
-                                window or TimeWindow()) if page_items else {}
-    held: dict[tuple[str, str], list[EdgeRecord]] = {}
-    for item, edges in replicas.items():
-        for e in edges:
-            held.setdefault((item, e.to_id), []).append(e)
+    replicas = replicas_within(store, page_items, window or TimeWindow(),
+                               now) if page_items else {}
+    held: dict[tuple[str, str], list[Replica]] = {}
+    for item, found in replicas.items():
+        for r in found:
+            held.setdefault((item, r.site_id), []).append(r)
     page = [_place(item, site, jurisdictions, processed, held) for item, site in chosen]
     more = begin + first < len(wanted)
     return ResidencySummary(
