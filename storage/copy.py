@@ -5,6 +5,13 @@ runs it: moving a deployment from the embedded default to the real stack, or loa
 a benchmark's graph. The copy's graph equals the source's (the same per-namespace
 digests as the same events streamed into Cassandra: tests/storage/test_store_copy.py).
 
+The read models (site states) are not copied as stored: the source's rows hold as of
+the clock of whoever wrote them (its ingest, hours before the copy perhaps). They are
+computed anew from the source at the copy's clock (:func:`copy_read_models`: the
+embedded store reads the fleet in seconds where Cassandra's driver takes minutes) and
+only their rows are written to Cassandra: a rebuild on Cassandra of the copied graph
+gives the same rows (tests/storage/test_store_copy_cassandra.py).
+
 Both backends are imported when a copy runs only (this module joins them; neither
 knows the other).
 """
@@ -13,7 +20,7 @@ from __future__ import annotations
 
 import resource
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,8 +28,10 @@ from typing import TYPE_CHECKING
 from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.graph_model import FLEET
 from fleetgraph.graph_model.types import Registry
+from fleetgraph.storage.base import GraphStore, StorageError
 from fleetgraph.storage.bulk import BulkReport, BulkTools
 from fleetgraph.storage.config import StoreConfig
+from fleetgraph.storage.delegating import DelegatingStore
 
 if TYPE_CHECKING:
     from fleetgraph.storage.cassandra.bulk import CassandraBulkLoad
@@ -57,9 +66,10 @@ def copy_embedded(
     """The embedded store at ``source`` (read only) into the Cassandra store of
     ``config``, through SSTables: every node and edge, every kept history write.
     Cassandra merges by event time, so a copy into keyspaces that hold data already
-    keeps the newer of each property. The read models are not copied: rebuild
-    them on the target (``fleetgraph read-models rebuild``). ``on_rows`` hears how
-    many records (or history writes) each batch held."""
+    keeps the newer of each property. The read models are not copied: compute them
+    from the source with :func:`copy_read_models` (or ``fleetgraph read-models
+    rebuild`` on the target). ``on_rows`` hears how many records (or history writes)
+    each batch held."""
     from fleetgraph.storage.cassandra.bulk import CassandraBulkLoad
     from fleetgraph.storage.embedded.export import StoreExport
 
@@ -92,6 +102,53 @@ def copy_embedded(
         export.close()
     return CopyReport(source, records, history, report, time.perf_counter() - started,
                       _cpu() - cpu)
+
+
+class ReadModelsElsewhere(DelegatingStore):
+    """The graph of ``source`` (read only: a write of it raises StorageError), the read
+    models of ``target``: what reads the graph to compute read models (the site-state
+    maintainer's rebuild) computes them from one store and writes them to another."""
+
+    READS = frozenset({"get_nodes", "neighbours", "neighbour_ids", "node_values",
+                       "scan_nodes", "count", "describe", "dump"})
+
+    def __init__(self, source: GraphStore, target: GraphStore) -> None:
+        super().__init__(source)
+        self.target = target
+
+    def before(self, method: str, *details: object) -> None:
+        if method not in self.READS:
+            raise StorageError(f"{method}: the source store of a read-model copy is read only")
+
+    def put_read_models(self, model: str, rows: Mapping[str, str | None]) -> None:
+        self.target.put_read_models(model, rows)
+
+    def get_read_models(self, model: str, keys: Sequence[str] | None = None) -> dict[str, str]:
+        return self.target.get_read_models(model, keys)
+
+
+def copy_read_models(source: Path, config: StoreConfig, rebuild: Callable[[GraphStore], object],
+                     *, registry: Registry = FLEET, clock: Callable[[], int] = wall_clock_us
+                     ) -> float:
+    """The read models of the Cassandra store of ``config`` computed from the embedded
+    store at ``source`` (opened with ``schema="check"``, never written), both stores on
+    ``clock``: ``rebuild`` (the site-state maintainer's rebuild, from the layer above)
+    is given a store that reads the source's graph and reads and writes the target's
+    read models. The source's own read-model rows are not read. Returns the seconds."""
+    from fleetgraph.storage.cassandra import CassandraGraphStore
+    from fleetgraph.storage.embedded import SQLiteGraphStore
+
+    started = time.perf_counter()
+    embedded = SQLiteGraphStore(registry, source, schema="check", clock=clock)
+    try:
+        target = CassandraGraphStore(registry, config.cassandra, schema="check", clock=clock)
+        try:
+            rebuild(ReadModelsElsewhere(embedded, target))
+        finally:
+            target.close()
+    finally:
+        embedded.close()
+    return time.perf_counter() - started
 
 
 def closing(load: CassandraBulkLoad, finished: tuple[bool, str],

@@ -16,9 +16,12 @@ run with the same fleet only queries.
 local Cassandra (the stack's settings, FLEETGRAPH_CASSANDRA_*): the work dir's
 store is copied there first by the bulk copy (``fleetgraph backfill --from-store``,
 storage/copy.py: SSTables, imported; keyspace prefix ``fs<hash of the work dir>_``),
-unless ``fleet.json`` says the copy is there already; then the site states are
-rebuilt there as of the fleet's end. The copy's time, rows and CPU seconds (this
-process and the SSTable writer) go into the JSON beside the figures.
+unless ``fleet.json`` says the copy is there already; then the site states as of the
+fleet's end are computed from the work dir's store and written there (storage/copy.py
+``copy_read_models``, as the copy does; a rebuild through Cassandra's driver read the
+whole fleet back: 687 s at 1e6). The copy's time, rows and CPU seconds (this process
+and the SSTable writer) go into the JSON beside the figures. With ``--store cassandra``
+the work dir's store is only read (opened with ``schema="check"``).
 
     python -m fleetgraph.bench.fleet_scale --sites 1000 --hours 168 --jobs 2 \\
         --work /var/tmp/fleet1e7 --out docs/benchmarks/fleet-1e7.json
@@ -28,11 +31,12 @@ process and the SSTable writer) go into the JSON beside the figures.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, replace
 from itertools import islice
 from pathlib import Path
@@ -47,16 +51,24 @@ from fleetgraph.core.clock import minute_floor_us, wall_clock_us
 from fleetgraph.graph_model import FLEET
 from fleetgraph.ingest.deadletter import DeadLetterFile
 from fleetgraph.ingest.embedded import ingest_into_store, store_pipeline
+from fleetgraph.ingest.read_models.maintain import SiteStateMaintainer
+from fleetgraph.ingest.read_models.site_state import SITE_FREE_GPUS, SITE_STATE
 from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
 from fleetgraph.schemas import load_event_codec
+from fleetgraph.serving.context import new_context
+from fleetgraph.serving.schema import build_schema
 from fleetgraph.settings import Settings
 from fleetgraph.simulator import SimulationConfig, simulate_messages
 from fleetgraph.storage.base import Direction, GraphStore
+from fleetgraph.storage.delegating import DelegatingStore
 from fleetgraph.storage.embedded import SQLiteGraphStore
 
 SAMPLES = 50  # ids per query kind
 STORES = ("embedded", "cassandra", "both")
 PROGRESS_ROWS = 1_000_000  # a progress line every this many records copied
+CHECKED = 10  # ids per query case whose Cassandra answer is compared with the embedded one
+CHECKED_PLACEMENT = 4  # placement's: the embedded side computes every site (seconds a call)
+WRITER_HEAP = "4g"  # the SSTable writer's: at 1000 sites 2 GiB spent half its CPU in GC
 
 
 def cpu_s() -> float:
@@ -132,7 +144,7 @@ def copy_to_cassandra(settings: Settings, db: Path, work: Path) -> dict[str, Any
     from fleetgraph.infra.bulk import bulk_tools
     from fleetgraph.storage.copy import copy_embedded
 
-    tools = bulk_tools(settings.stack)
+    tools = bulk_tools(settings.stack, heap=WRITER_HEAP)
     seen = [0, 0]
     started = time.perf_counter()
 
@@ -185,11 +197,63 @@ def copied(settings: Settings, now_us: int) -> bool:
         store.close()
 
 
+class SiteStatesHidden(DelegatingStore):
+    """A store without its site-state rows: placement at now computes every site from
+    the graph (the definition, as the directory is missing) as of the query's clock."""
+
+    def get_read_models(self, model: str, keys: Sequence[str] | None = None) -> dict[str, str]:
+        if model in (SITE_STATE, SITE_FREE_GPUS):
+            return {}
+        return self.inner.get_read_models(model, keys)
+
+
+def sampled_check(embedded: GraphStore, cassandra: GraphStore,
+                  cases: list[queries.QueryCase], now_us: int) -> dict[str, Any]:
+    """The answers of the first ``CHECKED`` ids of each case (``CHECKED_PLACEMENT`` of
+    placement's) through GraphQL on Cassandra and on the embedded store, the same
+    query, variables and clock: where networkx cannot hold the full fleet, the embedded
+    store is the reference (its own oracle tests hold on smaller fleets). The embedded
+    side computes placement from the graph (:class:`SiteStatesHidden`), so the copy's
+    read models are checked too. Per case: answers checked, equal, their rows, and the
+    variables of the first that differ."""
+    schema = build_schema()
+    loop = asyncio.new_event_loop()
+    reference = SiteStatesHidden(embedded)
+
+    def ask(store: GraphStore, query: str, variables: dict[str, Any]) -> Any:
+        result = loop.run_until_complete(schema.execute(
+            query, variable_values=variables,
+            context_value=new_context(store, clock=lambda: now_us)))
+        if result.errors:
+            raise RuntimeError(f"{result.errors}")
+        return result.data
+
+    checked: dict[str, Any] = {}
+    try:
+        for case in cases:
+            limit = CHECKED_PLACEMENT if case.name.startswith("placement") else CHECKED
+            picked = case.variables[:limit]
+            differing, rows = [], 0
+            for variables in picked:
+                got = ask(cassandra, case.query, variables)
+                rows += queries.answer_rows(got)
+                if got != ask(reference, case.query, variables):
+                    differing.append(variables)
+            checked[case.name] = {"checked": len(picked),
+                                  "equal": len(picked) - len(differing),
+                                  "answer_rows": rows, "first_differing": differing[:3]}
+    finally:
+        loop.close()
+    return checked
+
+
 def cassandra_queries(meta: dict[str, Any], meta_path: Path, db: Path, work: Path,
                       cases: list[queries.QueryCase], now_us: int, repeats: int,
                       budget_s: float) -> dict[str, Any]:
     """The copy into Cassandra (unless ``meta`` says it is there), the site states
-    rebuilt there, and the queries timed."""
+    computed from ``db`` as of ``now_us`` and written there, and the queries timed."""
+    from fleetgraph.storage.copy import copy_read_models
+
     settings = cassandra_settings(work)
     kept = meta.get("cassandra")  # dropped when the store is ingested anew
     if kept is None or kept.get("keyspace_prefix") != settings.store.cassandra.keyspace_prefix \
@@ -201,13 +265,23 @@ def cassandra_queries(meta: dict[str, Any], meta_path: Path, db: Path, work: Pat
         meta["cassandra"] = kept
         meta_path.write_text(json.dumps(meta, indent=1))
     result: dict[str, Any] = {"load": kept}
+    click.echo("computing the read models from the embedded store into Cassandra ...",
+               err=True)
+    result["read_model_copy_s"] = round(copy_read_models(
+        db, settings.store, lambda store: SiteStateMaintainer(store, lambda: now_us).rebuild(),
+        clock=lambda: now_us), 3)
     store = open_cassandra(settings, now_us)
     try:
-        result["read_model_rebuild_s"] = rebuild_read_models(store, now_us)
         click.echo("querying Cassandra ...", err=True)
         result["queries"] = queries.measure(store, cases, None, now_us, repeats,
                                             baseline=False, budget_s=budget_s)
         result["placement_vs_reference"] = placement_ratio(result["queries"])
+        click.echo("checking sampled answers against the embedded store ...", err=True)
+        embedded = SQLiteGraphStore(FLEET, db, schema="check", clock=lambda: now_us)
+        try:
+            result["sampled_check"] = sampled_check(embedded, store, cases, now_us)
+        finally:
+            embedded.close()
     finally:
         store.close()
     return result
@@ -238,7 +312,7 @@ def run(config: SimulationConfig, work: Path, repeats: int, budget_s: float,
         meta.pop("cassandra", None)
         meta_path.write_text(json.dumps(meta, indent=1))
     result["ingest"] = meta["ingest"]
-    store = SQLiteGraphStore(FLEET, db)
+    store = SQLiteGraphStore(FLEET, db, schema="check" if stores == "cassandra" else "init")
     result["stored_edges"] = sum(store.count(f"edge_{e}") for e in FLEET.edges)
     result["stored_nodes"] = sum(store.count(f"node_{n}") for n in FLEET.nodes)
     click.echo(f"{result['stored_edges']:,} edges; picking ids ...", err=True)
@@ -310,6 +384,9 @@ def main(sites: int, hours: float, jobs: float, work: Path, stores: str,
                    f"({load['rows_per_s']:,} rows/s; CPU s: python {load['cpu_python_s']}, "
                    f"writer {load['cpu_writer_s']})")
         print_queries("cassandra:", result["cassandra"]["queries"])
+        for name, c in result["cassandra"].get("sampled_check", {}).items():
+            click.echo(f"  {name:<20} {c['equal']}/{c['checked']} answers equal to the "
+                       f"embedded store's ({c['answer_rows']} rows)")
     click.echo(f"JSON: {out}")
 
 

@@ -6,7 +6,9 @@ by a Java process and imported into the running node (storage/cassandra/bulk.py,
 infra/bulk/); on the embedded store it is the ordinary ingest, already a bulk path.
 A copy of an embedded store (storage/copy.py) skips the pipeline: the stored
 records and their kept history go to the same SSTable writer, then the read models
-(site states) are rebuilt on Cassandra.
+(site states) are computed from the embedded store at the copy's clock and their rows
+written to Cassandra (the same rows as a rebuild there, without reading the fleet back
+through the driver).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from fleetgraph.ingest.read_models.maintain import SiteStateMaintainer
 from fleetgraph.ingest.runner import RunReport
 from fleetgraph.settings import Settings
 from fleetgraph.storage.bulk import open_bulk_load
-from fleetgraph.storage.copy import CopyReport, copy_embedded
-from fleetgraph.storage.factory import STORES, open_store
+from fleetgraph.storage.copy import CopyReport, copy_embedded, copy_read_models
+from fleetgraph.storage.factory import STORES
 
 
 def backfill_cassandra(settings: Settings, archive: Path, work_dir: Path, *,
@@ -52,18 +54,18 @@ def copy_to_cassandra(settings: Settings, source: Path, work_dir: Path, *,
                       progress: bool = True, clock: Callable[[], int] = wall_clock_us
                       ) -> tuple[CopyReport, float]:
     """The embedded store at ``source`` into the Cassandra store of ``settings`` through
-    SSTables, then its read models rebuilt there as of ``clock()``; the copy and the
-    rebuild's seconds."""
+    SSTables, then its read models computed from ``source`` as of ``clock()`` and
+    written there; the copy and the read models' seconds."""
     from fleetgraph.infra.bulk import bulk_tools
 
     tools = bulk_tools(settings.stack)
     with tqdm(desc="copying", unit=" records", file=sys.stderr, disable=not progress) as bar:
         report = copy_embedded(source, settings.store, tools=tools, work_dir=work_dir,
                                on_rows=bar.update)
-    started = time.perf_counter()
-    with open_store(settings.store, kind="cassandra") as store:
-        SiteStateMaintainer(store, clock).rebuild()
-    return report, time.perf_counter() - started
+    seconds = copy_read_models(source, settings.store,
+                               lambda store: SiteStateMaintainer(store, clock).rebuild(),
+                               clock=clock)
+    return report, seconds
 
 
 def backfill_embedded(settings: Settings, archive: Path, db: Path, *, fresh: bool,
@@ -87,7 +89,8 @@ def _pipeline_line(run: RunReport) -> str:
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Instead of an archive: copy this embedded store file (graph.sqlite, read "
                    "only) into Cassandra with no pipeline (its nodes, edges and kept history "
-                   "as stored), then rebuild the read models there. Needs --store cassandra.")
+                   "as stored), then its read models computed at the copy's time. Needs --store "
+                   "cassandra.")
 @click.option("--store", "store_kind", type=click.Choice(STORES), default=None,
               help="[env FLEETGRAPH_STORE; default embedded]")
 @click.option("--db", type=click.Path(path_type=Path), default=None,
@@ -130,7 +133,7 @@ def backfill_command(ctx: click.Context, archive: Path | None, from_store: Path 
             f"({copied.rows_per_second:,.0f} rows/s; writer {load.write_seconds:.1f} s, "
             f"import {load.import_seconds:.1f} s); CPU s: reading and planning "
             f"{copied.cpu_seconds:.1f}, SSTable writer {load.helper_cpu_seconds:.1f}; "
-            f"read models rebuilt in {rebuild_s:.1f} s")
+            f"read models computed from the source and written in {rebuild_s:.1f} s")
         return
     assert archive is not None
     started, cpu = time.perf_counter(), time.process_time()
