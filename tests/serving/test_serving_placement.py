@@ -444,6 +444,7 @@ def test_store_calls_do_not_grow_with_the_fleet(
         ("neighbours", "allocated"),  # free GPUs
         ("get_nodes", None),  # modelHotness: the model, its artifacts, their replicas
         ("neighbour_ids", None),  # artifact_of
+        ("get_read_models", None),  # the artifacts' replicas rows (none here)
         ("neighbours", "cached_at"),
         ("neighbours", "cached_at"),  # the datasets' replicas
     ]
@@ -465,5 +466,6 @@ def test_store_calls_do_not_grow_with_the_fleet(
     assert store.calls["scan_nodes"] == 1 and store.calls["neighbours"] == 10
     assert store.calls["neighbour_ids"] == 1
     assert store.calls["get_nodes"] in (2, 3)  # the model's, then the loaders'
-    assert set(store.calls) == {"scan_nodes", "neighbours", "neighbour_ids", "get_nodes"}
+    assert set(store.calls) == {"scan_nodes", "neighbours", "neighbour_ids", "get_nodes",
+                                "get_read_models"}  # the artifacts' replicas rows
     store.close()

@@ -168,6 +168,7 @@ def test_store_reads_grow_with_the_lineage_depth_only() -> None:
         # the artifacts: nothing new
         ("neighbour_ids", "read"), ("neighbour_ids", "derived_from"),
         ("node_values", "site_id"),  # the jobs' sites
+        ("get_read_models", None),  # the items' replicas rows (none here)
         ("neighbours", "cached_at"),
         ("node_values", "jurisdiction"),  # the sites
     ]

@@ -112,5 +112,6 @@ def test_model_hotness_costs_three_reads(fleet, timeline) -> None:
     assert reads(fleet) == [
         ("get_nodes", None),
         ("neighbour_ids", "artifact_of"),
+        ("get_read_models", None),  # the artifacts' replicas rows (none here)
         ("neighbours", "cached_at"),
     ]
