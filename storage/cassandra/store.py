@@ -34,6 +34,7 @@ from fleetgraph.storage.base import (
 from fleetgraph.storage.cassandra import time_reads
 from fleetgraph.storage.cassandra.describe import layout, read_keyspaces
 from fleetgraph.storage.cassandra.migrate import index_ready, plan_migration
+from fleetgraph.storage.cassandra.partition_reads import PartitionReads
 from fleetgraph.storage.cassandra.read_models import (
     KEYS_PER_SELECT,
     NAMESPACE_PREFIX,
@@ -318,24 +319,27 @@ class CassandraGraphStore(GraphStore):
         return prepared
 
     # --- reads --------------------------------------------------------------
+    def partition_reads(self) -> PartitionReads:
+        """How this store reads many partitions now (partition_reads.py): grouped into
+        multi-partition SELECTs while every node is a replica of every row."""
+        return PartitionReads(self._run, self._prepare, self._every_node_a_replica())
+
     def get_nodes(self, ids: Sequence[str]) -> dict[str, NodeRecord]:
-        jobs: list[Job] = []
-        owners: list[tuple[str, Table]] = []
+        reads = self.partition_reads()
+        now = self._clock()
+        found: dict[str, NodeRecord] = {}
         for node_type, type_ids in group_by_type(ids).items():
             namespace = self._nodes.get(node_type)
             if namespace is None:
                 continue  # an id of an unknown type names nothing stored
-            select = self._prepare(namespace.nodes.select_partition_cql())
-            for node_id in type_ids:
-                jobs.append((select, (node_id,)))
-                owners.append((node_type, namespace.nodes))
-        now = self._clock()
-        found: dict[str, NodeRecord] = {}
-        for (node_type, table), rows in zip(owners, self._run(jobs, "read nodes"), strict=True):
-            for row in rows:
-                record = node_record(node_type, table, row, now)
-                if record is not None:
-                    found[record.id] = record
+            table = namespace.nodes
+            select = f"SELECT {', '.join(table.select_columns)} FROM {table.qualified}"
+            rows = reads.read(select, table.partition_key, type_ids, action="read nodes")
+            for node_rows in rows.values():
+                for row in node_rows:
+                    record = node_record(node_type, table, row, now)
+                    if record is not None:
+                        found[record.id] = record
         return found
 
     def neighbours(
@@ -350,16 +354,16 @@ class CassandraGraphStore(GraphStore):
         temporal = self.registry.edge(edge_type).temporal
         result: dict[str, list[EdgeRecord]] = {node_id: [] for node_id in ids}
         now = self._clock()
+        reads = self.partition_reads()
         if window is not None and edge_type in self._indexed and time_reads.usable(window, now):
             result, fetched = time_reads.read_window(
-                self._run, self._prepare, edge_type, namespace, direction, list(result),
-                window, now)
+                reads, edge_type, namespace, direction, list(result), window, now)
             self.rows_read += fetched
             return result
-        select = self._prepare(table.select_partition_cql())
-        nears = [i for i in result for _ in range(table.buckets)]
-        jobs: list[Job] = [(select, (i, b)) for i in result for b in range(table.buckets)]
-        for near, rows in zip(nears, self._run(jobs, f"read {edge_type} edges"), strict=True):
+        select = f"SELECT {', '.join(table.select_columns)} FROM {table.qualified}"
+        found = reads.read(select, table.partition_key, list(result),
+                           range(table.buckets), action=f"read {edge_type} edges")
+        for near, rows in found.items():
             self.rows_read += len(rows)
             edges = result[near]
             for row in rows:
@@ -372,10 +376,9 @@ class CassandraGraphStore(GraphStore):
                 ):
                     continue
                 edges.append(record)
-        if table.buckets > 1:
-            for near, edges in result.items():
+            if table.buckets > 1:
                 edges.sort(key=lambda e: e.other(near))
-        history = self._edge_ns(edge_type).history_side(direction)
+        history = namespace.history_side(direction)
         if history is None or window is None or not table.ttl_us:
             return result
         writes = self._history_writes(edge_type, history, list(result))
@@ -396,65 +399,58 @@ class CassandraGraphStore(GraphStore):
             return super().neighbour_ids(edge_type, ids, direction, recorded_by=recorded_by,
                                          window=window)
         table = self._edge_ns(edge_type).side(direction)
-        far_column = [c for c in table.key_columns if c != "bucket"][1]
-        where = " AND ".join(f"{c} = ?" for c in table.partition_key)
-        select = self._prepare(f"SELECT {far_column}, {TS}, {LATEST}, {CREATED} "
-                               f"FROM {table.qualified} WHERE {where}")
-        result: dict[str, list[str]] = {node_id: [] for node_id in ids}
-        nears = [i for i in result for _ in range(table.buckets)]
-        jobs: list[Job] = [(select, (i, b)) for i in result for b in range(table.buckets)]
+        near_column, far_column = [c for c in table.key_columns if c != "bucket"]
+        select = (f"SELECT {near_column}, {far_column}, {TS}, {LATEST}, {CREATED} "
+                  f"FROM {table.qualified}")
+        found = self.partition_reads().read(select, table.partition_key, ids,
+                                            range(table.buckets),
+                                            action=f"read {edge_type} edges")
         now = self._clock()
-        for near, rows in zip(nears, self._run(jobs, f"read {edge_type} edges"), strict=True):
+        result: dict[str, list[str]] = {}
+        for near, rows in found.items():
             self.rows_read += len(rows)
-            fars = result[near]
-            for far, ts, latest, created in rows:
+            fars = result[near] = []
+            for _, far, ts, latest, created in rows:
                 created_at = live_created_at(table, ts, latest, created, now)
                 if created_at is not None and (recorded_by is None
                                                or created_at <= recorded_by):
                     fars.append(far)
-        if table.buckets > 1:
-            for fars in result.values():
+            if table.buckets > 1:
                 fars.sort()
         return result
 
     def node_values(self, ids: Sequence[str], prop: str) -> dict[str, Any]:
-        """The id, one property and the meta columns only (one read a node, as
+        """The id, one property and the meta columns only (the partitions of
         ``get_nodes``)."""
-        jobs: list[Job] = []
-        tables: list[Table] = []
+        reads = self.partition_reads()
+        now = self._clock()
+        found: dict[str, Any] = {}
         for node_type, type_ids in group_by_type(ids).items():
             namespace = self._nodes.get(node_type)
             if namespace is None:
                 continue  # an id of an unknown type names nothing stored
             table = namespace.nodes
-            value = f"p_{prop}" if prop in table.prop_names else TS
-            where = " AND ".join(f"{c} = ?" for c in table.partition_key)
-            select = self._prepare(f"SELECT id, {value}, {TS}, {LATEST}, {CREATED} "
-                                   f"FROM {table.qualified} WHERE {where}")
-            for node_id in type_ids:
-                jobs.append((select, (node_id,)))
-                tables.append(table)
-        now = self._clock()
-        found: dict[str, Any] = {}
-        for table, rows in zip(tables, self._run(jobs, "read nodes"), strict=True):
-            for node_id, value, ts, latest, created in rows:
-                if live_created_at(table, ts, latest, created, now) is not None:
-                    found[node_id] = value if prop in table.prop_names else None
+            has = prop in table.prop_names
+            value = f"p_{prop}" if has else TS
+            select = f"SELECT id, {value}, {TS}, {LATEST}, {CREATED} FROM {table.qualified}"
+            rows = reads.read(select, table.partition_key, type_ids, action="read nodes")
+            for node_rows in rows.values():
+                for node_id, value, ts, latest, created in node_rows:
+                    if live_created_at(table, ts, latest, created, now) is not None:
+                        found[node_id] = value if has else None
         return found
 
     def _history_writes(
         self, edge_type: str, history: HistoryTable, ids: list[str]
     ) -> dict[str, list[HistoryWrite]]:
         """The history writes of ``ids``, oldest first per partition."""
-        select = self._prepare(history.select_partition_cql())
         spread = "bucket" in history.partition_key
-        keys = [(i, b) if spread else (i,)
-                for i in ids for b in range(history.buckets if spread else 1)]
-        jobs: list[Job] = [(select, key) for key in keys]
-        found: dict[str, list[HistoryWrite]] = {}
-        for key, rows in zip(keys, self._run(jobs, f"read {edge_type} history"), strict=True):
-            found.setdefault(key[0], []).extend(history_write(history, row) for row in rows)
-        return found
+        select = f"SELECT {', '.join(history.select_columns)} FROM {history.qualified}"
+        found = self.partition_reads().read(
+            select, history.partition_key, ids, range(history.buckets) if spread else (),
+            action=f"read {edge_type} history")
+        return {near: [history_write(history, row) for row in rows]
+                for near, rows in found.items()}
 
     def scan_nodes(self, node_type: str, after: str | None, limit: int) -> Page:
         table = self._node_ns(node_type).nodes

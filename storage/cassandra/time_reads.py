@@ -10,19 +10,28 @@ the result is the one a whole-partition read gives. A window without a start, or
 reaching back more than MAX_PERIODS days, reads the whole partitions (the old way);
 so does an id with more than WHOLE_PARTITION_AFTER candidates (a rack's servers,
 nearly all open: whole partitions take fewer requests than keys).
+
+Every read goes through :class:`~fleetgraph.storage.cassandra.partition_reads.PartitionReads`:
+when every node holds every row, the index partitions of many ids (and all their
+periods) are named in one SELECT, and the live rows of many ids' candidates too
+(``near IN ? AND bucket IN ? AND far IN ?``, the union of their candidates: a row
+of one id whose far id is another's candidate is kept only when it is its own);
+otherwise one token-aware SELECT per partition, as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from fleetgraph.graph_model.records import EdgeRecord
 from fleetgraph.graph_model.types import VALID_FROM, VALID_TO
 from fleetgraph.storage.base import Direction, TimeWindow
+from fleetgraph.storage.cassandra.partition_reads import PARTITIONS_PER_SELECT, PartitionReads
 from fleetgraph.storage.cassandra.rows import edge_record
 from fleetgraph.storage.cassandra.schema import (
     EdgeNamespace,
+    Table,
     periods_after,
     stable_bucket,
 )
@@ -31,8 +40,6 @@ MAX_PERIODS = 62  # a window reaching back further reads whole partitions
 KEYS_PER_SELECT = 100  # far ids in one ``IN ?`` read of live rows
 WHOLE_PARTITION_AFTER = 4 * KEYS_PER_SELECT  # more candidates: read the partitions whole
 Job = tuple[Any, tuple[Any, ...] | None]
-Run = Callable[[list[Job], str], list[list[Any]]]
-Prepare = Callable[[str], Any]
 
 
 def usable(window: TimeWindow | None, now_us: int) -> bool:
@@ -43,8 +50,7 @@ def usable(window: TimeWindow | None, now_us: int) -> bool:
 
 
 def read_window(
-    run: Run,
-    prepare: Prepare,
+    reads: PartitionReads,
     edge_type: str,
     namespace: EdgeNamespace,
     direction: Direction,
@@ -56,44 +62,96 @@ def read_window(
     how many rows were fetched (index and live)."""
     assert namespace.index is not None and window.start is not None
     ends, open_t = namespace.index.side(direction)
-    select_ends, select_open = prepare(ends.select_cql()), prepare(open_t.select_cql())
     periods = periods_after(window.start, now_us)
-    nears: list[str] = []
-    jobs: list[Job] = []
-    for near in ids:
-        jobs.append((select_open, (near,)))
-        jobs += [(select_ends, (near, period, window.start)) for period in periods]
-        nears += [near] * (1 + len(periods))
+    near, far = open_t.partition_key[0], open_t.clustering[-1]
+    opened = reads.read(f"SELECT {near}, {far} FROM {open_t.qualified}", open_t.partition_key,
+                        ids, action=f"read the {edge_type} time index")
+    ended = reads.read(f"SELECT {near}, {far} FROM {ends.qualified}", ends.partition_key,
+                       ids, periods, " AND valid_to > ?", (window.start,),
+                       action=f"read the {edge_type} time index")
     fetched = 0
-    candidates: dict[str, set[str]] = {near: set() for near in ids}
-    for near, rows in zip(nears, run(jobs, f"read the {edge_type} time index"), strict=True):
+    candidates: dict[str, set[str]] = {}
+    for near_id in opened:
+        rows = opened[near_id] + ended[near_id]
         fetched += len(rows)
-        candidates[near].update(row[0] for row in rows)
+        candidates[near_id] = {row[1] for row in rows}
     table = namespace.side(direction)
-    select = prepare(table.select_keys_cql())
-    whole = prepare(table.select_partition_cql())
-    jobs, nears = [], []
-    for near, fars in candidates.items():
-        if len(fars) > WHOLE_PARTITION_AFTER:  # mostly open edges: fewer requests whole
-            jobs += [(whole, (near, bucket)) for bucket in range(table.buckets)]
-            nears += [near] * table.buckets
-            continue
-        by_bucket: dict[int, list[str]] = {}
-        for far in sorted(fars):
-            by_bucket.setdefault(stable_bucket(far, table.buckets), []).append(far)
-        for bucket, keys in by_bucket.items():
-            for i in range(0, len(keys), KEYS_PER_SELECT):
-                jobs.append((select, (near, bucket, keys[i : i + KEYS_PER_SELECT])))
-                nears.append(near)
-    result: dict[str, list[EdgeRecord]] = {near: [] for near in ids}
-    for near, rows in zip(nears, run(jobs, f"read {edge_type} edges"), strict=True):
+    result: dict[str, list[EdgeRecord]] = {near_id: [] for near_id in candidates}
+    whole = [n for n, fars in candidates.items() if len(fars) > WHOLE_PARTITION_AFTER]
+    rows_of: dict[str, list[Any]] = {}
+    if whole:  # mostly open edges: fewer requests whole
+        select = f"SELECT {', '.join(table.select_columns)} FROM {table.qualified}"
+        rows_of.update(reads.read(select, table.partition_key, whole, range(table.buckets),
+                                  action=f"read {edge_type} edges"))
+    keyed = {n: fars for n, fars in candidates.items()
+             if fars and len(fars) <= WHOLE_PARTITION_AFTER}
+    for near_id, rows in _read_keys(reads, edge_type, table, keyed).items():
+        rows_of.setdefault(near_id, []).extend(rows)
+    for near_id, rows in rows_of.items():
         fetched += len(rows)
+        edges = result[near_id]
         for row in rows:
             record = edge_record(edge_type, table, row, now_us)
             if record is not None and window.overlaps(
                 record.props.get(VALID_FROM), record.props.get(VALID_TO)
             ):
-                result[near].append(record)
-    for near, edges in result.items():
-        edges.sort(key=lambda e: e.other(near))
+                edges.append(record)
+    for near_id, edges in result.items():
+        edges.sort(key=lambda e: e.other(near_id))
     return result, fetched
+
+
+def _read_keys(
+    reads: PartitionReads, edge_type: str, table: Table, candidates: dict[str, set[str]]
+) -> dict[str, list[Any]]:
+    """The live rows of each near id's candidate far ids, read by key: per (near,
+    bucket) partition, or, grouped, for several near ids at once (``KEYS_PER_SELECT``
+    far ids, ``PARTITIONS_PER_SELECT`` partitions a SELECT); only each id's own
+    candidates are kept."""
+    found: dict[str, list[Any]] = {}
+    if not candidates:
+        return found
+    jobs: list[Job] = []
+    near, far = table.partition_key[0], table.clustering[-1]
+    columns = f"SELECT {', '.join(table.select_columns)} FROM {table.qualified}"
+    if not reads.grouped:
+        select = reads.prepare(f"{columns} WHERE {near} = ? AND bucket = ? AND {far} IN ?")
+        for near_id, fars in candidates.items():
+            by_bucket: dict[int, list[str]] = {}
+            for far_id in sorted(fars):
+                by_bucket.setdefault(stable_bucket(far_id, table.buckets), []).append(far_id)
+            for bucket, in_bucket in by_bucket.items():
+                for i in range(0, len(in_bucket), KEYS_PER_SELECT):
+                    jobs.append((select, (near_id, bucket, in_bucket[i : i + KEYS_PER_SELECT])))
+    else:
+        select = reads.prepare(f"{columns} WHERE {near} IN ? AND bucket IN ? AND {far} IN ?")
+        width = max(1, PARTITIONS_PER_SELECT // table.buckets)
+        group: list[str] = []
+        keys: set[str] = set()
+
+        def flush() -> None:
+            if group:
+                buckets = sorted({stable_bucket(k, table.buckets) for k in keys})
+                jobs.append((select, (list(group), buckets, sorted(keys))))
+                group.clear()
+                keys.clear()
+
+        for near_id, fars in candidates.items():
+            if group and (len(group) >= width or len(keys | fars) > KEYS_PER_SELECT):
+                flush()
+            if len(fars) > KEYS_PER_SELECT:  # alone, in slices of its keys
+                ordered = sorted(fars)
+                for i in range(0, len(ordered), KEYS_PER_SELECT):
+                    group.append(near_id)
+                    keys.update(ordered[i : i + KEYS_PER_SELECT])
+                    flush()
+                continue
+            group.append(near_id)
+            keys.update(fars)
+        flush()
+    far_at = 1  # select_columns: near id, far id, ...
+    for rows in reads.run(jobs, f"read {edge_type} edges"):
+        for row in rows:
+            if row[far_at] in candidates[row[0]]:
+                found.setdefault(row[0], []).append(row)
+    return found

@@ -1,0 +1,86 @@
+"""Many partitions of one table read in few requests: the reads' shared path.
+
+A query reads the same table for many ids at once (a site's servers, their GPUs,
+every component's faults, a model's artifacts). One single-partition SELECT per id
+(and per bucket, per period) costs the client a request each: building it, routing
+it, the round trip, decoding its page. On this driver that per-request work is
+most of a read's CPU time, and the count of requests, not of rows, set the cost
+(blastRadius read ~20,000 partitions of ``had_fault`` a call, nearly all empty).
+
+When every node holds every row (no more nodes than the replication factor: one
+node, or three at factor 3), a coordinator reads any partition locally, so a
+SELECT naming up to ``PARTITIONS_PER_SELECT`` partitions (``near IN ? [AND second
+IN ?]``) costs the cluster no hop and the client one request. Otherwise each
+partition keeps its own token-aware single-partition SELECT (a multi-partition
+read would make the coordinator fetch from other nodes). Either way the requests
+run concurrently (``execute_concurrent``, a bounded number in flight), and the
+rows come back per near id: the first selected column must be the near id.
+Within one partition rows keep their clustering order; partitions of one near id
+(its buckets, its periods) come in no stated order, as before (callers sort).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+PARTITIONS_PER_SELECT = 64  # partitions named by one grouped SELECT (ids x seconds)
+Job = tuple[Any, tuple[Any, ...] | None]
+Run = Callable[[list[Job], str], list[list[Any]]]
+Prepare = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class PartitionReads:
+    """How one store reads many partitions: its runner, statement cache, and whether
+    to group partitions into one SELECT (every node a replica of every row)."""
+
+    run: Run
+    prepare: Prepare
+    grouped: bool
+
+    def read(
+        self,
+        select: str,
+        partition_key: Sequence[str],
+        nears: Sequence[str],
+        seconds: Sequence[Any] = (),
+        tail: str = "",
+        tail_params: tuple[Any, ...] = (),
+        action: str = "read",
+    ) -> dict[str, list[Any]]:
+        """The rows of ``select`` (``SELECT <near id>, ... FROM <table>``) in every
+        partition (near, second) for each near id and each of ``seconds`` (a
+        one-column partition key: ``seconds`` empty), restricted further by
+        ``tail`` (``AND ...``, bound by ``tail_params`` after the key). Rows by near
+        id (every near id present, perhaps with no rows)."""
+        near_column = partition_key[0]
+        two = len(partition_key) == 2
+        if two != bool(seconds):
+            raise ValueError(f"partition key {tuple(partition_key)} and seconds {seconds!r}")
+        found: dict[str, list[Any]] = {near: [] for near in nears}
+        unique = list(found)
+        if not unique:
+            return found
+        jobs: list[Job] = []
+        if self.grouped:
+            where = f"{near_column} IN ?" + (f" AND {partition_key[1]} IN ?" if two else "")
+            statement = self.prepare(f"{select} WHERE {where}{tail}")
+            width = max(1, PARTITIONS_PER_SELECT // max(1, len(seconds)))
+            for i in range(0, len(unique), width):
+                chunk = unique[i : i + width]
+                key: tuple[Any, ...] = (chunk, list(seconds)) if two else (chunk,)
+                jobs.append((statement, key + tail_params))
+        else:
+            where = f"{near_column} = ?" + (f" AND {partition_key[1]} = ?" if two else "")
+            statement = self.prepare(f"{select} WHERE {where}{tail}")
+            for near in unique:
+                if two:
+                    jobs += [(statement, (near, second, *tail_params)) for second in seconds]
+                else:
+                    jobs.append((statement, (near, *tail_params)))
+        for rows in self.run(jobs, action):
+            for row in rows:
+                found[row[0]].append(row)
+        return found
