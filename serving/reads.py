@@ -50,9 +50,13 @@ INLINE_CUT_S = 0.02
 # the weight of the latest read in the average (about the last ten reads count)
 ALPHA = 0.2
 
-# time.thread_time() past which the read running inline on this thread is cut; None
-# outside such a read (worker threads run with None: the read is reset before the hop)
-_cut_at: ContextVar[float | None] = ContextVar("fleetgraph_inline_cut_at", default=None)
+# (time.perf_counter(), time.thread_time()) past both of which the read running inline
+# on this thread is cut; None outside such a read (worker threads run with None: the
+# read is reset before the hop). A thread's CPU time grows no faster than the wall
+# clock, so the CPU clock (a system call, ~2 µs here) is read only once the wall clock
+# (~0.2 µs) is past its cut: a cheap read never reads it between its store calls.
+_cut_at: ContextVar[tuple[float, float] | None] = ContextVar("fleetgraph_inline_cut_at",
+                                                             default=None)
 
 
 class InlineCut(BaseException):
@@ -64,7 +68,8 @@ class InlineCut(BaseException):
 def check_inline_cut() -> None:
     """Raise :class:`InlineCut` when the read running inline here is past its cut."""
     cut_at = _cut_at.get()
-    if cut_at is not None and time.thread_time() > cut_at:
+    if cut_at is not None and time.perf_counter() > cut_at[0] \
+            and time.thread_time() > cut_at[1]:
         raise InlineCut
 
 
@@ -104,8 +109,9 @@ class StoreReads:
         when its kind is cheap; when not ``bounded`` (the request chooses its cost),
         only until it has used ``cut_s`` of CPU time, then again in a thread."""
         if self.runs_inline(kind, bounded):
-            token = None if bounded else _cut_at.set(time.thread_time() + self.cut_s)
             started = time.perf_counter()
+            token = None if bounded else _cut_at.set(
+                (started + self.cut_s, time.thread_time() + self.cut_s))
             try:
                 self.inline += 1
                 return read(*args)
