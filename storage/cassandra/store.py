@@ -151,8 +151,12 @@ class CassandraGraphStore(GraphStore):
         schema: SchemaMode = "check",
         concurrency: int = 100,
         clock: Callable[[], int] = wall_clock_us,
+        grouped_reads: bool | None = None,
     ) -> None:
         self.registry = registry
+        # many partitions in one SELECT (partition_reads.py); None: while every node
+        # is a replica of every row (True or False: always, never; for tests)
+        self.grouped_reads = grouped_reads
         self.config = CassandraConfig() if config is None else config
         self._clock = clock
         self._concurrency = concurrency
@@ -322,7 +326,10 @@ class CassandraGraphStore(GraphStore):
     def partition_reads(self) -> PartitionReads:
         """How this store reads many partitions now (partition_reads.py): grouped into
         multi-partition SELECTs while every node is a replica of every row."""
-        return PartitionReads(self._run, self._prepare, self._every_node_a_replica())
+        grouped = self.grouped_reads
+        if grouped is None:
+            grouped = self._every_node_a_replica()
+        return PartitionReads(self._run, self._prepare, grouped)
 
     def get_nodes(self, ids: Sequence[str]) -> dict[str, NodeRecord]:
         reads = self.partition_reads()
