@@ -240,7 +240,7 @@ def placement_reference(
     sites = scan_sites(store)
     state = fleet_state(store, list(sites), at_us)
     free = _free_gpus(store, sites, state)
-    model, warnings = _model_parts(store, request.model_id, at_us, now_us)
+    model, warnings = _model_parts(store, request.model_id, at_us)
     data = _data_parts(store, datasets, at_us)
     states: list[SiteState] = []
     for site_id, site in sites.items():
@@ -264,7 +264,7 @@ def placement_now(store: GraphStore, request: PlacementRequest, now_us: int) -> 
     """The answer at ``now_us`` from the site-state read model (module docstring)."""
     datasets = _check(request)
     states, computed = site_states_now(store, now_us)
-    model, warnings = _model_parts(store, request.model_id, now_us, now_us)
+    model, warnings = _model_parts(store, request.model_id, now_us)
     data = _data_parts(store, datasets, now_us)
     candidates, excluded, more = _rank(request, states, model, data)
     warnings += more
@@ -474,16 +474,15 @@ def _free_gpus(
 
 
 def _model_parts(
-    store: GraphStore, model_id: str | None, at_us: int, now_us: int
+    store: GraphStore, model_id: str | None, at_us: int
 ) -> tuple[dict[str, float], list[str]]:
     """site -> its modelHotness score over the best one (3 store calls with a model:
-    the artifacts' replicas from the ``replicas`` read model where its rows hold at
-    ``now_us``), and a warning when the model is not in the graph."""
+    the artifacts' replicas from the ``replicas`` read model where its rows hold at the
+    store's now, the wall clock), and a warning when the model is not in the graph."""
     if model_id is None:
         return {}, []
     try:
-        ranked = model_hotness(store, model_id, TimeWindow(at_us - HOTNESS_SPAN_US, at_us),
-                               now_us=now_us)
+        ranked = model_hotness(store, model_id, TimeWindow(at_us - HOTNESS_SPAN_US, at_us))
     except NotFound:  # a model the graph does not know is hot nowhere
         return {}, [f"model {model_id!r} is not in the graph: it is hot nowhere"]
     best = max((s.score for s in ranked), default=0.0)
