@@ -98,6 +98,16 @@ class ServerMetrics:
         self.store = StoreMetrics(reg, registry.edges)
         ProcessCollector(registry=reg)  # process_cpu_seconds_total, memory, open files
         self._fields: dict[str, Histogram] = {}
+        self._statuses: dict[str, Counter] = {}  # labels() costs ~4 µs a request
+
+    def answered(self, status: int) -> None:
+        """Count a request to /graphql answered with ``status``."""
+        label = str(status)
+        counter = self._statuses.get(label)
+        if counter is None:
+            counter = self._statuses[label] = self.requests.labels(
+                label if label in STATUSES else "other")
+        counter.inc()
 
     def field_timer(self, name: str) -> Histogram:
         timer = self._fields.get(name)
@@ -242,8 +252,7 @@ class MeteredRequests:
             meter.observe_execution()  # cut short by the deadline: timed until now
             self.metrics.in_flight.dec()
             _request.reset(token)
-            status = str(meter.status)
-            self.metrics.requests.labels(status if status in STATUSES else "other").inc()
+            self.metrics.answered(meter.status)
             if meter.body:
                 self.metrics.count_errors(codes_in(b"".join(meter.body)))
 
