@@ -87,13 +87,24 @@ def model_hotness(
     replicas = replicas_within(store, artifacts, window, now)
     by_site: dict[str, list[ReplicaEvidence]] = {}
     query = window.interval
+    end = window.end
     for artifact_id in artifacts:
         latest: dict[str, Replica] = {}  # by site: the pair's latest interval
         for replica in replicas[artifact_id]:
             if overlaps((replica.start, replica.end), query) and _evidenced(replica):
                 latest[replica.site_id] = replica  # a pair's intervals come by start
         for site, replica in latest.items():
-            by_site.setdefault(site, []).append(_evidence(artifact_id, replica, window.end))
+            props = replica.props
+            tier, last_access, hits = props.get("tier"), props.get("last_access"), props.get(
+                "hits")
+            reference = last_access if last_access is not None else replica.start
+            score = replica_score(tier, reference, hits, end)
+            held = by_site.get(site)
+            evidence = ReplicaEvidence(artifact_id, tier, last_access, hits, score)
+            if held is None:
+                by_site[site] = [evidence]
+            else:
+                held.append(evidence)
     ranked = [
         SiteHotness(site, math.fsum(r.score for r in found_replicas), _by_artifact(found_replicas))
         for site, found_replicas in by_site.items()
@@ -105,14 +116,6 @@ def model_hotness(
 def _evidenced(replica: Replica) -> bool:
     """The replica was there at a known time: it has a start or an access."""
     return replica.start is not None or replica.props.get("last_access") is not None
-
-
-def _evidence(artifact_id: str, replica: Replica, end: int) -> ReplicaEvidence:
-    tier, last_access, hits = (replica.props.get(k) for k in ("tier", "last_access", "hits"))
-    reference = last_access if last_access is not None else replica.start
-    return ReplicaEvidence(
-        artifact_id, tier, last_access, hits, replica_score(tier, reference, hits, end)
-    )
 
 
 def _by_artifact(replicas: list[ReplicaEvidence]) -> list[ReplicaEvidence]:
