@@ -19,11 +19,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from fleetgraph.core.clock import wall_clock_us
-from fleetgraph.graph_model.records import EdgeRecord, EdgeUpsert, Provenance
+from fleetgraph.graph_model.records import EdgeRecord, EdgeUpsert, NodeUpsert, Provenance
 from fleetgraph.ingest.deadletter import DeadLetterList
 from fleetgraph.ingest.pipeline import Pipeline
 from fleetgraph.ingest.read_models.maintain import MaintainingStoreSink
@@ -379,3 +380,30 @@ def test_queries_through_the_rows_equal_the_store_cassandra(
     start = now - int(config.hours * H)
     ReplicaMaintainer(store, wall_clock_us).rebuild()
     assert check_queries(store, wall_clock_us(), start) > 0
+
+
+def test_read_models_rebuild_cli_makes_the_rows(tmp_path: Path) -> None:
+    """`fleetgraph read-models rebuild --only replicas` on a store without rows (written
+    without the sink) makes one row per item, as of the wall clock, that the queries
+    then read: the rows equal the store's intervals."""
+    from click.testing import CliRunner
+
+    from fleetgraph.cli.main import cli
+    from fleetgraph.graph_model import FLEET
+    from fleetgraph.storage.embedded import SQLiteGraphStore
+
+    now = wall_clock_us()
+    path = tmp_path / "graph.sqlite"
+    store = SQLiteGraphStore(FLEET, path)
+    store.upsert_nodes([NodeUpsert("site", s, {}, now, Provenance("n", "test", now, "test"))
+                        for s in SITES])  # no item nodes: the items are found by site
+    store.upsert_edges(random_writes(random.Random(9), now, ITEMS, SITES, 200))
+    assert store.get_read_models(REPLICAS) == {}
+    assert check_rows_equal_the_store(store, ITEMS, wall_clock_us()) == 0  # no row yet
+    done = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "read-models", "rebuild",
+                                    "--db", str(path), "--only", "replicas"])
+    assert done.exit_code == 0, done.output
+    assert f"{len(ITEMS)} items' replicas recomputed" in done.output
+    assert set(store.get_read_models(REPLICAS)) == set(ITEMS)
+    assert check_rows_equal_the_store(store, ITEMS, wall_clock_us()) > 0
+    store.close()
