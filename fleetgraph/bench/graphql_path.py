@@ -12,7 +12,11 @@ and the same ids, three paths to the same answer, interleaved call by call:
   deadline store);
 - ``http``: a POST to the production app of ``serving/app.py`` (body guard,
   deadline, token and role gate, strawberry) through httpx's ASGI transport, in
-  this process, no sockets.
+  this process, no sockets;
+- ``http_view``: the same POST to the same app with every request through
+  strawberry's own HTTP view (``FleetGraphQL.fast_post`` off: the body parsed again,
+  its request adapter, a Starlette response), what ``http`` cost before the fast
+  path; in the JSON and one line of the table.
 
 Each reports p50/p99 wall time and CPU time (``time.process_time``: every thread
 of the process) per call, and the ratios graphql/store and http/store. The
@@ -62,7 +66,8 @@ ONE_HOP_NAME = "cduRacks"
 TOKENS = {f"bench-{role}": role for role in (OPS, SCHEDULER, AUDITOR)}
 IDS = 50  # ids per query, cycled through
 WARMUP = 3  # calls of each path before measuring (imports, caches, the first parse)
-PATHS = ("store", "graphql", "http")
+PATHS = ("store", "graphql", "http", "http_view")
+TABLE_PATHS = PATHS[:3]  # the table's columns; http_view has a line of its own
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,10 @@ class Paths:
         self.app = create_app(store, clock=self.clock, production=True, tokens=TOKENS)
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app),
                                         base_url="http://bench")
+        self.view_app = create_app(store, clock=self.clock, production=True, tokens=TOKENS)
+        graphql_view(self.view_app).fast_post = False
+        self.view_client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.view_app), base_url="http://bench")
         self.floor = httpx.AsyncClient(transport=httpx.ASGITransport(app=_answer_at_once),
                                        base_url="http://bench")
         # started as uvicorn starts it (its lifespan), after the ids are picked
@@ -165,6 +174,7 @@ class Paths:
     def close(self) -> None:
         self.loop.run_until_complete(self._lifespan.__aexit__(None, None, None))
         self.loop.run_until_complete(self.client.aclose())
+        self.loop.run_until_complete(self.view_client.aclose())
         self.loop.run_until_complete(self.floor.aclose())
         self.loop.close()
 
@@ -183,7 +193,8 @@ class Paths:
             return case.store_path(self.store, variables)
         if path == "graphql":
             return self.loop.run_until_complete(self._execute(case, variables))
-        return self.loop.run_until_complete(self._post(case, variables))
+        client = self.view_client if path == "http_view" else self.client
+        return self.loop.run_until_complete(self._post(case, variables, client))
 
     async def _execute(self, case: PathCase, variables: dict[str, Any]) -> Any:
         context = new_context(DeadlineStore(self.store), registry=FLEET, clock=self.clock,
@@ -194,8 +205,9 @@ class Paths:
             raise RuntimeError(f"{case.name}: {result.errors}")
         return result.data
 
-    async def _post(self, case: PathCase, variables: dict[str, Any]) -> Any:
-        response = await self.client.post(
+    async def _post(self, case: PathCase, variables: dict[str, Any],
+                    client: httpx.AsyncClient) -> Any:
+        response = await client.post(
             "/graphql", json={"query": case.document, "variables": variables},
             headers={"authorization": f"Bearer bench-{case.role}"})
         body = response.json()
@@ -225,7 +237,7 @@ def measure_case(paths: Paths, case: PathCase, repeats: int, budget_s: float
     for i in range(WARMUP):  # a slow query (placement at 1e5) warms up once
         answers = [paths.call(p, case, case.variables[i % len(case.variables)])
                    for p in PATHS]
-        if answers[1] != answers[2]:
+        if not answers[1] == answers[2] == answers[3]:
             raise RuntimeError(f"{case.name}: in process and over HTTP answer differently")
         if time.perf_counter() - warming > budget_s / 4:
             break
@@ -243,7 +255,7 @@ def measure_case(paths: Paths, case: PathCase, repeats: int, budget_s: float
             break
     figures = {p: _figures(wall[p], cpu[p]) for p in PATHS}
     store = figures["store"]
-    for path in ("graphql", "http"):
+    for path in PATHS[1:]:
         figures[path].update(
             p50_ratio=ratio(figures[path]["p50_ms"], store["p50_ms"]),
             p99_ratio=ratio(figures[path]["p99_ms"], store["p99_ms"]),
@@ -264,13 +276,18 @@ def measure_floor(paths: Paths, case: PathCase, repeats: int) -> dict[str, Any]:
     return _figures(wall, cpu)
 
 
-def app_reads(app: Any) -> StoreReads:
-    """The store-read policy of the app's GraphQL view (behind its HTTP guards)."""
+def graphql_view(app: Any) -> FleetGraphQL:
+    """The app's GraphQL view (behind its HTTP guards)."""
     route = next(r for r in app.routes if getattr(r, "path", None) == "/graphql")
     view = route.app
     while not isinstance(view, FleetGraphQL):
         view = view.app
-    return view.reads
+    return view
+
+
+def app_reads(app: Any) -> StoreReads:
+    """The store-read policy of the app's GraphQL view."""
+    return graphql_view(app).reads
 
 
 def read_counts(reads: StoreReads) -> dict[str, Any]:
@@ -309,7 +326,8 @@ def measure(store: GraphStore, now_us: int, *, repeats: int = 300,
             if only is None or case.name in only:
                 queries[case.name] = measure_case(paths, case, repeats, budget_s)
         floor = measure_floor(paths, cases[0], repeats) if cases else None
-        reads = {"graphql": read_counts(paths.reads), "http": read_counts(app_reads(paths.app))}
+        reads = {"graphql": read_counts(paths.reads), "http": read_counts(app_reads(paths.app)),
+                 "http_view": read_counts(app_reads(paths.view_app))}
     finally:
         paths.close()
     return {"queries": queries, "targets": targets(queries), "client_floor": floor,
@@ -317,6 +335,8 @@ def measure(store: GraphStore, now_us: int, *, repeats: int = 300,
             "paths": {"store": "the serving/queries function on the store",
                       "graphql": "schema.execute in process, the app's context",
                       "http": "POST /graphql to the production app via httpx ASGITransport",
+                      "http_view": "the same POST, every request through strawberry's "
+                                   "HTTP view (the app's fast POST path off)",
                       "client_floor": "the same POST to an ASGI app that answers at once"}}
 
 
@@ -363,17 +383,22 @@ def run(sites: int, hours: float, now_us: int, *, repeats: int = 300,
 
 def table(results: dict[str, Any]) -> str:
     """A text table: the three paths side by side, p50 / p99 / CPU ms, and the ratios."""
-    lines = [f"  {'query':<14}" + "".join(f"{p + ' ' + s:>14}" for p in PATHS
+    lines = [f"  {'query':<14}" + "".join(f"{p + ' ' + s:>14}" for p in TABLE_PATHS
                                          for s in ("p50", "p99", "cpu"))
              + f"{'gql/st p50':>12}{'http/st p50':>12}"]
     for name, q in results["queries"].items():
-        lines.append(f"  {name:<14}" + "".join(f"{q[p][s]:>14}" for p in PATHS
+        lines.append(f"  {name:<14}" + "".join(f"{q[p][s]:>14}" for p in TABLE_PATHS
                                               for s in ("p50_ms", "p99_ms", "cpu_ms"))
                      + f"{q['graphql']['p50_ratio']!s:>12}{q['http']['p50_ratio']!s:>12}")
     floor = results.get("client_floor")
     if floor:
         lines.append(f"  http client alone (httpx, an app answering at once): p50 "
                      f"{floor['p50_ms']} ms, p99 {floor['p99_ms']} ms, CPU {floor['cpu_ms']} ms")
+    views = [f"{name} {q['http_view']['cpu_ms']} -> {q['http']['cpu_ms']}"
+             for name, q in results["queries"].items() if "http_view" in q]
+    if views:
+        lines.append("  http CPU ms, strawberry's view -> the fast POST path (same run): "
+                     + ", ".join(views))
     marks = {True: "met   ", False: "MISSED"}
     lines += [f"  {marks[t['met']]} {t['target']}: {t['value']} (limit {t['limit']})"
               for t in results["targets"]]
