@@ -55,32 +55,66 @@ class PartitionReads:
         one-column partition key: ``seconds`` empty), restricted further by
         ``tail`` (``AND ...``, bound by ``tail_params`` after the key). Rows by near
         id (every near id present, perhaps with no rows)."""
-        near_column = partition_key[0]
+        [found] = self.read_together(
+            [Read(select, tuple(partition_key), list(nears), list(seconds), tail, tail_params)],
+            action)
+        return found
+
+    def read_together(self, reads: Sequence[Read], action: str) -> list[dict[str, list[Any]]]:
+        """Several :meth:`read` at once, their requests in flight together (one round
+        trip's wait, not one each)."""
+        jobs: list[Job] = []
+        owners: list[int] = []
+        found: list[dict[str, list[Any]]] = []
+        for n, read in enumerate(reads):
+            mine = self.jobs(read)
+            jobs += mine
+            owners += [n] * len(mine)
+            found.append({near: [] for near in read.nears})
+        for n, rows in zip(owners, self.run(jobs, action), strict=True):
+            rows_of = found[n]
+            for row in rows:
+                rows_of[row[0]].append(row)
+        return found
+
+    def jobs(self, read: Read) -> list[Job]:
+        """The statements of one read: grouped, or one a partition."""
+        partition_key, seconds = read.partition_key, read.seconds
         two = len(partition_key) == 2
         if two != bool(seconds):
             raise ValueError(f"partition key {tuple(partition_key)} and seconds {seconds!r}")
-        found: dict[str, list[Any]] = {near: [] for near in nears}
-        unique = list(found)
+        unique = list(dict.fromkeys(read.nears))
         if not unique:
-            return found
+            return []
         jobs: list[Job] = []
+        near_column = partition_key[0]
         if self.grouped:
             where = f"{near_column} IN ?" + (f" AND {partition_key[1]} IN ?" if two else "")
-            statement = self.prepare(f"{select} WHERE {where}{tail}")
+            statement = self.prepare(f"{read.select} WHERE {where}{read.tail}")
             width = max(1, PARTITIONS_PER_SELECT // max(1, len(seconds)))
             for i in range(0, len(unique), width):
                 chunk = unique[i : i + width]
                 key: tuple[Any, ...] = (chunk, list(seconds)) if two else (chunk,)
-                jobs.append((statement, key + tail_params))
+                jobs.append((statement, key + read.tail_params))
         else:
             where = f"{near_column} = ?" + (f" AND {partition_key[1]} = ?" if two else "")
-            statement = self.prepare(f"{select} WHERE {where}{tail}")
+            statement = self.prepare(f"{read.select} WHERE {where}{read.tail}")
             for near in unique:
                 if two:
-                    jobs += [(statement, (near, second, *tail_params)) for second in seconds]
+                    jobs += [(statement, (near, second, *read.tail_params))
+                             for second in seconds]
                 else:
-                    jobs.append((statement, (near, *tail_params)))
-        for rows in self.run(jobs, action):
-            for row in rows:
-                found[row[0]].append(row)
-        return found
+                    jobs.append((statement, (near, *read.tail_params)))
+        return jobs
+
+
+@dataclass(frozen=True)
+class Read:
+    """One :meth:`PartitionReads.read`'s arguments."""
+
+    select: str
+    partition_key: tuple[str, ...]
+    nears: list[str]
+    seconds: list[Any]
+    tail: str = ""
+    tail_params: tuple[Any, ...] = ()

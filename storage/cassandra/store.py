@@ -34,7 +34,7 @@ from fleetgraph.storage.base import (
 from fleetgraph.storage.cassandra import time_reads
 from fleetgraph.storage.cassandra.describe import layout, read_keyspaces
 from fleetgraph.storage.cassandra.migrate import index_ready, plan_migration
-from fleetgraph.storage.cassandra.partition_reads import PartitionReads
+from fleetgraph.storage.cassandra.partition_reads import PartitionReads, Read
 from fleetgraph.storage.cassandra.read_models import (
     KEYS_PER_SELECT,
     NAMESPACE_PREFIX,
@@ -52,7 +52,6 @@ from fleetgraph.storage.cassandra.schema import (
     TS,
     WIDE_EDGES,
     EdgeNamespace,
-    HistoryTable,
     NodeNamespace,
     Table,
     TypeNamespaces,
@@ -75,7 +74,6 @@ from fleetgraph.storage.cassandra.writes import (
     plan_reindex_row,
 )
 from fleetgraph.storage.config import CassandraConfig
-from fleetgraph.storage.history import Write as HistoryWrite
 from fleetgraph.storage.history import merge
 
 MIN_TOKEN = -(2**63)  # Murmur3 never gives a key this token: "before the first"
@@ -367,9 +365,18 @@ class CassandraGraphStore(GraphStore):
                 reads, edge_type, namespace, direction, list(result), window, now)
             self.rows_read += fetched
             return result
+        history = namespace.history_side(direction)
+        with_history = history is not None and window is not None and bool(table.ttl_us)
         select = f"SELECT {', '.join(table.select_columns)} FROM {table.qualified}"
-        found = reads.read(select, table.partition_key, list(result),
-                           range(table.buckets), action=f"read {edge_type} edges")
+        wanted = [Read(select, table.partition_key, list(result), list(range(table.buckets)))]
+        if with_history:  # its history in the same round trip
+            assert history is not None
+            spread = "bucket" in history.partition_key
+            wanted.append(Read(
+                f"SELECT {', '.join(history.select_columns)} FROM {history.qualified}",
+                history.partition_key, list(result),
+                list(range(history.buckets)) if spread else []))
+        found, *kept = reads.read_together(wanted, f"read {edge_type} edges")
         for near, rows in found.items():
             self.rows_read += len(rows)
             edges = result[near]
@@ -385,10 +392,10 @@ class CassandraGraphStore(GraphStore):
                 edges.append(record)
             if table.buckets > 1:
                 edges.sort(key=lambda e: e.other(near))
-        history = namespace.history_side(direction)
-        if history is None or window is None or not table.ttl_us:
+        if not with_history or history is None or window is None:
             return result
-        writes = self._history_writes(edge_type, history, list(result))
+        writes = {near: [history_write(history, row) for row in rows]
+                  for near, rows in kept[0].items()}
         return merge(edge_type, result, writes, direction, window, table.ttl_us, now)
 
     def neighbour_ids(
@@ -446,18 +453,6 @@ class CassandraGraphStore(GraphStore):
                     if live_created_at(table, ts, latest, created, now) is not None:
                         found[node_id] = value if has else None
         return found
-
-    def _history_writes(
-        self, edge_type: str, history: HistoryTable, ids: list[str]
-    ) -> dict[str, list[HistoryWrite]]:
-        """The history writes of ``ids``, oldest first per partition."""
-        spread = "bucket" in history.partition_key
-        select = f"SELECT {', '.join(history.select_columns)} FROM {history.qualified}"
-        found = self.partition_reads().read(
-            select, history.partition_key, ids, range(history.buckets) if spread else (),
-            action=f"read {edge_type} history")
-        return {near: [history_write(history, row) for row in rows]
-                for near, rows in found.items()}
 
     def scan_nodes(self, node_type: str, after: str | None, limit: int) -> Page:
         table = self._node_ns(node_type).nodes

@@ -27,7 +27,11 @@ from typing import Any
 from fleetgraph.graph_model.records import EdgeRecord
 from fleetgraph.graph_model.types import VALID_FROM, VALID_TO
 from fleetgraph.storage.base import Direction, TimeWindow
-from fleetgraph.storage.cassandra.partition_reads import PARTITIONS_PER_SELECT, PartitionReads
+from fleetgraph.storage.cassandra.partition_reads import (
+    PARTITIONS_PER_SELECT,
+    PartitionReads,
+    Read,
+)
 from fleetgraph.storage.cassandra.rows import edge_record
 from fleetgraph.storage.cassandra.schema import (
     EdgeNamespace,
@@ -64,11 +68,12 @@ def read_window(
     ends, open_t = namespace.index.side(direction)
     periods = periods_after(window.start, now_us)
     near, far = open_t.partition_key[0], open_t.clustering[-1]
-    opened = reads.read(f"SELECT {near}, {far} FROM {open_t.qualified}", open_t.partition_key,
-                        ids, action=f"read the {edge_type} time index")
-    ended = reads.read(f"SELECT {near}, {far} FROM {ends.qualified}", ends.partition_key,
-                       ids, periods, " AND valid_to > ?", (window.start,),
-                       action=f"read the {edge_type} time index")
+    opened, ended = reads.read_together([  # one round trip
+        Read(f"SELECT {near}, {far} FROM {open_t.qualified}", open_t.partition_key,
+             list(ids), []),
+        Read(f"SELECT {near}, {far} FROM {ends.qualified}", ends.partition_key, list(ids),
+             periods, " AND valid_to > ?", (window.start,)),
+    ], f"read the {edge_type} time index")
     fetched = 0
     candidates: dict[str, set[str]] = {}
     for near_id in opened:
