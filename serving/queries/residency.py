@@ -288,8 +288,9 @@ def residency_summary(
 
     Store reads: the walk and the jobs' sites as :func:`data_residency`; the replica
     pairs as ids (``neighbour_ids`` of ``cached_at``, history included; a store reads
-    only the pairs when the window is unbounded, the intervals otherwise), the sites'
-    jurisdictions, then the intervals of the page's items only (their held spans)."""
+    only the pairs when the window is unbounded; with a bounded window the replicas
+    rows where they hold, the intervals otherwise), the sites' jurisdictions, then the
+    intervals of the page's items only (their held spans: rows, or the store)."""
     if not 1 <= first <= MAX_PAGE:
         raise InvalidArgument(f"'first' must be between 1 and {MAX_PAGE}, got {first}")
     start_after = _cursor_key(after)
