@@ -347,3 +347,27 @@ def test_a_query_cut_before_its_execution_began_is_counted_under_its_root_fields
     assert value(samples, "fleetgraph_query_seconds_count", field="affectedJobs") == 1
     assert value(samples, "fleetgraph_query_seconds_count", field="nodez") == 0
     assert fleet.calls == {}
+
+
+def test_a_long_document_cut_before_it_was_parsed_is_not_parsed_on_the_event_loop(
+        fleet: CountingStore) -> None:
+    from fleetgraph.serving.documents import DOCUMENT_WORKERS
+    from fleetgraph.serving.metrics import MAX_CUT_DOCUMENT_CHARS
+
+    release = threading.Event()
+    busy = [DOCUMENT_WORKERS.submit(release.wait, 30) for _ in range(2)]
+    app = create_app(fleet, limits=Limits(timeout_s=0.2))
+    query = "#" + "x" * MAX_CUT_DOCUMENT_CHARS + '\n{ node(id: "site:s1") { id } }'
+
+    def free_workers() -> bool:
+        held = not any(b.done() for b in busy)
+        release.set()
+        return held
+
+    try:
+        response, samples = cut_and_scrape(app, query, free_workers)
+    finally:
+        release.set()
+    assert response.status_code == 504 and codes(response) == ["TIMEOUT"]
+    assert value(samples, "fleetgraph_query_seconds_count", field="node") == 0
+    assert value(samples, "fleetgraph_http_requests_total", status="504") == 1
