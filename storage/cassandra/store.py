@@ -3,8 +3,9 @@
 Writes are single-row UPDATEs at the event time (``USING TIMESTAMP``), sent
 concurrently; the statements of one partition in one call travel as one
 unlogged single-partition batch, and such batches are packed across partitions
-when every node is a replica of every row (README.md). Reads are prepared single-partition SELECTs
-run concurrently with token-aware routing. See README.md for the layout.
+when every node is a replica of every row (README.md). Reads are prepared SELECTs run
+concurrently: while every node is a replica of every row, one names many partitions
+(partition_reads.py); otherwise one a partition, token-aware routed. See README.md.
 """
 
 from __future__ import annotations
