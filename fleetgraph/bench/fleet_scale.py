@@ -16,12 +16,13 @@ run with the same fleet only queries.
 local Cassandra (the stack's settings, FLEETGRAPH_CASSANDRA_*): the work dir's
 store is copied there first by the bulk copy (``fleetgraph backfill --from-store``,
 storage/copy.py: SSTables, imported; keyspace prefix ``fs<hash of the work dir>_``),
-unless ``fleet.json`` says the copy is there already; then the site states as of the
-fleet's end are computed from the work dir's store and written there (storage/copy.py
-``copy_read_models``, as the copy does; a rebuild through Cassandra's driver read the
-whole fleet back: 687 s at 1e6). The copy's time, rows and CPU seconds (this process
-and the SSTable writer) go into the JSON beside the figures. With ``--store cassandra``
-the work dir's store is only read (opened with ``schema="check"``).
+unless ``fleet.json`` says the copy is there already; then the read models as of the
+fleet's end (site states, replicas) are computed from the work dir's store and written
+there (storage/copy.py ``copy_read_models``, as the copy does; a rebuild through
+Cassandra's driver read the whole fleet back: 687 s at 1e6). The copy's time, rows
+and CPU seconds (this process and the SSTable writer) go into the JSON beside the
+figures. With ``--store cassandra`` the work dir's store is only read (opened with
+``schema="check"``).
 
     python -m fleetgraph.bench.fleet_scale --sites 1000 --hours 168 --jobs 2 \\
         --work /var/tmp/fleet1e7 --out docs/benchmarks/fleet-1e7.json
@@ -52,6 +53,7 @@ from fleetgraph.graph_model import FLEET
 from fleetgraph.ingest.deadletter import DeadLetterFile
 from fleetgraph.ingest.embedded import ingest_into_store, store_pipeline
 from fleetgraph.ingest.read_models.maintain import SiteStateMaintainer
+from fleetgraph.ingest.read_models.replicas import ReplicaMaintainer
 from fleetgraph.ingest.read_models.site_state import SITE_FREE_GPUS, SITE_STATE
 from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
 from fleetgraph.schemas import load_event_codec
@@ -274,9 +276,13 @@ def cassandra_queries(meta: dict[str, Any], meta_path: Path, db: Path, work: Pat
     result: dict[str, Any] = {"load": kept}
     click.echo("computing the read models from the embedded store into Cassandra ...",
                err=True)
-    result["read_model_copy_s"] = round(copy_read_models(
-        db, settings.store, lambda store: SiteStateMaintainer(store, lambda: now_us).rebuild(),
-        clock=lambda: now_us), 3)
+    result["read_model_copy_s"] = {  # each computed from db and written to Cassandra
+        "site_state": round(copy_read_models(
+            db, settings.store, lambda store: SiteStateMaintainer(store, lambda: now_us).rebuild(),
+            clock=lambda: now_us), 3),
+        "replicas": round(copy_read_models(
+            db, settings.store, lambda store: ReplicaMaintainer(store, lambda: now_us).rebuild(),
+            clock=lambda: now_us), 3)}
     store = open_cassandra(settings, now_us)
     try:
         click.echo("querying Cassandra ...", err=True)

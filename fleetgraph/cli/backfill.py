@@ -6,9 +6,9 @@ by a Java process and imported into the running node (storage/cassandra/bulk.py,
 infra/bulk/); on the embedded store it is the ordinary ingest, already a bulk path.
 A copy of an embedded store (storage/copy.py) skips the pipeline: the stored
 records and their kept history go to the same SSTable writer, then the read models
-(site states) are computed from the embedded store at the copy's clock and their rows
-written to Cassandra (the same rows as a rebuild there, without reading the fleet back
-through the driver).
+(site states, replicas) are computed from the embedded store at the copy's clock and
+their rows written to Cassandra (the same rows as a rebuild there, without reading the
+fleet back through the driver).
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.ingest.backfill import BackfillReport, backfill
 from fleetgraph.ingest.deadletter import DeadLetterFile
 from fleetgraph.ingest.read_models.maintain import SiteStateMaintainer
+from fleetgraph.ingest.read_models.replicas import ReplicaMaintainer
 from fleetgraph.ingest.runner import RunReport
 from fleetgraph.settings import Settings
+from fleetgraph.storage.base import GraphStore
 from fleetgraph.storage.bulk import open_bulk_load
 from fleetgraph.storage.copy import CopyReport, copy_embedded, copy_read_models
 from fleetgraph.storage.factory import STORES
@@ -63,9 +65,16 @@ def copy_to_cassandra(settings: Settings, source: Path, work_dir: Path, *,
         report = copy_embedded(source, settings.store, tools=tools, work_dir=work_dir,
                                on_rows=bar.update)
     seconds = copy_read_models(source, settings.store,
-                               lambda store: SiteStateMaintainer(store, clock).rebuild(),
-                               clock=clock)
+                               lambda store: rebuild_read_models(store, clock), clock=clock)
     return report, seconds
+
+
+def rebuild_read_models(store: GraphStore, clock: Callable[[], int]) -> None:
+    """Every read model the pipeline keeps, recomputed from ``store``'s graph at
+    ``clock()`` (as ``fleetgraph read-models rebuild`` does): the site states, the
+    replicas."""
+    SiteStateMaintainer(store, clock).rebuild()
+    ReplicaMaintainer(store, clock).rebuild()
 
 
 def backfill_embedded(settings: Settings, archive: Path, db: Path, *, fresh: bool,

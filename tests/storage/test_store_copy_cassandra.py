@@ -23,7 +23,7 @@ import pytest
 from fleetgraph.graph_model import FLEET
 from fleetgraph.ingest.deadletter import DeadLetterList
 from fleetgraph.ingest.pipeline import Pipeline
-from fleetgraph.ingest.read_models.maintain import SiteStateMaintainer
+from fleetgraph.ingest.read_models.replicas import REPLICAS
 from fleetgraph.ingest.read_models.site_state import SITE_FREE_GPUS, SITE_STATE
 from fleetgraph.ingest.runner import run_embedded
 from fleetgraph.ingest.sinks import StoreSink
@@ -102,7 +102,7 @@ def differences(expected: dict[str, list[tuple[object, ...]]],
 def test_copy_gives_the_streamed_graph(
     archive: Path, tmp_path: Path, tools: object, cassandra_graphs: CassandraGraphs
 ) -> None:
-    from fleetgraph.cli.backfill import copy_to_cassandra
+    from fleetgraph.cli.backfill import copy_to_cassandra, rebuild_read_models
     from fleetgraph.storage.bulk import BulkTools
 
     assert isinstance(tools, BulkTools)
@@ -124,7 +124,8 @@ def test_copy_gives_the_streamed_graph(
         actual_history = rows_of(store, history, source=False)
         actual_open = rows_of(store, opened)
         actual_ends = rows_of(store, ends)
-        read_models = {m: store.get_read_models(m) for m in (SITE_STATE, SITE_FREE_GPUS)}
+        read_models = {m: store.get_read_models(m)
+                       for m in (SITE_STATE, SITE_FREE_GPUS, REPLICAS)}
 
         # the embedded store's records, each in both adjacency tables of Cassandra
         export = StoreExport(db, FLEET)
@@ -140,10 +141,11 @@ def test_copy_gives_the_streamed_graph(
         # that are not there, rewrites every other), and what the embedded store computes
         assert len(read_models[SITE_STATE]) == CONFIG.sites + 1  # and the directory mark
         assert any(read_models[SITE_FREE_GPUS].values())
-        SiteStateMaintainer(store, lambda: NOW).rebuild()
+        assert read_models[REPLICAS]  # the simulated fleet caches artifacts
+        rebuild_read_models(store, lambda: NOW)
         for model, rows in read_models.items():
             assert rows == store.get_read_models(model), model
-        SiteStateMaintainer(embedded, lambda: NOW).rebuild()
+        rebuild_read_models(embedded, lambda: NOW)
         for model, rows in read_models.items():
             assert rows == embedded.get_read_models(model), model
 
