@@ -361,7 +361,8 @@ class CassandraGraphStore(GraphStore):
         result: dict[str, list[EdgeRecord]] = {node_id: [] for node_id in ids}
         now = self._clock()
         reads = self.partition_reads()
-        if window is not None and edge_type in self._indexed and time_reads.usable(window, now):
+        if (window is not None and edge_type in self._indexed
+                and time_reads.usable(window, now, table.buckets)):
             result, fetched = time_reads.read_window(
                 reads, edge_type, namespace, direction, list(result), window, now)
             self.rows_read += fetched

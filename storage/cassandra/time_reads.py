@@ -9,7 +9,10 @@ by key, batched per partition, and filtered with the window's rule as before, so
 the result is the one a whole-partition read gives. A window without a start, or
 reaching back more than MAX_PERIODS days, reads the whole partitions (the old way);
 so does an id with more than WHOLE_PARTITION_AFTER candidates (a rack's servers,
-nearly all open: whole partitions take fewer requests than keys).
+nearly all open: whole partitions take fewer requests than keys). So does a side
+with fewer than INDEX_MIN_BUCKETS buckets (an unbucketed side: a rack's servers, a
+component's faults): its partitions are small, and reading them whole takes one round
+trip where the index takes two (index, then rows), which a walk pays at every hop.
 
 Every read goes through :class:`~fleetgraph.storage.cassandra.partition_reads.PartitionReads`:
 when every node holds every row, the index partitions of many ids (and all their
@@ -43,12 +46,19 @@ from fleetgraph.storage.cassandra.schema import (
 MAX_PERIODS = 62  # a window reaching back further reads whole partitions
 KEYS_PER_SELECT = 100  # far ids in one ``IN ?`` read of live rows
 WHOLE_PARTITION_AFTER = 4 * KEYS_PER_SELECT  # more candidates: read the partitions whole
+# A side with fewer buckets a node reads its partitions whole, without the index: one
+# round trip, not two (a walk's hop waits for both); its partitions are the small ones
+# (a rack's servers, a component's faults), the wide sides are bucketed (schema.WIDE_EDGES).
+INDEX_MIN_BUCKETS = 2
 Job = tuple[Any, tuple[Any, ...] | None]
 
 
-def usable(window: TimeWindow | None, now_us: int) -> bool:
-    """Whether the index narrows this window's read."""
+def usable(window: TimeWindow | None, now_us: int, buckets: int | None = None) -> bool:
+    """Whether the index narrows this window's read (of a side with ``buckets``
+    partitions a node: fewer than INDEX_MIN_BUCKETS read whole instead)."""
     if window is None or window.start is None:
+        return False
+    if buckets is not None and buckets < INDEX_MIN_BUCKETS:
         return False
     return len(periods_after(window.start, now_us)) <= MAX_PERIODS + 3
 

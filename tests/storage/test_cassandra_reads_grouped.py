@@ -178,3 +178,50 @@ def test_grouped_reads_take_fewer_requests_than_partitions(
     finally:
         store.grouped_reads = None
         cassandra_graphs.release(store)
+
+
+def test_unbucketed_sides_read_whole_partitions_not_the_time_index(
+    tmp_path: Path, cassandra_graphs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a windowed read of an unbucketed side (in_rack, had_fault, ran_on's job side)
+    # skips the time index: one round trip, the same answer as the embedded store's
+    # and as the index's (INDEX_MIN_BUCKETS 1: always the index); a bucketed side
+    # (ran_on's server side) still reads the index; cached_at (a TTL) never does
+    nodes, edges = fleet_events(4)
+    embedded = SQLiteGraphStore(FLEET, tmp_path / "graph.sqlite", clock=lambda: NOW)
+    store = cassandra_graphs.store()
+    actions: list[str] = []
+    try:
+        for target in (embedded, store):
+            target.upsert_nodes(nodes)
+            target.upsert_edges(edges)
+        store._clock = lambda: NOW
+        run = store._run
+
+        def recording(jobs: Any, action: str, *args: Any, **kwargs: Any) -> Any:
+            actions.append(action)
+            return run(jobs, action, *args, **kwargs)
+
+        monkeypatch.setattr(store, "_run", recording)
+        assert store._indexed >= {"ran_on", "in_rack", "had_fault"}  # cached_at: a TTL
+        rng = random.Random(4)
+        starts = [w for w in windows(rng) if w is not None and w.start is not None]
+        assert starts
+        for window in starts:
+            for edge_type, direction, ids in READS:
+                expected = embedded.neighbours(edge_type, ids, direction, window)
+                wide = store._edge_ns(edge_type).side(direction).buckets > 1
+                has_index = edge_type in store._indexed
+                for minimum in (2, 1):
+                    monkeypatch.setattr(time_reads, "INDEX_MIN_BUCKETS", minimum)
+                    actions.clear()
+                    got = store.neighbours(edge_type, ids, direction, window)
+                    assert got == expected, (edge_type, direction, window, minimum)
+                    indexed = f"read the {edge_type} time index" in actions
+                    assert indexed == (has_index and (wide or minimum == 1)), (
+                        edge_type, direction, minimum, actions)
+                    if not indexed:
+                        assert actions == [f"read {edge_type} edges"]
+    finally:
+        embedded.close()
+        cassandra_graphs.release(store)
