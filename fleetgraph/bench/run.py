@@ -30,8 +30,7 @@ from fleetgraph.bench.machine import describe, peak_rss_mib
 from fleetgraph.core.clock import minute_floor_us, wall_clock_us
 from fleetgraph.core.units import HOUR_US
 from fleetgraph.graph_model import FLEET
-from fleetgraph.ingest.read_models.maintain import SiteStateMaintainer
-from fleetgraph.ingest.read_models.replicas import ReplicaMaintainer
+from fleetgraph.ingest.read_models import maintain as read_models
 from fleetgraph.settings import Settings
 from fleetgraph.storage.base import GraphStore
 from fleetgraph.storage.embedded import SQLiteGraphStore
@@ -270,8 +269,7 @@ def rebuild_read_models(store: GraphStore, now_us: int) -> float:
     states and the replicas: what the pipeline keeps; the bench's ingest writes the
     graph only)."""
     started = time.perf_counter()
-    SiteStateMaintainer(store, lambda: now_us).rebuild()
-    ReplicaMaintainer(store, lambda: now_us).rebuild()
+    read_models.rebuild_read_models(store, lambda: now_us)
     return round(time.perf_counter() - started, 3)
 
 

@@ -25,11 +25,9 @@ from fleetgraph.cli.ingest_store import ingest_log
 from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.ingest.backfill import BackfillReport, backfill
 from fleetgraph.ingest.deadletter import DeadLetterFile
-from fleetgraph.ingest.read_models.maintain import SiteStateMaintainer
-from fleetgraph.ingest.read_models.replicas import ReplicaMaintainer
+from fleetgraph.ingest.read_models.maintain import rebuild_read_models
 from fleetgraph.ingest.runner import RunReport
 from fleetgraph.settings import Settings
-from fleetgraph.storage.base import GraphStore
 from fleetgraph.storage.bulk import open_bulk_load
 from fleetgraph.storage.copy import CopyReport, copy_embedded, copy_read_models
 from fleetgraph.storage.factory import STORES
@@ -67,14 +65,6 @@ def copy_to_cassandra(settings: Settings, source: Path, work_dir: Path, *,
     seconds = copy_read_models(source, settings.store,
                                lambda store: rebuild_read_models(store, clock), clock=clock)
     return report, seconds
-
-
-def rebuild_read_models(store: GraphStore, clock: Callable[[], int]) -> None:
-    """Every read model the pipeline keeps, recomputed from ``store``'s graph at
-    ``clock()`` (as ``fleetgraph read-models rebuild`` does): the site states, the
-    replicas."""
-    SiteStateMaintainer(store, clock).rebuild()
-    ReplicaMaintainer(store, clock).rebuild()
 
 
 def backfill_embedded(settings: Settings, archive: Path, db: Path, *, fresh: bool,

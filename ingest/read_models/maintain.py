@@ -350,3 +350,11 @@ def store_sink(store: GraphWriter) -> StoreSink:
     if isinstance(store, GraphStore):
         return MaintainingStoreSink(store)
     return StoreSink(store)
+
+
+def rebuild_read_models(store: GraphStore, clock: Callable[[], int]) -> None:
+    """Every read model the pipeline keeps, recomputed from ``store``'s graph at
+    ``clock()``: the site states, the replicas (what ``fleetgraph read-models rebuild``,
+    the bulk copy and the benches' read-model step do)."""
+    SiteStateMaintainer(store, clock).rebuild()
+    ReplicaMaintainer(store, clock).rebuild()

@@ -102,7 +102,8 @@ def differences(expected: dict[str, list[tuple[object, ...]]],
 def test_copy_gives_the_streamed_graph(
     archive: Path, tmp_path: Path, tools: object, cassandra_graphs: CassandraGraphs
 ) -> None:
-    from fleetgraph.cli.backfill import copy_to_cassandra, rebuild_read_models
+    from fleetgraph.cli.backfill import copy_to_cassandra
+    from fleetgraph.ingest.read_models.maintain import rebuild_read_models
     from fleetgraph.storage.bulk import BulkTools
 
     assert isinstance(tools, BulkTools)
