@@ -32,7 +32,6 @@ figures. With ``--store cassandra`` the work dir's store is only read (opened wi
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import resource
@@ -57,8 +56,6 @@ from fleetgraph.ingest.read_models.replicas import ReplicaMaintainer
 from fleetgraph.ingest.read_models.site_state import SITE_FREE_GPUS, SITE_STATE
 from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
 from fleetgraph.schemas import load_event_codec
-from fleetgraph.serving.context import new_context
-from fleetgraph.serving.schema import build_schema
 from fleetgraph.settings import Settings
 from fleetgraph.simulator import SimulationConfig, simulate_messages
 from fleetgraph.storage.base import Direction, GraphStore
@@ -219,17 +216,8 @@ def sampled_check(embedded: GraphStore, cassandra: GraphStore,
     read models are checked too. Per case: answers checked, equal, their rows, and the
     variables of the first that differ; a query that fails is counted (and its error
     kept), not raised, so that the timings already taken are written."""
-    schema = build_schema()
-    loop = asyncio.new_event_loop()
+    graphql = queries.InProcessGraphQL(now_us)
     reference = SiteStatesHidden(embedded)
-
-    def ask(store: GraphStore, query: str, variables: dict[str, Any]) -> Any:
-        result = loop.run_until_complete(schema.execute(
-            query, variable_values=variables,
-            context_value=new_context(store, clock=lambda: now_us)))
-        if result.errors:
-            raise RuntimeError(f"{result.errors}")
-        return result.data
 
     checked: dict[str, Any] = {}
     try:
@@ -239,8 +227,8 @@ def sampled_check(embedded: GraphStore, cassandra: GraphStore,
             differing, failed, rows = [], [], 0
             for variables in picked:
                 try:
-                    got = ask(cassandra, case.query, variables)
-                    want = ask(reference, case.query, variables)
+                    got = graphql.answer(cassandra, case.query, variables)
+                    want = graphql.answer(reference, case.query, variables)
                 except Exception as exc:  # kept in the figures, not fatal
                     failed.append(f"{variables}: {exc}"[:500])
                     continue
@@ -252,7 +240,7 @@ def sampled_check(embedded: GraphStore, cassandra: GraphStore,
                                   "answer_rows": rows, "first_differing": differing[:3],
                                   "failed": len(failed), "first_failures": failed[:2]}
     finally:
-        loop.close()
+        graphql.close()
     return checked
 
 

@@ -35,6 +35,28 @@ class QueryCase:
     baseline: Callable[[Any, dict[str, Any]], Any]
 
 
+class InProcessGraphQL:
+    """GraphQL documents executed in this process (the server's schema, no HTTP) on a
+    store, with the clock fixed at ``now_us``; one event loop for all of them."""
+
+    def __init__(self, now_us: int) -> None:
+        self.now_us = now_us
+        self.schema = build_schema()
+        self.loop = asyncio.new_event_loop()
+
+    def answer(self, store: GraphStore, query: str, variables: dict[str, Any]) -> Any:
+        """The answer's ``data``; errors raise RuntimeError."""
+        result = self.loop.run_until_complete(self.schema.execute(
+            query, variable_values=variables,
+            context_value=new_context(store, clock=lambda: self.now_us)))
+        if result.errors:
+            raise RuntimeError(f"{result.errors}")
+        return result.data
+
+    def close(self) -> None:
+        self.loop.close()
+
+
 def latency(run: Callable[[dict[str, Any]], Any], variables: list[dict[str, Any]],
             repeats: int, budget_s: float | None = None) -> dict[str, Any]:
     """Run ``repeats`` times over the variables, cycling; with ``budget_s``, stop early
@@ -62,17 +84,11 @@ def measure(store: GraphStore, cases: list[QueryCase], graph: Any, now_us: int,
             budget_s: float | None = None) -> dict[str, Any]:
     """p50/p99 of each case through GraphQL over ``store``; with ``baseline``, the
     same traversal in networkx over ``graph`` next to it."""
-    schema = build_schema()
-    loop = asyncio.new_event_loop()
+    graphql = InProcessGraphQL(now_us)
 
     def ask(query: str) -> Callable[[dict[str, Any]], Any]:
         def run(variables: dict[str, Any]) -> Any:
-            result = loop.run_until_complete(schema.execute(
-                query, variable_values=variables,
-                context_value=new_context(store, clock=lambda: now_us)))
-            if result.errors:
-                raise RuntimeError(f"{result.errors}")
-            return result.data
+            return graphql.answer(store, query, variables)
         return run
 
     results: dict[str, Any] = {}
@@ -89,7 +105,7 @@ def measure(store: GraphStore, cases: list[QueryCase], graph: Any, now_us: int,
             results[case.name].update(networkx_p50_ms=base["p50_ms"],
                                       networkx_p99_ms=base["p99_ms"],
                                       networkx_cpu_ms_mean=base["cpu_ms_mean"])
-    loop.close()
+    graphql.close()
     return results
 
 
