@@ -281,7 +281,9 @@ def demo(ctx: click.Context, sites: int, hours: float, seed: int, malformed_rate
     examples_file.write_text(examples_text(store, url, now, examples), encoding="utf-8")
     click.echo(ready_block(url, examples, examples_file, keep_serving))
     if keep_serving:
-        logging = uvicorn_logging(settings) or {"log_level": "warning"}  # the block stays last
+        logging = uvicorn_logging(settings)
+        if "log_config" not in logging:  # the block stays last
+            logging["log_level"] = "warning"
         run_server(store, host=host, port=port, **server_options(settings),
                    **logging, metrics=ingest_run_metrics(FLEET, report.stats))
 

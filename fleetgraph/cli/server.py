@@ -28,12 +28,14 @@ def server_options(settings: Settings) -> dict[str, Any]:
 
 def uvicorn_logging(settings: Settings) -> dict[str, Any]:
     """uvicorn's ``log_config``: JSON lines when ``FLEETGRAPH_LOG_FORMAT=json``
-    (fleetgraph.core.logs), else uvicorn's own text lines."""
+    (fleetgraph.core.logs), else uvicorn's own text lines; without its access log
+    (a line per request) when ``FLEETGRAPH_ACCESS_LOG=false``."""
+    options: dict[str, Any] = {} if settings.server.access_log else {"access_log": False}
     if settings.log_format != "json":
-        return {}
+        return options
     from fleetgraph.core.logs import logging_config
 
-    return {"log_config": logging_config("json", "INFO")}
+    return {**options, "log_config": logging_config("json", "INFO")}
 
 
 def app_from_settings() -> Starlette:

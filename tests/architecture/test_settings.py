@@ -42,6 +42,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "FLEETGRAPH_MODE": ("production", "production"),
     "FLEETGRAPH_API_TOKENS": ('{"s3cret": "ops"}', {"s3cret": "ops"}),
     "FLEETGRAPH_QUERY_TIMEOUT_S": ("2", 2.0),
+    "FLEETGRAPH_ACCESS_LOG": ("false", False),
     "FLEETGRAPH_STACK_HOME": ("/srv/stack", Path("/srv/stack")),
     "FLEETGRAPH_KAFKA_PORT": ("9192", 9192),
     "FLEETGRAPH_KAFKA_CONTROLLER_PORT": ("9193", 9193),

@@ -1,6 +1,6 @@
 """FLEETGRAPH_LOG_FORMAT=json: one JSON object per log line, from the formatter and from
 a real `fleetgraph serve` (uvicorn's own lines included), which also answers /readyz and
-/metrics over HTTP."""
+/metrics over HTTP; FLEETGRAPH_ACCESS_LOG=false leaves out the line per request."""
 
 from __future__ import annotations
 
@@ -73,3 +73,18 @@ def test_the_server_logs_json_and_serves_readyz_and_metrics(tmp_path: Path) -> N
                for r in records), records
     assert any(r["logger"] == "uvicorn.access" and "/readyz" in r["message"]
                for r in records), records
+
+
+def test_the_access_log_can_be_turned_off(tmp_path: Path) -> None:
+    SQLiteGraphStore(FLEET, Settings(data_dir=tmp_path).sqlite_path).close()
+    ops = next(token for token, role in TOKENS.items() if role == "ops")
+    with live_server(tmp_path, log_format="json", access_log="false") as server:
+        answer = httpx.post(server.url, json={"query": '{ node(id: "site:s1") { id } }'},
+                            headers={"authorization": f"Bearer {ops}"}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        assert httpx.get(f"http://127.0.0.1:{server.port}/readyz", timeout=10).status_code == 200
+        log = server.log
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(r["logger"] == "uvicorn.error" and "Uvicorn running on" in r["message"]
+               for r in records), records
+    assert not [r for r in records if r["logger"] == "uvicorn.access"]
