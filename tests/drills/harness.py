@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,16 @@ from typing import Any
 import pytest
 
 from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.deadletter import DeadLetterList
 from fleetgraph.ingest.kafka.topics import TopicNames
+from fleetgraph.ingest.message import Message
+from fleetgraph.ingest.pipeline import Pipeline
+from fleetgraph.ingest.runner import run_embedded
+from fleetgraph.ingest.sinks import StoreSink
 from fleetgraph.schemas import load_event_codec
 from fleetgraph.settings import Settings
 from fleetgraph.simulator import SimulationConfig, simulate_messages
-from fleetgraph.storage.base import GraphStore
+from fleetgraph.storage.base import GraphStore, StorageError
 from fleetgraph.storage.checksum import TableDigest, graph_digests, without_source
 from tests.integration.test_kafka_pipeline import _read_dead_letters
 
@@ -58,6 +63,41 @@ def digests(store: GraphStore) -> dict[str, TableDigest]:
     """Per-namespace digests without the provenance source (Kafka positions differ
     from the embedded runner's)."""
     return graph_digests(store, FLEET, without_source(store))
+
+
+def digests_now(store: GraphStore) -> dict[str, TableDigest] | None:
+    """``digests``, or None while the store's own session is still reconnecting."""
+    try:
+        return digests(store)
+    except StorageError:
+        return None
+
+
+def stored_by_the_embedded_runner(messages: Messages, store: GraphStore) -> dict[str, TableDigest]:
+    """Run the embedded runner's stages over ``messages`` into ``store`` (none may be
+    refused): the reference graph of a drill, as its digests."""
+    refused = DeadLetterList()
+    pipeline = Pipeline(FLEET, load_event_codec(), StoreSink(store), refused)
+    listed = [Message(t, p, f"sim:{i}") for i, (t, p, _) in enumerate(messages)]
+    run_embedded(pipeline, lambda: listed)
+    assert refused.records == []
+    return digests(store)
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout_s: float, every_s: float = 1.0,
+             alive: Callable[[], str | None] = lambda: None,
+             detail: Callable[[], str] = lambda: "") -> float:
+    """Poll ``check`` until true; the seconds it took (printed, for the drill's timings)."""
+    started = time.monotonic()
+    while not check():
+        problem = alive()
+        assert problem is None, problem
+        if time.monotonic() - started > timeout_s:
+            pytest.fail(f"{what}: not within {timeout_s:.0f} s\n{detail()}")
+        time.sleep(every_s)
+    took = time.monotonic() - started
+    print(f"drill: {what}: {took:.1f} s")
+    return took
 
 
 @dataclass

@@ -15,27 +15,28 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from fleetgraph.graph_model import FLEET
 from fleetgraph.infra.stack import down, ensure_up, is_up, running_pid, stack_home, stack_settings
-from fleetgraph.ingest.deadletter import DeadLetterList
 from fleetgraph.ingest.kafka.producer import publish_messages
 from fleetgraph.ingest.kafka.topics import ensure_topics
-from fleetgraph.ingest.message import Message
-from fleetgraph.ingest.pipeline import Pipeline
-from fleetgraph.ingest.runner import run_embedded
-from fleetgraph.ingest.sinks import StoreSink
-from fleetgraph.schemas import load_event_codec
 from fleetgraph.schemas.topics import Topic
 from fleetgraph.settings import StackSettings
-from fleetgraph.storage.base import GraphStore, StorageError
-from fleetgraph.storage.checksum import TableDigest, digest_differences
+from fleetgraph.storage.checksum import digest_differences
 from tests.conftest import CassandraGraphs
-from tests.drills.harness import PARTITIONS, Drill, digests, recent_config, simulated
+from tests.drills.harness import (
+    PARTITIONS,
+    Drill,
+    digests,
+    digests_now,
+    recent_config,
+    simulated,
+    stored_by_the_embedded_runner,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 CASSANDRA = "cassandra"
@@ -54,29 +55,6 @@ def _restartable(stack: StackSettings, port: int) -> None:
     pytest.skip(why)
 
 
-def _wait_for(what: str, check: Callable[[], bool], timeout_s: float, every_s: float = 1.0,
-              alive: Callable[[], str | None] = lambda: None,
-              detail: Callable[[], str] = lambda: "") -> float:
-    """Poll ``check`` until true; the seconds it took (printed, for the drill's timings)."""
-    started = time.monotonic()
-    while not check():
-        problem = alive()
-        assert problem is None, problem
-        if time.monotonic() - started > timeout_s:
-            pytest.fail(f"{what}: not within {timeout_s:.0f} s\n{detail()}")
-        time.sleep(every_s)
-    took = time.monotonic() - started
-    print(f"drill: {what}: {took:.1f} s")
-    return took
-
-
-def _digests_now(store: GraphStore) -> dict[str, TableDigest] | None:
-    try:
-        return digests(store)
-    except StorageError:
-        return None  # the store's own session is still reconnecting
-
-
 def test_cassandra_restarted_mid_ingest_loses_nothing(
     drill: Drill, tmp_path: Path, cassandra_graphs: CassandraGraphs
 ) -> None:
@@ -86,12 +64,7 @@ def test_cassandra_restarted_mid_ingest_loses_nothing(
     messages = simulated(recent_config(sites=6, hours=4.0))
     reference, target = cassandra_graphs.store(), cassandra_graphs.store()
     try:
-        refused = DeadLetterList()
-        pipeline = Pipeline(FLEET, load_event_codec(), StoreSink(reference), refused)
-        listed = [Message(t, p, f"sim:{i}") for i, (t, p, _) in enumerate(messages)]
-        run_embedded(pipeline, lambda: listed)
-        assert refused.records == []
-        expected = digests(reference)
+        expected = stored_by_the_embedded_runner(messages, reference)
         total = sum(d.rows for d in expected.values())
         assert total > 3000
 
@@ -112,30 +85,30 @@ def test_cassandra_restarted_mid_ingest_loses_nothing(
         drill.wait_assigned(worker)
         half = len(rest) // 2
         assert publish_messages(settings, rest[:half]) == len(rest[:half])
-        _wait_for("the worker stores part of the stream",
-                  lambda: sum(d.rows for d in (_digests_now(target) or {}).values()) > 0,
-                  120, alive=alive)
+        wait_for("the worker stores part of the stream",
+                 lambda: sum(d.rows for d in (digests_now(target) or {}).values()) > 0,
+                 120, alive=alive)
 
         began = time.monotonic()
         down(stack, only=[CASSANDRA])
         print(f"drill: Cassandra stopped in {time.monotonic() - began:.1f} s")
         assert not is_up(stack, only=[CASSANDRA])
         assert publish_messages(settings, rest[half:]) == len(rest[half:])
-        _wait_for("the sink meets the outage and retries",
-                  lambda: "store unavailable" in drill.log_of(worker, tail=10**7), 120,
-                  alive=alive)
+        wait_for("the sink meets the outage and retries",
+                 lambda: "store unavailable" in drill.log_of(worker, tail=10**7), 120,
+                 alive=alive)
         began = time.monotonic()
         ensure_up(settings=stack, only=[CASSANDRA], timeout=180)
         print(f"drill: Cassandra answering again in {time.monotonic() - began:.1f} s")
 
         def explain() -> str:
-            now = _digests_now(target)
+            now = digests_now(target)
             diff = digest_differences(expected, now) if now else ["(store unreadable)"]
             return "\n".join(diff) + "\n" + drill.log_of(worker)
 
-        _wait_for("the stored graph is the reference's",
-                  lambda: _digests_now(target) == expected, 240, every_s=3, alive=alive,
-                  detail=explain)
+        wait_for("the stored graph is the reference's",
+                 lambda: digests_now(target) == expected, 240, every_s=3, alive=alive,
+                 detail=explain)
         assert digest_differences(expected, digests(target)) == []
         log = drill.log_of(worker, tail=10**7)
         assert "store back" in log and "store_error" not in log

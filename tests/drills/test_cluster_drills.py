@@ -35,7 +35,7 @@ import re
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import Popen
@@ -45,14 +45,8 @@ import pytest
 from fleetgraph.graph_model import FLEET
 from fleetgraph.infra import cluster as cluster_api
 from fleetgraph.infra.stack import StackEndpoints, StackError
-from fleetgraph.ingest.deadletter import DeadLetterList
 from fleetgraph.ingest.kafka.producer import publish_messages
 from fleetgraph.ingest.kafka.topics import ensure_topics, fewest_copies
-from fleetgraph.ingest.message import Message
-from fleetgraph.ingest.pipeline import Pipeline
-from fleetgraph.ingest.runner import run_embedded
-from fleetgraph.ingest.sinks import StoreSink
-from fleetgraph.schemas import load_event_codec
 from fleetgraph.schemas.topics import Topic
 from fleetgraph.settings import Settings
 from fleetgraph.storage.base import GraphStore, StorageError
@@ -66,8 +60,11 @@ from tests.drills.harness import (
     Drill,
     Messages,
     digests,
+    digests_now,
     recent_config,
     simulated,
+    stored_by_the_embedded_runner,
+    wait_for,
 )
 from tests.kafka.fleet import run_embedded_on
 
@@ -192,12 +189,7 @@ def stream(tmp_path_factory: pytest.TempPathFactory, cassandra_graphs: Cassandra
     reference.store.close()
     on_cassandra = cassandra_graphs.store()
     try:
-        refused = DeadLetterList()
-        pipeline = Pipeline(FLEET, load_event_codec(), StoreSink(on_cassandra), refused)
-        listed = [Message(t, p, f"sim:{i}") for i, (t, p, _) in enumerate(messages)]
-        run_embedded(pipeline, lambda: listed)
-        assert refused.records == []
-        expected = digests(on_cassandra)
+        expected = stored_by_the_embedded_runner(messages, on_cassandra)
     finally:
         cassandra_graphs.release(on_cassandra)
     return Stream(messages, expected, embedded,
@@ -205,35 +197,12 @@ def stream(tmp_path_factory: pytest.TempPathFactory, cassandra_graphs: Cassandra
                   [(t, p) for t, p, _ in messages if t != Topic.INVENTORY], sample)
 
 
-def _wait_for(what: str, check: Callable[[], bool], timeout_s: float, every_s: float = 1.0,
-              alive: Callable[[], str | None] = lambda: None,
-              detail: Callable[[], str] = lambda: "") -> float:
-    """Poll ``check`` until true; the seconds it took (printed, for the drill's timings)."""
-    started = time.monotonic()
-    while not check():
-        problem = alive()
-        assert problem is None, problem
-        if time.monotonic() - started > timeout_s:
-            pytest.fail(f"{what}: not within {timeout_s:.0f} s\n{detail()}")
-        time.sleep(every_s)
-    took = time.monotonic() - started
-    print(f"drill: {what}: {took:.1f} s")
-    return took
-
-
-def _digests_now(store: GraphStore) -> dict[str, TableDigest] | None:
-    try:
-        return digests(store)
-    except StorageError:
-        return None
-
-
 def _rows(store: GraphStore) -> int:
-    return sum(d.rows for d in (_digests_now(store) or {}).values())
+    return sum(d.rows for d in (digests_now(store) or {}).values())
 
 
 def _explain(expected: dict[str, TableDigest], store: GraphStore, logs: str) -> str:
-    now = _digests_now(store)
+    now = digests_now(store)
     diff = digest_differences(expected, now) if now else ["(store unreadable)"]
     return "\n".join(diff) + "\n" + logs
 
@@ -254,25 +223,25 @@ def test_two_workers_one_killed_the_other_takes_its_partitions(
         second = drill.start_worker("--store", "cassandra", env=env)
         drill.wait_assigned(second)
         # both hold partitions once the group has settled on two members
-        _wait_for("both workers hold partitions",
-                  lambda: all(_holds_partitions(drill, w) for w in (first, second)), 90,
-                  every_s=0.5, detail=lambda: drill.log_of(first) + drill.log_of(second))
+        wait_for("both workers hold partitions",
+                 lambda: all(_holds_partitions(drill, w) for w in (first, second)), 90,
+                 every_s=0.5, detail=lambda: drill.log_of(first) + drill.log_of(second))
         assert _held(drill, first)[-1] | _held(drill, second)[-1] == set(range(PARTITIONS))
         half = len(stream.rest) // 2
         _publish(drill, stream.rest[:half])
-        _wait_for("the workers store part of the stream", lambda: _rows(target) > 0, 120,
-                  alive=lambda: _died(drill, first) or _died(drill, second))
+        wait_for("the workers store part of the stream", lambda: _rows(target) > 0, 120,
+                 alive=lambda: _died(drill, first) or _died(drill, second))
         before = len(_held(drill, second))
         first.send_signal(signal.SIGKILL)
         assert first.wait(timeout=30) == -signal.SIGKILL
         _publish(drill, stream.rest[half:])
-        _wait_for("the survivor takes the dead worker's partitions",
-                  lambda: _holds_partitions(drill, second, after=before), 120,
-                  alive=lambda: _died(drill, second))
-        _wait_for("the stored graph is the embedded run's",
-                  lambda: _digests_now(target) == stream.expected, 300, every_s=3,
-                  alive=lambda: _died(drill, second),
-                  detail=lambda: _explain(stream.expected, target, drill.log_of(second)))
+        wait_for("the survivor takes the dead worker's partitions",
+                 lambda: _holds_partitions(drill, second, after=before), 120,
+                 alive=lambda: _died(drill, second))
+        wait_for("the stored graph is the embedded run's",
+                 lambda: digests_now(target) == stream.expected, 300, every_s=3,
+                 alive=lambda: _died(drill, second),
+                 detail=lambda: _explain(stream.expected, target, drill.log_of(second)))
         assert _held(drill, second)[-1] == set(range(PARTITIONS)), drill.log_of(second)
         assert drill.dead_letters() == []
         second.send_signal(signal.SIGTERM)
@@ -291,8 +260,8 @@ def test_a_cassandra_node_killed_mid_ingest_loses_nothing_and_queries_answer(
         drill.wait_assigned(worker)
         half = len(stream.rest) // 2
         _publish(drill, stream.rest[:half])
-        _wait_for("the worker stores part of the stream", lambda: _rows(target) > 0, 120,
-                  alive=lambda: _died(drill, worker))
+        wait_for("the worker stores part of the stream", lambda: _rows(target) > 0, 120,
+                 alive=lambda: _died(drill, worker))
         cluster_api.kill(cluster.layout, "cassandra-3", report=print)
         answered: list[float] = []
         failed: list[str] = []
@@ -312,11 +281,11 @@ def test_a_cassandra_node_killed_mid_ingest_loses_nothing_and_queries_answer(
 
         def complete() -> bool:
             query()
-            return _digests_now(target) == stream.expected
+            return digests_now(target) == stream.expected
 
-        _wait_for("the stored graph is the embedded run's, one node down", complete, 300,
-                  every_s=1, alive=lambda: _died(drill, worker),
-                  detail=lambda: _explain(stream.expected, target, drill.log_of(worker)))
+        wait_for("the stored graph is the embedded run's, one node down", complete, 300,
+                 every_s=1, alive=lambda: _died(drill, worker),
+                 detail=lambda: _explain(stream.expected, target, drill.log_of(worker)))
         print(f"drill: {len(answered)} queries answered during the outage, slowest "
               f"{max(answered):.2f} s; {len(failed)} failed")
         assert failed == [] and len(answered) >= 6
@@ -346,18 +315,18 @@ def test_the_group_coordinators_kafka_broker_killed_mid_ingest_loses_nothing(
     half = len(stream.rest) // 2
     _publish(drill, stream.rest[:half])
     with SQLiteGraphStore(FLEET, db) as stored:
-        _wait_for("the worker stores part of the stream", lambda: _rows(stored) > 0, 120,
-                  alive=lambda: _died(drill, worker))
+        wait_for("the worker stores part of the stream", lambda: _rows(stored) > 0, 120,
+                 alive=lambda: _died(drill, worker))
         changelog = f"{drill.settings.kafka.consumer_group}-dedup-changelog"
         copies = asyncio.run(fewest_copies(drill.settings.kafka.bootstrap, [changelog]))
         assert copies == {changelog: cluster.layout.topic_replication}
         broker = asyncio.run(_coordinator(drill.settings))
         cluster_api.kill(cluster.layout, f"kafka-{broker}", report=print)
         _publish(drill, stream.rest[half:])
-        _wait_for("the stored graph is the embedded run's, one broker down",
-                  lambda: _digests_now(stored) == stream.expected_embedded, 150, every_s=2,
-                  alive=lambda: _died(drill, worker),
-                  detail=lambda: _explain(stream.expected_embedded, stored,
+        wait_for("the stored graph is the embedded run's, one broker down",
+                 lambda: digests_now(stored) == stream.expected_embedded, 150, every_s=2,
+                 alive=lambda: _died(drill, worker),
+                 detail=lambda: _explain(stream.expected_embedded, stored,
                                           drill.log_of(worker)))
     assert drill.dead_letters() == []
     worker.send_signal(signal.SIGTERM)
