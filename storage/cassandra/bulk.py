@@ -1,5 +1,9 @@
 """Bulk backfill into Cassandra: the store's own row writes, as SSTables, imported.
 
+The rows include the derived tables the planners fill (the time index, a wide side's
+bucket directory: ``writes.plan_edge``, ``plan_history_writes``), so a bulk-loaded
+graph reads as a streamed one.
+
 Upserts are planned by the store itself (``CassandraGraphStore.plan_nodes`` /
 ``plan_edges``: the same rows, ``USING TIMESTAMP`` = event time, TTL, as the
 driver path sends), so Cassandra's last-write-wins per cell merges them into the
@@ -36,6 +40,7 @@ from fleetgraph.storage.cassandra.schema import Table
 from fleetgraph.storage.cassandra.store import CassandraGraphStore
 from fleetgraph.storage.cassandra.writes import (
     Write,
+    distinct_entries,
     plan_edge,
     plan_history_writes,
     plan_node,
@@ -198,7 +203,7 @@ class CassandraBulkLoad:
                 writes += plan_node(spaces.node(u.type).nodes, u, now)
             else:
                 writes += plan_edge(spaces.edge(u.type), u, now)
-        self._send(self.encoder.add(writes))
+        self._send(self.encoder.add(distinct_entries(writes)))
         self.upserts += len(upserts)
 
     def close_type(self, node: bool, type_name: str) -> None:
@@ -213,7 +218,7 @@ class CassandraBulkLoad:
         """Send the history rows of these writes of ``edge_type`` (as another store
         kept them)."""
         writes = plan_history_writes(self.store.type_namespaces.edge(edge_type), kept, self.clock())
-        self._send(self.encoder.add(writes))
+        self._send(self.encoder.add(distinct_entries(writes)))
         self.history_writes += len(kept)
 
     def finish(self) -> BulkReport:

@@ -3,9 +3,10 @@
 Compares the declared namespaces with the driver's schema metadata: missing
 keyspaces and tables are created, newly declared properties added as columns, a
 changed TTL altered. A changed property type or bucket count cannot be migrated
-in place and is reported as a conflict. A time index table made beside live
-tables that already exist is made "pending" (its comment says so): its rows are
-missing until ``fleetgraph storage reindex`` fills it, and reads do not use it.
+in place and is reported as a conflict. A derived table (the time index, the bucket
+directory) made beside live tables that already exist is made "pending" (its comment
+says so): its rows are missing until ``fleetgraph storage reindex`` fills it, and
+reads do not use it.
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleetgraph.storage.cassandra.schema import (
-    INDEX_LAYOUT,
+    DerivedTable,
     EdgeNamespace,
-    IndexTable,
     NodeNamespace,
     Table,
     buckets_in_comment,
-    index_state_in_comment,
     keyspace_cql,
 )
 
@@ -56,8 +55,8 @@ def plan_migration(
         for table in namespace.schema_tables:
             existing = keyspace.tables.get(table.name) if keyspace is not None else None
             if existing is None:
-                if isinstance(table, IndexTable) and have_live:
-                    table = table.pending()  # live rows without index rows: reindex
+                if isinstance(table, DerivedTable) and have_live:
+                    table = table.pending()  # live rows without derived rows: reindex
                 migration.tables.append(table.create_cql())
             else:
                 _compare(table, existing, migration)
@@ -74,11 +73,11 @@ def _compare(table: Table, existing: Any, migration: Migration) -> None:
                 f"{table.qualified}.{column} is {have[column]}, the registry declares {cql_type}"
             )
     options = existing.options or {}
-    state = index_state_in_comment(options.get("comment"))
-    if isinstance(table, IndexTable) and state is not None and state[0] != INDEX_LAYOUT:
+    state = table.state_in(options.get("comment")) if isinstance(table, DerivedTable) else None
+    if isinstance(table, DerivedTable) and state is not None and state[0] != table.layout:
         migration.conflicts.append(
-            f"{table.qualified} holds time index layout {state[0]}, this version reads "
-            f"layout {INDEX_LAYOUT}: drop the table, run `fleetgraph storage init`, then "
+            f"{table.qualified} holds {table.label} layout {state[0]}, this version reads "
+            f"layout {table.layout}: drop the table, run `fleetgraph storage init`, then "
             "`fleetgraph storage reindex`")
         return
     recorded = buckets_in_comment(options.get("comment")) or 1
@@ -96,12 +95,24 @@ def index_ready(keyspaces: Mapping[str, Any], namespace: EdgeNamespace) -> bool:
     pending (made beside older live rows, not reindexed yet)."""
     if namespace.index is None:
         return False
-    keyspace = keyspaces.get(namespace.keyspace)
-    for table in namespace.index.tables:
+    return ready(keyspaces, namespace.index.tables)
+
+
+def directory_ready(keyspaces: Mapping[str, Any], namespace: EdgeNamespace) -> bool:
+    """Whether reads may use the namespace's bucket directory (as ``index_ready``)."""
+    if namespace.directory is None:
+        return False
+    return ready(keyspaces, (namespace.directory,))
+
+
+def ready(keyspaces: Mapping[str, Any], tables: Sequence[DerivedTable]) -> bool:
+    """Whether these derived tables all exist, of this version's layout, ready."""
+    for table in tables:
+        keyspace = keyspaces.get(table.keyspace)
         existing = keyspace.tables.get(table.name) if keyspace is not None else None
         if existing is None:
             return False
-        state = index_state_in_comment((existing.options or {}).get("comment"))
-        if state != (INDEX_LAYOUT, True):
+        state = table.state_in((existing.options or {}).get("comment"))
+        if state != (table.layout, True):
             return False
     return True

@@ -17,11 +17,16 @@ run concurrently (``execute_concurrent``, a bounded number in flight), and the
 rows come back per near id: the first selected column must be the near id.
 Within one partition rows keep their clustering order; partitions of one near id
 (its buckets, its periods) come in no stated order, as before (callers sort).
+
+A read may name each near id's own seconds (``per_near``: the buckets a wide side's
+directory lists for it) instead of the same ones for all: grouped, one SELECT then
+names one second and up to ``PARTITIONS_PER_SELECT`` near ids that have it, so only
+the named partitions are read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,14 +54,17 @@ class PartitionReads:
         tail: str = "",
         tail_params: tuple[Any, ...] = (),
         action: str = "read",
+        per_near: Mapping[str, Sequence[Any]] | None = None,
     ) -> dict[str, list[Any]]:
         """The rows of ``select`` (``SELECT <near id>, ... FROM <table>``) in every
         partition (near, second) for each near id and each of ``seconds`` (a
         one-column partition key: ``seconds`` empty), restricted further by
-        ``tail`` (``AND ...``, bound by ``tail_params`` after the key). Rows by near
-        id (every near id present, perhaps with no rows)."""
+        ``tail`` (``AND ...``, bound by ``tail_params`` after the key); ``per_near``
+        instead of ``seconds``: each near id's own (none for a near id it leaves out).
+        Rows by near id (every near id present, perhaps with no rows)."""
         [found] = self.read_together(
-            [Read(select, tuple(partition_key), list(nears), list(seconds), tail, tail_params)],
+            [Read(select, tuple(partition_key), list(nears), list(seconds), tail, tail_params,
+                  per_near)],
             action)
         return found
 
@@ -81,6 +89,10 @@ class PartitionReads:
         """The statements of one read: grouped, or one a partition."""
         partition_key, seconds = read.partition_key, read.seconds
         two = len(partition_key) == 2
+        if read.per_near is not None:
+            if not two:
+                raise ValueError(f"partition key {tuple(partition_key)} and seconds per near id")
+            return self.jobs_per_near(read, read.per_near)
         if two != bool(seconds):
             raise ValueError(f"partition key {tuple(partition_key)} and seconds {seconds!r}")
         unique = list(dict.fromkeys(read.nears))
@@ -107,6 +119,30 @@ class PartitionReads:
                     jobs.append((statement, (near, *read.tail_params)))
         return jobs
 
+    def jobs_per_near(self, read: Read, per_near: Mapping[str, Sequence[Any]]) -> list[Job]:
+        """The statements of a read naming each near id's own seconds: grouped, one
+        SELECT per second and up to PARTITIONS_PER_SELECT near ids having it; else one
+        per partition."""
+        near_column, second_column = read.partition_key
+        by_second: dict[Any, list[str]] = {}
+        for near in dict.fromkeys(read.nears):
+            for second in per_near.get(near, ()):
+                by_second.setdefault(second, []).append(near)
+        jobs: list[Job] = []
+        if self.grouped:
+            statement = self.prepare(f"{read.select} WHERE {near_column} IN ? AND "
+                                     f"{second_column} IN ?{read.tail}")
+            for second, nears in by_second.items():
+                for i in range(0, len(nears), PARTITIONS_PER_SELECT):
+                    jobs.append((statement, (nears[i : i + PARTITIONS_PER_SELECT], [second],
+                                             *read.tail_params)))
+        else:
+            statement = self.prepare(f"{read.select} WHERE {near_column} = ? AND "
+                                     f"{second_column} = ?{read.tail}")
+            for second, nears in by_second.items():
+                jobs += [(statement, (near, second, *read.tail_params)) for near in nears]
+        return jobs
+
 
 @dataclass(frozen=True)
 class Read:
@@ -118,3 +154,4 @@ class Read:
     seconds: list[Any]
     tail: str = ""
     tail_params: tuple[Any, ...] = ()
+    per_near: Mapping[str, Sequence[Any]] | None = None  # each near id's own seconds

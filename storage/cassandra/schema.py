@@ -16,6 +16,10 @@ A temporal edge type without a TTL also has a time index per direction (README.m
 "Time-ordered adjacency"): ``ends_out``/``ends_in`` (partition ``(near id, period)``,
 clustering ``(valid_to, far id)``: every end ever written) and ``open_out``/``open_in``
 (partition near id, clustering far id: the pairs whose ``valid_to`` is empty).
+A wide side (``WIDE_EDGES``) also has a bucket directory, ``buckets_in`` (or
+``buckets_out``; partition near id, clustering ``bucket``): a row for every bucket an
+edge was ever written to, so that reads ask only those (README.md, "Wide adjacency:
+buckets").
 """
 
 from __future__ import annotations
@@ -52,6 +56,9 @@ PERIOD_US = 24 * 3600 * 1_000_000  # an ``ends`` partition holds the ends of one
 FUTURE_PERIOD = 2**31 - 1  # ends more than a period after the writer's clock
 INDEX_GC_GRACE_S = 3600  # tombstones of ``open`` entries: a resurrected one is harmless
 _INDEX_STATE = re.compile(r"time index layout=(\d+) (ready|pending)")
+BUCKETS_OUT, BUCKETS_IN = "buckets_out", "buckets_in"  # the bucket directories
+DIRECTORY_LAYOUT = 1  # the bucket directory's layout version, in its table's comment
+_DIRECTORY_STATE = re.compile(r"bucket directory layout=(\d+) (ready|pending)")
 MAX_NAME = 48  # Cassandra's limit for keyspace and table names
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _BUCKETS_COMMENT = re.compile(r"buckets=(\d+)")
@@ -221,12 +228,15 @@ class HistoryTable(Table):
 
 
 @dataclass(frozen=True)
-class IndexTable(Table):
-    """A table of the time index: ids, the period and the end as keys, one boolean
-    ``seen`` (the entry). ``ready`` is False when it was made beside live rows written
-    before it: reads go the old way until ``fleetgraph storage reindex`` fills it."""
+class DerivedTable(Table):
+    """A table derived from the live rows (the time index, the bucket directory): ids as
+    keys, one boolean ``seen`` (the entry). ``ready`` is False when it was made beside
+    live rows written before it: reads go the old way until ``fleetgraph storage
+    reindex`` fills it. Its comment says which layout it holds and whether it is ready."""
 
     ready: bool = True
+    label = "time index"
+    layout = INDEX_LAYOUT
 
     @property
     def value_columns(self) -> list[tuple[str, str]]:
@@ -240,7 +250,43 @@ class IndexTable(Table):
     def comment(self) -> str:
         state = "ready" if self.ready else "pending"
         return (f"fleetgraph {self.name} buckets={self.buckets} "
-                f"time index layout={INDEX_LAYOUT} {state}")
+                f"{self.label} layout={self.layout} {state}")
+
+    def state_in(self, comment: str | None) -> tuple[int, bool] | None:
+        """(layout version, ready) recorded in a comment of a table of this kind."""
+        return index_state_in_comment(comment)
+
+    def pending(self) -> DerivedTable:
+        return replace(self, ready=False)
+
+    def mark_ready_cql(self) -> str:
+        return f"ALTER TABLE {self.qualified} WITH comment = '{replace(self, ready=True).comment}'"
+
+
+@dataclass(frozen=True)
+class DirectoryTable(DerivedTable):
+    """The bucket directory of a wide side: partition near id, clustering ``bucket``, a
+    row for each bucket of the side an edge of the near id was written to (never
+    removed; expiring no sooner than the edges and history rows there: ``ttl_seconds``
+    is the longer of the type's TTL and history retention, None when either is
+    forever). Reads of the side ask only the buckets it lists."""
+
+    label = "bucket directory"
+    layout = DIRECTORY_LAYOUT
+
+    def state_in(self, comment: str | None) -> tuple[int, bool] | None:
+        match = _DIRECTORY_STATE.search(comment or "")
+        return (int(match.group(1)), match.group(2) == "ready") if match else None
+
+    def select_cql(self) -> str:
+        """The near id and bucket of its rows (``WHERE <near> IN ?`` is added)."""
+        return f"SELECT {self.partition_key[0]}, bucket FROM {self.qualified}"
+
+
+@dataclass(frozen=True)
+class IndexTable(DerivedTable):
+    """A table of the time index: ids, the period and the end as keys, one boolean
+    ``seen`` (the entry); ready or pending as every derived table."""
 
     def options_cql(self) -> str:
         grace = f" AND gc_grace_seconds = {INDEX_GC_GRACE_S}" if self.name in (
@@ -249,12 +295,6 @@ class IndexTable(Table):
 
     def key_type(self, column: str) -> str:
         return {"period": "int", "valid_to": "bigint"}.get(column, "text")
-
-    def pending(self) -> IndexTable:
-        return replace(self, ready=False)
-
-    def mark_ready_cql(self) -> str:
-        return f"ALTER TABLE {self.qualified} WITH comment = '{replace(self, ready=True).comment}'"
 
     def select_cql(self) -> str:
         """The far ids of one partition; for ``ends``, those ending after a time."""
@@ -352,6 +392,7 @@ class EdgeNamespace:
     in_edges: Table
     history: tuple[HistoryTable, HistoryTable] | None = None  # out, in
     index: TimeIndex | None = None  # temporal types without a TTL
+    directory: DirectoryTable | None = None  # of the wide side, if one is
 
     @classmethod
     def for_type(
@@ -374,9 +415,15 @@ class EdgeNamespace:
             keyspace, IN_EDGES, ("to_id", "bucket"), ("from_id",), props, ttl,
             buckets(Direction.IN),
         )
+        directory = None
+        if spread is not None and spread.buckets > 1:
+            near = "from_id" if spread.side is Direction.OUT else "to_id"
+            name = BUCKETS_OUT if spread.side is Direction.OUT else BUCKETS_IN
+            directory = DirectoryTable(keyspace, name, (near,), ("bucket",), (),
+                                       directory_ttl(edge_type))
         if not edge_type.keeps_history:
             index = TimeIndex.for_keyspace(keyspace) if edge_type.temporal else None
-            return cls(keyspace, out_edges, in_edges, index=index)
+            return cls(keyspace, out_edges, in_edges, index=index, directory=directory)
         kept = edge_type.history_seconds
         history = (
             HistoryTable(keyspace, HISTORY_OUT, ("from_id",), ("ts", "to_id", "event_id"),
@@ -384,7 +431,7 @@ class EdgeNamespace:
             HistoryTable(keyspace, HISTORY_IN, ("to_id", "bucket"), ("ts", "from_id", "event_id"),
                          props, kept, buckets(Direction.IN)),
         )
-        return cls(keyspace, out_edges, in_edges, history)
+        return cls(keyspace, out_edges, in_edges, history, directory=directory)
 
     @property
     def tables(self) -> tuple[Table, ...]:
@@ -393,8 +440,17 @@ class EdgeNamespace:
 
     @property
     def schema_tables(self) -> tuple[Table, ...]:
-        """Every table init_schema() creates: the live ones, history, the time index."""
-        return self.tables + (self.history or ()) + (self.index.tables if self.index else ())
+        """Every table init_schema() creates: the live ones, history, the time index, the
+        bucket directory."""
+        return (self.tables + (self.history or ()) + (self.index.tables if self.index else ())
+                + ((self.directory,) if self.directory else ()))
+
+    def directory_of(self, direction: Direction) -> DirectoryTable | None:
+        """The bucket directory of this side, if it is the wide one."""
+        directory = self.directory
+        if directory is None or (directory.name == BUCKETS_IN) != (direction is Direction.IN):
+            return None
+        return directory
 
     def history_side(self, direction: Direction) -> HistoryTable | None:
         if self.history is None:
@@ -403,6 +459,16 @@ class EdgeNamespace:
 
     def side(self, direction: Direction) -> Table:
         return self.out_edges if direction is Direction.OUT else self.in_edges
+
+
+def directory_ttl(edge_type: EdgeType) -> int | None:
+    """The bucket directory's TTL: the longer of the live TTL and the history retention
+    (None when either is forever), so that an entry outlives the rows it stands for."""
+    if edge_type.ttl_seconds is None:
+        return None
+    if edge_type.keeps_history and edge_type.history_seconds is None:
+        return None
+    return max(edge_type.ttl_seconds, edge_type.history_seconds or 0)
 
 
 def keyspace_cql(keyspace: str, replication: str) -> str:

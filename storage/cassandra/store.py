@@ -5,7 +5,8 @@ concurrently; the statements of one partition in one call travel as one
 unlogged single-partition batch, and such batches are packed across partitions
 when every node is a replica of every row (README.md). Reads are prepared SELECTs run
 concurrently: while every node is a replica of every row, one names many partitions
-(partition_reads.py); otherwise one a partition, token-aware routed. See README.md.
+(partition_reads.py); otherwise one a partition, token-aware routed. A read of a wide
+side asks its bucket directory first and then only the buckets it lists. See README.md.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from fleetgraph.storage.base import (
     TimeWindow,
     group_by_type,
 )
-from fleetgraph.storage.cassandra import time_reads
+from fleetgraph.storage.cassandra import directory_scan, time_reads
 from fleetgraph.storage.cassandra.describe import layout, read_keyspaces
-from fleetgraph.storage.cassandra.migrate import index_ready, plan_migration
+from fleetgraph.storage.cassandra.migrate import directory_ready, index_ready, plan_migration
 from fleetgraph.storage.cassandra.partition_reads import PartitionReads, Read
 from fleetgraph.storage.cassandra.read_models import (
     KEYS_PER_SELECT,
@@ -69,6 +70,8 @@ from fleetgraph.storage.cassandra.session import (
 )
 from fleetgraph.storage.cassandra.writes import (
     Write,
+    distinct_entries,
+    plan_directory_entry,
     plan_edge,
     plan_history,
     plan_node,
@@ -151,8 +154,12 @@ class CassandraGraphStore(GraphStore):
         concurrency: int = 100,
         clock: Callable[[], int] = wall_clock_us,
         grouped_reads: bool | None = None,
+        directory_reads: bool = True,
     ) -> None:
         self.registry = registry
+        # read a wide side's buckets through its directory once it is ready (False:
+        # every bucket, as before the directory; for tests and benchmarks)
+        self.directory_reads = directory_reads
         # many partitions in one SELECT (partition_reads.py); None: while every node
         # is a replica of every row (True or False: always, never; for tests)
         self.grouped_reads = grouped_reads
@@ -169,6 +176,7 @@ class CassandraGraphStore(GraphStore):
         self.written: set[str] = set()  # tables this store wrote to (see truncate)
         self.rows_read = 0  # rows fetched by neighbours (index and adjacency), for tests
         self._indexed: set[str] = set()  # edge types whose time index reads may use
+        self._directed: set[str] = set()  # edge types whose bucket directory reads may use
         self._lock = threading.Lock()
         self._cluster, self._session = connect(self.config)
         try:
@@ -182,10 +190,13 @@ class CassandraGraphStore(GraphStore):
             raise
 
     def refresh_index_state(self) -> None:
-        """Read from the schema which time indexes are ready (README.md, "Time-ordered
-        adjacency"); a pending one is not used until reindexed."""
+        """Read from the schema which time indexes and bucket directories are ready
+        (README.md, "Time-ordered adjacency", "Wide adjacency: buckets"); a pending one is
+        not used until reindexed."""
         keyspaces = self._cluster.metadata.keyspaces
         self._indexed = {name for name, ns in self._edges.items() if index_ready(keyspaces, ns)}
+        self._directed = {name for name, ns in self._edges.items()
+                          if directory_ready(keyspaces, ns)}
 
     @property
     def session(self) -> Any:
@@ -281,7 +292,7 @@ class CassandraGraphStore(GraphStore):
             namespace = self._edge_ns(e.type)
             writes += plan_edge(namespace, e, now_us)
             writes += plan_history(namespace, e, now_us)
-        return writes
+        return distinct_entries(writes)
 
     def _write(self, writes: list[Write]) -> None:
         by_partition: dict[tuple[Any, ...], list[Write]] = {}
@@ -370,14 +381,17 @@ class CassandraGraphStore(GraphStore):
         history = namespace.history_side(direction)
         with_history = history is not None and window is not None and bool(table.ttl_us)
         select = f"SELECT {', '.join(table.select_columns)} FROM {table.qualified}"
-        wanted = [Read(select, table.partition_key, list(result), list(range(table.buckets)))]
+        listed = self.listed_buckets(edge_type, direction, list(result))
+        wanted = [Read(select, table.partition_key, list(result), list(range(table.buckets)),
+                       per_near=listed)]
         if with_history:  # its history in the same round trip
             assert history is not None
             spread = "bucket" in history.partition_key
             wanted.append(Read(
                 f"SELECT {', '.join(history.select_columns)} FROM {history.qualified}",
                 history.partition_key, list(result),
-                list(range(history.buckets)) if spread else []))
+                list(range(history.buckets)) if spread else [],
+                per_near=listed if spread else None))
         found, *kept = reads.read_together(wanted, f"read {edge_type} edges")
         for near, rows in found.items():
             self.rows_read += len(rows)
@@ -420,7 +434,9 @@ class CassandraGraphStore(GraphStore):
                   f"FROM {table.qualified}")
         found = self.partition_reads().read(select, table.partition_key, ids,
                                             range(table.buckets),
-                                            action=f"read {edge_type} edges")
+                                            action=f"read {edge_type} edges",
+                                            per_near=self.listed_buckets(edge_type, direction,
+                                                                         ids))
         now = self._clock()
         result: dict[str, list[str]] = {}
         for near, rows in found.items():
@@ -434,6 +450,18 @@ class CassandraGraphStore(GraphStore):
             if table.buckets > 1:
                 fars.sort()
         return result
+
+    def listed_buckets(self, edge_type: str, direction: Direction,
+                       ids: Sequence[str]) -> dict[str, list[int]] | None:
+        """The buckets of this side that its bucket directory lists for each id (one
+        grouped read of the directory), or None: every bucket (not a wide side, its
+        directory not ready, or ``directory_reads`` off)."""
+        directory = self._edge_ns(edge_type).directory_of(direction)
+        if directory is None or not self.directory_reads or edge_type not in self._directed:
+            return None
+        found = self.partition_reads().read(directory.select_cql(), directory.partition_key,
+                                            ids, action=f"read the {edge_type} bucket directory")
+        return {near: [row[1] for row in rows] for near, rows in found.items()}
 
     def node_values(self, ids: Sequence[str], prop: str) -> dict[str, Any]:
         """The id, one property and the meta columns only (the partitions of
@@ -519,10 +547,11 @@ class CassandraGraphStore(GraphStore):
 
     # --- maintenance --------------------------------------------------------
     def reindex(self) -> dict[str, int]:
-        """Fill each temporal type's time index from its live rows (``fleetgraph storage
-        reindex``: after ``storage init`` added the index beside existing data), then mark
-        it ready so that window reads use it. Idempotent; writes may go on meanwhile
-        (they index themselves). Returns the rows indexed per edge type."""
+        """Fill each temporal type's time index from its live rows, and each wide side's
+        bucket directory from its rows (``fleetgraph storage reindex``: after ``storage
+        init`` added them beside existing data), then mark them ready so that reads use
+        them. Idempotent; writes may go on meanwhile (they index themselves). Returns the
+        rows indexed per edge type, and the directory entries per ``<type> buckets``."""
         done: dict[str, int] = {}
         for name, namespace in self._edges.items():
             if namespace.index is None:
@@ -546,9 +575,31 @@ class CassandraGraphStore(GraphStore):
             jobs: list[Job] = [(SimpleStatement(t.mark_ready_cql()), None)
                                for t in namespace.index.tables]
             self._run(jobs, "mark the time index ready", DDL_CONCURRENCY, DDL_PROFILE)
+        for name, namespace in self._edges.items():
+            if namespace.directory is not None:
+                done[f"{name} buckets"] = self._reindex_directory(name, namespace)
         refresh_schema(self._cluster, self.config.where)
         self.refresh_index_state()
         return done
+
+    def _reindex_directory(self, name: str, namespace: EdgeNamespace) -> int:
+        """Fill the bucket directory of a wide side from its stored rows
+        (directory_scan.py) and mark it ready; the entries written."""
+        directory, now = namespace.directory, self._clock()
+        assert directory is not None
+        entries: directory_scan.Entries = {}
+        with driver_errors(f"reindex the {name} bucket directory", self.config.where):
+            for cql in directory_scan.scan_cql(namespace):
+                statement = SimpleStatement(cql, fetch_size=REINDEX_PAGE)
+                directory_scan.newest_writes(
+                    self._session.execute(statement, execution_profile=DDL_PROFILE), now, entries)
+        writes = [w for (near, bucket), at in entries.items()
+                  for w in plan_directory_entry(directory, near, bucket, at, now)]
+        for i in range(0, len(writes), REINDEX_PAGE):
+            self._write(writes[i : i + REINDEX_PAGE])
+        self._run([(SimpleStatement(directory.mark_ready_cql()), None)],
+                  "mark the bucket directory ready", 1, DDL_PROFILE)
+        return len(entries)
 
     def expire(self, now_us: int) -> int:
         """Nothing to do: cells carry a TTL measured from their event time and

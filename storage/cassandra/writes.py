@@ -11,7 +11,9 @@ Their history tables get one row per write (``plan_history``), kept for what is
 left of the history retention. A temporal type's time index gets its entries from
 the same upsert (``plan_index``): an ``ends`` row for a written ``valid_to``, and
 the ``open`` cell at a timestamp derived from the event time so that it is live
-exactly when the live row's ``valid_to`` is empty (README.md).
+exactly when the live row's ``valid_to`` is empty (README.md). A wide side's bucket
+directory gets a row for the bucket the edge goes to (``plan_directory``), at the
+upsert's newest event time and expiring no sooner than the edge's cells there.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from fleetgraph.storage.cassandra.schema import (
     CREATED,
     CREATED_TS_BASE,
     LATEST,
+    SEEN,
     SEP,
     TS,
     WRITTEN,
+    DirectoryTable,
     EdgeNamespace,
     Table,
     TimeIndex,
@@ -112,7 +116,61 @@ def plan_edge(namespace: EdgeNamespace, e: EdgeUpsert, now_us: int) -> list[Writ
         *plan_row(out_t, out_key, e.props, e.ts, e, now_us),
         *plan_row(in_t, in_key, e.props, e.ts, e, now_us),
         *(plan_index(namespace.index, e, now_us) if namespace.index is not None else ()),
+        *plan_directory(namespace, e.from_id, e.to_id, max((e.prop_ts or {}).values(),
+                                                           default=e.ts), now_us),
     ]
+
+
+def plan_directory(namespace: EdgeNamespace, from_id: str, to_id: str, at: int,
+                   now_us: int) -> list[Write]:
+    """The bucket directory's row for an edge (or history row) written at ``at`` (its
+    newest event time): the wide side's near id and the bucket the edge goes to, at
+    timestamp ``at`` and with what is left of the directory's TTL from there. Cells of
+    the edge are written at ``at`` or before with a TTL no longer, so the entry outlives
+    them (the newest write of an entry wins and dies last). Nothing for a type without a
+    wide side."""
+    directory = namespace.directory
+    if directory is None:
+        return []
+    inward = directory.partition_key[0] == "to_id"
+    near, far = (to_id, from_id) if inward else (from_id, to_id)
+    side = namespace.in_edges if inward else namespace.out_edges
+    return plan_directory_entry(directory, near, stable_bucket(far, side.buckets), at, now_us)
+
+
+def plan_directory_entry(directory: DirectoryTable, near: str, bucket: int, at: int,
+                         now_us: int) -> list[Write]:
+    """One entry of a bucket directory, written at ``at`` (nothing once expired)."""
+    ttl = remaining_ttl(directory.ttl_seconds, at, now_us)
+    if ttl == 0:
+        return []
+    using = (at,) if ttl is None else (ttl, at)
+    return [Write(directory, (SEEN,), (*using, True, near, bucket),
+                  (directory.qualified, near))]
+
+
+def distinct_entries(writes: list[Write]) -> list[Write]:
+    """``writes`` with one bucket directory entry per (directory, near id, bucket): the
+    newest (then the longest-lived), which outlives the others. Other writes as they
+    were, in order."""
+    newest: dict[tuple[Any, ...], Write] = {}
+    kept: list[Write] = []
+    for write in writes:
+        if not isinstance(write.table, DirectoryTable):
+            kept.append(write)
+            continue
+        key = (write.table.qualified, *write.params[-2:])
+        other = newest.get(key)
+        if other is None or _when(write) > _when(other):
+            newest[key] = write
+    return kept + list(newest.values())
+
+
+def _when(write: Write) -> tuple[int, int]:
+    """(timestamp, TTL) of a directory entry (no TTL: forever)."""
+    if write.table.ttl_seconds:
+        return write.params[1], write.params[0]
+    return write.params[0], 0
 
 
 OPEN_UNTOUCHED_TS = 1  # a write that leaves valid_to alone: below every touching write
@@ -229,6 +287,7 @@ def plan_history_writes(namespace: EdgeNamespace, kept: Iterable[HistoryWrite],
                             (out_t.qualified, w.from_id)))
         writes.append(Write(in_t, columns, (*using, *values, *in_key),
                             (in_t.qualified, *in_key[:2])))
+        writes += plan_directory(namespace, w.from_id, w.to_id, w.ts, now_us)
     return writes
 
 

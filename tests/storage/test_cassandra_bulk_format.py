@@ -16,8 +16,19 @@ from fleetgraph.graph_model import FLEET
 from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance
 from fleetgraph.storage.base import StorageError
 from fleetgraph.storage.cassandra.bulk import RowEncoder
-from fleetgraph.storage.cassandra.schema import WIDE_EDGES, EdgeNamespace, NodeNamespace
-from fleetgraph.storage.cassandra.writes import Write, plan_edge, plan_history, plan_node
+from fleetgraph.storage.cassandra.schema import (
+    WIDE_EDGES,
+    EdgeNamespace,
+    NodeNamespace,
+    stable_bucket,
+)
+from fleetgraph.storage.cassandra.writes import (
+    Write,
+    distinct_entries,
+    plan_edge,
+    plan_history,
+    plan_node,
+)
 
 NOW = time.time_ns() // 1000
 S = 1_000_000
@@ -94,6 +105,28 @@ def test_declarations_once_per_table_and_statement() -> None:
     assert sorted(declared) == sorted({w.table.qualified for w in planned})
     statements = [m for m in lines if m[0] == "stmt"]
     assert len(statements) == len({(w.table.qualified, w.columns) for w in planned})
+
+
+def test_the_bucket_directory_goes_with_the_rows_once_per_entry() -> None:
+    """A wide side's entries travel with its rows (the SSTable writer gets the directory
+    table, its key as text and int, its ``seen``); entries repeated in one batch go once,
+    at the newest write."""
+    cached = EdgeNamespace.for_type("t_", FLEET.edge("cached_at"), WIDE_EDGES)
+    prov = Provenance("e1", "log:1", NOW, "test")
+    edges = [EdgeUpsert("cached_at", f"artifact:{i}", "site:s", {"tier": 0}, NOW - i * S, prov)
+             for i in range(40)]
+    planned = [w for e in edges for w in plan_edge(cached, e, NOW) + plan_history(cached, e, NOW)]
+    kept = distinct_entries(planned)
+    directory = [w for w in kept if w.table.name == "buckets_in"]
+    assert len(directory) == len({w.params[-1] for w in directory}) > 1
+    for w in directory:  # the newest write of each bucket (no TTL: history is kept forever)
+        newest = max(NOW - i * S for i in range(40) if stable_bucket(f"artifact:{i}", 8)
+                     == w.params[-1])
+        assert w.params == (newest, True, "site:s", w.params[-1])
+    assert len(kept) == len(planned) - (2 * len(edges) - len(directory))
+    lines = [json.loads(line) for line in RowEncoder().add(kept)]
+    [table] = [m for m in lines if m[0] == "table" and m[3] == "buckets_in"]
+    assert table[6] == ["bigint", "boolean", "text", "int"]  # timestamp, seen, to_id, bucket
 
 
 def test_a_column_the_table_does_not_have_is_refused() -> None:

@@ -98,6 +98,7 @@ def test_wide_sides_spread_by_the_other_end_and_narrow_sides_use_bucket_zero() -
     assert keys == {
         "out_edges": ("job:j1", 0, "model:m1"),
         "in_edges": ("model:m1", stable_bucket("job:j1", 16), "job:j1"),
+        "buckets_in": (True, "model:m1", stable_bucket("job:j1", 16)),  # its directory
     }
     spread = {"in_rack": Wide(Direction.OUT, 4)}
     out_wide = EdgeNamespace.for_type("fg_", FLEET.edge("in_rack"), spread)
@@ -105,6 +106,7 @@ def test_wide_sides_spread_by_the_other_end_and_narrow_sides_use_bucket_zero() -
     keys = {w.table.name: w.params[-3:] for w in plan_edge(out_wide, write, NOW)}
     assert keys["out_edges"] == ("server:n1", stable_bucket("rack:r1", 4), "rack:r1")
     assert keys["in_edges"] == ("rack:r1", 0, "server:n1")
+    assert keys["buckets_out"] == (True, "server:n1", stable_bucket("rack:r1", 4))
     assert stable_bucket("job:j1", 16) == stable_bucket("job:j1", 16)  # crc32, not hash()
 
 
@@ -413,9 +415,15 @@ def test_describe_lists_one_keyspace_per_node_and_edge_type(
         history = {"history_out", "history_in"} if declared.keeps_history else set()
         index = {"ends_out", "ends_in", "open_out", "open_in"} if (
             declared.temporal and not declared.keeps_history) else set()
-        assert set(tables) == {"out_edges", "in_edges"} | history | index, edge_type
+        directory = {"buckets_in"} if edge_type in WIDE_EDGES else set()  # wide: IN sides
+        assert set(tables) == {"out_edges", "in_edges"} | history | index | directory, edge_type
         for name in index:
             assert tables[name].comment.endswith("time index layout=1 ready")
+        for name in directory:  # expiring no sooner than the rows and history it lists
+            assert tables[name].comment.endswith("bucket directory layout=1 ready")
+            assert tables[name].default_ttl_s == (
+                0 if declared.keeps_history and declared.history_seconds is None
+                else max(declared.ttl_seconds or 0, declared.history_seconds or 0))
         expected_ttl = declared.ttl_seconds or 0
         assert {tables[t].default_ttl_s for t in ("out_edges", "in_edges")} == {expected_ttl}
         for name in history:  # kept for the history retention, stated in the comment

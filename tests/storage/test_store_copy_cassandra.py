@@ -30,6 +30,7 @@ from fleetgraph.ingest.sinks import StoreSink
 from fleetgraph.ingest.sources.eventlog import read_event_log
 from fleetgraph.settings import Settings
 from fleetgraph.simulator import SimulationConfig
+from fleetgraph.storage.base import Direction
 from fleetgraph.storage.cassandra.schema import LATEST, SEP
 from fleetgraph.storage.checksum import digest_differences, graph_digests
 from fleetgraph.storage.embedded import SQLiteGraphStore
@@ -87,6 +88,26 @@ def history_and_index(store: Any) -> tuple[list[Any], list[Any], list[Any]]:
     return history, opened, ends
 
 
+def directory_and_partitions(store: Any) -> tuple[set[Any], set[Any]]:
+    """The bucket directories' entries (table, near id, bucket), and the partitions of
+    the wide sides and their bucketed history (the same keys): the entries must cover
+    them."""
+    entries, partitions = set(), set()
+    for namespace in store.namespaces:
+        directory = getattr(namespace, "directory", None)
+        if directory is None:
+            continue
+        for near, bucket in store.session.execute(
+                f"SELECT to_id, bucket FROM {directory.qualified}"):
+            entries.add((directory.qualified, near, bucket))
+        history = namespace.history_side(Direction.IN)
+        for table in (namespace.in_edges, *((history,) if history is not None else ())):
+            for near, bucket in store.session.execute(
+                    f"SELECT DISTINCT to_id, bucket FROM {table.qualified}"):
+                partitions.add((directory.qualified, near, bucket))
+    return entries, partitions
+
+
 def differences(expected: dict[str, list[tuple[object, ...]]],
                 actual: dict[str, list[tuple[object, ...]]]) -> list[str]:
     """The first rows of each table found on one side only."""
@@ -125,6 +146,8 @@ def test_copy_gives_the_streamed_graph(
         actual_history = rows_of(store, history, source=False)
         actual_open = rows_of(store, opened)
         actual_ends = rows_of(store, ends)
+        actual_directory, partitions = directory_and_partitions(store)
+        assert partitions and partitions <= actual_directory  # the copy wrote the directory
         read_models = {m: store.get_read_models(m)
                        for m in (SITE_STATE, SITE_FREE_GPUS, REPLICAS)}
 
@@ -168,6 +191,8 @@ def test_copy_gives_the_streamed_graph(
         for table, rows in actual_ends.items():
             assert set(rows) <= set(streamed_ends[table]), table
         assert sum(len(rows) for rows in actual_ends.values()) > 0
+        # the bucket directories: the same entries as streaming writes
+        assert directory_and_partitions(store)[0] == actual_directory
     finally:
         embedded.close()
         cassandra_graphs.release(store, written_elsewhere=True)
