@@ -18,9 +18,12 @@ everything at once or nothing. So a MappedDedup is no ``DedupBuffer``: it only
 takes updates in (:meth:`MappedDedup.take_in`, under the source partition they
 came from) and a timer calls :meth:`take_due`, writes what it got, then
 :meth:`forget`, which deletes only the entries that did not change in between
-(an entry updated meanwhile is flushed again, with its new updates). The
-pipeline's dedup stage on a worker is :class:`TimerFlushedStage`, whose ``add``
-hands updates to it and returns none due.
+(an entry updated meanwhile is flushed again, with its new updates). An entry
+taken is in flight: no later take hands it out again until it is forgotten, or
+released (:meth:`MappedDedup.release`) after a write that failed, so the
+leading edge's short tick and the scan may each write without waiting for the
+other. The pipeline's dedup stage on a worker is :class:`TimerFlushedStage`,
+whose ``add`` hands updates to it and returns none due.
 
 Each entry is due at a time of its own. In ``leading`` mode the update that
 opens a key's window makes an entry due at once (the leading edge); the timer
@@ -138,6 +141,7 @@ class MappedDedup:
         self.persisted = 0  # entries written to the mapping
         self._live: dict[str, _Live] = {}
         self._leading: dict[str, None] = {}  # keys due on their leading edge, oldest first
+        self._in_flight: set[str] = set()  # taken, neither forgotten nor released yet
 
     def __len__(self) -> int:
         return self.pending()
@@ -218,8 +222,9 @@ class MappedDedup:
                   if live.merged is None and live.first_seen + self.window_us <= now]
         for key in closed:
             del self._live[key]
-        lives = [(key, live) for key in self.keys(partitions)
-                 if (live := self._get(key)) is not None and live.merged is not None]
+        in_flight = set() if everything else self._in_flight
+        lives = [(key, live) for key in self.keys(partitions) if key not in in_flight
+                 and (live := self._get(key)) is not None and live.merged is not None]
         lives.sort(key=lambda item: (item[1].due, item[1].first_seen))
         overflow = len(lives) - self.max_entries
         upserts: list[Upsert] = []
@@ -231,6 +236,7 @@ class MappedDedup:
             upserts.append(_copy(live.merged))
             versions[key] = live.count
             overflow -= 1
+        self._in_flight.update(versions)
         return Due(upserts, versions)
 
     def _take_leading(self, now: int, partitions: Container[int] | None) -> Due:
@@ -240,10 +246,16 @@ class MappedDedup:
             live = self._live.get(key)
             if live is None or live.merged is None or live.due != live.first_seen:
                 del self._leading[key]  # written, or no longer due on its leading edge
-            elif partitions is None or partition_of(key) in partitions:
+            elif key not in self._in_flight and (
+                    partitions is None or partition_of(key) in partitions):
                 upserts.append(_copy(live.merged))
                 versions[key] = live.count
+        self._in_flight.update(versions)
         return Due(upserts, versions)
+
+    def release(self, due: Due) -> None:
+        """After writing ``due`` failed: its entries stay as they are, to be taken again."""
+        self._in_flight.difference_update(due.versions)
 
     def forget(self, due: Due) -> int:
         """After ``due`` was written: delete the entries that did not change since
@@ -253,6 +265,7 @@ class MappedDedup:
         now = self.clock()
         done = 0
         for key, count in due.versions.items():
+            self._in_flight.discard(key)
             live = self._live.get(key)
             if live is None:
                 continue
@@ -280,6 +293,7 @@ class MappedDedup:
         for key in gone:
             del self._live[key]
             self._leading.pop(key, None)
+            self._in_flight.discard(key)
         return len(gone)
 
     def drain(self) -> list[Upsert]:
@@ -288,6 +302,7 @@ class MappedDedup:
         self.forget(due)
         self._live.clear()  # the windows left open, emptied
         self._leading.clear()
+        self._in_flight.clear()
         return due.upserts
 
 

@@ -7,10 +7,14 @@
   :mod:`fleetgraph.ingest.kafka.checkpoint`'s): the buffer's changed entries are
   written to the table when a commit starts, and the commit waits until Kafka has
   every changelog write made before it;
-- a timer that flushes the due entries to the graph topics, waits for the
-  producer, then deletes them (or, written on their leading edge, empties them
-  until their window ends): every ``LEADING_TICK_S`` it takes the entries due on
-  their leading edge, and every ``interval_s`` it scans them all.
+- two timers that flush the due entries to the graph topics, wait until Kafka
+  has acknowledged those records, then delete the entries (or, written on their
+  leading edge, empty them until their window ends): every ``LEADING_TICK_S`` one
+  takes the entries due on their leading edge, every ``interval_s`` the other
+  scans them all. Neither waits for the other (an entry one has taken is in
+  flight, and the other leaves it), nor for anything else in the producer: a
+  scan of thousands of entries, or a commit's changelog writes, used to hold a
+  new key's leading edge for as long as Kafka took to acknowledge them.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -86,33 +90,37 @@ def owned_partitions(app: Any, table: Any) -> set[int]:
 def add_flush_timer(app: Any, dedup: MappedDedup, sink: GraphTopicSink, activity: Activity,
                     owned: Callable[[], set[int]], interval_s: float) -> None:
     """:func:`flush_due` on the partitions ``owned()`` names: every ``interval_s`` a scan
-    of every entry; in between, with a leading edge, every ``LEADING_TICK_S`` the
-    entries due on it. One loop, so no two flushes overlap (a task rather than a
-    Faust timer, which warns whenever a run outlasts its short interval)."""
-    tick_s = min(interval_s, LEADING_TICK_S) if dedup.leading else interval_s
+    of every entry and, with a leading edge, every ``LEADING_TICK_S`` the entries due
+    on it, in two loops (tasks rather than Faust timers, which warn whenever a run
+    outlasts its short interval): a slow scan does not hold a leading edge."""
 
-    async def flush_dedup() -> None:
-        last_scan = time.monotonic()
-        while not app.should_stop:
-            await app.sleep(tick_s)
-            now = time.monotonic()
-            scan = now - last_scan >= interval_s - tick_s / 2
-            if scan:
-                last_scan = now
-            await flush_due(app, dedup, sink, activity, owned(), scan=scan)
+    def every(period_s: float, scan: bool) -> Callable[[], Awaitable[None]]:
+        async def flush_dedup() -> None:
+            while not app.should_stop:
+                started = time.monotonic()
+                await flush_due(app, dedup, sink, activity, owned(), scan=scan)
+                await app.sleep(max(0.0, period_s - (time.monotonic() - started)))
+        return flush_dedup
 
-    app.task(flush_dedup)
+    app.task(every(interval_s, scan=True))
+    if dedup.leading:
+        app.task(every(min(interval_s, LEADING_TICK_S), scan=False))
 
 
 async def flush_due(app: Any, dedup: MappedDedup, sink: GraphTopicSink,
                     activity: Activity, partitions: set[int] | None = None, *,
                     scan: bool = True) -> int:
     """Write the due dedup entries (of ``partitions``; with ``scan=False`` only those
-    due on their leading edge), wait until Kafka has them, then forget them.
+    due on their leading edge), wait until Kafka has acknowledged them, then forget
+    them.
 
     The records go straight to the producer, not through Faust's buffer: a
-    burst of thousands would hold every stream until the buffer drains.
+    burst of thousands would hold every stream until the buffer drains. What is
+    awaited is the acknowledgement of each of them (``send`` returns it), not a
+    flush of the whole producer, which waits for every changelog write and dead
+    letter sent meanwhile too.
     """
+    due = None
     try:
         due = dedup.take_due(partitions=partitions, scan=scan)
         if not due:
@@ -122,10 +130,11 @@ async def flush_due(app: Any, dedup: MappedDedup, sink: GraphTopicSink,
             sent.append(await app.producer.send(record.topic, record.key, record.value,
                                                 None, None, None))
         await asyncio.gather(*sent)
-        await app.producer.flush()
         dedup.forget(due)
         activity.touch()
         return len(due)
     except Exception:
+        if due is not None:
+            dedup.release(due)
         log.exception("flushing the dedup buffer failed; the entries stay for the next tick")
         return 0

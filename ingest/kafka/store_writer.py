@@ -5,6 +5,9 @@ with its reason) and written with one ``upsert_nodes`` and one
 ``upsert_edges`` call per batch through ``fleetgraph.ingest.sinks.StoreSink``. The store
 is whatever ``store_factory`` makes (the embedded SQLite store, Cassandra):
 stores merge by event time, so batches may be written in any order and twice.
+The read models of what it writes are kept by
+:class:`~fleetgraph.ingest.kafka.sink_read_models.SinkReadModels`, recomputed in a
+thread of their own: a batch never waits for them.
 
 A store that is down is not bad input. Each backend tells the two apart itself: it
 raises ``StorageUnavailable`` when it cannot be reached (its driver's outage errors
@@ -32,34 +35,14 @@ from fleetgraph.ingest.deadletter import DeadLetters
 from fleetgraph.ingest.errors import IngestError, RejectedEvent
 from fleetgraph.ingest.kafka.processor import source_position
 from fleetgraph.ingest.kafka.records import GraphRecordCodec
+from fleetgraph.ingest.kafka.sink_read_models import SinkReadModels
 from fleetgraph.ingest.message import Message
-from fleetgraph.ingest.read_models.maintain import REFRESH_PACE, MaintainingStoreSink
-from fleetgraph.ingest.sinks import StoreSink
 from fleetgraph.settings import Settings
 from fleetgraph.storage.base import GraphStore, StorageUnavailable
 
 log = logging.getLogger(__name__)
 STORE_ERROR = "store_error"
 CLOSE_WAIT_S = 60.0  # how long close() waits for a write in progress
-READ_MODEL_EVERY_S = 5.0  # the sink recomputes the sites it touched at most this often
-READ_MODEL_PACE = REFRESH_PACE  # and waits this many times its last recomputation
-
-
-class PacedReadModels(MaintainingStoreSink):
-    """The sink's read-model upkeep: the touched sites are recomputed at most every
-    ``READ_MODEL_EVERY_S`` seconds, and never sooner than ``READ_MODEL_PACE`` times
-    the last recomputation took after it (the parent's pacing, with a longer least wait).
-
-    A recomputation reads each touched site's topology back from the store (on
-    Cassandra about 0.3 CPU-second a site here; a 40-site fleet under load, every
-    site touched, took more than a second): at once a second it cost a draining
-    worker ten times its writes. Between recomputations the touched sites'
-    summaries are deleted (the parent class), so placement computes those sites
-    itself: answers stay right, only slower while the sink is busy."""
-
-    def __init__(self, store: GraphStore,
-                 timer: Callable[[], float] = time.perf_counter) -> None:
-        super().__init__(store, every_s=READ_MODEL_EVERY_S, pace=READ_MODEL_PACE, timer=timer)
 
 
 class StoreUnavailable(IngestError):
@@ -122,7 +105,7 @@ class GraphStoreWriter:
         self.retry = retry
         self.sleep = sleep
         self.clock = clock
-        self._sink: StoreSink | None = None
+        self._sink: SinkReadModels | None = None
         self.records = 0
         self.written = 0
         self.retries = 0  # failed store writes that were tried again
@@ -131,9 +114,9 @@ class GraphStoreWriter:
         self._busy = threading.Lock()  # held while a batch is written
 
     @property
-    def sink(self) -> StoreSink:
+    def sink(self) -> SinkReadModels:
         if self._sink is None:
-            self._sink = PacedReadModels(self.store_factory())  # keeps the read models
+            self._sink = SinkReadModels(self.store_factory())  # keeps the read models
         return self._sink
 
     def decode(self, records: Sequence[KafkaRecord]) -> list[tuple[KafkaRecord, Upsert]]:
@@ -248,5 +231,8 @@ class GraphStoreWriter:
         else:
             self._busy.release()
         if self._sink is not None:
+            if not self._sink.wait(wait_s):  # a recomputation in its own thread
+                log.warning("closing the store while its read models are still being "
+                            "recomputed after %.0f s", wait_s)
             self._sink.store.close()
             self._sink = None

@@ -66,8 +66,9 @@ def test_ingest_keeps_the_read_model_and_rebuild_makes_it_again(tmp_path: Path) 
 
 def test_the_kafka_sink_keeps_the_read_model() -> None:
     """The store side of the Kafka path (graph records -> GraphStoreWriter -> store)
-    recomputes the sites it writes at once, then, within its second, marks the rows
-    of the sites it touches unknown; placement at now answers as the definition throughout."""
+    recomputes the sites it writes at once (in a thread of its own), then, within its
+    least wait, marks the rows of the sites it touches unknown; placement at now
+    answers as the definition throughout."""
     from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Provenance, Upsert
     from fleetgraph.ingest.deadletter import DeadLetterList
     from fleetgraph.ingest.kafka.records import GraphRecordCodec
@@ -93,6 +94,7 @@ def test_the_kafka_sink_keeps_the_read_model() -> None:
             EdgeUpsert("in_server", f"gpu:k-g{n}", f"server:k-n{n}", {"valid_from": t}, t, prov),
         ]
     assert writer.write(records(first)) == len(first)
+    assert writer.sink.wait(60.0)  # recomputed beside the sink's writes, at once
     row = SiteState.decode("site:k", store.get_read_models(SITE_STATE)["site:k"])
     assert row is not None and (row.racks, row.healthy_racks, row.free_gpus) == (2, 2, 2)
     request = PlacementRequest(1)

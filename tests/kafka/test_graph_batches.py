@@ -147,14 +147,3 @@ def test_the_replication_factor_is_read_from_the_replication_map() -> None:
     assert replication_factor("{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': '2'}") == 2
     assert replication_factor("not a map") is None
     assert replication_factor("{'class': 'SimpleStrategy'}") is None
-
-
-def test_the_sinks_read_models_are_paced_by_what_they_cost() -> None:
-    from fleetgraph.ingest.kafka import store_writer
-
-    ticks = iter([100.0, 103.0])  # one recomputation, 3 s long
-    sink = store_writer.PacedReadModels(SQLiteGraphStore(FLEET), timer=lambda: next(ticks))
-    assert sink.every_s == store_writer.READ_MODEL_EVERY_S
-    site = NodeUpsert("site", "site:s1", {"region": "east"}, 10, Provenance("e", "s", 10, "t"))
-    sink.write([site])  # a sink's first batch touching a site is recomputed at once
-    assert sink.every_s == 3.0 * store_writer.READ_MODEL_PACE
