@@ -37,9 +37,11 @@ from fleetgraph.bench.ingest import RecordingSink
 from fleetgraph.bench.stats import ratio
 from fleetgraph.graph_model import FLEET
 from fleetgraph.ingest.deadletter import DeadLetterList
+from fleetgraph.ingest.kafka.app import app_id
+from fleetgraph.ingest.kafka.dedup_table import DEDUP_TABLE
 from fleetgraph.ingest.kafka.producer import publish_messages
 from fleetgraph.ingest.kafka.topics import DEFAULT_PARTITIONS, TopicNames, delete_topics
-from fleetgraph.ingest.kafka.worker import run_worker, store_factory_for
+from fleetgraph.ingest.kafka.worker import WorkerReport, run_worker, store_factory_for
 from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.pipeline import Pipeline
 from fleetgraph.ingest.runner import run_embedded
@@ -53,10 +55,16 @@ from fleetgraph.storage.embedded import SQLiteGraphStore
 def run(settings: Settings, *, sites: int = 40, hours: float = 7.0,
         partitions: int = DEFAULT_PARTITIONS, dedup_window_s: float = 1.0,
         store_kind: str = "embedded", keep_topics: bool = False,
-        loglevel: str = "warning") -> dict[str, Any]:
+        loglevel: str = "warning", roles: str = "all") -> dict[str, Any]:
     """Publish a simulated fleet to fresh topics, drain them with one in-process worker
     into ``store_kind``, then run the embedded runner on the same messages; print both
-    rates. ``settings`` gives Kafka's address and Cassandra's (the prefixes are fresh)."""
+    rates. ``settings`` gives Kafka's address and Cassandra's (the prefixes are fresh).
+
+    ``roles``: "all" (one worker processing and storing) or "split": a ``process``
+    worker drains the sources to the graph topics, then a ``sink`` worker drains those
+    into the store, each measured on its own CPU time."""
+    if roles not in ("all", "split"):
+        raise ValueError(f"roles must be 'all' or 'split', not {roles!r}")
     end_us = (int(time.time()) // 60 * 60) * 1_000_000 - HOUR_US
     config = SimulationConfig(seed=7, sites=sites, hours=hours, end_time_us=end_us,
                               malformed_rate=0.001)
@@ -78,30 +86,26 @@ def run(settings: Settings, *, sites: int = 40, hours: float = 7.0,
     produce_s = time.perf_counter() - started
     print(f"published in {produce_s:.1f} s ({len(messages) / produce_s:,.0f} msg/s)")
 
-    figures: dict[str, Any] = {"messages": len(messages), "store": store_kind}
+    figures: dict[str, Any] = {"messages": len(messages), "store": store_kind, "roles": roles}
     try:
-        threads = ThreadCpu()
-        threads.start()
-        cpu_started = time.process_time()
-        try:
-            report = run_worker(settings, store_factory_for(settings, work / "graph.sqlite"),
-                                partitions=partitions, loglevel=loglevel,
-                                exit_when_idle_s=5.0)
-        finally:
-            worker_cpu_s = time.process_time() - cpu_started
-            threads.stop()
-        figures["threads_cpu_s"] = threads.by_kind()
-        received = report.processed.get("received", 0)
-        figures.update(worker_figures(received, report.upserts_stored, worker_cpu_s,
-                                      report.busy_s))
-        print(f"worker: {report.processed}")
-        print(f"worker: {report.upserts_stored:,} upserts stored in {report.busy_s or 0:.1f} s: "
-              f"{report.events_per_second or 0:,.0f} events/s through Kafka -> Faust -> "
-              f"{store_kind} store")
-        print(f"worker CPU: {worker_cpu_s:.1f} s (start to stop, every thread): "
-              f"{figures['events_per_cpu_s']:,} source events and "
-              f"{figures['upserts_per_cpu_s']:,} stored upserts per CPU-second; by thread "
-              f"{figures['threads_cpu_s']}")
+        if roles == "split":
+            figures.update(split_roles(settings, work, partitions, loglevel, len(messages)))
+        else:
+            report, worker_cpu_s, threads = run_role(settings, "all", work, partitions, loglevel)
+            figures["threads_cpu_s"] = threads
+            received = report.processed.get("received", 0)
+            figures.update(worker_figures(received, report.upserts_stored, worker_cpu_s,
+                                          report.busy_s))
+            figures["messages_per_cpu_s"] = round(len(messages) / worker_cpu_s)
+            print(f"worker: {report.processed}")
+            print(f"worker: {report.upserts_stored:,} upserts stored in "
+                  f"{report.busy_s or 0:.1f} s: {report.events_per_second or 0:,.0f} events/s "
+                  f"through Kafka -> Faust -> {store_kind} store")
+            print(f"worker CPU: {worker_cpu_s:.1f} s (start to stop, every thread): "
+                  f"{figures['events_per_cpu_s']:,} source events "
+                  f"({figures['messages_per_cpu_s']:,} distinct messages) and "
+                  f"{figures['upserts_per_cpu_s']:,} stored upserts per CPU-second; by thread "
+                  f"{figures['threads_cpu_s']}")
 
         store = SQLiteGraphStore(FLEET, work / "embedded.sqlite")
         sink = RecordingSink(store)
@@ -114,6 +118,9 @@ def run(settings: Settings, *, sites: int = 40, hours: float = 7.0,
         if store_kind == "cassandra":
             figures["baseline"] = driver_baseline(settings, sink, end_us)
             figures.update(baseline_ratios(figures, figures["baseline"]))
+            if roles == "split":
+                figures["sink"]["rows_ratio_cpu"] = ratio(
+                    figures["sink"]["upserts_per_cpu_s"], figures["baseline"]["upserts_per_cpu_s"])
             base = figures["baseline"]
             print(f"driver baseline (same rows as the embedded runner, execute_concurrent): "
                   f"{base['upserts']:,} upserts, {base['statements']:,} statements, "
@@ -132,25 +139,81 @@ def run(settings: Settings, *, sites: int = 40, hours: float = 7.0,
                 cassandra.close()
         if not keep_topics:
             names = TopicNames(prefix)
-            asyncio.run(delete_topics(settings.kafka.bootstrap,
-                                      [*names.all(FLEET), f"{prefix}ingest-dedup-changelog"]))
+            changelogs = [f"{app_id(settings, role)}-{DEDUP_TABLE}-changelog"
+                          for role in ("all", "process")]
+            asyncio.run(delete_topics(settings.kafka.bootstrap, [*names.all(FLEET), *changelogs]))
     print(json.dumps(figures))
     return figures
 
 
+def run_role(settings: Settings, role: str, work: Path, partitions: int, loglevel: str
+             ) -> tuple[WorkerReport, float, dict[str, float]]:
+    """One in-process worker of ``role`` until idle: its report, its CPU seconds (every
+    thread of this process, start to stop) and those by thread kind."""
+    threads = ThreadCpu()
+    threads.start()
+    cpu_started = time.process_time()
+    try:
+        report = run_worker(settings, store_factory_for(settings, work / "graph.sqlite"),
+                            role=role, partitions=partitions, loglevel=loglevel,
+                            exit_when_idle_s=5.0)
+    finally:
+        cpu_s = time.process_time() - cpu_started
+        threads.stop()
+    return report, cpu_s, threads.by_kind()
+
+
+def split_roles(settings: Settings, work: Path, partitions: int, loglevel: str,
+                messages: int) -> dict[str, Any]:
+    """A ``process`` worker, then a ``sink`` worker, one after the other: the figures of
+    each role on its own CPU time, and of the two together."""
+    processed, process_cpu_s, process_threads = run_role(settings, "process", work,
+                                                         partitions, loglevel)
+    received = processed.processed.get("received", 0)
+    print(f"process worker: {processed.processed}")
+    print(f"process worker CPU: {process_cpu_s:.1f} s: {received / process_cpu_s:,.0f} source "
+          f"events ({messages / process_cpu_s:,.0f} distinct messages) per CPU-second; by "
+          f"thread {process_threads}")
+    port = settings.ingest.metrics_port  # the process worker's server stays bound
+    sink_settings = settings.updated(ingest={"metrics_port": port + 1}) if port else settings
+    stored, sink_cpu_s, sink_threads = run_role(sink_settings, "sink", work, partitions,
+                                                loglevel)
+    print(f"sink worker CPU: {sink_cpu_s:.1f} s: {stored.upserts_stored:,} upserts stored, "
+          f"{stored.upserts_stored / sink_cpu_s:,.0f} per CPU-second "
+          f"({stored.graph_records_read:,} graph records read); by thread {sink_threads}")
+    both_s = process_cpu_s + sink_cpu_s
+    return {
+        "process": {"events": received, "cpu_s": round(process_cpu_s, 2),
+                    "events_per_cpu_s": round(received / process_cpu_s),
+                    "messages_per_cpu_s": round(messages / process_cpu_s),
+                    "reread": processed.processed.get("reread", 0),
+                    "threads_cpu_s": process_threads},
+        "sink": {"graph_records": stored.graph_records_read, "cpu_s": round(sink_cpu_s, 2),
+                 "upserts_stored": stored.upserts_stored,
+                 "upserts_per_cpu_s": round(stored.upserts_stored / sink_cpu_s),
+                 "threads_cpu_s": sink_threads},
+        **worker_figures(received, stored.upserts_stored, both_s, None),
+        "messages_per_cpu_s": round(messages / both_s),
+    }
+
+
 class ThreadCpu:
-    """CPU seconds of this process's threads (``/proc/self/task/<tid>/stat``, user +
-    system), sampled every ``every_s`` and summed by kind (the thread's name without
+    """CPU seconds of this process's threads since :meth:`start`
+    (``/proc/self/task/<tid>/stat``, user + system), sampled every ``every_s`` and summed
+    by kind (the thread's name without
     its number): where a worker's CPU goes, next to the profile."""
 
     def __init__(self, every_s: float = 0.5) -> None:
         self.every_s = every_s
         self.last: dict[int, tuple[str, float]] = {}  # native id -> (kind, CPU s)
+        self.first: dict[int, float] = {}  # native id -> CPU s at start (threads then alive)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-thread-cpu", daemon=True)
         self._tick = os.sysconf("SC_CLK_TCK")
 
     def start(self) -> None:
+        self.sample()
+        self.first = {tid: cpu_s for tid, (_, cpu_s) in self.last.items()}
         self._thread.start()
 
     def stop(self) -> None:
@@ -176,8 +239,8 @@ class ThreadCpu:
 
     def by_kind(self) -> dict[str, float]:
         kinds: dict[str, float] = {}
-        for kind, cpu_s in self.last.values():
-            kinds[kind] = round(kinds.get(kind, 0.0) + cpu_s, 1)
+        for tid, (kind, cpu_s) in self.last.items():
+            kinds[kind] = round(kinds.get(kind, 0.0) + cpu_s - self.first.get(tid, 0.0), 1)
         return kinds
 
 
@@ -217,3 +280,29 @@ def baseline_ratios(worker: dict[str, Any], baseline: dict[str, Any]) -> dict[st
     return {"rows_ratio_cpu": ratio(worker.get("upserts_per_cpu_s"),
                                     baseline.get("upserts_per_cpu_s")),
             "rows_ratio_wall": ratio(worker.get("upserts_per_s"), baseline.get("upserts_per_s"))}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m fleetgraph.bench.kafka_throughput [--roles split] ...``: as
+    ``fleetgraph bench kafka``, with the roles' choice."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sites", type=int, default=40)
+    parser.add_argument("--hours", type=float, default=7.0)
+    parser.add_argument("--partitions", type=int, default=DEFAULT_PARTITIONS)
+    parser.add_argument("--dedup-window", type=float, default=1.0)
+    parser.add_argument("--store", choices=("embedded", "cassandra"), default="embedded")
+    parser.add_argument("--roles", choices=("all", "split"), default="all")
+    parser.add_argument("--loglevel", default="warning")
+    parser.add_argument("--out", type=Path, help="Write the figures' JSON there.")
+    args = parser.parse_args(argv)
+    figures = run(Settings.from_environ(), sites=args.sites, hours=args.hours,
+                  partitions=args.partitions, dedup_window_s=args.dedup_window,
+                  store_kind=args.store, loglevel=args.loglevel, roles=args.roles)
+    if args.out is not None:
+        args.out.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -61,14 +61,13 @@ class SourceProcessors:
             for topic in SOURCE_TOPICS
         }
         self.errors: Counter[str] = Counter()  # exception type -> count
+        # Kafka topic -> (source topic, its name): names.source_of builds its map a call
+        self._sources = {name: (topic, topic.value) for name, topic in names.sources.items()}
 
     def process(self, topic: str, partition: int, offset: int, payload: bytes | None) -> None:
         """Run one Kafka message through its topic's pipeline; never raises."""
-        source_topic = self.names.source_of(topic)
-        message = Message(
-            source_topic.value if source_topic else topic, payload or b"",
-            source_position(topic, partition, offset),
-        )
+        source_topic, name = self._sources.get(topic, (None, topic))
+        message = Message(name, payload or b"", source_position(topic, partition, offset))
         try:
             if source_topic is None:
                 raise ValueError(f"{topic!r} is not a source topic of prefix "

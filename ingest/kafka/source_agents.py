@@ -39,7 +39,12 @@ def _add_source_agent(app: Any, topic_name: str, processors: SourceProcessors,
         # Iterate at once: Faust subscribes a topic only when its stream is iterated,
         # so waiting before the loop would leave this worker's partitions unread.
         taken = 0
-        async for event in stream.events():
+        # The stream itself, not stream.events(): one async generator less a message;
+        # its current event is the one whose value it just gave (what events() yields)
+        async for _value in stream:
+            event = stream.current_event
+            if event is None:  # a value without an event: none on a topic's channel
+                continue
             if not ready.is_set():
                 await ready.wait()  # the topology side input first, as the embedded runner
             message = event.message

@@ -134,8 +134,7 @@ def run_worker(
     if metrics is not None:
         add_worker_metrics(app, metrics, processing, store)
     json_logs = logging_config("json", loglevel) if settings.log_format == "json" else None
-    worker = faust.Worker(app, loglevel=loglevel, loop=loop, redirect_stdouts=False,
-                          logging_config=json_logs)
+    worker = faust_worker(app, loop, loglevel, json_logs)
     if exit_when_idle_s is not None:
         _exit_when_idle(app, worker, activity, processing, store, exit_when_idle_s)
     try:
@@ -149,6 +148,18 @@ def run_worker(
     if writer is not None and writer.failure is not None:
         raise writer.failure  # the store stayed down past the deadline: fail loudly
     return _finish(_report(role, processing, writer), activity)
+
+
+def faust_worker(app: Any, loop: asyncio.AbstractEventLoop, loglevel: str,
+                 logging_config: dict[str, Any] | None = None) -> Any:
+    """The faust.Worker running ``app``, without its terminal spinner: for it, at a level
+    of WARNING or above, Faust gives the root logger level DEBUG, and every debug call
+    of aiokafka and Faust (a few a message) then builds its record (a tenth of the
+    event loop of a worker at ``--loglevel warning``, as the benchmarks run it)."""
+    worker = faust.Worker(app, loglevel=loglevel, loop=loop, redirect_stdouts=False,
+                          logging_config=logging_config)
+    worker.spinner = None
+    return worker
 
 
 async def make_dedup_changelog(settings: Settings, names: TopicNames, changelog: str,
