@@ -112,6 +112,11 @@ class EventCodec:
         except KeyError:
             raise UnknownSchemaError(f"no schema for record {record_name!r}") from None
 
+    def reader_of(self, record_name: str) -> KnownSchema | None:
+        """The schema a record is read as (its writer's messages are read without
+        resolution), or None for a record this codec does not know."""
+        return self._reader.get(record_name)
+
     def encode(self, topic: Topic | str, event: dict[str, Any]) -> bytes:
         """Encode an event for a source topic with that topic's newest schema."""
         return self.encode_record(RECORD_OF_TOPIC[Topic(topic)], event)

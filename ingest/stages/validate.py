@@ -84,7 +84,7 @@ class Validator:
         self.clock = clock
         self._max_string = limits.max_string
         self._max_list = limits.max_list
-        self._size_bound = min(limits.max_string, limits.max_list)
+        self.size_bound = min(limits.max_string, limits.max_list)
         self._max_future_us = limits.max_future_s * 1_000_000
         self._max_age_us = limits.max_age_days * 86_400_000_000
         self._props: dict[tuple[str, str], Prop] = {
@@ -103,7 +103,7 @@ class Validator:
             id(fields): self._declared_fields(fields)
             for fields in (FAULT_FIELDS, JOB_FIELDS, CACHE_FIELDS)
         }
-        self._id_types: dict[str, str] = {}  # valid ids met -> their node type
+        self.known_ids: dict[str, str] = {}  # valid ids met -> their node type
         self._checks: dict[Topic, Callable[[dict[str, Any]], None]] = {
             Topic.TELEMETRY: self._telemetry,
             Topic.INVENTORY: self._inventory,
@@ -123,7 +123,7 @@ class Validator:
         warning (an empty list when there are none)."""
         fields = event.fields
         bound = event.bound
-        if bound is None or bound > self._size_bound:  # else no string or list can be over
+        if bound is None or bound > self.size_bound:  # else no string or list can be over
             self._sizes(fields)
         event_id = fields["event_id"]
         if not event_id or not event_id.isprintable():
@@ -221,7 +221,7 @@ class Validator:
             self._id_value(value, name, allowed)
 
     def _id_value(self, value: str, field: str, allowed: frozenset[str]) -> None:
-        node_type = self._id_types.get(value) if type(value) is str else None
+        node_type = self.known_ids.get(value) if type(value) is str else None
         if node_type is None:
             node_type = self._id_type(value, field)
         if node_type not in allowed:
@@ -238,9 +238,9 @@ class Validator:
             raise RejectedEvent("bad_id", f"{field}: {exc}") from exc
         if node_type not in self.registry.nodes:
             raise RejectedEvent("unknown_id_type", f"{field}: {value!r} names no node type")
-        if len(self._id_types) >= KNOWN_IDS:
-            self._id_types.clear()
-        self._id_types[value] = node_type
+        if len(self.known_ids) >= KNOWN_IDS:
+            self.known_ids.clear()
+        self.known_ids[value] = node_type
         return node_type
 
     def _ids(self, fields: dict[str, Any], name: str, allowed: frozenset[str]) -> None:
@@ -305,15 +305,15 @@ class Validator:
         known = None  # the component's type, when met before and allowed here
         if component is not None:
             allowed = SITE if kind == "site_energy" else HARDWARE
-            known = self._id_types.get(component) if type(component) is str else None
+            known = self.known_ids.get(component) if type(component) is str else None
             if known is None or known not in allowed:
                 known = None
                 self._id_value(component, "component_id", allowed)  # raises, or learns it
         site = f.get("site_id")
-        if site is not None and (type(site) is not str or self._id_types.get(site) != "site"):
+        if site is not None and (type(site) is not str or self.known_ids.get(site) != "site"):
             self._id_value(site, "site_id", SITE)  # raises, or learns it
         component = f["component_id"]
-        component_type = known or self._id_types.get(component) or node_type_of(component)
+        component_type = known or self.known_ids.get(component) or node_type_of(component)
         if kind == "reading":
             if f.get("metric") in EMPTY or f.get("value") in EMPTY:
                 self._require(f, kind, "metric", "value")
