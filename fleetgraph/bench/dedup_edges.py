@@ -5,7 +5,9 @@
 Runs the embedded pipeline (SQLite in a temporary file) over a simulated fleet,
 its messages in stream order as a live source would give them, once per dedup
 mode (``trailing``, as before the leading edge, then ``leading``), at the same
-window, and prints for each:
+window, then with the worker's dedup (``MappedDedup`` on the pipeline's clock,
+its timer's tick and scan run at each event) once per ``--holds`` (``leading``
+with the later updates held at most that long, ``hold=<s>``), and prints for each:
 
 - freshness as far as dedup decides it, in event time (the pipeline's clock):
   for every update a source event made, from the watermark when dedup took it
@@ -32,7 +34,7 @@ import resource
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ from fleetgraph.core.units import SECOND_US
 from fleetgraph.graph_model import FLEET
 from fleetgraph.graph_model.records import Upsert
 from fleetgraph.ingest.deadletter import DeadLetterList
+from fleetgraph.ingest.kafka.dedup import MappedDedup
 from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.pipeline import Pipeline
 from fleetgraph.ingest.sinks import StoreSink
@@ -54,11 +57,41 @@ from fleetgraph.simulator.config import HOUR_US
 from fleetgraph.storage.embedded import SQLiteGraphStore
 
 
+class HeldDedup:
+    """The worker's dedup (:class:`MappedDedup`, leading mode, updates held at most
+    ``hold_us``) as the pipeline's stage, on its clock (event time): at each event,
+    what the worker's short tick would take, and every ``SCAN_US`` a scan."""
+
+    SCAN_US = SECOND_US
+
+    def __init__(self, window_us: int, hold_us: int) -> None:
+        self.now = 0
+        self.inner = MappedDedup({}, window_us, clock=lambda: self.now, max_hold_us=hold_us)
+        self.scanned = 0
+
+    @property
+    def collapsed(self) -> int:
+        return self.inner.collapsed
+
+    def add(self, upserts: Iterable[Upsert], now: int) -> list[Upsert]:
+        self.now = now
+        self.inner.take_in(0, upserts)
+        scan = now - self.scanned >= self.SCAN_US
+        if scan:
+            self.scanned = now
+        due = self.inner.take_due(now, scan=scan)
+        self.inner.forget(due)
+        return due.upserts
+
+    def drain(self) -> list[Upsert]:
+        return self.inner.drain()
+
+
 class TimedDedup:
     """A DedupBuffer that notes, for each upsert it hands back, the watermarks at which
     the updates merged into it were taken in."""
 
-    def __init__(self, inner: DedupBuffer) -> None:
+    def __init__(self, inner: DedupBuffer | HeldDedup) -> None:
         self.inner = inner
         self.waiting: dict[tuple[str, ...], list[int]] = defaultdict(list)
         self.hold_us: list[int] = []
@@ -88,9 +121,12 @@ def _seconds(samples_us: list[int], q: float) -> float:
 
 
 def run_mode(messages: list[Message], mode: DedupMode, window_s: float, clock_us: int,
-             path: Path) -> dict[str, Any]:
+             path: Path, hold_s: float | None = None) -> dict[str, Any]:
+    """One run; with ``hold_s``, the worker's dedup holding later updates that long."""
     store = SQLiteGraphStore(FLEET, path)
-    dedup = TimedDedup(DedupBuffer(int(window_s * SECOND_US), mode=mode))
+    window_us = int(window_s * SECOND_US)
+    dedup = TimedDedup(DedupBuffer(window_us, mode=mode) if hold_s is None
+                       else HeldDedup(window_us, int(hold_s * SECOND_US)))
     pipeline = Pipeline.for_fleet(StoreSink(store), DeadLetterList(), clock=lambda: clock_us,
                                   dedup=dedup, ingest=IngestSettings(dedup_window_s=window_s))
     cpu = time.process_time()
@@ -101,7 +137,8 @@ def run_mode(messages: list[Message], mode: DedupMode, window_s: float, clock_us
     store.close()
     events, stats, hold = len(messages), pipeline.stats, dedup.hold_us
     return {
-        "mode": mode, "events": events, "updates": stats.upserts, "writes": stats.written,
+        "mode": mode if hold_s is None else f"hold={hold_s:g}", "events": events,
+        "updates": stats.upserts, "writes": stats.written,
         "writes_per_event": round(stats.written / events, 4),
         "writes_per_update": round(stats.written / stats.upserts, 4),
         "fresh_p50_s": _seconds(hold, 0.5), "fresh_p99_s": _seconds(hold, 0.99),
@@ -110,7 +147,8 @@ def run_mode(messages: list[Message], mode: DedupMode, window_s: float, clock_us
     }
 
 
-def run(sites: int, hours: float, window_s: float) -> list[dict[str, Any]]:
+def run(sites: int, hours: float, window_s: float,
+        holds: Sequence[float] = ()) -> list[dict[str, Any]]:
     end_us = (int(time.time()) // 60 * 60) * 1_000_000 - HOUR_US
     messages = [Message(topic, payload, f"bench:{i}")
                 for i, (topic, payload) in enumerate(fleet_messages(sites, hours, end_us))]
@@ -120,6 +158,9 @@ def run(sites: int, hours: float, window_s: float) -> list[dict[str, Any]]:
             assert mode in DEDUP_MODES
             results.append(run_mode(messages, mode, window_s, end_us,
                                     Path(tmp) / f"{mode}.sqlite"))
+        for hold_s in holds:
+            results.append(run_mode(messages, "leading", window_s, end_us,
+                                    Path(tmp) / f"hold-{hold_s:g}.sqlite", hold_s))
     for result in results:
         result["cpu_ratio_to_trailing"] = ratio(result["cpu_s"], results[0]["cpu_s"])
         result["writes_ratio_to_trailing"] = ratio(result["writes"], results[0]["writes"])
@@ -190,19 +231,22 @@ def run_stack(settings: Settings, window_s: float, repeats: int, duration_s: flo
 @click.option("--hours", default=24.0, show_default=True)
 @click.option("--window", "window_s", default=IngestSettings().dedup_window_s,
               show_default=True, help="The dedup window, seconds.")
+@click.option("--holds", default="", show_default=True,
+              help="Comma-separated holds, seconds: the worker's dedup holding later updates "
+                   "at most that long (embedded runs).")
 @click.option("--stack", "on_stack", is_flag=True, help="On the real stack (Kafka, Cassandra).")
 @click.option("--repeats", default=2, show_default=True, help="Runs per mode (--stack).")
 @click.option("--duration", "duration_s", default=40.0, show_default=True,
               help="Seconds of probes per run (--stack).")
 @click.option("--rate", default=500.0, show_default=True,
               help="Background messages per second (--stack).")
-def main(sites: int, hours: float, window_s: float, on_stack: bool, repeats: int,
+def main(sites: int, hours: float, window_s: float, holds: str, on_stack: bool, repeats: int,
          duration_s: float, rate: float) -> None:
     """Freshness and writes per event of both dedup modes."""
     if on_stack:
         results = run_stack(Settings.from_environ(), window_s, repeats, duration_s, rate)
     else:
-        results = run(sites, hours, window_s)
+        results = run(sites, hours, window_s, [float(h) for h in holds.split(",") if h])
     for result in results:
         click.echo(" ".join(f"{k}={v}" for k, v in result.items()))
 

@@ -27,15 +27,24 @@ whose ``add`` hands updates to it and returns none due.
 
 Each entry is due at a time of its own. In ``leading`` mode the update that
 opens a key's window makes an entry due at once (the leading edge); the timer
-takes those every short tick (``take_due(scan=False)`` looks at them only, not
-at every entry). Once written, the entry is not deleted but emptied: it keeps
-the key's window open, in memory only (an empty entry has nothing to lose: the
-mapping has none), so the updates that follow within the window are merged
-into it and due at the window's end (the trailing edge), when it is written
-and deleted; a window that ends empty just closes. An entry updated while its
-leading edge was being written becomes due at the window's end, with every
-update in it (the one already written again: merging is idempotent). In
-``trailing`` mode every entry is due at the window's end, as before.
+takes those every short tick (``take_due(scan=False)`` looks at them, and at a
+heap of the other due times set here, not at every entry). Once written, the
+entry is not deleted but emptied: it keeps the key's window open, in memory
+only (an empty entry has nothing to lose: the mapping has none), so the
+updates that follow within the window are merged into it and held: due
+``max_hold_us`` after the first of them came, or at the window's end if that is
+sooner (the trailing edge; the hold is the window unless set shorter). A write
+before the window's end empties the entry again, so a key updated all the time
+is written about once a hold, not once per update; at the window's end it is
+deleted, and a window that ends empty just closes. An entry updated while it
+was being written is held likewise, with every update in it (the ones already
+written again: merging is idempotent). In ``trailing`` mode a key's first
+update is held too, the window's end by default (as before).
+
+So an update waits at most the hold, plus the tick and the write: with the
+default (the hold is the window) a key's later updates within its window wait
+up to the window; a shorter hold bounds that wait and costs more writes of
+the keys updated often (``python -m fleetgraph.bench.dedup_edges`` measures it).
 
 The ordering against commits is the same for both edges: an entry is in the
 mapping (by :meth:`persist` before the commit) for as long as any committed
@@ -54,6 +63,7 @@ updated from two partitions makes two entries (the store merges them).
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Container, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -124,13 +134,16 @@ class MappedDedup:
         clock: Callable[[], int] = wall_clock_us,
         write_behind: bool = False,
         mode: DedupMode = "leading",
+        max_hold_us: int | None = None,
     ) -> None:
-        if window_us < 0 or max_entries < 1:
-            raise ValueError("window_us must be >= 0 and max_entries >= 1")
+        if window_us < 0 or max_entries < 1 or (max_hold_us is not None and max_hold_us < 0):
+            raise ValueError("window_us and max_hold_us must be >= 0 and max_entries >= 1")
         if mode not in DEDUP_MODES:
             raise ValueError(f"dedup mode must be one of {', '.join(DEDUP_MODES)}, not {mode!r}")
         self.entries = entries
         self.window_us = window_us
+        # how long an update waits at most (on top of the write): the window by default
+        self.hold_us = window_us if max_hold_us is None else min(max_hold_us, window_us)
         self.max_entries = max_entries
         self.clock = clock
         self.write_behind = write_behind
@@ -142,6 +155,7 @@ class MappedDedup:
         self._live: dict[str, _Live] = {}
         self._leading: dict[str, None] = {}  # keys due on their leading edge, oldest first
         self._in_flight: set[str] = set()  # taken, neither forgotten nor released yet
+        self._held: list[tuple[int, str]] = []  # (due, key) of updates held: a heap
 
     def __len__(self) -> int:
         return self.pending()
@@ -176,12 +190,14 @@ class MappedDedup:
                     live = _Live(now, now, 1, _copy(upsert), dirty=True)
                     self._leading[key] = None
                 else:
-                    live = _Live(now, now + self.window_us, 1, _copy(upsert), dirty=True)
+                    live = _Live(now, now + self.hold_us, 1, _copy(upsert), dirty=True)
+                    heapq.heappush(self._held, (live.due, key))
                 self._live[key] = live
-            elif live.merged is None:  # the first update after the leading edge
+            elif live.merged is None:  # the first update after a write, its window open
                 live.merged = _copy(upsert)
                 live.count += 1
                 live.dirty = True
+                self._hold(key, live)
             else:
                 merge(live.merged, upsert)
                 live.count += 1
@@ -189,6 +205,11 @@ class MappedDedup:
                 self.collapsed += 1
             if not self.write_behind:
                 self._write(key, live)
+
+    def _hold(self, key: str, live: _Live) -> None:
+        """Make ``live`` due ``hold_us`` from now, or at its window's end if sooner."""
+        live.due = min(live.first_seen + self.window_us, self.clock() + self.hold_us)
+        heapq.heappush(self._held, (live.due, key))
 
     def _write(self, key: str, live: _Live) -> None:
         self.entries[key] = live.entry()
@@ -212,12 +233,14 @@ class MappedDedup:
 
         ``partitions`` limits it to the source partitions this worker owns: a Faust
         table may still hold another worker's entries after a rebalance.
-        ``scan=False`` looks only at the entries due on their leading edge (cheap,
-        for a short tick); a scan also closes the emptied windows that have passed.
+        ``scan=False`` looks only at the entries due on their leading edge and those
+        whose due time was set in this process (a heap; cheap, for a short tick); a
+        scan looks at every entry (those recovered from the mapping too) and closes
+        the emptied windows that have passed.
         """
         now = self.clock() if now is None else now
         if not scan and not everything:
-            return self._take_leading(now, partitions)
+            return self._take_ticked(now, partitions)
         closed = [key for key, live in self._live.items()
                   if live.merged is None and live.first_seen + self.window_us <= now]
         for key in closed:
@@ -239,17 +262,29 @@ class MappedDedup:
         self._in_flight.update(versions)
         return Due(upserts, versions)
 
-    def _take_leading(self, now: int, partitions: Container[int] | None) -> Due:
+    def _take_ticked(self, now: int, partitions: Container[int] | None) -> Due:
         upserts: list[Upsert] = []
         versions: dict[str, int] = {}
+
+        def take(key: str, live: _Live) -> None:
+            if key not in self._in_flight and key not in versions and (
+                    partitions is None or partition_of(key) in partitions):
+                assert live.merged is not None
+                upserts.append(_copy(live.merged))
+                versions[key] = live.count
+
         for key in list(self._leading):
             live = self._live.get(key)
             if live is None or live.merged is None or live.due != live.first_seen:
                 del self._leading[key]  # written, or no longer due on its leading edge
-            elif key not in self._in_flight and (
-                    partitions is None or partition_of(key) in partitions):
-                upserts.append(_copy(live.merged))
-                versions[key] = live.count
+            else:
+                take(key, live)
+        held = self._held
+        while held and held[0][0] <= now:
+            due, key = heapq.heappop(held)
+            live = self._live.get(key)
+            if live is not None and live.merged is not None and live.due == due:
+                take(key, live)  # else written, or due at another time (pushed again)
         self._in_flight.update(versions)
         return Due(upserts, versions)
 
@@ -259,9 +294,9 @@ class MappedDedup:
 
     def forget(self, due: Due) -> int:
         """After ``due`` was written: delete the entries that did not change since
-        taken, or, on their leading edge with the window still open, empty them;
-        an entry that changed stays, due at its window's end. Return how many were
-        deleted or emptied."""
+        taken, or, written before their window's end, empty them (the window stays
+        open); an entry that changed stays, due ``hold_us`` later or at its
+        window's end. Return how many were deleted or emptied."""
         now = self.clock()
         done = 0
         for key, count in due.versions.items():
@@ -272,10 +307,12 @@ class MappedDedup:
             window_end = live.first_seen + self.window_us
             on_leading_edge = live.due < window_end
             self._leading.pop(key, None)
-            if live.count != count:
+            if live.count != count:  # updated while in flight: written again
                 if on_leading_edge:
-                    live.due = window_end
+                    self._hold(key, live)
                     live.dirty = True
+                else:
+                    heapq.heappush(self._held, (live.due, key))
                 continue
             if key in self.entries:
                 del self.entries[key]
@@ -303,6 +340,7 @@ class MappedDedup:
         self._live.clear()  # the windows left open, emptied
         self._leading.clear()
         self._in_flight.clear()
+        self._held.clear()
         return due.upserts
 
 

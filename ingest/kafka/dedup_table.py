@@ -8,10 +8,10 @@
   written to the table when a commit starts, and the commit waits until Kafka has
   every changelog write made before it;
 - two timers that flush the due entries to the graph topics, wait until Kafka
-  has acknowledged those records, then delete the entries (or, written on their
-  leading edge, empty them until their window ends): every ``LEADING_TICK_S`` one
-  takes the entries due on their leading edge, every ``interval_s`` the other
-  scans them all. Neither waits for the other (an entry one has taken is in
+  has acknowledged those records, then delete the entries (or, written before
+  their window ends, empty them until it does): every ``LEADING_TICK_S`` one
+  takes the entries due on their leading edge or held until now, every
+  ``interval_s`` the other scans them all. Neither waits for the other (an entry one has taken is in
   flight, and the other leaves it), nor for anything else in the producer: a
   scan of thousands of entries, or a commit's changelog writes, used to hold a
   new key's leading edge for as long as Kafka took to acknowledge them.
@@ -35,7 +35,7 @@ from fleetgraph.ingest.stages.dedup import DedupMode
 
 log = logging.getLogger(__name__)
 DEDUP_TABLE = "dedup"
-LEADING_TICK_S = 0.1  # how often the entries due on their leading edge are taken
+LEADING_TICK_S = 0.1  # how often the entries due on their leading edge, or held, are taken
 
 
 class DedupTable(faust.Table[str, dict[str, Any]]):
@@ -58,15 +58,16 @@ class DedupTable(faust.Table[str, dict[str, Any]]):
         return sent
 
 
-def add_dedup_table(app: Any, window_us: int, partitions: int, mode: DedupMode = "leading"
-                    ) -> tuple[DedupTable, MappedDedup]:
+def add_dedup_table(app: Any, window_us: int, partitions: int, mode: DedupMode = "leading",
+                    max_hold_us: int | None = None) -> tuple[DedupTable, MappedDedup]:
     """The ``dedup`` table of ``app`` and the buffer over it, written behind (just
-    before each commit); a revoked partition's entries are left to its next owner."""
+    before each commit), holding an update at most ``max_hold_us`` (None: the
+    window); a revoked partition's entries are left to its next owner."""
     table = app.tables.add(DedupTable(
         app, name=DEDUP_TABLE, beacon=app.tables.beacon, partitions=partitions,
         help="Buffered graph updates by source partition and record key.",
     ))
-    dedup = MappedDedup(table, window_us, write_behind=True, mode=mode)
+    dedup = MappedDedup(table, window_us, write_behind=True, mode=mode, max_hold_us=max_hold_us)
     checkpoint = checkpoint_of(app)
     table.checkpoint = checkpoint
     checkpoint.before_commit.append(dedup.persist)
@@ -90,9 +91,9 @@ def owned_partitions(app: Any, table: Any) -> set[int]:
 def add_flush_timer(app: Any, dedup: MappedDedup, sink: GraphTopicSink, activity: Activity,
                     owned: Callable[[], set[int]], interval_s: float) -> None:
     """:func:`flush_due` on the partitions ``owned()`` names: every ``interval_s`` a scan
-    of every entry and, with a leading edge, every ``LEADING_TICK_S`` the entries due
-    on it, in two loops (tasks rather than Faust timers, which warn whenever a run
-    outlasts its short interval): a slow scan does not hold a leading edge."""
+    of every entry and every ``LEADING_TICK_S`` the entries due on their leading edge
+    or held until now, in two loops (tasks rather than Faust timers, which warn
+    whenever a run outlasts its short interval): a slow scan does not hold them."""
 
     def every(period_s: float, scan: bool) -> Callable[[], Awaitable[None]]:
         async def flush_dedup() -> None:
@@ -103,8 +104,7 @@ def add_flush_timer(app: Any, dedup: MappedDedup, sink: GraphTopicSink, activity
         return flush_dedup
 
     app.task(every(interval_s, scan=True))
-    if dedup.leading:
-        app.task(every(min(interval_s, LEADING_TICK_S), scan=False))
+    app.task(every(min(interval_s, LEADING_TICK_S), scan=False))
 
 
 async def flush_due(app: Any, dedup: MappedDedup, sink: GraphTopicSink,
