@@ -4,9 +4,13 @@ A worker (``fleetgraph worker``, sink on Cassandra) and a GraphQL
 server (``fleetgraph serve --store cassandra``) run on the same fresh
 keyspaces. A background stream (a simulated fleet) is published at a steady
 rate; meanwhile a probe event (a new dataset registered) is produced every
-``probe_every_s``, and the server is polled until ``node(id)`` finds it. The
-worker holds an update up to ``dedup_window_s`` by design (write-behind
-dedup), so the window is part of every figure.
+``probe_every_s``, and the server is polled until ``node(id)`` finds it. A probe
+is a new node, so the worker's dedup writes it on its leading edge, at once (a
+key's later updates within its window are held, at most
+``fleetgraph.ingest.kafka.dedup_table.MAX_HOLD_S``; in ``trailing`` mode the
+window is part of every figure). What a probe waits for, then: the worker taking
+the source message, the dedup's short tick and the graph record's
+acknowledgement, the sink's next batch, the server's read.
 """
 
 from __future__ import annotations
