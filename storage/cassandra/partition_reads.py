@@ -19,9 +19,12 @@ Within one partition rows keep their clustering order; partitions of one near id
 (its buckets, its periods) come in no stated order, as before (callers sort).
 
 A read may name each near id's own seconds (``per_near``: the buckets a wide side's
-directory lists for it) instead of the same ones for all: grouped, one SELECT then
-names one second and up to ``PARTITIONS_PER_SELECT`` near ids that have it, so only
-the named partitions are read.
+directory lists for it) instead of the same ones for all. Grouped, each near id goes
+to one SELECT with all its seconds (``near IN ? AND second IN ?``: every pair of the
+two lists), near ids with the same seconds side by side, while the SELECT names at
+most ``PARTITIONS_PER_SELECT`` partitions: a few unlisted partitions are read (empty,
+or rows of the near id written since; every partition once) instead of a request per
+second. Ungrouped, one SELECT per listed partition.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 PARTITIONS_PER_SELECT = 64  # partitions named by one grouped SELECT (ids x seconds)
+PACK_SECONDS = True  # per-near seconds: share SELECTs across seconds (False: one a second)
 Job = tuple[Any, tuple[Any, ...] | None]
 Run = Callable[[list[Job], str], list[list[Any]]]
 Prepare = Callable[[str], Any]
@@ -120,27 +124,34 @@ class PartitionReads:
         return jobs
 
     def jobs_per_near(self, read: Read, per_near: Mapping[str, Sequence[Any]]) -> list[Job]:
-        """The statements of a read naming each near id's own seconds: grouped, one
-        SELECT per second and up to PARTITIONS_PER_SELECT near ids having it; else one
-        per partition."""
+        """The statements of a read naming each near id's own seconds: grouped, each
+        near id in one SELECT with all its seconds, packed while a SELECT names at most
+        PARTITIONS_PER_SELECT partitions (``PACK_SECONDS`` False: only near ids of the
+        same seconds together); else one per partition."""
         near_column, second_column = read.partition_key
-        by_second: dict[Any, list[str]] = {}
-        for near in dict.fromkeys(read.nears):
-            for second in per_near.get(near, ()):
-                by_second.setdefault(second, []).append(near)
+        listed = {near: tuple(sorted(set(per_near.get(near, ()))))
+                  for near in dict.fromkeys(read.nears)}
         jobs: list[Job] = []
-        if self.grouped:
-            statement = self.prepare(f"{read.select} WHERE {near_column} IN ? AND "
-                                     f"{second_column} IN ?{read.tail}")
-            for second, nears in by_second.items():
-                for i in range(0, len(nears), PARTITIONS_PER_SELECT):
-                    jobs.append((statement, (nears[i : i + PARTITIONS_PER_SELECT], [second],
-                                             *read.tail_params)))
-        else:
+        if not self.grouped:
             statement = self.prepare(f"{read.select} WHERE {near_column} = ? AND "
                                      f"{second_column} = ?{read.tail}")
-            for second, nears in by_second.items():
-                jobs += [(statement, (near, second, *read.tail_params)) for near in nears]
+            for near, own in listed.items():
+                jobs += [(statement, (near, second, *read.tail_params)) for second in own]
+            return jobs
+        statement = self.prepare(f"{read.select} WHERE {near_column} IN ? AND "
+                                 f"{second_column} IN ?{read.tail}")
+        nears: list[str] = []
+        seconds: set[Any] = set()
+        for near in sorted((n for n in listed if listed[n]), key=lambda n: listed[n]):
+            wider = seconds.union(listed[near])
+            if nears and ((len(nears) + 1) * len(wider) > PARTITIONS_PER_SELECT
+                          or not (PACK_SECONDS or seconds == set(listed[near]))):
+                jobs.append((statement, (nears, sorted(seconds), *read.tail_params)))
+                nears, wider = [], set(listed[near])
+            nears.append(near)
+            seconds = wider
+        if nears:
+            jobs.append((statement, (nears, sorted(seconds), *read.tail_params)))
         return jobs
 
 

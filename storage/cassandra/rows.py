@@ -35,14 +35,20 @@ def unpack(table: Table, row: Sequence[Any], offset: int, now_us: int) -> tuple[
     return props, Origin(created_at, created_by, ts, provenance)
 
 
+def is_live(table: Table, ts: Any, latest: Any, now_us: int) -> bool:
+    """Whether a row's meta columns make a live record: its newest write landed and has
+    not expired (``live_created_at`` without decoding the creation)."""
+    if ts is None or latest is None:
+        return False
+    ttl_us = table.ttl_us
+    return not (ttl_us and ts + ttl_us <= now_us)
+
+
 def live_created_at(table: Table, ts: Any, latest: Any, created: Any, now_us: int) -> int | None:
     """When the record of a row's meta columns (``updated_at``, ``latest``, ``created``)
     was first written (``unpack``'s origin ``created_at``); None for a row that is not a
     live record. For the projected reads, which select these and the columns asked."""
-    if ts is None or latest is None:
-        return None
-    ttl_us = table.ttl_us
-    if ttl_us and ts + ttl_us <= now_us:
+    if not is_live(table, ts, latest, now_us):
         return None
     if not created:
         return int(ts)

@@ -45,6 +45,7 @@ from fleetgraph.storage.cassandra.read_models import (
 from fleetgraph.storage.cassandra.rows import (
     edge_record,
     history_write,
+    is_live,
     live_created_at,
     node_record,
 )
@@ -441,14 +442,17 @@ class CassandraGraphStore(GraphStore):
         result: dict[str, list[str]] = {}
         for near, rows in found.items():
             self.rows_read += len(rows)
-            fars = result[near] = []
-            for _, far, ts, latest, created in rows:
-                created_at = live_created_at(table, ts, latest, created, now)
-                if created_at is not None and (recorded_by is None
-                                               or created_at <= recorded_by):
-                    fars.append(far)
+            if recorded_by is None:  # live is enough: no creation to decode
+                fars = [row[1] for row in rows if is_live(table, row[2], row[3], now)]
+            else:
+                fars = []
+                for _, far, ts, latest, created in rows:
+                    created_at = live_created_at(table, ts, latest, created, now)
+                    if created_at is not None and created_at <= recorded_by:
+                        fars.append(far)
             if table.buckets > 1:
                 fars.sort()
+            result[near] = fars
         return result
 
     def listed_buckets(self, edge_type: str, direction: Direction,

@@ -166,19 +166,29 @@ def test_reads_through_the_directory_equal_every_bucket_and_the_embedded_store(
 def test_directory_reads_ask_only_the_listed_partitions(
     fleet_pair: tuple[Any, GraphStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Every bucket: 16 partitions a dataset. Through the directory, ungrouped: the
+    listed ones; grouped: those and a few more packed into the same SELECTs, far fewer
+    than every bucket."""
     store, _ = fleet_pair
-    store.grouped_reads = True
     listed = {d: {stable_bucket(j, 16) for j in readers}
               for d, readers in store.neighbour_ids("read", DATASETS, Direction.IN).items()}
+    total = sum(map(len, listed.values()))
+    assert total > 16  # the dataset every job read fills most of its 16 buckets
     asked = partitions_asked(store, monkeypatch)
+    store.grouped_reads = True
     store.directory_reads = False
     store.neighbour_ids("read", DATASETS, Direction.IN)
     assert sum(asked) == 16 * len(DATASETS)
-    asked.clear()
     store.directory_reads = True
-    store.neighbour_ids("read", DATASETS, Direction.IN)
-    assert sum(asked) == sum(map(len, listed.values())) < 16 * len(DATASETS)
-    assert sum(asked) > 16  # the dataset every job read fills all 16 buckets
+    for grouped in (False, True):
+        store.grouped_reads = grouped
+        asked.clear()
+        store.neighbour_ids("read", DATASETS, Direction.IN)
+        if grouped:
+            assert total <= sum(asked) < 16 * len(DATASETS)
+            assert max(asked) <= partition_reads.PARTITIONS_PER_SELECT
+        else:
+            assert sum(asked) == len(asked) == total
 
 
 def short_ttl_registry() -> Registry:

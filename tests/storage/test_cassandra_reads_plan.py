@@ -65,3 +65,37 @@ def test_rows_come_back_under_their_near_id() -> None:
     assert found == {"c": [], "a": [("a", 1), ("a", 2)], "b": [("b", 3)]}
     with pytest.raises(ValueError):
         reads.read("SELECT id FROM ks.t", ("id", "bucket"), ["a"])
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+@pytest.mark.parametrize("pack", [True, False])
+@pytest.mark.parametrize("seed", range(4))
+def test_seconds_per_near_name_every_listed_partition_once(
+    grouped: bool, pack: bool, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each near id's own buckets (a bucket directory's): every listed partition named
+    exactly once, each near id in one SELECT, at most PARTITIONS_PER_SELECT partitions a
+    SELECT; ungrouped, only the listed ones."""
+    from fleetgraph.storage.cassandra import partition_reads
+
+    monkeypatch.setattr(partition_reads, "PACK_SECONDS", pack)
+    rng = random.Random(seed)
+    nears = [f"dataset:d{i}" for i in range(rng.randint(1, 400))]
+    per_near = {n: rng.sample(range(16), rng.choice([0, 1, 1, 1, 2, 3, 16])) for n in nears}
+    asked = nears + rng.sample(nears, len(nears) // 4) + ["dataset:unlisted"]
+    reads = PartitionReads(lambda jobs, action: [], lambda cql: cql, grouped)
+    jobs = reads.jobs(Read("SELECT to_id, from_id FROM t.in_edges", ("to_id", "bucket"),
+                           asked, list(range(16)), per_near=per_near))
+    names = named(jobs, grouped, True)
+    listed = {(n, b) for n, buckets in per_near.items() for b in buckets}
+    assert len(names) == len(set(names)) and set(names) >= listed
+    if not grouped:
+        assert set(names) == listed
+        return
+    assert all(len(p[0]) * len(p[1]) <= PARTITIONS_PER_SELECT for _, p in jobs)
+    owners = [n for _, p in jobs for n in p[0]]
+    assert len(owners) == len(set(owners))  # one SELECT a near id
+    if not pack:  # near ids of the same buckets together only
+        assert all(len({tuple(sorted(per_near[n])) for n in p[0]}) == 1 for _, p in jobs)
+    else:
+        assert len(jobs) <= len(listed)
