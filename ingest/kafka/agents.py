@@ -6,7 +6,8 @@
 - the inventory side input (:mod:`fleetgraph.ingest.kafka.sideinput`), which the
   source agents wait for before processing their first message;
 - one agent per source topic, feeding :class:`SourceProcessors`
-  (:mod:`fleetgraph.ingest.kafka.source_agents`);
+  (:mod:`fleetgraph.ingest.kafka.source_agents`), held while the dedup buffer is
+  full (:mod:`fleetgraph.ingest.kafka.backpressure`);
 - the timer flushing due dedup entries to the graph topics, and the stall check
   of the source partitions.
 
@@ -22,6 +23,7 @@ from typing import Any
 
 from fleetgraph.graph_model.types import Registry
 from fleetgraph.ingest.kafka.activity import Activity
+from fleetgraph.ingest.kafka.backpressure import DEDUP_MAX_PENDING, DedupGate, bound_dedup
 from fleetgraph.ingest.kafka.dedup import MappedDedup
 from fleetgraph.ingest.kafka.dedup_table import add_dedup_table, add_flush_timer, owned_partitions
 from fleetgraph.ingest.kafka.processor import SourceProcessors
@@ -48,7 +50,7 @@ class Processing:
     dedup: MappedDedup
     sink: GraphTopicSink
     follower: InventoryFollower | None
-    ready: asyncio.Event
+    ready: asyncio.Event  # the side input is ready and the dedup buffer not full
     owned: Callable[[], set[int]]  # the source partitions whose dedup entries are ours
     guard: StallGuardTask
 
@@ -72,8 +74,11 @@ def add_processing(
     publish: Callable[[str, bytes | None, bytes], None] | None = None,
     follow_inventory: bool = True,
     validator: Validator | None = None,
+    max_pending: int = DEDUP_MAX_PENDING,
 ) -> Processing:
-    """The source agents, the dedup table and timer, and the inventory side input."""
+    """The source agents, the dedup table and timer, and the inventory side input;
+    the agents stop taking messages while the dedup buffer has more than
+    ``max_pending`` entries waiting (:mod:`fleetgraph.ingest.kafka.backpressure`)."""
     graph_codec = GraphRecordCodec(registry, names)
     publish = publish or FaustPublisher(app, [*graph_codec.topics, names.deadletter])
     window_us = int(settings.ingest.dedup_window_s * 1_000_000)
@@ -96,12 +101,17 @@ def add_processing(
     else:
         ready = asyncio.Event()
         ready.set()
-    add_source_agents(app, names, processors, ready, activity)
 
     def owned() -> set[int]:
         return owned_partitions(app, table)
 
+    # the agents take no message while the buffer is full (backpressure.py)
+    gate = DedupGate(ready, lambda: dedup.pending(owned()), max_pending,
+                     rebalancing=lambda: bool(app.rebalancing))
+    bound_dedup(dedup, max_pending)
+    add_source_agents(app, names, processors, gate, activity)
+
     interval_s = max(0.2, min(1.0, settings.ingest.dedup_window_s / 2))
     add_flush_timer(app, dedup, sink, activity, owned, interval_s)
-    guard = add_stall_guard(app, names, ready)
-    return Processing(processors, dedup, sink, follower, ready, owned, guard)
+    guard = add_stall_guard(app, names, gate)
+    return Processing(processors, dedup, sink, follower, gate, owned, guard)

@@ -42,7 +42,9 @@ log = logging.getLogger(__name__)
 STORE_GROUP_SUFFIX = "-store"
 POLL_MS = 500
 SINK_PARTITION_FETCH_BYTES = 512 * 1024
-SINK_FETCH_BYTES = 4 * 1024 * 1024
+# a fetch is one sink batch: 4 MiB of graph messages decoded to ~30,000 upserts and
+# their planned writes at once in a worker draining a backlog; 1 MiB is ~8,000
+SINK_FETCH_BYTES = 1024 * 1024
 
 
 def store_group(kafka: KafkaSettings) -> str:
