@@ -312,6 +312,48 @@ ACTIONS = st.lists(st.sampled_from(["take_in", "take_in", "take_in", "tick", "sc
                                     "crash_mid_write"]), max_size=60)
 
 
+class SourcePartition:
+    """One source partition read by a worker with a write-behind MappedDedup: its
+    updates, how far they were read and committed, the changelog at the commit."""
+
+    def __init__(self, seed: int, mode: DedupMode) -> None:
+        self.rng = random.Random(seed)
+        self.clock = Clock()
+        self.mode = mode
+        self.updates = [_random_node(self.rng, n) for n in range(30)]
+        self.entries: dict[str, dict[str, object]] = {}
+        self.committed_entries: dict[str, dict[str, object]] = {}
+        self.read = self.committed = 0
+        self.mapped = self._worker()
+
+    def _worker(self) -> MappedDedup:
+        return MappedDedup(self.entries, window_us=1_000, clock=self.clock,  # type: ignore[arg-type]
+                           write_behind=True, mode=self.mode)
+
+    def take_in(self) -> None:
+        if self.read < len(self.updates):
+            self.mapped.take_in(0, [_copy_node(self.updates[self.read])])
+            self.read += 1
+
+    def commit(self) -> None:
+        self.mapped.persist()
+        self.committed, self.committed_entries = self.read, dict(self.entries)
+
+    def restart(self, changelog_landed: bool) -> None:
+        """A new worker, reading again from the commit (the changelog writes made
+        since it reached Kafka, or none did)."""
+        if not changelog_landed:
+            self.entries = dict(self.committed_entries)
+        self.read = self.committed
+        self.mapped = self._worker()
+
+    def drained(self) -> list[Upsert]:
+        """The rest read, then everything still buffered."""
+        while self.read < len(self.updates):
+            self.take_in()
+        return self.mapped.drain()
+
+
 @settings(max_examples=120, deadline=None)
 @given(ACTIONS, st.integers(0, 10_000), st.booleans(), st.sampled_from(DEDUP_MODES))
 def test_crashes_anywhere_lose_nothing(actions: list[str], seed: int, landed: bool,
@@ -322,49 +364,28 @@ def test_crashes_anywhere_lose_nothing(actions: list[str], seed: int, landed: bo
     updates after the committed offset are read again. ``landed``: the changelog
     writes made since the last commit reached Kafka before the crash, or none did.
     Whatever happened, what was written stores the graph of every update."""
-    rng = random.Random(seed)
-    clock = Clock()
-    updates = [_random_node(rng, n) for n in range(30)]
-    entries: dict[str, dict[str, object]] = {}
-    committed_entries: dict[str, dict[str, object]] = {}
-    mapped = MappedDedup(entries, window_us=1_000, clock=clock,  # type: ignore[arg-type]
-                         write_behind=True, mode=mode)
-    read = committed = 0
+    source = SourcePartition(seed, mode)
     written: list[Upsert] = []
-
-    def restart() -> MappedDedup:
-        nonlocal read, entries
-        if not landed:
-            entries = dict(committed_entries)
-        read = committed
-        return MappedDedup(entries, window_us=1_000, clock=clock,  # type: ignore[arg-type]
-                           write_behind=True, mode=mode)
-
     for action in actions:
-        if action == "take_in" and read < len(updates):
-            mapped.take_in(0, [_copy_node(updates[read])])
-            read += 1
+        if action == "take_in":
+            source.take_in()
         elif action.startswith(("tick", "scan")):
-            due = mapped.take_due(scan=action.startswith("scan"))
+            due = source.mapped.take_due(scan=action.startswith("scan"))
             written += due.upserts
-            if action.endswith("meanwhile") and read < len(updates):
-                mapped.take_in(0, [_copy_node(updates[read])])
-                read += 1
-            mapped.forget(due)
+            if action.endswith("meanwhile"):
+                source.take_in()
+            source.mapped.forget(due)
         elif action == "clock":
-            clock.now += 400
+            source.clock.now += 400
         elif action == "commit":
-            mapped.persist()
-            committed, committed_entries = read, dict(entries)
+            source.commit()
         elif action == "crash":
-            mapped = restart()
+            source.restart(landed)
         elif action == "crash_mid_write":
-            written += mapped.take_due().upserts
-            mapped = restart()
-    for update in updates[read:]:
-        mapped.take_in(0, [_copy_node(update)])
-    written += mapped.drain()
-    assert _stored(written) == _stored(updates)
+            written += source.mapped.take_due().upserts
+            source.restart(landed)
+    written += source.drained()
+    assert _stored(written) == _stored(source.updates)
 
 
 def _random_node(rng: random.Random, n: int) -> NodeUpsert:
@@ -416,22 +437,15 @@ def test_overlapping_flushes_take_each_entry_once_and_lose_nothing(
     commits and crashes between them: no entry is in two writes in flight, and
     what landed stores the graph of every update (the reference: every update
     stored as it came)."""
-    rng = random.Random(seed)
-    clock = Clock()
-    updates = [_random_node(rng, n) for n in range(30)]
-    entries: dict[str, dict[str, object]] = {}
-    committed_entries: dict[str, dict[str, object]] = {}
-    mapped = MappedDedup(entries, window_us=1_000, clock=clock,  # type: ignore[arg-type]
-                         write_behind=True, mode=mode)
-    read = committed = 0
+    source = SourcePartition(seed, mode)
+    rng = source.rng
     landed: list[Upsert] = []
     flying: list[Due] = []
     for action in actions:
-        if action == "take_in" and read < len(updates):
-            mapped.take_in(0, [_copy_node(updates[read])])
-            read += 1
+        if action == "take_in":
+            source.take_in()
         elif action in ("tick", "scan"):
-            due = mapped.take_due(scan=action == "scan")
+            due = source.mapped.take_due(scan=action == "scan")
             in_flight = {key for other in flying for key in other.versions}
             assert not in_flight & set(due.versions)
             if due:
@@ -440,27 +454,21 @@ def test_overlapping_flushes_take_each_entry_once_and_lose_nothing(
             due = flying.pop(rng.randrange(len(flying)))
             if action == "land":
                 landed += due.upserts
-                mapped.forget(due)
+                source.mapped.forget(due)
             else:
-                mapped.release(due)
+                source.mapped.release(due)
         elif action == "clock":
-            clock.now += 400
+            source.clock.now += 400
         elif action == "commit":
-            mapped.persist()
-            committed, committed_entries = read, dict(entries)
+            source.commit()
         elif action == "crash":  # what was in flight may or may not have landed
             landed += [u for due in flying if rng.random() < 0.5 for u in due.upserts]
             flying.clear()
-            entries = dict(committed_entries)
-            read = committed
-            mapped = MappedDedup(entries, window_us=1_000, clock=clock,  # type: ignore[arg-type]
-                                 write_behind=True, mode=mode)
+            source.restart(changelog_landed=False)
     for due in flying:
-        mapped.release(due)
-    for update in updates[read:]:
-        mapped.take_in(0, [_copy_node(update)])
-    landed += mapped.drain()
-    assert _stored(landed) == _stored(updates)
+        source.mapped.release(due)
+    landed += source.drained()
+    assert _stored(landed) == _stored(source.updates)
 
 
 HOLD_US, WINDOW_US, STEP_US = 300, 1_000, 100
