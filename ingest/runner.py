@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import compress, tee
+from operator import attrgetter, not_
 
 from fleetgraph.ingest.message import Message
 from fleetgraph.ingest.pipeline import Pipeline, PipelineStats
@@ -58,6 +60,14 @@ class RunReport:
         return self.stats.received / self.seconds if self.seconds > 0 else 0.0
 
 
+def of_kind(messages: Iterable[Message], side_inputs: bool) -> Iterator[Message]:
+    """The side inputs among ``messages``, or the others, in their order (filtered by
+    iterators of the standard library: no Python call per message)."""
+    kept, read = tee(messages)
+    is_side_input = map(SIDE_INPUTS.__contains__, map(attrgetter("topic"), read))
+    return compress(kept, is_side_input if side_inputs else map(not_, is_side_input))
+
+
 def run_embedded(
     pipeline: Pipeline,
     messages: Callable[[], Iterable[Message]],
@@ -72,8 +82,6 @@ def run_embedded(
         for is_side_input in (True, False):
             if not is_side_input and on_side_inputs is not None:
                 on_side_inputs()
-            pipeline.process_many(
-                (message for message in messages()
-                 if (message.topic in SIDE_INPUTS) == is_side_input), on_message)
+            pipeline.process_many(of_kind(messages(), is_side_input), on_message)
         pipeline.flush()
     return RunReport(pipeline.stats, time.perf_counter() - started, pipeline.dedup.collapsed)

@@ -67,12 +67,14 @@ class ReadingPath:
 
     def __init__(self, codec: EventCodec, validator: Validator, mapper: GraphMapper) -> None:
         self.fingerprint = self._fingerprint(codec)
+        self.header = MAGIC + (self.fingerprint or b"")  # a message's first bytes
         self.validator = validator
         self.known_ids = validator.known_ids
         self.clock = validator.clock
         self.max_future_us = validator.limits.max_future_s * 1_000_000
         self.max_age_us = validator.limits.max_age_days * 86_400_000_000
-        self.max_length = validator.size_bound + HEADER_LENGTH  # of a whole message
+        # of a whole message (-1 without a schema to read: no message is answered for)
+        self.max_length = -1 if self.fingerprint is None else validator.size_bound + HEADER_LENGTH
         # (component type, metric) -> the bounds of the value, for each modelled reading
         # whose property is a float (as the validator checks it)
         self.bounds: dict[tuple[str, str], tuple[float, float]] = {}
@@ -100,8 +102,8 @@ class ReadingPath:
     def upsert(self, message: Message) -> NodeUpsert | None:
         """The upsert of ``message`` when it is a clean reading; else None."""
         p = message.payload
-        if (len(p) > self.max_length or p[2:HEADER_LENGTH] != self.fingerprint
-                or p[:2] != MAGIC or message.topic != Topic.TELEMETRY):
+        if (len(p) > self.max_length or not p.startswith(self.header)
+                or message.topic != Topic.TELEMETRY):
             return None
         try:
             return self._read(p, message.source)
@@ -109,6 +111,7 @@ class ReadingPath:
             return None
 
     def _read(self, p: bytes, source: str) -> NodeUpsert | None:
+        """The upsert of body ``p`` of a telemetry message (its header checked), or None."""
         i = HEADER_LENGTH
         b = p[i]  # event_id: a length under 64 takes one (even) byte
         if b & 0x81:
