@@ -37,7 +37,7 @@ class Malformed(Exception):
     """The body is not one this reader reads (the caller asks fastavro)."""
 
 
-def _varint(p: bytes, i: int, b: int) -> tuple[int, int]:
+def read_long(p: bytes, i: int, b: int) -> tuple[int, int]:
     """The zigzag-decoded long whose first byte ``b`` (continued) was read before ``i``."""
     n = b & 0x7F
     shift = 7
@@ -55,7 +55,7 @@ def _varint(p: bytes, i: int, b: int) -> tuple[int, int]:
 
 def _length(p: bytes, i: int, b: int) -> tuple[int, int]:
     """A string's or bytes' length (first byte ``b`` read before ``i``), never negative."""
-    n, i = _varint(p, i, b)
+    n, i = read_long(p, i, b)
     if n < 0:
         raise Malformed("a negative length")
     return n, i
@@ -64,10 +64,10 @@ def _length(p: bytes, i: int, b: int) -> tuple[int, int]:
 def _count(p: bytes, i: int) -> tuple[int, int]:
     """An array's or map's block count at ``i`` (a negative count is followed by the
     block's size in bytes, skipped)."""
-    n, i = _varint(p, i + 1, p[i])
+    n, i = read_long(p, i + 1, p[i])
     if n < 0:
         n = -n
-        _, i = _varint(p, i + 1, p[i])
+        _, i = read_long(p, i + 1, p[i])
     return n, i
 
 
@@ -315,7 +315,7 @@ def compile_reader(schema: dict[str, Any]) -> Reader | None:
     except NotImplementedError:
         return None
     namespace: dict[str, Any] = {
-        "_varint": _varint, "_length": _length, "_count": _count, "_bad": _bad,
+        "_varint": read_long, "_length": _length, "_count": _count, "_bad": _bad,
         "_double": struct.Struct("<d").unpack_from, "_float": struct.Struct("<f").unpack_from,
         **constants,
     }

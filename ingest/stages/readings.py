@@ -32,6 +32,7 @@ from fleetgraph.ingest.stages.filter import MODELLED_READINGS
 from fleetgraph.ingest.stages.to_graph import GraphMapper
 from fleetgraph.ingest.stages.validate import HARDWARE, Validator
 from fleetgraph.schemas.codec import HEADER_LENGTH, MAGIC, EventCodec
+from fleetgraph.schemas.fastread import Malformed, read_long
 from fleetgraph.schemas.topics import RECORD_OF_TOPIC, Topic
 
 # the telemetry record as this path reads it: (field, Avro type) in the writer's order
@@ -107,7 +108,7 @@ class ReadingPath:
             return None
         try:
             return self._read(p, message.source)
-        except (IndexError, UnicodeDecodeError, struct.error):  # a malformed body
+        except (IndexError, UnicodeDecodeError, struct.error, Malformed):  # a malformed body
             return None
 
     def _read(self, p: bytes, source: str) -> NodeUpsert | None:
@@ -120,18 +121,7 @@ class ReadingPath:
         event_id = p[i + 1:e].decode()
         if not event_id or not event_id.isprintable():
             return None
-        b = p[e]  # event_time: a zigzag varint
-        t = b & 0x7F
-        i = e + 1
-        shift = 7
-        while b & 0x80:
-            b = p[i]
-            i += 1
-            t |= (b & 0x7F) << shift
-            shift += 7
-            if shift > 63:  # beyond 9 bytes: let the general path judge it
-                return None
-        t = (t >> 1) ^ -(t & 1)
+        t, i = read_long(p, e + 1, p[e])  # event_time
         if p[i] != READING:
             return None
         b = p[i + 1]  # component_id
