@@ -1,5 +1,6 @@
 """``fleetgraph storage reindex``: fill the time index of temporal edge types from
-the live rows, after ``storage init`` added it beside data written before it.
+the live rows, and the bucket directory of wide sides from their rows, after ``storage
+init`` added them beside data written before them.
 
 On Cassandra, ``storage init`` makes a missing index table "pending" when the
 type's live tables already exist; window reads go the old way (whole partitions)
@@ -33,7 +34,8 @@ def reindex(ctx: click.Context, store_kind: str | None, db: Path | None) -> None
     kind, path = stored_graph(settings, store_kind, db)
     with open_store(settings.store, kind=kind, sqlite_path=path) as store:
         done = store.reindex()
-    for edge_type, rows in done.items():
-        click.echo(f"{edge_type:<16} {rows:>12,} live rows indexed")
-    click.echo(f"{len(done)} time indexes filled and ready" if done
+    for name, rows in done.items():  # "<type>" for a time index, "<type> buckets"
+        what = "bucket directory entries" if name.endswith(" buckets") else "live rows indexed"
+        click.echo(f"{name:<20} {rows:>12,} {what}")
+    click.echo(f"{len(done)} time indexes and bucket directories filled and ready" if done
                else "nothing to reindex: the store keeps its time index itself")
