@@ -97,6 +97,9 @@ def run(settings: Settings, *, sites: int = 40, hours: float = 7.0,
             figures.update(worker_figures(received, report.upserts_stored, worker_cpu_s,
                                           report.busy_s))
             figures["messages_per_cpu_s"] = round(len(messages) / worker_cpu_s)
+            if report.busy_cpu_s:  # without start-up and the idle wait before the stop
+                figures["busy_cpu_s"] = round(report.busy_cpu_s, 2)
+                figures["events_per_busy_cpu_s"] = round(received / report.busy_cpu_s)
             print(f"worker: {report.processed}")
             print(f"worker: {report.upserts_stored:,} upserts stored in "
                   f"{report.busy_s or 0:.1f} s: {report.events_per_second or 0:,.0f} events/s "
@@ -106,6 +109,10 @@ def run(settings: Settings, *, sites: int = 40, hours: float = 7.0,
                   f"({figures['messages_per_cpu_s']:,} distinct messages) and "
                   f"{figures['upserts_per_cpu_s']:,} stored upserts per CPU-second; by thread "
                   f"{figures['threads_cpu_s']}")
+            if report.busy_cpu_s:
+                print(f"worker CPU from the first source message to the last store write: "
+                      f"{report.busy_cpu_s:.1f} s, {figures['events_per_busy_cpu_s']:,} source "
+                      f"events per CPU-second")
 
         store = SQLiteGraphStore(FLEET, work / "embedded.sqlite")
         sink = RecordingSink(store)

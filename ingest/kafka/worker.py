@@ -60,6 +60,7 @@ class WorkerReport:
     upserts_stored: int = 0
     first_event_at: float | None = None  # wall time of the first source message processed
     last_stored_at: float | None = None  # wall time of the last store write
+    busy_cpu_s: float | None = None  # this process's CPU seconds between the two
 
     @property
     def busy_s(self) -> float | None:
@@ -201,6 +202,8 @@ async def make_dedup_changelog(settings: Settings, names: TopicNames, changelog:
 
 def _finish(report: WorkerReport, activity: Activity) -> WorkerReport:
     report.first_event_at, report.last_stored_at = activity.first_event, activity.last_stored
+    if activity.first_event_cpu is not None and activity.last_stored_cpu is not None:
+        report.busy_cpu_s = activity.last_stored_cpu - activity.first_event_cpu
     log.info("worker stopped: %s", report)
     return report
 

@@ -1,18 +1,20 @@
 """What a worker pays a message outside its stages: Faust's monitor and the logging
-level its worker leaves (no broker needed)."""
+level its worker leaves; the CPU its report counts (no broker needed)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 from faust.sensors import Monitor
 from faust.types import TP
 
+from fleetgraph.ingest.kafka.activity import Activity
 from fleetgraph.ingest.kafka.app import QuietMonitor, create_app
-from fleetgraph.ingest.kafka.worker import faust_worker
+from fleetgraph.ingest.kafka.worker import WorkerReport, _finish, faust_worker
 from fleetgraph.settings import Settings
 
 
@@ -76,3 +78,21 @@ def test_a_worker_at_level_warning_leaves_the_root_logger_there(tmp_path: Path) 
         assert not logger.isEnabledFor(logging.DEBUG)
     finally:
         loop.close()
+
+
+def test_the_report_counts_the_cpu_between_the_first_event_and_the_last_store_write() -> None:
+    activity = Activity()
+    before = time.process_time()
+    activity.event()
+    first = activity.first_event_cpu
+    sum(i * i for i in range(200_000))  # some CPU between the two marks
+    activity.event()  # only the first event marks
+    assert activity.first_event_cpu == first
+    activity.stored()
+    after = time.process_time()
+    report = _finish(WorkerReport("all"), activity)
+    assert first is not None and before <= first
+    assert report.busy_cpu_s is not None
+    assert 0 < report.busy_cpu_s <= after - before
+    assert report.busy_cpu_s == activity.last_stored_cpu - first  # type: ignore[operator]
+    assert _finish(WorkerReport("process"), Activity()).busy_cpu_s is None  # nothing stored
