@@ -4,8 +4,9 @@ init`` added them beside data written before them.
 
 On Cassandra, ``storage init`` makes a missing index table "pending" when the
 type's live tables already exist; window reads go the old way (whole partitions)
-until this command has filled the index and marked it ready. It is idempotent and
-may run while ingest writes (new writes index themselves). The embedded store's
+until this command has filled the index and marked it ready (the same for a wide
+side's bucket directory: reads ask every bucket until then); one ready already is left
+alone. It is idempotent and may run while ingest writes (new writes index themselves). The embedded store's
 index is an SQL index that SQLite fills when it is created: nothing to do.
 """
 
@@ -38,4 +39,4 @@ def reindex(ctx: click.Context, store_kind: str | None, db: Path | None) -> None
         what = "bucket directory entries" if name.endswith(" buckets") else "live rows indexed"
         click.echo(f"{name:<20} {rows:>12,} {what}")
     click.echo(f"{len(done)} time indexes and bucket directories filled and ready" if done
-               else "nothing to reindex: the store keeps its time index itself")
+               else "nothing to reindex: every index is ready (or kept by the database itself)")

@@ -552,13 +552,17 @@ class CassandraGraphStore(GraphStore):
     # --- maintenance --------------------------------------------------------
     def reindex(self) -> dict[str, int]:
         """Fill each temporal type's time index from its live rows, and each wide side's
-        bucket directory from its rows (``fleetgraph storage reindex``: after ``storage
-        init`` added them beside existing data), then mark them ready so that reads use
-        them. Idempotent; writes may go on meanwhile (they index themselves). Returns the
-        rows indexed per edge type, and the directory entries per ``<type> buckets``."""
+        bucket directory from its rows, where it is not ready (``fleetgraph storage
+        reindex``: after ``storage init`` added them beside existing data), then mark them
+        ready so that reads use them. One that is ready already is complete (every write
+        since it was made wrote its entries) and left alone. Idempotent; writes may go on
+        meanwhile (they index themselves). Returns the rows indexed per edge type, and
+        the directory entries per ``<type> buckets``, of those it filled."""
+        refresh_schema(self._cluster, self.config.where)
+        self.refresh_index_state()
         done: dict[str, int] = {}
         for name, namespace in self._edges.items():
-            if namespace.index is None:
+            if namespace.index is None or name in self._indexed:
                 continue
             table, now = namespace.out_edges, self._clock()
             statement = SimpleStatement(table.reindex_cql(), fetch_size=REINDEX_PAGE)
@@ -580,7 +584,7 @@ class CassandraGraphStore(GraphStore):
                                for t in namespace.index.tables]
             self._run(jobs, "mark the time index ready", DDL_CONCURRENCY, DDL_PROFILE)
         for name, namespace in self._edges.items():
-            if namespace.directory is not None:
+            if namespace.directory is not None and name not in self._directed:
                 done[f"{name} buckets"] = self._reindex_directory(name, namespace)
         refresh_schema(self._cluster, self.config.where)
         self.refresh_index_state()
