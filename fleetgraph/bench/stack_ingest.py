@@ -9,13 +9,15 @@ last store write, as the worker reports it. Run twice, on a stream and on one
 ten times longer (same fleet, ten times the hours), for the memory check.
 Per core: the worker's own CPU time (user + system of the child process, every
 thread) gives events and stored upserts per CPU-second; the baseline's is this
-process's CPU time while it plans and sends.
+process's CPU time while it plans and sends. ``load1`` is the machine's load average
+when a worker started and when it ended (a shared machine's figures need it).
 
     python -m fleetgraph.bench.stack_ingest [--sites 8 --hours 8] [--no-baseline]  # alone
 """
 
 from __future__ import annotations
 
+import os
 import re
 import resource
 import tempfile
@@ -71,6 +73,7 @@ def run_worker(settings: Settings, work: Path, idle_s: float = 8.0,
            "FLEETGRAPH_CASSANDRA_HOSTS": settings.store.cassandra.hosts,
            "FLEETGRAPH_CASSANDRA_PORT": str(settings.store.cassandra.port)}
     cpu_before = children_cpu_s()
+    load_before = os.getloadavg()[0]
     child = Child(["-m", "fleetgraph", "worker", "--store", "cassandra",
                    "--bootstrap", settings.kafka.bootstrap,
                    "--topic-prefix", settings.kafka.topic_prefix,
@@ -84,6 +87,7 @@ def run_worker(settings: Settings, work: Path, idle_s: float = 8.0,
         raise RuntimeError(f"worker exited with {code}: {child.output()}")
     report = parse_report(child.output())
     return {**report, "peak_rss_mib": round(child.peak_rss_mib or 0.0, 1),
+            "load1": [round(load_before, 1), round(os.getloadavg()[0], 1)],  # start, end
             "cpu_s": round(cpu_s, 2),
             "events_per_cpu_s": round(report["events"] / cpu_s) if cpu_s else None,
             "upserts_per_cpu_s": round(report["upserts_stored"] / cpu_s) if cpu_s else None}
