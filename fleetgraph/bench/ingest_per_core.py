@@ -1,7 +1,7 @@
 """Part 1 of the benchmark alone, per core: the embedded ingest against raw SQLite
 inserts of the same rows, both timed in CPU seconds of this process.
 
-    python -m fleetgraph.bench.ingest_per_core [--size 1e5] [--repeats 1] [--end-us N]
+    python -m fleetgraph.bench.ingest_per_core [--size 1e5] [--repeats 1] [--end-us N] [--general]
 
 CPU time (``time.process_time``: user + system of this process; SQLite runs in
 it) is what a core gives the work, whatever else the shared machine runs. The
@@ -18,7 +18,9 @@ pipeline wrote, in the same batches:
 The ratios are pipeline events per CPU-second over baseline events per CPU-second.
 ``digest`` is the stored graph's (``storage.checksum.graph_digests``, hashed once more,
 untimed): a faster pipeline must keep it; it depends on the log's end, which
-``--end-us`` fixes (1796270400000000 gives 0b050510b22bb51a at 1e5).
+``--end-us`` fixes (1796270400000000 gives 0b050510b22bb51a at 1e5). ``--general``
+also times the pipeline with every reading through the general path (no
+``stages.readings`` fast path), in the same run, to the same digest.
 """
 
 from __future__ import annotations
@@ -139,13 +141,15 @@ def store_digest(store: SQLiteGraphStore) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def pipeline_cpu_s(messages: list[Message], path: Path, clock_us: int
-                   ) -> tuple[float, int, int, str]:
+def pipeline_cpu_s(messages: list[Message], path: Path, clock_us: int,
+                   fast_readings: bool = True) -> tuple[float, int, int, str]:
     """CPU seconds of the embedded ingest of ``messages`` into a store at ``path`` (opened
     and closed outside the timing), as ``fleetgraph ingest`` runs it (a plain store sink,
-    keeping nothing); rows written; dead letters; the stored graph's digest (untimed)."""
+    keeping nothing); rows written; dead letters; the stored graph's digest (untimed).
+    ``fast_readings`` False: every reading through the general path (``Pipeline``)."""
     store = SQLiteGraphStore(FLEET, path)
     pipeline = Pipeline.for_fleet(StoreSink(store), DeadLetterList(), clock=lambda: clock_us)
+    pipeline.fast_readings = fast_readings
     started = time.process_time()
     report = run_embedded(pipeline, lambda: messages)
     cpu = time.process_time() - started
@@ -166,9 +170,19 @@ def written_batches(messages: list[Message], path: Path, clock_us: int
     return sink.batches, report.stats.written
 
 
-def measure(messages: list[Message], work: Path, clock_us: int) -> dict[str, Any]:
+def measure(messages: list[Message], work: Path, clock_us: int,
+            general: bool = False) -> dict[str, Any]:
+    """``general``: the pipeline without the readings' fast path measured too, right
+    after the pipeline (its figures as ``general_*``; its digest must be the same)."""
     events = len(messages)
     cpu, written, dead, digest = pipeline_cpu_s(messages, work / "p.sqlite", clock_us)
+    compared: dict[str, Any] = {}
+    if general:
+        general_cpu, _, _, general_digest = pipeline_cpu_s(
+            messages, work / "g.sqlite", clock_us, fast_readings=False)
+        assert general_digest == digest, (general_digest, digest)
+        compared = {"general_cpu_s": round(general_cpu, 3),
+                    "general_events_per_cpu_s": round(events / general_cpu)}
     batches, recorded = written_batches(messages, work / "r.sqlite", clock_us)
     assert recorded == written, (recorded, written)
     with ingest_collector():  # the same collector settings as the pipeline's run
@@ -186,19 +200,23 @@ def measure(messages: list[Message], work: Path, clock_us: int) -> dict[str, Any
         "engine_cpu_s": round(engine, 3),
         "engine_events_per_cpu_s": round(events / engine),
         "ratio_to_engine": round(engine / cpu, 3),
+        **({**compared, "general_ratio_to_raw": round(raw / compared["general_cpu_s"], 3)}
+           if compared else {}),
         "digest": digest[:16],
     }
 
 
-def run(size: str, repeats: int, end_us: int | None = None) -> list[dict[str, Any]]:
-    """``end_us``: the simulated log's end (default: this minute; the digest depends on it)."""
+def run(size: str, repeats: int, end_us: int | None = None, general: bool = False
+        ) -> list[dict[str, Any]]:
+    """``end_us``: the simulated log's end (default: this minute; the digest depends on it);
+    ``general``: see :func:`measure`."""
     if end_us is None:
         end_us = minute_floor_us(wall_clock_us())
     messages = workload.messages(workload.size(size, end_us).config)
     results = []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
-            results.append({"size": size, **measure(messages, Path(tmp), end_us)})
+            results.append({"size": size, **measure(messages, Path(tmp), end_us, general)})
     return results
 
 
@@ -209,8 +227,11 @@ def main() -> None:
     parser.add_argument("--end-us", type=int, default=None,
                         help="the simulated log's end in µs (default: this minute); fix it "
                         "to compare the stored graph's digest across runs")
+    parser.add_argument("--general", action="store_true",
+                        help="also measure the pipeline without the readings' fast path, "
+                        "in the same run (general_* figures)")
     args = parser.parse_args()
-    for result in run(args.size, args.repeats, args.end_us):
+    for result in run(args.size, args.repeats, args.end_us, args.general):
         print(json.dumps(result))
 
 
