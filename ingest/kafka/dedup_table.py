@@ -36,10 +36,13 @@ from fleetgraph.ingest.stages.dedup import DedupMode
 log = logging.getLogger(__name__)
 DEDUP_TABLE = "dedup"
 LEADING_TICK_S = 0.1  # how often the entries due on their leading edge, or held, are taken
-# a key's later updates within its window wait at most this long (or the window, if
-# shorter): on the demo mix 1 s costs 0.1 % more writes than the 5 s window
-# (``python -m fleetgraph.bench.dedup_edges --holds 1``)
-MAX_HOLD_S = 1.0
+# a key's later updates within its window wait at most this long (None: the window).
+# A hold of 1 s cost 0.1 % more writes than the 5 s window on the demo mix in event
+# time (``python -m fleetgraph.bench.dedup_edges --holds 1``), but 22 % more upserts
+# on the freshness bench's stream (worker and server 22.8 vs 16.7 CPU-s in one pair of
+# runs), a day of the fleet replayed ~150 times faster than it happened, where keys
+# change every second or two; a draining backlog is the same: so not by default.
+MAX_HOLD_S: float | None = None
 
 
 class DedupTable(faust.Table[str, dict[str, Any]]):
@@ -63,7 +66,8 @@ class DedupTable(faust.Table[str, dict[str, Any]]):
 
 
 def add_dedup_table(app: Any, window_us: int, partitions: int, mode: DedupMode = "leading",
-                    max_hold_us: int | None = int(MAX_HOLD_S * 1_000_000)
+                    max_hold_us: int | None = (
+                        None if MAX_HOLD_S is None else int(MAX_HOLD_S * 1_000_000))
                     ) -> tuple[DedupTable, MappedDedup]:
     """The ``dedup`` table of ``app`` and the buffer over it, written behind (just
     before each commit), holding an update at most ``max_hold_us`` (None: the
