@@ -148,3 +148,19 @@ def test_a_changed_method_is_caught(consumer: Any) -> None:
     assert any("_add_gap: signature" in p for p in problems), problems
     assert any("_acked: no such attribute" in p for p in problems), problems
     assert not any("_handle_attached" in p for p in problems), problems
+
+
+def test_the_streams_take_faust_streamings_compiled_fast_path() -> None:
+    """The worker app opts in to the Cython StreamIterator's fast path (ingest/kafka/app.py):
+    the extension must be the one streams iterate with, and the opt-in read the way
+    faust-streaming reads it; without either, the option would silently do nothing."""
+    import faust.streams
+    from faust.utils.optin import cython_optimizations_enabled
+
+    assert faust.streams._CStreamIterator is not None, (
+        "faust-streaming's compiled StreamIterator is not installed (NO_CYTHON set, or a "
+        "wheel without its extension): the worker's streams take the slow path")
+    settings = Settings().updated(kafka={"topic_prefix": "fg."})
+    app = create_app(settings, partitions=4)
+    assert app.conf.cython_optimizations is True
+    assert cython_optimizations_enabled(app.conf) is True
