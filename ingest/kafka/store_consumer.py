@@ -41,10 +41,11 @@ from fleetgraph.settings import KafkaSettings
 log = logging.getLogger(__name__)
 STORE_GROUP_SUFFIX = "-store"
 POLL_MS = 500
-SINK_PARTITION_FETCH_BYTES = 512 * 1024
-# a fetch is one sink batch: 4 MiB of graph messages decoded to ~30,000 upserts and
-# their planned writes at once in a worker draining a backlog; 1 MiB is ~8,000
-SINK_FETCH_BYTES = 1024 * 1024
+# a fetch is one sink batch, decoded and planned at once: in a worker draining a
+# backlog, 1 MiB of graph messages (~10,000 upserts) was ~30,000 Cassandra writes
+# alive together; 256 KiB is a few graph messages, ~2,500 upserts
+SINK_PARTITION_FETCH_BYTES = 256 * 1024
+SINK_FETCH_BYTES = 256 * 1024
 
 
 def store_group(kafka: KafkaSettings) -> str:
