@@ -142,6 +142,10 @@ async def flush_due(app: Any, dedup: MappedDedup, sink: GraphTopicSink,
         dedup.forget(due)
         activity.touch()
         return len(due)
+    except asyncio.CancelledError:
+        if due is not None:
+            dedup.release(due)  # not written as far as we know: taken again, if ever
+        raise
     except Exception:
         if due is not None:
             dedup.release(due)
