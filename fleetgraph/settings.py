@@ -100,6 +100,10 @@ class IngestSettings(BaseModel):
     # merged and written at the window's end; trailing: all at the window's end
     # (ingest/stages/dedup.py)
     dedup_mode: Literal["leading", "trailing"] = "leading"
+    # a worker writes a key's later updates within its window at most this long after
+    # the first of them (None: at the window's end); shorter is fresher, and costs
+    # writes where keys change often (ingest/kafka/dedup_table.py, MAX_HOLD_S)
+    dedup_max_hold_s: float | None = Field(default=None, gt=0)
     batch_size: int = 5000
     # the sink waits for a store that is down (capped exponential backoff), and stops
     # the worker when an outage outlasts the deadline (ingest/kafka/store_writer.py)
@@ -198,6 +202,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "FLEETGRAPH_TOPIC_MIN_INSYNC_REPLICAS": ("kafka", "min_insync_replicas"),
     "FLEETGRAPH_DEDUP_WINDOW_S": ("ingest", "dedup_window_s"),
     "FLEETGRAPH_DEDUP_MODE": ("ingest", "dedup_mode"),
+    "FLEETGRAPH_DEDUP_MAX_HOLD_S": ("ingest", "dedup_max_hold_s"),
     "FLEETGRAPH_BATCH_SIZE": ("ingest", "batch_size"),
     "FLEETGRAPH_STORE_RETRY_MAX_BACKOFF_S": ("ingest", "store_retry_max_backoff_s"),
     "FLEETGRAPH_STORE_OUTAGE_DEADLINE_S": ("ingest", "store_outage_deadline_s"),

@@ -7,7 +7,7 @@ rate; meanwhile a probe event (a new dataset registered) is produced every
 ``probe_every_s``, and the server is polled until ``node(id)`` finds it. A probe
 is a new node, so the worker's dedup writes it on its leading edge, at once (a
 key's later updates within its window are held, until its end or at most
-``fleetgraph.ingest.kafka.dedup_table.MAX_HOLD_S``; in ``trailing`` mode the
+``FLEETGRAPH_DEDUP_MAX_HOLD_S``; in ``trailing`` mode the
 window is part of every figure). What a probe waits for, then: the worker taking
 the source message, the dedup's short tick and the graph record's
 acknowledgement, the sink's next batch, the server's read.

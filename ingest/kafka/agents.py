@@ -25,7 +25,13 @@ from fleetgraph.graph_model.types import Registry
 from fleetgraph.ingest.kafka.activity import Activity
 from fleetgraph.ingest.kafka.backpressure import DEDUP_MAX_PENDING, DedupGate, bound_dedup
 from fleetgraph.ingest.kafka.dedup import MappedDedup
-from fleetgraph.ingest.kafka.dedup_table import add_dedup_table, add_flush_timer, owned_partitions
+from fleetgraph.ingest.kafka.dedup_table import (
+    MAX_HOLD_S,
+    add_dedup_table,
+    add_flush_timer,
+    hold_us,
+    owned_partitions,
+)
 from fleetgraph.ingest.kafka.processor import SourceProcessors
 from fleetgraph.ingest.kafka.publisher import FaustPublisher
 from fleetgraph.ingest.kafka.records import GraphRecordCodec
@@ -82,7 +88,10 @@ def add_processing(
     graph_codec = GraphRecordCodec(registry, names)
     publish = publish or FaustPublisher(app, [*graph_codec.topics, names.deadletter])
     window_us = int(settings.ingest.dedup_window_s * 1_000_000)
-    table, dedup = add_dedup_table(app, window_us, partitions, settings.ingest.dedup_mode)
+    max_hold_s = settings.ingest.dedup_max_hold_s
+    table, dedup = add_dedup_table(app, window_us, partitions, settings.ingest.dedup_mode,
+                                   max_hold_us=hold_us(MAX_HOLD_S if max_hold_s is None
+                                                       else max_hold_s))
     sink = GraphTopicSink(graph_codec, publish)
     validator = validator or Validator(registry)
     topology = Topology()

@@ -41,8 +41,14 @@ LEADING_TICK_S = 0.1  # how often the entries due on their leading edge, or held
 # time (``python -m fleetgraph.bench.dedup_edges --holds 1``), but 22 % more upserts
 # on the freshness bench's stream (worker and server 22.8 vs 16.7 CPU-s in one pair of
 # runs), a day of the fleet replayed ~150 times faster than it happened, where keys
-# change every second or two; a draining backlog is the same: so not by default.
+# change every second or two; a draining backlog is the same: so not by default
+# (FLEETGRAPH_DEDUP_MAX_HOLD_S sets it: settings.ingest.dedup_max_hold_s).
 MAX_HOLD_S: float | None = None
+
+
+def hold_us(max_hold_s: float | None) -> int | None:
+    """A hold in seconds (None: the window) as microseconds."""
+    return None if max_hold_s is None else int(max_hold_s * 1_000_000)
 
 
 class DedupTable(faust.Table[str, dict[str, Any]]):
@@ -66,8 +72,7 @@ class DedupTable(faust.Table[str, dict[str, Any]]):
 
 
 def add_dedup_table(app: Any, window_us: int, partitions: int, mode: DedupMode = "leading",
-                    max_hold_us: int | None = (
-                        None if MAX_HOLD_S is None else int(MAX_HOLD_S * 1_000_000))
+                    max_hold_us: int | None = hold_us(MAX_HOLD_S)
                     ) -> tuple[DedupTable, MappedDedup]:
     """The ``dedup`` table of ``app`` and the buffer over it, written behind (just
     before each commit), holding an update at most ``max_hold_us`` (None: the

@@ -32,6 +32,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "FLEETGRAPH_CONSUMER_GROUP": ("g", "g"),
     "FLEETGRAPH_DEDUP_WINDOW_S": ("0.5", 0.5),
     "FLEETGRAPH_DEDUP_MODE": ("trailing", "trailing"),
+    "FLEETGRAPH_DEDUP_MAX_HOLD_S": ("1.5", 1.5),
     "FLEETGRAPH_BATCH_SIZE": ("64", 64),
     "FLEETGRAPH_STORE_RETRY_MAX_BACKOFF_S": ("2.5", 2.5),
     "FLEETGRAPH_STORE_OUTAGE_DEADLINE_S": ("60", 60.0),

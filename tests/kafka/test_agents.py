@@ -62,3 +62,17 @@ def test_a_source_agent_buffers_good_events_and_dead_letters_bad_ones(tmp_path: 
     assert [d["reason"] for d in dead] == ["undecodable", "wrong_topic"]
     assert [d["source"] for d in dead] == ["fg.telemetry/3/1", "fg.telemetry/3/2"]
     assert processing.processors.counts()["received"] == 3
+
+
+def test_the_settings_hold_bounds_the_workers_dedup(tmp_path: Path) -> None:
+    """FLEETGRAPH_DEDUP_MAX_HOLD_S reaches the worker's dedup buffer; unset, a later
+    update waits for the window's end."""
+    for hold_s, expected_us in ((None, 5_000_000), (1.5, 1_500_000), (30.0, 5_000_000)):
+        settings, app = _app(tmp_path / f"hold-{hold_s}")
+        settings = settings.updated(ingest={"dedup_window_s": 5.0, "dedup_max_hold_s": hold_s})
+        processing = add_processing(
+            app, settings, NAMES, FLEET, load_event_codec(), Activity(), partitions=4,
+            publish=Published(), follow_inventory=False,
+            validator=Validator(FLEET, clock=lambda: END_US),
+        )
+        assert processing.dedup.hold_us == expected_us, hold_s
