@@ -6,8 +6,9 @@ On Cassandra, ``storage init`` makes a missing index table "pending" when the
 type's live tables already exist; window reads go the old way (whole partitions)
 until this command has filled the index and marked it ready (the same for a wide
 side's bucket directory: reads ask every bucket until then); one ready already is left
-alone. It is idempotent and may run while ingest writes (new writes index themselves). The embedded store's
-index is an SQL index that SQLite fills when it is created: nothing to do.
+alone. It is idempotent and may run while ingest writes (new writes index themselves).
+The embedded store's index is an SQL index that SQLite fills when it is created:
+nothing to do.
 """
 
 from __future__ import annotations
