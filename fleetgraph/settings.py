@@ -102,7 +102,7 @@ class IngestSettings(BaseModel):
     dedup_mode: Literal["leading", "trailing"] = "leading"
     # a worker writes a key's later updates within its window at most this long after
     # the first of them (None: at the window's end); shorter is fresher, and costs
-    # writes where keys change often (ingest/kafka/dedup_table.py, MAX_HOLD_S)
+    # writes where keys change often (ingest/kafka/dedup_table.py says how many)
     dedup_max_hold_s: float | None = Field(default=None, gt=0)
     batch_size: int = 5000
     # the sink waits for a store that is down (capped exponential backoff), and stops

@@ -23,15 +23,9 @@ from typing import Any
 
 from fleetgraph.graph_model.types import Registry
 from fleetgraph.ingest.kafka.activity import Activity
-from fleetgraph.ingest.kafka.backpressure import DEDUP_MAX_PENDING, DedupGate, bound_dedup
+from fleetgraph.ingest.kafka.backpressure import DEDUP_MAX_PENDING, DedupGate, scan_bound
 from fleetgraph.ingest.kafka.dedup import MappedDedup
-from fleetgraph.ingest.kafka.dedup_table import (
-    MAX_HOLD_S,
-    add_dedup_table,
-    add_flush_timer,
-    hold_us,
-    owned_partitions,
-)
+from fleetgraph.ingest.kafka.dedup_table import add_dedup_table, add_flush_timer, owned_partitions
 from fleetgraph.ingest.kafka.processor import SourceProcessors
 from fleetgraph.ingest.kafka.publisher import FaustPublisher
 from fleetgraph.ingest.kafka.records import GraphRecordCodec
@@ -89,9 +83,10 @@ def add_processing(
     publish = publish or FaustPublisher(app, [*graph_codec.topics, names.deadletter])
     window_us = int(settings.ingest.dedup_window_s * 1_000_000)
     max_hold_s = settings.ingest.dedup_max_hold_s
+    max_hold_us = None if max_hold_s is None else int(max_hold_s * 1_000_000)
     table, dedup = add_dedup_table(app, window_us, partitions, settings.ingest.dedup_mode,
-                                   max_hold_us=hold_us(MAX_HOLD_S if max_hold_s is None
-                                                       else max_hold_s))
+                                   max_hold_us=max_hold_us,
+                                   max_entries=scan_bound(max_pending))
     sink = GraphTopicSink(graph_codec, publish)
     validator = validator or Validator(registry)
     topology = Topology()
@@ -117,7 +112,6 @@ def add_processing(
     # the agents take no message while the buffer is full (backpressure.py)
     gate = DedupGate(ready, lambda: dedup.pending(owned()), max_pending,
                      rebalancing=lambda: bool(app.rebalancing))
-    bound_dedup(dedup, max_pending)
     add_source_agents(app, names, processors, gate, activity)
 
     interval_s = max(0.2, min(1.0, settings.ingest.dedup_window_s / 2))

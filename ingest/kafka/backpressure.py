@@ -14,7 +14,7 @@ Kafka, uncommitted (the checkpoint commits only acknowledged offsets).
 
 The buffer drains by itself: entries due on their leading edge are written
 within a tick, and the flush timer's scan writes, beyond their window, the
-oldest entries past ``dedup.max_entries``, which :func:`bound_dedup` sets to
+oldest entries past ``dedup.max_entries``, which :func:`scan_bound` makes
 half the bound, so that a scan makes room for half a bound of keys and the
 agents do not stop and start at every message. During a rebalance the gate is
 open: Faust waits for the agents' current events before it moves partitions,
@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 #: Entries with updates waiting in a worker's dedup buffer before the source agents
 #: stop taking messages (a 10x backlog of the 4-site bench held ~8,000 at its peak,
@@ -87,7 +87,7 @@ class DedupGate(asyncio.Event):
         return True
 
 
-def bound_dedup(dedup: Any, bound: int) -> None:
-    """Let the flush timer's scan write a buffer's oldest entries beyond half of ``bound``
-    before their window ends (``MappedDedup.max_entries``)."""
-    dedup.max_entries = max(1, bound // 2)
+def scan_bound(bound: int) -> int:
+    """The dedup buffer's ``max_entries`` for a gate at ``bound``: the flush timer's scan
+    writes the oldest entries beyond half of it before their window ends."""
+    return max(1, bound // 2)

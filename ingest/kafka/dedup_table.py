@@ -36,19 +36,14 @@ from fleetgraph.ingest.stages.dedup import DedupMode
 log = logging.getLogger(__name__)
 DEDUP_TABLE = "dedup"
 LEADING_TICK_S = 0.1  # how often the entries due on their leading edge, or held, are taken
-# a key's later updates within its window wait at most this long (None: the window).
+
+# How long a key's later updates within its window may wait is
+# settings.ingest.dedup_max_hold_s (FLEETGRAPH_DEDUP_MAX_HOLD_S; unset: the window).
 # A hold of 1 s cost 0.1 % more writes than the 5 s window on the demo mix in event
 # time (``python -m fleetgraph.bench.dedup_edges --holds 1``), but 22 % more upserts
 # on the freshness bench's stream (worker and server 22.8 vs 16.7 CPU-s in one pair of
 # runs), a day of the fleet replayed ~150 times faster than it happened, where keys
-# change every second or two; a draining backlog is the same: so not by default
-# (FLEETGRAPH_DEDUP_MAX_HOLD_S sets it: settings.ingest.dedup_max_hold_s).
-MAX_HOLD_S: float | None = None
-
-
-def hold_us(max_hold_s: float | None) -> int | None:
-    """A hold in seconds (None: the window) as microseconds."""
-    return None if max_hold_s is None else int(max_hold_s * 1_000_000)
+# change every second or two; a draining backlog is the same: so not by default.
 
 
 class DedupTable(faust.Table[str, dict[str, Any]]):
@@ -72,16 +67,18 @@ class DedupTable(faust.Table[str, dict[str, Any]]):
 
 
 def add_dedup_table(app: Any, window_us: int, partitions: int, mode: DedupMode = "leading",
-                    max_hold_us: int | None = hold_us(MAX_HOLD_S)
+                    max_hold_us: int | None = None, max_entries: int = 200_000
                     ) -> tuple[DedupTable, MappedDedup]:
     """The ``dedup`` table of ``app`` and the buffer over it, written behind (just
     before each commit), holding an update at most ``max_hold_us`` (None: the
-    window); a revoked partition's entries are left to its next owner."""
+    window), writing the oldest beyond ``max_entries`` early; a revoked partition's
+    entries are left to its next owner."""
     table = app.tables.add(DedupTable(
         app, name=DEDUP_TABLE, beacon=app.tables.beacon, partitions=partitions,
         help="Buffered graph updates by source partition and record key.",
     ))
-    dedup = MappedDedup(table, window_us, write_behind=True, mode=mode, max_hold_us=max_hold_us)
+    dedup = MappedDedup(table, window_us, write_behind=True, mode=mode, max_hold_us=max_hold_us,
+                        max_entries=max_entries)
     checkpoint = checkpoint_of(app)
     table.checkpoint = checkpoint
     checkpoint.before_commit.append(dedup.persist)

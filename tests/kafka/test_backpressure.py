@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fleetgraph.graph_model import FLEET
-from fleetgraph.ingest.kafka.backpressure import DedupGate, bound_dedup
+from fleetgraph.ingest.kafka.backpressure import DedupGate, scan_bound
 from fleetgraph.ingest.kafka.dedup import MappedDedup
 from fleetgraph.ingest.kafka.processor import SourceProcessors
 from fleetgraph.ingest.kafka.sideinput import InventorySideInput
@@ -74,8 +74,7 @@ def test_a_bound_below_one_is_refused() -> None:
 
 
 def test_the_scan_writes_beyond_half_the_bound() -> None:
-    dedup = MappedDedup({}, window_us=10**12)
-    bound_dedup(dedup, 300)
+    dedup = MappedDedup({}, window_us=10**12, max_entries=scan_bound(300))
     assert dedup.max_entries == 150
 
 
@@ -91,8 +90,8 @@ def test_held_messages_are_processed_later_and_the_graph_is_the_embedded_runners
 
     codec = load_event_codec()
     clock = [END_US]  # a millisecond a message: a key's window spans 2,000 messages
-    dedup = MappedDedup({}, window_us=2_000_000, clock=lambda: clock[0])
-    bound_dedup(dedup, bound)
+    dedup = MappedDedup({}, window_us=2_000_000, clock=lambda: clock[0],
+                        max_entries=scan_bound(bound))
     dead: list[tuple[str, bytes | None, bytes]] = []
     processors = SourceProcessors(
         FLEET, codec, NAMES, dedup, StoreSink(SQLiteGraphStore(FLEET)),
