@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 
@@ -50,6 +51,7 @@ from fleetgraph.ingest.read_models.site_state import (
     SITE_FREE_GPUS,
     SITE_STATE,
     STALE,
+    Computed,
     compute_site_states,
     encode_free,
 )
@@ -179,15 +181,22 @@ class SiteStateMaintainer:
     def refresh(self, site_ids: Iterable[str]) -> None:
         """Recompute ``site_ids`` now; rows of ids that are no site node are deleted."""
         asked = sorted(set(site_ids))
-        if not asked:
+        self.store_rows(asked, self.compute(asked))
+
+    def compute(self, site_ids: Sequence[str]) -> dict[str, Computed]:
+        """The summaries of ``site_ids`` at ``clock()`` (ids that are no site node: none)."""
+        return compute_site_states(self.store, site_ids, self.clock()) if site_ids else {}
+
+    def store_rows(self, site_ids: Sequence[str], computed: dict[str, Computed]) -> None:
+        """Write the rows of ``site_ids`` from ``computed``; a site not in it loses its."""
+        if not site_ids:
             return
-        computed = compute_site_states(self.store, asked, self.clock())
         # free GPUs first: a summary row never points at lists older than itself
         self.store.put_read_models(SITE_FREE_GPUS, {
-            s: encode_free(computed[s].free) if s in computed else None for s in asked})
+            s: encode_free(computed[s].free) if s in computed else None for s in site_ids})
         self.store.put_read_models(SITE_STATE, {
-            s: computed[s].state.encode() if s in computed else None for s in asked})
-        self.recomputed += len(asked)
+            s: computed[s].state.encode() if s in computed else None for s in site_ids})
+        self.recomputed += len(site_ids)
 
     def forget_all(self) -> None:
         """Delete every summary and the directory mark (placement then lists the sites
@@ -236,35 +245,47 @@ class SiteStateMaintainer:
 
 
 class MaintainingStoreSink(StoreSink):
-    """A StoreSink that keeps the site-state read model of what it writes.
+    """A StoreSink that keeps the read models (site states, replicas) of what it writes.
 
-    After each batch, the sites it touched are recomputed, at most once every
-    ``every_s`` seconds and never sooner than ``pace`` times the last recomputation
-    took. In between, their summaries are marked unknown at once (one small write;
-    placement computes those sites itself, so it never reads a summary older than
-    the graph) and recomputed together at the next write after that wait, or by
-    :meth:`catch_up` (the embedded ingest calls it at the end of a run). A bulk
-    replay, whose every batch touches most sites, then costs one recomputation of
-    the fleet per wait, not per batch, and at most a tenth of its time (at 1000
-    sites a recomputation of the fleet takes about 10 s here: once a second, it was
-    84 % of the ingest's time).
+    - A batch is written, then the summaries of the sites it touched are marked
+      unknown (:data:`STALE`: placement computes those sites itself) and the
+      replicas rows of the items it touched are deleted (the queries read those
+      items from the store), at once: they are pending. So a query never reads a
+      row older than the graph.
+    - When no recomputation is running and the wait after the last one has passed
+      (at least ``every_s``, and ``pace`` times what the last one took), the pending
+      sites and items are recomputed together, by ``start``: here, at once, in the
+      writing thread (the embedded ingest); the Kafka sink runs them in a thread of
+      their own (:class:`~fleetgraph.ingest.kafka.sink_read_models.SinkReadModels`).
+      A bulk replay, whose every batch touches most sites, costs one recomputation
+      of the fleet per wait, not per batch, and at most a tenth of its time (at 1000
+      sites a recomputation of the fleet takes about 10 s here: once a second, it
+      was 84 % of the ingest's time). :meth:`catch_up` recomputes what is pending
+      (the embedded ingest calls it at the end of a run).
+    - A recomputation's rows are written under a lock the sink takes to mark a
+      batch's sites and items, and only for those no batch touched since it began:
+      a row computed before a write never replaces the mark that write made (that
+      site stays pending, for the next one).
 
     Its first write makes the rows the directory of every site if they are not
     (:meth:`SiteStateMaintainer.complete_directory`: a store written before, or
     without, the read model) and recomputes the sites that had no row.
 
-    A store outage raises StorageUnavailable (the batch is written again: writes are
-    idempotent). Any other failure must not refuse good data: it is logged and every
-    row deleted, the directory mark too, so placement lists the sites from the site
-    nodes and computes each itself (correct, slower) until the sink's next write
-    makes the directory again (every site then recomputed once) or ``fleetgraph
-    read-models rebuild``."""
+    A store outage while marking raises StorageUnavailable (the batch is written
+    again: writes are idempotent); during a recomputation it leaves the rows
+    marked and the sites pending. Any other failure must not refuse good data: it
+    is logged and every row deleted, the directory mark too, so placement lists the
+    sites from the site nodes and computes each itself (correct, slower) until the
+    sink's next write makes the directory again (every site then recomputed once)
+    or ``fleetgraph read-models rebuild``."""
 
     def __init__(self, store: GraphStore, clock: Callable[[], int] = wall_clock_us, *,
                  every_s: float = REFRESH_EVERY_S, pace: float = REFRESH_PACE,
                  monotonic: Callable[[], float] = time.monotonic,
-                 timer: Callable[[], float] = time.perf_counter) -> None:
+                 timer: Callable[[], float] = time.perf_counter,
+                 start: Callable[[Callable[[], None]], None] | None = None) -> None:
         super().__init__(store)
+        self.graph = store  # the store, with its reads and read models
         self.maintainer = SiteStateMaintainer(store, clock)
         self.replicas = ReplicaMaintainer(store, clock)
         self.least_s = every_s
@@ -272,75 +293,129 @@ class MaintainingStoreSink(StoreSink):
         self.pace = pace
         self.monotonic = monotonic
         self.timer = timer
+        self.start = start or _at_once
         self.pending: set[str] = set()  # sites marked unknown, to recompute
         self.pending_items: set[str] = set()  # items whose replicas rows were deleted
+        self.recomputations = 0
+        self._touched: set[str] = set()  # sites and items marked since the running one began
+        self._marks = threading.Lock()  # a batch's marks against a recomputation's rows
+        self._idle = threading.Event()  # no recomputation running
+        self._idle.set()
         self._last = -math.inf  # the first batch is recomputed at once
         self._listed = False  # the rows are known to be the directory of every site
 
     def write(self, upserts: Sequence[Upsert]) -> None:
         super().write(upserts)
-        items = self.replicas.touched(upserts)
-        if items:  # before anything else: no query reads a row older than this batch
-            self.replicas.invalidate(items)
-            self.pending_items |= items
-        self._keeping(lambda: self._after(upserts))
-
-    def _after(self, upserts: Sequence[Upsert]) -> None:
-        if not self._listed:  # once (and after a failure): sites without rows recomputed
-            self.pending.update(self.maintainer.complete_directory())
-            self._listed = True
-        touched = self.maintainer.finder.touched_sites(upserts)
-        if not touched and not self.pending_items:
+        try:
+            self._mark(upserts)
+        except StorageUnavailable:
+            raise
+        except Exception:
+            self._forget_all()
             return
-        self.pending |= touched
-        if self.monotonic() - self._last >= self.every_s:
-            self._recompute()
-        elif touched:
-            self.maintainer.invalidate(touched)
+        self._maybe_start()
 
-    def catch_up(self) -> None:
-        """Recompute the sites and items still pending."""
-        self._keeping(self._recompute)
+    def _mark(self, upserts: Sequence[Upsert]) -> None:
+        """Mark the sites and items the written batch touched, pending."""
+        listed: list[str] = []
+        if not self._listed:  # once (and after a failure): sites without rows recomputed
+            listed = self.maintainer.complete_directory()
+            self._listed = True
+        sites = self.maintainer.finder.touched_sites(upserts)
+        items = self.replicas.touched(upserts)
+        if not sites and not items and not listed:
+            return
+        with self._marks:
+            if items:
+                self.replicas.invalidate(items)
+            if sites:
+                self.maintainer.invalidate(sites)
+            self.pending |= sites | set(listed)
+            self.pending_items |= items
+            self._touched |= sites | items
 
-    def _recompute(self) -> None:
-        pending, self.pending = self.pending, set()
-        items, self.pending_items = self.pending_items, set()
+    def _maybe_start(self) -> None:
+        if not (self.pending or self.pending_items) or not self._idle.is_set():
+            return
+        if self.monotonic() - self._last < self.every_s:
+            return
+        with self._marks:
+            sites, self.pending = self.pending, set()
+            items, self.pending_items = self.pending_items, set()
+            self._touched = set()
+        self._idle.clear()
+        try:
+            self.start(lambda: self._recompute(sites, items))
+        except BaseException:
+            self._put_back(sites, items)
+            self._idle.set()
+            raise
+
+    def _recompute(self, sites: set[str], items: set[str]) -> None:
         started = self.timer()
         try:
-            self.maintainer.refresh(pending)
-            self._refresh_items(items)
-        except BaseException:
-            self.pending |= pending
-            self.pending_items |= items  # their rows stay deleted until recomputed
-            raise
+            self._refresh(sites, items)
+        except StorageUnavailable as exc:
+            log.warning("the read models of %d sites and %d items wait for the store: %r",
+                        len(sites), len(items), exc)
+            self._put_back(sites, items)
+        except Exception:
+            self._forget_all()
         finally:
             self.every_s = max(self.least_s, self.pace * (self.timer() - started))
-        self._last = self.monotonic()
+            self._last = self.monotonic()
+            self.recomputations += 1
+            self._idle.set()
 
-    def _refresh_items(self, items: set[str]) -> None:
-        """Recompute the replicas rows of ``items``; a failure other than an outage
-        leaves their rows deleted (the queries read those items from the store) and
-        the site states as they are."""
+    def _refresh(self, sites: set[str], items: set[str]) -> None:
+        """Compute the rows (outside the lock), then write those of the sites and items
+        no batch touched since this recomputation began (under it)."""
+        asked = sorted(sites)
+        computed = self.maintainer.compute(asked)
+        kept = sorted(items)
         try:
-            self.replicas.refresh(items)
+            rows = self.replicas.compute(kept)
         except StorageUnavailable:
             raise
-        except Exception:
+        except Exception:  # the site states are still written; the items' rows stay deleted
             log.exception("the replicas read model of %d items could not be recomputed; "
                           "their rows stay deleted (run `fleetgraph read-models rebuild`)",
-                          len(items))
+                          len(kept))
+            rows = {}
+        with self._marks:
+            self.maintainer.store_rows([s for s in asked if s not in self._touched], computed)
+            self.replicas.store_rows([i for i in rows if i not in self._touched], rows)
 
-    def _keeping(self, work: Callable[[], None]) -> None:
-        try:
-            work()
-        except StorageUnavailable:
-            raise
-        except Exception:
-            log.exception("the site-state read model could not be kept up to date; its "
-                          "rows are deleted (run `fleetgraph read-models rebuild`)")
+    def _put_back(self, sites: set[str], items: set[str]) -> None:
+        with self._marks:
+            self.pending |= sites
+            self.pending_items |= items
+
+    def _forget_all(self) -> None:
+        log.exception("the site-state read model could not be kept up to date; its rows "
+                      "are deleted (run `fleetgraph read-models rebuild`)")
+        with self._marks:
             self.pending.clear()
             self._listed = False
-            self.maintainer.forget_all()
+            try:
+                self.maintainer.forget_all()
+            except Exception:
+                log.exception("deleting the site-state rows failed")
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait until no recomputation is running; False after ``timeout_s``."""
+        return self._idle.wait(timeout_s)
+
+    def catch_up(self) -> None:
+        """Recompute what is pending now, and wait for it (a run's end, tests)."""
+        self.wait()
+        self._last = -math.inf
+        self._maybe_start()
+        self.wait()
+
+
+def _at_once(work: Callable[[], None]) -> None:
+    work()
 
 
 def store_sink(store: GraphWriter) -> StoreSink:

@@ -277,12 +277,20 @@ class ReplicaMaintainer:
             self.store.put_read_models(REPLICAS, dict.fromkeys(asked))
 
     def refresh(self, item_ids: Iterable[str]) -> None:
-        asked = sorted(set(item_ids))
-        if not asked or not KEPT:
-            return
-        rows = compute_replicas(self.store, asked, self.clock())
-        self.store.put_read_models(REPLICAS, {i: rows[i].encode() for i in asked})
-        self.recomputed += len(asked)
+        rows = self.compute(sorted(set(item_ids)))
+        self.store_rows(sorted(rows), rows)
+
+    def compute(self, item_ids: Sequence[str]) -> dict[str, ItemReplicas]:
+        """The rows of ``item_ids`` at ``clock()`` (none while rows are not kept)."""
+        if not item_ids or not KEPT:
+            return {}
+        return compute_replicas(self.store, item_ids, self.clock())
+
+    def store_rows(self, item_ids: Sequence[str], rows: dict[str, ItemReplicas]) -> None:
+        """Write the rows of ``item_ids`` from ``rows``."""
+        if item_ids:
+            self.store.put_read_models(REPLICAS, {i: rows[i].encode() for i in item_ids})
+            self.recomputed += len(item_ids)
 
     def item_ids(self, page: int = 5000) -> list[str]:
         """Every artifact and dataset node, every item with a ``cached_at`` edge (live or
