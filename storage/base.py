@@ -11,14 +11,18 @@ merged property by property, newest event time first. The contract tests in
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, overload
 
 from fleetgraph.core.errors import FleetgraphError
 from fleetgraph.graph_model.intervals import TimeWindow as TimeWindow
 from fleetgraph.graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
+
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
 
 
 class StorageError(FleetgraphError):
@@ -126,6 +130,26 @@ class GraphStore(ABC):
         This default reads the whole records; a backend reads only that column."""
         return {node_id: record.props.get(prop)
                 for node_id, record in self.get_nodes(ids).items()}
+
+    @overload
+    def together(self, a: Callable[[], A], b: Callable[[], B], /) -> tuple[A, B]: ...
+
+    @overload
+    def together(self, a: Callable[[], A], b: Callable[[], B], c: Callable[[], C], /
+                 ) -> tuple[A, B, C]: ...
+
+    def together(self, *reads: Callable[[], Any]) -> tuple[Any, ...]:
+        """The results of independent reads of this store (functions calling its read
+        methods), in order: a query's reads that do not wait for each other, run at
+        once where the backend can (:meth:`run_reads`)."""
+        return tuple(self.run_reads(reads))
+
+    def run_reads(self, reads: Sequence[Callable[[], Any]]) -> list[Any]:
+        """Run ``reads`` and return their results in order; the first error raised is
+        raised. This default runs them one after another (a local store waits for
+        nothing); a remote backend runs them concurrently, so that their round trips
+        overlap."""
+        return [read() for read in reads]
 
     @abstractmethod
     def scan_nodes(self, node_type: str, after: str | None, limit: int) -> Page:

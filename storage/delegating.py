@@ -3,7 +3,7 @@ base of the serving layer's proxies (read counting, request deadlines)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from fleetgraph.graph_model.records import EdgeRecord, EdgeUpsert, NodeRecord, NodeUpsert
@@ -53,6 +53,10 @@ class DelegatingStore(GraphStore):
         self.before("neighbour_ids", edge_type, direction.value, len(ids), recorded_by, window)
         return self.inner.neighbour_ids(edge_type, ids, direction, recorded_by=recorded_by,
                                         window=window)
+
+    def run_reads(self, reads: Sequence[Callable[[], Any]]) -> list[Any]:
+        # the reads call this store's methods (each with its hook), run as ``inner`` can
+        return self.inner.run_reads(reads)
 
     def node_values(self, ids: Sequence[str], prop: str) -> dict[str, Any]:
         self.before("node_values", len(ids), prop)

@@ -200,7 +200,8 @@ class EdgeReader:
 def load_topology(store: GraphStore, roots: Sequence[str], at_us: int) -> Topology:
     """Everything in ``roots`` (sites, or stand-ins of other component types) at
     ``at_us``, with the dependencies among it and its faults: at most 10 batched
-    reads, one per hop and edge type, skipped when a hop has no ids."""
+    reads, one per hop and edge type, skipped when a hop has no ids; five hops, the
+    reads of one hop together."""
     read = EdgeReader(store, at_us).edges
     graph = DependencyGraph()
     by_type: dict[str, set[str]] = {}
@@ -215,30 +216,35 @@ def load_topology(store: GraphStore, roots: Sequence[str], at_us: int) -> Topolo
             graph.add(edge.from_id, edge.to_id, CONTAINMENT)
             of_type(kind_of(edge.from_id)).add(edge.from_id)
 
+    # the reads of one hop that do not wait for each other go together (at once on a
+    # remote backend: GraphStore.together)
     sites = of_type("site")
-    contained(read("in_site", sites, Direction.IN))
-    contained(read("attached_to", sites, Direction.IN))
+    in_site, attached = store.together(lambda: read("in_site", sites, Direction.IN),
+                                       lambda: read("attached_to", sites, Direction.IN))
+    contained(in_site)
+    contained(attached)
     racks = of_type("rack")
     # stand-in roots outside any site: the racks that depend on them
-    racks |= {e.from_id for e in read("cooled_by", of_type("cdu") & set(roots), Direction.IN)}
-    racks |= {
-        e.from_id for e in read("powered_by", of_type("power_shelf") & set(roots), Direction.IN)
-    }
-    racks |= {
-        e.to_id
-        for e in read("in_rack", of_type("switch") & set(roots), Direction.OUT)
-        if kind_of(e.to_id) == "rack"
-    }
+    cdus, shelves, switches = (of_type(t) & set(roots) for t in ("cdu", "power_shelf", "switch"))
+    cooled, powered, networked = store.together(
+        lambda: read("cooled_by", cdus, Direction.IN),
+        lambda: read("powered_by", shelves, Direction.IN),
+        lambda: read("in_rack", switches, Direction.OUT))
+    racks |= {e.from_id for e in cooled} | {e.from_id for e in powered}
+    racks |= {e.to_id for e in networked if kind_of(e.to_id) == "rack"}
     racks = {r for r in racks if kind_of(r) == "rack"}
     by_type["rack"] = racks
-    for edge in read("in_rack", racks, Direction.IN):
+    held, cooling, power = store.together(lambda: read("in_rack", racks, Direction.IN),
+                                          lambda: read("cooled_by", racks, Direction.OUT),
+                                          lambda: read("powered_by", racks, Direction.OUT))
+    for edge in held:
         if kind_of(edge.from_id) == "switch":
             graph.add(edge.to_id, edge.from_id, NETWORK)
             of_type("switch").add(edge.from_id)
         else:
             contained([edge])
-    for edge_type, kind in (("cooled_by", COOLING), ("powered_by", POWER)):
-        for edge in read(edge_type, racks, Direction.OUT):
+    for edges, kind in ((cooling, COOLING), (power, POWER)):
+        for edge in edges:
             graph.add(edge.from_id, edge.to_id, kind)
     contained(read("in_server", of_type("server"), Direction.IN))
     components = graph.nodes() | set(roots)

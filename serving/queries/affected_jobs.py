@@ -1,8 +1,8 @@
 """affectedJobs: jobs that ran on hardware depending on a component while it was in fault.
 
 See docs/queries.md. One batched store read per hop, whatever the number of
-racks, servers and jobs: the component itself, its faults, its dependent racks,
-their servers, their jobs, then the racks' sites. Each read asks the store for
+racks, servers and jobs: the component itself and its faults (together), its
+dependent racks, their servers, their jobs, then the racks' sites. Each read asks the store for
 the narrowest window that covers the hop (the hull of the windows left); the
 exact interval cut is done here, edge by edge.
 
@@ -98,8 +98,10 @@ def affected_jobs(
 
 def _faults(store: GraphStore, component_id: str, window: TimeWindow) -> list[_Path]:
     """The component's faults overlapping ``window``, each cut to it."""
-    found = store.get_nodes([component_id])
-    edges = store.neighbours("had_fault", [component_id], Direction.OUT, window)[component_id]
+    found, faults_of = store.together(
+        lambda: store.get_nodes([component_id]),
+        lambda: store.neighbours("had_fault", [component_id], Direction.OUT, window))
+    edges = faults_of[component_id]
     if not found and not edges:
         raise NotFound(f"no component {component_id!r} in the graph")
     query = window.interval

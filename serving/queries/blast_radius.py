@@ -172,8 +172,9 @@ def blast_radius(
     if kind not in COMPONENT_TYPES:
         known = ", ".join(sorted(COMPONENT_TYPES))
         raise InvalidArgument(f"{component_id!r} is not a component that can fail ({known})")
-    found = store.get_nodes([component_id])
-    roots, touched = scope_roots(store, component_id, at_us)
+    found, (roots, touched) = store.together(
+        lambda: store.get_nodes([component_id]),
+        lambda: scope_roots(store, component_id, at_us))
     topology = load_topology(store, roots, at_us)
     if not found and not touched and not topology.graph.touches(component_id) and (
         component_id not in topology.in_fault

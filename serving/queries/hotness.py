@@ -1,11 +1,11 @@
 """modelHotness: sites ranked by how hot a model's artifacts are there.
 
-See docs/queries.md. Three store reads: the model, its artifacts (``artifact_of``
-in), and their replicas (``cached_at`` out, overlapping the window, history
-included: docs/queries.md, "Horizons and history"). A replica pair with several
-intervals in the window counts once, by its latest; an interval with neither a
-known start nor an access (an eviction without a replication) is no evidence of
-heat and is left out.
+See docs/queries.md. Three store reads: the model and its artifacts (``artifact_of``
+in), together (``GraphStore.together``), then their replicas (``cached_at`` out,
+overlapping the window, history included: docs/queries.md, "Horizons and history").
+A replica pair with several intervals in the window counts once, by its latest; an
+interval with neither a known start nor an access (an eviction without a
+replication) is no evidence of heat and is left out.
 
 The replicas come from the pipeline's ``replicas`` read model where its rows hold
 (:mod:`fleetgraph.ingest.read_models.replicas`: one ``get_read_models`` for the
@@ -77,8 +77,10 @@ def model_hotness(
         raise InvalidArgument("modelHotness needs a window end (the age is measured from it)")
     if type_of(model_id) != "model":
         raise InvalidArgument(f"{model_id!r} is not a model id (model:<name>)")
-    found = store.get_nodes([model_id])
-    artifacts = store.neighbour_ids("artifact_of", [model_id], Direction.IN)[model_id]
+    found, artifacts_of = store.together(
+        lambda: store.get_nodes([model_id]),
+        lambda: store.neighbour_ids("artifact_of", [model_id], Direction.IN))
+    artifacts = artifacts_of[model_id]
     if not found and not artifacts:
         raise NotFound(f"no model {model_id!r} in the graph")
     if not artifacts:

@@ -50,9 +50,9 @@ Readings of the text, where it leaves room:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from fleetgraph.graph_model.records import NodeRecord, Origin
 from fleetgraph.graph_model.types import VALID_FROM
@@ -173,27 +173,25 @@ def _walk(
 
     One ``neighbours`` read per (edge type, direction) for all the frontier nodes
     that take that step; UP, one ``get_nodes`` for the jobs and sites not read yet
-    (for the pseudo steps).
+    (for the pseudo steps). The steps' reads go to the store together
+    (``GraphStore.together``: at once on a remote backend).
     """
     steps = STEPS[direction]
     asking: dict[Step, list[str]] = {}
     for near in frontier:
         for step in steps.get(kind_of(near), ()):
             asking.setdefault(step, []).append(near)
-    walked: list[tuple[LineageEdge, str]] = []
-    if direction == "UP":
-        unread = [n for n in frontier if kind_of(n) in ("job", "site") and n not in records]
-        if unread:
-            records.update(store.get_nodes(unread))
-        jobs = [n for n in frontier if kind_of(n) == "job"]
-        sites_of = job_sites(store, jobs, records) if jobs else {}
-        for job in jobs:
-            walked.extend((LineageEdge(RAN_AT, job, site, hop), site) for site in sites_of[job])
-        for near in frontier:
-            if kind_of(near) == "site":
-                walked.extend(_in_jurisdiction(near, records.get(near), hop))
-    for (edge_type, way), ids in asking.items():
-        found = store.neighbours(edge_type, ids, way)
+
+    def pseudo() -> list[tuple[LineageEdge, str]]:
+        return _pseudo_steps(store, frontier, records, hop) if direction == "UP" else []
+
+    def step_read(edge_type: str, way: Direction, ids: list[str]) -> Callable[[], Any]:
+        return lambda: store.neighbours(edge_type, ids, way)
+
+    pseudo_walked, *founds = store.run_reads(
+        [pseudo, *(step_read(t, way, ids) for (t, way), ids in asking.items())])
+    walked: list[tuple[LineageEdge, str]] = pseudo_walked
+    for ((_, way), ids), found in zip(asking.items(), founds, strict=True):
         for near in ids:
             for record in found.get(near, []):
                 if not recorded_by(record, at_us):
@@ -201,6 +199,25 @@ def _walk(
                 far = record.to_id if way is OUT else record.from_id
                 edge = LineageEdge(record.type, record.from_id, record.to_id, hop, record.origin)
                 walked.append((edge, far))
+    return walked
+
+
+def _pseudo_steps(
+    store: GraphStore, frontier: list[str], records: dict[str, NodeRecord], hop: int
+) -> list[tuple[LineageEdge, str]]:
+    """UP, the pseudo steps of the frontier: its jobs' ``ran_at`` sites and its sites'
+    ``in_jurisdiction`` (one ``get_nodes`` for the jobs and sites not read yet)."""
+    walked: list[tuple[LineageEdge, str]] = []
+    unread = [n for n in frontier if kind_of(n) in ("job", "site") and n not in records]
+    if unread:
+        records.update(store.get_nodes(unread))
+    jobs = [n for n in frontier if kind_of(n) == "job"]
+    sites_of = job_sites(store, jobs, records) if jobs else {}
+    for job in jobs:
+        walked.extend((LineageEdge(RAN_AT, job, site, hop), site) for site in sites_of[job])
+    for near in frontier:
+        if kind_of(near) == "site":
+            walked.extend(_in_jurisdiction(near, records.get(near), hop))
     return walked
 
 

@@ -58,7 +58,9 @@ jurisdiction, region and energy; their keys are the sites when the rebuild's
 directory row is there, else ``scan_nodes("site")`` lists them), the sites whose
 row does not hold now computed here in one batch (the same fleet state, restricted
 to them), modelHotness and ``cached_at`` as above, and the free GPUs by server
-(``site_free_gpus`` rows) of the first ``servers_for`` candidates only. With
+(``site_free_gpus`` rows) of the first ``servers_for`` candidates only; the summaries,
+the model's hotness and the datasets' replicas are read together (``GraphStore.together``:
+at once on a remote backend). With
 ``first``, only the best ``first`` candidates are built and returned (a bounded
 heap; the excluded sites are all returned). An explicit ``at`` (past or future)
 reads the whole fleet as above.
@@ -263,9 +265,10 @@ def placement_reference(
 def placement_now(store: GraphStore, request: PlacementRequest, now_us: int) -> PlacementAnswer:
     """The answer at ``now_us`` from the site-state read model (module docstring)."""
     datasets = _check(request)
-    states, computed = site_states_now(store, now_us)
-    model, warnings = _model_parts(store, request.model_id, now_us)
-    data = _data_parts(store, datasets, now_us)
+    (states, computed), (model, warnings), data = store.together(  # at once where it can
+        lambda: site_states_now(store, now_us),
+        lambda: _model_parts(store, request.model_id, now_us),
+        lambda: _data_parts(store, datasets, now_us))
     candidates, excluded, more = _rank(request, states, model, data)
     warnings += more
     listed = candidates if request.servers_for is None else candidates[: request.servers_for]

@@ -11,7 +11,10 @@ of the walk (``read`` in and ``derived_from`` in of the new items, ``produced``
 out of the new jobs: the ids only), then one ``node_values`` for the reading jobs
 (their ``site_id``; three more reads when some have none, see
 ``lineage.job_sites``), one ``cached_at`` out for every item (the intervals), one
-``node_values`` for the sites (their ``jurisdiction``). The count grows with the
+``node_values`` for the sites (their ``jurisdiction``). Reads that do not wait for
+each other go to the store together (``GraphStore.together``: at once on a remote
+backend): a level's ``read`` and ``derived_from`` (and, first, the dataset's node),
+then the jobs' sites and the items' replicas. The count grows with the
 length of the lineage chain, never with the number of items, jobs or sites.
 ``residency_summary`` (dataResidencySummary) is the bounded form: the same walk,
 the replica pairs as ids, and the intervals of one page's items only.
@@ -62,6 +65,7 @@ from dataclasses import dataclass
 from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.graph_model.fleet import DATA_TYPES
 from fleetgraph.graph_model.intervals import none_first, none_last
+from fleetgraph.graph_model.records import NodeRecord
 from fleetgraph.ingest.read_models.replicas import Replica, replica_sites, replicas_within
 from fleetgraph.serving.errors import InvalidArgument, NotFound
 from fleetgraph.serving.queries.lineage import job_sites_of
@@ -104,10 +108,11 @@ def data_residency(
     """Places of ``dataset_id`` and its DOWN-lineage, and those outside ``allowed``,
     within ``window`` (``None``: all time)."""
     walk = _walk(store, dataset_id, limit, window)
-    processed = _processed(store, walk.readers, window)
     # an unbounded window: every interval, history included (no window: live only)
     now = wall_clock_us() if now_us is None else now_us
-    replicas = replicas_within(store, walk.items, window or TimeWindow(), now)
+    processed, replicas = store.together(
+        lambda: _processed(store, walk.readers, window),
+        lambda: replicas_within(store, walk.items, window or TimeWindow(), now))
     held: dict[tuple[str, str], list[Replica]] = {}
     for item, found in replicas.items():
         for r in found:
@@ -147,15 +152,16 @@ def _walk(store: GraphStore, dataset_id: str, limit: int, window: TimeWindow | N
         raise InvalidArgument("the window ends before it starts ('to' < 'from')")
     # first written before the window's end (times are integer microseconds)
     last = None if window is None or window.end is None else window.end - 1
-    found = store.get_nodes([dataset_id])
     items: dict[str, None] = {dataset_id: None}
     readers: dict[str, set[str]] = {}  # item -> jobs that read it
     seen_jobs: set[str] = set()
     frontier = [dataset_id]
     truncated = False
+    found: Collection[str] = ()
     while frontier and not truncated:
-        reads = store.neighbour_ids("read", frontier, Direction.IN, recorded_by=last)
-        derived = store.neighbour_ids("derived_from", frontier, Direction.IN, recorded_by=last)
+        nodes, reads, derived = _level(store, frontier, last,
+                                       [dataset_id] if frontier[0] == dataset_id else [])
+        found = found or nodes.keys()
         new_jobs: set[str] = set()
         reached: set[str] = set()
         for item in frontier:
@@ -178,6 +184,17 @@ def _walk(store: GraphStore, dataset_id: str, limit: int, window: TimeWindow | N
         items.update(dict.fromkeys(fresh))
         frontier = fresh
     return _Walk(dataset_id, dataset_id in found, sorted(items), readers, truncated)
+
+
+def _level(
+    store: GraphStore, frontier: list[str], last: int | None, nodes: list[str]
+) -> tuple[dict[str, NodeRecord], dict[str, list[str]], dict[str, list[str]]]:
+    """One level of the walk's reads, at once: the nodes ``nodes`` (the dataset's, on
+    the first level), the readers of ``frontier`` and the items derived from it."""
+    return store.together(
+        lambda: store.get_nodes(nodes) if nodes else {},
+        lambda: store.neighbour_ids("read", frontier, Direction.IN, recorded_by=last),
+        lambda: store.neighbour_ids("derived_from", frontier, Direction.IN, recorded_by=last))
 
 
 def _processed(
@@ -295,9 +312,10 @@ def residency_summary(
         raise InvalidArgument(f"'first' must be between 1 and {MAX_PAGE}, got {first}")
     start_after = _cursor_key(after)
     walk = _walk(store, dataset_id, limit, window)
-    processed = _processed(store, walk.readers, window)
     now = wall_clock_us() if now_us is None else now_us
-    held_at = replica_sites(store, walk.items, window or TimeWindow(), now)
+    processed, held_at = store.together(
+        lambda: _processed(store, walk.readers, window),
+        lambda: replica_sites(store, walk.items, window or TimeWindow(), now))
     pairs = {(item, site) for item, sites in held_at.items() for site in sites}
     keys = sorted(processed.keys() | pairs)
     jurisdictions = _jurisdictions(store, keys)

@@ -66,10 +66,14 @@ _BUCKETS_COMMENT = re.compile(r"buckets=(\d+)")
 
 @dataclass(frozen=True)
 class Wide:
-    """An adjacency side spread over ``buckets`` partitions per node."""
+    """An adjacency side spread over ``buckets`` partitions per node. ``window_index``
+    False: a window read of it reads the partitions whole, not through the time index
+    (edges that stay open for long, such as what a site holds: the index would name
+    nearly every row, and take a round trip more)."""
 
     side: Direction
     buckets: int
+    window_index: bool = True
 
 
 # Sides with a huge fan-out: one model is used by millions of jobs, a server runs
@@ -84,7 +88,7 @@ WIDE_EDGES: Mapping[str, Wide] = {
     "owned_by": Wide(Direction.IN, 8),
     "launched_by": Wide(Direction.IN, 8),
     "cached_at": Wide(Direction.IN, 8),
-    "in_site": Wide(Direction.IN, 4),
+    "in_site": Wide(Direction.IN, 4, window_index=False),
 }
 
 

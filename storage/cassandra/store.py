@@ -6,7 +6,9 @@ unlogged single-partition batch, and such batches are packed across partitions
 when every node is a replica of every row (README.md). Reads are prepared SELECTs run
 concurrently: while every node is a replica of every row, one names many partitions
 (partition_reads.py); otherwise one a partition, token-aware routed. A read of a wide
-side asks its bucket directory first and then only the buckets it lists. See README.md.
+side asks its bucket directory first and then only the buckets it lists (unless one
+SELECT names every bucket). A query's independent reads (``together``) run at once
+(read_pool.py). See README.md.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from fleetgraph.storage.base import (
     TimeWindow,
     group_by_type,
 )
-from fleetgraph.storage.cassandra import directory_scan, time_reads
+from fleetgraph.storage.cassandra import directory_scan, partition_reads, time_reads
 from fleetgraph.storage.cassandra.describe import layout, read_keyspaces
 from fleetgraph.storage.cassandra.migrate import directory_ready, index_ready, plan_migration
 from fleetgraph.storage.cassandra.partition_reads import PartitionReads, Read
@@ -42,6 +44,7 @@ from fleetgraph.storage.cassandra.read_models import (
     NAMESPACE_PREFIX,
     ReadModelTable,
 )
+from fleetgraph.storage.cassandra.read_pool import ReadPool
 from fleetgraph.storage.cassandra.rows import (
     edge_record,
     history_write,
@@ -156,8 +159,19 @@ class CassandraGraphStore(GraphStore):
         clock: Callable[[], int] = wall_clock_us,
         grouped_reads: bool | None = None,
         directory_reads: bool = True,
+        concurrent_reads: bool = True,
+        small_reads_whole: bool = True,
     ) -> None:
         self.registry = registry
+        # a grouped read of a wide side naming at most PARTITIONS_PER_SELECT partitions
+        # reads every bucket without its directory (one request either way, one round
+        # trip fewer), and a window read of a side whose Wide says no ``window_index``
+        # reads whole; False: directory and index as before (for tests and benchmarks)
+        self.small_reads_whole = small_reads_whole
+        # ``together``'s reads at once (read_pool.py); False: one after another, as the
+        # base class (for tests and benchmarks)
+        self.concurrent_reads = concurrent_reads
+        self._read_pool = ReadPool()
         # read a wide side's buckets through its directory once it is ready (False:
         # every bucket, as before the directory; for tests and benchmarks)
         self.directory_reads = directory_reads
@@ -169,6 +183,7 @@ class CassandraGraphStore(GraphStore):
         self._concurrency = concurrency
         prefix = self.config.keyspace_prefix
         wide = WIDE_EDGES if wide_edges is None else wide_edges
+        self._unindexed = {name for name, side in wide.items() if not side.window_index}
         self.type_namespaces = TypeNamespaces.for_registry(registry, prefix, wide)
         self._nodes, self._edges = self.type_namespaces.nodes, self.type_namespaces.edges
         self._read_models = ReadModelTable.for_prefix(prefix)
@@ -342,6 +357,12 @@ class CassandraGraphStore(GraphStore):
             grouped = self._every_node_a_replica()
         return PartitionReads(self._run, self._prepare, grouped)
 
+    def run_reads(self, reads: Sequence[Callable[[], Any]]) -> list[Any]:
+        """``together``'s reads at once (read_pool.py), unless ``concurrent_reads`` is off."""
+        if not self.concurrent_reads:
+            return super().run_reads(reads)
+        return self._read_pool.run(reads)
+
     def get_nodes(self, ids: Sequence[str]) -> dict[str, NodeRecord]:
         reads = self.partition_reads()
         now = self._clock()
@@ -374,6 +395,7 @@ class CassandraGraphStore(GraphStore):
         now = self._clock()
         reads = self.partition_reads()
         if (window is not None and edge_type in self._indexed
+                and not (self.small_reads_whole and edge_type in self._unindexed)
                 and time_reads.usable(window, now, table.buckets)):
             result, fetched = time_reads.read_window(
                 reads, edge_type, namespace, direction, list(result), window, now)
@@ -459,12 +481,19 @@ class CassandraGraphStore(GraphStore):
                        ids: Sequence[str]) -> dict[str, list[int]] | None:
         """The buckets of this side that its bucket directory lists for each id (one
         grouped read of the directory), or None: every bucket (not a wide side, its
-        directory not ready, or ``directory_reads`` off)."""
-        directory = self._edge_ns(edge_type).directory_of(direction)
+        directory not ready, ``directory_reads`` off, or a grouped read whose every
+        bucket fits in one SELECT: ``small_reads_whole``)."""
+        namespace = self._edge_ns(edge_type)
+        directory = namespace.directory_of(direction)
         if directory is None or not self.directory_reads or edge_type not in self._directed:
             return None
-        found = self.partition_reads().read(directory.select_cql(), directory.partition_key,
-                                            ids, action=f"read the {edge_type} bucket directory")
+        reads = self.partition_reads()
+        if self.small_reads_whole and reads.grouped and (
+                len(set(ids)) * namespace.side(direction).buckets
+                <= partition_reads.PARTITIONS_PER_SELECT):
+            return None  # one SELECT names them all: no round trip to the directory first
+        found = reads.read(directory.select_cql(), directory.partition_key, ids,
+                           action=f"read the {edge_type} bucket directory")
         return {near: [row[1] for row in rows] for near, rows in found.items()}
 
     def node_values(self, ids: Sequence[str], prop: str) -> dict[str, Any]:
@@ -626,6 +655,7 @@ class CassandraGraphStore(GraphStore):
                 yield table.qualified, tuple(row)
 
     def close(self) -> None:
+        self._read_pool.close()
         self._cluster.shutdown()
 
     # --- helpers ------------------------------------------------------------

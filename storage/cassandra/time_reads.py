@@ -12,7 +12,9 @@ so does an id with more than WHOLE_PARTITION_AFTER candidates (a rack's servers,
 nearly all open: whole partitions take fewer requests than keys). So does a side
 with fewer than INDEX_MIN_BUCKETS buckets (an unbucketed side: a rack's servers, a
 component's faults): its partitions are small, and reading them whole takes one round
-trip where the index takes two (index, then rows), which a walk pays at every hop.
+trip where the index takes two (index, then rows), which a walk pays at every hop. So
+does a wide side whose ``Wide`` says no ``window_index`` (what a site holds: open edges
+the index would name nearly all of; the store decides, store.py).
 
 Every read goes through :class:`~fleetgraph.storage.cassandra.partition_reads.PartitionReads`:
 when every node holds every row, the index partitions of many ids (and all their
