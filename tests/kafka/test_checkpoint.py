@@ -206,3 +206,60 @@ def test_a_failed_write_stops_every_commit(worker: Committing) -> None:
     asyncio.run(run())
     assert not [e for e in worker.events if e[0] == "commit"]
     assert isinstance(checkpoint.failure, OSError)
+
+
+def test_a_handler_that_does_not_suspend_runs_in_place(worker: Committing) -> None:
+    """The fetch loop's ``wait_first(handler(message), suspend_flow.wait())``: a handler
+    that finishes at once runs in the loop's own task (no task made), and its
+    exception reaches the loop as from Faust's ``wait_first``."""
+    assert worker.checkpoint is not None
+    consumer, seen = worker.consumer, []
+
+    async def handler(message: int) -> None:
+        seen.append(message)
+        if message < 0:
+            raise ValueError("undecodable")
+
+    async def run() -> None:
+        tasks = len(asyncio.all_tasks())
+        for message in range(5):
+            await consumer.wait_first(handler(message), consumer.suspend_flow.wait())
+        assert len(asyncio.all_tasks()) == tasks
+        with pytest.raises(ValueError):
+            await consumer.wait_first(handler(-1), consumer.suspend_flow.wait())
+
+    asyncio.run(run())
+    assert seen == [0, 1, 2, 3, 4, -1]
+    assert worker.checkpoint.handled_in_place == 5
+
+
+def test_a_handler_that_suspends_goes_on_raced_against_the_flow(worker: Committing) -> None:
+    """A handler that waits (a full buffer) finishes where it stopped, with what it
+    waited for; one still waiting when the flow is suspended (a rebalance) is
+    cancelled, as Faust's ``wait_first`` cancels it."""
+    consumer, steps = worker.consumer, []
+
+    async def handler(room: asyncio.Future[str]) -> str:
+        steps.append("decoded")
+        try:
+            steps.append(await room)
+        except asyncio.CancelledError:
+            steps.append("cancelled")
+            raise
+        return "put"
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        room: asyncio.Future[str] = loop.create_future()
+        loop.call_later(0.02, room.set_result, "room")
+        results = await consumer.wait_first(handler(room), consumer.suspend_flow.wait())
+        assert results.results == ["put"]
+        blocked: asyncio.Future[str] = loop.create_future()
+        loop.call_later(0.02, consumer.suspend_flow.set)
+        results = await consumer.wait_first(handler(blocked), consumer.suspend_flow.wait())
+        assert results.results == [True]  # the flow's wait won
+        await asyncio.sleep(0)
+
+    consumer.loop.run_until_complete(run())  # Faust's wait_first makes tasks on that loop
+    assert steps == ["decoded", "room", "decoded", "cancelled"]
+    assert worker.checkpoint is not None and worker.checkpoint.handled_in_place == 0
