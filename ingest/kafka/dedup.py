@@ -64,6 +64,7 @@ updated from two partitions makes two entries (the store merges them).
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Callable, Container, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -152,6 +153,8 @@ class MappedDedup:
         self.collapsed = 0  # updates merged into an earlier one of the same entry
         self.flushed = 0  # entries written and then deleted or emptied
         self.persisted = 0  # entries written to the mapping
+        self.unmapped = 0  # entries deleted from the mapping once written (tombstones)
+        self._waiting: Counter[int] = Counter()  # source partition -> entries waiting in memory
         self._live: dict[str, _Live] = {}
         self._leading: dict[str, None] = {}  # keys due on their leading edge, oldest first
         self._in_flight: set[str] = set()  # taken, neither forgotten nor released yet
@@ -169,12 +172,22 @@ class MappedDedup:
             return keys
         return {key for key in keys if partition_of(key) in partitions}
 
+    def waiting(self, partitions: Container[int] | None = None) -> int:
+        """Entries with updates waiting in memory (of ``partitions``): :meth:`pending`
+        without the entries recovered into the mapping that no scan has taken into
+        memory yet (the next scan does), counted as they change, not by a pass over
+        the keys: for the backpressure gate, which asks every few milliseconds."""
+        if partitions is None:
+            return sum(self._waiting.values())
+        return sum(n for partition, n in self._waiting.items() if partition in partitions)
+
     def _get(self, key: str) -> _Live | None:
         live = self._live.get(key)
         if live is None:
             entry = self.entries.get(key)
             if entry is not None:  # recovered from the changelog
                 live = self._live[key] = _Live.of(entry, self.window_us)
+                self._waiting[partition_of(key)] += 1
         return live
 
     def take_in(self, partition: int, upserts: Iterable[Upsert]) -> None:
@@ -193,8 +206,10 @@ class MappedDedup:
                     live = _Live(now, now + self.hold_us, 1, _copy(upsert), dirty=True)
                     heapq.heappush(self._held, (live.due, key))
                 self._live[key] = live
+                self._waiting[partition] += 1
             elif live.merged is None:  # the first update after a write, its window open
                 live.merged = _copy(upsert)
+                self._waiting[partition] += 1
                 live.count += 1
                 live.dirty = True
                 self._hold(key, live)
@@ -316,6 +331,9 @@ class MappedDedup:
                 continue
             if key in self.entries:
                 del self.entries[key]
+                self.unmapped += 1
+            if live.merged is not None:
+                self._waiting[partition_of(key)] -= 1
             if on_leading_edge and window_end > now:
                 live.merged, live.due, live.dirty = None, window_end, False
             else:
@@ -328,7 +346,8 @@ class MappedDedup:
         """Forget in memory (not in the mapping) the entries of partitions no longer ours."""
         gone = [key for key in self._live if partition_of(key) in partitions]
         for key in gone:
-            del self._live[key]
+            if self._live.pop(key).merged is not None:
+                self._waiting[partition_of(key)] -= 1
             self._leading.pop(key, None)
             self._in_flight.discard(key)
         return len(gone)
@@ -338,6 +357,7 @@ class MappedDedup:
         due = self.take_due(everything=True)
         self.forget(due)
         self._live.clear()  # the windows left open, emptied
+        self._waiting.clear()
         self._leading.clear()
         self._in_flight.clear()
         self._held.clear()

@@ -92,5 +92,6 @@ class SourceProcessors:
                          stored_in_part=sum(s.warned.values()))
         total.update(processing_errors=sum(self.errors.values()),
                      collapsed=self.dedup.collapsed, flushed=self.dedup.flushed,
+                     persisted=self.dedup.persisted, unmapped=self.dedup.unmapped,
                      buffered=len(self.dedup))
         return dict(total)

@@ -526,3 +526,45 @@ def test_a_key_updated_all_the_time_is_written_about_once_a_hold() -> None:
     # WINDOW_US here: the update at its end is written with it, the next opens one)
     assert 2 * 9 <= writes[WINDOW_US] <= 2 * 10
     assert 10 * (WINDOW_US // HOLD_US) <= writes[HOLD_US] <= 10 * (WINDOW_US // HOLD_US + 2)
+
+
+@pytest.mark.parametrize("mode", DEDUP_MODES)
+@given(st.lists(st.tuples(st.sampled_from(["in", "tick", "scan", "forget", "release",
+                                            "drop", "persist", "wait"]),
+                          st.integers(0, 3), st.integers(0, 40)), max_size=120))
+@settings(max_examples=60, deadline=None)
+def test_waiting_counts_what_a_pass_over_the_entries_counts(
+        mode: DedupMode, steps: list[tuple[str, int, int]]) -> None:
+    """``waiting`` (counted as entries change, for the backpressure gate) equals a count
+    of the entries in memory with updates waiting, by partition, after any sequence of
+    updates, takes, writes, failed writes, revocations and persists; with nothing
+    recovered into the mapping, it is ``pending``."""
+    clock = Clock()
+    updates = _updates(41, seed=3)
+    mapped = MappedDedup({}, window_us=5_000, clock=clock, write_behind=True, mode=mode,
+                         max_entries=8)
+    taken: list[Due] = []
+    dropped = False  # a revoked partition's persisted entries stay in the mapping
+    for action, partition, n in steps:
+        if action == "in":
+            mapped.take_in(partition, updates[n : n + 3])
+        elif action in ("tick", "scan"):
+            taken.append(mapped.take_due(scan=action == "scan"))
+        elif action in ("forget", "release") and taken:
+            due = taken.pop(n % len(taken))
+            mapped.forget(due) if action == "forget" else mapped.release(due)
+        elif action == "drop":
+            mapped.drop({partition})
+            dropped = True
+        elif action == "persist":
+            mapped.persist()
+        else:
+            clock.now += n * 250
+        for partitions in ({0}, {1, 3}, None):
+            expected = sum(1 for key, live in mapped._live.items() if live.merged is not None
+                           and (partitions is None or partition_of(key) in partitions))
+            assert mapped.waiting(partitions) == expected
+            assert dropped or mapped.waiting(partitions) == mapped.pending(partitions)
+    mapped.drop({0, 1, 2, 3})
+    mapped.entries.clear()
+    assert mapped.waiting() == mapped.pending() == 0
