@@ -105,6 +105,12 @@ class IngestSettings(BaseModel):
     # writes where keys change often (ingest/kafka/dedup_table.py says how many)
     dedup_max_hold_s: float | None = Field(default=None, gt=0)
     batch_size: int = 5000
+    # a worker's sink writes a fetched batch this many upserts at a time (each ~2.8
+    # Cassandra writes alive together); fewer bound a draining worker's memory
+    sink_write_upserts: int = Field(default=1000, ge=1)
+    # a worker gives the C heap's free pages back this often (glibc's malloc_trim; 0:
+    # never): what a burst of a drained backlog freed is otherwise kept
+    malloc_trim_s: float = Field(default=1.0, ge=0)
     # the sink waits for a store that is down (capped exponential backoff), and stops
     # the worker when an outage outlasts the deadline (ingest/kafka/store_writer.py)
     store_retry_max_backoff_s: float = 10.0
@@ -204,6 +210,8 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "FLEETGRAPH_DEDUP_MODE": ("ingest", "dedup_mode"),
     "FLEETGRAPH_DEDUP_MAX_HOLD_S": ("ingest", "dedup_max_hold_s"),
     "FLEETGRAPH_BATCH_SIZE": ("ingest", "batch_size"),
+    "FLEETGRAPH_SINK_WRITE_UPSERTS": ("ingest", "sink_write_upserts"),
+    "FLEETGRAPH_MALLOC_TRIM_S": ("ingest", "malloc_trim_s"),
     "FLEETGRAPH_STORE_RETRY_MAX_BACKOFF_S": ("ingest", "store_retry_max_backoff_s"),
     "FLEETGRAPH_STORE_OUTAGE_DEADLINE_S": ("ingest", "store_outage_deadline_s"),
     "FLEETGRAPH_METRICS_PORT": ("ingest", "metrics_port"),

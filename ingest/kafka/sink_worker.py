@@ -18,6 +18,7 @@ from typing import Any
 
 from fleetgraph.graph_model.types import Registry
 from fleetgraph.ingest.kafka.activity import Activity
+from fleetgraph.ingest.kafka.heap import heap_trimmer, trim_heap_every
 from fleetgraph.ingest.kafka.metrics import WorkerMetrics, refresh_lag_every
 from fleetgraph.ingest.kafka.store_side import StoreSide, store_side
 from fleetgraph.ingest.kafka.store_writer import StoreRetry
@@ -72,17 +73,22 @@ def run_sink_worker(settings: Settings, names: TopicNames, registry: Registry,
                       retry=StoreRetry.from_settings(settings))
     if metrics is not None:
         metrics.watch_writer(side.writer)
-    asyncio.run(_main(side, activity, dead_letters, exit_when_idle_s, metrics))
+    asyncio.run(_main(side, activity, dead_letters, exit_when_idle_s, metrics,
+                      trim_s=settings.ingest.malloc_trim_s))
     return side, activity
 
 
 async def _main(side: StoreSide, activity: Activity, dead_letters: DeadLetterProducer,
-                exit_when_idle_s: float | None, metrics: WorkerMetrics | None = None) -> None:
+                exit_when_idle_s: float | None, metrics: WorkerMetrics | None = None,
+                trim_s: float = 0.0) -> None:
     sink = asyncio.ensure_future(side.run())
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, sink.cancel)
     watchers = [asyncio.ensure_future(_report_every(side))]
+    trim = heap_trimmer() if trim_s > 0 else None
+    if trim is not None:  # the C heap's free pages back to the system (heap.py)
+        watchers.append(asyncio.ensure_future(trim_heap_every(trim_s, trim)))
     if metrics is not None:
         watchers.append(asyncio.ensure_future(refresh_lag_every(metrics, side)))
     if exit_when_idle_s is not None:

@@ -84,7 +84,8 @@ def store_side(
     writer = GraphStoreWriter(codec, store_factory, TopicDeadLetters(names.deadletter, publish),
                               retry=retry)
     loop = StoreConsumer(writer, flush_dead_letters=flush, on_stored=activity.stored,
-                         batch_size=batch_size)
+                         batch_size=batch_size,
+                         write_upserts=settings.ingest.sink_write_upserts)
     return StoreSide(writer, loop, settings.kafka, list(codec.topics), activity,
                      max_poll_interval_s=max(300.0, retry.max_backoff_s * 6))
 

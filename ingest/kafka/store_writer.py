@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from fleetgraph.graph_model.records import Upsert
@@ -132,6 +132,22 @@ class GraphStoreWriter:
                 continue
             decoded.extend((record, upsert) for upsert in upserts)
         return decoded
+
+    def decode_chunks(self, records: Sequence[KafkaRecord], upserts: int
+                      ) -> Iterator[list[tuple[KafkaRecord, Upsert]]]:
+        """The upserts of a batch, decoded as they are written: at most ``upserts`` at a
+        time (a record carrying more is split), so a sink write holds that many and
+        their store writes, not the whole fetch's."""
+        if upserts < 1:
+            raise ValueError("a sink write must hold at least one upsert")
+        chunk: list[tuple[KafkaRecord, Upsert]] = []
+        for record in records:
+            chunk.extend(self.decode([record]))
+            while len(chunk) >= upserts:
+                yield chunk[:upserts]
+                chunk = chunk[upserts:]
+        if chunk:
+            yield chunk
 
     def store(self, decoded: Sequence[tuple[KafkaRecord, Upsert]]) -> Exception | None:
         """Write decoded upserts, waiting for the store while it is down.

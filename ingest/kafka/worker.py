@@ -5,6 +5,9 @@ The worker creates missing topics, builds the app for its role, adds the
 agents and runs ``faust.Worker(app).execute_from_commandline()`` until SIGINT
 or SIGTERM, or, with ``exit_when_idle_s``, until it has had nothing to do for
 that long after getting partitions (for batch runs, tests and benchmarks).
+
+Every ``ingest.malloc_trim_s`` seconds the worker gives the C heap's free pages
+back to the system (:mod:`fleetgraph.ingest.kafka.heap`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from fleetgraph.ingest.kafka.activity import Activity
 from fleetgraph.ingest.kafka.agents import Processing, add_processing
 from fleetgraph.ingest.kafka.app import ROLES, app_id, create_app
 from fleetgraph.ingest.kafka.dedup_table import DEDUP_TABLE
+from fleetgraph.ingest.kafka.heap import heap_trimmer
 from fleetgraph.ingest.kafka.metrics import WorkerMetrics, add_worker_metrics
 from fleetgraph.ingest.kafka.offsets import commit_start_offsets
 from fleetgraph.ingest.kafka.sink_worker import run_sink_worker
@@ -132,6 +136,7 @@ def run_worker(
     writer = store.writer if store is not None else None
     _log_assignments(app, activity)
     _report_every(app, processing, writer)
+    _trim_heap_every(app, settings.ingest.malloc_trim_s)
     if metrics is not None:
         add_worker_metrics(app, metrics, processing, store)
     json_logs = logging_config("json", loglevel) if settings.log_format == "json" else None
@@ -252,6 +257,19 @@ def _report_every(app: Any, processing: Processing | None,
         log.info("fleetgraph progress %s", " ".join(f"{k}={v}" for k, v in counts.items()))
 
     app.timer(REPORT_EVERY_S, name="fleetgraph.progress")(report)
+
+
+def _trim_heap_every(app: Any, every_s: float) -> None:
+    """Give the C heap's free pages back every ``every_s`` seconds (0: never), as a
+    timer of the app."""
+    trim = heap_trimmer() if every_s > 0 else None
+    if trim is None:
+        return
+
+    async def give_back() -> None:
+        trim()
+
+    app.timer(every_s, name="fleetgraph.malloc_trim")(give_back)
 
 
 def _exit_when_idle(app: Any, worker: Any, activity: Activity, processing: Processing | None,

@@ -17,9 +17,14 @@ from fleetgraph.graph_model.records import NodeUpsert, Provenance
 from fleetgraph.ingest.deadletter import DeadLetterList
 from fleetgraph.ingest.kafka.records import GraphRecordCodec
 from fleetgraph.ingest.kafka.store_consumer import StoreConsumer, batch_of, lag
-from fleetgraph.ingest.kafka.store_writer import GraphStoreWriter, StoreRetry, StoreUnavailable
+from fleetgraph.ingest.kafka.store_writer import (
+    GraphStoreWriter,
+    KafkaRecord,
+    StoreRetry,
+    StoreUnavailable,
+)
 from fleetgraph.ingest.kafka.topics import TopicNames
-from fleetgraph.storage.base import StorageUnavailable
+from fleetgraph.storage.base import StorageError, StorageUnavailable
 from fleetgraph.storage.embedded import SQLiteGraphStore
 
 CODEC = GraphRecordCodec(FLEET, TopicNames("fg."))
@@ -141,3 +146,62 @@ def test_lag_counts_records_past_the_position_and_is_unknown_without_an_end() ->
     consumer.ends[p1] = None  # type: ignore[assignment]
     assert asyncio.run(lag(consumer)) is None
     assert asyncio.run(lag(FakeConsumer([]))) is None
+
+
+class CountingStore(SQLiteGraphStore):
+    """Records how many node upserts each write held."""
+
+    def __init__(self) -> None:
+        super().__init__(FLEET)
+        self.writes: list[int] = []
+
+    def upsert_nodes(self, nodes: Sequence[NodeUpsert]) -> None:
+        self.writes.append(len(nodes))
+        super().upsert_nodes(nodes)
+
+
+def test_a_batch_is_written_at_most_write_upserts_at_a_time_and_committed_once() -> None:
+    p0, p1 = TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)
+    values = [(i, _value(f"cdu:{i}", "fault" if i % 3 else "ok")) for i in range(7)]
+    consumer = FakeConsumer([{p0: [Record(i, v) for i, v in values[:4]],
+                              p1: [Record(i, v) for i, v in values[4:]]}])
+    store, whole = CountingStore(), SQLiteGraphStore(FLEET)
+    writer = GraphStoreWriter(CODEC, lambda: store, DeadLetterList(), sleep=lambda s: None)
+
+    async def flush() -> None:
+        consumer.events.append("flush")
+
+    loop = StoreConsumer(writer, flush_dead_letters=flush, write_upserts=3)
+    assert asyncio.run(loop.step(consumer)) == 7
+    assert store.writes == [3, 3, 1]
+    assert consumer.commits == [{p0: 4, p1: 7}]  # once, after every part is stored
+    ids = [f"cdu:{i}" for i in range(7)]
+    GraphStoreWriter(CODEC, lambda: whole, DeadLetterList()).write(
+        [KafkaRecord(TOPIC, 0, i, v) for i, v in values])  # the same records in one write
+    assert ({n: r.props for n, r in store.get_nodes(ids).items()}
+            == {n: r.props for n, r in whole.get_nodes(ids).items()})
+    with pytest.raises(ValueError):
+        StoreConsumer(writer, flush_dead_letters=flush, write_upserts=0)
+
+
+def test_a_refused_part_is_dead_lettered_and_the_rest_stored_before_the_commit() -> None:
+    class RefusesB(SQLiteGraphStore):
+        def upsert_nodes(self, nodes: Sequence[NodeUpsert]) -> None:
+            if any(n.id == "cdu:b" for n in nodes):
+                raise StorageError("refused")
+            super().upsert_nodes(nodes)
+
+    p0 = TopicPartition(TOPIC, 0)
+    consumer = FakeConsumer([{p0: [Record(i, _value(n)) for i, n in
+                                   enumerate(["cdu:a", "cdu:b", "cdu:c"])]}])
+    store, dead = RefusesB(FLEET), DeadLetterList()
+    writer = GraphStoreWriter(CODEC, lambda: store, dead, sleep=lambda s: None)
+
+    async def flush() -> None:
+        consumer.events.append("flush")
+
+    asyncio.run(StoreConsumer(writer, flush_dead_letters=flush, write_upserts=1).step(consumer))
+    assert [r["source"] for r in dead.records] == [f"{TOPIC}/0/1"]
+    assert sorted(store.get_nodes(["cdu:a", "cdu:b", "cdu:c"])) == ["cdu:a", "cdu:c"]
+    assert consumer.events == ["flush", "commit"]
+    assert consumer.commits == [{p0: 3}]

@@ -186,3 +186,24 @@ def test_retry_limits_come_from_settings() -> None:
     retry = StoreRetry.from_settings(Settings().updated(
         ingest={"store_retry_max_backoff_s": 3.0, "store_outage_deadline_s": 42.0}))
     assert (retry.max_backoff_s, retry.deadline_s) == (3.0, 42.0)
+
+
+def _many(offset: int, node_ids: Sequence[str]) -> KafkaRecord:
+    """One graph message carrying several upserts (as the flush timer sends them)."""
+    upserts = [NodeUpsert("cdu", n, {"status": "ok"}, 10, Provenance("e", "s", 10, "t"))
+               for n in node_ids]
+    (encoded,) = CODEC.encode_many(upserts)
+    return KafkaRecord(encoded.topic, 0, offset, encoded.value)
+
+
+def test_decode_chunks_splits_a_batch_and_a_record_into_parts_of_at_most_n_upserts() -> None:
+    records = [_many(0, ["cdu:a", "cdu:b", "cdu:c", "cdu:d", "cdu:e"]), _record(1, "cdu:f"),
+               KafkaRecord(_record(2).topic, 0, 2, b"\x00garbage"), _many(3, ["cdu:g", "cdu:h"])]
+    dead = DeadLetterList()
+    whole = _writer(SQLiteGraphStore(FLEET), DeadLetterList()).decode(records)
+    chunks = list(_writer(SQLiteGraphStore(FLEET), dead).decode_chunks(records, 3))
+    assert [len(c) for c in chunks] == [3, 3, 2]
+    assert [(r.offset, u.id) for c in chunks for r, u in c] == [(r.offset, u.id) for r, u in whole]
+    assert [r["source"] for r in dead.records] == ["fg.graph.node.cdu/0/2"]
+    with pytest.raises(ValueError):
+        list(_writer(SQLiteGraphStore(FLEET), dead).decode_chunks(records, 0))
