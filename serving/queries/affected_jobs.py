@@ -2,7 +2,8 @@
 
 See docs/queries.md. One batched store read per hop, whatever the number of
 racks, servers and jobs: the component itself and its faults (together), its
-dependent racks, their servers, their jobs, then the racks' sites. Each read asks the store for
+dependent racks, their servers, their jobs, and the racks' sites (beside the servers
+and jobs: ``GraphStore.together``, at once on a remote backend). Each read asks the store for
 the narrowest window that covers the hop (the hull of the windows left); the
 exact interval cut is done here, edge by edge.
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass, replace
 
 from fleetgraph.graph_model.fleet import COMPONENT_TYPES, RACK_EDGE_OF_COMPONENT
 from fleetgraph.graph_model.intervals import Interval, cut, hull, none_first, none_last
+from fleetgraph.graph_model.records import EdgeRecord
 from fleetgraph.serving.errors import InvalidArgument, NotFound
 from fleetgraph.serving.queries.intervals import interval_of
 from fleetgraph.serving.queries.lookup import pick_target, type_of
@@ -74,26 +76,34 @@ def affected_jobs(
         known = ", ".join(sorted(COMPONENT_TYPES))
         raise InvalidArgument(f"{component_id!r} is not a component that can fail ({known})")
     faults = _faults(store, component_id, window)
+    sites: dict[str, list[EdgeRecord]] | None = None  # the racks' in_site edges, if read
     if kind == "gpu":
         rows = _deduplicated(_allocations(store, component_id, faults))
+    elif kind == "server":
+        rows = _jobs_on([_Path(f.fault_id, None, component_id, f.window) for f in faults],
+                        store)
     else:
-        if kind == "server":
-            servers = [_Path(f.fault_id, None, component_id, f.window) for f in faults]
-        else:
-            racks = _dependent_racks(store, kind, component_id, faults)
-            servers = [
-                _Path(p.fault_id, p.node_id, far, w)
-                for p, far, w in _hop(store, "in_rack", racks)
-            ]
-        rows = _deduplicated(
-            AffectedJob(far, p.fault_id, p.node_id, p.rack_id, None, w[0], w[1])
-            for p, far, w in _hop(store, "ran_on", servers)
-        )
+        racks = _dependent_racks(store, kind, component_id, faults)
+        # the racks' sites beside their servers and jobs (together: at once where it can)
+        rack_ids = list(dict.fromkeys(p.node_id for p in racks)) if kind != "site" else []
+        rows, sites = store.together(
+            lambda: _jobs_on([_Path(p.fault_id, p.node_id, far, w)
+                              for p, far, w in _hop(store, "in_rack", racks)], store),
+            lambda: store.neighbours("in_site", rack_ids, Direction.OUT) if rack_ids else {})
     if kind in ("server", "gpu"):
         rows = _with_racks(store, rows)
-    rows = _with_sites(store, rows, component_id if kind == "site" else None)
+    rows = _with_sites(store, rows, component_id if kind == "site" else None, sites)
     rows.sort(key=lambda r: (none_first(r.overlap_from), r.job_id, r.fault_id, r.server_id))
     return AffectedJobs(rows[:limit], len(rows) > limit)
+
+
+def _jobs_on(servers: list[_Path], store: GraphStore) -> list[AffectedJob]:
+    """The jobs that ran on each path's server over its window (one per job, fault and
+    server)."""
+    return _deduplicated(
+        AffectedJob(far, p.fault_id, p.node_id, p.rack_id, None, w[0], w[1])
+        for p, far, w in _hop(store, "ran_on", servers)
+    )
 
 
 def _faults(store: GraphStore, component_id: str, window: TimeWindow) -> list[_Path]:
@@ -205,15 +215,18 @@ def _with_racks(store: GraphStore, rows: list[AffectedJob]) -> list[AffectedJob]
 
 
 def _with_sites(
-    store: GraphStore, rows: list[AffectedJob], site_id: str | None
+    store: GraphStore, rows: list[AffectedJob], site_id: str | None,
+    read: dict[str, list[EdgeRecord]] | None = None,
 ) -> list[AffectedJob]:
-    """The site of each row's rack during the overlap (the component when it is a site)."""
+    """The site of each row's rack during the overlap (the component when it is a site),
+    from the racks' ``in_site`` edges ``read`` already (those of every row's rack), else
+    read here."""
     if site_id is not None:
         return [replace(r, site_id=site_id) for r in rows]
     racks = list(dict.fromkeys(r.rack_id for r in rows if r.rack_id is not None))
     if not racks:
         return rows
-    sites = store.neighbours("in_site", racks, Direction.OUT)
+    sites = read if read is not None else store.neighbours("in_site", racks, Direction.OUT)
     return [
         replace(r, site_id=pick_target(sites[r.rack_id], (r.overlap_from, r.overlap_to)))
         if r.rack_id is not None
