@@ -26,6 +26,7 @@ from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 from fleetgraph.storage.cassandra import partition_reads
 from fleetgraph.storage.embedded import SQLiteGraphStore
 from tests.e2e.fleet_run import END_US, ingest_into, simulated_messages
+from tests.storage.test_cassandra_bucket_directory import actions_of
 
 pytestmark = pytest.mark.integration
 
@@ -46,19 +47,6 @@ def threads_of(store: Any, monkeypatch: pytest.MonkeyPatch) -> set[str]:
 
     def recording(jobs: Any, action: str, *args: Any, **kwargs: Any) -> Any:
         seen.add(threading.current_thread().name)
-        return run(jobs, action, *args, **kwargs)
-
-    monkeypatch.setattr(store, "_run", recording)
-    return seen
-
-
-def actions_of(store: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """From now on, the action of each request batch the store sends."""
-    seen: list[str] = []
-    run = store._run
-
-    def recording(jobs: Any, action: str, *args: Any, **kwargs: Any) -> Any:
-        seen.append(action)
         return run(jobs, action, *args, **kwargs)
 
     monkeypatch.setattr(store, "_run", recording)
