@@ -60,8 +60,9 @@ handler almost never suspends (it decodes the message and puts it into its
 stream's buffer). :func:`handle_first` (patched in as the consumer's ``wait_first``)
 runs the handler's first step in place, then gives the loop one turn (as the
 tasks did); only a handler that suspends (flow control, a full producer buffer or
-stream buffer) goes on as a task raced against the flow's suspension, as before. Step 1 is unchanged: what reaches the stream, and
-when Faust acknowledges it, are the same; the fetch loop ignores the result.
+stream buffer) goes on as a task raced against the flow's suspension, as before.
+Step 1 is unchanged: what reaches the stream, and when Faust acknowledges it, are
+the same; the fetch loop ignores the result.
 """
 
 from __future__ import annotations
