@@ -17,6 +17,7 @@ field, and what the role reads; never a silent null.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from typing import Any
 
 from graphql import (
@@ -47,6 +48,9 @@ from fleetgraph.serving.reads import StoreReads
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 FORBIDDEN = "FORBIDDEN"
+
+# a plain field's verdict for a request: None (read), a refusal, or a check per source
+PlainFieldRule = str | Callable[[Any], str | None] | None
 
 
 class Forbidden(ServingError):
@@ -233,20 +237,33 @@ class RoleAccess(SchemaExtension):
                 raise Forbidden(refusal)
         return _next(root, info, *args, **kwargs)
 
-    def plain_field_refusal(self, parent_type: GraphQLObjectType, field_name: str,
-                            return_type: GraphQLOutputType, source: Any) -> str | None:
-        """:meth:`resolve`'s check of a field without arguments, without its resolve
-        info (serving.execution resolves plain leaves so)."""
+    def plain_field_rule(self, parent_type: GraphQLObjectType, field_name: str,
+                         return_type: GraphQLOutputType) -> PlainFieldRule:
+        """:meth:`resolve`'s check of a field without arguments, without its resolve info
+        (serving.execution resolves plain leaves so), asked once per field and request:
+        None (every source may be read), a refusal (none may), or, for a field of a node
+        object or an ``Edge`` (judged by the record's type), the check of one source."""
         grant = self.grant
         if grant is None:
             return None
         parent = parent_type.name
-        if parent in grant.nodes or parent == EDGE_OBJECT:  # judged by the record's type
-            return refusal_of(grant, parent, field_name, return_type, source, {})
+        if parent in grant.nodes or parent == EDGE_OBJECT:
+            return partial(_source_refusal, grant, parent, field_name, return_type)
         key = (parent, field_name)  # judged by the names alone: once per request
         try:
             return self._plain_refusals[key]
         except KeyError:
             found = self._plain_refusals[key] = refusal_of(grant, parent, field_name,
-                                                           return_type, source, {})
+                                                           return_type, None, {})
             return found
+
+    def plain_field_refusal(self, parent_type: GraphQLObjectType, field_name: str,
+                            return_type: GraphQLOutputType, source: Any) -> str | None:
+        """:meth:`plain_field_rule` applied to one source."""
+        rule = self.plain_field_rule(parent_type, field_name, return_type)
+        return rule(source) if callable(rule) else rule
+
+
+def _source_refusal(grant: TypeGrant, parent: str, field: str, return_type: GraphQLOutputType,
+                    source: Any) -> str | None:
+    return refusal_of(grant, parent, field, return_type, source, {})

@@ -11,11 +11,11 @@ field, several times what the store took to find the row.
 field with no arguments whose value is a scalar or an enum (or a list of them)
 and whose strawberry resolver is either none (an attribute) or a synchronous
 method of the object taking nothing but ``self``. It asks the same role check
-(each middleware must offer ``plain_field_refusal``; the role guard does), reads
+(each middleware must offer ``plain_field_rule``; the role guard does), reads
 the value as strawberry would, and coerces it with the type's own
 ``coerce_output_value``, as graphql-core's ``complete_leaf_value`` does. Anything
 out of the ordinary (a refusal, an exception, a null where none may be, a value
-the scalar refuses, a middleware without ``plain_field_refusal``) goes the
+the scalar refuses, a middleware without ``plain_field_rule``) goes the
 ordinary way from the start, so errors, their paths and messages are graphql-core's
 own, and every answer is the same as without the shortcut (tested field by field
 against the plain executor on every type the schema serves).
@@ -25,6 +25,13 @@ edges, the items of affectedJobs and blastRadius) is completed in one loop, with
 graphql-core's completion of each item (a path, the object's completion, its
 fields' collection and execution); the first item out of the ordinary sends the
 whole list the ordinary way.
+
+What a field needs is worked out once, not per row: its plan once per schema (the
+read: ``attrgetter`` for an attribute; the coercion: a strawberry enum's members by a
+table its own coercion made, a ``str`` of ID or String and a ``bool`` of Boolean as
+they are, since their coercion returns them unchanged), and its role check once per
+request: the check answers for every source (read it, or a refusal) or, for a field of
+a node object or an ``Edge``, gives the check each source still meets.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
+from operator import attrgetter
 from typing import Any, Protocol
 
 from graphql import (
@@ -49,23 +57,29 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, gather_with_cancel
+from graphql.type.scalars import serialize_boolean, serialize_id, serialize_string
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 
 
 class PlainFieldCheck(Protocol):
-    """A field middleware that can judge a plain leaf without a resolve info."""
+    """A field middleware that can judge a plain leaf without a resolve info: once per
+    field and request, None (read it), a refusal, or a check of each source."""
 
-    def plain_field_refusal(self, parent_type: GraphQLObjectType, field_name: str,
-                            return_type: GraphQLOutputType, source: Any) -> str | None: ...
+    def plain_field_rule(self, parent_type: GraphQLObjectType, field_name: str,
+                         return_type: GraphQLOutputType
+                         ) -> str | Callable[[Any], str | None] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class PlainLeaf:
-    """How to resolve one plain leaf field: read, then coerce (item by item in a list)."""
+    """How to resolve one plain leaf field: read, then coerce (item by item in a list).
+    ``same``: a type whose values the leaf's coercion returns unchanged (str for ID and
+    String, bool for Boolean), so they skip it; ``coerce``: the coercion of any other,
+    raising :class:`_Irregular` where the ordinary completion answers with an error."""
 
     read: Callable[[Any], Any]
     leaf: GraphQLLeafType
@@ -73,6 +87,8 @@ class PlainLeaf:
     non_null: bool
     is_list: bool
     items_non_null: bool
+    same: type | None
+    coerce: Callable[[Any], Any]
 
 
 def plain_leaf(field_def: GraphQLField) -> PlainLeaf | None:
@@ -83,7 +99,9 @@ def plain_leaf(field_def: GraphQLField) -> PlainLeaf | None:
         return None
     resolver = field.base_resolver
     read: Callable[[Any], Any]
-    if resolver is None:  # as StrawberryField.get_result: its default resolver, by name
+    if resolver is None and field.default_resolver is getattr:
+        read = attrgetter(field.python_name)  # StrawberryField.get_result's getattr
+    elif resolver is None:  # as StrawberryField.get_result: its default resolver, by name
         read = partial(_read_attribute, field.default_resolver, field.python_name)
     elif (not resolver.is_async and not resolver.arguments and resolver.self_parameter
           and resolver.info_parameter is None and resolver.root_parameter is None
@@ -105,11 +123,38 @@ def plain_leaf(field_def: GraphQLField) -> PlainLeaf | None:
     if not is_leaf_type(kind):
         return None
     assert isinstance(kind, GraphQLLeafType)
-    return PlainLeaf(read, kind, field_def.type, non_null, is_list, items_non_null)
+    same, coerce = _coercion(kind)
+    return PlainLeaf(read, kind, field_def.type, non_null, is_list, items_non_null, same,
+                     coerce)
 
 
 def _read_attribute(resolve: Callable[[Any, str], Any], name: str, source: Any) -> Any:
     return resolve(source, name)
+
+
+# graphql-core's coercions that return a value of this type unchanged
+_SAME: dict[Callable[[Any], Any], type] = {
+    serialize_id: str, serialize_string: str, serialize_boolean: bool}
+
+
+def _coercion(leaf: GraphQLLeafType) -> tuple[type | None, Callable[[Any], Any]]:
+    """``same`` and ``coerce`` of :class:`PlainLeaf` for ``leaf``: a strawberry enum's
+    members by a table made with its own coercion (which scans the enum's values)."""
+    if isinstance(leaf, CustomGraphQLEnumType):
+        members: Any = leaf.wrapped_cls
+        try:
+            names = {member: _coerced(leaf, member) for member in members}
+        except Exception:
+            return None, partial(_coerced, leaf)
+        return None, partial(_enum_coerced, leaf, members, names)
+    return _SAME.get(leaf.coerce_output_value), partial(_coerced, leaf)
+
+
+def _enum_coerced(leaf: GraphQLLeafType, members: type, names: dict[Any, str],
+                  value: Any) -> Any:
+    if type(value) is members:  # an Enum with members has no subclasses
+        return names[value]
+    return _coerced(leaf, value)
 
 
 _NOT_PLAIN = object()  # the shortcut does not apply: resolve the ordinary way
@@ -117,6 +162,10 @@ _NOT_PLAIN = object()  # the shortcut does not apply: resolve the ordinary way
 # per schema, per (object type, field name): the field's plan, or None when not plain
 _PLANS: weakref.WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], PlainLeaf | None]] = (
     weakref.WeakKeyDictionary())
+
+# a plain field in one request: its plan and the role checks asked of each source
+# (none when every check judged the field by its names alone)
+PlainField = tuple[PlainLeaf, tuple[Callable[[Any], str | None], ...]]
 
 
 class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -126,13 +175,15 @@ class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         manager = self.middleware_manager
         middlewares = list(manager.middlewares) if manager is not None else []
-        checks = [getattr(m, "plain_field_refusal", None) for m in middlewares]
-        self._checks: list[Callable[..., str | None]] | None = (
+        checks = [getattr(m, "plain_field_rule", None) for m in middlewares]
+        self._checks: list[Callable[..., Any]] | None = (
             None if any(c is None for c in checks) else [c for c in checks if c is not None])
         plans = _PLANS.get(self.schema)
         if plans is None:
             plans = _PLANS[self.schema] = {}
         self._plans = plans
+        # per (object type, field name): the field in this request, None when not plain
+        self._fields: dict[tuple[str, str], PlainField | None] = {}
 
     def execute_fields(
         self,
@@ -143,9 +194,8 @@ class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         """graphql-core's ``execute_fields`` (the fields of one object, concurrently),
-        with plain leaves resolved first by :meth:`_plain` (no path made for them)."""
-        checks = self._checks
-        if checks is None:
+        with plain leaves resolved first by :func:`_completed` (no path made for them)."""
+        if self._checks is None:
             return super().execute_fields(parent_type, source_value, path, grouped_field_set,
                                           position_context)
         results: dict[str, Any] = {}
@@ -155,10 +205,12 @@ class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
             for response_name, field_details_list in grouped_field_set.items():
                 node = field_details_list[0].node
                 if not node.arguments:
-                    value = self._plain(parent_type, node.name.value, source_value, checks)
-                    if value is not _NOT_PLAIN:
-                        results[response_name] = value
-                        continue
+                    plain = self._field(parent_type, node.name.value)
+                    if plain is not None:
+                        value = _completed(plain, source_value)
+                        if value is not _NOT_PLAIN:
+                            results[response_name] = value
+                            continue
                 result = self.execute_field(
                     parent_type, source_value, field_details_list,
                     Path(path, response_name, parent_type.name), position_context)
@@ -206,22 +258,23 @@ class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def _plain_objects(self, item_type: GraphQLOutputType,
                        field_details_list: FieldDetailsList, info: GraphQLResolveInfo[Any],
                        items: Iterable[Any]) -> Any:
-        checks = self._checks
         non_null = isinstance(item_type, GraphQLNonNull)
         obj = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
-        if checks is None or not isinstance(obj, GraphQLObjectType) \
+        if self._checks is None or not isinstance(obj, GraphQLObjectType) \
                 or not isinstance(items, list | tuple):
             return _NOT_PLAIN
         grouped, defers, _ = self.collect_subfields(obj, field_details_list)
         if defers:
             return _NOT_PLAIN
-        fields: list[tuple[str, str]] = []
+        fields: list[tuple[str, PlainField]] = []
         for response_name, details in grouped.items():
             node = details[0].node
-            if node.arguments or self._plan(obj, node.name.value) is None:
+            plain = None if node.arguments else self._field(obj, node.name.value)
+            if plain is None:
                 return _NOT_PLAIN
-            fields.append((response_name, node.name.value))
+            fields.append((response_name, plain))
         is_type_of = obj.is_type_of
+        is_awaitable = self.is_awaitable
         completed: list[Any] = []
         for item in items:
             if item is None:
@@ -229,54 +282,80 @@ class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     return _NOT_PLAIN
                 completed.append(None)
                 continue
-            if self.is_awaitable(item) or (is_type_of is not None
-                                           and is_type_of(item, info) is not True):
+            if is_awaitable(item) or (is_type_of is not None
+                                      and is_type_of(item, info) is not True):
                 return _NOT_PLAIN
             values: dict[str, Any] = {}
-            for response_name, name in fields:
-                value = self._plain(obj, name, item, checks)
+            for response_name, plain in fields:
+                value = _completed(plain, item)
                 if value is _NOT_PLAIN:
                     return _NOT_PLAIN
                 values[response_name] = value
             completed.append(values)
         return completed
 
-    def _plan(self, parent_type: GraphQLObjectType, name: str) -> PlainLeaf | None:
+    def _field(self, parent_type: GraphQLObjectType, name: str) -> PlainField | None:
+        """Field ``name`` of ``parent_type`` in this request: its plan and the role checks
+        left for each source; None when it is not plain or a check refuses it whatever
+        the source (the ordinary way then raises the refusal)."""
         key = (parent_type.name, name)
+        try:
+            return self._fields[key]
+        except KeyError:
+            pass
+        plan = self._plan(parent_type, key)
+        plain: PlainField | None = None
+        if plan is not None and self._checks is not None:
+            per_source: list[Callable[[Any], str | None]] = []
+            for check in self._checks:
+                rule = check(parent_type, name, plan.return_type)
+                if callable(rule):
+                    per_source.append(rule)
+                elif rule is not None:
+                    break
+            else:
+                plain = (plan, tuple(per_source))
+        self._fields[key] = plain
+        return plain
+
+    def _plan(self, parent_type: GraphQLObjectType, key: tuple[str, str]) -> PlainLeaf | None:
         try:
             return self._plans[key]
         except KeyError:
-            field_def = parent_type.fields.get(name)
+            field_def = parent_type.fields.get(key[1])
             plan = self._plans[key] = None if field_def is None else plain_leaf(field_def)
             return plan
 
-    def _plain(self, parent_type: GraphQLObjectType, name: str, source: Any,
-               checks: list[Callable[..., str | None]]) -> Any:
-        plan = self._plan(parent_type, name)
-        if plan is None:
+
+def _completed(plain: PlainField, source: Any) -> Any:
+    """The value of a plain field of ``source``, or _NOT_PLAIN (see the module doc)."""
+    plan, per_source = plain
+    for check in per_source:
+        if check(source) is not None:
             return _NOT_PLAIN
-        for check in checks:
-            if check(parent_type, name, plan.return_type, source) is not None:
-                return _NOT_PLAIN
-        try:
-            value = plan.read(source)
-            if value is None:
-                return _NOT_PLAIN if plan.non_null else None
-            if not plan.is_list:
-                return _coerced(plan.leaf, value)
-            if not isinstance(value, list | tuple):
-                return _NOT_PLAIN
-            items: list[Any] = []
-            for item in value:
-                if item is None:
-                    if plan.items_non_null:
-                        return _NOT_PLAIN
-                    items.append(None)
-                else:
-                    items.append(_coerced(plan.leaf, item))
-            return items
-        except Exception:
-            return _NOT_PLAIN  # _Irregular, or any error: the ordinary way raises it
+    try:
+        value = plan.read(source)
+        if value is None:
+            return _NOT_PLAIN if plan.non_null else None
+        same = plan.same
+        if not plan.is_list:
+            return value if type(value) is same else plan.coerce(value)
+        if not isinstance(value, list | tuple):
+            return _NOT_PLAIN
+        coerce = plan.coerce
+        items: list[Any] = []
+        for item in value:
+            if type(item) is same:
+                items.append(item)
+            elif item is None:
+                if plan.items_non_null:
+                    return _NOT_PLAIN
+                items.append(None)
+            else:
+                items.append(coerce(item))
+        return items
+    except Exception:
+        return _NOT_PLAIN  # _Irregular, or any error: the ordinary way raises it
 
 
 class _Irregular(Exception):

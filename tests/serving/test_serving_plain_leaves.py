@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import fields, replace
-from enum import Enum
+from enum import Enum, StrEnum
 from types import SimpleNamespace
 from typing import Any
 
@@ -118,12 +118,19 @@ class Level(Enum):
     LOW = "low"
 
 
+@strawberry.enum
+class Shade(StrEnum):  # its members are strings: a plain string is not a member
+    DARK = "dark"
+
+
 @strawberry.type
 class Thing:
     name: str
     maybe: str | None
     count: int
     level: Level
+    shade: Shade
+    flag: bool
     tags: list[str]
     loose: list[str | None]
 
@@ -137,8 +144,13 @@ class Thing:
 
 
 ODD = Thing.__new__(Thing)  # values no type check would let through, as a bug might
-ODD.__dict__.update(name=None, maybe=None, count="seven", level="nope", tags=["a", None],
-                    loose=["a", None])
+ODD.__dict__.update(name=None, maybe=None, count="seven", level="nope", shade="dark", flag=1,
+                    tags=["a", None], loose=["a", None])
+
+
+def fine_thing(name: str = "x") -> Thing:
+    return Thing(name=name, maybe=None, count=2**31 - 1, level=Level.LOW, shade=Shade.DARK,
+                 flag=True, tags=["a"], loose=[None, "b"])
 
 
 @strawberry.type
@@ -149,8 +161,41 @@ class OddQuery:
 
     @strawberry.field
     def fine(self) -> Thing:
-        return Thing(name="x", maybe=None, count=2**31 - 1, level=Level.LOW, tags=["a"],
-                     loose=[None, "b"])
+        return fine_thing()
+
+    @strawberry.field
+    def things(self) -> list[Thing]:  # completed in one loop (serving.execution)
+        return [fine_thing("a"), fine_thing("b")]
+
+    @strawberry.field
+    def odd_things(self) -> list[Thing]:
+        return [fine_thing("a"), ODD, fine_thing("b")]
+
+    @strawberry.field
+    def some_things(self) -> list[Thing | None]:
+        return [None, fine_thing("a"), None]
+
+
+class Judging(SchemaExtension):
+    """A field hook refusing every field of the thing named "b", the ordinary way and
+    by a plain rule judged source by source; counts the sources the rule judged."""
+
+    judged = 0
+
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(root, Thing) and root.name == "b":
+            raise ValueError(f"not {info.field_name} of b")
+        return _next(root, info, *args, **kwargs)
+
+    def plain_field_rule(self, parent_type: Any, field_name: str, return_type: Any) -> Any:
+        if parent_type.name != "Thing":
+            return None
+
+        def refusal(source: Any) -> str | None:
+            Judging.judged += 1
+            return "b" if source.name == "b" else None
+
+        return refusal
 
 
 class Counting(SchemaExtension):
@@ -172,23 +217,39 @@ def odd_answer(plain: bool, document: str, extensions: list[Any] | None = None
 
 
 @pytest.mark.parametrize("selection", [
-    "name", "maybe", "count", "level", "tags", "loose", "shout", "broken",
-    "name maybe count level tags loose shout broken", "maybe loose"])
+    "name", "maybe", "count", "level", "shade", "flag", "tags", "loose", "shout", "broken",
+    "name maybe count level shade flag tags loose shout broken", "maybe loose"])
 def test_odd_values_fail_as_they_do_without_the_shortcut(selection: str) -> None:
-    for root in ("thing", "fine"):
+    for root in ("thing", "fine", "things", "oddThings", "someThings"):
         document = f"{{ {root} {{ {selection} }} }}"
         assert odd_answer(True, document) == odd_answer(False, document), document
 
 
 def test_good_values_are_served_and_a_field_hook_without_a_plain_check_sees_every_field(
 ) -> None:
-    document = "{ fine { name maybe count level tags loose shout } }"
+    document = "{ fine { name maybe count level shade flag tags loose shout } }"
     expected = {"fine": {"name": "x", "maybe": None, "count": 2**31 - 1, "level": "LOW",
-                         "tags": ["a"], "loose": [None, "b"], "shout": "X"}}
+                         "shade": "DARK", "flag": True, "tags": ["a"], "loose": [None, "b"],
+                         "shout": "X"}}
     assert odd_answer(True, document) == (expected, [])
     Counting.seen = 0
     assert odd_answer(True, document, [Counting]) == (expected, [])
-    assert Counting.seen == 8  # fine and its seven fields
+    assert Counting.seen == 10  # fine and its nine fields
+
+
+@pytest.mark.parametrize("root", ["fine", "things", "oddThings", "someThings"])
+def test_a_rule_judged_source_by_source_refuses_as_the_field_hook(root: str) -> None:
+    """A plain rule that judges each source sees every plain field of every object (in
+    a list too) and refuses what the field hook refuses, errors and paths alike."""
+    document = f"{{ {root} {{ name level tags shout }} }}"
+    Judging.judged = 0
+    plain = odd_answer(True, document, [Judging])
+    assert plain == odd_answer(False, document, [Judging])
+    if root != "oddThings":  # (its odd item sends the whole list the ordinary way)
+        objects = {"fine": 1, "things": 2, "someThings": 1}[root]
+        assert Judging.judged >= 4 * objects  # every field of every object judged
+    if root == "things":
+        assert plain[1] and all("of b" in e["message"] for e in plain[1]), plain
 
 
 def test_what_is_plain() -> None:
