@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import cast
 
 import strawberry
 
@@ -20,6 +21,9 @@ from fleetgraph.serving.types.relations import node_by_id
 class Impact(Enum):
     DOWN = "DOWN"
     DEGRADED = "DEGRADED"
+
+
+IMPACTS = {impact.value: impact for impact in Impact}  # Impact(value) without its call
 
 
 @strawberry.type(description="A component the failure takes down or degrades.")
@@ -43,9 +47,11 @@ class ImpactedComponent:
 
     @classmethod
     def of(cls, item: blast.Impacted) -> ImpactedComponent:
+        # strawberry.ID is a NewType (it returns its argument): the path is copied whole
+        path = None if item.path is None else cast(list[strawberry.ID], list(item.path))
         return cls(item=item, id=strawberry.ID(item.id), node_type=item.type,
-                   impact=Impact(item.impact), dependency=item.dependency,
-                   path=None if item.path is None else [strawberry.ID(p) for p in item.path])
+                   impact=IMPACTS.get(item.impact) or Impact(item.impact),
+                   dependency=item.dependency, path=path)
 
     @strawberry.field
     async def node(self, info: Info) -> Node | None:
@@ -62,7 +68,8 @@ class ImpactedJob:
     @classmethod
     def of(cls, row: blast.ImpactedJob) -> ImpactedJob:
         return cls(row=row, job_id=strawberry.ID(row.job_id),
-                   server_id=strawberry.ID(row.server_id), impact=Impact(row.impact))
+                   server_id=strawberry.ID(row.server_id),
+                   impact=IMPACTS.get(row.impact) or Impact(row.impact))
 
     @strawberry.field
     async def job(self, info: Info) -> JobRef | None:
