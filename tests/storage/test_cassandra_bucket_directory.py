@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -130,16 +131,25 @@ def partitions_asked(store: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def fleet_pair(tmp_path: Path, cassandra_graphs: Any) -> Iterator[tuple[Any, GraphStore]]:
     """The same shuffled, duplicated events in Cassandra (fresh keyspaces of the fleet)
     and in the embedded store, both on the clock NOW."""
-    events = fleet_events(5)
-    embedded = SQLiteGraphStore(FLEET, tmp_path / "graph.sqlite", clock=lambda: NOW)
+    nodes = [NodeUpsert("site", s, {"jurisdiction": "de"}, NOW, prov(s, NOW)) for s in SITES]
+    with stores_holding(tmp_path, cassandra_graphs, nodes, fleet_events(5), NOW, 30) as pair:
+        yield pair
+
+
+@contextmanager
+def stores_holding(tmp_path: Path, cassandra_graphs: Any, nodes: list[NodeUpsert],
+                   edges: list[EdgeUpsert], now: int, chunk: int
+                   ) -> Iterator[tuple[Any, GraphStore]]:
+    """A Cassandra store (fresh keyspaces of the fleet) and an embedded one, both on the
+    clock ``now``, holding ``nodes`` and then ``edges``, written ``chunk`` at a time."""
+    embedded = SQLiteGraphStore(FLEET, tmp_path / "graph.sqlite", clock=lambda: now)
     store = cassandra_graphs.store()
-    store._clock = lambda: NOW
+    store._clock = lambda: now
     try:
-        nodes = [NodeUpsert("site", s, {"jurisdiction": "de"}, NOW, prov(s, NOW)) for s in SITES]
         for target in (embedded, store):
             target.upsert_nodes(nodes)
-            for i in range(0, len(events), 30):
-                target.upsert_edges(events[i : i + 30])
+            for i in range(0, len(edges), chunk):
+                target.upsert_edges(edges[i : i + chunk])
         yield store, embedded
     finally:
         embedded.close()

@@ -26,7 +26,7 @@ from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 from fleetgraph.storage.cassandra import partition_reads
 from fleetgraph.storage.embedded import SQLiteGraphStore
 from tests.e2e.fleet_run import END_US, ingest_into, simulated_messages
-from tests.storage.test_cassandra_bucket_directory import actions_of
+from tests.storage.test_cassandra_bucket_directory import actions_of, stores_holding
 
 pytestmark = pytest.mark.integration
 
@@ -147,20 +147,9 @@ def side_events(seed: int) -> list[EdgeUpsert]:
 
 @pytest.fixture
 def side_pair(tmp_path: Path, cassandra_graphs: Any) -> Iterator[tuple[Any, GraphStore]]:
-    events = side_events(7)
-    embedded = SQLiteGraphStore(FLEET, tmp_path / "graph.sqlite", clock=lambda: NOW)
-    store = cassandra_graphs.store()
-    store._clock = lambda: NOW
-    try:
-        nodes = [NodeUpsert("site", s, {"jurisdiction": "de"}, NOW, prov(s, NOW)) for s in SITES]
-        for target in (embedded, store):
-            target.upsert_nodes(nodes)
-            for i in range(0, len(events), 25):
-                target.upsert_edges(events[i : i + 25])
-        yield store, embedded
-    finally:
-        embedded.close()
-        cassandra_graphs.release(store)
+    nodes = [NodeUpsert("site", s, {"jurisdiction": "de"}, NOW, prov(s, NOW)) for s in SITES]
+    with stores_holding(tmp_path, cassandra_graphs, nodes, side_events(7), NOW, 25) as pair:
+        yield pair
 
 
 def side_windows(rng: random.Random) -> Iterator[TimeWindow | None]:
