@@ -69,7 +69,7 @@ def ingest_into_store(
                           on_side_inputs=side_inputs_done)
     if isinstance(pipeline.sink, MaintainingStoreSink):
         pipeline.sink.catch_up()  # the sites whose read-model rows wait for recomputing
-    if pipeline.watermark:
-        store.add_side_input_facts(WATERMARK, [str(pipeline.watermark)])
+    if pipeline.newest_event_time:
+        store.add_side_input_facts(WATERMARK, [str(pipeline.newest_event_time)])
     report.late_side_inputs = late
     return report

@@ -89,7 +89,8 @@ class Pipeline:
         self._buffer = self.dedup if type(self.dedup) is DedupBuffer else None
         self.batch_size = batch_size
         self.stats = PipelineStats()
-        self.watermark = 0  # the newest event time seen
+        self.watermark = 0  # the dedup clock: the newest event time seen in this pass
+        self._earlier_passes_newest = 0  # the newest event time of the passes before
         self._pending: list[Upsert] = []
         self.keep_origins = keep_origins
         # the messages that made each buffered upsert, numbered by their turn in the run
@@ -230,6 +231,23 @@ class Pipeline:
         """Write everything buffered, dedup's window included."""
         self._take(self.dedup.drain())
         self._write()
+
+    def end_pass(self) -> None:
+        """Write everything buffered and start the dedup clock again, for a pass over
+        other messages of the same log (the embedded runner's side inputs, then the rest).
+
+        A pass's events are windowed by their own times: the newest time of the pass
+        before (a late inventory change) must not hold the next pass's windows open
+        until its stream catches up with it, which would keep every key it updates in
+        dedup meanwhile."""
+        self.flush()
+        self._earlier_passes_newest = self.newest_event_time
+        self.watermark = 0
+
+    @property
+    def newest_event_time(self) -> int:
+        """The newest event time of every pass so far (0: none)."""
+        return max(self.watermark, self._earlier_passes_newest)
 
     def refuse(self, message: Message, error: RejectedEvent) -> None:
         """Count and dead-letter a message its source could make no event of (a bad

@@ -76,12 +76,14 @@ def run_embedded(
     on_side_inputs: Callable[[], object] | None = None,
 ) -> RunReport:
     """Process every message of ``messages()`` (called twice: side inputs, then the rest);
-    ``on_side_inputs`` runs in between (the embedded ingest stores the topology then)."""
+    ``on_side_inputs`` runs in between (the embedded ingest stores the topology then).
+    Each pass has its own dedup clock (:meth:`Pipeline.end_pass`)."""
     started = time.perf_counter()
     with ingest_collector():
-        for is_side_input in (True, False):
-            if not is_side_input and on_side_inputs is not None:
-                on_side_inputs()
-            pipeline.process_many(of_kind(messages(), is_side_input), on_message)
+        pipeline.process_many(of_kind(messages(), True), on_message)
+        pipeline.end_pass()
+        if on_side_inputs is not None:
+            on_side_inputs()
+        pipeline.process_many(of_kind(messages(), False), on_message)
         pipeline.flush()
     return RunReport(pipeline.stats, time.perf_counter() - started, pipeline.dedup.collapsed)
