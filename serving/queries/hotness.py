@@ -11,23 +11,40 @@ The replicas come from the pipeline's ``replicas`` read model where its rows hol
 (:mod:`fleetgraph.ingest.read_models.replicas`: one ``get_read_models`` for the
 artifacts, no history folded), and from the store for the artifacts without one;
 both give the intervals the store gives for the window.
+
+With ``first``, the pipeline's ``model_sites`` rows (:mod:`fleetgraph.ingest.read_models.
+model_sites`) give the model's sites ordered by a bound on their score at any window's
+end (the model's row, a row of artifacts by site): the sites are read in that order, a
+batch at a time (their artifacts' replicas, scored as above), until the next site's
+bound is below the ``first``-th score kept. The cost follows the page, not the model's
+history, when the scores in the window are near their bounds (recent replicas); the
+answer is the head of the whole ranking either way.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 
 from fleetgraph.core.clock import wall_clock_us
-from fleetgraph.core.units import HOUR_US
 from fleetgraph.graph_model.intervals import overlaps
+from fleetgraph.ingest.read_models.model_sites import (
+    HALF_LIFE_US,
+    TIER_WEIGHT,
+    bound,
+    model_sites_at,
+    site_items,
+)
 from fleetgraph.ingest.read_models.replicas import Replica, replicas_within
 from fleetgraph.serving.errors import InvalidArgument, NotFound
 from fleetgraph.serving.queries.lookup import type_of
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
-HALF_LIFE_US = 6 * HOUR_US
-TIER_WEIGHT: dict[int, float] = {0: 1.0, 1: 0.5, 2: 0.1}  # hot, warm, durable
+__all__ = ["HALF_LIFE_US", "TIER_WEIGHT", "ReplicaEvidence", "SiteHotness", "model_hotness",
+           "replica_score"]
+BATCH_EXTRA = 6  # sites read beyond 'first' in the bounded walk's first batch (then doubled)
+BOUND_MARGIN = 1e-9  # a bound and a score are rounded apart by far less
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +85,9 @@ def model_hotness(
 ) -> list[SiteHotness]:
     """Sites where ``model_id``'s artifacts have replicas overlapping ``window``, hottest
     first; with ``first``, only the ``first`` hottest (the same sites, scores and
-    replicas as the head of the whole ranking: every replica is still read and scored).
+    replicas as the head of the whole ranking), read from the ``model_sites`` read
+    model where its row holds: the sites by bound until no other can rank (module
+    docstring), else the whole model.
     ``now_us`` (default the wall clock) is the instant the read-model rows must hold at:
     the store's now."""
     if first is not None and first < 1:
@@ -77,6 +96,11 @@ def model_hotness(
         raise InvalidArgument("modelHotness needs a window end (the age is measured from it)")
     if type_of(model_id) != "model":
         raise InvalidArgument(f"{model_id!r} is not a model id (model:<name>)")
+    now = wall_clock_us() if now_us is None else now_us
+    if first is not None:  # a ranking row is kept only for a model with artifacts
+        hottest = _hottest(store, model_id, window, first, now)
+        if hottest is not None:
+            return hottest
     found, artifacts_of = store.together(
         lambda: store.get_nodes([model_id]),
         lambda: store.neighbour_ids("artifact_of", [model_id], Direction.IN))
@@ -85,15 +109,30 @@ def model_hotness(
         raise NotFound(f"no model {model_id!r} in the graph")
     if not artifacts:
         return []
-    now = wall_clock_us() if now_us is None else now_us
-    replicas = replicas_within(store, artifacts, window, now)
+    ranked = _site_hotness(artifacts, replicas_within(store, artifacts, window, now), window)
+    ranked.sort(key=_rank)
+    return ranked if first is None else ranked[:first]
+
+
+def _rank(site: SiteHotness) -> tuple[float, str]:
+    return -site.score, site.site_id
+
+
+def _site_hotness(
+    artifacts: Iterable[str], replicas: Mapping[str, list[Replica]], window: TimeWindow,
+    sites: Container[str] | None = None,
+) -> list[SiteHotness]:
+    """The sites (of ``sites`` only, when given) where ``artifacts`` have an evidenced
+    replica overlapping ``window``, scored (not ranked)."""
     by_site: dict[str, list[ReplicaEvidence]] = {}
     query = window.interval
     end = window.end
+    assert end is not None
     for artifact_id in artifacts:
         latest: dict[str, Replica] = {}  # by site: the pair's latest interval
         for replica in replicas[artifact_id]:
-            if overlaps((replica.start, replica.end), query) and _evidenced(replica):
+            if overlaps((replica.start, replica.end), query) and _evidenced(replica) and (
+                    sites is None or replica.site_id in sites):
                 latest[replica.site_id] = replica  # a pair's intervals come by start
         for site, replica in latest.items():
             props = replica.props
@@ -107,12 +146,52 @@ def model_hotness(
                 by_site[site] = [evidence]
             else:
                 held.append(evidence)
-    ranked = [
+    return [
         SiteHotness(site, math.fsum(r.score for r in found_replicas), _by_artifact(found_replicas))
         for site, found_replicas in by_site.items()
     ]
-    ranked.sort(key=lambda s: (-s.score, s.site_id))
-    return ranked if first is None else ranked[:first]
+
+
+def _hottest(
+    store: GraphStore, model_id: str, window: TimeWindow, first: int, now_us: int
+) -> list[SiteHotness] | None:
+    """The ``first`` hottest sites from the ``model_sites`` read model: its sites walked
+    by bound, a batch at a time (their artifacts, then those artifacts' replicas), until
+    the next site's bound is below the last score kept; None when the rows cannot tell
+    (none that holds at ``now_us``, a window ending before a live edge's start, a row
+    of another computation): the caller reads the whole model."""
+    end = window.end
+    assert end is not None
+    row = model_sites_at(store, model_id, now_us)
+    if row is None or not row.bounds_window(end):
+        return None
+    order = row.sites
+    kept: list[SiteHotness] = []
+    done, size = 0, first + BATCH_EXTRA
+    while done < len(order) and not (len(kept) >= first and _beyond(order[done], kept[-1],
+                                                                      end)):
+        batch = [site for site, _ in order[done : done + size]]
+        done += len(batch)
+        size *= 2
+        items = site_items(store, row, batch)
+        if items is None:
+            return None
+        artifacts = sorted({a for found in items.values() for a in found})
+        replicas = replicas_within(store, artifacts, window, now_us)
+        kept += _site_hotness(artifacts, replicas, window, set(batch))
+        kept.sort(key=_rank)
+        del kept[first:]
+    return kept
+
+
+def _beyond(site: tuple[str, float | None], last: SiteHotness, end: int) -> bool:
+    """Whether neither ``site`` nor any after it in the row's order can rank before
+    ``last``: its bound is below ``last``'s score (with a margin for rounding), or it
+    is among the sites without a bound (all 0, by id) and after ``last``'s id at 0."""
+    site_id, level = site
+    if bound(level, end) * (1 + BOUND_MARGIN) < last.score:
+        return True
+    return level is None and last.score == 0 and site_id > last.site_id
 
 
 def _evidenced(replica: Replica) -> bool:
