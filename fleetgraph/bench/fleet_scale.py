@@ -53,6 +53,7 @@ from fleetgraph.ingest.deadletter import DeadLetterFile
 from fleetgraph.ingest.embedded import ingest_into_store, store_pipeline
 from fleetgraph.ingest.read_models.maintain import SiteStateMaintainer
 from fleetgraph.ingest.read_models.replicas import ReplicaMaintainer
+from fleetgraph.ingest.read_models.residency import ResidencyMaintainer
 from fleetgraph.ingest.read_models.site_state import SITE_FREE_GPUS, SITE_STATE
 from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
 from fleetgraph.schemas import load_event_codec
@@ -270,6 +271,10 @@ def cassandra_queries(meta: dict[str, Any], meta_path: Path, db: Path, work: Pat
             clock=lambda: now_us), 3),
         "replicas": round(copy_read_models(
             db, settings.store, lambda store: ReplicaMaintainer(store, lambda: now_us).rebuild(),
+            clock=lambda: now_us), 3),
+        "residency": round(copy_read_models(
+            db, settings.store,
+            lambda store: ResidencyMaintainer(store, lambda: now_us).rebuild(),
             clock=lambda: now_us), 3)}
     store = open_cassandra(settings, now_us)
     try:

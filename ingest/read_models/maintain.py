@@ -28,6 +28,13 @@ are deleted at once and recomputed with the sites (one batched computation at th
 pace), so a query never reads a row older than the graph (an item without a row is
 read from the store). ``fleetgraph read-models rebuild`` recomputes every item too.
 
+And the ``residency`` read model (:mod:`fleetgraph.ingest.read_models.residency`: per
+dataset, its places and their counts per jurisdiction): a write touches the datasets
+UP-lineage of what it changes; their headers are deleted at once (the summary walks)
+and recomputed with the sites, one dataset after another for at most
+:data:`RESIDENCY_BUDGET_S` a recomputation (a dataset's walk takes seconds at the full
+fleet; the rest stay pending for the next one).
+
 Several writers at once (Kafka sink workers) may race: one computes a site before
 another's write lands and stores its row after the other's. Placement cannot tell;
 the next write to the site or a rebuild mends it (see docs/queries.md, "placement").
@@ -39,12 +46,13 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.graph_model.fleet import UP_EDGES
 from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Upsert
 from fleetgraph.ingest.read_models.replicas import ReplicaMaintainer
+from fleetgraph.ingest.read_models.residency import ResidencyMaintainer
 from fleetgraph.ingest.read_models.site_state import (
     DIRECTORY_KEY,
     FORMAT,
@@ -68,6 +76,7 @@ DEPENDENTS: dict[str, str] = {"cdu": "cooled_by", "power_shelf": "powered_by"}
 REBUILD_CHUNK = 50  # sites per computation in a rebuild
 REFRESH_EVERY_S = 1.0  # a sink recomputes touched sites at most this often
 REFRESH_PACE = 9.0  # and waits this many times its last recomputation (10 % of its time)
+RESIDENCY_BUDGET_S = 2.0  # a recomputation stops recomputing datasets' residency after
 
 
 def _kind(node_id: str) -> str:
@@ -288,6 +297,7 @@ class MaintainingStoreSink(StoreSink):
         self.graph = store  # the store, with its reads and read models
         self.maintainer = SiteStateMaintainer(store, clock)
         self.replicas = ReplicaMaintainer(store, clock)
+        self.residency = ResidencyMaintainer(store, clock)
         self.least_s = every_s
         self.every_s = every_s  # the wait before the next recomputation
         self.pace = pace
@@ -296,6 +306,8 @@ class MaintainingStoreSink(StoreSink):
         self.start = start or _at_once
         self.pending: set[str] = set()  # sites marked unknown, to recompute
         self.pending_items: set[str] = set()  # items whose replicas rows were deleted
+        self.pending_datasets: set[str] = set()  # datasets whose residency headers were
+        self._touched_datasets: set[str] = set()  # deleted; those marked since it began
         self.recomputations = 0
         self._touched: set[str] = set()  # sites and items marked since the running one began
         self._marks = threading.Lock()  # a batch's marks against a recomputation's rows
@@ -323,9 +335,14 @@ class MaintainingStoreSink(StoreSink):
             self._listed = True
         sites = self.maintainer.finder.touched_sites(upserts)
         items = self.replicas.touched(upserts)
-        if not sites and not items and not listed:
+        datasets = self.residency.touched(upserts)
+        if not sites and not items and not listed and not datasets:
             return
         with self._marks:
+            if datasets:
+                self.residency.invalidate(datasets)
+                self.pending_datasets.update(datasets)
+                self._touched_datasets |= datasets
             if items:
                 self.replicas.invalidate(items)
             if sites:
@@ -335,30 +352,35 @@ class MaintainingStoreSink(StoreSink):
             self._touched |= sites | items
 
     def _maybe_start(self) -> None:
-        if not (self.pending or self.pending_items) or not self._idle.is_set():
+        if not (self.pending or self.pending_items or self.pending_datasets) or \
+                not self._idle.is_set():
             return
         if self.monotonic() - self._last < self.every_s:
             return
         with self._marks:
             sites, self.pending = self.pending, set()
             items, self.pending_items = self.pending_items, set()
+            datasets, self.pending_datasets = self.pending_datasets, set()
             self._touched = set()
+            self._touched_datasets = set()
         self._idle.clear()
         try:
-            self.start(lambda: self._recompute(sites, items))
+            self.start(lambda: self._recompute(sites, items, datasets))
         except BaseException:
-            self._put_back(sites, items)
+            self._put_back(sites, items, datasets)
             self._idle.set()
             raise
 
-    def _recompute(self, sites: set[str], items: set[str]) -> None:
+    def _recompute(self, sites: set[str], items: set[str],
+                   datasets: Collection[str] = ()) -> None:
         started = self.timer()
         try:
             self._refresh(sites, items)
+            self._refresh_datasets(datasets, started)
         except StorageUnavailable as exc:
             log.warning("the read models of %d sites and %d items wait for the store: %r",
                         len(sites), len(items), exc)
-            self._put_back(sites, items)
+            self._put_back(sites, items, datasets)
         except Exception:
             self._forget_all()
         finally:
@@ -386,10 +408,32 @@ class MaintainingStoreSink(StoreSink):
             self.maintainer.store_rows([s for s in asked if s not in self._touched], computed)
             self.replicas.store_rows([i for i in rows if i not in self._touched], rows)
 
-    def _put_back(self, sites: set[str], items: set[str]) -> None:
+    def _refresh_datasets(self, datasets: Collection[str], started: float) -> None:
+        """Recompute the datasets' residency rows, one after another until
+        RESIDENCY_BUDGET_S have passed since ``started`` (the others stay pending), and
+        write those no batch touched since this recomputation began. A failure other
+        than an outage leaves their headers deleted (the query walks)."""
+        asked = sorted(datasets)
+        try:
+            rows = self.residency.compute(
+                asked, lambda: self.timer() - started > RESIDENCY_BUDGET_S)
+        except StorageUnavailable:
+            raise
+        except Exception:
+            log.exception("the residency read model of %d datasets could not be "
+                          "recomputed; their headers stay deleted", len(asked))
+            return
+        with self._marks:
+            self.pending_datasets |= {d for d in asked if d not in rows}
+            self.residency.store_rows(
+                [d for d in asked if d in rows and d not in self._touched_datasets], rows)
+
+    def _put_back(self, sites: set[str], items: set[str],
+                  datasets: Collection[str] = ()) -> None:
         with self._marks:
             self.pending |= sites
             self.pending_items |= items
+            self.pending_datasets.update(datasets)
 
     def _forget_all(self) -> None:
         log.exception("the site-state read model could not be kept up to date; its rows "
@@ -401,6 +445,10 @@ class MaintainingStoreSink(StoreSink):
                 self.maintainer.forget_all()
             except Exception:
                 log.exception("deleting the site-state rows failed")
+            try:
+                self.residency.forget_all()
+            except Exception:
+                log.exception("deleting the residency headers failed")
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Wait until no recomputation is running; False after ``timeout_s``."""
@@ -429,7 +477,9 @@ def store_sink(store: GraphWriter) -> StoreSink:
 
 def rebuild_read_models(store: GraphStore, clock: Callable[[], int]) -> None:
     """Every read model the pipeline keeps, recomputed from ``store``'s graph at
-    ``clock()``: the site states, the replicas (what ``fleetgraph read-models rebuild``,
+    ``clock()``: the site states, the replicas, the datasets' residency (what
+    ``fleetgraph read-models rebuild``,
     the bulk copy and the benches' read-model step do)."""
     SiteStateMaintainer(store, clock).rebuild()
     ReplicaMaintainer(store, clock).rebuild()
+    ResidencyMaintainer(store, clock).rebuild()

@@ -16,8 +16,14 @@ each other go to the store together (``GraphStore.together``: at once on a remot
 backend): a level's ``read`` and ``derived_from`` (and, first, the dataset's node),
 then the jobs' sites and the items' replicas. The count grows with the
 length of the lineage chain, never with the number of items, jobs or sites.
-``residency_summary`` (dataResidencySummary) is the bounded form: the same walk,
-the replica pairs as ids, and the intervals of one page's items only.
+``residency_summary`` (dataResidencySummary) is the bounded form: without a window,
+from the pipeline's ``residency`` read model (:mod:`fleetgraph.ingest.read_models.
+residency`: one ``get_read_models`` for the dataset's header, one for the chunks of
+places its page needs, then the page items' replicas); with a window, or where the
+rows do not hold (no header, computed after ``now_us`` or past its validity, a lineage
+past ``limit``, a start that is no dataset), the same walk as dataResidency, the replica
+pairs as ids, and the intervals of one page's items only. The walk is the reference
+the read model is tested against.
 
 The replicas (the ``cached_at`` intervals, and the pairs) come from the pipeline's
 ``replicas`` read model where its rows hold (:mod:`fleetgraph.ingest.read_models.
@@ -67,6 +73,14 @@ from fleetgraph.graph_model.fleet import DATA_TYPES
 from fleetgraph.graph_model.intervals import none_first, none_last
 from fleetgraph.graph_model.records import NodeRecord
 from fleetgraph.ingest.read_models.replicas import Replica, replica_sites, replicas_within
+from fleetgraph.ingest.read_models.residency import (
+    RESIDENCY,
+    RESIDENCY_PLACES,
+    PlaceRow,
+    chunk_key,
+    decode_chunk,
+    decoded_header,
+)
 from fleetgraph.serving.errors import InvalidArgument, NotFound
 from fleetgraph.serving.queries.lineage import job_sites_of
 from fleetgraph.serving.queries.lookup import type_of
@@ -311,8 +325,13 @@ def residency_summary(
     if not 1 <= first <= MAX_PAGE:
         raise InvalidArgument(f"'first' must be between 1 and {MAX_PAGE}, got {first}")
     start_after = _cursor_key(after)
-    walk = _walk(store, dataset_id, limit, window)
     now = wall_clock_us() if now_us is None else now_us
+    if window is None and limit >= 1 and type_of(dataset_id) == "dataset":
+        from_rows = _summary_from_rows(store, dataset_id, set(allowed), first, start_after,
+                                       violations_only, limit, now)
+        if from_rows is not None:
+            return from_rows
+    walk = _walk(store, dataset_id, limit, window)
     processed, held_at = store.together(
         lambda: _processed(store, walk.readers, window),
         lambda: replica_sites(store, walk.items, window or TimeWindow(), now))
@@ -344,6 +363,73 @@ def residency_summary(
         page=page,
         next_after=_cursor(chosen[-1]) if more and chosen else None,
         truncated=walk.truncated,
+    )
+
+
+def _summary_from_rows(
+    store: GraphStore,
+    dataset_id: str,
+    allowed: set[str],
+    first: int,
+    start_after: tuple[str, str] | None,
+    violations_only: bool,
+    limit: int,
+    now: int,
+) -> ResidencySummary | None:
+    """:func:`residency_summary` without a window from the ``residency`` read model: the
+    header, the chunks holding the page, the page items' replicas; None when the rows
+    do not hold (no header, not at ``now``, past ``limit``, a chunk missing or of
+    another computation): the caller walks."""
+    text = store.get_read_models(RESIDENCY, [dataset_id]).get(dataset_id)
+    header = None if text is None else decoded_header(dataset_id, text)
+    if header is None or not header.holds_at(now) or header.item_count > limit:
+        return None
+
+    def wanted(jurisdiction: str | None) -> bool:
+        return not violations_only or jurisdiction not in allowed
+
+    begin = 0 if start_after is None else max(
+        0, bisect.bisect_right(header.chunk_firsts, start_after) - 1)
+    needed: list[int] = []
+    beyond = 0  # wanted places in the chunks after the first one read
+    for n in range(begin, len(header.chunk_firsts)):
+        count = sum(c for name, c in header.chunk_counts[n].items() if wanted(name))
+        if count:
+            needed.append(n)
+            beyond += count if n > begin else 0
+            if beyond > first:
+                break
+    keys = [chunk_key(dataset_id, n) for n in needed]
+    texts = store.get_read_models(RESIDENCY_PLACES, keys) if keys else {}
+    rows: list[PlaceRow] = []
+    for key in keys:
+        chunk = None if key not in texts else decode_chunk(texts[key])
+        if chunk is None or chunk[0] != header.generation:
+            return None
+        rows += [r for r in chunk[1] if wanted(r[2])
+                 and (start_after is None or (r[0], r[1]) > start_after)]
+    chosen = rows[:first]
+    page_items = sorted({r[0] for r in chosen if r[4]})
+    replicas = replicas_within(store, page_items, TimeWindow(), now) if page_items else {}
+    held: dict[tuple[str, str], list[Replica]] = {}
+    for item, found in replicas.items():
+        for r in found:
+            held.setdefault((item, r.site_id), []).append(r)
+    jurisdictions = {r[1]: r[2] for r in chosen}
+    processed = {(r[0], r[1]): list(r[3]) for r in chosen if r[3]}
+    page = [_place(r[0], r[1], jurisdictions, processed, held) for r in chosen]
+    return ResidencySummary(
+        dataset_id=dataset_id,
+        item_count=header.item_count,
+        place_count=sum(j.places for j in header.jurisdictions),
+        violation_count=sum(j.places for j in header.jurisdictions
+                            if j.jurisdiction not in allowed),
+        jurisdictions=[JurisdictionResidency(j.jurisdiction, j.jurisdiction in allowed,
+                                             j.sites, j.items, j.places, j.processed, j.held)
+                       for j in header.jurisdictions],
+        page=page,
+        next_after=_cursor((chosen[-1][0], chosen[-1][1])) if len(rows) > first else None,
+        truncated=False,
     )
 
 

@@ -1,0 +1,389 @@
+"""Residency: the read model dataResidencySummary reads instead of walking a dataset's
+whole DOWN-lineage at query time.
+
+Per dataset (key its id, in :data:`RESIDENCY`), a header: the number of items of its
+DOWN-lineage (the dataset included), the counts of its places per jurisdiction (sites,
+items, places, processed, held), and the places' chunks: the first place of each and
+its places per jurisdiction. The places themselves, by item then site, sit in chunks of
+:data:`CHUNK` rows (:data:`RESIDENCY_PLACES`, key ``<dataset>#<n>``): item, site,
+jurisdiction, the reading jobs there (sorted), held or not. A summary reads the header
+and the chunks its page needs (those holding the wanted places after the cursor), and
+the page items' replicas (``replicas_within``): its cost follows its answer.
+
+What a row is, is what dataResidency's walk (``serving/queries/residency.py``) gives
+without a window, computed here on its own: the DOWN-lineage over ``read`` in,
+``derived_from`` in and ``produced`` out; a reading job's site is its ``site_id``; the
+held places are the ``cached_at`` pairs with history (``neighbour_ids`` with the
+unbounded window); a site's jurisdiction its node's ``jurisdiction`` (empty or missing:
+none). No row is kept (the query walks) for a dataset without a node, one whose
+lineage has more than :data:`LIMIT` items, or one read by a job without a ``site_id``
+that ran somewhere (its sites come from the containment at its start: the walk's own
+business).
+
+Rows hold from their computation (``computed_at``) until the first expiry of a live
+``cached_at`` edge of their items (``valid_until``: its last write + the TTL; a pair
+seen only live could then leave the answer). A header names its chunks' generation (a
+hash of their contents); a chunk of another generation (a computation racing another)
+makes the query walk.
+
+A write touches the datasets UP-lineage of what it changes (:meth:`ResidencyMaintainer.
+touched`): ``read`` (its item), ``produced`` and ``derived_from`` (their ``from`` end),
+``cached_at`` (its item), ``ran_on`` and a job's node (the items the job read), a
+dataset's node; the walk up goes over ``derived_from`` out, ``produced`` in and
+``read`` out. A site node written with a ``jurisdiction``, or a walk up past
+:data:`UP_BUDGET` nodes, touches every dataset with a header. The touched headers are
+deleted at once and recomputed later (``maintain.MaintainingStoreSink``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Upsert
+from fleetgraph.ingest.read_models.replicas import CACHED_AT, TTL_US
+from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
+
+RESIDENCY = "residency"  # read model: dataset id -> its header (DatasetResidency.encode)
+RESIDENCY_PLACES = "residency_places"  # "<dataset>#<n>" -> one chunk of its places
+FORMAT = 1
+CHUNK = 256  # places a chunk
+LIMIT = 100_000  # items of a lineage kept in a row (dataResidency's default limit)
+UP_BUDGET = 50_000  # nodes a walk up may reach before every header is touched
+
+PlaceRow = tuple[str, str, str | None, list[str], bool]  # item, site, jurisdiction, jobs, held
+
+
+@dataclass(frozen=True, slots=True)
+class JurisdictionCounts:
+    jurisdiction: str | None
+    sites: int
+    items: int
+    places: int
+    processed: int
+    held: int
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetResidency:
+    """One dataset's header."""
+
+    dataset_id: str
+    generation: str
+    computed_at_us: int
+    valid_until_us: int | None
+    item_count: int
+    jurisdictions: tuple[JurisdictionCounts, ...]  # by jurisdiction, None last
+    chunk_firsts: tuple[tuple[str, str], ...]  # the first place of each chunk
+    chunk_counts: tuple[dict[str | None, int], ...]  # each chunk's places by jurisdiction
+
+    def holds_at(self, now_us: int) -> bool:
+        return self.computed_at_us <= now_us and (
+            self.valid_until_us is None or now_us < self.valid_until_us)
+
+    def encode(self) -> str:
+        return json.dumps([
+            FORMAT, self.generation, self.computed_at_us, self.valid_until_us,
+            self.item_count,
+            [[j.jurisdiction, j.sites, j.items, j.places, j.processed, j.held]
+             for j in self.jurisdictions],
+            [list(first) for first in self.chunk_firsts],
+            [sorted(counts.items(), key=_by_name) for counts in self.chunk_counts],
+        ], separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, dataset_id: str, text: str) -> DatasetResidency | None:
+        """The header, or None when it cannot be read (another layout: walk)."""
+        try:
+            version, generation, computed, until, items, juris, firsts, counts = json.loads(text)
+            if version != FORMAT:
+                return None
+            return cls(dataset_id, str(generation), int(computed),
+                       None if until is None else int(until), int(items),
+                       tuple(JurisdictionCounts(*j) for j in juris),
+                       tuple((str(i), str(s)) for i, s in firsts),
+                       tuple({name: int(n) for name, n in chunk} for chunk in counts))
+        except (ValueError, TypeError, IndexError, KeyError):
+            return None
+
+
+def _by_name(entry: tuple[str | None, Any]) -> tuple[bool, str]:
+    return entry[0] is None, entry[0] or ""
+
+
+def chunk_key(dataset_id: str, index: int) -> str:
+    return f"{dataset_id}#{index}"
+
+
+def encode_chunk(generation: str, places: Sequence[PlaceRow]) -> str:
+    return json.dumps([generation, [list(p) for p in places]], separators=(",", ":"))
+
+
+@lru_cache(maxsize=4096)
+def decode_chunk(text: str) -> tuple[str, tuple[PlaceRow, ...]] | None:
+    """A chunk's generation and places, or None when it cannot be read."""
+    try:
+        generation, places = json.loads(text)
+        return str(generation), tuple(
+            (str(item), str(site), jur, list(jobs), bool(held))
+            for item, site, jur, jobs, held in places)
+    except (ValueError, TypeError):
+        return None
+
+
+@lru_cache(maxsize=4096)
+def decoded_header(dataset_id: str, text: str) -> DatasetResidency | None:
+    return DatasetResidency.decode(dataset_id, text)
+
+
+# --- the computation ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Computed:
+    header: DatasetResidency
+    chunks: tuple[str, ...]  # encoded, in order
+
+
+def compute_residency(store: GraphStore, dataset_id: str, at_us: int) -> Computed | None:
+    """The row of ``dataset_id`` as of ``at_us``, or None when none is kept (see the
+    module docstring)."""
+    if not store.get_nodes([dataset_id]):
+        return None
+    lineage = _down(store, dataset_id)
+    if lineage is None:
+        return None
+    items, readers = lineage
+    jobs = sorted({j for js in readers.values() for j in js})
+    job_sites = _job_sites(store, jobs)
+    if job_sites is None:
+        return None
+    held = store.neighbour_ids(CACHED_AT, items, Direction.OUT, window=TimeWindow())
+    live = store.neighbours(CACHED_AT, items, Direction.OUT)
+    places: dict[tuple[str, str], list[str]] = {}
+    for item, item_jobs in readers.items():
+        for job in sorted(item_jobs):
+            site = job_sites.get(job)
+            if site is not None:
+                places.setdefault((item, site), []).append(job)
+    pairs = {(item, site) for item, sites in held.items() for site in sites}
+    keys = sorted(places.keys() | pairs)
+    sites = sorted({site for _, site in keys})
+    values = store.node_values(sites, "jurisdiction") if sites else {}
+    juris = {s: v if isinstance(v := values.get(s), str) and v else None for s in sites}
+    rows: list[PlaceRow] = [(i, s, juris[s], places.get((i, s), []), (i, s) in pairs)
+                            for i, s in keys]
+    expiries = [e.origin.updated_at + TTL_US for edges in live.values() for e in edges
+                if e.origin is not None and e.origin.updated_at + TTL_US > at_us]
+    return _assemble(dataset_id, len(items), rows, at_us, min(expiries, default=None))
+
+
+def _assemble(dataset_id: str, item_count: int, rows: list[PlaceRow], at_us: int,
+              valid_until: int | None) -> Computed:
+    parts = [rows[i : i + CHUNK] for i in range(0, len(rows), CHUNK)]
+    generation = hashlib.blake2b(json.dumps(rows).encode(), digest_size=8).hexdigest()
+    counts: list[dict[str | None, int]] = []
+    for part in parts:
+        count: dict[str | None, int] = {}
+        for row in part:
+            count[row[2]] = count.get(row[2], 0) + 1
+        counts.append(count)
+    header = DatasetResidency(dataset_id, generation, at_us, valid_until, item_count,
+                              _jurisdiction_counts(rows),
+                              tuple((p[0][0], p[0][1]) for p in parts), tuple(counts))
+    return Computed(header, tuple(encode_chunk(generation, p) for p in parts))
+
+
+def _jurisdiction_counts(rows: list[PlaceRow]) -> tuple[JurisdictionCounts, ...]:
+    groups: dict[str | None, list[PlaceRow]] = {}
+    for row in rows:
+        groups.setdefault(row[2], []).append(row)
+    return tuple(
+        JurisdictionCounts(name, len({r[1] for r in group}), len({r[0] for r in group}),
+                           len(group), sum(1 for r in group if r[3]),
+                           sum(1 for r in group if r[4]))
+        for name, group in sorted(groups.items(), key=_by_name))
+
+
+def _down(store: GraphStore, dataset_id: str
+          ) -> tuple[list[str], dict[str, set[str]]] | None:
+    """The dataset's DOWN-lineage (items, sorted) and each item's reading jobs; None
+    past :data:`LIMIT` items."""
+    items = {dataset_id}
+    readers: dict[str, set[str]] = {}
+    seen_jobs: set[str] = set()
+    frontier = [dataset_id]
+    while frontier:
+        reads, derived = _both(store, ("read", "derived_from"), frontier, Direction.IN)
+        reached: set[str] = set()
+        new_jobs: set[str] = set()
+        for item in frontier:
+            if reads.get(item):
+                readers.setdefault(item, set()).update(reads[item])
+                new_jobs.update(reads[item])
+            reached.update(derived.get(item, ()))
+        new_jobs -= seen_jobs
+        seen_jobs |= new_jobs
+        if new_jobs:
+            for made in store.neighbour_ids("produced", sorted(new_jobs),
+                                            Direction.OUT).values():
+                reached.update(made)
+        frontier = sorted(reached - items)
+        items.update(frontier)
+        if len(items) > LIMIT:
+            return None
+    return sorted(items), readers
+
+
+def _both(store: GraphStore, types: tuple[str, str], ids: list[str], direction: Direction
+          ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The ``neighbour_ids`` of ``ids`` over two edge types, read together."""
+    return store.together(lambda: store.neighbour_ids(types[0], ids, direction),
+                          lambda: store.neighbour_ids(types[1], ids, direction))
+
+
+def _up_level(store: GraphStore, items: list[str]
+              ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """What ``items`` derive from and the jobs that produced them, read together."""
+    return store.together(lambda: store.neighbour_ids("derived_from", items, Direction.OUT),
+                          lambda: store.neighbour_ids("produced", items, Direction.IN))
+
+
+def _job_sites(store: GraphStore, jobs: list[str]) -> dict[str, str] | None:
+    """Each job's ``site_id`` (jobs without one left out), or None when a job without
+    one ran somewhere."""
+    values = store.node_values(jobs, "site_id") if jobs else {}
+    sites = {j: v for j in jobs if isinstance(v := values.get(j), str) and v}
+    unplaced = [j for j in jobs if j not in sites]
+    if unplaced and any(store.neighbour_ids("ran_on", unplaced, Direction.OUT).values()):
+        return None
+    return sites
+
+
+# --- the maintenance ----------------------------------------------------------------------
+
+
+class ResidencyMaintainer:
+    """Finds the datasets a batch touches, deletes their headers, recomputes rows at
+    ``clock()`` and writes them."""
+
+    def __init__(self, store: GraphStore, clock: Callable[[], int]) -> None:
+        self.store = store
+        self.clock = clock
+        self.recomputed = 0
+
+    def touched(self, upserts: Iterable[Upsert]) -> set[str]:
+        """The datasets whose rows a written batch may change (see the module docstring)."""
+        items: set[str] = set()
+        jobs: set[str] = set()
+        every = False
+        for u in upserts:
+            if isinstance(u, EdgeUpsert):
+                if u.type == "read" or u.type == CACHED_AT:
+                    items.add(u.to_id if u.type == "read" else u.from_id)
+                elif u.type in ("produced", "derived_from"):
+                    items.add(u.to_id if u.type == "produced" else u.from_id)
+                elif u.type == "ran_on":
+                    jobs.add(u.from_id)
+            elif isinstance(u, NodeUpsert):
+                if u.type == "job":
+                    jobs.add(u.id)
+                elif u.type == "dataset":
+                    items.add(u.id)
+                elif u.type == "site" and "jurisdiction" in u.props:
+                    every = True
+        found = None if every else self._up(items, jobs)
+        if found is None:
+            return set(self.store.get_read_models(RESIDENCY))
+        return found
+
+    def _up(self, items: set[str], jobs: set[str]) -> set[str] | None:
+        """The datasets UP-lineage of ``items`` and of what ``jobs`` read (None: past
+        the budget)."""
+        seen: set[str] = set()
+        frontier = sorted(items)
+        job_frontier = sorted(jobs)
+        while frontier or job_frontier:
+            if job_frontier:
+                for read in self.store.neighbour_ids("read", job_frontier,
+                                                     Direction.OUT).values():
+                    frontier += read
+            frontier = sorted(set(frontier) - seen)
+            seen.update(frontier)
+            if len(seen) > UP_BUDGET:
+                return None
+            if not frontier:
+                break
+            parents, makers = _up_level(self.store, frontier)
+            job_frontier = sorted({j for js in makers.values() for j in js} - seen)
+            seen.update(job_frontier)
+            frontier = [p for ps in parents.values() for p in ps]
+        return {n for n in seen if n.startswith("dataset:")}
+
+    def invalidate(self, dataset_ids: Iterable[str]) -> None:
+        """Delete the headers of ``dataset_ids`` (the query walks until recomputed)."""
+        asked = sorted(set(dataset_ids))
+        if asked:
+            self.store.put_read_models(RESIDENCY, dict.fromkeys(asked))
+
+    def compute(self, dataset_ids: Sequence[str],
+                spent: Callable[[], bool] = lambda: False) -> dict[str, Computed | None]:
+        """The rows of ``dataset_ids`` at ``clock()``, one after another until
+        ``spent()``; those not reached are left out."""
+        rows: dict[str, Computed | None] = {}
+        at = self.clock()
+        for dataset in dataset_ids:
+            if rows and spent():
+                break
+            rows[dataset] = compute_residency(self.store, dataset, at)
+        return rows
+
+    def store_rows(self, dataset_ids: Sequence[str], rows: dict[str, Computed | None]) -> None:
+        """Write the rows of ``dataset_ids`` from ``rows`` (chunks first, then the
+        header); a dataset without a row loses its header."""
+        for dataset in dataset_ids:
+            row = rows[dataset]
+            if row is None:
+                self.store.put_read_models(RESIDENCY, {dataset: None})
+                continue
+            self.store.put_read_models(RESIDENCY_PLACES, {
+                chunk_key(dataset, n): text for n, text in enumerate(row.chunks)})
+            self.store.put_read_models(RESIDENCY, {dataset: row.header.encode()})
+        self.recomputed += len(dataset_ids)
+
+    def forget_all(self) -> None:
+        """Delete every header (the query walks until a rebuild)."""
+        self.invalidate(self.store.get_read_models(RESIDENCY))
+
+    def dataset_ids(self, page: int = 5000) -> list[str]:
+        found: list[str] = []
+        after: str | None = None
+        while True:
+            got = self.store.scan_nodes("dataset", after, page)
+            found += [r.id for r in got.records]
+            if got.next_after is None:
+                return found
+            after = got.next_after
+
+    def rebuild(self) -> int:
+        """Recompute every dataset's row, delete the others' and stray chunks; returns
+        the number of datasets."""
+        datasets = self.dataset_ids()
+        for dataset in datasets:
+            self.store_rows([dataset], self.compute([dataset]))
+        kept = set(datasets)
+        gone = [d for d in self.store.get_read_models(RESIDENCY) if d not in kept]
+        self.invalidate(gone)
+        headers = {d: decoded_header(d, t)
+                   for d, t in self.store.get_read_models(RESIDENCY).items()}
+        wanted = {chunk_key(d, n) for d, h in headers.items() if h is not None
+                  for n in range(len(h.chunk_firsts))}
+        stray = [k for k in self.store.get_read_models(RESIDENCY_PLACES) if k not in wanted]
+        if stray:
+            self.store.put_read_models(RESIDENCY_PLACES, dict.fromkeys(stray))
+        return len(datasets)
+
