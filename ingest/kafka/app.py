@@ -24,7 +24,7 @@ from fleetgraph.settings import Settings
 
 ROLES = ("all", "process", "sink")
 SOURCE_FETCH_BYTES = 256 * 1024
-PRODUCER_BUFFER = 5000  # messages sent with send_soon (changelog, dead letters) in flight
+PRODUCER_BUFFER = 5000  # messages sent with send_soon (dead letters) in flight
 # How long the producer keeps a message it could not deliver (aiokafka's request_timeout_ms:
 # a produce request's wait, its acks=all wait on the broker, and a batch's life, retries
 # included). Faust's default is 20 minutes, during which a commit waiting for a write to a
@@ -136,7 +136,8 @@ def create_app(
     config.update(options)
     app = faust.App(ident, monitor=QuietMonitor(), **config)
     # Faust holds every stream while its producer buffer has more than 100 messages,
-    # and drains it 100 at a time (a logged warning and a timed wait per message):
-    # the dedup buffer's changelog writes at each commit are a burst of thousands
+    # and drains it 100 at a time (a logged warning and a timed wait per message);
+    # the dedup changelog's bursts (thousands a commit) no longer go through it
+    # (changelog.py), the dead letters do
     app.producer.buffer.max_messages = PRODUCER_BUFFER
     return app

@@ -139,7 +139,8 @@ RELIES_ON: tuple[Reliance, ...] = (
     Reliance("seek", "ordering", "a rewind: the fetch position and the read offset",
              "(self, partition, offset)",
              "b86a9fe05f956b30cf299c787b6787c6e0349cbf1ae556f2456a1e97b15dbb22"),
-    Reliance("on_key_set", "ordering", "step 2: a table write goes through send_changelog",
+    Reliance("on_key_set", "ordering", "step 2: a table write goes through send_changelog "
+             "(changelog.py's writer), whose result's message.partition it reads",
              "(self, key, value)",
              "a370e35ca55c2c7e36e93f0d4b485927c32d49199043cab2314572846184dd94",
              owner=TABLE_CLASS),
@@ -176,6 +177,12 @@ PUBLIC_HOOKS: dict[str, str] = {
     "faust.Table.partition_for_key": "(self, key)",
     "faust.Table.send_changelog":
         "(self, partition, key, value, key_serializer=None, value_serializer=None)",
+    # the dedup changelog's writer (changelog.py): serialized as the topic does, then
+    # straight to the producer, as the flush timer's graph records
+    "faust.Topic.prepare_key": "(self, key, key_serializer, schema=None, headers=None)",
+    "faust.Topic.prepare_value": "(self, value, value_serializer, schema=None, headers=None)",
+    "faust.transport.drivers.aiokafka.Producer.send":
+        "(self, topic, key, value, partition, timestamp, headers, *, transactional_id=None)",
 }
 
 

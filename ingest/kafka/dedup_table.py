@@ -28,6 +28,7 @@ from typing import Any
 import faust
 
 from fleetgraph.ingest.kafka.activity import Activity
+from fleetgraph.ingest.kafka.changelog import ChangelogWriter
 from fleetgraph.ingest.kafka.checkpoint import SourceCheckpoint, checkpoint_of
 from fleetgraph.ingest.kafka.dedup import MappedDedup, partition_of
 from fleetgraph.ingest.kafka.sinks import GraphTopicSink
@@ -48,19 +49,28 @@ LEADING_TICK_S = 0.1  # how often the entries due on their leading edge, or held
 
 class DedupTable(faust.Table[str, dict[str, Any]]):
     """A table whose changelog partition is the one named in the key, so entries can be
-    deleted from a timer, outside any stream event; it hands each changelog write to
-    its ``checkpoint``, so that the next commit waits until Kafka has it: Faust's
-    commit flushes its producer buffer, but a message its background sender has
-    taken off the buffer and not yet handed to the client is in neither (killed
-    right after such a commit, a worker lost an update its offsets covered)."""
+    deleted from a timer, outside any stream event; its changelog writes go, in the
+    order made, straight to the producer in slices (:mod:`.changelog`: not through
+    Faust's producer buffer, where a commit's burst of thousands was a memory peak),
+    and it hands each to its ``checkpoint``, so that the next commit waits until
+    Kafka has it (Faust's commit flushes only its own buffer; a write it has not
+    handed to the client is in neither, and a worker killed right after such a commit
+    lost an update its offsets covered)."""
 
     checkpoint: SourceCheckpoint | None = None
+    writer: ChangelogWriter | None = None
 
     def partition_for_key(self, key: Any) -> int:
         return partition_of(str(key))
 
-    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
-        sent = super().send_changelog(*args, **kwargs)
+    def send_changelog(self, partition: int | None, key: Any, value: Any,
+                       key_serializer: Any = None, value_serializer: Any = None) -> Any:
+        if self.writer is None:
+            self.writer = ChangelogWriter(self.app.producer, self.changelog_topic)
+        sent = self.writer.put(
+            self.partition_for_key(key) if partition is None else partition, key, value,
+            self.key_serializer if key_serializer is None else key_serializer,
+            self.value_serializer if value_serializer is None else value_serializer)
         if self.checkpoint is not None:
             self.checkpoint.track(sent)
         return sent
