@@ -52,6 +52,7 @@ from fleetgraph.graph_model import FLEET
 from fleetgraph.ingest.deadletter import DeadLetterFile
 from fleetgraph.ingest.embedded import ingest_into_store, store_pipeline
 from fleetgraph.ingest.read_models.maintain import SiteStateMaintainer
+from fleetgraph.ingest.read_models.model_sites import ModelSitesMaintainer
 from fleetgraph.ingest.read_models.replicas import ReplicaMaintainer
 from fleetgraph.ingest.read_models.residency import ResidencyMaintainer
 from fleetgraph.ingest.read_models.site_state import SITE_FREE_GPUS, SITE_STATE
@@ -275,6 +276,10 @@ def cassandra_queries(meta: dict[str, Any], meta_path: Path, db: Path, work: Pat
         "residency": round(copy_read_models(
             db, settings.store,
             lambda store: ResidencyMaintainer(store, lambda: now_us).rebuild(),
+            clock=lambda: now_us), 3),
+        "model_sites": round(copy_read_models(
+            db, settings.store,
+            lambda store: ModelSitesMaintainer(store, lambda: now_us).rebuild(),
             clock=lambda: now_us), 3)}
     store = open_cassandra(settings, now_us)
     try:

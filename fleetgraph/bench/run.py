@@ -47,6 +47,10 @@ BLAST = """query($id: ID!, $at: DateTime) { blastRadius(componentId: $id, at: $a
 PLACEMENT = """query($r: PlacementInput!) { placement(request: $r) {
   candidates(first: 10) { siteId score freeGpuCount parts { gpu health model data energy } }
   excluded { siteId reasons { code } } } }"""
+# what a scheduler asks: the best candidates, their GPUs to claim, no excluded list
+PLACEMENT_CANDIDATES = """query($r: PlacementInput!) { placement(request: $r) {
+  candidates(first: 10) { siteId score freeGpuCount parts { gpu health model data energy }
+  freeGpus { serverId gpuIds } } } }"""
 LINEAGE = """query($id: ID!) { lineage(id: $id, direction: UP, depth: 4) {
   truncated nodes { id distance } edges { type fromId toId } } }"""
 RESIDENCY = """query($id: ID!, $allowed: [String!]!) { dataResidency(datasetId: $id,
@@ -110,6 +114,12 @@ def cases_for(faulted: list[str], models: list[str], artifacts: list[str],
                           lambda g, v: incidents.blast_radius(g, v["id"], at)),
         # at now: the site-state read model (rebuilt after the ingest, as of now_us)
         queries.QueryCase("placement", PLACEMENT,
+                          [{"r": {"gpus": n, "modelId": m}}
+                           for n in (8, 64) for m in models[:5]],
+                          lambda g, v: scheduling.placement(
+                              g, v["r"]["gpus"], now_us, model_id=v["r"]["modelId"])),
+        # bounded: the 10 best candidates with the GPUs to claim, no excluded sites
+        queries.QueryCase("placement_candidates10", PLACEMENT_CANDIDATES,
                           [{"r": {"gpus": n, "modelId": m}}
                            for n in (8, 64) for m in models[:5]],
                           lambda g, v: scheduling.placement(

@@ -20,6 +20,7 @@ import click
 from fleetgraph.cli.stored_graph import stored_graph
 from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.ingest.read_models.maintain import SiteStateMaintainer
+from fleetgraph.ingest.read_models.model_sites import MODEL_SITES, ModelSitesMaintainer
 from fleetgraph.ingest.read_models.replicas import REPLICAS, ReplicaMaintainer
 from fleetgraph.ingest.read_models.site_state import SITE_FREE_GPUS, SITE_STATE
 from fleetgraph.settings import Settings
@@ -36,13 +37,16 @@ def read_models() -> None:
               help="[env FLEETGRAPH_STORE; default embedded]")
 @click.option("--db", type=click.Path(path_type=Path), default=None,
               help="the embedded store's file [default <data-dir>/graph.sqlite]")
-@click.option("--only", type=click.Choice(["site-state", "replicas"]), default=None,
-              help="rebuild one read model only [default: both]")
+@click.option("--only", type=click.Choice(["site-state", "replicas", "model-sites"]),
+              default=None,
+              help="rebuild one read model only (replicas: the model sites after them) "
+                   "[default: all]")
 @click.pass_context
 def rebuild(ctx: click.Context, store_kind: str | None, db: Path | None,
             only: str | None) -> None:
-    """Recompute the site states (placement at now) of every site and the replicas of
-    every artifact and dataset, as of now."""
+    """Recompute the site states (placement at now) of every site, the replicas of
+    every artifact and dataset and the sites of every model (modelHotness(first)), as
+    of now."""
     settings = ctx.find_object(Settings)
     assert settings is not None
     kind, path = stored_graph(settings, store_kind, db)
@@ -61,3 +65,9 @@ def rebuild(ctx: click.Context, store_kind: str | None, db: Path | None,
             seconds = time.perf_counter() - started
             click.echo(f"{items:,} items' replicas recomputed in {seconds:.1f} s: "
                        f"{len(store.get_read_models(REPLICAS)):,} {REPLICAS} rows")
+        if only in (None, "replicas", "model-sites"):  # made from the replicas rows
+            started = time.perf_counter()
+            models = ModelSitesMaintainer(store, wall_clock_us).rebuild()
+            seconds = time.perf_counter() - started
+            click.echo(f"{models:,} models' sites recomputed in {seconds:.1f} s: "
+                       f"{len(store.get_read_models(MODEL_SITES)):,} {MODEL_SITES} rows")

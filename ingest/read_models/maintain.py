@@ -27,6 +27,9 @@ from history): a ``cached_at`` write touches its ``from`` item; the touched item
 are deleted at once and recomputed with the sites (one batched computation at the same
 pace), so a query never reads a row older than the graph (an item without a row is
 read from the store). ``fleetgraph read-models rebuild`` recomputes every item too.
+The models of the touched artifacts (and of an ``artifact_of`` write) lose their
+``model_sites`` ranking rows at once the same way and are recomputed after the items
+(:mod:`fleetgraph.ingest.read_models.model_sites`).
 
 And the ``residency`` read model (:mod:`fleetgraph.ingest.read_models.residency`: per
 dataset, its places and their counts per jurisdiction): a write touches the datasets
@@ -51,6 +54,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.graph_model.fleet import UP_EDGES
 from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Upsert
+from fleetgraph.ingest.read_models.model_sites import ModelSitesMaintainer
 from fleetgraph.ingest.read_models.replicas import ReplicaMaintainer
 from fleetgraph.ingest.read_models.residency import ResidencyMaintainer
 from fleetgraph.ingest.read_models.site_state import (
@@ -297,6 +301,7 @@ class MaintainingStoreSink(StoreSink):
         self.graph = store  # the store, with its reads and read models
         self.maintainer = SiteStateMaintainer(store, clock)
         self.replicas = ReplicaMaintainer(store, clock)
+        self.models = ModelSitesMaintainer(store, clock)
         self.residency = ResidencyMaintainer(store, clock)
         self.least_s = every_s
         self.every_s = every_s  # the wait before the next recomputation
@@ -306,6 +311,7 @@ class MaintainingStoreSink(StoreSink):
         self.start = start or _at_once
         self.pending: set[str] = set()  # sites marked unknown, to recompute
         self.pending_items: set[str] = set()  # items whose replicas rows were deleted
+        self.pending_models: set[str] = set()  # models whose model_sites rows were deleted
         self.pending_datasets: set[str] = set()  # datasets whose residency headers were
         self._touched_datasets: set[str] = set()  # deleted; those marked since it began
         self.recomputations = 0
@@ -336,9 +342,14 @@ class MaintainingStoreSink(StoreSink):
         sites = self.maintainer.finder.touched_sites(upserts)
         items = self.replicas.touched(upserts)
         datasets = self.residency.touched(upserts)
-        if not sites and not items and not listed and not datasets:
+        models = self.models.touched(upserts)
+        if not sites and not items and not listed and not datasets and not models:
             return
         with self._marks:
+            if models:
+                self.models.invalidate(models)
+                self.pending_models |= models
+                self._touched |= models
             if datasets:
                 self.residency.invalidate(datasets)
                 self.pending_datasets.update(datasets)
@@ -352,7 +363,8 @@ class MaintainingStoreSink(StoreSink):
             self._touched |= sites | items
 
     def _maybe_start(self) -> None:
-        if not (self.pending or self.pending_items or self.pending_datasets) or \
+        if not (self.pending or self.pending_items or self.pending_datasets
+                or self.pending_models) or \
                 not self._idle.is_set():
             return
         if self.monotonic() - self._last < self.every_s:
@@ -360,27 +372,28 @@ class MaintainingStoreSink(StoreSink):
         with self._marks:
             sites, self.pending = self.pending, set()
             items, self.pending_items = self.pending_items, set()
+            models, self.pending_models = self.pending_models, set()
             datasets, self.pending_datasets = self.pending_datasets, set()
             self._touched = set()
             self._touched_datasets = set()
         self._idle.clear()
         try:
-            self.start(lambda: self._recompute(sites, items, datasets))
+            self.start(lambda: self._recompute(sites, items, datasets, models))
         except BaseException:
-            self._put_back(sites, items, datasets)
+            self._put_back(sites, items, datasets, models)
             self._idle.set()
             raise
 
     def _recompute(self, sites: set[str], items: set[str],
-                   datasets: Collection[str] = ()) -> None:
+                   datasets: Collection[str] = (), models: Collection[str] = ()) -> None:
         started = self.timer()
         try:
-            self._refresh(sites, items)
+            self._refresh(sites, items, models)
             self._refresh_datasets(datasets, started)
         except StorageUnavailable as exc:
             log.warning("the read models of %d sites and %d items wait for the store: %r",
                         len(sites), len(items), exc)
-            self._put_back(sites, items, datasets)
+            self._put_back(sites, items, datasets, models)
         except Exception:
             self._forget_all()
         finally:
@@ -389,7 +402,8 @@ class MaintainingStoreSink(StoreSink):
             self.recomputations += 1
             self._idle.set()
 
-    def _refresh(self, sites: set[str], items: set[str]) -> None:
+    def _refresh(self, sites: set[str], items: set[str], models: Collection[str] = ()
+                 ) -> None:
         """Compute the rows (outside the lock), then write those of the sites and items
         no batch touched since this recomputation began (under it)."""
         asked = sorted(sites)
@@ -404,9 +418,19 @@ class MaintainingStoreSink(StoreSink):
                           "their rows stay deleted (run `fleetgraph read-models rebuild`)",
                           len(kept))
             rows = {}
+        ranked = sorted(models)
+        try:  # after the items: their fresh rows are the models' too
+            ranking = self.models.compute(ranked, rows)
+        except StorageUnavailable:
+            raise
+        except Exception:  # their rows stay deleted: modelHotness reads those models whole
+            log.exception("the model_sites read model of %d models could not be recomputed",
+                          len(ranked))
+            ranked, ranking = [], {}
         with self._marks:
             self.maintainer.store_rows([s for s in asked if s not in self._touched], computed)
             self.replicas.store_rows([i for i in rows if i not in self._touched], rows)
+            self.models.store_rows([m for m in ranked if m not in self._touched], ranking)
 
     def _refresh_datasets(self, datasets: Collection[str], started: float) -> None:
         """Recompute the datasets' residency rows, one after another until
@@ -429,10 +453,11 @@ class MaintainingStoreSink(StoreSink):
                 [d for d in asked if d in rows and d not in self._touched_datasets], rows)
 
     def _put_back(self, sites: set[str], items: set[str],
-                  datasets: Collection[str] = ()) -> None:
+                  datasets: Collection[str] = (), models: Collection[str] = ()) -> None:
         with self._marks:
             self.pending |= sites
             self.pending_items |= items
+            self.pending_models.update(models)
             self.pending_datasets.update(datasets)
 
     def _forget_all(self) -> None:
@@ -482,4 +507,5 @@ def rebuild_read_models(store: GraphStore, clock: Callable[[], int]) -> None:
     the bulk copy and the benches' read-model step do)."""
     SiteStateMaintainer(store, clock).rebuild()
     ReplicaMaintainer(store, clock).rebuild()
+    ModelSitesMaintainer(store, clock).rebuild()
     ResidencyMaintainer(store, clock).rebuild()

@@ -24,7 +24,7 @@ answer is the head of the whole ranking either way.
 from __future__ import annotations
 
 import math
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fleetgraph.core.clock import wall_clock_us
@@ -32,6 +32,7 @@ from fleetgraph.graph_model.intervals import overlaps
 from fleetgraph.ingest.read_models.model_sites import (
     HALF_LIFE_US,
     TIER_WEIGHT,
+    ModelSites,
     bound,
     model_sites_at,
     site_items,
@@ -41,8 +42,8 @@ from fleetgraph.serving.errors import InvalidArgument, NotFound
 from fleetgraph.serving.queries.lookup import type_of
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
-__all__ = ["HALF_LIFE_US", "TIER_WEIGHT", "ReplicaEvidence", "SiteHotness", "model_hotness",
-           "replica_score"]
+__all__ = ["HALF_LIFE_US", "TIER_WEIGHT", "ModelHeat", "ReplicaEvidence", "SiteHotness",
+           "model_heat", "model_hotness", "replica_score"]
 BATCH_EXTRA = 6  # sites read beyond 'first' in the bounded walk's first batch (then doubled)
 BOUND_MARGIN = 1e-9  # a bound and a score are rounded apart by far less
 
@@ -153,16 +154,19 @@ def _site_hotness(
 
 
 def _hottest(
-    store: GraphStore, model_id: str, window: TimeWindow, first: int, now_us: int
+    store: GraphStore, model_id: str, window: TimeWindow, first: int, now_us: int,
+    row: ModelSites | None = None,
 ) -> list[SiteHotness] | None:
     """The ``first`` hottest sites from the ``model_sites`` read model: its sites walked
     by bound, a batch at a time (their artifacts, then those artifacts' replicas), until
     the next site's bound is below the last score kept; None when the rows cannot tell
     (none that holds at ``now_us``, a window ending before a live edge's start, a row
-    of another computation): the caller reads the whole model."""
+    of another computation): the caller reads the whole model. ``row``: the model's
+    row, read already."""
     end = window.end
     assert end is not None
-    row = model_sites_at(store, model_id, now_us)
+    if row is None:
+        row = model_sites_at(store, model_id, now_us)
     if row is None or not row.bounds_window(end):
         return None
     order = row.sites
@@ -182,6 +186,69 @@ def _hottest(
         kept.sort(key=_rank)
         del kept[first:]
     return kept
+
+
+class ModelHeat:
+    """A model's hotness at its sites over one window, for a ranking that needs few of
+    them (placement's best candidates): ``best`` (the hottest site's score, 0 when
+    none), a bound on any site's score, and the exact scores of the sites asked
+    (their artifacts' replicas only). Made by :func:`model_heat` from the
+    ``model_sites`` rows; when a site's artifacts cannot be read from them, the whole
+    ranking is computed once and answers."""
+
+    def __init__(self, store: GraphStore, row: ModelSites, window: TimeWindow, now_us: int,
+                 best: float) -> None:
+        self.store = store
+        self.row = row
+        self.window = window
+        self.now_us = now_us
+        self.best = best
+        self._levels = dict(row.sites)
+        self._whole: dict[str, float] | None = None
+
+    def bound(self, site_id: str) -> float:
+        """At least the site's score (0: the site holds none of the model's replicas)."""
+        if site_id not in self._levels:
+            return 0.0
+        end = self.window.end
+        assert end is not None
+        return bound(self._levels[site_id], end) * (1 + BOUND_MARGIN)
+
+    def scores(self, site_ids: Sequence[str]) -> dict[str, float]:
+        """The exact score of each of ``site_ids`` (0 where the model is not hot)."""
+        wanted = [s for s in site_ids if s in self._levels]
+        found: dict[str, float] = {}
+        if wanted and self._whole is None:
+            items = site_items(self.store, self.row, wanted)
+            if items is not None:
+                artifacts = sorted({a for held in items.values() for a in held})
+                replicas = replicas_within(self.store, artifacts, self.window, self.now_us)
+                found = {s.site_id: s.score
+                         for s in _site_hotness(artifacts, replicas, self.window, set(wanted))}
+                return {s: found.get(s, 0.0) for s in site_ids}
+        if wanted:
+            if self._whole is None:
+                self._whole = {s.site_id: s.score for s in model_hotness(
+                    self.store, self.row.model_id, self.window, now_us=self.now_us)}
+            found = self._whole
+        return {s: found.get(s, 0.0) for s in site_ids}
+
+
+def model_heat(
+    store: GraphStore, model_id: str, window: TimeWindow, now_us: int
+) -> ModelHeat | None:
+    """The model's :class:`ModelHeat` over ``window`` from its ``model_sites`` row (its
+    best score by the bounded walk), or None when the row does not hold (the caller
+    reads the whole ranking). A model with a row has artifacts: it is in the graph."""
+    if window.end is None or type_of(model_id) != "model":
+        return None
+    row = model_sites_at(store, model_id, now_us)
+    if row is None or not row.bounds_window(window.end):
+        return None
+    hottest = _hottest(store, model_id, window, 1, now_us, row)
+    if hottest is None:
+        return None
+    return ModelHeat(store, row, window, now_us, hottest[0].score if hottest else 0.0)
 
 
 def _beyond(site: tuple[str, float | None], last: SiteHotness, end: int) -> bool:

@@ -62,8 +62,14 @@ to them), modelHotness and ``cached_at`` as above, and the free GPUs by server
 the model's hotness and the datasets' replicas are read together (``GraphStore.together``:
 at once on a remote backend). With
 ``first``, only the best ``first`` candidates are built and returned (a bounded
-heap; the excluded sites are all returned). An explicit ``at`` (past or future)
-reads the whole fleet as above.
+heap; the excluded sites are all returned, unless ``excluded`` is False: not
+selected). With ``first`` and a model whose ``model_sites`` row holds
+(:mod:`fleetgraph.ingest.read_models.model_sites`), the model part is not read for
+every site: the best score comes from modelHotness's bounded walk, each site's part
+is bounded from its row, and the sites are made exact (their artifacts' replicas)
+in order of their bounded score until the next bound is below the ``first``-th
+score (:func:`_best_by_bound`): the same candidates, parts and scores. An explicit
+``at`` (past or future) reads the whole fleet as above.
 """
 
 from __future__ import annotations
@@ -92,7 +98,7 @@ from fleetgraph.ingest.read_models.site_state import (
 )
 from fleetgraph.serving.errors import InvalidArgument, NotFound
 from fleetgraph.serving.queries.blast_radius import fleet_state
-from fleetgraph.serving.queries.hotness import model_hotness
+from fleetgraph.serving.queries.hotness import ModelHeat, model_heat, model_hotness
 from fleetgraph.serving.queries.lookup import type_of
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
@@ -100,6 +106,7 @@ SITE_PAGE = 5000
 HOTNESS_SPAN_US = 24 * HOUR_US
 DECODED_ROWS = 16_384  # site_state rows kept decoded (a few per site)
 DECODED_LISTS = 256  # site_free_gpus rows kept decoded (the best candidates')
+BOUND_BATCH_EXTRA = 6  # candidates made exact beyond 'first' in the first batch (then doubled)
 WEIGHTS = {"gpu": 0.35, "health": 0.15, "model": 0.25, "data": 0.15, "energy": 0.10}
 REGION_BONUS = 0.05
 
@@ -118,6 +125,7 @@ class PlacementRequest:
     at_us: int | None = None  # None: now, from the read model
     servers_for: int | None = None  # candidates given free GPUs by server (None: all)
     first: int | None = None  # the best candidates returned (None: all)
+    excluded: bool = True  # False: the excluded sites are not listed (the answer's is empty)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,11 +273,15 @@ def placement_reference(
 def placement_now(store: GraphStore, request: PlacementRequest, now_us: int) -> PlacementAnswer:
     """The answer at ``now_us`` from the site-state read model (module docstring)."""
     datasets = _check(request)
-    (states, computed), (model, warnings), data = store.together(  # at once where it can
+    (states, computed), heat, data = store.together(  # at once where it can
         lambda: site_states_now(store, now_us),
-        lambda: _model_parts(store, request.model_id, now_us),
+        lambda: _model_heat(store, request, now_us),
         lambda: _data_parts(store, datasets, now_us))
-    candidates, excluded, more = _rank(request, states, model, data)
+    model: dict[str, float] = {}
+    warnings: list[str] = []
+    if heat is None:
+        model, warnings = _model_parts(store, request.model_id, now_us)
+    candidates, excluded, more = _rank(request, states, model, data, heat)
     warnings += more
     listed = candidates if request.servers_for is None else candidates[: request.servers_for]
     free = _free_lists(store, [c.site_id for c in listed], computed, now_us)
@@ -359,24 +371,33 @@ def site_states_now(
     return states, computed
 
 
+_Ranked = tuple[float, str, int, tuple[float, float, float, float, float, float]]
+
+
 def _rank(
     request: PlacementRequest,
     sites: Iterable[SiteState],
     model: Mapping[str, float],
     data: Mapping[str, float],
+    heat: ModelHeat | None = None,
 ) -> tuple[list[Candidate], list[Excluded], list[str]]:
     """The best ``request.first`` candidates (all without it; by score, high first,
     then id; no server lists yet), the excluded sites (in the order of ``sites``, by
-    id) and the warnings about allowed jurisdictions no site has, from each site's
-    free GPU count, rack health and properties (both read paths rank with this). Only
-    the candidates returned are built: the others are ranked as tuples."""
+    id; none unless ``request.excluded``) and the warnings about allowed jurisdictions
+    no site has, from each site's free GPU count, rack health and properties (both read
+    paths rank with this). Only the candidates returned are built: the others are
+    ranked as tuples. The model part comes from ``model`` (site -> part), or from
+    ``heat`` (then ``request.first`` is set): ranked by bound, exact for the few that
+    can be among the best (:func:`_best_by_bound`)."""
     gpus = request.gpus
     allowed = None if request.allowed_jurisdictions is None else set(
         request.allowed_jurisdictions)
     preferred = request.preferred_region
+    listing = request.excluded
     held: set[object] = set()
-    ranked: list[tuple[float, str, int, tuple[float, float, float, float, float, float]]] = []
+    ranked: list[_Ranked] = []
     excluded: list[Excluded] = []
+    best_heat = heat.best if heat is not None else 0.0
     for site in sites:
         site_id, count, props = site.site_id, site.free_gpus, site.props
         if props is None:
@@ -385,22 +406,62 @@ def _rank(
         if allowed:
             held.add(jurisdiction)
         if count < gpus or (allowed is not None and jurisdiction not in allowed):
-            excluded.append(_excluded(site_id, count, gpus, jurisdiction, allowed))
+            if listing:
+                excluded.append(_excluded(site_id, count, gpus, jurisdiction, allowed))
             continue
         gpu = min(1.0, count / (2 * gpus))
         health = site.healthy_racks / site.racks if site.racks else 0.0
-        hot, local = model.get(site_id, 0.0), data.get(site_id, 0.0)
+        if heat is None:
+            hot = model.get(site_id, 0.0)
+        else:  # a bound (the site's score is at most it): made exact if it can rank
+            hot = min(1.0, heat.bound(site_id) / best_heat) if best_heat > 0 else 0.0
+        local = data.get(site_id, 0.0)
         region = 1.0 if preferred is not None and props.region == preferred else 0.0
         score = weighted_score(gpu, health, hot, local, props.energy, region)
         ranked.append((-score, site_id, count, (gpu, health, hot, local, props.energy, region)))
     first = request.first
-    best = sorted(ranked) if first is None or first >= len(ranked) else heapq.nsmallest(
-        first, ranked)
+    if heat is not None and first is not None and best_heat > 0:
+        best = _best_by_bound(ranked, first, heat)
+    else:
+        best = sorted(ranked) if first is None or first >= len(ranked) else heapq.nsmallest(
+            first, ranked)
     candidates = [Candidate(site_id, -negative, count, ScoreParts(*parts))
                   for negative, site_id, count, parts in best]
     warnings = [f"no site has jurisdiction {j!r}" for j in sorted(allowed or ())
                 if j not in held]
     return candidates, excluded, warnings
+
+
+def _best_by_bound(ranked: list[_Ranked], first: int, heat: ModelHeat) -> list[_Ranked]:
+    """The best ``first`` of ``ranked``, whose model parts are bounds: walked by bound
+    (high first, then id), a batch at a time, each made exact (the model part of the
+    site's exact score over ``heat.best``: the whole ranking's), until the next bound is
+    below the ``first``-th exact score (a score is monotone in its parts)."""
+    ranked.sort()
+    kept: list[_Ranked] = []
+    done, size = 0, first + BOUND_BATCH_EXTRA
+    while done < len(ranked) and first > 0 and not (
+            len(kept) >= first and -ranked[done][0] < -kept[first - 1][0]):
+        batch = ranked[done : done + size]
+        done += len(batch)
+        size *= 2
+        scores = heat.scores([site_id for _, site_id, _, _ in batch])
+        for _, site_id, count, (gpu, health, _, local, energy, region) in batch:
+            hot = scores[site_id] / heat.best
+            score = weighted_score(gpu, health, hot, local, energy, region)
+            kept.append((-score, site_id, count, (gpu, health, hot, local, energy, region)))
+        kept.sort()
+        del kept[first:]
+    return kept
+
+
+def _model_heat(store: GraphStore, request: PlacementRequest, now_us: int) -> ModelHeat | None:
+    """The model part's bounds when only the best ``first`` candidates are asked and the
+    model's ``model_sites`` row holds; else None (the whole ranking is read)."""
+    if request.model_id is None or request.first is None:
+        return None
+    return model_heat(store, request.model_id,
+                      TimeWindow(now_us - HOTNESS_SPAN_US, now_us), now_us)
 
 
 def _excluded(site_id: str, count: int, gpus: int, jurisdiction: object,

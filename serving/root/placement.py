@@ -47,7 +47,8 @@ class PlacementQuery:
     async def placement(self, info: Info, request: PlacementInput) -> PlacementAnswer | None:
         now = info.context.clock()
         selections = info.selected_fields[0].selections
-        asked = request.to_request(servers_needed(selections), candidates_needed(selections))
+        asked = request.to_request(servers_needed(selections), candidates_needed(selections),
+                                   excluded_needed(selections))
         answer = await info.context.reads.run(
             "placement", placement_query.placement, info.context.store, asked, now
         )
@@ -62,8 +63,8 @@ def servers_needed(selections: Sequence[Selection]) -> int | None:
     for candidates in _fields(selections, "candidates"):
         if not any(True for _ in _fields(candidates.selections, "freeGpus")):
             continue
-        first = candidates.arguments.get("first")
-        if not isinstance(first, int):
+        first = _int_argument(candidates.arguments.get("first"))
+        if first is None:
             return None
         needed = max(needed, first)
     return needed
@@ -75,11 +76,31 @@ def candidates_needed(selections: Sequence[Selection]) -> int | None:
     (or a negative one: the field refuses it)."""
     needed = 0
     for candidates in _fields(selections, "candidates"):
-        first = candidates.arguments.get("first")
-        if not isinstance(first, int) or first < 0:
+        first = _int_argument(candidates.arguments.get("first"))
+        if first is None or first < 0:
             return None
         needed = max(needed, first)
     return needed
+
+
+def _int_argument(value: object) -> int | None:
+    """An Int argument as the selection gives it: an int from a variable, the literal's
+    text when written in the document (strawberry does not parse literals there)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
+
+
+def excluded_needed(selections: Sequence[Selection]) -> bool:
+    """Whether the selection lists the excluded sites (else they are not built)."""
+    return any(True for _ in _fields(selections, "excluded"))
 
 
 def _fields(selections: Sequence[Selection], name: str) -> Iterator[SelectedField]:

@@ -103,11 +103,12 @@ class PlacementInput:
     )
     at: datetime | None = strawberry.field(default=None, description="Default: now.")
 
-    def to_request(self, servers_for: int | None = None, first: int | None = None
-                   ) -> placement_query.PlacementRequest:
+    def to_request(self, servers_for: int | None = None, first: int | None = None,
+                   excluded: bool = True) -> placement_query.PlacementRequest:
         """The query's request: ``at`` None (now) reads the read model; ``servers_for``:
         how many of the best candidates get their free GPUs by server (None: all);
-        ``first``: how many of the best candidates are ranked out (None: all)."""
+        ``first``: how many of the best candidates are ranked out (None: all);
+        ``excluded``: whether the excluded sites are listed."""
         return placement_query.PlacementRequest(
             gpus=self.gpus,
             model_id=None if self.model_id is None else str(self.model_id),
@@ -119,6 +120,7 @@ class PlacementInput:
             at_us=to_us(self.at) if self.at is not None else None,
             servers_for=servers_for,
             first=first,
+            excluded=excluded,
         )
 
 
@@ -221,6 +223,9 @@ class ExclusionCode(Enum):
     CAPACITY = "capacity"
 
 
+_CODES = {code.value: code for code in ExclusionCode}
+
+
 @strawberry.type(description="One reason a site was excluded.")
 class ExclusionReason:
     code: ExclusionCode
@@ -241,7 +246,7 @@ class ExcludedSite:
 
     @strawberry.field
     def reasons(self) -> list[ExclusionReason]:
-        return [ExclusionReason(code=ExclusionCode(r.code), detail=r.detail)
+        return [ExclusionReason(code=_CODES[r.code], detail=r.detail)
                 for r in self.excluded.reasons]
 
     @strawberry.field
