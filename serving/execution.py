@@ -24,7 +24,9 @@ A list of objects whose selected fields are all plain leaves (lineage's nodes an
 edges, the items of affectedJobs and blastRadius) is completed in one loop, without
 graphql-core's completion of each item (a path, the object's completion, its
 fields' collection and execution); the first item out of the ordinary sends the
-whole list the ordinary way.
+whole list the ordinary way. A selected field that is itself a plain list of objects
+(read as a plain leaf is, with the same role check: placement's excluded sites'
+reasons) is completed the same way, inside the loop.
 
 What a field needs is worked out once, not per row: its plan once per schema (the
 read: ``attrgetter`` for an attribute; the coercion: a strawberry enum's members by a
@@ -91,23 +93,58 @@ class PlainLeaf:
     coerce: Callable[[Any], Any]
 
 
-def plain_leaf(field_def: GraphQLField) -> PlainLeaf | None:
-    """The plan of a plain leaf field (see the module doc); None for any other."""
+@dataclass(frozen=True, slots=True)
+class PlainList:
+    """How to resolve a plain list of objects (a field read as a plain leaf is, whose
+    type is a list of objects): read, then complete its items as a plain object list."""
+
+    read: Callable[[Any], Any]
+    return_type: GraphQLOutputType
+    non_null: bool
+    item_type: GraphQLOutputType  # the list's item type (non-null or not)
+
+
+def _plain_read(field_def: GraphQLField) -> Callable[[Any], Any] | None:
+    """How a plain field is read: an attribute, or a synchronous method of the object
+    taking nothing but ``self``, with no arguments, extensions or permissions; None
+    for any other field."""
     field = (field_def.extensions or {}).get(BACKREF)
     if not isinstance(field, StrawberryField) or field_def.args or field.extensions \
             or field.permission_classes:
         return None
     resolver = field.base_resolver
-    read: Callable[[Any], Any]
     if resolver is None and field.default_resolver is getattr:
-        read = attrgetter(field.python_name)  # StrawberryField.get_result's getattr
-    elif resolver is None:  # as StrawberryField.get_result: its default resolver, by name
-        read = partial(_read_attribute, field.default_resolver, field.python_name)
-    elif (not resolver.is_async and not resolver.arguments and resolver.self_parameter
-          and resolver.info_parameter is None and resolver.root_parameter is None
-          and resolver.parent_parameter is None):
-        read = resolver  # as get_result with the source as its only argument (self)
-    else:
+        return attrgetter(field.python_name)  # StrawberryField.get_result's getattr
+    if resolver is None:  # as StrawberryField.get_result: its default resolver, by name
+        return partial(_read_attribute, field.default_resolver, field.python_name)
+    if (not resolver.is_async and not resolver.arguments and resolver.self_parameter
+            and resolver.info_parameter is None and resolver.root_parameter is None
+            and resolver.parent_parameter is None):
+        return resolver  # as get_result with the source as its only argument (self)
+    return None
+
+
+def plain_list(field_def: GraphQLField) -> PlainList | None:
+    """The plan of a plain list of objects (excluded sites' reasons); None for any
+    other field."""
+    kind: GraphQLOutputType = field_def.type
+    non_null = isinstance(kind, GraphQLNonNull)
+    if isinstance(kind, GraphQLNonNull):
+        kind = kind.of_type
+    if not isinstance(kind, GraphQLList):
+        return None
+    item = kind.of_type
+    inner = item.of_type if isinstance(item, GraphQLNonNull) else item
+    if not isinstance(inner, GraphQLObjectType):
+        return None
+    read = _plain_read(field_def)
+    return None if read is None else PlainList(read, field_def.type, non_null, item)
+
+
+def plain_leaf(field_def: GraphQLField) -> PlainLeaf | None:
+    """The plan of a plain leaf field (see the module doc); None for any other."""
+    read = _plain_read(field_def)
+    if read is None:
         return None
     kind: GraphQLOutputType = field_def.type
     non_null = isinstance(kind, GraphQLNonNull)
@@ -166,6 +203,8 @@ _PLANS: weakref.WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], PlainLeaf
 # a plain field in one request: its plan and the role checks asked of each source
 # (none when every check judged the field by its names alone)
 PlainField = tuple[PlainLeaf, tuple[Callable[[Any], str | None], ...]]
+# a plain list of objects in one request: its plan and the role checks of each source
+PlainListField = tuple[PlainList, tuple[Callable[[Any], str | None], ...]]
 
 
 class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -184,6 +223,7 @@ class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._plans = plans
         # per (object type, field name): the field in this request, None when not plain
         self._fields: dict[tuple[str, str], PlainField | None] = {}
+        self._lists: dict[tuple[str, str], PlainListField | None] = {}
 
     def execute_fields(
         self,
@@ -267,12 +307,19 @@ class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if defers:
             return _NOT_PLAIN
         fields: list[tuple[str, PlainField]] = []
+        lists: list[tuple[str, PlainListField, FieldDetailsList]] = []
         for response_name, details in grouped.items():
             node = details[0].node
-            plain = None if node.arguments else self._field(obj, node.name.value)
-            if plain is None:
+            if node.arguments:
                 return _NOT_PLAIN
-            fields.append((response_name, plain))
+            plain = self._field(obj, node.name.value)
+            if plain is not None:
+                fields.append((response_name, plain))
+                continue
+            nested = self._list_field(obj, node.name.value)
+            if nested is None:
+                return _NOT_PLAIN
+            lists.append((response_name, nested, details))
         is_type_of = obj.is_type_of
         is_awaitable = self.is_awaitable
         completed: list[Any] = []
@@ -291,8 +338,56 @@ class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 if value is _NOT_PLAIN:
                     return _NOT_PLAIN
                 values[response_name] = value
+            for response_name, nested, details in lists:
+                value = self._plain_list(nested, details, info, item)
+                if value is _NOT_PLAIN:
+                    return _NOT_PLAIN
+                values[response_name] = value
+            if lists:  # in the selection's order, as the ordinary completion gives them
+                values = {name: values[name] for name in grouped}
             completed.append(values)
         return completed
+
+    def _plain_list(self, nested: PlainListField, details: FieldDetailsList,
+                    info: GraphQLResolveInfo[Any], source: Any) -> Any:
+        """A plain list of objects of ``source``, completed as :meth:`_plain_objects`
+        completes a list, or _NOT_PLAIN."""
+        plan, per_source = nested
+        for check in per_source:
+            if check(source) is not None:
+                return _NOT_PLAIN
+        try:
+            value = plan.read(source)
+        except Exception:
+            return _NOT_PLAIN  # the ordinary way raises it
+        if value is None:
+            return _NOT_PLAIN if plan.non_null else None
+        return self._plain_objects(plan.item_type, details, info, value)
+
+    def _list_field(self, parent_type: GraphQLObjectType, name: str) -> PlainListField | None:
+        """Field ``name`` of ``parent_type`` as a plain list of objects in this request,
+        with the role checks left for each source (as :meth:`_field`); None when it is
+        not one or a check refuses it whatever the source."""
+        key = (parent_type.name, name)
+        try:
+            return self._lists[key]
+        except KeyError:
+            pass
+        field_def = parent_type.fields.get(name)
+        plan = None if field_def is None else plain_list(field_def)
+        found: PlainListField | None = None
+        if plan is not None and self._checks is not None:
+            per_source: list[Callable[[Any], str | None]] = []
+            for check in self._checks:
+                rule = check(parent_type, name, plan.return_type)
+                if callable(rule):
+                    per_source.append(rule)
+                elif rule is not None:
+                    break
+            else:
+                found = (plan, tuple(per_source))
+        self._lists[key] = found
+        return found
 
     def _field(self, parent_type: GraphQLObjectType, name: str) -> PlainField | None:
         """Field ``name`` of ``parent_type`` in this request: its plan and the role checks

@@ -469,3 +469,50 @@ def test_store_calls_do_not_grow_with_the_fleet(
     assert set(store.calls) == {"scan_nodes", "neighbours", "neighbour_ids", "get_nodes",
                                 "get_read_models"}  # the artifacts' replicas rows
     store.close()
+
+
+def test_excluded_sites_answer_as_the_ordinary_executor(
+    store: CountingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The excluded sites and their reasons (a list of objects inside a list of objects)
+    are completed in one loop by serving.execution, with the answer, errors and role
+    refusals of the ordinary executor, and the loop ran."""
+    import asyncio
+
+    from fleetgraph.serving.access import ROLES
+    from fleetgraph.serving.context import new_context
+    from fleetgraph.serving.execution import FleetExecutionContext
+    from fleetgraph.serving.schema import build_schema
+
+    loops: list[int] = []
+    plain_list = FleetExecutionContext._plain_list
+
+    def counted(self: FleetExecutionContext, *args: Any) -> Any:
+        loops.append(1)
+        return plain_list(self, *args)
+
+    monkeypatch.setattr(FleetExecutionContext, "_plain_list", counted)
+    at = datetime.fromtimestamp(AT / 1e6, tz=UTC).isoformat()
+    document = """query ($r: PlacementInput!) { placement(request: $r) {
+        candidates(first: 1) { siteId }
+        excluded { siteId freeGpuCount reasons { detail code } again: reasons { code } } } }"""
+    variables = {"r": {"gpus": 3, "allowedJurisdictions": ["us"], "at": at}}
+
+    def answer(schema: Any, role: str) -> tuple[Any, list[Any]]:
+        async def run() -> Any:
+            return await schema.execute(document, variable_values=variables,
+                                        context_value=new_context(store, clock=lambda: NOW,
+                                                                  role=role))
+        result = asyncio.run(run())
+        return result.data, sorted((e.formatted for e in result.errors or []), key=repr)
+
+    plain, ordinary = build_schema(), build_schema(plain_leaves=False)
+    for role in ROLES:
+        loops.clear()
+        got = answer(plain, role)
+        assert got == answer(ordinary, role), role
+        if got[0] is not None:
+            assert len(got[0]["placement"]["excluded"]) == 5
+            assert list(got[0]["placement"]["excluded"][0]) == [
+                "siteId", "freeGpuCount", "reasons", "again"]
+            assert len(loops) == 10  # two lists of reasons a site, without the executor
