@@ -32,7 +32,14 @@ touched`): ``read`` (its item), ``produced`` and ``derived_from`` (their ``from`
 dataset's node; the walk up goes over ``derived_from`` out, ``produced`` in and
 ``read`` out. A site node written with a ``jurisdiction``, or a walk up past
 :data:`UP_BUDGET` nodes, touches every dataset with a header. The touched headers are
-deleted at once and recomputed later (``maintain.MaintainingStoreSink``).
+deleted at once and recomputed later (``maintain.MaintainingStoreSink``). Several
+writers at once (Kafka sink workers) may race as the site states do: one computes a
+dataset before another's write lands and stores its row after that write deleted the
+header; the next write touching the dataset, or a rebuild, mends it.
+
+Sizes at 1000 sites, 7 days (60 datasets): 60 headers (at most 6 KB), 851 chunks
+(22 KB on average, at most 162 KB: a dataset's own places carry many jobs); a rebuild
+took 67 s (25 CPU-s) on the embedded store.
 """
 
 from __future__ import annotations
