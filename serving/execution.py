@@ -375,19 +375,27 @@ class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
             pass
         field_def = parent_type.fields.get(name)
         plan = None if field_def is None else plain_list(field_def)
-        found: PlainListField | None = None
-        if plan is not None and self._checks is not None:
-            per_source: list[Callable[[Any], str | None]] = []
-            for check in self._checks:
-                rule = check(parent_type, name, plan.return_type)
-                if callable(rule):
-                    per_source.append(rule)
-                elif rule is not None:
-                    break
-            else:
-                found = (plan, tuple(per_source))
+        checks = None if plan is None else self._source_checks(parent_type, name,
+                                                               plan.return_type)
+        found = None if plan is None or checks is None else (plan, checks)
         self._lists[key] = found
         return found
+
+    def _source_checks(self, parent_type: GraphQLObjectType, name: str,
+                       return_type: GraphQLOutputType
+                       ) -> tuple[Callable[[Any], str | None], ...] | None:
+        """The role checks a plain field leaves for each source; None when one refuses
+        it whatever the source (or a middleware cannot judge it plain)."""
+        if self._checks is None:
+            return None
+        per_source: list[Callable[[Any], str | None]] = []
+        for check in self._checks:
+            rule = check(parent_type, name, return_type)
+            if callable(rule):
+                per_source.append(rule)
+            elif rule is not None:
+                return None
+        return tuple(per_source)
 
     def _field(self, parent_type: GraphQLObjectType, name: str) -> PlainField | None:
         """Field ``name`` of ``parent_type`` in this request: its plan and the role checks
@@ -399,17 +407,9 @@ class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except KeyError:
             pass
         plan = self._plan(parent_type, key)
-        plain: PlainField | None = None
-        if plan is not None and self._checks is not None:
-            per_source: list[Callable[[Any], str | None]] = []
-            for check in self._checks:
-                rule = check(parent_type, name, plan.return_type)
-                if callable(rule):
-                    per_source.append(rule)
-                elif rule is not None:
-                    break
-            else:
-                plain = (plan, tuple(per_source))
+        checks = None if plan is None else self._source_checks(parent_type, name,
+                                                               plan.return_type)
+        plain = None if plan is None or checks is None else (plan, checks)
         self._fields[key] = plain
         return plain
 
