@@ -55,7 +55,7 @@ from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.graph_model.fleet import UP_EDGES
 from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Upsert
 from fleetgraph.ingest.read_models.model_sites import ModelSitesMaintainer
-from fleetgraph.ingest.read_models.replicas import ReplicaMaintainer
+from fleetgraph.ingest.read_models.replicas import REPLICAS, ReplicaMaintainer
 from fleetgraph.ingest.read_models.residency import ResidencyMaintainer
 from fleetgraph.ingest.read_models.site_state import (
     DIRECTORY_KEY,
@@ -474,6 +474,11 @@ class MaintainingStoreSink(StoreSink):
                 self.residency.forget_all()
             except Exception:
                 log.exception("deleting the residency headers failed")
+            try:  # a batch whose marks failed may have touched any item or model
+                self.replicas.invalidate(self.graph.get_read_models(REPLICAS))
+                self.models.forget_all()
+            except Exception:
+                log.exception("deleting the replicas and model_sites rows failed")
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Wait until no recomputation is running; False after ``timeout_s``."""

@@ -277,6 +277,12 @@ class ModelSitesMaintainer:
         if asked and KEPT:
             self.store.put_read_models(MODEL_SITES, dict.fromkeys(asked))
 
+    def forget_all(self) -> None:
+        """Delete every ranking row (modelHotness reads every model whole until the
+        models are recomputed or rebuilt)."""
+        if KEPT:
+            self.invalidate(self.store.get_read_models(MODEL_SITES))
+
     def compute(self, model_ids: Sequence[str],
                 fresh: Mapping[str, ItemReplicas] | None = None) -> dict[str, Computed]:
         if not model_ids or not KEPT:

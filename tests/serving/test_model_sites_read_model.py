@@ -295,6 +295,43 @@ def test_a_site_below_others_by_bound_can_still_rank_first() -> None:
     assert got[0].score == pytest.approx(0.75)
 
 
+class FailingMarks(DelegatingStore):
+    """Fails the sink's read of an artifact's model (marking a batch) when told to."""
+
+    failing = False
+
+    def neighbour_ids(self, edge_type: str, ids: Sequence[str], direction: Direction, *,
+                      recorded_by: int | None = None, window: TimeWindow | None = None
+                      ) -> dict[str, list[str]]:
+        if self.failing and edge_type == "artifact_of":
+            raise RuntimeError("the marks fail")
+        return self.inner.neighbour_ids(edge_type, ids, direction, recorded_by=recorded_by,
+                                        window=window)
+
+
+def test_a_sink_whose_marks_fail_deletes_every_ranking() -> None:
+    """A batch written whose marks fail cannot say which models it touched: every
+    ranking row goes, and the bounded answers stay the whole ranking's head."""
+    from fleetgraph.graph_model import FLEET
+    from fleetgraph.storage.embedded import SQLiteGraphStore
+
+    now = END_US
+    clock = Clock(now)
+    store = FailingMarks(SQLiteGraphStore(FLEET, ":memory:", clock=clock))
+    writes = random_writes(random.Random(8), now, 300)
+    sink = write_through_sink(store, writes, clock, 1e9)
+    assert set(rankings(store)) == set(MODELS)
+    store.failing = True
+    late = EdgeUpsert("cached_at", "artifact:big-00", "site:s00",
+                      {"valid_from": now - H, "valid_to": None, "tier": 0, "hits": 999,
+                       "last_access": now - 1}, now - 1,
+                      Provenance("late", "test", now - 1, "test"))
+    sink.write([late])
+    store.failing = False
+    assert rankings(store) == {}
+    check_bounded(store, now)
+
+
 @pytest.mark.integration
 def test_bounded_answers_equal_the_whole_ranking_cassandra(
     store_factory: Callable[[], GraphStore], request: pytest.FixtureRequest
