@@ -485,11 +485,16 @@ class MaintainingStoreSink(StoreSink):
         return self._idle.wait(timeout_s)
 
     def catch_up(self) -> None:
-        """Recompute what is pending now, and wait for it (a run's end, tests)."""
-        self.wait()
-        self._last = -math.inf
-        self._maybe_start()
-        self.wait()
+        """Recompute what is pending now, and wait for it (a run's end, tests): again
+        while datasets' residency rows are left pending by RESIDENCY_BUDGET_S and the
+        last recomputation reached some."""
+        left: int | None = None
+        while left is None or (self.pending_datasets and len(self.pending_datasets) < left):
+            left = len(self.pending_datasets)
+            self.wait()
+            self._last = -math.inf
+            self._maybe_start()
+            self.wait()
 
 
 def _at_once(work: Callable[[], None]) -> None:

@@ -245,6 +245,23 @@ def test_summaries_through_the_rows_equal_the_walk_embedded(
     store.close()
 
 
+def test_the_end_of_a_run_recomputes_every_dataset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recomputation stops after its budget (here after one dataset); the end of an
+    embedded run (``catch_up``) goes on until none is pending."""
+    from fleetgraph.graph_model import FLEET
+    from fleetgraph.ingest.read_models import maintain
+    from fleetgraph.storage.embedded import SQLiteGraphStore
+
+    monkeypatch.setattr(maintain, "RESIDENCY_BUDGET_S", 0.0)
+    clock = Clock(END_US)
+    store = SQLiteGraphStore(FLEET, ":memory:", clock=clock)
+    sink = ingest_fleet(store, FLEETS[0], 2, clock, 1e9)
+    datasets = datasets_of(store)
+    assert len(datasets) > 1 and not sink.pending_datasets
+    assert set(headers(store)) == set(datasets)
+    assert check_summaries(store, END_US, datasets) == set(datasets)
+
+
 @pytest.mark.integration
 def test_summaries_through_the_rows_equal_the_walk_cassandra(
     store_factory: Callable[[], GraphStore], request: pytest.FixtureRequest,
