@@ -22,6 +22,7 @@ from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.ingest.read_models.maintain import SiteStateMaintainer
 from fleetgraph.ingest.read_models.model_sites import MODEL_SITES, ModelSitesMaintainer
 from fleetgraph.ingest.read_models.replicas import REPLICAS, ReplicaMaintainer
+from fleetgraph.ingest.read_models.residency import RESIDENCY, ResidencyMaintainer
 from fleetgraph.ingest.read_models.site_state import SITE_FREE_GPUS, SITE_STATE
 from fleetgraph.settings import Settings
 from fleetgraph.storage.factory import STORES, open_store
@@ -37,7 +38,8 @@ def read_models() -> None:
               help="[env FLEETGRAPH_STORE; default embedded]")
 @click.option("--db", type=click.Path(path_type=Path), default=None,
               help="the embedded store's file [default <data-dir>/graph.sqlite]")
-@click.option("--only", type=click.Choice(["site-state", "replicas", "model-sites"]),
+@click.option("--only", type=click.Choice(["site-state", "replicas", "model-sites",
+                                           "residency"]),
               default=None,
               help="rebuild one read model only (replicas: the model sites after them) "
                    "[default: all]")
@@ -45,8 +47,8 @@ def read_models() -> None:
 def rebuild(ctx: click.Context, store_kind: str | None, db: Path | None,
             only: str | None) -> None:
     """Recompute the site states (placement at now) of every site, the replicas of
-    every artifact and dataset and the sites of every model (modelHotness(first)), as
-    of now."""
+    every artifact and dataset, the sites of every model (modelHotness(first)) and the
+    places of every dataset (dataResidencySummary), as of now."""
     settings = ctx.find_object(Settings)
     assert settings is not None
     kind, path = stored_graph(settings, store_kind, db)
@@ -71,3 +73,9 @@ def rebuild(ctx: click.Context, store_kind: str | None, db: Path | None,
             seconds = time.perf_counter() - started
             click.echo(f"{models:,} models' sites recomputed in {seconds:.1f} s: "
                        f"{len(store.get_read_models(MODEL_SITES)):,} {MODEL_SITES} rows")
+        if only in (None, "residency"):
+            started = time.perf_counter()
+            datasets = ResidencyMaintainer(store, wall_clock_us).rebuild()
+            seconds = time.perf_counter() - started
+            click.echo(f"{datasets:,} datasets' residency recomputed in {seconds:.1f} s: "
+                       f"{len(store.get_read_models(RESIDENCY)):,} {RESIDENCY} rows")

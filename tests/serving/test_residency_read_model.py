@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -260,6 +261,31 @@ def test_the_end_of_a_run_recomputes_every_dataset(monkeypatch: pytest.MonkeyPat
     assert len(datasets) > 1 and not sink.pending_datasets
     assert set(headers(store)) == set(datasets)
     assert check_summaries(store, END_US, datasets) == set(datasets)
+
+
+def test_read_models_rebuild_cli_makes_the_rows(tmp_path: Path) -> None:
+    """`fleetgraph read-models rebuild --only residency` on a store written without the
+    sink makes one header per dataset, as of the wall clock, that the summary reads."""
+    from click.testing import CliRunner
+
+    from fleetgraph.cli.main import cli
+    from fleetgraph.graph_model import FLEET
+    from fleetgraph.storage.embedded import SQLiteGraphStore
+    from tests.e2e.fleet_run import ingest_into
+
+    path = tmp_path / "graph.sqlite"
+    store = SQLiteGraphStore(FLEET, path)
+    messages, _ = simulated_messages(FLEETS[0])
+    ingest_into(store, messages)  # a plain StoreSink: no rows
+    datasets = datasets_of(store)
+    assert datasets and store.get_read_models(RESIDENCY) == {}
+    done = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "read-models", "rebuild",
+                                    "--db", str(path), "--only", "residency"])
+    assert done.exit_code == 0, done.output
+    assert f"{len(datasets)} datasets' residency recomputed" in done.output
+    assert set(headers(store)) == set(datasets)
+    assert check_summaries(store, wall_clock_us(), datasets) == set(datasets)
+    store.close()
 
 
 @pytest.mark.integration
