@@ -156,6 +156,21 @@ class GraphStore(ABC):
         """Nodes of one type in a stable, backend-defined order, starting after the
         opaque cursor ``after`` (a previous page's ``next_after``)."""
 
+    def scan_pages(self, node_type: str, page: int = 5000) -> Iterator[list[NodeRecord]]:
+        """Every node of ``node_type``, one :meth:`scan_nodes` page (at most ``page``
+        nodes) at a time."""
+        after: str | None = None
+        while True:
+            found = self.scan_nodes(node_type, after, page)
+            yield found.records
+            if found.next_after is None:
+                return
+            after = found.next_after
+
+    def node_ids(self, node_type: str, page: int = 5000) -> list[str]:
+        """The id of every node of ``node_type``, in the order :meth:`scan_nodes` gives."""
+        return [r.id for records in self.scan_pages(node_type, page) for r in records]
+
     @abstractmethod
     def init_schema(self) -> list[str]:
         """Create missing namespaces and add columns for newly declared properties,

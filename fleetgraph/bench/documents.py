@@ -30,10 +30,5 @@ RESIDENCY = """query Residency($dataset: ID!) {
 
 def scan(store: GraphStore, node_type: str) -> Iterator[NodeRecord]:
     """Every node of ``node_type`` in ``store``, in pages of :data:`PAGE`."""
-    after = None
-    while True:
-        page = store.scan_nodes(node_type, after, PAGE)
-        yield from page.records
-        if page.next_after is None:
-            return
-        after = page.next_after
+    for records in store.scan_pages(node_type, PAGE):
+        yield from records

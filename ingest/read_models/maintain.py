@@ -220,14 +220,7 @@ class SiteStateMaintainer:
 
     def site_ids(self, page: int = 5000) -> list[str]:
         """Every site node's id, in id order."""
-        sites: list[str] = []
-        after: str | None = None
-        while True:
-            found = self.store.scan_nodes("site", after, page)
-            sites += [r.id for r in found.records]
-            if found.next_after is None:
-                return sites
-            after = found.next_after
+        return self.store.node_ids("site", page)
 
     def complete_directory(self) -> list[str]:
         """Make the ``site_state`` keys the directory of every site if they are not

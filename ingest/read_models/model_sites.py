@@ -309,13 +309,8 @@ class ModelSitesMaintainer:
     def model_ids(self) -> list[str]:
         """Every model node, and every model with a ranking row."""
         found: set[str] = set(self.store.get_read_models(MODEL_SITES))
-        after: str | None = None
-        while True:
-            page = self.store.scan_nodes("model", after, self.PAGE)
-            found.update(r.id for r in page.records)
-            if page.next_after is None:
-                return sorted(found)
-            after = page.next_after
+        found.update(self.store.node_ids("model", self.PAGE))
+        return sorted(found)
 
     def rebuild(self) -> int:
         """Recompute the rows of every model; returns the number of models."""

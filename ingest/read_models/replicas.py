@@ -297,19 +297,14 @@ class ReplicaMaintainer:
         in history) to a site node, and every item with a row."""
         items: set[str] = set(self.store.get_read_models(REPLICAS))
         for node_type in sorted({*_TYPE.from_types, *_TYPE.to_types}):
-            after: str | None = None
-            while True:
-                found = self.store.scan_nodes(node_type, after, page)
-                ids = [r.id for r in found.records]
+            for records in self.store.scan_pages(node_type, page):
+                ids = [r.id for r in records]
                 if node_type in _TYPE.from_types:
                     items.update(ids)
                 else:  # the items held there: the pairs only, history included
                     for held in self.store.neighbour_ids(CACHED_AT, ids, Direction.IN,
                                                          window=TimeWindow()).values():
                         items.update(held)
-                if found.next_after is None:
-                    break
-                after = found.next_after
         return sorted(items)
 
     def rebuild(self) -> int:

@@ -367,14 +367,7 @@ class ResidencyMaintainer:
         self.invalidate(self.store.get_read_models(RESIDENCY))
 
     def dataset_ids(self, page: int = 5000) -> list[str]:
-        found: list[str] = []
-        after: str | None = None
-        while True:
-            got = self.store.scan_nodes("dataset", after, page)
-            found += [r.id for r in got.records]
-            if got.next_after is None:
-                return found
-            after = got.next_after
+        return self.store.node_ids("dataset", page)
 
     def rebuild(self) -> int:
         """Recompute every dataset's row, delete the others' and stray chunks; returns

@@ -167,6 +167,12 @@ def test_scan_pages_through_every_node_of_a_type_once(store: GraphStore) -> None
     # the order is the backend's (id order embedded, token order on Cassandra)
     assert sorted(seen) == ids
     assert len(seen) == len(ids)
+    # the same pages through scan_pages, and their ids through node_ids
+    pages = list(store.scan_pages("rack", 10))
+    assert [len(p) for p in pages] == [10, 10, 5]
+    assert [r.id for p in pages for r in p] == seen
+    assert store.node_ids("rack", 7) == seen
+    assert store.node_ids("cdu") == []
 
 
 def test_expired_records_are_hidden_and_removed(store: GraphStore) -> None:
