@@ -217,20 +217,17 @@ class ModelHeat:
     def scores(self, site_ids: Sequence[str]) -> dict[str, float]:
         """The exact score of each of ``site_ids`` (0 where the model is not hot)."""
         wanted = [s for s in site_ids if s in self._levels]
-        found: dict[str, float] = {}
+        found = self._whole or {}
         if wanted and self._whole is None:
             items = site_items(self.store, self.row, wanted)
-            if items is not None:
+            if items is not None:  # the sites' artifacts, then their replicas
                 artifacts = sorted({a for held in items.values() for a in held})
                 replicas = replicas_within(self.store, artifacts, self.window, self.now_us)
                 found = {s.site_id: s.score
                          for s in _site_hotness(artifacts, replicas, self.window, set(wanted))}
-                return {s: found.get(s, 0.0) for s in site_ids}
-        if wanted:
-            if self._whole is None:
-                self._whole = {s.site_id: s.score for s in model_hotness(
+            else:  # the rows cannot tell: the whole ranking, once
+                self._whole = found = {s.site_id: s.score for s in model_hotness(
                     self.store, self.row.model_id, self.window, now_us=self.now_us)}
-            found = self._whole
         return {s: found.get(s, 0.0) for s in site_ids}
 
 
