@@ -61,21 +61,16 @@ def rebuild(ctx: click.Context, store_kind: str | None, db: Path | None,
             lists = len(store.get_read_models(SITE_FREE_GPUS))
             click.echo(f"{sites:,} sites recomputed in {seconds:.1f} s: {rows:,} "
                        f"{SITE_STATE} rows, {lists:,} {SITE_FREE_GPUS} rows")
-        if only in (None, "replicas"):
+        # (the --only names that rebuild it, the maintainer, what it recomputes, its rows)
+        steps = ((("replicas",), ReplicaMaintainer, "items' replicas", REPLICAS),
+                 (("replicas", "model-sites"), ModelSitesMaintainer, "models' sites",
+                  MODEL_SITES),  # made from the replicas rows
+                 (("residency",), ResidencyMaintainer, "datasets' residency", RESIDENCY))
+        for names, maintainer, what, table in steps:
+            if only is not None and only not in names:
+                continue
             started = time.perf_counter()
-            items = ReplicaMaintainer(store, wall_clock_us).rebuild()
+            count = maintainer(store, wall_clock_us).rebuild()
             seconds = time.perf_counter() - started
-            click.echo(f"{items:,} items' replicas recomputed in {seconds:.1f} s: "
-                       f"{len(store.get_read_models(REPLICAS)):,} {REPLICAS} rows")
-        if only in (None, "replicas", "model-sites"):  # made from the replicas rows
-            started = time.perf_counter()
-            models = ModelSitesMaintainer(store, wall_clock_us).rebuild()
-            seconds = time.perf_counter() - started
-            click.echo(f"{models:,} models' sites recomputed in {seconds:.1f} s: "
-                       f"{len(store.get_read_models(MODEL_SITES)):,} {MODEL_SITES} rows")
-        if only in (None, "residency"):
-            started = time.perf_counter()
-            datasets = ResidencyMaintainer(store, wall_clock_us).rebuild()
-            seconds = time.perf_counter() - started
-            click.echo(f"{datasets:,} datasets' residency recomputed in {seconds:.1f} s: "
-                       f"{len(store.get_read_models(RESIDENCY)):,} {RESIDENCY} rows")
+            click.echo(f"{count:,} {what} recomputed in {seconds:.1f} s: "
+                       f"{len(store.get_read_models(table)):,} {table} rows")
