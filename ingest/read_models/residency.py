@@ -6,9 +6,17 @@ DOWN-lineage (the dataset included), the counts of its places per jurisdiction (
 items, places, processed, held), and the places' chunks: the first place of each and
 its places per jurisdiction. The places themselves, by item then site, sit in chunks of
 :data:`CHUNK` rows (:data:`RESIDENCY_PLACES`, key ``<dataset>#<n>``): item, site,
-jurisdiction, the reading jobs there (sorted), held or not. A summary reads the header
-and the chunks its page needs (those holding the wanted places after the cursor), and
-the page items' replicas (``replicas_within``): its cost follows its answer.
+jurisdiction, the reading jobs there (sorted), held or not, and the held span (the
+start of the first and the end of the last of the pair's replica intervals). The
+lineage's items, by id, sit in chunks of :data:`ITEM_CHUNK` (key ``<dataset>#items<n>``).
+A summary reads the header and the chunks its page needs (those holding the wanted
+places after the cursor): its cost follows its answer. The whole answer
+(dataResidency without a window) reads the header and every chunk: its cost is their
+decoding, a small constant a place, not the walk's ~100 µs a place at the full fleet.
+
+A header of another :data:`FORMAT` (1: written before the spans and the items were
+kept) is no header: the queries walk for that dataset until the sink recomputes it or
+``fleetgraph read-models rebuild --only residency`` rewrites them all.
 
 What a row is, is what dataResidency's walk (``serving/queries/residency.py``) gives
 without a window, computed here on its own: the DOWN-lineage over ``read`` in,
@@ -46,23 +54,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from fleetgraph.graph_model.intervals import none_first, none_last
 from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Upsert
-from fleetgraph.ingest.read_models.replicas import CACHED_AT, TTL_US
+from fleetgraph.ingest.read_models.replicas import CACHED_AT, TTL_US, Replica, replicas_within
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 RESIDENCY = "residency"  # read model: dataset id -> its header (DatasetResidency.encode)
 RESIDENCY_PLACES = "residency_places"  # "<dataset>#<n>" -> one chunk of its places
-FORMAT = 1
+FORMAT = 2  # 1: without the held spans and the items (no longer read: the query walks)
 CHUNK = 256  # places a chunk
+ITEM_CHUNK = 4096  # item ids a chunk of the lineage's items
 LIMIT = 100_000  # items of a lineage kept in a row (dataResidency's default limit)
 UP_BUDGET = 50_000  # nodes a walk up may reach before every header is touched
 
-PlaceRow = tuple[str, str, str | None, list[str], bool]  # item, site, jurisdiction, jobs, held
+# item, site, jurisdiction, jobs, held, held from, held to
+PlaceRow = tuple[str, str, str | None, list[str], bool, int | None, int | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +98,7 @@ class DatasetResidency:
     jurisdictions: tuple[JurisdictionCounts, ...]  # by jurisdiction, None last
     chunk_firsts: tuple[tuple[str, str], ...]  # the first place of each chunk
     chunk_counts: tuple[dict[str | None, int], ...]  # each chunk's places by jurisdiction
+    item_chunks: int  # chunks of the lineage's items
 
     def holds_at(self, now_us: int) -> bool:
         return self.computed_at_us <= now_us and (
@@ -100,20 +112,23 @@ class DatasetResidency:
              for j in self.jurisdictions],
             [list(first) for first in self.chunk_firsts],
             [sorted(counts.items(), key=_by_name) for counts in self.chunk_counts],
+            self.item_chunks,
         ], separators=(",", ":"))
 
     @classmethod
     def decode(cls, dataset_id: str, text: str) -> DatasetResidency | None:
         """The header, or None when it cannot be read (another layout: walk)."""
         try:
-            version, generation, computed, until, items, juris, firsts, counts = json.loads(text)
+            version, *fields = json.loads(text)
             if version != FORMAT:
                 return None
+            generation, computed, until, items, juris, firsts, counts, item_chunks = fields
             return cls(dataset_id, str(generation), int(computed),
                        None if until is None else int(until), int(items),
                        tuple(JurisdictionCounts(*j) for j in juris),
                        tuple((str(i), str(s)) for i, s in firsts),
-                       tuple({name: int(n) for name, n in chunk} for chunk in counts))
+                       tuple({name: int(n) for name, n in chunk} for chunk in counts),
+                       int(item_chunks))
         except (ValueError, TypeError, IndexError, KeyError):
             return None
 
@@ -126,18 +141,35 @@ def chunk_key(dataset_id: str, index: int) -> str:
     return f"{dataset_id}#{index}"
 
 
-def encode_chunk(generation: str, places: Sequence[PlaceRow]) -> str:
-    return json.dumps([generation, [list(p) for p in places]], separators=(",", ":"))
+def item_chunk_key(dataset_id: str, index: int) -> str:
+    return f"{dataset_id}#items{index}"
 
 
-@lru_cache(maxsize=4096)
-def decode_chunk(text: str) -> tuple[str, tuple[PlaceRow, ...]] | None:
-    """A chunk's generation and places, or None when it cannot be read."""
+def encode_chunk(generation: str, rows: Sequence[Sequence[Any]]) -> str:
+    """A chunk of places (or of item ids) of the computation ``generation``."""
+    return json.dumps([generation, [list(p) if isinstance(p, tuple) else p for p in rows]],
+                      separators=(",", ":"))
+
+
+def decode_chunk(text: str) -> tuple[str, list[PlaceRow]] | None:
+    """A chunk's generation and places, or None when it cannot be read. Not cached
+    here: the query keeps what it decoded by chunk and generation."""
     try:
         generation, places = json.loads(text)
-        return str(generation), tuple(
-            (str(item), str(site), jur, list(jobs), bool(held))
-            for item, site, jur, jobs, held in places)
+        sites: dict[str, str] = {}  # one string a site, not one a place
+        return str(generation), [
+            (str(item), sites.setdefault(site, str(site)), jur, list(jobs), bool(held),
+             start, end)
+            for item, site, jur, jobs, held, start, end in places]
+    except (ValueError, TypeError):
+        return None
+
+
+def decode_items(text: str) -> tuple[str, list[str]] | None:
+    """An item chunk's generation and ids, or None when it cannot be read."""
+    try:
+        generation, items = json.loads(text)
+        return str(generation), [str(i) for i in items]
     except (ValueError, TypeError):
         return None
 
@@ -153,7 +185,8 @@ def decoded_header(dataset_id: str, text: str) -> DatasetResidency | None:
 @dataclass(frozen=True, slots=True)
 class Computed:
     header: DatasetResidency
-    chunks: tuple[str, ...]  # encoded, in order
+    chunks: tuple[str, ...]  # the places', encoded, in order
+    item_chunks: tuple[str, ...]  # the items', encoded, in order
 
 
 def compute_residency(store: GraphStore, dataset_id: str, at_us: int) -> Computed | None:
@@ -169,7 +202,7 @@ def compute_residency(store: GraphStore, dataset_id: str, at_us: int) -> Compute
     job_sites = _job_sites(store, jobs)
     if job_sites is None:
         return None
-    held = store.neighbour_ids(CACHED_AT, items, Direction.OUT, window=TimeWindow())
+    spans = held_spans(replicas_within(store, items, TimeWindow(), at_us))
     live = store.neighbours(CACHED_AT, items, Direction.OUT)
     places: dict[tuple[str, str], list[str]] = {}
     for item, item_jobs in readers.items():
@@ -177,32 +210,52 @@ def compute_residency(store: GraphStore, dataset_id: str, at_us: int) -> Compute
             site = job_sites.get(job)
             if site is not None:
                 places.setdefault((item, site), []).append(job)
-    pairs = {(item, site) for item, sites in held.items() for site in sites}
-    keys = sorted(places.keys() | pairs)
+    keys = sorted(places.keys() | spans.keys())
     sites = sorted({site for _, site in keys})
     values = store.node_values(sites, "jurisdiction") if sites else {}
     juris = {s: v if isinstance(v := values.get(s), str) and v else None for s in sites}
-    rows: list[PlaceRow] = [(i, s, juris[s], places.get((i, s), []), (i, s) in pairs)
-                            for i, s in keys]
+    rows: list[PlaceRow] = []
+    for i, s in keys:
+        span = spans.get((i, s))
+        rows.append((i, s, juris[s], places.get((i, s), []), span is not None,
+                     None if span is None else span[0], None if span is None else span[1]))
     expiries = [e.origin.updated_at + TTL_US for edges in live.values() for e in edges
                 if e.origin is not None and e.origin.updated_at + TTL_US > at_us]
-    return _assemble(dataset_id, len(items), rows, at_us, min(expiries, default=None))
+    return _assemble(dataset_id, items, rows, at_us, min(expiries, default=None))
 
 
-def _assemble(dataset_id: str, item_count: int, rows: list[PlaceRow], at_us: int,
+def held_spans(replicas: Mapping[str, Sequence[Replica]]
+               ) -> dict[tuple[str, str], tuple[int | None, int | None]]:
+    """(item, site) -> the start of the first and the end of the last of the pair's
+    intervals (None: an unknown start, or still held), as dataResidency's ``heldFrom``
+    and ``heldTo`` (``serving/queries/residency``)."""
+    pairs: dict[tuple[str, str], list[Replica]] = {}
+    for item, found in replicas.items():
+        for r in found:
+            pairs.setdefault((item, r.site_id), []).append(r)
+    return {key: (min(intervals, key=lambda r: none_first(r.start)).start,
+                  max(intervals, key=lambda r: none_last(r.end)).end)
+            for key, intervals in pairs.items()}
+
+
+def _assemble(dataset_id: str, items: list[str], rows: list[PlaceRow], at_us: int,
               valid_until: int | None) -> Computed:
     parts = [rows[i : i + CHUNK] for i in range(0, len(rows), CHUNK)]
-    generation = hashlib.blake2b(json.dumps(rows).encode(), digest_size=8).hexdigest()
+    item_parts = [items[i : i + ITEM_CHUNK] for i in range(0, len(items), ITEM_CHUNK)]
+    generation = hashlib.blake2b(json.dumps([CHUNK, ITEM_CHUNK, rows, items]).encode(),
+                                 digest_size=8).hexdigest()
     counts: list[dict[str | None, int]] = []
     for part in parts:
         count: dict[str | None, int] = {}
         for row in part:
             count[row[2]] = count.get(row[2], 0) + 1
         counts.append(count)
-    header = DatasetResidency(dataset_id, generation, at_us, valid_until, item_count,
+    header = DatasetResidency(dataset_id, generation, at_us, valid_until, len(items),
                               _jurisdiction_counts(rows),
-                              tuple((p[0][0], p[0][1]) for p in parts), tuple(counts))
-    return Computed(header, tuple(encode_chunk(generation, p) for p in parts))
+                              tuple((p[0][0], p[0][1]) for p in parts), tuple(counts),
+                              len(item_parts))
+    return Computed(header, tuple(encode_chunk(generation, p) for p in parts),
+                    tuple(encode_chunk(generation, p) for p in item_parts))
 
 
 def _jurisdiction_counts(rows: list[PlaceRow]) -> tuple[JurisdictionCounts, ...]:
@@ -358,7 +411,9 @@ class ResidencyMaintainer:
                 self.store.put_read_models(RESIDENCY, {dataset: None})
                 continue
             self.store.put_read_models(RESIDENCY_PLACES, {
-                chunk_key(dataset, n): text for n, text in enumerate(row.chunks)})
+                **{chunk_key(dataset, n): text for n, text in enumerate(row.chunks)},
+                **{item_chunk_key(dataset, n): text
+                   for n, text in enumerate(row.item_chunks)}})
             self.store.put_read_models(RESIDENCY, {dataset: row.header.encode()})
         self.recomputed += len(dataset_ids)
 
@@ -382,6 +437,8 @@ class ResidencyMaintainer:
                    for d, t in self.store.get_read_models(RESIDENCY).items()}
         wanted = {chunk_key(d, n) for d, h in headers.items() if h is not None
                   for n in range(len(h.chunk_firsts))}
+        wanted |= {item_chunk_key(d, n) for d, h in headers.items() if h is not None
+                   for n in range(h.item_chunks or 0)}
         stray = [k for k in self.store.get_read_models(RESIDENCY_PLACES) if k not in wanted]
         if stray:
             self.store.put_read_models(RESIDENCY_PLACES, dict.fromkeys(stray))

@@ -15,15 +15,20 @@ out of the new jobs: the ids only), then one ``node_values`` for the reading job
 each other go to the store together (``GraphStore.together``: at once on a remote
 backend): a level's ``read`` and ``derived_from`` (and, first, the dataset's node),
 then the jobs' sites and the items' replicas. The count grows with the
-length of the lineage chain, never with the number of items, jobs or sites.
-``residency_summary`` (dataResidencySummary) is the bounded form: without a window,
-from the pipeline's ``residency`` read model (:mod:`fleetgraph.ingest.read_models.
-residency`: one ``get_read_models`` for the dataset's header, one for the chunks of
-places its page needs, then the page items' replicas); with a window, or where the
-rows do not hold (no header, computed after ``now_us`` or past its validity, a lineage
-past ``limit``, a start that is no dataset), the same walk as dataResidency, the replica
-pairs as ids, and the intervals of one page's items only. The walk is the reference
-the read model is tested against.
+length of the lineage chain, never with the number of items, jobs or sites; but its
+CPU grows with the answer's places (~100 µs a place at the full fleet).
+
+Without a window, both queries read the pipeline's ``residency`` read model instead
+(:mod:`fleetgraph.ingest.read_models.residency`, read by :mod:`.residency_rows`): one
+``get_read_models`` for the dataset's header, one for the chunks of places (and, for
+dataResidency, of the lineage's items) the answer needs and the process has not
+decoded yet; the held spans are in the rows. ``residency_summary``
+(dataResidencySummary) is the bounded form: its page's chunks only. With a window, or
+where the rows do not hold (no header, computed after ``now_us`` or past its validity,
+a lineage past ``limit``, a start that is no dataset, a chunk missing), the walk:
+dataResidency's as above; the summary's with the replica pairs as ids and the
+intervals of one page's items only. The walk is the reference the read model is
+tested against.
 
 The replicas (the ``cached_at`` intervals, and the pairs) come from the pipeline's
 ``replicas`` read model where its rows hold (:mod:`fleetgraph.ingest.read_models.
@@ -70,36 +75,17 @@ from dataclasses import dataclass
 
 from fleetgraph.core.clock import wall_clock_us
 from fleetgraph.graph_model.fleet import DATA_TYPES
-from fleetgraph.graph_model.intervals import none_first, none_last
 from fleetgraph.graph_model.records import NodeRecord
-from fleetgraph.ingest.read_models.replicas import Replica, replica_sites, replicas_within
-from fleetgraph.ingest.read_models.residency import (
-    RESIDENCY,
-    RESIDENCY_PLACES,
-    PlaceRow,
-    chunk_key,
-    decode_chunk,
-    decoded_header,
-)
+from fleetgraph.ingest.read_models.replicas import replica_sites, replicas_within
+from fleetgraph.ingest.read_models.residency import held_spans
 from fleetgraph.serving.errors import InvalidArgument, NotFound
 from fleetgraph.serving.queries.lineage import job_sites_of
 from fleetgraph.serving.queries.lookup import type_of
+from fleetgraph.serving.queries.residency_rows import Place as Place  # the answer's, re-exported
+from fleetgraph.serving.queries.residency_rows import header_at, places_of, whole_answer
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 DEFAULT_LIMIT = 100_000
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    """Where one item was processed (by ``jobs``) and/or held (a replica)."""
-
-    item_id: str
-    site_id: str
-    jurisdiction: str | None
-    jobs: list[str]
-    held: bool
-    held_from: int | None
-    held_to: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,22 +106,27 @@ def data_residency(
     now_us: int | None = None,
 ) -> Residency:
     """Places of ``dataset_id`` and its DOWN-lineage, and those outside ``allowed``,
-    within ``window`` (``None``: all time)."""
+    within ``window`` (``None``: all time). Without a window, from the ``residency``
+    read model's rows where they hold (:mod:`.residency_rows`); the walk otherwise."""
+    now = wall_clock_us() if now_us is None else now_us
+    allowed_set = set(allowed)
+    if window is None and limit >= 1 and type_of(dataset_id) == "dataset":
+        header = header_at(store, dataset_id, limit, now)
+        rows = None if header is None else whole_answer(store, header)
+        if rows is not None:
+            items, places = rows
+            return Residency(dataset_id, items, places,
+                             [p for p in places if p.jurisdiction not in allowed_set], False)
     walk = _walk(store, dataset_id, limit, window)
     # an unbounded window: every interval, history included (no window: live only)
-    now = wall_clock_us() if now_us is None else now_us
     processed, replicas = store.together(
         lambda: _processed(store, walk.readers, window),
         lambda: replicas_within(store, walk.items, window or TimeWindow(), now))
-    held: dict[tuple[str, str], list[Replica]] = {}
-    for item, found in replicas.items():
-        for r in found:
-            held.setdefault((item, r.site_id), []).append(r)
-    keys = sorted(processed.keys() | held.keys())
+    spans = held_spans(replicas)
+    keys = sorted(processed.keys() | spans.keys())
     jurisdictions = _jurisdictions(store, keys)
-    places = [_place(item, site, jurisdictions, processed, held) for item, site in keys]
+    places = [_place(item, site, jurisdictions, processed, spans) for item, site in keys]
     walk.check_found(places)
-    allowed_set = set(allowed)
     violations = [p for p in places if p.jurisdiction not in allowed_set]
     return Residency(dataset_id, walk.items, places, violations, walk.truncated)
 
@@ -243,9 +234,9 @@ def _place(
     site: str,
     jurisdictions: Mapping[str, str | None],
     processed: Mapping[tuple[str, str], list[str]],
-    held: Mapping[tuple[str, str], list[Replica]],
+    spans: Mapping[tuple[str, str], tuple[int | None, int | None]],
 ) -> Place:
-    span = _held_span(held.get((item, site), []))
+    span = spans.get((item, site))
     return Place(
         item_id=item,
         site_id=site,
@@ -255,16 +246,6 @@ def _place(
         held_from=None if span is None else span[0],
         held_to=None if span is None else span[1],
     )
-
-
-def _held_span(intervals: list[Replica]) -> tuple[int | None, int | None] | None:
-    """The start of the first and the end of the last interval of one replica pair
-    (the store gives them by start); None when it was never held."""
-    if not intervals:
-        return None
-    first = min(intervals, key=lambda r: none_first(r.start))
-    last = max(intervals, key=lambda r: none_last(r.end))
-    return first.start, last.end
 
 
 # --- the bounded form: totals, a summary per jurisdiction, one page of places -----------
@@ -346,13 +327,9 @@ def residency_summary(
     begin = 0 if start_after is None else bisect.bisect_right(wanted, start_after)
     chosen = wanted[begin : begin + first]
     page_items = sorted({key[0] for key in chosen if key in pairs})
-    replicas = replicas_within(store, page_items, window or TimeWindow(),
-                               now) if page_items else {}
-    held: dict[tuple[str, str], list[Replica]] = {}
-    for item, found in replicas.items():
-        for r in found:
-            held.setdefault((item, r.site_id), []).append(r)
-    page = [_place(item, site, jurisdictions, processed, held) for item, site in chosen]
+    spans = held_spans(replicas_within(store, page_items, window or TimeWindow(),
+                                       now)) if page_items else {}
+    page = [_place(item, site, jurisdictions, processed, spans) for item, site in chosen]
     more = begin + first < len(wanted)
     return ResidencySummary(
         dataset_id=dataset_id,
@@ -377,12 +354,11 @@ def _summary_from_rows(
     now: int,
 ) -> ResidencySummary | None:
     """:func:`residency_summary` without a window from the ``residency`` read model: the
-    header, the chunks holding the page, the page items' replicas; None when the rows
-    do not hold (no header, not at ``now``, past ``limit``, a chunk missing or of
-    another computation): the caller walks."""
-    text = store.get_read_models(RESIDENCY, [dataset_id]).get(dataset_id)
-    header = None if text is None else decoded_header(dataset_id, text)
-    if header is None or not header.holds_at(now) or header.item_count > limit:
+    header and the chunks holding the page; None when the rows do not hold (no header,
+    not at ``now``, past ``limit``, a chunk missing or of another computation): the
+    caller walks."""
+    header = header_at(store, dataset_id, limit, now)
+    if header is None:
         return None
 
     def wanted(jurisdiction: str | None) -> bool:
@@ -399,25 +375,12 @@ def _summary_from_rows(
             beyond += count if n > begin else 0
             if beyond > first:
                 break
-    keys = [chunk_key(dataset_id, n) for n in needed]
-    texts = store.get_read_models(RESIDENCY_PLACES, keys) if keys else {}
-    rows: list[PlaceRow] = []
-    for key in keys:
-        chunk = None if key not in texts else decode_chunk(texts[key])
-        if chunk is None or chunk[0] != header.generation:
-            return None
-        rows += [r for r in chunk[1] if wanted(r[2])
-                 and (start_after is None or (r[0], r[1]) > start_after)]
-    chosen = rows[:first]
-    page_items = sorted({r[0] for r in chosen if r[4]})
-    replicas = replicas_within(store, page_items, TimeWindow(), now) if page_items else {}
-    held: dict[tuple[str, str], list[Replica]] = {}
-    for item, found in replicas.items():
-        for r in found:
-            held.setdefault((item, r.site_id), []).append(r)
-    jurisdictions = {r[1]: r[2] for r in chosen}
-    processed = {(r[0], r[1]): list(r[3]) for r in chosen if r[3]}
-    page = [_place(r[0], r[1], jurisdictions, processed, held) for r in chosen]
+    found = places_of(store, header, needed)
+    if found is None:
+        return None
+    places = [p for p in found if wanted(p.jurisdiction)
+              and (start_after is None or (p.item_id, p.site_id) > start_after)]
+    page = places[:first]
     return ResidencySummary(
         dataset_id=dataset_id,
         item_count=header.item_count,
@@ -428,7 +391,8 @@ def _summary_from_rows(
                                              j.sites, j.items, j.places, j.processed, j.held)
                        for j in header.jurisdictions],
         page=page,
-        next_after=_cursor((chosen[-1][0], chosen[-1][1])) if len(rows) > first else None,
+        next_after=_cursor((page[-1].item_id, page[-1].site_id)) if len(places) > first
+        else None,
         truncated=False,
     )
 

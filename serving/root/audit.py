@@ -68,6 +68,7 @@ class AuditQuery:
         answer = await info.context.reads.run(
             "dataResidency", residency_query.data_residency, info.context.store,
             str(dataset_id), allowed, residency_query.DEFAULT_LIMIT, window,
+            info.context.clock(),
         )
         return DataResidency(answer=answer)
 
@@ -93,6 +94,6 @@ class AuditQuery:
         answer = await info.context.reads.run(
             "dataResidencySummary", residency_query.residency_summary, info.context.store,
             str(dataset_id), allowed, first, after, violations_only,
-            residency_query.DEFAULT_LIMIT, window,
+            residency_query.DEFAULT_LIMIT, window, info.context.clock(),
         )
         return DataResidencySummary(answer=answer)

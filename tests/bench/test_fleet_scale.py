@@ -9,6 +9,7 @@ from pathlib import Path
 from fleetgraph.bench import fleet_scale, queries
 from fleetgraph.bench.run import cases_for
 from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.read_models.residency import RESIDENCY
 from fleetgraph.ingest.sources.eventlog import read_event_log
 from fleetgraph.simulator import SimulationConfig
 from fleetgraph.storage.base import Direction, TimeWindow
@@ -49,7 +50,13 @@ def test_a_tiny_fleet_is_simulated_ingested_and_queried_once(tmp_path: Path) -> 
 
 
 class _ReadsHidden(DelegatingStore):
-    """A store that lost its ``read`` edges: dataResidency and lineage answer less."""
+    """A store that lost its ``read`` edges (and the residency rows, which were computed
+    with them): dataResidency and lineage answer less."""
+
+    def get_read_models(self, model: str, keys: Sequence[str] | None = None) -> dict[str, str]:
+        if model == RESIDENCY:
+            return {}
+        return super().get_read_models(model, keys)
 
     def neighbour_ids(self, edge_type: str, ids: Sequence[str], direction: Direction, *,
                       recorded_by: int | None = None,

@@ -1,7 +1,7 @@
 """The ``residency`` read model (per dataset, its places and their counts per
-jurisdiction) makes dataResidencySummary answer as the walk does (the reference:
-``residency_summary`` with the rows hidden), and as the networkx reference
-(``bench/reference/audit.data_residency`` over the same events) places them.
+jurisdiction) makes dataResidencySummary and dataResidency's whole answer answer as the
+walk does (the reference: the same query with the rows hidden), and as the networkx
+reference (``bench/reference/audit.data_residency`` over the same events) places them.
 
 * Random simulated fleets ingested in a shuffled order with duplicates through the
   pipeline's sink that keeps the rows (recomputing at every batch, or only at the end):
@@ -82,8 +82,8 @@ def allowed_sets(store: GraphStore) -> list[list[str]]:
 
 
 def check_summaries(store: GraphStore, now: int, datasets: list[str]) -> set[str]:
-    """Every page and count of every dataset through the rows equals the walk's; returns
-    the datasets the rows answered (without a walk)."""
+    """Every page and count of every dataset, and its whole answer, through the rows
+    equals the walk's; returns the datasets the rows answered (without a walk)."""
     hidden = Hidden(store)
     answered: set[str] = set()
     for dataset in datasets:
@@ -103,6 +103,22 @@ def check_summaries(store: GraphStore, now: int, datasets: list[str]) -> set[str
                         after = got.next_after
                         if after is None:
                             break
+    return answered & check_whole(store, now, datasets)
+
+
+def check_whole(store: GraphStore, now: int, datasets: list[str]) -> set[str]:
+    """dataResidency's whole answer (every place, the items, the held spans) through the
+    rows equals the walk's; returns the datasets the rows answered."""
+    hidden = Hidden(store)
+    answered: set[str] = set()
+    for dataset in datasets:
+        for allowed in allowed_sets(store):
+            walking = Walking(store)
+            got = data_residency(walking, dataset, allowed, now_us=now)
+            assert got == data_residency(hidden, dataset, allowed, now_us=now), (
+                dataset, allowed)
+            if walking.walks == 0:
+                answered.add(dataset)
     return answered
 
 
@@ -130,6 +146,10 @@ def check_networkx(store: GraphStore, config: SimulationConfig, datasets: list[s
                 if after is None:
                     break
             assert pages == expected["places"], dataset
+            whole = data_residency(store, dataset, allowed, now_us=now)
+            assert [{"item": p.item_id, "site": p.site_id, "jurisdiction": p.jurisdiction,
+                     "jobs": p.jobs, "held": p.held} for p in whole.violations] == (
+                expected["violations"]), dataset
             assert got.place_count == len(expected["places"])
             assert got.violation_count == len(expected["violations"])
             assert sum(j.processed for j in got.jurisdictions) == sum(

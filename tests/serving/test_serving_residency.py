@@ -162,6 +162,7 @@ def test_store_reads_grow_with_the_lineage_depth_only() -> None:
         return log
 
     expected = [
+        ("get_read_models", None),  # the dataset's residency header (none here: walk)
         ("get_nodes", None),  # the dataset
         ("neighbour_ids", "read"), ("neighbour_ids", "derived_from"),
         ("neighbour_ids", "produced"),
