@@ -227,6 +227,36 @@ def check_later_writes(store: GraphStore, clock: Clock, seed: int) -> None:
     assert headers(store) == {}  # a site's new jurisdiction touches every dataset
     sink.catch_up()
     assert check_summaries(store, now, datasets) == set(datasets)
+    check_job_writes(store, sink, now, datasets)
+
+
+def check_job_writes(store: GraphStore, sink: MaintainingStoreSink, now: int,
+                     datasets: list[str]) -> None:
+    """A placed job's new run and a job's status touch no row (they still equal the walk);
+    a run of a job without a ``site_id`` that read an item deletes the rows of the
+    datasets UP-lineage of it, recomputed as none (the walk places the job)."""
+    kept = headers(store)
+    placed = store.node_values([f"job:later{k}" for k in range(4)], "site_id")
+    server = store.scan_nodes("server", None, 1).records[0].id
+    t = now - H // 4
+    sink.write([EdgeUpsert("ran_on", job, server, {"valid_from": t}, t, prov(job, t))
+                for job in placed]
+               + [NodeUpsert("job", job, {"status": "done"}, t, prov(job, t)) for job in placed])
+    assert len(placed) == 4 and headers(store) == kept and not sink.pending_datasets
+    assert check_summaries(store, now, datasets) == set(datasets)
+    item = data_residency(store, datasets[0], [], now_us=now).items[-1]
+    sink.write([NodeUpsert("job", "job:unplaced", {"status": "running"}, t, prov("u", t)),
+                EdgeUpsert("read", "job:unplaced", item, {"at": t}, t, prov("u", t))])
+    sink.catch_up()  # not run: it places nothing, the rows hold
+    assert set(headers(store)) == set(datasets)
+    assert check_summaries(store, now, datasets) == set(datasets)
+    sink.write([EdgeUpsert("ran_on", "job:unplaced", server, {"valid_from": t}, t,
+                           prov("u", t))])
+    touched = set(datasets) - set(headers(store))
+    assert datasets[0] in touched
+    sink.catch_up()
+    assert set(headers(store)) == set(datasets) - touched
+    assert check_summaries(store, now, datasets) == set(datasets) - touched
 
 
 def idle_sink(store: GraphStore, clock: Clock) -> MaintainingStoreSink:
