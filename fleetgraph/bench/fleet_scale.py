@@ -55,6 +55,7 @@ from fleetgraph.ingest.read_models.maintain import SiteStateMaintainer
 from fleetgraph.ingest.read_models.model_sites import ModelSitesMaintainer
 from fleetgraph.ingest.read_models.replicas import ReplicaMaintainer
 from fleetgraph.ingest.read_models.residency import ResidencyMaintainer
+from fleetgraph.ingest.read_models.site_order import SITE_ORDER
 from fleetgraph.ingest.read_models.site_state import SITE_FREE_GPUS, SITE_STATE
 from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
 from fleetgraph.schemas import load_event_codec
@@ -199,11 +200,12 @@ def copied(settings: Settings, now_us: int) -> bool:
 
 
 class SiteStatesHidden(DelegatingStore):
-    """A store without its site-state rows: placement at now computes every site from
-    the graph (the definition, as the directory is missing) as of the query's clock."""
+    """A store without its site-state rows and site order: placement at now computes
+    every site from the graph (the definition, as the directory is missing) as of the
+    query's clock."""
 
     def get_read_models(self, model: str, keys: Sequence[str] | None = None) -> dict[str, str]:
-        if model in (SITE_STATE, SITE_FREE_GPUS):
+        if model in (SITE_STATE, SITE_FREE_GPUS, SITE_ORDER):
             return {}
         return self.inner.get_read_models(model, keys)
 

@@ -20,6 +20,9 @@ as they are. Summaries are computed at the writer's clock (now) and hold until t
 first interval boundary after it that they met (``site_state``); ``fleetgraph
 read-models rebuild`` recomputes every site and marks the rows as the directory of
 every site (:data:`~fleetgraph.ingest.read_models.site_state.DIRECTORY_KEY`).
+After the rows of a recomputation (and at the end of a rebuild) it derives the
+site order from every row (:mod:`~fleetgraph.ingest.read_models.site_order`: what
+``placement(first: N)`` walks); a site marked unknown is marked pending there too.
 
 The same sink keeps the ``replicas`` read model (:mod:`fleetgraph.ingest.read_models.
 replicas`: per artifact or dataset, its ``cached_at`` intervals as the store folds them
@@ -57,6 +60,7 @@ from fleetgraph.graph_model.records import EdgeUpsert, NodeUpsert, Upsert
 from fleetgraph.ingest.read_models.model_sites import ModelSitesMaintainer
 from fleetgraph.ingest.read_models.replicas import REPLICAS, ReplicaMaintainer
 from fleetgraph.ingest.read_models.residency import ResidencyMaintainer
+from fleetgraph.ingest.read_models.site_order import forget_order, mark_pending, refresh_order
 from fleetgraph.ingest.read_models.site_state import (
     DIRECTORY_KEY,
     FORMAT,
@@ -188,20 +192,26 @@ class SiteStateMaintainer:
 
     def invalidate(self, site_ids: Iterable[str]) -> None:
         """Mark the summaries of ``site_ids`` unknown (:data:`STALE`: placement computes
-        those sites itself until they are recomputed; the keys stay in the directory)."""
-        self.store.put_read_models(SITE_STATE, dict.fromkeys(sorted(set(site_ids)), STALE))
-
-    def refresh(self, site_ids: Iterable[str]) -> None:
-        """Recompute ``site_ids`` now; rows of ids that are no site node are deleted."""
+        those sites itself until they are recomputed; the keys stay in the directory),
+        then pending in the site order (:mod:`~fleetgraph.ingest.read_models.site_order`)."""
         asked = sorted(set(site_ids))
-        self.store_rows(asked, self.compute(asked))
+        self.store.put_read_models(SITE_STATE, dict.fromkeys(asked, STALE))
+        mark_pending(self.store, asked)
+
+    def refresh(self, site_ids: Iterable[str], order: bool = True) -> None:
+        """Recompute ``site_ids`` now; rows of ids that are no site node are deleted.
+        ``order`` False: the site order is left for the caller to derive."""
+        asked = sorted(set(site_ids))
+        self.store_rows(asked, self.compute(asked), order)
 
     def compute(self, site_ids: Sequence[str]) -> dict[str, Computed]:
         """The summaries of ``site_ids`` at ``clock()`` (ids that are no site node: none)."""
         return compute_site_states(self.store, site_ids, self.clock()) if site_ids else {}
 
-    def store_rows(self, site_ids: Sequence[str], computed: dict[str, Computed]) -> None:
-        """Write the rows of ``site_ids`` from ``computed``; a site not in it loses its."""
+    def store_rows(self, site_ids: Sequence[str], computed: dict[str, Computed],
+                   order: bool = True) -> None:
+        """Write the rows of ``site_ids`` from ``computed`` (a site not in it loses its),
+        then derive the site order from every row (unless ``order`` is False)."""
         if not site_ids:
             return
         # free GPUs first: a summary row never points at lists older than itself
@@ -210,10 +220,14 @@ class SiteStateMaintainer:
         self.store.put_read_models(SITE_STATE, {
             s: computed[s].state.encode() if s in computed else None for s in site_ids})
         self.recomputed += len(site_ids)
+        if order:
+            refresh_order(self.store)
 
     def forget_all(self) -> None:
         """Delete every summary and the directory mark (placement then lists the sites
-        from the site nodes and computes each itself, until a rebuild)."""
+        from the site nodes and computes each itself, until a rebuild); the site order
+        first."""
+        forget_order(self.store)
         self.store.put_read_models(SITE_STATE, {DIRECTORY_KEY: None})  # first: no longer all
         keys = self.store.get_read_models(SITE_STATE)
         self.store.put_read_models(SITE_STATE, dict.fromkeys(keys))
@@ -232,21 +246,23 @@ class SiteStateMaintainer:
         have = self.store.get_read_models(SITE_STATE)
         missing = [s for s in self.site_ids() if s not in have]
         if missing:
-            self.store.put_read_models(SITE_STATE, dict.fromkeys(missing, STALE))
+            self.invalidate(missing)
         self.store.put_read_models(SITE_STATE, {DIRECTORY_KEY: str(FORMAT)})
         return missing
 
     def rebuild(self, page: int = 5000) -> int:
         """Recompute every site of the store, delete rows of sites that are gone, then
-        mark the rows as the directory of every site; returns the number of sites."""
+        mark the rows as the directory of every site and derive the site order from
+        them; returns the number of sites."""
         sites = self.site_ids(page)
         for i in range(0, len(sites), REBUILD_CHUNK):
-            self.refresh(sites[i : i + REBUILD_CHUNK])
+            self.refresh(sites[i : i + REBUILD_CHUNK], order=False)
         gone = set(self.store.get_read_models(SITE_STATE)) - set(sites) - {DIRECTORY_KEY}
         gone |= set(self.store.get_read_models(SITE_FREE_GPUS)) - set(sites)
         if gone:
-            self.refresh(gone)
+            self.refresh(gone, order=False)
         self.store.put_read_models(SITE_STATE, {DIRECTORY_KEY: str(FORMAT)})
+        refresh_order(self.store)
         return len(sites)
 
 

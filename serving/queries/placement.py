@@ -68,8 +68,19 @@ selected). With ``first`` and a model whose ``model_sites`` row holds
 every site: the best score comes from modelHotness's bounded walk, each site's part
 is bounded from its row, and the sites are made exact (their artifacts' replicas)
 in order of their bounded score until the next bound is below the ``first``-th
-score (:func:`_best_by_bound`): the same candidates, parts and scores. An explicit
-``at`` (past or future) reads the whole fleet as above.
+score (:func:`_best_by_bound`): the same candidates, parts and scores.
+
+With ``first`` and the excluded sites not selected (the scheduler's
+``candidates(first: N)``), the ``site_state`` rows are not read either: the site order
+(:mod:`fleetgraph.ingest.read_models.site_order`: every site's summary in one row, kept
+with the rows) and its pending sites are read (two reads, with the directory mark),
+the pending, unknown and expired sites computed here, and the sites walked by free
+GPUs, by health and energy, by the model's bound and by the preferred region together
+until none not met can rank among the best ``first``
+(:mod:`fleetgraph.serving.queries.placement_order`): about ``first`` sites scored, the
+same candidates. Without an order, or with one whose latest summary is after
+``now_us``, the rows are read as above. An explicit ``at`` (past or future) reads the
+whole fleet as above.
 """
 
 from __future__ import annotations
@@ -84,6 +95,7 @@ from fleetgraph.core.units import HOUR_US
 from fleetgraph.graph_model.fleet import CACHED_TYPES
 from fleetgraph.graph_model.records import NodeRecord
 from fleetgraph.ingest.read_models.fleet_state import FleetState
+from fleetgraph.ingest.read_models.site_order import SiteOrder, read_order
 from fleetgraph.ingest.read_models.site_state import (
     DIRECTORY_KEY,
     FORMAT,
@@ -100,6 +112,12 @@ from fleetgraph.serving.errors import InvalidArgument, NotFound
 from fleetgraph.serving.queries.blast_radius import fleet_state
 from fleetgraph.serving.queries.hotness import ModelHeat, model_heat, model_hotness
 from fleetgraph.serving.queries.lookup import type_of
+from fleetgraph.serving.queries.placement_order import (
+    Ask,
+    best_from_order,
+    jurisdictions_held,
+    weighted_score,
+)
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
 
 SITE_PAGE = 5000
@@ -107,8 +125,6 @@ HOTNESS_SPAN_US = 24 * HOUR_US
 DECODED_ROWS = 16_384  # site_state rows kept decoded (a few per site)
 DECODED_LISTS = 256  # site_free_gpus rows kept decoded (the best candidates')
 BOUND_BATCH_EXTRA = 6  # candidates made exact beyond 'first' in the first batch (then doubled)
-WEIGHTS = {"gpu": 0.35, "health": 0.15, "model": 0.25, "data": 0.15, "energy": 0.10}
-REGION_BONUS = 0.05
 
 ReasonCode = Literal["jurisdiction", "capacity"]
 
@@ -143,19 +159,6 @@ class ScoreParts:
     def score(self) -> float:
         return weighted_score(self.gpu, self.health, self.model, self.data, self.energy,
                               self.region)
-
-
-def weighted_score(gpu: float, health: float, model: float, data: float, energy: float,
-                   region: float) -> float:
-    """0.35 gpu + 0.15 health + 0.25 model + 0.15 data + 0.10 energy + 0.05 region."""
-    return (
-        WEIGHTS["gpu"] * gpu
-        + WEIGHTS["health"] * health
-        + WEIGHTS["model"] * model
-        + WEIGHTS["data"] * data
-        + WEIGHTS["energy"] * energy
-        + REGION_BONUS * region
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,17 +274,26 @@ def placement_reference(
 
 
 def placement_now(store: GraphStore, request: PlacementRequest, now_us: int) -> PlacementAnswer:
-    """The answer at ``now_us`` from the site-state read model (module docstring)."""
+    """The answer at ``now_us`` from the site-state read model (module docstring): from
+    the site order when only the best ``first`` candidates are asked, without the
+    excluded sites, and the order holds."""
     datasets = _check(request)
-    (states, computed), heat, data = store.together(  # at once where it can
-        lambda: site_states_now(store, now_us),
+    ordered = request.first is not None and not request.excluded
+    (found, pending, mark), heat, data = store.together(  # at once where it can
+        lambda: _order_now(store) if ordered else (None, set(), None),
         lambda: _model_heat(store, request, now_us),
         lambda: _data_parts(store, datasets, now_us))
     model: dict[str, float] = {}
     warnings: list[str] = []
     if heat is None:
         model, warnings = _model_parts(store, request.model_id, now_us)
-    candidates, excluded, more = _rank(request, states, model, data, heat)
+    if found is not None and mark == str(FORMAT) and found.latest_computed_us <= now_us:
+        candidates, computed, more = _best_by_order(store, request, found, pending, now_us,
+                                                    model, data, heat)
+        excluded: list[Excluded] = []
+    else:
+        states, computed = site_states_now(store, now_us)
+        candidates, excluded, more = _rank(request, states, model, data, heat)
     warnings += more
     listed = candidates if request.servers_for is None else candidates[: request.servers_for]
     free = _free_lists(store, [c.site_id for c in listed], computed, now_us)
@@ -290,6 +302,38 @@ def placement_now(store: GraphStore, request: PlacementRequest, now_us: int) -> 
         servers = tuple(ServerGpus(server, gpus) for server, gpus in lists)
         candidates[i] = Candidate(c.site_id, c.score, c.free_gpus, c.parts, servers)
     return PlacementAnswer(now_us, request.gpus, candidates, excluded, warnings)
+
+
+def _order_now(store: GraphStore) -> tuple[SiteOrder | None, set[str], str | None]:
+    """The site order, the pending sites and the directory mark (two reads, together)."""
+    (found, pending), marks = store.together(
+        lambda: read_order(store),
+        lambda: store.get_read_models(SITE_STATE, [DIRECTORY_KEY]))
+    return found, pending, marks.get(DIRECTORY_KEY)
+
+
+def _best_by_order(
+    store: GraphStore, request: PlacementRequest, order: SiteOrder, pending: set[str],
+    now_us: int, model: Mapping[str, float], data: Mapping[str, float],
+    heat: ModelHeat | None,
+) -> tuple[list[Candidate], dict[str, Computed], list[str]]:
+    """The best ``request.first`` candidates from the site order (no server lists yet),
+    the sites computed here (pending, unknown, or no longer holding at ``now_us``) and
+    the warnings about allowed jurisdictions no site has."""
+    assert request.first is not None
+    recomputed = sorted(pending | order.unknown | set(order.expired(now_us)))
+    computed = compute_site_states(store, recomputed, now_us) if recomputed else {}
+    summaries = {s: c.state for s, c in computed.items()}
+    allowed = None if request.allowed_jurisdictions is None else frozenset(
+        request.allowed_jurisdictions)
+    ask = Ask(request.gpus, request.first, allowed, request.preferred_region)
+    best, _ = best_from_order(ask, order, recomputed, summaries, model, data, heat)
+    candidates = [Candidate(site_id, -negative, count, ScoreParts(*parts))
+                  for negative, site_id, count, parts in best]
+    held = jurisdictions_held(order, summaries, recomputed, allowed or ())
+    warnings = [f"no site has jurisdiction {j!r}" for j in sorted(allowed or ())
+                if j not in held]
+    return candidates, computed, warnings
 
 
 @lru_cache(maxsize=DECODED_ROWS)
