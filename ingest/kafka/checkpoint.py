@@ -15,7 +15,8 @@ The ordering, for a message at offset ``o`` of a source partition ``p``:
 2. **persisted**: a commit starts (Faust's ``force_commit``); before anything
    is decided, :class:`CommitSensor` runs the ``before_commit`` callbacks: the
    dedup buffer writes every entry changed since the last commit to its table,
-   i.e. to the changelog partition of ``p`` (each write tracked here).
+   i.e. to the changelog partition of ``p`` (each partition's group of writes
+   tracked here: ``changelog.py``).
 3. **committable**: Faust's ``_new_offset`` picks the new commit of ``p``: one
    past the run of acknowledged offsets that starts at the current commit.
    Patched here (:func:`may_commit`): nothing is committed on a source partition
@@ -87,6 +88,8 @@ PINNED: dict[str, str] = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
 CONSUMER_CLASS = "faust.transport.drivers.aiokafka:Consumer"
 #: The class of the ``dedup`` table's base (``faust.Table``).
 TABLE_CLASS = "faust.tables.table:Table"
+#: The class of the app's producer, whose Kafka client the changelog writer uses.
+PRODUCER_CLASS = "faust.transport.drivers.aiokafka:Producer"
 #: The class whose ``wait_first`` the consumer inherits (mode's Service).
 SERVICE_CLASS = "mode.services:Service"
 
@@ -147,6 +150,9 @@ RELIES_ON: tuple[Reliance, ...] = (
     Reliance("on_key_del", "ordering", "the flush's tombstone goes through send_changelog",
              "(self, key)", "4f2900b2f9d24a080d5cbc9eaa1f5566f1d11e56916e79b02f079c52f4751053",
              owner=TABLE_CLASS),
+    Reliance("_ensure_producer", "called", "the dedup changelog's batches go to the Kafka "
+             "client under Faust's producer (changelog.py; Faust has no batch call)", "(self)",
+             owner=PRODUCER_CLASS),
     Reliance("resume_partitions", "called", "a rewind: back into the fetch set", "(self, tps)"),
     Reliance("highwater", "called", "a partition's end offset", "(self, tp)"),
     Reliance("assignment", "called", "the partitions to watch", "(self)"),
@@ -178,12 +184,24 @@ PUBLIC_HOOKS: dict[str, str] = {
     "faust.Table.send_changelog":
         "(self, partition, key, value, key_serializer=None, value_serializer=None)",
     # the dedup changelog's writer (changelog.py): serialized as the topic does, then
-    # straight to the producer, as the flush timer's graph records
+    # in batches straight to the Kafka client (kafka_client)
     "faust.Topic.prepare_key": "(self, key, key_serializer, schema=None, headers=None)",
     "faust.Topic.prepare_value": "(self, value, value_serializer, schema=None, headers=None)",
+    "aiokafka.AIOKafkaProducer.create_batch": "(self)",
+    "aiokafka.AIOKafkaProducer.send_batch": "(self, batch, topic, *, partition)",
+    "aiokafka.producer.message_accumulator.BatchBuilder.append":
+        "(self, *, timestamp, key, value, headers=[])",
+    # the flush timer's graph records
     "faust.transport.drivers.aiokafka.Producer.send":
         "(self, topic, key, value, partition, timestamp, headers, *, transactional_id=None)",
 }
+
+
+def kafka_client(producer: Any) -> Any:
+    """The aiokafka producer under Faust's started ``producer``: the dedup changelog's
+    writes go to it in batches (``create_batch``, ``send_batch``), which Faust's
+    producer does not offer. Raises Faust's ``NotReady`` before the producer started."""
+    return producer._ensure_producer()
 
 
 def may_commit(committed: int | None, acked: Collection[int]) -> bool:

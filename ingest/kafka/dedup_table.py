@@ -29,7 +29,7 @@ import faust
 
 from fleetgraph.ingest.kafka.activity import Activity
 from fleetgraph.ingest.kafka.changelog import ChangelogWriter
-from fleetgraph.ingest.kafka.checkpoint import SourceCheckpoint, checkpoint_of
+from fleetgraph.ingest.kafka.checkpoint import SourceCheckpoint, checkpoint_of, kafka_client
 from fleetgraph.ingest.kafka.dedup import MappedDedup, partition_of
 from fleetgraph.ingest.kafka.sinks import GraphTopicSink
 from fleetgraph.ingest.stages.dedup import DedupMode
@@ -50,10 +50,10 @@ LEADING_TICK_S = 0.1  # how often the entries due on their leading edge, or held
 class DedupTable(faust.Table[str, dict[str, Any]]):
     """A table whose changelog partition is the one named in the key, so entries can be
     deleted from a timer, outside any stream event; its changelog writes go, in the
-    order made, straight to the producer in slices (:mod:`.changelog`: not through
+    order made, straight to the Kafka client in batches (:mod:`.changelog`: not through
     Faust's producer buffer, where a commit's burst of thousands was a memory peak),
-    and it hands each to its ``checkpoint``, so that the next commit waits until
-    Kafka has it (Faust's commit flushes only its own buffer; a write it has not
+    and it hands each group of them to its ``checkpoint``, so that the next commit
+    waits until Kafka has them (Faust's commit flushes only its own buffer; a write it has not
     handed to the client is in neither, and a worker killed right after such a commit
     lost an update its offsets covered)."""
 
@@ -66,14 +66,18 @@ class DedupTable(faust.Table[str, dict[str, Any]]):
     def send_changelog(self, partition: int | None, key: Any, value: Any,
                        key_serializer: Any = None, value_serializer: Any = None) -> Any:
         if self.writer is None:
-            self.writer = ChangelogWriter(self.app.producer, self.changelog_topic)
-        sent = self.writer.put(
+            producer = self.app.producer
+            self.writer = ChangelogWriter(lambda: kafka_client(producer), self.changelog_topic,
+                                          on_group=self.track_group)
+        return self.writer.put(
             self.partition_for_key(key) if partition is None else partition, key, value,
             self.key_serializer if key_serializer is None else key_serializer,
             self.value_serializer if value_serializer is None else value_serializer)
+
+    def track_group(self, sent: Any) -> None:
+        """The checkpoint waits for a group of changelog writes (step 4)."""
         if self.checkpoint is not None:
             self.checkpoint.track(sent)
-        return sent
 
 
 def add_dedup_table(app: Any, window_us: int, partitions: int, mode: DedupMode = "leading",
