@@ -35,8 +35,9 @@ from the store as before; both give the same intervals (tests/oracle).
 
 from __future__ import annotations
 
+import bisect
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -103,12 +104,15 @@ class ItemReplicas:
         return self.computed_at_us <= now_us and (
             self.valid_until_us is None or now_us < self.valid_until_us)
 
-    def within(self, window: TimeWindow) -> list[Replica] | None:
+    def within(self, window: TimeWindow, sites: Collection[str] | None = None
+               ) -> list[Replica] | None:
         """What ``neighbours("cached_at", [item], OUT, window)`` gives (as replicas), or
-        None when the row cannot tell (see the module docstring)."""
+        None when the row cannot tell (see the module docstring); with ``sites``, only
+        the replicas at those sites (their pairs found by id: an item at many sites
+        costs the sites asked, not all)."""
         start, end = window.start, window.end  # TimeWindow.overlaps, inlined (hot loop)
         found: list[Replica] = []
-        for pair in self.pairs:
+        for pair in self.pairs if sites is None else self._pairs_at(sites):
             intervals = pair.intervals
             live = pair.live
             if live is not None and not (
@@ -123,6 +127,16 @@ class ItemReplicas:
                 if (r.start is None or end is None or r.start < end) and (
                         start is None or r.end is None or start < r.end):
                     found.append(r)
+        return found
+
+    def _pairs_at(self, sites: Collection[str]) -> list[Pair]:
+        """The pairs of ``sites`` (the pairs are by site id), by site id."""
+        pairs = self.pairs
+        found: list[Pair] = []
+        for site_id in sorted(sites):
+            i = bisect.bisect_left(pairs, site_id, key=_site_of)
+            if i < len(pairs) and pairs[i].site_id == site_id:
+                found.append(pairs[i])
         return found
 
     def encode(self) -> str:
@@ -148,6 +162,10 @@ class ItemReplicas:
                 for site, intervals, live, alone in pairs]))
         except (ValueError, TypeError, IndexError, KeyError):
             return None
+
+
+def _site_of(pair: Pair) -> str:
+    return pair.site_id
 
 
 def _interval(replica: Replica) -> list[Any]:
@@ -211,17 +229,19 @@ def compute_replicas(
 
 
 def replicas_within(
-    store: GraphStore, item_ids: Sequence[str], window: TimeWindow, now_us: int
+    store: GraphStore, item_ids: Sequence[str], window: TimeWindow, now_us: int,
+    sites: Collection[str] | None = None,
 ) -> dict[str, list[Replica]]:
     """What ``store.neighbours("cached_at", item_ids, OUT, window)`` gives, as replicas:
     from the rows that hold at ``now_us`` (one ``get_read_models``) and from the store
-    for the other items (one ``neighbours``)."""
+    for the other items (one ``neighbours``). With ``sites``, those of the rows are
+    only the replicas at those sites (the store's: all; callers keep those sites)."""
     found: dict[str, list[Replica]] = {}
     if KEPT and item_ids:
         for item, text in store.get_read_models(REPLICAS, item_ids).items():
             row = _decoded(item, text)
             if row is not None and row.holds_at(now_us):
-                within = row.within(window)
+                within = row.within(window, sites)
                 if within is not None:
                     found[item] = within
     missing = [i for i in item_ids if i not in found]

@@ -40,7 +40,6 @@ import bisect
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 from fleetgraph.ingest.read_models.site_state import (
     DIRECTORY_KEY,
@@ -145,9 +144,19 @@ class SiteOrder:
         return [site_id for _, site_id in self.untils[:end]]
 
 
-@lru_cache(maxsize=4)
+_last: tuple[str, SiteOrder | None] | None = None  # replaced whole (a read in another thread)
+
+
 def _decoded(text: str) -> SiteOrder | None:
-    return SiteOrder.decode(text)
+    """The order of ``text``, decoded once while it stays the same (compared, not hashed:
+    the row is ~80 characters a site)."""
+    global _last
+    last = _last
+    if last is not None and last[0] == text:
+        return last[1]
+    decoded = SiteOrder.decode(text)
+    _last = (text, decoded)
+    return decoded
 
 
 def read_order(store: GraphStore) -> tuple[SiteOrder | None, set[str]]:

@@ -181,7 +181,7 @@ def _hottest(
         if items is None:
             return None
         artifacts = sorted({a for found in items.values() for a in found})
-        replicas = replicas_within(store, artifacts, window, now_us)
+        replicas = replicas_within(store, artifacts, window, now_us, batch)
         kept += _site_hotness(artifacts, replicas, window, set(batch))
         kept.sort(key=_rank)
         del kept[first:]
@@ -222,7 +222,8 @@ class ModelHeat:
             items = site_items(self.store, self.row, wanted)
             if items is not None:  # the sites' artifacts, then their replicas
                 artifacts = sorted({a for held in items.values() for a in held})
-                replicas = replicas_within(self.store, artifacts, self.window, self.now_us)
+                replicas = replicas_within(self.store, artifacts, self.window, self.now_us,
+                                           wanted)
                 found = {s.site_id: s.score
                          for s in _site_hotness(artifacts, replicas, self.window, set(wanted))}
             else:  # the rows cannot tell: the whole ranking, once

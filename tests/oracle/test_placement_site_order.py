@@ -22,6 +22,7 @@ from fleetgraph.graph_model.records import EdgeUpsert, Provenance
 from fleetgraph.ingest.read_models.fleet_state import fleet_state
 from fleetgraph.ingest.read_models.maintain import MaintainingStoreSink, SiteStateMaintainer
 from fleetgraph.ingest.read_models.model_sites import MODEL_SITE_ITEMS
+from fleetgraph.ingest.read_models.replicas import ItemReplicas, Pair, Replica
 from fleetgraph.ingest.read_models.site_order import (
     INDEX_KEY,
     SITE_ORDER,
@@ -45,7 +46,7 @@ from fleetgraph.serving.queries.placement import (
 )
 from fleetgraph.serving.queries.placement_order import Ask, best_from_order
 from fleetgraph.simulator import SimulationConfig
-from fleetgraph.storage.base import GraphStore
+from fleetgraph.storage.base import GraphStore, TimeWindow
 from fleetgraph.storage.delegating import DelegatingStore
 from tests.e2e.fleet_run import END_US
 from tests.oracle.test_placement_read_model import (
@@ -381,3 +382,37 @@ def test_read_models_rebuild_makes_the_order(tmp_path: Path) -> None:
     order = SiteOrder.decode(store.get_read_models(SITE_ORDER)[INDEX_KEY])
     assert order is not None and len(order.states) == 3 and not order.unknown
     store.close()
+
+
+# --- the replicas of a few sites (placement's model part reads those of the sites met) ---
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_replicas_at_some_sites_are_the_row_s_at_those_sites(seed: int) -> None:
+    """``ItemReplicas.within(window, sites)`` gives what a row of those sites' pairs
+    alone gives, which is the whole row's replicas at ``sites`` where it can tell."""
+    rng = random.Random(seed)
+
+    def point() -> int | None:
+        return rng.choice([None, rng.randint(0, 100)])
+
+    pairs = []
+    for i in sorted(rng.sample(range(60), 30)):
+        site = f"site:s{i:02d}"
+        intervals = tuple(sorted((Replica(site, point(), point(), {"tier": 0})
+                                  for _ in range(rng.randint(1, 3))),
+                                 key=lambda r: (r.start or 0)))
+        live = rng.choice([None, (point(), point())])
+        alone = rng.choice([None, Replica(site, point(), point(), {})])
+        pairs.append(Pair(site, intervals, live, alone))
+    row = ItemReplicas("artifact:a", 0, None, tuple(pairs))
+    for _ in range(40):
+        window = TimeWindow(point(), point())
+        asked = {f"site:s{i:02d}" for i in rng.sample(range(60), rng.randint(0, 20))}
+        some = row.within(window, asked)
+        alone = ItemReplicas("artifact:a", 0, None,
+                             tuple(p for p in pairs if p.site_id in asked)).within(window)
+        assert some == alone
+        whole = row.within(window)
+        if whole is not None:
+            assert some == [r for r in whole if r.site_id in asked]
