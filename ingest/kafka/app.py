@@ -32,6 +32,12 @@ PRODUCER_BUFFER = 5000  # messages sent with send_soon (dead letters) in flight
 # (seconds) and a follower's removal from the in-sync replicas (replica.lag.time.max.ms,
 # 30 s by default), then the write fails and the commit with it (checkpoint.py, step 4).
 PRODUCER_REQUEST_TIMEOUT_S = 60.0
+# How often Faust commits source offsets. Each commit first writes every dedup entry
+# changed since the last one to the changelog (checkpoint.py, step 2), so a key updated
+# all along is written once a commit: 2 s writes about half the entries of 1 s. A graph
+# record's way out (the flush timer) does not wait for commits; a restarted worker
+# reads at most this much again.
+COMMIT_INTERVAL_S = 2.0
 
 
 class QuietMonitor(Monitor):
@@ -119,7 +125,7 @@ def create_app(
         "producer_linger": 0.02,
         "producer_max_batch_size": 256 * 1024,
         "producer_request_timeout": PRODUCER_REQUEST_TIMEOUT_S,
-        "broker_commit_interval": 1.0,
+        "broker_commit_interval": COMMIT_INTERVAL_S,
         "broker_max_poll_records": 500,
         # bounded in-flight source records: at most this much fetched per partition
         # (aiokafka's max_partition_fetch_bytes; Faust's default is 1 MiB). Each
