@@ -115,6 +115,7 @@ from fleetgraph.serving.queries.lookup import type_of
 from fleetgraph.serving.queries.placement_order import (
     Ask,
     best_from_order,
+    exact_while_they_can_rank,
     jurisdictions_held,
     weighted_score,
 )
@@ -124,7 +125,6 @@ SITE_PAGE = 5000
 HOTNESS_SPAN_US = 24 * HOUR_US
 DECODED_ROWS = 16_384  # site_state rows kept decoded (a few per site)
 DECODED_LISTS = 256  # site_free_gpus rows kept decoded (the best candidates')
-BOUND_BATCH_EXTRA = 6  # candidates made exact beyond 'first' in the first batch (then doubled)
 
 ReasonCode = Literal["jurisdiction", "capacity"]
 
@@ -481,21 +481,9 @@ def _best_by_bound(ranked: list[_Ranked], first: int, heat: ModelHeat) -> list[_
     (high first, then id), a batch at a time, each made exact (the model part of the
     site's exact score over ``heat.best``: the whole ranking's), until the next bound is
     below the ``first``-th exact score (a score is monotone in its parts)."""
-    ranked.sort()
-    kept: list[_Ranked] = []
-    done, size = 0, first + BOUND_BATCH_EXTRA
-    while done < len(ranked) and first > 0 and not (
-            len(kept) >= first and -ranked[done][0] < -kept[first - 1][0]):
-        batch = ranked[done : done + size]
-        done += len(batch)
-        size *= 2
-        scores = heat.scores([site_id for _, site_id, _, _ in batch])
-        for _, site_id, count, (gpu, health, _, local, energy, region) in batch:
-            hot = scores[site_id] / heat.best
-            score = weighted_score(gpu, health, hot, local, energy, region)
-            kept.append((-score, site_id, count, (gpu, health, hot, local, energy, region)))
-        kept.sort()
-        del kept[first:]
+    if first < 1:
+        return []
+    kept, _ = exact_while_they_can_rank([], sorted(ranked), first, heat)
     return kept
 
 

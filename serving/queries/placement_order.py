@@ -122,7 +122,7 @@ def best_from_order(
         scored += len(batch)
         if heat is not None and best_heat > 0:
             bounded = sorted(bounded + ranked)
-            kept, bounded = _exact_while_they_can_rank(kept, bounded, ask.first, heat)
+            kept, bounded = exact_while_they_can_rank(kept, bounded, ask.first, heat)
         else:
             kept = sorted(kept + ranked)[: ask.first]
         if cursors[0].next_unmet(met) is None or cursors[0].bound(met) < 0:
@@ -155,11 +155,11 @@ def _gpu(free: int, gpus: int) -> float:
     return min(1.0, free / (2 * gpus))
 
 
-def _exact_while_they_can_rank(kept: list[Ranked], bounded: list[Ranked], first: int,
+def exact_while_they_can_rank(kept: list[Ranked], bounded: list[Ranked], first: int,
                                heat: ModelHeat) -> tuple[list[Ranked], list[Ranked]]:
-    """The best bounded candidates made exact (their model part of ``heat``'s exact
-    score over its best, a batch at a time, as placement's ``_best_by_bound``) while
-    the best bound left can rank among the ``first`` kept; the kept and those left."""
+    """The best of ``bounded`` (by bound, best first) made exact (their model part of
+    ``heat``'s exact score over its best), a batch at a time, while the best bound left
+    can rank among the ``first`` kept (``first`` at least 1); the kept and those left."""
     step = first + BATCH_EXTRA
     while bounded and (len(kept) < first or -bounded[0][0] + MARGIN >= -kept[first - 1][0]):
         batch, bounded = bounded[:step], bounded[step:]
