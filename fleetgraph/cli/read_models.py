@@ -23,6 +23,7 @@ from fleetgraph.ingest.read_models.maintain import SiteStateMaintainer
 from fleetgraph.ingest.read_models.model_sites import MODEL_SITES, ModelSitesMaintainer
 from fleetgraph.ingest.read_models.replicas import REPLICAS, ReplicaMaintainer
 from fleetgraph.ingest.read_models.residency import RESIDENCY, ResidencyMaintainer
+from fleetgraph.ingest.read_models.site_order import INDEX_KEY, SITE_ORDER
 from fleetgraph.ingest.read_models.site_state import SITE_FREE_GPUS, SITE_STATE
 from fleetgraph.settings import Settings
 from fleetgraph.storage.factory import STORES, open_store
@@ -59,8 +60,10 @@ def rebuild(ctx: click.Context, store_kind: str | None, db: Path | None,
             seconds = time.perf_counter() - started
             rows = len(store.get_read_models(SITE_STATE))
             lists = len(store.get_read_models(SITE_FREE_GPUS))
+            ordered = INDEX_KEY in store.get_read_models(SITE_ORDER, [INDEX_KEY])
             click.echo(f"{sites:,} sites recomputed in {seconds:.1f} s: {rows:,} "
-                       f"{SITE_STATE} rows, {lists:,} {SITE_FREE_GPUS} rows")
+                       f"{SITE_STATE} rows, {lists:,} {SITE_FREE_GPUS} rows, "
+                       f"{SITE_ORDER} {'written' if ordered else 'not written'}")
         # (the --only names that rebuild it, the maintainer, what it recomputes, its rows)
         steps = ((("replicas",), ReplicaMaintainer, "items' replicas", REPLICAS),
                  (("replicas", "model-sites"), ModelSitesMaintainer, "models' sites",

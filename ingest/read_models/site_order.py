@@ -27,7 +27,10 @@ The rows of read model :data:`SITE_ORDER`
 
 The maintainer that writes the site states derives the order after each
 recomputation's rows and at the end of a rebuild
-(:class:`~fleetgraph.ingest.read_models.maintain.SiteStateMaintainer`). Two sink
+(:class:`~fleetgraph.ingest.read_models.maintain.SiteStateMaintainer`): a read of
+every row and an 82 kB write at 1000 sites (4.5 CPU ms embedded), at most once a
+second per sink. The pending marks are deleted rows: on Cassandra a partition of at
+most one tombstone per site (the same keys again and again). Two sink
 workers racing can write an order derived from rows older than the other's (the
 other's pending marks already deleted): that order stands until the next derivation,
 the next recomputation of either worker (as the ``site_state`` rows themselves, see

@@ -378,6 +378,7 @@ def test_read_models_rebuild_makes_the_order(tmp_path: Path) -> None:
     assert store.get_read_models(SITE_ORDER) == {}
     rebuilt = runner.invoke(cli, [*data, "read-models", "rebuild", "--only", "site-state"])
     assert rebuilt.exit_code == 0, rebuilt.output
+    assert "site_order written" in rebuilt.output
     check_the_order_is_derived(store)
     order = SiteOrder.decode(store.get_read_models(SITE_ORDER)[INDEX_KEY])
     assert order is not None and len(order.states) == 3 and not order.unknown
