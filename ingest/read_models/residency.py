@@ -43,12 +43,21 @@ dataset's node; the walk up goes over ``derived_from`` out, ``produced`` in and
 ``site_id`` whenever it has one (its ``ran_on`` edges then place nothing), and the
 store merges a node's properties one by one (a write without ``site_id`` leaves it).
 In a replayed 1e5 fleet these were most of the writes (ran_on 29k, job nodes without
-a ``site_id`` 11k, of 100k). A site node written with a ``jurisdiction``, or a walk up past
-:data:`UP_BUDGET` nodes, touches every dataset with a header. The touched headers are
-deleted at once and recomputed later (``maintain.MaintainingStoreSink``). Several
-writers at once (Kafka sink workers) may race as the site states do: one computes a
-dataset before another's write lands and stores its row after that write deleted the
-header; the next write touching the dataset, or a rebuild, mends it.
+a ``site_id`` 11k, of 100k). A site node written with a ``jurisdiction``, or a walk up
+past :data:`UP_BUDGET` nodes, touches every dataset with a header.
+
+The touched headers are deleted at once (a query never reads a row older than the
+graph) and recomputed later (``maintain.MaintainingStoreSink``): edited from the header
+deleted first and its chunks, with what every write since changed (:class:`Change`;
+the places of the items it changed and of the lineage's new items recomputed, the
+others kept: :meth:`ResidencyMaintainer.edit`), where that header still holds; computed
+whole otherwise (no header then, a site's jurisdiction, the walk up's budget, the
+header's first live expiry passed, its chunks rewritten). An edit costs the header's
+chunks and the changed items' reads, not the lineage's walk. Several writers at once
+(Kafka sink workers) may race as the site states do: one computes a dataset before
+another's write lands and stores its row after that write deleted the header (an edit
+by a writer that did not see another's write misses it too); the next write touching
+the dataset, or a rebuild, mends it.
 
 Sizes at 1000 sites, 7 days (60 datasets): 60 headers (at most 6 KB), 851 chunks
 (22 KB on average, at most 162 KB: a dataset's own places carry many jobs); a rebuild
@@ -59,8 +68,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -199,10 +209,22 @@ def compute_residency(store: GraphStore, dataset_id: str, at_us: int) -> Compute
     module docstring)."""
     if not store.get_nodes([dataset_id]):
         return None
-    lineage = _down(store, dataset_id)
+    lineage = _down(store, [dataset_id])
     if lineage is None:
         return None
     items, readers = lineage
+    found = _rows(store, items, readers, at_us)
+    if found is None:
+        return None
+    rows, expiries = found
+    return _assemble(dataset_id, items, rows, at_us, min(expiries, default=None))
+
+
+def _rows(store: GraphStore, items: list[str], readers: Mapping[str, Iterable[str]],
+          at_us: int) -> tuple[list[PlaceRow], list[int]] | None:
+    """The places of ``items`` (by item, then site) read by ``readers`` (item -> jobs),
+    and the expiries after ``at_us`` of their live replicas; None when a reading job
+    without a ``site_id`` ran somewhere."""
     jobs = sorted({j for js in readers.values() for j in js})
     job_sites = _job_sites(store, jobs)
     if job_sites is None:
@@ -226,7 +248,7 @@ def compute_residency(store: GraphStore, dataset_id: str, at_us: int) -> Compute
                      None if span is None else span[0], None if span is None else span[1]))
     expiries = [e.origin.updated_at + TTL_US for edges in live.values() for e in edges
                 if e.origin is not None and e.origin.updated_at + TTL_US > at_us]
-    return _assemble(dataset_id, items, rows, at_us, min(expiries, default=None))
+    return rows, expiries
 
 
 def held_spans(replicas: Mapping[str, Sequence[Replica]]
@@ -274,14 +296,15 @@ def _jurisdiction_counts(rows: list[PlaceRow]) -> tuple[JurisdictionCounts, ...]
         for name, group in sorted(groups.items(), key=_by_name))
 
 
-def _down(store: GraphStore, dataset_id: str
+def _down(store: GraphStore, roots: list[str], known: Collection[str] = ()
           ) -> tuple[list[str], dict[str, set[str]]] | None:
-    """The dataset's DOWN-lineage (items, sorted) and each item's reading jobs; None
-    past :data:`LIMIT` items."""
-    items = {dataset_id}
+    """The DOWN-lineage of ``roots`` not in ``known`` (items, sorted; the walk stops at
+    the known ones) and each such item's reading jobs; None past :data:`LIMIT` items,
+    the known ones counted."""
+    items = set(known) | set(roots)
     readers: dict[str, set[str]] = {}
     seen_jobs: set[str] = set()
-    frontier = [dataset_id]
+    frontier = sorted(set(roots) - set(known))
     while frontier:
         reads, derived = _both(store, ("read", "derived_from"), frontier, Direction.IN)
         reached: set[str] = set()
@@ -301,7 +324,7 @@ def _down(store: GraphStore, dataset_id: str
         items.update(frontier)
         if len(items) > LIMIT:
             return None
-    return sorted(items), readers
+    return sorted(items.difference(known)), readers
 
 
 def _both(store: GraphStore, types: tuple[str, str], ids: list[str], direction: Direction
@@ -337,23 +360,56 @@ def _job_sites(store: GraphStore, jobs: list[str]) -> dict[str, str] | None:
 # --- the maintenance ----------------------------------------------------------------------
 
 
+@dataclass
+class Change:
+    """What the writes since a dataset's header was deleted may have changed in its row:
+    the header deleted (None: there was none, recompute), the items whose places may
+    differ, the jobs whose site may differ (the items they read), the ``read``,
+    ``produced`` and ``derived_from`` edges (type, from, to) that may have grown the
+    lineage, or ``whole``: recompute (a site's jurisdiction, a walk up past its budget)."""
+
+    header: str | None
+    items: set[str] = field(default_factory=set)
+    jobs: set[str] = field(default_factory=set)
+    edges: set[tuple[str, str, str]] = field(default_factory=set)
+    whole: bool = False
+
+    def add(self, other: Change) -> None:
+        self.items |= other.items
+        self.jobs |= other.jobs
+        self.edges |= other.edges
+        self.whole = self.whole or other.whole
+
+    def copy(self) -> Change:
+        return Change(self.header, set(self.items), set(self.jobs), set(self.edges),
+                      self.whole)
+
+
 class ResidencyMaintainer:
     """Finds the datasets a batch touches, deletes their headers, recomputes rows at
-    ``clock()`` and writes them."""
+    ``clock()`` and writes them: from the deleted header's rows and what the writes
+    since changed where it can (:meth:`edit`), the whole walk otherwise."""
 
     def __init__(self, store: GraphStore, clock: Callable[[], int]) -> None:
         self.store = store
         self.clock = clock
         self.recomputed = 0
+        self.edited = 0  # of them, those edited from the rows deleted
+        self._batch: Change | None = None  # what the batch last given to touched() changes
+        self._changes: dict[str, Change] = {}  # dataset -> since its header was deleted
+        self._lock = threading.Lock()  # the writer's marks against a recomputation
 
     def touched(self, upserts: Iterable[Upsert]) -> set[str]:
         """The datasets whose rows a written batch may change (see the module docstring)."""
         items: set[str] = set()
         jobs: set[str] = set()
         ran: set[str] = set()
+        edges: set[tuple[str, str, str]] = set()
         every = False
         for u in upserts:
             if isinstance(u, EdgeUpsert):
+                if u.type in ("read", "produced", "derived_from"):
+                    edges.add((u.type, u.from_id, u.to_id))
                 if u.type == "read" or u.type == CACHED_AT:
                     items.add(u.to_id if u.type == "read" else u.from_id)
                 elif u.type in ("produced", "derived_from"):
@@ -367,10 +423,9 @@ class ResidencyMaintainer:
                     items.add(u.id)
                 elif u.type == "site" and "jurisdiction" in u.props:
                     every = True
-        if every:
-            return set(self.store.get_read_models(RESIDENCY))
-        jobs |= self._unplaced(sorted(ran - jobs))
-        found = self._up(items, jobs)
+        jobs |= self._unplaced(sorted(ran - jobs)) if not every else set()
+        found = None if every else self._up(items, jobs)
+        self._batch = Change(None, items, jobs, edges, whole=found is None)
         if found is None:
             return set(self.store.get_read_models(RESIDENCY))
         return found
@@ -405,22 +460,122 @@ class ResidencyMaintainer:
         return {n for n in seen if n.startswith("dataset:")}
 
     def invalidate(self, dataset_ids: Iterable[str]) -> None:
-        """Delete the headers of ``dataset_ids`` (the query walks until recomputed)."""
+        """Delete the headers of ``dataset_ids`` (the query walks until recomputed),
+        remembering each one deleted first and what the batch last given to
+        :meth:`touched` changed (without one: recompute them whole)."""
         asked = sorted(set(dataset_ids))
-        if asked:
+        if not asked:
+            return
+        batch, self._batch = self._batch, None
+        with self._lock:
+            fresh = [d for d in asked if d not in self._changes]
+            old = self.store.get_read_models(RESIDENCY, fresh) if fresh and batch else {}
+            for dataset in asked:
+                change = self._changes.setdefault(dataset, Change(old.get(dataset)))
+                change.add(batch or Change(None, whole=True))
             self.store.put_read_models(RESIDENCY, dict.fromkeys(asked))
 
     def compute(self, dataset_ids: Sequence[str],
                 spent: Callable[[], bool] = lambda: False) -> dict[str, Computed | None]:
         """The rows of ``dataset_ids`` at ``clock()``, one after another until
-        ``spent()``; those not reached are left out."""
+        ``spent()``; those not reached are left out. Each is edited from the header
+        deleted first where :meth:`edit` can, computed whole otherwise."""
+        with self._lock:
+            changes = {d: self._changes[d].copy() for d in dataset_ids if d in self._changes}
         rows: dict[str, Computed | None] = {}
         at = self.clock()
         for dataset in dataset_ids:
             if rows and spent():
                 break
-            rows[dataset] = compute_residency(self.store, dataset, at)
+            change = changes.get(dataset)
+            edited = None if change is None else self.edit(dataset, change, at)
+            if edited is not None:
+                self.edited += 1
+                rows[dataset] = edited[0]
+            else:
+                rows[dataset] = compute_residency(self.store, dataset, at)
         return rows
+
+    def edit(self, dataset_id: str, change: Change, at_us: int
+             ) -> tuple[Computed | None] | None:
+        """The row of ``dataset_id`` at ``at_us`` from the rows of the header deleted
+        first and ``change`` (in a 1-tuple; None in it: no row is kept), or None when
+        it cannot be edited: no header then, or one that no longer holds at ``at_us``,
+        its chunks gone or rewritten, ``whole``.
+
+        The lineage only grows (edges are never removed): its new items are the
+        DOWN-lineage, past the known items, of what the changed edges attach to a known
+        item (the ``from`` end of a ``derived_from`` into one; what a job that reads
+        one ``produced``). The places of the new items, of the changed items and of
+        the items the changed jobs read are computed as :func:`compute_residency` does;
+        the others are the header's. Its validity ends at the earlier of the header's
+        and the recomputed items' first live expiry."""
+        header = None if change.header is None or change.whole else decoded_header(
+            dataset_id, change.header)
+        if header is None or not header.holds_at(at_us):
+            return None
+        known_rows = self._stored(header)
+        if known_rows is None:
+            return None
+        rows, items = known_rows
+        known = set(items)
+        grown = _down(self.store, sorted(self._roots(change.edges, known)), known)
+        if grown is None:
+            return (None,)
+        new_items = grown[0]
+        jobs = sorted(change.jobs)
+        read = self.store.neighbour_ids("read", jobs, Direction.OUT) if jobs else {}
+        again = sorted((change.items | {i for got in read.values() for i in got}) & known
+                       | set(new_items))
+        readers = self.store.neighbour_ids("read", again, Direction.IN) if again else {}
+        found = _rows(self.store, again, readers, at_us)
+        if found is None:
+            return (None,)
+        fresh, expiries = found
+        redone = set(again)
+        merged = sorted([r for r in rows if r[0] not in redone] + fresh,
+                        key=lambda r: (r[0], r[1]))
+        until = min([*expiries, *([] if header.valid_until_us is None
+                                  else [header.valid_until_us])], default=None)
+        return (_assemble(dataset_id, sorted(known | redone), merged, at_us, until),)
+
+    def _stored(self, header: DatasetResidency) -> tuple[list[PlaceRow], list[str]] | None:
+        """The places and items of ``header``'s chunks; None when one is missing or of
+        another computation."""
+        dataset = header.dataset_id
+        places = [chunk_key(dataset, n) for n in range(len(header.chunk_firsts))]
+        item_keys = [item_chunk_key(dataset, n) for n in range(header.item_chunks)]
+        texts = self.store.get_read_models(RESIDENCY_PLACES, places + item_keys)
+        rows: list[PlaceRow] = []
+        items: list[str] = []
+        for key in places:
+            chunk = decode_chunk(texts[key]) if key in texts else None
+            if chunk is None or chunk[0] != header.generation:
+                return None
+            rows += chunk[1]
+        for key in item_keys:
+            part = decode_items(texts[key]) if key in texts else None
+            if part is None or part[0] != header.generation:
+                return None
+            items += part[1]
+        return rows, items
+
+    def _roots(self, edges: set[tuple[str, str, str]], known: set[str]) -> set[str]:
+        """What the changed edges attach to the lineage ``known``: the ``from`` end of
+        a ``derived_from`` into a known item, the products of a job that read one, the
+        product of a ``produced`` by a job that reads one."""
+        roots = {f for t, f, to in edges if t == "derived_from" and to in known}
+        readers = sorted({f for t, f, to in edges if t == "read" and to in known})
+        if readers:
+            for made in self.store.neighbour_ids("produced", readers,
+                                                 Direction.OUT).values():
+                roots.update(made)
+        makers = sorted({f for t, f, _ in edges if t == "produced"})
+        if makers:
+            reads = self.store.neighbour_ids("read", makers, Direction.OUT)
+            roots |= {to for t, f, to in edges
+                      if t == "produced" and known.intersection(reads.get(f, ()))}
+        return roots - known
 
     def store_rows(self, dataset_ids: Sequence[str], rows: dict[str, Computed | None]) -> None:
         """Write the rows of ``dataset_ids`` from ``rows`` (chunks first, then the
@@ -436,9 +591,14 @@ class ResidencyMaintainer:
                    for n, text in enumerate(row.item_chunks)}})
             self.store.put_read_models(RESIDENCY, {dataset: row.header.encode()})
         self.recomputed += len(dataset_ids)
+        with self._lock:
+            for dataset in dataset_ids:
+                self._changes.pop(dataset, None)
 
     def forget_all(self) -> None:
-        """Delete every header (the query walks until a rebuild)."""
+        """Delete every header (the query walks until a rebuild); none is edited later
+        (what changed is unknown)."""
+        self._batch = None
         self.invalidate(self.store.get_read_models(RESIDENCY))
 
     def dataset_ids(self, page: int = 5000) -> list[str]:
@@ -452,6 +612,7 @@ class ResidencyMaintainer:
             self.store_rows([dataset], self.compute([dataset]))
         kept = set(datasets)
         gone = [d for d in self.store.get_read_models(RESIDENCY) if d not in kept]
+        self._batch = None
         self.invalidate(gone)
         headers = {d: decoded_header(d, t)
                    for d, t in self.store.get_read_models(RESIDENCY).items()}
