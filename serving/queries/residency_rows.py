@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -79,6 +79,18 @@ class DecodedChunks(Generic[T]):
             while self.rows > self.size and len(self.kept) > 1:
                 self.rows -= len(self.kept.popitem(last=False)[1])
 
+    def fill(self, keys: list[str], texts: dict[str, str], generation: str,
+             decode: Callable[[str, str], T | None], into: dict[str, T]) -> bool:
+        """Decode the chunks ``keys`` from ``texts`` into ``into`` and keep them; False
+        when one is missing or of another generation."""
+        for key in keys:
+            chunk = None if key not in texts else decode(texts[key], generation)
+            if chunk is None:
+                return False
+            self.put(key, generation, chunk)
+            into[key] = chunk
+        return True
+
     def clear(self) -> None:
         with self.lock:
             self.kept.clear()
@@ -132,18 +144,9 @@ def _chunks(store: GraphStore, header: DatasetResidency, place_keys: list[str],
     missing_items = [k for k in item_keys if k not in items]
     texts = store.get_read_models(RESIDENCY_PLACES, missing + missing_items) if (
         missing or missing_items) else {}
-    for key in missing:
-        place_chunk = None if key not in texts else _place_chunk(texts[key], generation)
-        if place_chunk is None:
-            return None
-        PLACES.put(key, generation, place_chunk)
-        places[key] = place_chunk
-    for key in missing_items:
-        item_chunk = None if key not in texts else _item_chunk(texts[key], generation)
-        if item_chunk is None:
-            return None
-        ITEMS.put(key, generation, item_chunk)
-        items[key] = item_chunk
+    if not PLACES.fill(missing, texts, generation, _place_chunk, places) or \
+            not ITEMS.fill(missing_items, texts, generation, _item_chunk, items):
+        return None
     return [places[k] for k in place_keys], [items[k] for k in item_keys]
 
 
