@@ -39,6 +39,7 @@ from pathlib import Path
 import pytest
 
 from fleetgraph.graph_model import FLEET
+from fleetgraph.ingest.kafka.app import COMMIT_INTERVAL_S
 from fleetgraph.ingest.kafka.producer import publish_messages
 from fleetgraph.ingest.kafka.topics import ensure_topics
 from fleetgraph.schemas.topics import Topic
@@ -82,7 +83,9 @@ def test_workers_killed_mid_stream_in_a_row_and_restarted_store_the_uninterrupte
 ) -> None:
     assert ROUNDS >= 1, "FLEETGRAPH_CRASH_ROUNDS must be at least 1"
     started = time.monotonic()
-    hours = 6.0 * max(1.0, ROUNDS / 4)  # a backlog left for every round
+    # a backlog left for every round: each round's worker is killed after its first commit,
+    # about a commit interval's processing (at 2 s, 20 rounds drained 30 h by round 19)
+    hours = 6.0 * max(1.0, ROUNDS * COMMIT_INTERVAL_S / 4)
     messages = simulated(recent_config(sites=12, hours=hours, malformed_rate=0.002))
     reference = run_embedded_on(messages, tmp_path / "reference.sqlite")
     expected = digests(reference.store)
