@@ -253,7 +253,7 @@ def placement_reference(
     sites = scan_sites(store)
     state = fleet_state(store, list(sites), at_us)
     free = _free_gpus(store, sites, state)
-    model, warnings = _model_parts(store, request.model_id, at_us)
+    model, warnings = _model_parts(store, request.model_id, at_us, now_us)
     data = _data_parts(store, datasets, at_us)
     states: list[SiteState] = []
     for site_id, site in sites.items():
@@ -286,7 +286,7 @@ def placement_now(store: GraphStore, request: PlacementRequest, now_us: int) -> 
     model: dict[str, float] = {}
     warnings: list[str] = []
     if heat is None:
-        model, warnings = _model_parts(store, request.model_id, now_us)
+        model, warnings = _model_parts(store, request.model_id, now_us, now_us)
     if found is not None and mark == str(FORMAT) and found.latest_computed_us <= now_us:
         candidates, computed, more = _best_by_order(store, request, found, pending, now_us,
                                                     model, data, heat)
@@ -570,15 +570,18 @@ def _free_gpus(
 
 
 def _model_parts(
-    store: GraphStore, model_id: str | None, at_us: int
+    store: GraphStore, model_id: str | None, at_us: int, now_us: int
 ) -> tuple[dict[str, float], list[str]]:
     """site -> its modelHotness score over the best one (3 store calls with a model:
     the artifacts' replicas from the ``replicas`` read model where its rows hold at the
-    store's now, the wall clock), and a warning when the model is not in the graph."""
+    store's now ``now_us``, not the wall clock: a store on another clock, a replay or the
+    bench's fleet, keeps rows that hold at its own now only), and a warning when the
+    model is not in the graph."""
     if model_id is None:
         return {}, []
     try:
-        ranked = model_hotness(store, model_id, TimeWindow(at_us - HOTNESS_SPAN_US, at_us))
+        ranked = model_hotness(store, model_id, TimeWindow(at_us - HOTNESS_SPAN_US, at_us),
+                               now_us=now_us)
     except NotFound:  # a model the graph does not know is hot nowhere
         return {}, [f"model {model_id!r} is not in the graph: it is hot nowhere"]
     best = max((s.score for s in ranked), default=0.0)

@@ -32,9 +32,10 @@ class PlacementQuery:
         first: int | None = None,
     ) -> list[SiteHotness]:
         start, end = (window.start, window.end) if window is not None else (None, None)
-        span = recent(start, end, info.context.clock())
+        now = info.context.clock()  # the store's now: the window's and the rows' (not the wall's)
+        span = recent(start, end, now)
         ranked = await info.context.reads.run(
-            "modelHotness", queries.model_hotness, info.context.store, model_id, span, first
+            "modelHotness", queries.model_hotness, info.context.store, model_id, span, first, now
         )
         return [SiteHotness(hotness=h) for h in ranked]
 
