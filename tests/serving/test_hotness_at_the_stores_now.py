@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 
 from fleetgraph.core.clock import wall_clock_us
-from fleetgraph.graph_model.records import EdgeRecord, EdgeUpsert, Provenance
+from fleetgraph.graph_model.records import EdgeRecord
 from fleetgraph.serving.context import new_context
 from fleetgraph.serving.queries.hotness import model_hotness
 from fleetgraph.serving.schema import build_schema
 from fleetgraph.serving.times import to_datetime
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
-from tests.serving.test_model_sites_read_model import Bare, Counting
+from tests.serving.test_model_sites_read_model import Bare, Counting, wide_model
 from tests.serving.test_replicas_read_model import Clock, write_through_sink
 
 H = 3_600_000_000
@@ -52,20 +52,6 @@ class StoreReads(Counting):
         return found
 
 
-def wide_model(now: int) -> list[EdgeUpsert]:
-    """``model:wide``: an artifact a site, the first five accessed in the last hour."""
-    writes = []
-    for i in range(ARTIFACTS):
-        artifact, site = f"artifact:w{i:03d}", f"site:t{i:03d}"
-        ts = now - (H // 2 if i < 5 else 3 * DAY) - i * 1000
-        writes.append(EdgeUpsert("artifact_of", artifact, "model:wide", {}, ts,
-                                 Provenance(f"o{i}", "test", ts, "test")))
-        writes.append(EdgeUpsert("cached_at", artifact, site, {
-            "valid_from": ts, "valid_to": None, "tier": 0, "last_access": ts, "hits": 5},
-            ts, Provenance(f"c{i}", "test", ts, "test")))
-    return writes
-
-
 def ask(store: GraphStore, now: int, query: str, variables: dict[str, Any]) -> Any:
     result = asyncio.run(build_schema().execute(
         query, variable_values=variables, context_value=new_context(store, clock=lambda: now)))
@@ -74,7 +60,8 @@ def ask(store: GraphStore, now: int, query: str, variables: dict[str, Any]) -> A
 
 
 def check_at_the_stores_now(store: GraphStore, now: int) -> None:
-    write_through_sink(store, wide_model(now), Clock(now), 0.0, batch=20)
+    write_through_sink(store, wide_model(now, ARTIFACTS, 5, 3 * DAY), Clock(now), 0.0,
+                       batch=20)
     window = TimeWindow(now - DAY, now)
     whole = model_hotness(Bare(store), "model:wide", window, None, now_us=now)
     counting = StoreReads(store)

@@ -227,6 +227,21 @@ def test_bounded_answers_equal_the_whole_ranking_embedded(seed: int, every_s: fl
     assert check_bounded(store, clock.now) == 0
 
 
+def wide_model(now: int, artifacts: int, recent: int, old_age: int) -> list[EdgeUpsert]:
+    """``model:wide``: an artifact a site, live; the first ``recent`` accessed half an
+    hour before ``now``, the others ``old_age`` before it."""
+    writes = []
+    for i in range(artifacts):
+        artifact, site = f"artifact:w{i:03d}", f"site:t{i:03d}"
+        ts = now - (H // 2 if i < recent else old_age) - i * 1000
+        writes.append(EdgeUpsert("artifact_of", artifact, "model:wide", {}, ts,
+                                 Provenance(f"o{i}", "test", ts, "test")))
+        writes.append(EdgeUpsert("cached_at", artifact, site, {
+            "valid_from": ts, "valid_to": None, "tier": 0, "last_access": ts, "hits": 5},
+            ts, Provenance(f"c{i}", "test", ts, "test")))
+    return writes
+
+
 def test_the_walk_reads_the_page_not_the_models_history() -> None:
     """A model of 200 artifacts, each replicated at its own site; the ten hottest were
     accessed in the last hour, the others days ago: first 3 reads a few sites' artifacts."""
@@ -236,16 +251,7 @@ def test_the_walk_reads_the_page_not_the_models_history() -> None:
     now = END_US
     clock = Clock(now)
     store = SQLiteGraphStore(FLEET, ":memory:", clock=clock)
-    writes = []
-    for i in range(200):
-        artifact, site = f"artifact:w{i:03d}", f"site:t{i:03d}"
-        ts = now - (H // 2 if i < 10 else 5 * DAY) - i * 1000
-        writes.append(EdgeUpsert("artifact_of", artifact, "model:wide", {}, ts,
-                                 Provenance(f"o{i}", "test", ts, "test")))
-        writes.append(EdgeUpsert("cached_at", artifact, site, {
-            "valid_from": ts, "valid_to": None, "tier": 0, "last_access": ts, "hits": 5},
-            ts, Provenance(f"c{i}", "test", ts, "test")))
-    write_through_sink(store, writes, clock, 0.0, batch=400)
+    write_through_sink(store, wide_model(now, 200, 10, 5 * DAY), clock, 0.0, batch=400)
     window = TimeWindow(now - DAY, now)
     counting = Counting(store)
     got = model_hotness(counting, "model:wide", window, 3, now_us=now)
