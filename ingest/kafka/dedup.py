@@ -263,13 +263,18 @@ class MappedDedup:
         in_flight = set() if everything else self._in_flight
         lives = [(key, live) for key in self.keys(partitions) if key not in in_flight
                  and (live := self._get(key)) is not None and live.merged is not None]
-        lives.sort(key=lambda item: (item[1].due, item[1].first_seen))
         overflow = len(lives) - self.max_entries
+        if not everything:  # the due ones, then the oldest beyond max_entries: no full sort
+            due = [item for item in lives if item[1].due <= now]
+            beyond = overflow - len(due)
+            lives = sorted(due, key=_due_order) + (heapq.nsmallest(
+                beyond, (item for item in lives if item[1].due > now), key=_due_order)
+                if beyond > 0 else [])
+        else:
+            lives.sort(key=_due_order)
         upserts: list[Upsert] = []
         versions: dict[str, int] = {}
         for key, live in lives:
-            if not everything and live.due > now and overflow <= 0:
-                break
             assert live.merged is not None
             upserts.append(_copy(live.merged))
             versions[key] = live.count
@@ -384,6 +389,11 @@ class TimerFlushedStage:
 
     def drain(self) -> list[Upsert]:
         return self.dedup.drain()
+
+
+def _due_order(item: tuple[str, _Live]) -> tuple[int, int]:
+    """The order entries are taken in: the earliest due first, then the first seen."""
+    return item[1].due, item[1].first_seen
 
 
 def _copy(upsert: Upsert) -> Upsert:

@@ -568,3 +568,32 @@ def test_waiting_counts_what_a_pass_over_the_entries_counts(
     mapped.drop({0, 1, 2, 3})
     mapped.entries.clear()
     assert mapped.waiting() == mapped.pending() == 0
+
+
+@pytest.mark.parametrize("mode", DEDUP_MODES)
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 3_000)), max_size=60),
+       st.integers(1, 12), st.integers(0, 8_000))
+@settings(max_examples=80, deadline=None)
+def test_a_scan_takes_the_due_entries_then_the_oldest_beyond_max_entries(
+        mode: DedupMode, arrivals: list[tuple[int, int]], max_entries: int,
+        later: int) -> None:
+    """A scan takes every entry due, then, while more than ``max_entries`` wait, the
+    oldest of the rest: the head of all entries ordered by due time and first seen
+    (what a drain of everything returns) cut where those two rules stop."""
+    updates = _updates(41, seed=5)
+    clocks = [Clock() for _ in range(3)]
+    scanned, drained, unbounded = (
+        MappedDedup({}, window_us=5_000, clock=clocks[0], mode=mode, max_entries=max_entries),
+        MappedDedup({}, window_us=5_000, clock=clocks[1], mode=mode, max_entries=10**6),
+        MappedDedup({}, window_us=5_000, clock=clocks[2], mode=mode, max_entries=10**6))
+    for n, step in arrivals:
+        for clock, mapped in zip(clocks, (scanned, drained, unbounded), strict=True):
+            clock.now += step
+            mapped.take_in(0, [updates[n]])  # one partition: one entry a key
+    for clock in clocks:
+        clock.now += later
+    every = [(u.type, u.key) for u in drained.take_due(everything=True).upserts]
+    due = [(u.type, u.key) for u in unbounded.take_due().upserts]
+    beyond = len(every) - max_entries - len(due)
+    expected = due + [u for u in every if u not in due][:max(0, beyond)]
+    assert [(u.type, u.key) for u in scanned.take_due().upserts] == expected
