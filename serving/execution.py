@@ -26,7 +26,8 @@ graphql-core's completion of each item (a path, the object's completion, its
 fields' collection and execution); the first item out of the ordinary sends the
 whole list the ordinary way. A selected field that is itself a plain list of objects
 (read as a plain leaf is, with the same role check: placement's excluded sites'
-reasons) is completed the same way, inside the loop.
+reasons) is completed the same way, inside the loop, and so is ``__typename`` (the
+object type's name, after the same role check graphql-core's middleware makes of it).
 
 What a field needs is worked out once, not per row: its plan once per schema (the
 read: ``attrgetter`` for an attribute; the coercion: a strawberry enum's members by a
@@ -54,6 +55,7 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    TypeNameMetaFieldDef,
     Undefined,
     is_leaf_type,
 )
@@ -308,10 +310,17 @@ class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return _NOT_PLAIN
         fields: list[tuple[str, PlainField]] = []
         lists: list[tuple[str, PlainListField, FieldDetailsList]] = []
+        typenames: list[tuple[str, tuple[Callable[[Any], str | None], ...]]] = []
         for response_name, details in grouped.items():
             node = details[0].node
             if node.arguments:
                 return _NOT_PLAIN
+            if node.name.value == "__typename":  # the object's name, after the role check
+                checks = self._source_checks(obj, "__typename", TypeNameMetaFieldDef.type)
+                if checks is None:
+                    return _NOT_PLAIN
+                typenames.append((response_name, checks))
+                continue
             plain = self._field(obj, node.name.value)
             if plain is not None:
                 fields.append((response_name, plain))
@@ -343,7 +352,12 @@ class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 if value is _NOT_PLAIN:
                     return _NOT_PLAIN
                 values[response_name] = value
-            if lists:  # in the selection's order, as the ordinary completion gives them
+            for response_name, per_source in typenames:
+                for check in per_source:
+                    if check(item) is not None:
+                        return _NOT_PLAIN
+                values[response_name] = obj.name
+            if lists or typenames:  # in the selection's order, as ordinary completion has
                 values = {name: values[name] for name in grouped}
             completed.append(values)
         return completed
