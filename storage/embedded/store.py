@@ -33,7 +33,13 @@ from fleetgraph.storage.base import (
     group_by_type,
 )
 from fleetgraph.storage.embedded import read_models
-from fleetgraph.storage.embedded.tables import META_COLUMNS, SQL_TYPE, HistoryTable, Table
+from fleetgraph.storage.embedded.tables import (
+    META_COLUMNS,
+    SPAN_COLUMN,
+    SQL_TYPE,
+    HistoryTable,
+    Table,
+)
 from fleetgraph.storage.history import Write, merge, writes_of
 
 IN_CHUNK = 500  # ids per "IN (...)" query, below SQLite's variable limit
@@ -132,11 +138,16 @@ class SQLiteGraphStore(GraphStore):
         have = self._existing()
         planned: list[str] = []
         for table in self.tables:
-            planned += [sql for sql in table.create_sql() if _created(sql) not in have]
             if table.name in have:
                 columns = self._columns(table.name)
                 planned += [f"ALTER TABLE {table.name} ADD COLUMN {column} {sql_type}"
                             for column, sql_type in table.prop_columns if column not in columns]
+                # a store of the layout before the span classes: the generated column
+                # (computed on read, nothing rewritten), then its index below
+                if table.temporal and SPAN_COLUMN[0] not in columns:
+                    planned.append(f"ALTER TABLE {table.name} ADD COLUMN {' '.join(SPAN_COLUMN)}")
+            planned += [sql for sql in table.create_sql() if _created(sql) not in have]
+            planned += [f"DROP INDEX {name}" for name in table.retired_indexes() if name in have]
         for history in self.history_tables:
             planned += [sql for sql in history.create_sql() if _created(sql) not in have]
             if history.name in have:
@@ -158,7 +169,8 @@ class SQLiteGraphStore(GraphStore):
         return {row[0] for row in rows}
 
     def _columns(self, table: str) -> set[str]:
-        return {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+        # table_xinfo: generated columns too (table_info leaves them out)
+        return {row[1] for row in self._db.execute(f"PRAGMA table_xinfo({table})")}
 
     def _connect(self) -> sqlite3.Connection:
         with sqlite_errors(f"cannot open the embedded store at {self.path}"):

@@ -9,10 +9,15 @@ value beats an empty one, then the larger value wins), which makes the result
 independent of arrival order. ``_ts``, ``_event_id``, ``_source``,
 ``_event_time`` and ``_writer`` hold the provenance of the newest write;
 ``_created_at`` and ``_created_by`` the oldest (ties: the larger event id).
-A temporal edge type also has the time indexes ``edge_<type>_out_end`` on
-``(from_id, p_valid_to)`` and ``edge_<type>_in_end`` on ``(to_id, p_valid_to)``: a
-window read takes the open edges (``p_valid_to IS NULL``) and those ending after the
-window's start as two range scans of one index (see ``window_sql``).
+A temporal edge type also has the generated column ``span_class`` (see
+:func:`span_class_sql`) and the time indexes ``edge_<type>_out_span`` on
+``(from_id, span_class, p_valid_from)`` and ``edge_<type>_in_span`` on
+``(to_id, span_class, p_valid_from)``: a window read takes the open edges and, per
+class of closed spans, the edges starting at most one class width before the window's
+start, as range scans of one index (see ``Table.adjacency_sql``). Each scan reads the
+edges that overlap the window plus those of its class that start within one width
+before it, whatever the node's history: a window in the past costs what one near now
+does.
 """
 
 from __future__ import annotations
@@ -39,6 +44,27 @@ META_COLUMNS = (
     ("_created_at", "INTEGER NOT NULL"),
     ("_created_by", "TEXT NOT NULL"),
 )
+
+# Closed intervals are indexed by the class of their span: class k holds the spans shorter
+# than SPAN_WIDTHS_US[k] (1 minute, then 4x wider each class, to about 2 years), so an edge
+# of class k overlapping a window starting at s starts after s - SPAN_WIDTHS_US[k]. An end
+# before its start (a close that came with an earlier end) is in class 0, where the same
+# holds (it starts after its end, which is after s).
+SPAN_WIDTHS_US = tuple(60_000_000 * 4**k for k in range(11))
+OPEN_SPAN = -1  # no end yet: every open edge starting before the window's end overlaps it
+UNBOUNDED_SPAN = len(SPAN_WIDTHS_US)  # no start, or a span wider than the widest class
+
+
+def span_class_sql() -> str:
+    """The generated column's expression: the span class of a row's interval."""
+    widths = " ".join(f"WHEN p_valid_to - p_valid_from < {width} THEN {k}"
+                      for k, width in enumerate(SPAN_WIDTHS_US))
+    return (f"CASE WHEN p_valid_to IS NULL THEN {OPEN_SPAN} "
+            f"WHEN p_valid_from IS NULL THEN {UNBOUNDED_SPAN} {widths} "
+            f"ELSE {UNBOUNDED_SPAN} END")
+
+
+SPAN_COLUMN = ("span_class", f"INTEGER GENERATED ALWAYS AS ({span_class_sql()}) VIRTUAL")
 
 
 def _merge_assignments(props: tuple[Prop, ...]) -> list[str]:
@@ -93,9 +119,17 @@ class Table:
             temporal=edge_type.temporal,
         )
 
-    def end_index(self, near: str) -> str:
+    def span_index(self, near: str) -> str:
         """The time index of one direction (``from_id``: out, ``to_id``: in)."""
-        return f"{self.name}_{'out' if near == 'from_id' else 'in'}_end"
+        return f"{self.name}_{'out' if near == 'from_id' else 'in'}_span"
+
+    def retired_indexes(self) -> list[str]:
+        """Indexes of earlier layouts that this one replaced (dropped at a migration):
+        the end indexes on ``(near, p_valid_to)``, which read every edge ending after a
+        window's start, its whole history after it."""
+        if not self.temporal:
+            return []
+        return [f"{self.name}_{side}_end" for side in ("out", "in")]
 
     @property
     def prop_columns(self) -> list[tuple[str, str]]:
@@ -117,6 +151,8 @@ class Table:
         columns = [f"{k} TEXT NOT NULL" for k in self.key_columns]
         columns += [f"{c} {t}" for c, t in self.prop_columns]
         columns += [f"{c} {t}" for c, t in META_COLUMNS]
+        if self.temporal:
+            columns.append(" ".join(SPAN_COLUMN))
         statements = [
             f"CREATE TABLE IF NOT EXISTS {self.name} ({', '.join(columns)}, "
             f"PRIMARY KEY ({', '.join(self.key_columns)})) WITHOUT ROWID"
@@ -127,8 +163,8 @@ class Table:
             )
         if self.temporal:
             statements += [
-                f"CREATE INDEX IF NOT EXISTS {self.end_index(near)} ON {self.name} "
-                f"({near}, p_valid_to)" for near in ("from_id", "to_id")
+                f"CREATE INDEX IF NOT EXISTS {self.span_index(near)} ON {self.name} "
+                f"({near}, span_class, p_valid_from)" for near in ("from_id", "to_id")
             ]
         return statements
 
@@ -147,9 +183,10 @@ class Table:
         """The edges of ``ids`` (from the ``near`` end) overlapping ``window`` (all of
         them without one, or for a type without intervals), ordered by near and far.
 
-        With a window start on a temporal type, two range scans of the time index
-        (``end_index``): the open edges and those ending after the start; the start
-        side of the window (``valid_from < end``) filters what they find."""
+        With a window start on a temporal type, one range scan of the time index
+        (``span_index``) per span class: the open edges, the closed edges of each class
+        starting after the window's start less the class's width, the edges without a
+        start; each filtered by the window's two sides (``overlap_bounds``)."""
         marks = ",".join("?" * len(ids))
         head = f"SELECT {self.select_columns()} FROM {self.name} WHERE {near} IN ({marks})"
         order = f" ORDER BY {near}, {far}"
@@ -164,10 +201,24 @@ class Table:
             return head + filters + order, [*ids, *params]
         # the planner has no statistics and would walk the primary key: name the index
         indexed = head.replace(f" FROM {self.name} ",
-                               f" FROM {self.name} INDEXED BY {self.end_index(near)} ")
-        sql = (f"{indexed} AND p_valid_to IS NULL{filters} UNION ALL "
-               f"{indexed} AND p_valid_to > ?{filters}{order}")
-        return sql, [*ids, *params, *ids, window.start, *params]
+                               f" FROM {self.name} INDEXED BY {self.span_index(near)} ")
+        # the classes' starts are bounded on both sides (the start is set in every class
+        # of closed spans): ranges of the index; the open edges without a start apart
+        ends = ("", []) if window.end is None else (" AND p_valid_from < ?", [window.end])
+        open_span = f"{indexed} AND span_class = {OPEN_SPAN}"
+        if window.end is None:
+            arms, values = [f"{open_span}{live}"], list(ids)
+        else:  # NULL starts apart, so that the other open edges' starts are a range
+            arms = [f"{open_span} AND p_valid_from IS NULL{live}",
+                    f"{open_span} AND p_valid_from < ?{live}"]
+            values = [*ids, *ids, window.end]
+        for k, width in enumerate(SPAN_WIDTHS_US):
+            arms.append(f"{indexed} AND span_class = {k} AND p_valid_from > ?{ends[0]} "
+                        f"AND p_valid_to > ?{live}")
+            values += [*ids, window.start - width, *ends[1], window.start]
+        arms.append(f"{indexed} AND span_class = {UNBOUNDED_SPAN} AND p_valid_to > ?{filters}")
+        values += [*ids, window.start, *params]
+        return " UNION ALL ".join(arms) + order, values
 
     def select_columns(self) -> str:
         values = [f"p_{p.name}" for p in self.props]
