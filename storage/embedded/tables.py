@@ -204,18 +204,20 @@ class Table:
                                f" FROM {self.name} INDEXED BY {self.span_index(near)} ")
         # the classes' starts are bounded on both sides (the start is set in every class
         # of closed spans): ranges of the index; the open edges without a start apart
-        ends = ("", []) if window.end is None else (" AND p_valid_from < ?", [window.end])
+        before_end = "" if window.end is None else " AND p_valid_from < ?"
+        end_value: list[Any] = [] if window.end is None else [window.end]
         open_span = f"{indexed} AND span_class = {OPEN_SPAN}"
-        if window.end is None:
-            arms, values = [f"{open_span}{live}"], list(ids)
-        else:  # NULL starts apart, so that the other open edges' starts are a range
-            arms = [f"{open_span} AND p_valid_from IS NULL{live}",
-                    f"{open_span} AND p_valid_from < ?{live}"]
-            values = [*ids, *ids, window.end]
+        arms: list[str] = []
+        values: list[Any] = []
+        if window.end is not None:  # NULL starts apart: the others' starts are a range
+            arms.append(f"{open_span} AND p_valid_from IS NULL{live}")
+            values += ids
+        arms.append(f"{open_span}{before_end}{live}")
+        values += [*ids, *end_value]
         for k, width in enumerate(SPAN_WIDTHS_US):
-            arms.append(f"{indexed} AND span_class = {k} AND p_valid_from > ?{ends[0]} "
+            arms.append(f"{indexed} AND span_class = {k} AND p_valid_from > ?{before_end} "
                         f"AND p_valid_to > ?{live}")
-            values += [*ids, window.start - width, *ends[1], window.start]
+            values += [*ids, window.start - width, *end_value, window.start]
         arms.append(f"{indexed} AND span_class = {UNBOUNDED_SPAN} AND p_valid_to > ?{filters}")
         values += [*ids, window.start, *params]
         return " UNION ALL ".join(arms) + order, values
