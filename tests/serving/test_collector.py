@@ -1,0 +1,65 @@
+"""What is alive when the server starts, and when a benchmark starts timing, is out of the
+garbage collector's reach until it stops (serving/collector.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from typing import Any
+
+import pytest
+
+from fleetgraph.bench.queries import QueryCase, measure
+from fleetgraph.graph_model.fleet import FLEET
+from fleetgraph.serving.app import create_app
+from fleetgraph.serving.collector import long_lived_frozen
+from fleetgraph.storage.embedded import SQLiteGraphStore
+
+
+@pytest.fixture(autouse=True)
+def _thawed() -> Any:
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+def test_a_block_freezes_what_was_alive_and_thaws_it_after() -> None:
+    alive: tuple[list[object], dict[str, list[int]]] = [object() for _ in range(10)], {"a": []}
+    assert gc.get_freeze_count() == 0
+    with long_lived_frozen():
+        frozen = gc.get_freeze_count()
+        assert frozen >= 2
+        made_inside: list[list[int]] = [[] for _ in range(5)]
+        assert gc.get_freeze_count() == frozen  # what the block makes stays collectable
+    assert gc.get_freeze_count() == 0
+    assert alive and made_inside
+
+
+def test_the_server_freezes_at_start_and_thaws_at_stop() -> None:
+    store = SQLiteGraphStore(FLEET, ":memory:")
+    app = create_app(store)
+    assert gc.get_freeze_count() == 0
+    during: list[int] = []
+
+    async def serve() -> None:
+        async with app.router.lifespan_context(app):  # as uvicorn runs the lifespan
+            during.append(gc.get_freeze_count())
+
+    asyncio.run(serve())
+    assert during[0] > 1000  # modules, the schema, the store
+    assert gc.get_freeze_count() == 0
+    store.close()
+
+
+def test_the_query_benchmark_times_with_the_start_frozen() -> None:
+    store = SQLiteGraphStore(FLEET, ":memory:")
+    seen: list[int] = []
+
+    def baseline(graph: Any, variables: dict[str, Any]) -> None:
+        seen.append(gc.get_freeze_count())
+
+    case = QueryCase("typename", "{ __typename }", [{}], baseline)
+    measure(store, [case], None, 0, repeats=3)
+    assert seen and min(seen) > 1000
+    assert gc.get_freeze_count() == 0
+    store.close()
