@@ -35,7 +35,7 @@ from fleetgraph.core.errors import ConfigError
 from fleetgraph.graph_model.fleet import FLEET
 from fleetgraph.graph_model.types import Registry
 from fleetgraph.serving.body import BodyGuard, payload_of
-from fleetgraph.serving.collector import long_lived_frozen
+from fleetgraph.serving.collector import collector_for_serving
 from fleetgraph.serving.context import Clock, ServingContext, new_context
 from fleetgraph.serving.deadline import Deadline, DeadlineStore
 from fleetgraph.serving.explorer import ExampleFinder, Explorer
@@ -182,11 +182,11 @@ async def healthz(request: Request) -> PlainTextResponse:
 @asynccontextmanager
 async def frozen_at_start(app: Starlette) -> AsyncIterator[None]:
     """When the server starts (ASGI lifespan), move everything alive then (modules, the
-    schema, the store) out of the garbage collector's reach: a full collection then
-    walks only what requests made since, a few milliseconds instead of tens to
-    hundreds on a query's path (the p99; :mod:`fleetgraph.serving.collector`). They go
-    back when the server stops."""
-    with long_lived_frozen():
+    schema, the store) out of the garbage collector's reach, and after each full
+    collection what survived it: a full collection then walks only what became old
+    since, a few milliseconds instead of tens to hundreds on a query's path (the p99;
+    :mod:`fleetgraph.serving.collector`). They go back when the server stops."""
+    with collector_for_serving():
         yield
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from fleetgraph.bench.stats import summary_ms
 from fleetgraph.schemas import load_event_codec
-from fleetgraph.serving.collector import long_lived_frozen
+from fleetgraph.serving.collector import collector_for_serving
 from fleetgraph.serving.context import new_context
 from fleetgraph.serving.schema import build_schema
 from fleetgraph.storage.base import GraphStore
@@ -93,9 +93,9 @@ def measure(store: GraphStore, cases: list[QueryCase], graph: Any, now_us: int,
         return run
 
     results: dict[str, Any] = {}
-    # as the server from its start: what is alive now (the schema, the store, the bench's
-    # own data) out of the collector's reach
-    with long_lived_frozen():
+    # the collector as the server runs it from its start: what is alive now (the schema,
+    # the store, the bench's own data) frozen, then the survivors of full collections
+    with collector_for_serving():
         for case in cases:
             if not case.variables:
                 continue

@@ -1,10 +1,12 @@
 """What is alive when the server starts, and when a benchmark starts timing, is out of the
-garbage collector's reach until it stops (serving/collector.py)."""
+garbage collector's reach until it stops, and so is what survives a full collection,
+put back for one full walk every so often (serving/collector.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import weakref
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ import pytest
 from fleetgraph.bench.queries import QueryCase, measure
 from fleetgraph.graph_model.fleet import FLEET
 from fleetgraph.serving.app import create_app
-from fleetgraph.serving.collector import long_lived_frozen
+from fleetgraph.serving.collector import collector_for_serving, long_lived_frozen
 from fleetgraph.storage.embedded import SQLiteGraphStore
 
 
@@ -63,3 +65,42 @@ def test_the_query_benchmark_times_with_the_start_frozen() -> None:
     assert seen and min(seen) > 1000
     assert gc.get_freeze_count() == 0
     store.close()
+
+
+class Cycle:
+    """An object in a reference cycle: freed by the collector only."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_survivors_of_a_full_collection_are_frozen_and_thawed_for_one_walk() -> None:
+    now = [0.0]
+    with collector_for_serving(thaw_every_s=100.0, clock=lambda: now[0]) as freezer:
+        at_start = gc.get_freeze_count()
+        kept = [[i] for i in range(1000)]  # made after the start: collectable
+        cycle = Cycle()
+        dead = weakref.ref(cycle)
+        gc.collect()  # a full collection: its survivors (kept, cycle) frozen
+        assert freezer.freezes == 1
+        assert gc.get_freeze_count() >= at_start + 1000
+        del cycle
+        gc.collect()  # the dead cycle is frozen: not freed
+        assert dead() is not None
+        now[0] = 100.0
+        gc.collect()  # the thaw is due: everything goes back ...
+        assert freezer.thaws == 1 and gc.get_freeze_count() == 0
+        gc.collect()  # ... so this walk frees the cycle, then freezes again
+        assert dead() is None
+        assert gc.get_freeze_count() >= 1000 and freezer.freezes == 3
+        assert len(kept) == 1000
+    assert gc.get_freeze_count() == 0
+    assert freezer not in gc.callbacks
+
+
+def test_a_young_collection_freezes_nothing() -> None:
+    with collector_for_serving() as freezer:
+        frozen = gc.get_freeze_count()
+        gc.collect(0)
+        gc.collect(1)
+        assert gc.get_freeze_count() == frozen and freezer.freezes == 0
