@@ -194,6 +194,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "FLEETGRAPH_LOG_FORMAT": ("log_format",),
     "FLEETGRAPH_STORE": ("store", "kind"),
     "FLEETGRAPH_SQLITE_FILE": ("store", "embedded", "sqlite_file"),
+    "FLEETGRAPH_SQLITE_CACHE_MIB": ("store", "embedded", "cache_mib"),
     "FLEETGRAPH_CASSANDRA_HOSTS": ("store", "cassandra", "hosts"),
     "FLEETGRAPH_CASSANDRA_PORT": ("store", "cassandra", "port"),
     "FLEETGRAPH_CASSANDRA_LOCAL_DC": ("store", "cassandra", "local_dc"),

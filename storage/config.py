@@ -28,6 +28,9 @@ class EmbeddedConfig(BaseModel):
 
     sqlite_file: Path | None = None
     data_dir: Path = Path(".fleetgraph")
+    # SQLite's page cache a connection keeps in the process: the pages read last are
+    # served without a system call (a store of several GiB: give it what the reads touch)
+    cache_mib: int = Field(default=64, ge=1, le=1 << 20)
 
     @property
     def sqlite_path(self) -> Path:

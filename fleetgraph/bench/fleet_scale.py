@@ -328,8 +328,11 @@ def run(config: SimulationConfig, work: Path, repeats: int, budget_s: float,
     # on the fleet's now, as Cassandra's store below: a kept fleet is older than the wall
     # clock, and rows computed or queried through a store on the wall clock would see its
     # live edges expired (rows that hold forever here, and a month on Cassandra)
+    # its page cache as a server's (FLEETGRAPH_SQLITE_CACHE_MIB), which the JSON says
+    cache_mib = Settings.from_environ().store.embedded.cache_mib
+    result["sqlite_cache_mib"] = cache_mib
     store = SQLiteGraphStore(FLEET, db, schema="check" if stores == "cassandra" else "init",
-                             clock=lambda: now_us)
+                             clock=lambda: now_us, cache_mib=cache_mib)
     result["stored_edges"] = sum(store.count(f"edge_{e}") for e in FLEET.edges)
     result["stored_nodes"] = sum(store.count(f"node_{n}") for n in FLEET.nodes)
     click.echo(f"{result['stored_edges']:,} edges; picking ids ...", err=True)

@@ -68,6 +68,7 @@ class SQLiteGraphStore(GraphStore):
     The schema is made or migrated at construction (``schema="init"``, the
     default); ``"check"`` raises StorageError unless the file already holds it,
     ``"trust"`` leaves the file as found (``fleetgraph storage describe``).
+    ``cache_mib``: SQLite's page cache of the connection (``FLEETGRAPH_SQLITE_CACHE_MIB``).
     """
 
     def __init__(
@@ -78,9 +79,11 @@ class SQLiteGraphStore(GraphStore):
         clock: Callable[[], int] = wall_clock_us,
         file_check_s: float = FILE_CHECK_S,
         schema: SchemaMode = "init",
+        cache_mib: int = 64,
     ) -> None:
         self.registry = registry
         self.path = str(path)
+        self._cache_mib = cache_mib
         self._clock = clock
         self._lock = threading.RLock()
         self._file = StoreFile(self.path, file_check_s)
@@ -177,7 +180,7 @@ class SQLiteGraphStore(GraphStore):
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA cache_size=-65536")
+            db.execute(f"PRAGMA cache_size=-{int(self._cache_mib) * 1024}")  # in KiB
         self._file.opened()
         return db
 

@@ -17,6 +17,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "FLEETGRAPH_LOG_FORMAT": ("json", "json"),
     "FLEETGRAPH_STORE": ("cassandra", "cassandra"),
     "FLEETGRAPH_SQLITE_FILE": ("/srv/g.sqlite", Path("/srv/g.sqlite")),
+    "FLEETGRAPH_SQLITE_CACHE_MIB": ("1024", 1024),
     "FLEETGRAPH_CASSANDRA_HOSTS": ("127.0.0.2,127.0.0.3", "127.0.0.2,127.0.0.3"),
     "FLEETGRAPH_CASSANDRA_PORT": ("9142", 9142),
     "FLEETGRAPH_CASSANDRA_LOCAL_DC": ("dc2", "dc2"),

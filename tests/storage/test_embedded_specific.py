@@ -99,3 +99,26 @@ def test_a_value_sqlite_cannot_hold_is_a_refusal() -> None:
     assert not isinstance(raised.value, StorageUnavailable)
     store.upsert_nodes([cdu("cdu:c1")])
     assert store.count("node_cdu") == 1
+
+
+def test_the_page_cache_is_the_configured_size(tmp_path: Path) -> None:
+    """FLEETGRAPH_SQLITE_CACHE_MIB reaches the connection, through the settings and the
+    factory as every command opens the store; the default stays 64 MiB."""
+    from fleetgraph.core.errors import ConfigError
+    from fleetgraph.settings import Settings
+    from fleetgraph.storage.factory import open_store
+
+    def cache_kib(store: object) -> int:
+        assert isinstance(store, SQLiteGraphStore)
+        return -int(store._db.execute("PRAGMA cache_size").fetchone()[0])
+
+    settings = Settings.from_environ({"FLEETGRAPH_SQLITE_CACHE_MIB": "512",
+                                      "FLEETGRAPH_DATA_DIR": str(tmp_path)})
+    store = open_store(settings.store)
+    assert cache_kib(store) == 512 * 1024
+    store.close()
+    store = SQLiteGraphStore(FLEET, tmp_path / "other.sqlite")
+    assert cache_kib(store) == 64 * 1024
+    store.close()
+    with pytest.raises(ConfigError, match="FLEETGRAPH_SQLITE_CACHE_MIB"):
+        Settings.from_environ({"FLEETGRAPH_SQLITE_CACHE_MIB": "0"})
