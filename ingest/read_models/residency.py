@@ -86,6 +86,7 @@ CHUNK = 256  # places a chunk
 ITEM_CHUNK = 4096  # item ids a chunk of the lineage's items
 LIMIT = 100_000  # items of a lineage kept in a row (dataResidency's default limit)
 UP_BUDGET = 50_000  # nodes a walk up may reach before every header is touched
+CHANGE_LIMIT = 4096  # ids and edges a dataset's pending change keeps; more: recompute whole
 
 # item, site, jurisdiction, jobs, held, held from, held to
 PlaceRow = tuple[str, str, str | None, list[str], bool, int | None, int | None]
@@ -375,10 +376,20 @@ class Change:
     whole: bool = False
 
     def add(self, other: Change) -> None:
+        """Fold ``other`` in; past CHANGE_LIMIT ids and edges, ``whole`` instead: a
+        dataset whose recomputation waits while the fleet writes on (an archive's
+        replay, a large fleet) then keeps a flag, not every write since (each pending
+        dataset held its own copy: gigabytes at the 1e7 fleet), and an edit that large
+        costs about what the whole walk does."""
+        if self.whole or other.whole or (len(self.items) + len(self.jobs) + len(self.edges)
+                                         + len(other.items) + len(other.jobs)
+                                         + len(other.edges)) > CHANGE_LIMIT:
+            self.whole = True
+            self.items, self.jobs, self.edges = set(), set(), set()
+            return
         self.items |= other.items
         self.jobs |= other.jobs
         self.edges |= other.edges
-        self.whole = self.whole or other.whole
 
     def copy(self) -> Change:
         return Change(self.header, set(self.items), set(self.jobs), set(self.edges),

@@ -36,6 +36,7 @@ from fleetgraph.ingest.read_models.maintain import MaintainingStoreSink
 from fleetgraph.ingest.read_models.residency import (
     RESIDENCY,
     RESIDENCY_PLACES,
+    Change,
     ResidencyMaintainer,
     decoded_header,
 )
@@ -364,3 +365,40 @@ def test_summaries_through_the_rows_equal_the_walk_cassandra(
     ResidencyMaintainer(store, clock).rebuild()
     assert headers(store) == kept
     check_later_writes(store, clock, 5)
+
+
+def test_a_change_past_its_limit_keeps_a_flag_not_the_writes(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dataset waiting for its recomputation keeps at most CHANGE_LIMIT ids and edges
+    of what changed since; past it, ``whole`` and nothing else (the memory a pending
+    dataset holds stays bounded however long it waits)."""
+    monkeypatch.setattr(model, "CHANGE_LIMIT", 4)
+    change = Change("header")
+    change.add(Change(None, {"artifact:a", "artifact:b"}, {"job:j"}))
+    assert not change.whole and change.items == {"artifact:a", "artifact:b"}
+    change.add(Change(None, {"artifact:c"}, set(), {("read", "job:k", "artifact:c")}))
+    assert change.whole and not (change.items or change.jobs or change.edges)
+    change.add(Change(None, {"artifact:d"}))
+    assert change.whole and not change.items and change.header == "header"
+
+
+def test_datasets_past_the_change_limit_are_recomputed_whole_and_equal_the_walk(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fleetgraph.graph_model import FLEET
+    from fleetgraph.storage.embedded import SQLiteGraphStore
+
+    monkeypatch.setattr(model, "CHUNK", 3)
+    clock = Clock(END_US)
+    store = SQLiteGraphStore(FLEET, ":memory:", clock=clock)
+    ingest_fleet(store, FLEETS[0], 3, clock, 1e9)
+    monkeypatch.setattr(model, "CHANGE_LIMIT", 0)  # every pending change is whole
+    datasets = datasets_of(store)
+    sink = idle_sink(store, clock)
+    sink.write(more_writes(store, random.Random(3), clock()))
+    assert sink.pending_datasets
+    edited = sink.residency.edited
+    sink.catch_up()
+    assert sink.residency.edited == edited  # none edited: each walked whole
+    assert check_summaries(store, END_US, datasets) == set(datasets)
