@@ -4,8 +4,9 @@ See docs/queries.md. One batched store read per hop, whatever the number of
 racks, servers and jobs: the component itself and its faults (together), its
 dependent racks, their servers, their jobs, and the racks' sites (beside the servers
 and jobs: ``GraphStore.together``, at once on a remote backend). Each read asks the store for
-the narrowest window that covers the hop (the hull of the windows left); the
-exact interval cut is done here, edge by edge.
+the narrowest windows that cover the hop (the windows left, merged where they
+overlap: a component's faults days apart are read as separate windows, at once, not
+as the days between them); the exact interval cut is done here, edge by edge.
 
 By the component's type: a CDU, power shelf or site reaches its racks (``cooled_by``,
 ``powered_by``, ``in_site`` into it), a ToR switch the racks it is ``in_rack`` (their
@@ -156,13 +157,17 @@ def _hop(store: GraphStore, edge_type: str, paths: list[_Path],
     """
     if not paths:
         return []
-    ids = list(dict.fromkeys(p.node_id for p in paths))
-    window = TimeWindow.of(hull(p.window for p in paths))
-    adjacency = store.neighbours(edge_type, ids, direction, window)
+    spans = _spans(paths)
+    reads = [(lambda ids=ids, window=window: store.neighbours(edge_type, ids, direction, window))
+             for window, ids, _ in spans]
+    found = store.run_reads(reads)
+    adjacency_of = {id(path): adjacency
+                    for (_, _, members), adjacency in zip(spans, found, strict=True)
+                    for path in members}
     far_type = FAR_TYPE.get(edge_type) if direction == Direction.IN else None
     steps: list[Step] = []
     for path in paths:
-        for edge in adjacency.get(path.node_id, []):
+        for edge in adjacency_of[id(path)].get(path.node_id, []):
             far = edge.from_id if direction == Direction.IN else edge.to_id
             if far_type is not None and type_of(far) != far_type:
                 continue
@@ -170,6 +175,25 @@ def _hop(store: GraphStore, edge_type: str, paths: list[_Path],
             if left is not None:
                 steps.append((path, far, left))
     return steps
+
+
+def _spans(paths: list[_Path]) -> list[tuple[TimeWindow, list[str], list[_Path]]]:
+    """The paths' windows merged where they overlap (or touch), in time order: per
+    merged window, its hull, the ids of its paths and the paths. A component's faults
+    days apart are read as separate windows (at once), not as the days between them."""
+    ordered = sorted(paths, key=lambda p: none_first(p.window[0]))
+    groups: list[list[_Path]] = []
+    end: int | None = None
+    for path in ordered:
+        start = path.window[0]
+        if groups and (end is None or start is None or start <= end):
+            groups[-1].append(path)
+            end = None if end is None or path.window[1] is None else max(end, path.window[1])
+        else:
+            groups.append([path])
+            end = path.window[1]
+    return [(TimeWindow.of(hull(p.window for p in group)),
+             list(dict.fromkeys(p.node_id for p in group)), group) for group in groups]
 
 
 def _allocations(store: GraphStore, gpu_id: str, faults: list[_Path]) -> list[AffectedJob]:
