@@ -144,6 +144,14 @@ class GraphStore(ABC):
         once where the backend can (:meth:`run_reads`)."""
         return tuple(self.run_reads(reads))
 
+    def window_reads_follow_the_window(self) -> bool:
+        """Whether a window read of an interval edge type costs what the window holds
+        wherever it lies (True: the embedded store's span index), or reads every end
+        written from the window's start on (False, this default: Cassandra's ends
+        index). A query with windows far apart reads them separately only when True;
+        otherwise one read of their hull costs less than several from each start on."""
+        return False
+
     def run_reads(self, reads: Sequence[Callable[[], Any]]) -> list[Any]:
         """Run ``reads`` and return their results in order; the first error raised is
         raised. This default runs them one after another (a local store waits for

@@ -74,6 +74,9 @@ class DelegatingStore(GraphStore):
         self.before("count", namespace)
         return self.inner.count(namespace)
 
+    def window_reads_follow_the_window(self) -> bool:
+        return self.inner.window_reads_follow_the_window()
+
     def describe(self) -> Layout:
         self.before("describe")
         return self.inner.describe()

@@ -6,7 +6,8 @@ dependent racks, their servers, their jobs, and the racks' sites (beside the ser
 and jobs: ``GraphStore.together``, at once on a remote backend). Each read asks the store for
 the narrowest windows that cover the hop (the windows left, merged where they
 overlap: a component's faults days apart are read as separate windows, at once, not
-as the days between them); the exact interval cut is done here, edge by edge.
+as the days between them, where the store's window reads cost what the window holds;
+otherwise their hull); the exact interval cut is done here, edge by edge.
 
 By the component's type: a CDU, power shelf or site reaches its racks (``cooled_by``,
 ``powered_by``, ``in_site`` into it), a ToR switch the racks it is ``in_rack`` (their
@@ -157,7 +158,7 @@ def _hop(store: GraphStore, edge_type: str, paths: list[_Path],
     """
     if not paths:
         return []
-    spans = _spans(paths)
+    spans = _spans(paths, apart=store.window_reads_follow_the_window())
     reads = [(lambda ids=ids, window=window: store.neighbours(edge_type, ids, direction, window))
              for window, ids, _ in spans]
     found = store.run_reads(reads)
@@ -177,12 +178,14 @@ def _hop(store: GraphStore, edge_type: str, paths: list[_Path],
     return steps
 
 
-def _spans(paths: list[_Path]) -> list[tuple[TimeWindow, list[str], list[_Path]]]:
-    """The paths' windows merged where they overlap (or touch), in time order: per
-    merged window, its hull, the ids of its paths and the paths. A component's faults
-    days apart are read as separate windows (at once), not as the days between them."""
-    ordered = sorted(paths, key=lambda p: none_first(p.window[0]))
-    groups: list[list[_Path]] = []
+def _spans(paths: list[_Path], apart: bool = True
+           ) -> list[tuple[TimeWindow, list[str], list[_Path]]]:
+    """The paths' windows merged where they overlap (or touch), in time order (all of
+    them in one unless ``apart``): per merged window, its hull, the ids of its paths
+    and the paths. A component's faults days apart are read as separate windows (at
+    once), not as the days between them."""
+    ordered = sorted(paths, key=lambda p: none_first(p.window[0])) if apart else []
+    groups: list[list[_Path]] = [] if apart else [paths]
     end: int | None = None
     for path in ordered:
         start = path.window[0]

@@ -327,6 +327,9 @@ class SQLiteGraphStore(GraphStore):
                     found[row[0]] = NodeRecord(node_type, row[0], props, origin)
         return found
 
+    def window_reads_follow_the_window(self) -> bool:
+        return True  # the span index (tables.py)
+
     def neighbours(
         self,
         edge_type: str,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fleetgraph.graph_model.records import EdgeUpsert, Provenance
+from fleetgraph.serving.instrumentation import CountingStore
 from fleetgraph.serving.queries import affected_jobs
 from fleetgraph.storage.base import GraphStore, TimeWindow
 from fleetgraph.storage.embedded import SQLiteGraphStore
@@ -67,3 +68,11 @@ def test_faults_days_apart_read_their_own_windows(
     if isinstance(store, SQLiteGraphStore):
         # the jobs of the faults' hours, not of the five days between (240 a server)
         assert store.rows_read - before <= 3 * len(answer.items), store.rows_read - before
+        # so too through the serving layer's proxies (they forward the store's answer)
+        counting = CountingStore(store)
+        assert counting.window_reads_follow_the_window()
+        before = store.rows_read
+        assert affected_jobs(counting, "cdu:s1-c1", TimeWindow()) == answer
+        assert store.rows_read - before <= 3 * len(answer.items)
+    else:  # Cassandra reads every end from a window's start on: one read of the hull
+        assert not store.window_reads_follow_the_window()
