@@ -32,7 +32,8 @@ def _embedded(config: StoreConfig, sqlite_path: Path | None, registry: Registry,
     except OSError as exc:
         raise StorageUnavailable(f"cannot make the embedded store's folder {path.parent}: "
                                  f"{exc}") from exc
-    return SQLiteGraphStore(registry, path, **{"cache_mib": config.embedded.cache_mib, **options})
+    options.setdefault("cache_mib", config.embedded.cache_mib)
+    return SQLiteGraphStore(registry, path, **options)
 
 
 def _cassandra(config: StoreConfig, sqlite_path: Path | None, registry: Registry,

@@ -381,15 +381,18 @@ class Change:
         replay, a large fleet) then keeps a flag, not every write since (each pending
         dataset held its own copy: gigabytes at the 1e7 fleet), and an edit that large
         costs about what the whole walk does."""
-        if self.whole or other.whole or (len(self.items) + len(self.jobs) + len(self.edges)
-                                         + len(other.items) + len(other.jobs)
-                                         + len(other.edges)) > CHANGE_LIMIT:
+        if self.whole or other.whole or self.size + other.size > CHANGE_LIMIT:
             self.whole = True
             self.items, self.jobs, self.edges = set(), set(), set()
             return
         self.items |= other.items
         self.jobs |= other.jobs
         self.edges |= other.edges
+
+    @property
+    def size(self) -> int:
+        """The ids and edges kept."""
+        return len(self.items) + len(self.jobs) + len(self.edges)
 
     def copy(self) -> Change:
         return Change(self.header, set(self.items), set(self.jobs), set(self.edges),

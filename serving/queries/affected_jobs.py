@@ -180,14 +180,20 @@ def _hop(store: GraphStore, edge_type: str, paths: list[_Path],
 
 def _spans(paths: list[_Path], apart: bool = True
            ) -> list[tuple[TimeWindow, list[str], list[_Path]]]:
-    """The paths' windows merged where they overlap (or touch), in time order (all of
-    them in one unless ``apart``): per merged window, its hull, the ids of its paths
-    and the paths. A component's faults days apart are read as separate windows (at
-    once), not as the days between them."""
-    ordered = sorted(paths, key=lambda p: none_first(p.window[0])) if apart else []
-    groups: list[list[_Path]] = [] if apart else [paths]
+    """Per window to read, its hull, the ids of its paths and the paths: the paths'
+    windows merged where they overlap (or touch) when ``apart``, else one for all. A
+    component's faults days apart are read as separate windows (at once), not as the
+    days between them."""
+    groups = _overlapping(paths) if apart else [paths]
+    return [(TimeWindow.of(hull(p.window for p in group)),
+             list(dict.fromkeys(p.node_id for p in group)), group) for group in groups]
+
+
+def _overlapping(paths: list[_Path]) -> list[list[_Path]]:
+    """The paths grouped by their windows merged where they overlap, in time order."""
+    groups: list[list[_Path]] = []
     end: int | None = None
-    for path in ordered:
+    for path in sorted(paths, key=lambda p: none_first(p.window[0])):
         start = path.window[0]
         if groups and (end is None or start is None or start <= end):
             groups[-1].append(path)
@@ -195,8 +201,7 @@ def _spans(paths: list[_Path], apart: bool = True
         else:
             groups.append([path])
             end = path.window[1]
-    return [(TimeWindow.of(hull(p.window for p in group)),
-             list(dict.fromkeys(p.node_id for p in group)), group) for group in groups]
+    return groups
 
 
 def _allocations(store: GraphStore, gpu_id: str, faults: list[_Path]) -> list[AffectedJob]:

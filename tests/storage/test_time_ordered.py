@@ -247,11 +247,10 @@ def _old_layout(path: Path) -> None:
     """Turn a store of this layout into one of the layout before the span classes: the
     end indexes on (near, p_valid_to), no span_class column."""
     db = sqlite3.connect(path)
-    for table in ("edge_ran_on",):
-        for side, near in (("out", "from_id"), ("in", "to_id")):
-            db.execute(f"DROP INDEX {table}_{side}_span")
-            db.execute(f"CREATE INDEX {table}_{side}_end ON {table} ({near}, p_valid_to)")
-        db.execute(f"ALTER TABLE {table} DROP COLUMN span_class")
+    for side, near in (("out", "from_id"), ("in", "to_id")):
+        db.execute(f"DROP INDEX edge_ran_on_{side}_span")
+        db.execute(f"CREATE INDEX edge_ran_on_{side}_end ON edge_ran_on ({near}, p_valid_to)")
+    db.execute("ALTER TABLE edge_ran_on DROP COLUMN span_class")
     db.commit()
     db.close()
 
