@@ -122,7 +122,10 @@ def _plain_read(field_def: GraphQLField) -> Callable[[Any], Any] | None:
     if (not resolver.is_async and not resolver.arguments and resolver.self_parameter
             and resolver.info_parameter is None and resolver.root_parameter is None
             and resolver.parent_parameter is None):
-        return resolver  # as get_result with the source as its only argument (self)
+        # as get_result with the source as its only argument (self): the function
+        # itself where it is one (StrawberryResolver.__call__ only forwards to it)
+        wrapped = resolver.wrapped_func
+        return wrapped if callable(wrapped) else resolver
     return None
 
 
@@ -343,9 +346,24 @@ class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return _NOT_PLAIN
             values: dict[str, Any] = {}
             for response_name, plain in fields:
-                value = _completed(plain, item)
-                if value is _NOT_PLAIN:
-                    return _NOT_PLAIN
+                plan, per_source = plain
+                if not per_source and not plan.is_list:  # most fields: inline
+                    try:
+                        value = plan.read(item)
+                    except Exception:
+                        return _NOT_PLAIN  # the ordinary way raises it
+                    if value is None:
+                        if plan.non_null:
+                            return _NOT_PLAIN
+                    elif type(value) is not plan.same:
+                        try:
+                            value = plan.coerce(value)
+                        except Exception:
+                            return _NOT_PLAIN
+                else:
+                    value = _completed(plain, item)
+                    if value is _NOT_PLAIN:
+                        return _NOT_PLAIN
                 values[response_name] = value
             for response_name, nested, details in lists:
                 value = self._plain_list(nested, details, info, item)

@@ -18,6 +18,7 @@ from fleetgraph.serving.types.node import Node, as_node, load_node
 from fleetgraph.serving.types.origin import Origin
 from fleetgraph.serving.types.refs import SITE_KIND, JobRef, SiteRef
 from fleetgraph.serving.types.relations import node_by_id
+from fleetgraph.serving.types.scalars import ids
 
 
 @strawberry.enum(description="UP: where it came from; DOWN: what flowed from it.")
@@ -119,7 +120,7 @@ class ResidencyPlace:
 
     @field(description="Jobs that read the item and ran at the site (their siteId), by id.")
     def job_ids(self) -> list[strawberry.ID]:
-        return [strawberry.ID(j) for j in self.place.jobs]
+        return ids(self.place.jobs)
 
     @strawberry.field
     async def jobs(self, info: Info) -> list[JobRef]:
@@ -150,7 +151,7 @@ class DataResidency:
 
     @field(description="The dataset and everything DOWN-lineage of it, by id.")
     def item_ids(self) -> list[strawberry.ID]:
-        return [strawberry.ID(i) for i in self.answer.items]
+        return ids(self.answer.items)
 
     @strawberry.field
     def places(self) -> list[ResidencyPlace]:

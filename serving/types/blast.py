@@ -15,6 +15,7 @@ from fleetgraph.serving.types.field import field
 from fleetgraph.serving.types.node import Node, load_node
 from fleetgraph.serving.types.refs import JOB_KIND, SERVER_KIND, JobRef, ServerRef
 from fleetgraph.serving.types.relations import node_by_id
+from fleetgraph.serving.types.scalars import ids
 
 
 @strawberry.enum(description="How much worse a failure makes a component.")
@@ -102,7 +103,7 @@ class BlastRadius:
 
     @field(description="Other components of the site(s) in fault at that time, by id.")
     def already_in_fault(self) -> list[strawberry.ID]:
-        return [strawberry.ID(c) for c in self.answer.already_in_fault]
+        return ids(self.answer.already_in_fault)
 
     @field(description="Jobs running at that time on impacted servers, by job then server.")
     def jobs(self) -> list[ImpactedJob]:

@@ -23,7 +23,7 @@ from fleetgraph.serving.types.refs import (
     SiteRef,
 )
 from fleetgraph.serving.types.relations import node_by_id
-from fleetgraph.serving.types.scalars import Long
+from fleetgraph.serving.types.scalars import Long, ids
 
 
 @strawberry.input(description="A half-open window [from, to).")
@@ -170,7 +170,7 @@ class ServerGpus:
 
     @strawberry.field
     def gpu_ids(self) -> list[strawberry.ID]:
-        return [strawberry.ID(g) for g in self.group.gpu_ids]
+        return ids(self.group.gpu_ids)
 
 
 @strawberry.type(description="A site where the job can run, its score and free GPUs.")

@@ -7,13 +7,15 @@ limits (tiers, GPUs of a server, path lengths, page sizes, ``first``/``limit``)
 stay ``Int``, so clients keep declaring ``$first: Int``. Times are ``DateTime``.
 
 Annotate with ``Long`` (a ``NewType`` of ``int``) and give the schema
-``SCALARS`` as its ``StrawberryConfig.scalar_map``.
+``SCALARS`` as its ``StrawberryConfig.scalar_map``. :func:`ids` gives a list of ids as
+``ID`` values without a call per id.
 """
 
 from __future__ import annotations
 
 import re
-from typing import NewType
+from collections.abc import Iterable
+from typing import NewType, cast
 
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
@@ -21,6 +23,14 @@ from strawberry.types.scalar import ScalarDefinition
 from fleetgraph.serving.errors import ServingError
 
 Long = NewType("Long", int)
+
+
+
+def ids(values: Iterable[str]) -> list[strawberry.ID]:
+    """``values`` as a list of ``ID`` (a ``NewType`` of ``str``: the same strings; a
+    list field of ids in a large answer would otherwise call it once per id)."""
+    return cast("list[strawberry.ID]", list(values))
+
 
 LONG_MIN = -(2**63)
 LONG_MAX = 2**63 - 1
