@@ -43,6 +43,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
+from math import isfinite
 from operator import attrgetter
 from typing import Any, Protocol
 
@@ -61,7 +62,15 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path, gather_with_cancel
-from graphql.type.scalars import serialize_boolean, serialize_id, serialize_string
+from graphql.type.scalars import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
+    serialize_boolean,
+    serialize_float,
+    serialize_id,
+    serialize_int,
+    serialize_string,
+)
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
@@ -189,7 +198,32 @@ def _coercion(leaf: GraphQLLeafType) -> tuple[type | None, Callable[[Any], Any]]
         except Exception:
             return None, partial(_coerced, leaf)
         return None, partial(_enum_coerced, leaf, members, names)
+    checked = _CHECKED.get(leaf.coerce_output_value)
+    if checked is not None:
+        return None, partial(checked, leaf)
     return _SAME.get(leaf.coerce_output_value), partial(_coerced, leaf)
+
+
+def _int_coerced(leaf: GraphQLLeafType, value: Any) -> Any:
+    """An ``int`` in GraphQL's 32-bit range as it is (as ``serialize_int`` returns it);
+    any other value through the leaf's own coercion."""
+    if type(value) is int and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT:
+        return value
+    return _coerced(leaf, value)
+
+
+def _float_coerced(leaf: GraphQLLeafType, value: Any) -> Any:
+    """A finite ``float`` as it is (as ``serialize_float`` returns it); any other value
+    through the leaf's own coercion."""
+    if type(value) is float and isfinite(value):
+        return value
+    return _coerced(leaf, value)
+
+
+# graphql-core's coercions that return a value of this type unchanged once it passes a
+# check: Int's range, Float's finiteness (checked here without their three calls)
+_CHECKED: dict[Callable[[Any], Any], Callable[[GraphQLLeafType, Any], Any]] = {
+    serialize_int: _int_coerced, serialize_float: _float_coerced}
 
 
 def _enum_coerced(leaf: GraphQLLeafType, members: type, names: dict[Any, str],

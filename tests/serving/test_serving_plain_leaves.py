@@ -13,14 +13,26 @@ from typing import Any
 
 import pytest
 import strawberry
-from graphql import GraphQLObjectType, GraphQLSchema
+from graphql import (
+    GraphQLError,
+    GraphQLFloat,
+    GraphQLInt,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+)
 from strawberry.extensions import SchemaExtension
 
 from fleetgraph.graph_model import FLEET
 from fleetgraph.serving.access import ROLES, access_of, type_grant
 from fleetgraph.serving.access_guard import RoleAccess, field_refusal
 from fleetgraph.serving.context import new_context
-from fleetgraph.serving.execution import FleetExecutionContext, plain_leaf
+from fleetgraph.serving.execution import (
+    FleetExecutionContext,
+    _coercion,
+    _Irregular,
+    plain_leaf,
+)
 from fleetgraph.serving.guards import DEFAULT_LIMITS, Limits
 from fleetgraph.serving.schema import build_schema
 from fleetgraph.storage.embedded import SQLiteGraphStore
@@ -264,3 +276,25 @@ def test_what_is_plain() -> None:
     assert isinstance(site, GraphQLObjectType)
     assert plain_leaf(site.fields["id"]) is not None  # a method of self alone
     assert plain_leaf(site.fields["racks"]) is None  # an object list
+
+
+ODD_NUMBERS = [0, 7, -(2**31), 2**31 - 1, 2**31, -(2**31) - 1, 2**63, True, False, 3.0, 3.5,
+               -0.0, 1e300, float("nan"), float("inf"), float("-inf"), "7", "7.5", None]
+
+
+@pytest.mark.parametrize("leaf", [GraphQLInt, GraphQLFloat], ids=["Int", "Float"])
+def test_numbers_are_coerced_as_graphql_core_coerces_them(leaf: GraphQLScalarType) -> None:
+    """Int and Float pass their own values without graphql-core's calls (execution.
+    _CHECKED): every value comes out as the scalar's own coercion gives it, of the same
+    type, or is refused where it refuses."""
+    same, coerce = _coercion(leaf)
+    assert same is None
+    for value in ODD_NUMBERS:
+        try:
+            expected = leaf.coerce_output_value(value)
+        except GraphQLError:
+            with pytest.raises((GraphQLError, _Irregular)):  # then the ordinary way
+                coerce(value)
+            continue
+        got = coerce(value)
+        assert got == expected and type(got) is type(expected), (leaf.name, value)
