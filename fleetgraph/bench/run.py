@@ -252,7 +252,7 @@ def _size(name: str, now_us: int, repeats: int, tmp: Path
     click.echo(f"[{name}] ingesting {len(messages):,} messages ...", err=True)
     path = tmp / f"{name}.sqlite"
     entry: dict[str, Any] = {"ingest_embedded": ingest.run_pipeline(messages, path, now_us)}
-    store = SQLiteGraphStore(FLEET, path)
+    store = SQLiteGraphStore(FLEET, path, clock=lambda: now_us)  # the fleet's now
     entry["stored_edges"] = sum(store.count(f"edge_{e}") for e in FLEET.edges)
     entry["read_model_rebuild_s"] = rebuild_read_models(store, now_us)
     click.echo(f"[{name}] {entry['stored_edges']:,} edges; building networkx ...", err=True)

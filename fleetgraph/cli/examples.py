@@ -67,7 +67,7 @@ def find_examples(store: GraphStore, now: int) -> list[Example]:
     window = TimeWindow(now - 24 * HOUR_US, now)
     scores = {}
     for record in scan(store, "model"):
-        ranking = model_hotness(store, record.id, window)
+        ranking = model_hotness(store, record.id, window, now_us=now)
         if ranking:
             scores[record.id] = ranking[0].score
     if scores:

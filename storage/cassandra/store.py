@@ -333,6 +333,11 @@ class CassandraGraphStore(GraphStore):
         if jobs:
             self._run(jobs, "write", rows=False)
 
+    def _count_rows(self, rows: int) -> None:
+        """Add to ``rows_read`` (reads run on several threads at once: ``together``)."""
+        with self._lock:
+            self.rows_read += rows
+
     def _every_node_a_replica(self) -> bool:
         """Whether every node holds every row (no more nodes than the replication factor):
         then a batch across partitions costs its coordinator no hop, and the driver
@@ -399,7 +404,7 @@ class CassandraGraphStore(GraphStore):
                 and time_reads.usable(window, now, table.buckets)):
             result, fetched = time_reads.read_window(
                 reads, edge_type, namespace, direction, list(result), window, now)
-            self.rows_read += fetched
+            self._count_rows(fetched)
             return result
         history = namespace.history_side(direction)
         with_history = history is not None and window is not None and bool(table.ttl_us)
@@ -417,7 +422,7 @@ class CassandraGraphStore(GraphStore):
                 per_near=listed if spread else None))
         found, *kept = reads.read_together(wanted, f"read {edge_type} edges")
         for near, rows in found.items():
-            self.rows_read += len(rows)
+            self._count_rows(len(rows))
             edges = result[near]
             for row in rows:
                 record = edge_record(edge_type, table, row, now)
@@ -463,7 +468,7 @@ class CassandraGraphStore(GraphStore):
         now = self._clock()
         result: dict[str, list[str]] = {}
         for near, rows in found.items():
-            self.rows_read += len(rows)
+            self._count_rows(len(rows))
             if recorded_by is None:  # live is enough: no creation to decode
                 fars = [row[1] for row in rows if is_live(table, row[2], row[3], now)]
             else:
