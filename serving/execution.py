@@ -30,9 +30,11 @@ reasons) is completed the same way, inside the loop, and so is ``__typename`` (t
 object type's name, after the same role check graphql-core's middleware makes of it).
 
 What a field needs is worked out once, not per row: its plan once per schema (the
-read: ``attrgetter`` for an attribute; the coercion: a strawberry enum's members by a
-table its own coercion made, a ``str`` of ID or String and a ``bool`` of Boolean as
-they are, since their coercion returns them unchanged), and its role check once per
+read: ``attrgetter`` for an attribute, the method's own function for a method; the
+coercion: a strawberry enum's members by a table its own coercion made, a ``str`` of ID
+or String and a ``bool`` of Boolean as they are, since their coercion returns them
+unchanged, an ``int`` of Int in range and a finite ``float`` of Float as they are after
+that check), and its role check once per
 request: the check answers for every source (read it, or a refusal) or, for a field of
 a node object or an ``Edge``, gives the check each source still meets.
 """
