@@ -40,11 +40,9 @@ from fleetgraph.storage.cassandra.describe import layout, read_keyspaces
 from fleetgraph.storage.cassandra.migrate import directory_ready, index_ready, plan_migration
 from fleetgraph.storage.cassandra.partition_reads import PartitionReads, Read
 from fleetgraph.storage.cassandra.read_models import (
-    ALL_BUCKETS,
+    KEYS_PER_SELECT,
     NAMESPACE_PREFIX,
     ReadModelTable,
-    bucket_of,
-    key_reads,
 )
 from fleetgraph.storage.cassandra.read_pool import ReadPool
 from fleetgraph.storage.cassandra.rows import (
@@ -543,9 +541,8 @@ class CassandraGraphStore(GraphStore):
     def put_read_models(self, model: str, rows: Mapping[str, str | None]) -> None:
         table = self._read_models
         insert, delete = self._prepare(table.insert_cql), self._prepare(table.delete_cql)
-        jobs: list[Job] = [(insert, (model, bucket_of(key), key, value)) if value is not None
-                           else (delete, (model, bucket_of(key), key))
-                           for key, value in rows.items()]
+        jobs: list[Job] = [(insert, (model, key, value)) if value is not None
+                           else (delete, (model, key)) for key, value in rows.items()]
         with self._lock:
             self.written.add(table.qualified)
         self._run(jobs, f"write the {model} read model", rows=False)
@@ -553,10 +550,12 @@ class CassandraGraphStore(GraphStore):
     def get_read_models(self, model: str, keys: Sequence[str] | None = None) -> dict[str, str]:
         table = self._read_models
         if keys is None:
-            jobs: list[Job] = [(self._prepare(table.select_all_cql), (model, ALL_BUCKETS))]
+            jobs: list[Job] = [(self._prepare(table.select_all_cql), (model,))]
         else:
+            unique = list(dict.fromkeys(keys))
             select = self._prepare(table.select_keys_cql)
-            jobs = [(select, (model, buckets, group)) for buckets, group in key_reads(keys)]
+            jobs = [(select, (model, unique[i : i + KEYS_PER_SELECT]))
+                    for i in range(0, len(unique), KEYS_PER_SELECT)]
         return {row[0]: row[1] for rows in self._run(jobs, f"read the {model} read model")
                 for row in rows}
 
