@@ -195,6 +195,10 @@ class CassandraGraphStore(GraphStore):
         self._directed: set[str] = set()  # edge types whose bucket directory reads may use
         self._lock = threading.Lock()
         self._cluster, self._session = connect(self.config)
+        # read once: parsing it on every read (ast.literal_eval in the read pool's
+        # threads) fails now and then on CPython 3.11 ("AST constructor recursion
+        # depth mismatch", cpython#106905)
+        self._replication_factor = replication_factor(self.config.replication)
         try:
             if schema == "init":
                 self.init_schema()
@@ -343,7 +347,7 @@ class CassandraGraphStore(GraphStore):
         then a batch across partitions costs its coordinator no hop, and the driver
         one request instead of one per partition (its per-request work is most of a
         write's CPU time)."""
-        factor = replication_factor(self.config.replication)
+        factor = self._replication_factor
         return factor is not None and len(self._cluster.metadata.all_hosts()) <= factor
 
     def _update(self, write: Write) -> Any:

@@ -430,3 +430,22 @@ def test_describe_lists_one_keyspace_per_node_and_edge_type(
             assert tables[name].default_ttl_s == (declared.history_seconds or 0)
             kept = "forever" if declared.history_seconds is None else f"{declared.history_seconds}s"
             assert f"history retention={kept}" in tables[name].comment
+
+
+def test_the_replication_map_is_parsed_once_not_on_every_read(
+    cassandra: CassandraGraphStore, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Reads ask whether every node is a replica on every call, from the read pool's
+    threads; ast.literal_eval there failed now and then on CPython 3.11 ("AST
+    constructor recursion depth mismatch", cpython#106905), so the map is parsed when the
+    store is made."""
+    from fleetgraph.storage.cassandra import store as store_module
+
+    def parsed(replication: str) -> int | None:
+        raise AssertionError("the replication map parsed again")
+
+    monkeypatch.setattr(store_module, "replication_factor", parsed)
+    cassandra.upsert_nodes([NodeUpsert("site", "site:a", {"region": "west"}, NOW, prov("e", NOW))])
+    reads = [lambda: cassandra.get_nodes(["site:a"]) for _ in range(8)]
+    assert all("site:a" in found for found in cassandra.run_reads(reads))
+    assert cassandra.neighbours("in_site", ["site:a"], Direction.IN) == {"site:a": []}
