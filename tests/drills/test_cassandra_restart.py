@@ -118,5 +118,10 @@ def test_cassandra_restarted_mid_ingest_loses_nothing(
     finally:
         if not is_up(stack, only=[CASSANDRA]):  # the rest of the session needs it
             ensure_up(settings=stack, only=[CASSANDRA], timeout=180)
+        # the stores' sessions were made before the restart: on a loaded machine their
+        # drivers may still be reconnecting when the drill ends
+        for store in (target, reference):
+            wait_for("a store's session reconnects", lambda s=store: digests_now(s) is not None,
+                     180, every_s=2)
         cassandra_graphs.release(target, written_elsewhere=True)  # by the worker
         cassandra_graphs.release(reference)
