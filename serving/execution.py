@@ -383,19 +383,16 @@ class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
             values: dict[str, Any] = {}
             for response_name, plain in fields:
                 plan, per_source = plain
-                if not per_source and not plan.is_list:  # most fields: inline
+                if not per_source and not plan.is_list:  # _completed's leaf case, inline
                     try:
                         value = plan.read(item)
+                        if value is None:
+                            if plan.non_null:
+                                return _NOT_PLAIN
+                        elif type(value) is not plan.same:
+                            value = plan.coerce(value)
                     except Exception:
                         return _NOT_PLAIN  # the ordinary way raises it
-                    if value is None:
-                        if plan.non_null:
-                            return _NOT_PLAIN
-                    elif type(value) is not plan.same:
-                        try:
-                            value = plan.coerce(value)
-                        except Exception:
-                            return _NOT_PLAIN
                 else:
                     value = _completed(plain, item)
                     if value is _NOT_PLAIN:

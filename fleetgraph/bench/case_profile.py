@@ -29,6 +29,7 @@ import click
 from fleetgraph.bench.fleet_scale import cassandra_settings, open_cassandra, picked_ids
 from fleetgraph.bench.queries import InProcessGraphQL, QueryCase
 from fleetgraph.bench.run import cases_for
+from fleetgraph.bench.stats import summary_ms
 from fleetgraph.graph_model.fleet import FLEET
 from fleetgraph.serving.collector import collector_for_serving
 from fleetgraph.storage.base import GraphStore
@@ -75,13 +76,11 @@ def profile_case(graphql: InProcessGraphQL, store: GraphStore, case: QueryCase, 
         if profiler is not None:
             profiler.disable()
         gc.callbacks.remove(collections)
-    walls = sorted(wall for wall, _, _ in calls)
+    walls = summary_ms([wall for wall, _, _ in calls])  # as the fleet run reports them
     result: dict[str, Any] = {
         "case": case.name, "calls": repeats,
         "cpu_ms": round((time.process_time() - cpu_began) * 1000 / repeats, 2),
-        "p50_ms": round(walls[len(walls) // 2], 2),
-        "p99_ms": round(walls[min(len(walls) - 1, int(len(walls) * 0.99))], 2),
-        "max_ms": round(walls[-1], 2),
+        "p50_ms": walls["p50_ms"], "p99_ms": walls["p99_ms"], "max_ms": walls["max_ms"],
         "rows_read": round((getattr(store, "rows_read", 0) - rows_before) / repeats, 1),
         "full_collections": len(collections.pauses),
         "longest_full_collection_ms": round(max(collections.pauses, default=0.0), 1),
