@@ -101,6 +101,9 @@ def test_survivors_of_a_full_collection_are_frozen_and_thawed_for_one_walk() -> 
 def test_a_young_collection_freezes_nothing() -> None:
     with collector_for_serving() as freezer:
         frozen = gc.get_freeze_count()
+        survivors = [[i] for i in range(1000)]  # young, alive through both collections
         gc.collect(0)
         gc.collect(1)
-        assert gc.get_freeze_count() == frozen and freezer.freezes == 0
+        # The count may fall (a frozen object freed meanwhile leaves the permanent
+        # generation, as in a CI run: 706,025 -> 706,023) but never takes the survivors.
+        assert gc.get_freeze_count() < frozen + len(survivors) and freezer.freezes == 0
