@@ -53,7 +53,7 @@ class FullCollections:
 
 
 def profile_case(graphql: InProcessGraphQL, store: GraphStore, case: QueryCase, repeats: int,
-                 with_cprofile: bool = False) -> dict[str, Any]:
+                 with_cprofile: bool = False, sort: str = "tottime") -> dict[str, Any]:
     """``repeats`` calls of ``case`` (its variables in turn, after one warm call each)."""
     for variables in case.variables:
         graphql.answer(store, case.query, variables)
@@ -88,8 +88,8 @@ def profile_case(graphql: InProcessGraphQL, store: GraphStore, case: QueryCase, 
                     for wall, cpu, v in sorted(calls, key=lambda c: -c[0])[:3]],
     }
     if profiler is not None:
-        stats = pstats.Stats(profiler).sort_stats("tottime")
-        stats.print_stats(25)
+        stats = pstats.Stats(profiler).sort_stats(sort)
+        stats.print_stats(40 if sort == "cumulative" else 25)
     return result
 
 
@@ -104,8 +104,10 @@ def profile_case(graphql: InProcessGraphQL, store: GraphStore, case: QueryCase, 
 @click.option("--only", default=None, help="keep the variables whose text holds this")
 @click.option("--repeats", default=200, show_default=True)
 @click.option("--cprofile", "with_cprofile", is_flag=True, help="print functions by own time")
+@click.option("--sort", type=click.Choice(["tottime", "cumulative"]), default="tottime",
+              show_default=True, help="--cprofile's order: own time, or with callees")
 def main(work: Path, names: tuple[str, ...], store_kind: str, only: str | None, repeats: int,
-         with_cprofile: bool) -> None:
+         with_cprofile: bool, sort: str) -> None:
     """Profile query cases on a kept fleet (see the module docstring)."""
     meta = json.loads((work / "fleet.json").read_text())
     now_us = int(meta["now_us"])
@@ -130,7 +132,7 @@ def main(work: Path, names: tuple[str, ...], store_kind: str, only: str | None, 
                         raise click.BadParameter(f"no variables of {name} hold {only!r}")
                     case = QueryCase(case.name, case.query, kept, case.baseline)
                 click.echo(json.dumps(profile_case(graphql, store, case, repeats,
-                                                   with_cprofile)))
+                                                   with_cprofile, sort)))
     finally:
         graphql.close()
         if store is not embedded:

@@ -22,12 +22,14 @@ Two read models, computed together, a model at a time:
   of a live edge met (a window ending at or before it may read history the row did not
   bound: the query reads the whole model then).
 * :data:`MODEL_SITE_ITEMS`, key ``"<model id> <site id>"``: the model's artifacts with a
-  pair at that site, stamped with the computation's ``computed_at`` (a query takes them
-  only with the ranking row of the same stamp).
+  pair at that site, each with its pair as the artifact's ``replicas`` row holds it
+  (the intervals, the live edge's span, the interval from history alone), stamped with
+  the computation's ``computed_at`` (a query takes them only with the ranking row of
+  the same stamp, which holds no longer than the artifacts' rows did).
 
-The query walks the sites in that order, a batch at a time: the artifacts of the batch's
-sites, their replicas (the ``replicas`` rows, as modelHotness reads them), the exact
-scores; it stops when the next site's bound is below the k-th score found. The rows are
+The query walks the sites in that order, a batch at a time: the pairs of the batch's
+sites (one row a site, not the artifacts' rows with their pairs at every other site),
+the exact scores; it stops when the next site's bound is below the k-th score found. The rows are
 kept by the pipeline (:mod:`fleetgraph.ingest.read_models.maintain`): a ``cached_at``
 write of an artifact, or an ``artifact_of`` write, deletes its model's ranking row at
 once (the query then reads the whole model, as before) and recomputes it with the
@@ -53,12 +55,15 @@ from fleetgraph.ingest.read_models.replicas import (
     Pair,
     Replica,
     compute_replicas,
+    pair_fields,
+    pair_of,
 )
 from fleetgraph.storage.base import Direction, GraphStore
 
 MODEL_SITES = "model_sites"  # model id -> ModelSites.encode()
-MODEL_SITE_ITEMS = "model_site_items"  # "<model id> <site id>" -> [computed_at, artifact ids]
+MODEL_SITE_ITEMS = "model_site_items"  # "<model id> <site id>" -> encode_site_pairs(...)
 FORMAT = 1
+ITEMS_FORMAT = 2  # 1 (two fields, no version): the artifact ids alone
 ARTIFACT_OF = "artifact_of"
 HALF_LIFE_US = 6 * HOUR_US  # modelHotness's scores (serving.queries.hotness)
 TIER_WEIGHT: dict[int, float] = {0: 1.0, 1: 0.5, 2: 0.1}  # hot, warm, durable
@@ -152,33 +157,44 @@ def model_sites_at(store: GraphStore, model_id: str, now_us: int) -> ModelSites 
     return row if row is not None and row.holds_at(now_us) else None
 
 
+SitePairs = list[tuple[str, Pair]]  # (artifact id, its pair at the site), by artifact id
+
+
+def encode_site_pairs(computed_at_us: int, pairs: SitePairs) -> str:
+    return json.dumps([computed_at_us, ITEMS_FORMAT,
+                       [[artifact, *pair_fields(pair)] for artifact, pair in pairs]],
+                      separators=(",", ":"), sort_keys=True)
+
+
 def site_items(store: GraphStore, row: ModelSites, site_ids: Sequence[str]
-               ) -> dict[str, list[str]] | None:
-    """The model's artifacts at each of ``site_ids`` (one read), or None when a row is
-    missing or from another computation than ``row``."""
+               ) -> dict[str, SitePairs] | None:
+    """The model's artifacts at each of ``site_ids`` with their pairs there (one read),
+    or None when a row is missing, of another layout, or from another computation
+    than ``row``."""
     keys = [site_key(row.model_id, s) for s in site_ids]
     texts = store.get_read_models(MODEL_SITE_ITEMS, keys)
-    found: dict[str, list[str]] = {}
+    found: dict[str, SitePairs] = {}
     for site_id, key in zip(site_ids, keys, strict=True):
         text = texts.get(key)
         if text is None:
             return None
         try:
-            stamp, items = json.loads(text)
-        except (ValueError, TypeError):
+            stamp, version, entries = json.loads(text)
+            if stamp != row.computed_at_us or version != ITEMS_FORMAT:
+                return None
+            found[site_id] = [(str(artifact), pair_of(site_id, intervals, live, alone))
+                              for artifact, intervals, live, alone in entries]
+        except (ValueError, TypeError, IndexError, KeyError):
             return None
-        if stamp != row.computed_at_us:
-            return None
-        found[site_id] = [str(i) for i in items]
     return found
 
 
 @dataclass(frozen=True, slots=True)
 class Computed:
-    """A model's rows: the ranking and its artifacts by site."""
+    """A model's rows: the ranking and its artifacts' pairs by site."""
 
     sites: ModelSites
-    items: dict[str, list[str]]  # site -> artifact ids, sorted
+    items: dict[str, SitePairs]  # site -> (artifact id, pair), by artifact id
 
 
 def _pair_level(pair: Pair) -> float | None:
@@ -215,7 +231,7 @@ def compute_model_sites(
         if not artifacts:
             continue
         levels: dict[str, list[float]] = {}
-        by_site: dict[str, list[str]] = {}
+        by_site: dict[str, SitePairs] = {}
         until: int | None = None
         live: int | None = None
         for artifact in artifacts:
@@ -225,7 +241,7 @@ def compute_model_sites(
             if row.valid_until_us is not None:
                 until = row.valid_until_us if until is None else min(until, row.valid_until_us)
             for pair in row.pairs:
-                by_site.setdefault(pair.site_id, []).append(artifact)
+                by_site.setdefault(pair.site_id, []).append((artifact, pair))
                 level = _pair_level(pair)
                 site_levels = levels.setdefault(pair.site_id, [])
                 if level is not None:
@@ -236,7 +252,7 @@ def compute_model_sites(
         ranked.sort(key=lambda s: (s[1] is None, -(s[1] or 0.0), s[0]))
         computed[model_id] = Computed(
             ModelSites(model_id, at_us, until, live, tuple(ranked)),
-            {site: sorted(set(found)) for site, found in by_site.items()})
+            {site: sorted(dict(found).items()) for site, found in by_site.items()})
     return computed
 
 
@@ -294,7 +310,7 @@ class ModelSitesMaintainer:
         (a model without artifacts loses its ranking row)."""
         if not model_ids:
             return
-        items = {site_key(m, site): json.dumps([computed[m].sites.computed_at_us, found])
+        items = {site_key(m, site): encode_site_pairs(computed[m].sites.computed_at_us, found)
                  for m in model_ids if m in computed
                  for site, found in computed[m].items.items()}
         if items:

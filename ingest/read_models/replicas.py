@@ -35,9 +35,8 @@ from the store as before; both give the same intervals (tests/oracle).
 
 from __future__ import annotations
 
-import bisect
 import json
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -104,47 +103,19 @@ class ItemReplicas:
         return self.computed_at_us <= now_us and (
             self.valid_until_us is None or now_us < self.valid_until_us)
 
-    def within(self, window: TimeWindow, sites: Collection[str] | None = None
-               ) -> list[Replica] | None:
+    def within(self, window: TimeWindow) -> list[Replica] | None:
         """What ``neighbours("cached_at", [item], OUT, window)`` gives (as replicas), or
-        None when the row cannot tell (see the module docstring); with ``sites``, only
-        the replicas at those sites (their pairs found by id: an item at many sites
-        costs the sites asked, not all)."""
-        start, end = window.start, window.end  # TimeWindow.overlaps, inlined (hot loop)
+        None when the row cannot tell (see the module docstring)."""
         found: list[Replica] = []
-        for pair in self.pairs if sites is None else self._pairs_at(sites):
-            intervals = pair.intervals
-            live = pair.live
-            if live is not None and not (
-                (live[0] is None or end is None or live[0] < end)
-                and (start is None or live[1] is None or start < live[1])
-            ):
-                if live[1] is None:
-                    return None
-                if pair.alone is not None:
-                    intervals = (*intervals[:-1], pair.alone)
-            for r in intervals:
-                if (r.start is None or end is None or r.start < end) and (
-                        start is None or r.end is None or start < r.end):
-                    found.append(r)
-        return found
-
-    def _pairs_at(self, sites: Collection[str]) -> list[Pair]:
-        """The pairs of ``sites`` (the pairs are by site id), by site id."""
-        pairs = self.pairs
-        found: list[Pair] = []
-        for site_id in sorted(sites):
-            i = bisect.bisect_left(pairs, site_id, key=_site_of)
-            if i < len(pairs) and pairs[i].site_id == site_id:
-                found.append(pairs[i])
+        for pair in self.pairs:
+            if not pair_within(pair, window.start, window.end, found):
+                return None
         return found
 
     def encode(self) -> str:
         return json.dumps([
             FORMAT, self.computed_at_us, self.valid_until_us,
-            [[p.site_id, [_interval(r) for r in p.intervals],
-              None if p.live is None else list(p.live),
-              None if p.alone is None else _interval(p.alone)] for p in self.pairs],
+            [[p.site_id, *pair_fields(p)] for p in self.pairs],
         ], separators=(",", ":"), sort_keys=True)
 
     @classmethod
@@ -155,17 +126,48 @@ class ItemReplicas:
             if version != FORMAT:
                 return None
             return cls(item_id, int(computed), None if until is None else int(until), tuple([
-                Pair(site, tuple([Replica(site, start, end, props)
-                                  for start, end, props in intervals]),
-                     None if live is None else (live[0], live[1]),
-                     None if alone is None else Replica(site, *alone))
+                pair_of(site, intervals, live, alone)
                 for site, intervals, live, alone in pairs]))
         except (ValueError, TypeError, IndexError, KeyError):
             return None
 
 
-def _site_of(pair: Pair) -> str:
-    return pair.site_id
+def pair_within(pair: Pair, start: int | None, end: int | None, found: list[Replica]) -> bool:
+    """Add to ``found`` the pair's replicas that ``neighbours`` gives for the window
+    [``start``, ``end``); False when the pair cannot tell (its live edge, without an
+    end, misses the window: see the module docstring)."""
+    intervals = pair.intervals  # TimeWindow.overlaps, inlined (hot loop)
+    live = pair.live
+    if live is not None and not (
+        (live[0] is None or end is None or live[0] < end)
+        and (start is None or live[1] is None or start < live[1])
+    ):
+        if live[1] is None:
+            return False
+        if pair.alone is not None:
+            intervals = (*intervals[:-1], pair.alone)
+    for r in intervals:
+        if (r.start is None or end is None or r.start < end) and (
+                start is None or r.end is None or start < r.end):
+            found.append(r)
+    return True
+
+
+def pair_fields(pair: Pair) -> list[Any]:
+    """A pair as JSON values, without its site: intervals, live span, alone."""
+    return [[_interval(r) for r in pair.intervals],
+            None if pair.live is None else list(pair.live),
+            None if pair.alone is None else _interval(pair.alone)]
+
+
+def pair_of(site: str, intervals: Sequence[Sequence[Any]], live: Sequence[int | None] | None,
+            alone: Sequence[Any] | None) -> Pair:
+    """The pair of :func:`pair_fields`'s values at ``site`` (TypeError, ValueError,
+    IndexError or KeyError when they are not a pair's)."""
+    return Pair(site, tuple([Replica(site, start, end, props)
+                             for start, end, props in intervals]),
+                None if live is None else (live[0], live[1]),
+                None if alone is None else Replica(site, *alone))
 
 
 def _interval(replica: Replica) -> list[Any]:
@@ -229,19 +231,17 @@ def compute_replicas(
 
 
 def replicas_within(
-    store: GraphStore, item_ids: Sequence[str], window: TimeWindow, now_us: int,
-    sites: Collection[str] | None = None,
+    store: GraphStore, item_ids: Sequence[str], window: TimeWindow, now_us: int
 ) -> dict[str, list[Replica]]:
     """What ``store.neighbours("cached_at", item_ids, OUT, window)`` gives, as replicas:
     from the rows that hold at ``now_us`` (one ``get_read_models``) and from the store
-    for the other items (one ``neighbours``). With ``sites``, those of the rows are
-    only the replicas at those sites (the store's: all; callers keep those sites)."""
+    for the other items (one ``neighbours``)."""
     found: dict[str, list[Replica]] = {}
     if KEPT and item_ids:
         for item, text in store.get_read_models(REPLICAS, item_ids).items():
             row = _decoded(item, text)
             if row is not None and row.holds_at(now_us):
-                within = row.within(window, sites)
+                within = row.within(window)
                 if within is not None:
                     found[item] = within
     missing = [i for i in item_ids if i not in found]

@@ -14,17 +14,18 @@ both give the intervals the store gives for the window.
 
 With ``first``, the pipeline's ``model_sites`` rows (:mod:`fleetgraph.ingest.read_models.
 model_sites`) give the model's sites ordered by a bound on their score at any window's
-end (the model's row, a row of artifacts by site): the sites are read in that order, a
-batch at a time (their artifacts' replicas, scored as above), until the next site's
-bound is below the ``first``-th score kept. The cost follows the page, not the model's
-history, when the scores in the window are near their bounds (recent replicas); the
-answer is the head of the whole ranking either way.
+end (the model's row, a row a site of its artifacts' pairs there): the sites are read in
+that order, a batch at a time (the pairs' replicas in the window, scored as above),
+until the next site's bound is below the ``first``-th score kept. A pair whose row cannot
+tell the window (see the ``replicas`` module) sends the query to the whole model. The
+cost follows the page, not the model's history, when the scores in the window are near
+their bounds (recent replicas); the answer is the head of the whole ranking either way.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fleetgraph.core.clock import wall_clock_us
@@ -33,11 +34,12 @@ from fleetgraph.ingest.read_models.model_sites import (
     HALF_LIFE_US,
     TIER_WEIGHT,
     ModelSites,
+    SitePairs,
     bound,
     model_sites_at,
     site_items,
 )
-from fleetgraph.ingest.read_models.replicas import Replica, replicas_within
+from fleetgraph.ingest.read_models.replicas import Replica, pair_within, replicas_within
 from fleetgraph.serving.errors import InvalidArgument, NotFound
 from fleetgraph.serving.queries.lookup import type_of
 from fleetgraph.storage.base import Direction, GraphStore, TimeWindow
@@ -120,11 +122,10 @@ def _rank(site: SiteHotness) -> tuple[float, str]:
 
 
 def _site_hotness(
-    artifacts: Iterable[str], replicas: Mapping[str, list[Replica]], window: TimeWindow,
-    sites: Container[str] | None = None,
+    artifacts: Iterable[str], replicas: Mapping[str, list[Replica]], window: TimeWindow
 ) -> list[SiteHotness]:
-    """The sites (of ``sites`` only, when given) where ``artifacts`` have an evidenced
-    replica overlapping ``window``, scored (not ranked)."""
+    """The sites where ``artifacts`` have an evidenced replica overlapping ``window``,
+    scored (not ranked)."""
     by_site: dict[str, list[ReplicaEvidence]] = {}
     query = window.interval
     end = window.end
@@ -132,25 +133,50 @@ def _site_hotness(
     for artifact_id in artifacts:
         latest: dict[str, Replica] = {}  # by site: the pair's latest interval
         for replica in replicas[artifact_id]:
-            if overlaps((replica.start, replica.end), query) and _evidenced(replica) and (
-                    sites is None or replica.site_id in sites):
+            if overlaps((replica.start, replica.end), query) and _evidenced(replica):
                 latest[replica.site_id] = replica  # a pair's intervals come by start
         for site, replica in latest.items():
-            props = replica.props
-            tier, last_access, hits = props.get("tier"), props.get("last_access"), props.get(
-                "hits")
-            reference = last_access if last_access is not None else replica.start
-            score = replica_score(tier, reference, hits, end)
-            held = by_site.get(site)
-            evidence = ReplicaEvidence(artifact_id, tier, last_access, hits, score)
-            if held is None:
-                by_site[site] = [evidence]
-            else:
-                held.append(evidence)
+            by_site.setdefault(site, []).append(_evidence(artifact_id, replica, end))
+    return _scored(by_site)
+
+
+def _evidence(artifact_id: str, replica: Replica, end: int) -> ReplicaEvidence:
+    props = replica.props
+    tier, last_access, hits = props.get("tier"), props.get("last_access"), props.get("hits")
+    reference = last_access if last_access is not None else replica.start
+    return ReplicaEvidence(artifact_id, tier, last_access, hits,
+                           replica_score(tier, reference, hits, end))
+
+
+def _scored(by_site: Mapping[str, list[ReplicaEvidence]]) -> list[SiteHotness]:
     return [
         SiteHotness(site, math.fsum(r.score for r in found_replicas), _by_artifact(found_replicas))
         for site, found_replicas in by_site.items()
     ]
+
+
+def _pairs_hotness(pairs_by_site: Mapping[str, SitePairs], window: TimeWindow
+                   ) -> list[SiteHotness] | None:
+    """:func:`_site_hotness` of the sites of ``pairs_by_site`` (from their ``model_sites``
+    rows), each pair's replicas in the window from the pair; None when a pair cannot tell
+    (a live edge without an end after the window's end: the ranking row's
+    ``bounds_window`` keeps such windows off this path)."""
+    by_site: dict[str, list[ReplicaEvidence]] = {}
+    query = window.interval
+    start, end = window.start, window.end
+    assert end is not None
+    for site, pairs in pairs_by_site.items():
+        for artifact_id, pair in pairs:
+            found: list[Replica] = []
+            if not pair_within(pair, start, end, found):
+                return None
+            latest = None  # the pair's latest interval
+            for replica in found:
+                if overlaps((replica.start, replica.end), query) and _evidenced(replica):
+                    latest = replica
+            if latest is not None:
+                by_site.setdefault(site, []).append(_evidence(artifact_id, latest, end))
+    return _scored(by_site)
 
 
 def _hottest(
@@ -178,11 +204,10 @@ def _hottest(
         done += len(batch)
         size *= 2
         items = site_items(store, row, batch)
-        if items is None:
+        scored = None if items is None else _pairs_hotness(items, window)
+        if scored is None:
             return None
-        artifacts = sorted({a for found in items.values() for a in found})
-        replicas = replicas_within(store, artifacts, window, now_us, batch)
-        kept += _site_hotness(artifacts, replicas, window, set(batch))
+        kept += scored
         kept.sort(key=_rank)
         del kept[first:]
     return kept
@@ -220,12 +245,9 @@ class ModelHeat:
         found = self._whole or {}
         if wanted and self._whole is None:
             items = site_items(self.store, self.row, wanted)
-            if items is not None:  # the sites' artifacts, then their replicas
-                artifacts = sorted({a for held in items.values() for a in held})
-                replicas = replicas_within(self.store, artifacts, self.window, self.now_us,
-                                           wanted)
-                found = {s.site_id: s.score
-                         for s in _site_hotness(artifacts, replicas, self.window, set(wanted))}
+            scored = None if items is None else _pairs_hotness(items, self.window)
+            if scored is not None:  # the sites' pairs
+                found = {s.site_id: s.score for s in scored}
             else:  # the rows cannot tell: the whole ranking, once
                 self._whole = found = {s.site_id: s.score for s in model_hotness(
                     self.store, self.row.model_id, self.window, now_us=self.now_us)}

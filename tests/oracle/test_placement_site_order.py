@@ -21,8 +21,14 @@ from click.testing import CliRunner
 from fleetgraph.graph_model.records import EdgeUpsert, Provenance
 from fleetgraph.ingest.read_models.fleet_state import fleet_state
 from fleetgraph.ingest.read_models.maintain import MaintainingStoreSink, SiteStateMaintainer
-from fleetgraph.ingest.read_models.model_sites import MODEL_SITE_ITEMS
-from fleetgraph.ingest.read_models.replicas import ItemReplicas, Pair, Replica
+from fleetgraph.ingest.read_models.model_sites import (
+    MODEL_SITE_ITEMS,
+    ModelSites,
+    encode_site_pairs,
+    site_items,
+    site_key,
+)
+from fleetgraph.ingest.read_models.replicas import ItemReplicas, Pair, Replica, pair_within
 from fleetgraph.ingest.read_models.site_order import (
     INDEX_KEY,
     SITE_ORDER,
@@ -389,31 +395,55 @@ def test_read_models_rebuild_makes_the_order(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_replicas_at_some_sites_are_the_row_s_at_those_sites(seed: int) -> None:
-    """``ItemReplicas.within(window, sites)`` gives what a row of those sites' pairs
-    alone gives, which is the whole row's replicas at ``sites`` where it can tell."""
+def test_a_sites_pairs_give_the_row_s_replicas_at_that_site(seed: int) -> None:
+    """A ``model_site_items`` row carries each artifact's pair at the site: decoded, the
+    pairs are the artifact rows' own, and each gives, for any window, the whole row's
+    replicas at its site (``pair_within``), or says it cannot tell where the row does."""
+    from fleetgraph.graph_model import FLEET
+    from fleetgraph.storage.embedded import SQLiteGraphStore
+
     rng = random.Random(seed)
 
     def point() -> int | None:
         return rng.choice([None, rng.randint(0, 100)])
 
-    pairs = []
-    for i in sorted(rng.sample(range(60), 30)):
-        site = f"site:s{i:02d}"
-        intervals = tuple(sorted((Replica(site, point(), point(), {"tier": 0})
-                                  for _ in range(rng.randint(1, 3))),
-                                 key=lambda r: (r.start or 0)))
-        live = rng.choice([None, (point(), point())])
-        alone = rng.choice([None, Replica(site, point(), point(), {})])
-        pairs.append(Pair(site, intervals, live, alone))
-    row = ItemReplicas("artifact:a", 0, None, tuple(pairs))
+    rows = []
+    for a in range(4):
+        pairs = []
+        for i in sorted(rng.sample(range(12), 6)):
+            site = f"site:s{i:02d}"
+            intervals = tuple(sorted((Replica(site, point(), point(), {"tier": 0, "hits": a})
+                                      for _ in range(rng.randint(1, 3))),
+                                     key=lambda r: (r.start or 0)))
+            live = rng.choice([None, (point(), point())])
+            alone = rng.choice([None, Replica(site, point(), point(), {})])
+            pairs.append(Pair(site, intervals, live, alone))
+        rows.append(ItemReplicas(f"artifact:a{a}", 0, None, tuple(pairs)))
+    stamp = 7
+    ranking = ModelSites("model:m", stamp, None, None, ())
+    store = SQLiteGraphStore(FLEET, ":memory:")
+    sites = sorted({p.site_id for row in rows for p in row.pairs})
+    store.put_read_models(MODEL_SITE_ITEMS, {
+        site_key("model:m", site): encode_site_pairs(stamp, [
+            (row.item_id, p) for row in rows for p in row.pairs if p.site_id == site])
+        for site in sites})
+    held = site_items(store, ranking, sites)
+    assert held is not None
+    for site in sites:
+        assert held[site] == [(row.item_id, p) for row in rows for p in row.pairs
+                              if p.site_id == site]
     for _ in range(40):
         window = TimeWindow(point(), point())
-        asked = {f"site:s{i:02d}" for i in rng.sample(range(60), rng.randint(0, 20))}
-        some = row.within(window, asked)
-        alone = ItemReplicas("artifact:a", 0, None,
-                             tuple(p for p in pairs if p.site_id in asked)).within(window)
-        assert some == alone
-        whole = row.within(window)
-        if whole is not None:
-            assert some == [r for r in whole if r.site_id in asked]
+        for row in rows:
+            whole = row.within(window)
+            told = True
+            for pair in row.pairs:
+                found: list[Replica] = []
+                told &= pair_within(pair, window.start, window.end, found)
+                if whole is not None:
+                    assert found == [r for r in whole if r.site_id == pair.site_id]
+            assert told == (whole is not None)
+    assert site_items(store, replace(ranking, computed_at_us=stamp + 1), sites) is None
+    store.put_read_models(MODEL_SITE_ITEMS, {site_key("model:m", sites[0]): "[7,[]]"})
+    assert site_items(store, ranking, sites) is None  # the first layout: ids alone
+    store.close()
