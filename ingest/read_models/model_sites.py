@@ -68,6 +68,7 @@ ARTIFACT_OF = "artifact_of"
 HALF_LIFE_US = 6 * HOUR_US  # modelHotness's scores (serving.queries.hotness)
 TIER_WEIGHT: dict[int, float] = {0: 1.0, 1: 0.5, 2: 0.1}  # hot, warm, durable
 DECODED = 4096  # ranking rows kept decoded
+DECODED_SITES = 16_384  # sites' rows of pairs kept decoded (a whole model's, many pages)
 
 
 def site_key(model_id: str, site_id: str) -> str:
@@ -176,17 +177,25 @@ def site_items(store: GraphStore, row: ModelSites, site_ids: Sequence[str]
     found: dict[str, SitePairs] = {}
     for site_id, key in zip(site_ids, keys, strict=True):
         text = texts.get(key)
-        if text is None:
+        decoded = None if text is None else _site_pairs(site_id, text)
+        if decoded is None or decoded[0] != row.computed_at_us:
             return None
-        try:
-            stamp, version, entries = json.loads(text)
-            if stamp != row.computed_at_us or version != ITEMS_FORMAT:
-                return None
-            found[site_id] = [(str(artifact), pair_of(site_id, intervals, live, alone))
-                              for artifact, intervals, live, alone in entries]
-        except (ValueError, TypeError, IndexError, KeyError):
-            return None
+        found[site_id] = decoded[1]
     return found
+
+
+@lru_cache(maxsize=DECODED_SITES)
+def _site_pairs(site_id: str, text: str) -> tuple[int, SitePairs] | None:
+    """A site's row: its stamp and pairs, or None when it is not of this layout. Kept
+    decoded: the pairs are tuples, never changed."""
+    try:
+        stamp, version, entries = json.loads(text)
+        if version != ITEMS_FORMAT:
+            return None
+        return int(stamp), [(str(artifact), pair_of(site_id, intervals, live, alone))
+                            for artifact, intervals, live, alone in entries]
+    except (ValueError, TypeError, IndexError, KeyError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,7 +90,8 @@ def model_hotness(
     first; with ``first``, only the ``first`` hottest (the same sites, scores and
     replicas as the head of the whole ranking), read from the ``model_sites`` read
     model where its row holds: the sites by bound until no other can rank (module
-    docstring), else the whole model.
+    docstring), else the whole model. Without ``first``, every site's row of pairs where
+    the rows hold, else every artifact's replicas.
     ``now_us`` (default the wall clock) is the instant the read-model rows must hold at:
     the store's now."""
     if first is not None and first < 1:
@@ -100,10 +101,11 @@ def model_hotness(
     if type_of(model_id) != "model":
         raise InvalidArgument(f"{model_id!r} is not a model id (model:<name>)")
     now = wall_clock_us() if now_us is None else now_us
-    if first is not None:  # a ranking row is kept only for a model with artifacts
-        hottest = _hottest(store, model_id, window, first, now)
-        if hottest is not None:
-            return hottest
+    # a ranking row is kept only for a model with artifacts
+    hottest = _hottest(store, model_id, window, first, now) if first is not None else (
+        _every_site(store, model_id, window, now))
+    if hottest is not None:
+        return hottest
     found, artifacts_of = store.together(
         lambda: store.get_nodes([model_id]),
         lambda: store.neighbour_ids("artifact_of", [model_id], Direction.IN))
@@ -162,20 +164,21 @@ def _pairs_hotness(pairs_by_site: Mapping[str, SitePairs], window: TimeWindow
     (a live edge without an end after the window's end: the ranking row's
     ``bounds_window`` keeps such windows off this path)."""
     by_site: dict[str, list[ReplicaEvidence]] = {}
-    query = window.interval
     start, end = window.start, window.end
     assert end is not None
+    found: list[Replica] = []
     for site, pairs in pairs_by_site.items():
+        held: list[ReplicaEvidence] = []
         for artifact_id, pair in pairs:
-            found: list[Replica] = []
-            if not pair_within(pair, start, end, found):
+            found.clear()
+            if not pair_within(pair, start, end, found):  # only those overlapping
                 return None
-            latest = None  # the pair's latest interval
-            for replica in found:
-                if overlaps((replica.start, replica.end), query) and _evidenced(replica):
-                    latest = replica
-            if latest is not None:
-                by_site.setdefault(site, []).append(_evidence(artifact_id, latest, end))
+            for replica in reversed(found):  # the pair's latest evidenced interval
+                if _evidenced(replica):
+                    held.append(_evidence(artifact_id, replica, end))
+                    break
+        if held:
+            by_site[site] = held
     return _scored(by_site)
 
 
@@ -211,6 +214,22 @@ def _hottest(
         kept.sort(key=_rank)
         del kept[first:]
     return kept
+
+
+def _every_site(store: GraphStore, model_id: str, window: TimeWindow, now_us: int
+                ) -> list[SiteHotness] | None:
+    """The whole ranking from the ``model_sites`` rows (every site's row of pairs: a row
+    a site, not one an artifact), or None when they cannot tell (as :func:`_hottest`)."""
+    end = window.end
+    assert end is not None
+    row = model_sites_at(store, model_id, now_us)
+    if row is None or not row.bounds_window(end):
+        return None
+    items = site_items(store, row, [site for site, _ in row.sites])
+    ranked = None if items is None else _pairs_hotness(items, window)
+    if ranked is not None:
+        ranked.sort(key=_rank)
+    return ranked
 
 
 class ModelHeat:

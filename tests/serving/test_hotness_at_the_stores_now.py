@@ -4,10 +4,10 @@
 A store on a clock two months behind the wall (a replay, the bench's kept fleet copied
 into Cassandra): its rows hold until the live replicas' TTL, a month after their writes,
 so at the wall clock they no longer hold. Asked through GraphQL at the store's now,
-``modelHotness(first: 3)`` walks the ``model_sites`` rows (a few artifacts read, not the
-model's 40) and answers the head of the whole ranking computed without any read model
+``modelHotness(first: 3)`` walks the ``model_sites`` rows (a few sites' rows read, not
+the model's 40) and answers the head of the whole ranking computed without any read model
 (:class:`~tests.serving.test_model_sites_read_model.Bare`); placement's whole model part
-(``at`` given) takes the ``replicas`` rows (no ``cached_at`` read from the store).
+(``at`` given) takes every site's row (no ``cached_at`` read from the store).
 """
 
 from __future__ import annotations
@@ -69,13 +69,14 @@ def check_at_the_stores_now(store: GraphStore, now: int) -> None:
                                        .isoformat(), "to": to_datetime(now).isoformat()})
     assert [(s["siteId"], s["score"]) for s in got["modelHotness"]] == [
         (s.site_id, s.score) for s in whole[:3]]
-    assert counting.rankings == 1 and counting.items < ARTIFACTS // 2, counting.items
+    assert counting.rankings == 1 and counting.sites < ARTIFACTS // 2, counting.sites
+    assert counting.items == 0  # the sites' rows of pairs, no artifact's row
     assert counting.cached_at == 0  # every replica from the rows
     counting = StoreReads(store)
     placed = ask(counting, now, PLACEMENT, {"r": {  # 'at' given: the whole model part
         "gpus": 8, "modelId": "model:wide", "at": to_datetime(now).isoformat()}})
     assert placed["placement"]["candidates"] == []  # no site node: only the model part read
-    assert counting.items == ARTIFACTS and counting.cached_at == 0  # the rows, not the store
+    assert counting.sites == ARTIFACTS and counting.cached_at == 0  # the rows, not the store
 
 
 def two_months_ago() -> int:

@@ -91,6 +91,13 @@ class Counting(DelegatingStore):
         return self.inner.neighbours(edge_type, ids, direction, window)
 
 
+class NoSiteRows(DelegatingStore):
+    """The store without the sites' rows of pairs: the whole answer reads each artifact."""
+
+    def get_read_models(self, model: str, keys: Sequence[str] | None = None) -> dict[str, str]:
+        return {} if model == MODEL_SITE_ITEMS else self.inner.get_read_models(model, keys)
+
+
 def test_a_sites_score_never_exceeds_its_bound() -> None:
     rng = random.Random(11)
     for _ in range(2000):
@@ -174,6 +181,8 @@ def check_bounded(store: GraphStore, now: int, models: Sequence[str] = MODELS) -
     for model in models:
         for window in windows_for(now):
             whole = model_hotness(bare, model, window, None, now_us=now)
+            assert model_hotness(store, model, window, None, now_us=now) == whole, (
+                model, window)  # every site's row of pairs, where they hold
             for first in (1, 2, 3, 5, 100):
                 counting = Counting(store)
                 got = model_hotness(counting, model, window, first, now_us=now)
@@ -264,7 +273,10 @@ def test_the_walk_reads_the_page_not_the_models_history() -> None:
     assert counting.rankings == 1 and counting.sites < 20 and counting.items == 0, (
         counting.sites, counting.items)
     counting = Counting(store)
-    model_hotness(counting, "model:wide", window, None, now_us=now)  # the whole answer
+    model_hotness(counting, "model:wide", window, None, now_us=now)  # the whole answer:
+    assert counting.sites == 200 and counting.items == 0  # every site's row, no artifact's
+    counting = Counting(NoSiteRows(store))
+    model_hotness(counting, "model:wide", window, None, now_us=now)  # without them
     assert counting.items == 200
 
 
