@@ -43,7 +43,10 @@ from fleetgraph.storage.cassandra.read_models import (
     KEYS_PER_SELECT,
     NAMESPACE_PREFIX,
     ReadModelTable,
+    bucket_of,
+    by_bucket,
 )
+from fleetgraph.storage.cassandra.read_models import buckets as read_model_buckets
 from fleetgraph.storage.cassandra.read_pool import ReadPool
 from fleetgraph.storage.cassandra.rows import (
     edge_record,
@@ -545,8 +548,9 @@ class CassandraGraphStore(GraphStore):
     def put_read_models(self, model: str, rows: Mapping[str, str | None]) -> None:
         table = self._read_models
         insert, delete = self._prepare(table.insert_cql), self._prepare(table.delete_cql)
-        jobs: list[Job] = [(insert, (model, key, value)) if value is not None
-                           else (delete, (model, key)) for key, value in rows.items()]
+        jobs: list[Job] = [
+            (insert, (model, bucket_of(model, key), key, value)) if value is not None
+            else (delete, (model, bucket_of(model, key), key)) for key, value in rows.items()]
         with self._lock:
             self.written.add(table.qualified)
         self._run(jobs, f"write the {model} read model", rows=False)
@@ -554,12 +558,13 @@ class CassandraGraphStore(GraphStore):
     def get_read_models(self, model: str, keys: Sequence[str] | None = None) -> dict[str, str]:
         table = self._read_models
         if keys is None:
-            jobs: list[Job] = [(self._prepare(table.select_all_cql), (model,))]
+            select = self._prepare(table.select_all_cql)
+            jobs: list[Job] = [(select, (model, bucket)) for bucket in read_model_buckets(model)]
         else:
-            unique = list(dict.fromkeys(keys))
             select = self._prepare(table.select_keys_cql)
-            jobs = [(select, (model, unique[i : i + KEYS_PER_SELECT]))
-                    for i in range(0, len(unique), KEYS_PER_SELECT)]
+            jobs = [(select, (model, bucket, found[i : i + KEYS_PER_SELECT]))
+                    for bucket, found in by_bucket(model, keys).items()
+                    for i in range(0, len(found), KEYS_PER_SELECT)]
         return {row[0]: row[1] for rows in self._run(jobs, f"read the {model} read model")
                 for row in rows}
 
@@ -568,9 +573,10 @@ class CassandraGraphStore(GraphStore):
         rows of a read model (``read_model_<model>``)."""
         if namespace.startswith(NAMESPACE_PREFIX):
             model = namespace.removeprefix(NAMESPACE_PREFIX)
-            counting: Job = (SimpleStatement(self._read_models.count_cql), (model,))
-            [found] = self._run([counting], "count", profile=DDL_PROFILE)
-            return int(found[0][0])
+            counting: list[Job] = [(SimpleStatement(self._read_models.count_cql), (model, b))
+                                   for b in read_model_buckets(model)]
+            return sum(int(found[0][0])
+                       for found in self._run(counting, "count", profile=DDL_PROFILE))
         kind, _, type_name = namespace.partition("_")
         spaces: Mapping[str, NodeNamespace | EdgeNamespace] = (
             self._nodes if kind == "node" else self._edges if kind == "edge" else {}

@@ -449,3 +449,49 @@ def test_the_replication_map_is_parsed_once_not_on_every_read(
     reads = [lambda: cassandra.get_nodes(["site:a"]) for _ in range(8)]
     assert all("site:a" in found for found in cassandra.run_reads(reads))
     assert cassandra.neighbours("in_site", ["site:a"], Direction.IN) == {"site:a": []}
+
+
+def test_read_models_that_grow_with_history_spread_by_key_group() -> None:
+    from fleetgraph.storage.cassandra.read_models import SPREAD, bucket_of, by_bucket, group_of
+
+    assert group_of("model:m1 site:s0001") == "model:m1"
+    assert group_of("dataset:ds-0001#12") == "dataset:ds-0001" and group_of("x") == "x"
+    assert bucket_of("site_state", "site:s0001") == 0 and bucket_of("other", "k") == 0
+    sites = {bucket_of("model_site_items", f"model:m1 site:s{i:04d}") for i in range(500)}
+    assert len(sites) == 1  # a model's rows by site: one partition, one read
+    items = {bucket_of("replicas", f"artifact:a{i:05d}") for i in range(2000)}
+    assert items == set(range(SPREAD["replicas"]))  # an item's row: anywhere
+    keys = ["artifact:b", "artifact:a", "artifact:b"]
+    assert sorted(k for found in by_bucket("replicas", keys).values() for k in found) == [
+        "artifact:a", "artifact:b"]
+
+
+@pytest.mark.integration
+def test_read_model_rows_sit_in_their_key_groups_partitions(
+    cassandra: CassandraGraphStore,
+) -> None:
+    from fleetgraph.storage.cassandra.read_models import bucket_of
+
+    rows = {f"artifact:a{i:04d}": f"r{i}" for i in range(300)}
+    sites = {f"model:m{m} site:s{i:03d}": f"{m}/{i}" for m in range(3) for i in range(150)}
+    cassandra.put_read_models("replicas", rows)
+    cassandra.put_read_models("model_site_items", sites)
+    cassandra.put_read_models("site_state", {"site:s001": "1", "site:s002": "2"})
+    table = cassandra._read_models.qualified
+    stored = {(r[0], r[1], r[2]) for r in cassandra.session.execute(
+        f"SELECT model, bucket, key FROM {table}")}
+    assert stored == {("replicas", bucket_of("replicas", k), k) for k in rows} | {
+        ("model_site_items", bucket_of("model_site_items", k), k) for k in sites} | {
+        ("site_state", 0, "site:s001"), ("site_state", 0, "site:s002")}
+    assert len({b for m, b, _ in stored if m == "replicas"}) > 16  # spread
+    for m in range(3):  # each model's rows in one partition
+        assert len({b for model, b, k in stored
+                    if model == "model_site_items" and k.startswith(f"model:m{m} ")}) == 1
+    assert cassandra.get_read_models("replicas") == rows
+    assert cassandra.get_read_models("model_site_items") == sites
+    asked = [*list(rows)[::7], "artifact:none", *list(rows)[:3]]
+    assert cassandra.get_read_models("replicas", asked) == {
+        k: rows[k] for k in asked if k in rows}
+    cassandra.put_read_models("replicas", {k: None for k in list(rows)[:100]})
+    assert cassandra.count("read_model_replicas") == 200
+    assert cassandra.count("read_model_model_site_items") == 450
