@@ -186,11 +186,14 @@ def open_cassandra(settings: Settings, now_us: int) -> GraphStore:
 
 
 def copied(settings: Settings, now_us: int) -> bool:
-    """Whether the prefix holds a graph (its schema, a site) already."""
+    """Whether the prefix holds a graph (a site) already; its schema brought up to the
+    registry's first (``fleetgraph storage init``: a table added since the copy)."""
     from fleetgraph.storage.base import StorageError
+    from fleetgraph.storage.cassandra import CassandraGraphStore
 
     try:
-        store = open_cassandra(settings, now_us)
+        store: GraphStore = CassandraGraphStore(FLEET, settings.store.cassandra,
+                                                schema="init", clock=lambda: now_us)
     except StorageError:
         return False
     try:
