@@ -265,6 +265,8 @@ class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # per (object type, field name): the field in this request, None when not plain
         self._fields: dict[tuple[str, str], PlainField | None] = {}
         self._lists: dict[tuple[str, str], PlainListField | None] = {}
+        # per (selection, source object): the object completed in this request
+        self._done: dict[tuple[Any, int], tuple[Any, dict[str, Any]]] = {}
 
     def execute_fields(
         self,
@@ -371,12 +373,22 @@ class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
         is_type_of = obj.is_type_of
         is_awaitable = self.is_awaitable
         completed: list[Any] = []
+        # an object met again with the same fields (a residency's violation is also a
+        # place) is completed once: its values depend on the object and the fields only
+        selection = None if lists else (obj.name, *[
+            (name, details[0].node.name.value) for name, details in grouped.items()])
+        done = self._done
         for item in items:
             if item is None:
                 if non_null:
                     return _NOT_PLAIN
                 completed.append(None)
                 continue
+            if selection is not None:
+                seen = done.get((selection, id(item)))
+                if seen is not None and seen[0] is item:
+                    completed.append(seen[1])
+                    continue
             if is_awaitable(item) or (is_type_of is not None
                                       and is_type_of(item, info) is not True):
                 return _NOT_PLAIN
@@ -410,6 +422,8 @@ class FleetExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 values[response_name] = obj.name
             if lists or typenames:  # in the selection's order, as ordinary completion has
                 values = {name: values[name] for name in grouped}
+            if selection is not None:
+                done[(selection, id(item))] = (item, values)
             completed.append(values)
         return completed
 

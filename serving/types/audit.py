@@ -155,11 +155,24 @@ class DataResidency:
 
     @strawberry.field
     def places(self) -> list[ResidencyPlace]:
-        return [ResidencyPlace(place=p) for p in self.answer.places]
+        return self._wrapped(self.answer.places)
 
     @field(description="The places whose jurisdiction is not among the allowed.")
     def violations(self) -> list[ResidencyPlace]:
-        return [ResidencyPlace(place=p) for p in self.answer.violations]
+        return self._wrapped(self.answer.violations)
+
+    def _wrapped(self, places: list[residency_query.Place]) -> list[ResidencyPlace]:
+        """One object a place for both lists (a violation is also a place), so that the
+        executor completes a place asked twice with the same fields once
+        (serving/execution.py)."""
+        made: dict[int, ResidencyPlace] = self.__dict__.setdefault("_places", {})
+        found: list[ResidencyPlace] = []
+        for place in places:  # the answer keeps the places: their ids stay theirs
+            wrapper = made.get(id(place))
+            if wrapper is None:
+                wrapper = made[id(place)] = ResidencyPlace(place=place)
+            found.append(wrapper)
+        return found
 
     @field(description="True when the item limit cut the walk short.")
     def truncated(self) -> bool:

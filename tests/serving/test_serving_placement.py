@@ -442,7 +442,8 @@ def test_store_calls_do_not_grow_with_the_fleet(
         ("neighbours", "in_server"),
         ("neighbours", "had_fault"),
         ("neighbours", "allocated"),  # free GPUs
-        ("get_nodes", None),  # modelHotness: the model, its artifacts, their replicas
+        ("get_read_models", None),  # modelHotness: the model's ranking row (none here)
+        ("get_nodes", None),  # then the model, its artifacts, their replicas
         ("neighbour_ids", None),  # artifact_of
         ("get_read_models", None),  # the artifacts' replicas rows (none here)
         ("neighbours", "cached_at"),

@@ -298,3 +298,24 @@ def test_numbers_are_coerced_as_graphql_core_coerces_them(leaf: GraphQLScalarTyp
             continue
         got = coerce(value)
         assert got == expected and type(got) is type(expected), (leaf.name, value)
+
+
+@pytest.mark.parametrize("selection", [
+    "places { itemId siteId jobIds } violations { itemId siteId jobIds }",
+    "places { a: itemId siteId } violations { siteId a: jurisdiction }",
+    "violations { jobIds held } places { held jobIds __typename }",
+    "places { itemId } violations { itemId site { id } }",
+])
+def test_a_place_asked_twice_answers_as_the_ordinary_executor(
+    store: SQLiteGraphStore, selection: str,
+) -> None:
+    """A residency's violation is also one of its places (one object: completed once
+    when the fields asked are the same, by selection and object): every selection of
+    the two lists, aliases and orders included, answers as the ordinary executor."""
+    document = (f'{{ dataResidency(datasetId: "dataset:d1", allowed: []) {{ {selection} }} '
+                '}')
+    for role in ROLES:
+        plain = answer(PLAIN, store, document, role)
+        assert plain == answer(ORDINARY, store, document, role), (selection, role)
+    data = answer(PLAIN, store, document, "ops")[0]["dataResidency"]
+    assert data["places"] and len(data["violations"]) == len(data["places"])

@@ -105,11 +105,12 @@ def test_each_hop_asks_the_store_for_the_narrowest_window(big_fleet, timeline) -
     }
 
 
-def test_model_hotness_costs_three_reads(fleet, timeline) -> None:
+def test_model_hotness_costs_four_reads_without_its_rows(fleet, timeline) -> None:
     from fleetgraph.serving.queries import model_hotness
 
     model_hotness(fleet, "model:m1", TimeWindow(timeline.us(0), timeline.us(24)))
     assert reads(fleet) == [
+        ("get_read_models", None),  # the model's ranking row (none here)
         ("get_nodes", None),
         ("neighbour_ids", "artifact_of"),
         ("get_read_models", None),  # the artifacts' replicas rows (none here)
