@@ -29,12 +29,12 @@ Two read models, computed together, a model at a time:
 
 The query walks the sites in that order, a batch at a time: the pairs of the batch's
 sites (one row a site, not the artifacts' rows with their pairs at every other site),
-the exact scores; it stops when the next site's bound is below the k-th score found. The rows are
-kept by the pipeline (:mod:`fleetgraph.ingest.read_models.maintain`): a ``cached_at``
-write of an artifact, or an ``artifact_of`` write, deletes its model's ranking row at
-once (the query then reads the whole model, as before) and recomputes it with the
-replicas rows. Only while the replicas rows are kept (:data:`~fleetgraph.ingest.
-read_models.replicas.KEPT`).
+the exact scores; it stops when the next site's bound is below the k-th score found.
+Without ``first``, it reads every site's row. The rows are kept by the pipeline
+(:mod:`fleetgraph.ingest.read_models.maintain`): a ``cached_at`` write of an artifact,
+or an ``artifact_of`` write, deletes its model's ranking row at once (the query then
+reads the whole model, as before) and recomputes it with the replicas rows. Only while
+the replicas rows are kept (:data:`~fleetgraph.ingest.read_models.replicas.KEPT`).
 """
 
 from __future__ import annotations

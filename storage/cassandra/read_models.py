@@ -52,7 +52,8 @@ def bucket_of(model: str, key: str) -> int:
     return zlib.crc32(group_of(key).encode()) % spread
 
 
-def buckets(model: str) -> range:
+def buckets_of(model: str) -> range:
+    """The partitions of ``model``."""
     return range(SPREAD.get(model, 1))
 
 

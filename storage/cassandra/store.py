@@ -44,9 +44,9 @@ from fleetgraph.storage.cassandra.read_models import (
     NAMESPACE_PREFIX,
     ReadModelTable,
     bucket_of,
+    buckets_of,
     by_bucket,
 )
-from fleetgraph.storage.cassandra.read_models import buckets as read_model_buckets
 from fleetgraph.storage.cassandra.read_pool import ReadPool
 from fleetgraph.storage.cassandra.rows import (
     edge_record,
@@ -559,7 +559,7 @@ class CassandraGraphStore(GraphStore):
         table = self._read_models
         if keys is None:
             select = self._prepare(table.select_all_cql)
-            jobs: list[Job] = [(select, (model, bucket)) for bucket in read_model_buckets(model)]
+            jobs: list[Job] = [(select, (model, bucket)) for bucket in buckets_of(model)]
         else:
             select = self._prepare(table.select_keys_cql)
             jobs = [(select, (model, bucket, found[i : i + KEYS_PER_SELECT]))
@@ -574,7 +574,7 @@ class CassandraGraphStore(GraphStore):
         if namespace.startswith(NAMESPACE_PREFIX):
             model = namespace.removeprefix(NAMESPACE_PREFIX)
             counting: list[Job] = [(SimpleStatement(self._read_models.count_cql), (model, b))
-                                   for b in read_model_buckets(model)]
+                                   for b in buckets_of(model)]
             return sum(int(found[0][0])
                        for found in self._run(counting, "count", profile=DDL_PROFILE))
         kind, _, type_name = namespace.partition("_")
