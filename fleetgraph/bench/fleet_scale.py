@@ -61,7 +61,7 @@ from fleetgraph.ingest.sources.eventlog import read_event_log, write_event_log
 from fleetgraph.schemas import load_event_codec
 from fleetgraph.settings import Settings
 from fleetgraph.simulator import SimulationConfig, simulate_messages
-from fleetgraph.storage.base import Direction, GraphStore
+from fleetgraph.storage.base import Direction, GraphStore, SchemaMode
 from fleetgraph.storage.delegating import DelegatingStore
 from fleetgraph.storage.embedded import SQLiteGraphStore
 
@@ -178,10 +178,11 @@ def copy_to_cassandra(settings: Settings, db: Path, work: Path) -> dict[str, Any
             if load.rows else None}
 
 
-def open_cassandra(settings: Settings, now_us: int) -> GraphStore:
+def open_cassandra(settings: Settings, now_us: int, schema: SchemaMode = "check"
+                   ) -> GraphStore:
     from fleetgraph.storage.cassandra import CassandraGraphStore
 
-    return CassandraGraphStore(FLEET, settings.store.cassandra, schema="check",
+    return CassandraGraphStore(FLEET, settings.store.cassandra, schema=schema,
                                clock=lambda: now_us)
 
 
@@ -189,11 +190,9 @@ def copied(settings: Settings, now_us: int) -> bool:
     """Whether the prefix holds a graph (a site) already; its schema brought up to the
     registry's first (``fleetgraph storage init``: a table added since the copy)."""
     from fleetgraph.storage.base import StorageError
-    from fleetgraph.storage.cassandra import CassandraGraphStore
 
     try:
-        store: GraphStore = CassandraGraphStore(FLEET, settings.store.cassandra,
-                                                schema="init", clock=lambda: now_us)
+        store = open_cassandra(settings, now_us, schema="init")
     except StorageError:
         return False
     try:

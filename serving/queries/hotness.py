@@ -101,9 +101,9 @@ def model_hotness(
     if type_of(model_id) != "model":
         raise InvalidArgument(f"{model_id!r} is not a model id (model:<name>)")
     now = wall_clock_us() if now_us is None else now_us
-    # a ranking row is kept only for a model with artifacts
-    hottest = _hottest(store, model_id, window, first, now) if first is not None else (
-        _every_site(store, model_id, window, now))
+    row = _row_for(store, model_id, window, now)  # kept only for a model with artifacts
+    hottest = None if row is None else _hottest(store, row, window, first) if (
+        first is not None) else _every_site(store, row, window)
     if hottest is not None:
         return hottest
     found, artifacts_of = store.together(
@@ -182,22 +182,24 @@ def _pairs_hotness(pairs_by_site: Mapping[str, SitePairs], window: TimeWindow
     return _scored(by_site)
 
 
+def _row_for(store: GraphStore, model_id: str, window: TimeWindow, now_us: int
+             ) -> ModelSites | None:
+    """The model's ranking row when it holds at ``now_us`` and bounds ``window`` (every
+    live edge it met starts before the window's end), else None."""
+    row = None if window.end is None else model_sites_at(store, model_id, now_us)
+    return row if row is not None and window.end is not None and row.bounds_window(
+        window.end) else None
+
+
 def _hottest(
-    store: GraphStore, model_id: str, window: TimeWindow, first: int, now_us: int,
-    row: ModelSites | None = None,
+    store: GraphStore, row: ModelSites, window: TimeWindow, first: int
 ) -> list[SiteHotness] | None:
-    """The ``first`` hottest sites from the ``model_sites`` read model: its sites walked
-    by bound, a batch at a time (their artifacts, then those artifacts' replicas), until
-    the next site's bound is below the last score kept; None when the rows cannot tell
-    (none that holds at ``now_us``, a window ending before a live edge's start, a row
-    of another computation): the caller reads the whole model. ``row``: the model's
-    row, read already."""
+    """The ``first`` hottest sites from the model's ranking ``row`` (:func:`_row_for`):
+    its sites walked by bound, a batch at a time (their rows of pairs), until the next
+    site's bound is below the last score kept; None when the site rows cannot tell (one
+    missing or of another computation): the caller reads the whole model."""
     end = window.end
     assert end is not None
-    if row is None:
-        row = model_sites_at(store, model_id, now_us)
-    if row is None or not row.bounds_window(end):
-        return None
     order = row.sites
     kept: list[SiteHotness] = []
     done, size = 0, first + BATCH_EXTRA
@@ -216,15 +218,11 @@ def _hottest(
     return kept
 
 
-def _every_site(store: GraphStore, model_id: str, window: TimeWindow, now_us: int
+def _every_site(store: GraphStore, row: ModelSites, window: TimeWindow
                 ) -> list[SiteHotness] | None:
-    """The whole ranking from the ``model_sites`` rows (every site's row of pairs: a row
-    a site, not one an artifact), or None when they cannot tell (as :func:`_hottest`)."""
-    end = window.end
-    assert end is not None
-    row = model_sites_at(store, model_id, now_us)
-    if row is None or not row.bounds_window(end):
-        return None
+    """The whole ranking from the model's ranking ``row`` and every site's row of pairs
+    (a row a site, not one an artifact), or None when they cannot tell (as
+    :func:`_hottest`)."""
     items = site_items(store, row, [site for site, _ in row.sites])
     ranked = None if items is None else _pairs_hotness(items, window)
     if ranked is not None:
@@ -279,12 +277,12 @@ def model_heat(
     """The model's :class:`ModelHeat` over ``window`` from its ``model_sites`` row (its
     best score by the bounded walk), or None when the row does not hold (the caller
     reads the whole ranking). A model with a row has artifacts: it is in the graph."""
-    if window.end is None or type_of(model_id) != "model":
+    if type_of(model_id) != "model":
         return None
-    row = model_sites_at(store, model_id, now_us)
-    if row is None or not row.bounds_window(window.end):
+    row = _row_for(store, model_id, window, now_us)
+    if row is None:
         return None
-    hottest = _hottest(store, model_id, window, 1, now_us, row)
+    hottest = _hottest(store, row, window, 1)
     if hottest is None:
         return None
     return ModelHeat(store, row, window, now_us, hottest[0].score if hottest else 0.0)
